@@ -1,0 +1,59 @@
+"""GeoRaster: an orthophoto and a height field on one geo-referenced grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+
+
+@dataclass
+class GeoRaster:
+    """RGB (H, W, 3) float32 in [0, 1] and heights (H, W) float32 metres on one grid.
+
+    `valid` masks cells that carry data (nodata and NaN heights are False).
+    `transform` maps (col, row) of a cell's corner to CRS coordinates, as in rasterio.
+    `vertical_datum` says what the heights are measured from: "ellipsoid" when
+    they are ellipsoidal heights, otherwise a description such as
+    "geoid (EGM96), not corrected" so that consumers know the offset is there.
+    """
+
+    rgb: np.ndarray
+    height: np.ndarray
+    valid: np.ndarray
+    transform: Affine
+    crs: CRS
+    vertical_datum: str = "ellipsoid"
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        h, w = self.height.shape
+        if self.rgb.shape != (h, w, 3):
+            raise ValueError(f"GeoRaster rgb has shape {self.rgb.shape}, expected {(h, w, 3)}")
+        if self.valid.shape != (h, w):
+            raise ValueError(f"GeoRaster valid mask has shape {self.valid.shape}, expected {(h, w)}")
+        self.crs = CRS.from_user_input(self.crs)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.height.shape)
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Cell size (x, y) in CRS units, both positive."""
+        return abs(self.transform.a), abs(self.transform.e)
+
+    def cell_centers(self) -> tuple[np.ndarray, np.ndarray]:
+        """CRS coordinates (x, y) of every cell centre, each (H, W)."""
+        h, w = self.shape
+        cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+        t = self.transform
+        return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        h, w = self.shape
+        xs, ys = zip(*(self.transform * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
+        return min(xs), min(ys), max(xs), max(ys)

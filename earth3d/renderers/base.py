@@ -1,0 +1,30 @@
+"""The renderer protocol and its output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from ..gaussians import Gaussians
+from ..geometry import Camera
+
+
+@dataclass
+class RenderOutput:
+    """rgb (H, W, 3) in [0, 1], depth (H, W) metres along the optical axis (alpha-weighted,
+    normalised by alpha; 0 where nothing was drawn), alpha (H, W), all float32 CPU-or-device tensors;
+    `n_splats` is the number of splats handed to the rasterizer."""
+
+    rgb: torch.Tensor
+    depth: torch.Tensor
+    alpha: torch.Tensor
+    n_splats: int = 0
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    def render(self, gaussians: Gaussians, camera: Camera, background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
+        """Rasterize `gaussians` seen from `camera`."""
+        ...
