@@ -1,0 +1,179 @@
+"""EWA projection of 3D Gaussians to screen-space splats, relative to the camera.
+
+This follows gsplat's pinhole projection (`fully_fused_projection`): world-to-camera
+of means and covariances, the perspective Jacobian with tx/tz and ty/tz clamped to
+1.3x the field of view, a 0.3 px low-pass added to the 2D covariance, its inverse
+(the conic), a 3.33-sigma per-axis radius, near/far and off-screen culling, and the
+"antialiased" opacity compensation sqrt(det(cov2d) / det(cov2d + eps2d I)).
+
+Precision: the view matrix comes from `Camera.world_to_camera(gaussians.origin)`,
+whose translation is formed in float64 before the float32 cast, so splats near the
+camera keep centimetre precision anywhere on Earth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..gaussians import Gaussians
+from ..geometry import Camera, covariance
+
+EPS2D = 0.3  # px^2 low-pass added to every projected covariance, as in gsplat
+RADIUS_SIGMAS = 3.33  # splat radius in standard deviations, as in gsplat
+
+# Real SH basis constants (gsplat / 3DGS convention, degrees 0-3).
+_SH_C0 = 0.28209479177387814
+_SH_C1 = 0.4886025119029199
+_SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
+_SH_C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
+          -0.4570457994644658, 1.445305721320277, -0.5900435899266435)
+
+
+@dataclass
+class ProjectedSplats:
+    """Screen-space splats: means2d (N, 2) px, conics (N, 3) = (a, b, c) of the inverse 2D
+    covariance [[a, b], [b, c]], depths (N,) camera z in metres, radii (N, 2) int32 px
+    (0 where culled), opacities (N,) (compensated in antialiased mode), colors (N, 3)."""
+
+    means2d: torch.Tensor
+    conics: torch.Tensor
+    depths: torch.Tensor
+    radii: torch.Tensor
+    opacities: torch.Tensor
+    colors: torch.Tensor
+
+    @property
+    def visible(self) -> torch.Tensor:
+        """Boolean mask of the splats that survived culling."""
+        return (self.radii > 0).all(dim=-1)
+
+    def __getitem__(self, index) -> "ProjectedSplats":
+        return ProjectedSplats(self.means2d[index], self.conics[index], self.depths[index],
+                               self.radii[index], self.opacities[index], self.colors[index])
+
+    def __len__(self) -> int:
+        return int(self.depths.shape[0])
+
+
+def view_matrix(camera: Camera, origin) -> torch.Tensor:
+    """float32 (4, 4) world-to-camera matrix for offsets from float64 ECEF `origin`."""
+    return torch.from_numpy(camera.world_to_camera(origin).astype(np.float32))
+
+
+def intrinsics(camera: Camera) -> torch.Tensor:
+    """float32 (3, 3) pinhole matrix."""
+    return torch.from_numpy(camera.intrinsics().astype(np.float32))
+
+
+def world_to_camera(means: torch.Tensor, covars: torch.Tensor, viewmat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means (N, 3) and covariances (N, 3, 3) into the camera frame of a 4x4 view matrix."""
+    rot, trans = viewmat[:3, :3], viewmat[:3, 3]
+    means_c = means @ rot.T + trans
+    covars_c = rot @ covars @ rot.T
+    return means_c, covars_c
+
+
+def perspective_project(
+    means_c: torch.Tensor,
+    covars_c: torch.Tensor,
+    K: torch.Tensor,
+    width: int,
+    height: int,
+    eps2d: float = EPS2D,
+    near: float = 0.01,
+    far: float = 1e10,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Project camera-frame Gaussians; returns (radii, means2d, depths, conics, compensations).
+
+    Same maths and culling as gsplat's `_fully_fused_projection` for a pinhole camera.
+    """
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    tx, ty, tz = means_c.unbind(-1)
+    tan_fovx = 0.5 * width / fx
+    tan_fovy = 0.5 * height / fy
+    lim_x_pos = (width - cx) / fx + 0.3 * tan_fovx
+    lim_x_neg = cx / fx + 0.3 * tan_fovx
+    lim_y_pos = (height - cy) / fy + 0.3 * tan_fovy
+    lim_y_neg = cy / fy + 0.3 * tan_fovy
+    txc = tz * torch.clamp(tx / tz, min=-lim_x_neg, max=lim_x_pos)
+    tyc = tz * torch.clamp(ty / tz, min=-lim_y_neg, max=lim_y_pos)
+
+    # J = [[ja, 0, jb], [0, jc, jd]]; cov2d = J cov J^T written out per component.
+    ja, jb = fx / tz, -fx * txc / (tz * tz)
+    jc, jd = fy / tz, -fy * tyc / (tz * tz)
+    s = covars_c
+    s00, s01, s02 = s[:, 0, 0], s[:, 0, 1], s[:, 0, 2]
+    s11, s12, s22 = s[:, 1, 1], s[:, 1, 2], s[:, 2, 2]
+    c00 = ja * (ja * s00 + jb * s02) + jb * (ja * s02 + jb * s22)
+    c01 = jc * (ja * s01 + jb * s12) + jd * (ja * s02 + jb * s22)
+    c11 = jc * (jc * s11 + jd * s12) + jd * (jc * s12 + jd * s22)
+
+    means2d = torch.stack([fx * tx / tz + cx, fy * ty / tz + cy], dim=-1)
+
+    det_orig = c00 * c11 - c01 * c01
+    c00 = c00 + eps2d
+    c11 = c11 + eps2d
+    det = (c00 * c11 - c01 * c01).clamp(min=1e-10)
+    compensations = torch.sqrt(torch.clamp(det_orig / det, min=0.0))
+    conics = torch.stack([c11 / det, -c01 / det, c00 / det], dim=-1)
+
+    radius = torch.stack([torch.ceil(RADIUS_SIGMAS * torch.sqrt(c00)), torch.ceil(RADIUS_SIGMAS * torch.sqrt(c11))], dim=-1)
+    valid = (det > 0) & (tz > near) & (tz < far)
+    inside = (
+        (means2d[:, 0] + radius[:, 0] > 0)
+        & (means2d[:, 0] - radius[:, 0] < width)
+        & (means2d[:, 1] + radius[:, 1] > 0)
+        & (means2d[:, 1] - radius[:, 1] < height)
+    )
+    keep = valid & inside & torch.isfinite(radius).all(dim=-1)
+    radii = torch.where(keep[:, None], radius, torch.zeros_like(radius)).int()
+    return radii, means2d, tz, conics, compensations
+
+
+def eval_sh(sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
+    """Colour (N, 3) from SH coefficients (N, K, 3), K in 1/4/9/16, seen along `dirs` (N, 3).
+
+    gsplat's basis and sign convention, then its +0.5 offset and clamp at 0.
+    """
+    k = sh.shape[1]
+    out = _SH_C0 * sh[:, 0]
+    if k > 1:
+        d = dirs / dirs.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+        x, y, z = d[:, 0:1], d[:, 1:2], d[:, 2:3]
+        out = out - _SH_C1 * y * sh[:, 1] + _SH_C1 * z * sh[:, 2] - _SH_C1 * x * sh[:, 3]
+        if k > 4:
+            xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
+            out = (out + _SH_C2[0] * xy * sh[:, 4] + _SH_C2[1] * yz * sh[:, 5]
+                   + _SH_C2[2] * (2 * zz - xx - yy) * sh[:, 6] + _SH_C2[3] * xz * sh[:, 7]
+                   + _SH_C2[4] * (xx - yy) * sh[:, 8])
+            if k > 9:
+                out = (out + _SH_C3[0] * y * (3 * xx - yy) * sh[:, 9] + _SH_C3[1] * xy * z * sh[:, 10]
+                       + _SH_C3[2] * y * (4 * zz - xx - yy) * sh[:, 11]
+                       + _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * sh[:, 12]
+                       + _SH_C3[4] * x * (4 * zz - xx - yy) * sh[:, 13]
+                       + _SH_C3[5] * z * (xx - yy) * sh[:, 14] + _SH_C3[6] * x * (xx - 3 * yy) * sh[:, 15])
+    return torch.clamp_min(out + 0.5, 0.0)
+
+
+def splat_colors(gaussians: Gaussians, camera: Camera) -> torch.Tensor:
+    """View-dependent colours (N, 3); view directions are formed relative to the camera."""
+    if gaussians.sh.shape[1] == 1:
+        return torch.clamp_min(_SH_C0 * gaussians.sh[:, 0] + 0.5, 0.0)
+    offset = torch.as_tensor(gaussians.origin - camera.position, dtype=torch.float32, device=gaussians.device)
+    return eval_sh(gaussians.sh, gaussians.means + offset)
+
+
+def project_gaussians(gaussians: Gaussians, camera: Camera, antialiased: bool = True, eps2d: float = EPS2D) -> ProjectedSplats:
+    """Project every splat of `gaussians` for `camera` (culled ones get radii 0)."""
+    device = gaussians.device
+    viewmat = view_matrix(camera, gaussians.origin).to(device)
+    K = intrinsics(camera).to(device)
+    covars = covariance(gaussians.quats, gaussians.scales)
+    means_c, covars_c = world_to_camera(gaussians.means, covars, viewmat)
+    radii, means2d, depths, conics, comp = perspective_project(
+        means_c, covars_c, K, camera.width, camera.height, eps2d, camera.near, camera.far)
+    opacities = gaussians.opacities * comp if antialiased else gaussians.opacities
+    return ProjectedSplats(means2d, conics, depths, radii, opacities, splat_colors(gaussians, camera))
