@@ -1,0 +1,179 @@
+"""glTF 2.0 binary (GLB) export: Gaussian splats (KHR_gaussian_splatting, optionally SPZ-compressed)
+and textured terrain meshes.
+
+Frame: data sit in the local ENU frame at a geodetic origin, with glTF's y-up axes baked in:
+glTF x = east, y = up, z = south. The geo-reference is recorded in `asset.extras.georeference`
+(`origin_lonlath`, `origin_ecef`, `enu_to_ecef`, and the axes), so a GIS client can place the model:
+ECEF = origin_ecef + enu_to_ecef @ (x, -z, y).
+
+Splats follow the ratified `KHR_gaussian_splatting` attribute set: POSITION, ROTATION (unit
+quaternion x, y, z, w), SCALE (linear), OPACITY (linear, [0, 1]), SH_DEGREE_l_COEF_n (r, g, b),
+kernel "ellipse", colorSpace "srgb_rec709_display"; COLOR_0 carries the diffuse colour and opacity as
+a point-cloud fallback. With `compression="spz"` the attributes have no data of their own and the
+splats are an SPZ (version 2) blob under `KHR_gaussian_splatting_compression_spz_2`, packed from
+glTF's left-up-front axes as that extension requires.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from ..gaussians import SH_C0, Gaussians
+from ..geometry import crs_to_ecef, ecef_to_geodetic
+from ..raster import GeoRaster
+from .files import check_target, write_bytes_atomic
+from .frames import LocalFrame, check_lonlath, rotate_quats, rotate_sh, to_local
+from .glb import ELEMENT_ARRAY_BUFFER, GlbBuilder
+from .spz import encode_spz
+
+SPLATS = "KHR_gaussian_splatting"
+SPZ_2 = "KHR_gaussian_splatting_compression_spz_2"
+UNLIT = "KHR_materials_unlit"
+# ENU -> glTF axes: x east, y up, z south.
+ENU_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+# glTF (left-up-front) -> SPZ's right-up-back: flip x and z.
+_LUF_TO_RUB = np.diag([-1.0, 1.0, -1.0])
+
+
+def georeference(frame: LocalFrame) -> dict:
+    return {**frame.georeference(), "axes": "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"}
+
+
+def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None = None, extras: dict | None = None) -> bytes:
+    """GLB bytes of `gaussians` in `frame` (glTF axes), uncompressed or with `compression="spz"`."""
+    if compression not in (None, "spz"):
+        raise ValueError(f"compression must be None or 'spz', got {compression!r}")
+    means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_GLTF)
+    n, k = len(means), sh.shape[1]
+    degree = int(round(k**0.5)) - 1
+    glb = GlbBuilder()
+    glb.use_extension(SPLATS)
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    pos = f32(means)
+    bounds = (pos.min(axis=0), pos.max(axis=0)) if n else (np.zeros(3), np.zeros(3))
+    sh_names = [f"{SPLATS}:SH_DEGREE_{l}_COEF_{m}" for l in range(degree + 1) for m in range(2 * l + 1)]
+    attributes: dict[str, int] = {}
+    ext: dict = {"kernel": "ellipse", "colorSpace": "srgb_rec709_display"}
+    if compression is None:
+        attributes["POSITION"] = glb.accessor(pos, bounds=bounds)
+        attributes[f"{SPLATS}:ROTATION"] = glb.accessor(f32(np.concatenate([quats[:, 1:], quats[:, :1]], axis=1)))
+        attributes[f"{SPLATS}:SCALE"] = glb.accessor(f32(scales))
+        attributes[f"{SPLATS}:OPACITY"] = glb.accessor(f32(np.clip(opacities, 0.0, 1.0)))
+        for i, name in enumerate(sh_names):
+            attributes[name] = glb.accessor(f32(sh[:, i, :]))
+        rgba = np.concatenate([np.clip(sh[:, 0, :] * SH_C0 + 0.5, 0, 1), np.clip(opacities, 0, 1)[:, None]], axis=1)
+        attributes["COLOR_0"] = glb.accessor(np.round(rgba * 255).astype(np.uint8), normalized=True)
+    else:
+        rot = _LUF_TO_RUB
+        blob = encode_spz(means @ rot.T, rotate_quats(quats, rot), scales, opacities, rotate_sh(sh, rot), version=2)
+        glb.use_extension(SPLATS, required=True)
+        glb.use_extension(SPZ_2, required=True)
+        ext["extensions"] = {SPZ_2: {"bufferView": glb.view(blob)}}
+        attributes["POSITION"] = glb.accessor(None, count=n, width=3, bounds=bounds)
+        attributes[f"{SPLATS}:ROTATION"] = glb.accessor(None, count=n, width=4)
+        attributes[f"{SPLATS}:SCALE"] = glb.accessor(None, count=n, width=3)
+        attributes[f"{SPLATS}:OPACITY"] = glb.accessor(None, count=n, width=1)
+        for name in sh_names:
+            attributes[name] = glb.accessor(None, count=n, width=3)
+        attributes["COLOR_0"] = glb.accessor(None, count=n, width=4)
+    glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {SPLATS: ext}}]}]
+    glb.doc["nodes"] = [{"mesh": 0, "name": "splats"}]
+    glb.doc["scenes"] = [{"nodes": [0]}]
+    glb.doc["scene"] = 0
+    glb.doc["asset"]["extras"] = {"georeference": georeference(frame), **(extras or {})}
+    return glb.to_bytes()
+
+
+def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None,
+                     compression: str | None = None, overwrite: bool = False) -> Path:
+    """Write `gaussians` as a GLB with KHR_gaussian_splatting in the ENU frame at `origin_lonlath`
+    (default: the splats' own origin). `compression="spz"` stores them as SPZ."""
+    path = check_target(path, overwrite)
+    frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
+    write_bytes_atomic(path, splats_glb(gaussians, frame, compression))
+    return path
+
+
+def terrain_glb(raster: GeoRaster, frame: LocalFrame, max_error: float | None = None) -> bytes:
+    """GLB bytes of a raster as a textured, simplified triangle mesh (orthophoto as PNG texture)."""
+    from pydelatin import Delatin
+
+    h, w = raster.shape
+    if h < 2 or w < 2:
+        raise ValueError(f"{raster.source or 'raster'}: {h}x{w} cells is too small for a terrain mesh")
+    if not raster.valid.any():
+        raise ValueError(f"{raster.source or 'raster'}: no valid height cells")
+    heights = np.where(raster.valid, raster.height, np.nan).astype(np.float64)
+    filled = np.where(raster.valid, heights, np.nanmedian(heights))
+    if max_error is None:  # default: a tenth of the ground resolution
+        max_error = 0.1 * float(min(raster.resolution)) if not raster.crs.is_geographic else 1.0
+    tin = Delatin(filled.astype(np.float32), width=w, height=h, max_error=float(max_error))
+    cols = tin.vertices[:, 0].astype(np.int64)
+    rows = (h - 1) - tin.vertices[:, 1].astype(np.int64)  # the library's y axis points up the image
+    tris = tin.triangles.astype(np.int64)
+    tris = tris[raster.valid[rows[tris], cols[tris]].all(axis=1)]  # drop triangles touching nodata
+    t = raster.transform
+    x = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c
+    y = t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
+    ecef = crs_to_ecef(raster.crs, x, y, filled[rows, cols])
+    local = (ecef - frame.origin_ecef) @ frame.basis @ ENU_TO_GLTF.T
+    # Face up (+y in glTF): flip triangles whose winding points down.
+    p = local[tris]
+    normal_y = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[:, 1]
+    tris[normal_y < 0] = tris[normal_y < 0][:, ::-1]
+    used, remap = np.unique(tris, return_inverse=True)
+    tris = remap.reshape(-1, 3)
+    pos = local[used].astype(np.float32)
+    uv = np.stack([(cols[used] + 0.5) / w, (rows[used] + 0.5) / h], axis=1).astype(np.float32)
+
+    glb = GlbBuilder()
+    glb.use_extension(UNLIT)
+    index_dtype = np.uint16 if len(pos) < 65536 else np.uint32
+    png = io.BytesIO()
+    iio.imwrite(png, np.clip(np.round(raster.rgb * 255), 0, 255).astype(np.uint8), extension=".png")
+    primitive = {
+        "attributes": {"POSITION": glb.accessor(pos, minmax=True), "TEXCOORD_0": glb.accessor(uv)},
+        "indices": glb.accessor(tris.reshape(-1).astype(index_dtype), target=ELEMENT_ARRAY_BUFFER),
+        "material": 0,
+        "mode": 4,
+    }
+    glb.doc["images"] = [{"bufferView": glb.view(png.getvalue()), "mimeType": "image/png"}]
+    glb.doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}]
+    glb.doc["textures"] = [{"source": 0, "sampler": 0}]
+    glb.doc["materials"] = [{
+        "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0},
+        "extensions": {UNLIT: {}}, "name": "orthophoto",
+    }]
+    glb.doc["meshes"] = [{"primitives": [primitive], "name": "terrain"}]
+    glb.doc["nodes"] = [{"mesh": 0, "name": "terrain"}]
+    glb.doc["scenes"] = [{"nodes": [0]}]
+    glb.doc["scene"] = 0
+    glb.doc["asset"]["extras"] = {"georeference": georeference(frame), "source": raster.source,
+                                  "vertical_datum": raster.vertical_datum, "max_error_m": float(max_error)}
+    return glb.to_bytes()
+
+
+def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath=None,
+                      max_error: float | None = None, overwrite: bool = False) -> Path:
+    """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
+    frame at `origin_lonlath` (default: the raster's centre at its median valid height)."""
+    path = check_target(path, overwrite)
+    if origin_lonlath is None:
+        origin_lonlath = raster_center(raster)
+    frame = LocalFrame.at(*check_lonlath(origin_lonlath))
+    write_bytes_atomic(path, terrain_glb(raster, frame, max_error))
+    return path
+
+
+def raster_center(raster: GeoRaster) -> tuple[float, float, float]:
+    """Geodetic (lon, lat, h) of the raster's centre at its median valid height."""
+    left, bottom, right, top = raster.bounds()
+    height = float(np.median(raster.height[raster.valid])) if raster.valid.any() else 0.0
+    ecef = crs_to_ecef(raster.crs, (left + right) / 2, (bottom + top) / 2, height)
+    return tuple(float(v) for v in ecef_to_geodetic(ecef))
+
