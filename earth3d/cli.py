@@ -1,0 +1,659 @@
+"""The `earth3d` command line (tyro): thin commands that call the library's stages.
+
+    earth3d demo                          procedural world -> store -> orbit-to-street flythrough mp4
+    earth3d synth  --bbox W S E N         procedural region -> GeoTIFF orthophoto + DEM + preview PNG
+    earth3d build  --dem D.tif --ortho O.tif --out world.e3d
+    earth3d render --store world.e3d --lon .. --lat .. --alt .. --out view.png
+    earth3d fly    --store world.e3d --path descent --out flight.mp4
+    earth3d export --store world.e3d --out scene.ply | scene.glb | tiles/
+    earth3d import-ply --ply scene.ply --lon .. --lat .. --height .. --out world.e3d
+    earth3d info   world.e3d
+
+Errors are one line on stderr and a non-zero exit status; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Literal, Sequence, Union
+
+import numpy as np
+import tyro
+
+Renderer = Literal["auto", "cpu", "gsplat"]
+PREFETCH_FRAMES = 4  # views ahead on the path whose chunks load while the current frame renders
+
+
+# ============================================================================ shared helpers
+class Report:
+    """Progress bars (tqdm, with ETA) and per-stage timings, silent with --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.timings: list[tuple[str, float]] = []
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if not self.quiet:
+            print(f"{name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - start
+        self.timings.append((name, seconds))
+        if not self.quiet:
+            print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+    def progress(self, iterable, total: int | None = None, desc: str = ""):
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, unit="frame", disable=self.quiet, file=sys.stderr,
+                    dynamic_ncols=True, leave=False)
+
+    def say(self, line: str) -> None:
+        """A result line on stdout: where the outputs are, what they hold."""
+        if not self.quiet:
+            print(line, flush=True)
+
+    def summary(self) -> None:
+        if self.timings:
+            total = sum(s for _, s in self.timings)
+            parts = ", ".join(f"{name} {s:.1f} s" for name, s in self.timings)
+            self.say(f"timings: {parts} (total {total:.1f} s)")
+
+
+def _make_renderer(kind: Renderer):
+    from .renderers import CpuRenderer, GsplatRenderer, default_renderer
+
+    if kind == "cpu":
+        return CpuRenderer()
+    if kind == "gsplat":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RuntimeError("--renderer gsplat needs a CUDA device; none is available (use --renderer cpu)")
+        return GsplatRenderer()
+    return default_renderer()
+
+
+def _check_new(path: Path, overwrite: bool) -> Path:
+    """An output path that may be written: absent, or replaced with --overwrite."""
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists (pass --overwrite to replace it)")
+    return path
+
+
+def _check_input(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    return path
+
+
+def _check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0 or width > 16384 or height > 16384:
+        raise ValueError(f"image size {width}x{height} must be between 1 and 16384 on each side")
+
+
+def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    w, s, e, n = bbox
+    if not all(math.isfinite(v) for v in bbox):
+        raise ValueError(f"bbox {bbox} is not finite")
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ValueError(f"bbox {bbox} must be WEST SOUTH EAST NORTH in degrees with west < east, south < north")
+    return bbox
+
+
+def _raster_ground(raster) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Ground height of a GeoRaster at lon/lat (nearest cell; the median height off the raster)."""
+    from .geometry import GEODETIC_CRS, transformer
+
+    to_crs = transformer(GEODETIC_CRS.to_2d(), raster.crs)
+    inverse = ~raster.transform
+    fallback = float(np.nanmedian(raster.height[raster.valid]))
+    rows_n, cols_n = raster.shape
+
+    def ground(lon, lat):
+        x, y = to_crs.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+        col, row = inverse * (np.asarray(x), np.asarray(y))
+        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+        inside = (col >= 0) & (col < cols_n) & (row >= 0) & (row < rows_n)
+        out = np.full(np.shape(col), fallback)
+        h = raster.height[row[inside], col[inside]]
+        out[inside] = np.where(np.isfinite(h), h, fallback)
+        return out
+
+    return ground
+
+
+def _raster_centre(raster) -> tuple[float, float]:
+    from .geometry import GEODETIC_CRS, transformer
+
+    h, w = raster.shape
+    x, y = raster.transform * (w / 2, h / 2)
+    lon, lat = transformer(raster.crs, GEODETIC_CRS.to_2d()).transform(x, y)
+    return float(lon), float(lat)
+
+
+# ============================================================================ common options
+@dataclass(kw_only=True)
+class _Common:
+    quiet: bool = False
+    """Print nothing but errors: no progress bars, timings or result lines."""
+    debug: bool = False
+    """Show the full traceback when something fails."""
+
+    def run(self) -> None:  # pragma: no cover - every command overrides it
+        raise NotImplementedError
+
+
+@dataclass(kw_only=True)
+class _Scene(_Common):
+    """Where the splats come from: a store, or a DEM (+ orthophoto) lifted in memory."""
+
+    store: Path | None = None
+    """A store built with `earth3d build` (streamed with levels of detail)."""
+    dem: Path | None = None
+    """A DEM GeoTIFF, lifted in memory (instead of --store)."""
+    ortho: Path | None = None
+    """An orthophoto GeoTIFF draped on --dem (optional)."""
+    resolution: float | None = None
+    """Lifting cell size for --dem, in the DEM CRS's units (default: the finer input's)."""
+    cache_mb: int = 512
+    """Chunk cache budget for --store, in MiB."""
+    renderer: Renderer = "auto"
+    """Rasterizer: gsplat on a CUDA device, else the CPU one."""
+
+    def open_scene(self, report: Report) -> "SceneView":
+        if (self.store is None) == (self.dem is None):
+            raise ValueError("give exactly one of --store or --dem (with an optional --ortho)")
+        if self.cache_mb <= 0:
+            raise ValueError(f"--cache-mb {self.cache_mb} must be positive")
+        renderer = _make_renderer(self.renderer)
+        if self.store is not None:
+            from . import store as store_mod
+            from .stream import Stream
+
+            _check_input(self.store, "store")
+            with report.stage("open store"):
+                st = store_mod.open(self.store)
+                stream = Stream(st, cache_bytes=self.cache_mb * 2**20)
+            return StoreView(st, stream, renderer)
+        import earth3d
+
+        _check_input(self.dem, "DEM")
+        if self.ortho is not None:
+            _check_input(self.ortho, "orthophoto")
+        with report.stage("read"):
+            raster = earth3d.read_raster(self.dem, self.ortho, resolution=self.resolution)
+        with report.stage("lift"):
+            gaussians = earth3d.lift(raster)
+        return RasterView(raster, gaussians, renderer)
+
+
+class SceneView:
+    """What render/fly need from a scene: where it is, its ground, and a frame for a camera."""
+
+    def centre(self) -> tuple[float, float]: ...
+    def ground(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]: ...
+    def prefetch(self, cameras) -> None: ...
+    def render(self, camera): ...
+
+
+class RasterView(SceneView):
+    def __init__(self, raster, gaussians, renderer):
+        self.raster, self.gaussians, self.renderer = raster, gaussians, renderer
+
+    def centre(self):
+        return _raster_centre(self.raster)
+
+    def ground(self):
+        return _raster_ground(self.raster)
+
+    def prefetch(self, cameras) -> None:
+        return None
+
+    def render(self, camera):
+        return self.renderer.render(self.gaussians, camera)
+
+
+class StoreView(SceneView):
+    def __init__(self, store, stream, renderer):
+        self.store, self.stream, self.renderer = store, stream, renderer
+        lo, hi = (np.asarray(store.info()["extent_ecef_m"][k], np.float64) for k in ("bmin", "bmax"))
+        self._extent = (lo, hi)
+
+    def centre(self):
+        from .geometry import ecef_to_geodetic
+
+        lon, lat, _ = ecef_to_geodetic(0.5 * (self._extent[0] + self._extent[1]))
+        return float(lon), float(lat)
+
+    def ground(self):
+        """Ground height found by rendering a narrow, straight-down depth probe over each point."""
+        from .geometry import Camera, ecef_to_geodetic
+
+        corners = np.stack(np.meshgrid(*zip(*self._extent), indexing="ij"), -1).reshape(-1, 3)
+        top = float(ecef_to_geodetic(corners)[:, 2].max()) + 1000.0
+
+        def ground(lon, lat):
+            out = []
+            for lo, la in zip(np.ravel(lon), np.ravel(lat)):
+                probe = Camera.from_geodetic(float(lo), float(la), top, 0.0, -90.0, 0.0, 16, 16, fov_y_deg=0.2)
+                o = self.render(probe)
+                centre = o.depth[6:10, 6:10][o.alpha[6:10, 6:10] > 0.5]
+                if centre.numel() == 0:
+                    raise ValueError(f"the store {self.store.path} has no ground at lon={lo:.6f}, lat={la:.6f}")
+                out.append(top - float(centre.median()))
+            return np.asarray(out).reshape(np.shape(lon))
+
+        return ground
+
+    def prefetch(self, cameras) -> None:
+        self.stream.prefetch(cameras)
+
+    def render(self, camera):
+        from .rendering import render
+
+        return render(self.stream, camera, self.renderer)
+
+
+# ============================================================================ commands
+@dataclass(kw_only=True)
+class Render(_Scene):
+    """Render one view to a PNG (and optionally a depth map)."""
+
+    out: Path
+    """Output PNG."""
+    lon: float | None = None
+    """Camera longitude in degrees (default: the scene's centre)."""
+    lat: float | None = None
+    """Camera latitude in degrees (default: the scene's centre)."""
+    alt: float = 5000.0
+    """Camera height in metres above the ground under the scene's centre."""
+    heading: float = 0.0
+    """Degrees clockwise from north."""
+    pitch: float = -90.0
+    """Degrees; -90 looks straight down, 0 at the horizon."""
+    roll: float = 0.0
+    """Degrees; positive banks to the right."""
+    look_at: tuple[float, float, float] | None = None
+    """LON LAT HEIGHT (ellipsoidal, m) to look at instead of --heading/--pitch/--roll."""
+    fov: float = 60.0
+    """Vertical field of view in degrees."""
+    width: int = 1280
+    height: int = 720
+    depth: Path | None = None
+    """Also write the depth map: .png (16-bit, log-scaled) or .npy (float32 metres)."""
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Background colour, RGB in [0, 1]."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    def run(self) -> None:
+        from .geometry import Camera
+        from .video import write_depth, write_png
+
+        _check_size(self.width, self.height)
+        _check_new(self.out, self.overwrite)
+        if self.depth is not None:
+            _check_new(self.depth, self.overwrite)
+            if self.depth.suffix.lower() not in (".png", ".npy"):
+                raise ValueError(f"--depth {self.depth} must end in .png or .npy")
+        report = Report(self.quiet)
+        scene = self.open_scene(report)
+        lon0, lat0 = scene.centre()
+        lon = lon0 if self.lon is None else self.lon
+        lat = lat0 if self.lat is None else self.lat
+        if not -90 <= lat <= 90 or not -180 <= lon <= 360:
+            raise ValueError(f"camera position lon={lon}, lat={lat} is outside the globe")
+        ground = float(scene.ground()(np.array([lon]), np.array([lat]))[0])
+        if self.look_at is not None:
+            camera = Camera.look_at((lon, lat, ground + self.alt), self.look_at, self.width, self.height, self.fov)
+        else:
+            camera = Camera.from_geodetic(lon, lat, ground + self.alt, self.heading, self.pitch, self.roll,
+                                          self.width, self.height, self.fov)
+        scene.prefetch([camera])
+        with report.stage("render"):
+            out = scene.render(camera)
+        write_png(self.out, out.rgb, overwrite=self.overwrite)
+        report.say(f"wrote {self.out} ({self.width}x{self.height}, {out.n_splats} splats)")
+        if self.depth is not None:
+            write_depth(self.depth, out.depth, out.alpha, overwrite=self.overwrite)
+            report.say(f"wrote {self.depth}")
+
+
+@dataclass(kw_only=True)
+class Fly(_Scene):
+    """Fly a camera path (orbit, waypoints file or orbit-to-street descent) and write an mp4."""
+
+    out: Path
+    """Output mp4."""
+    path: Literal["orbit", "waypoints", "descent"] = "orbit"
+    """Which path: an orbit around --lon/--lat, a --waypoints file, or a descent from orbit to the street."""
+    lon: float | None = None
+    """Target longitude (default: the scene's centre)."""
+    lat: float | None = None
+    """Target latitude (default: the scene's centre)."""
+    radius: float = 3000.0
+    """Orbit radius in metres."""
+    alt: float = 1500.0
+    """Orbit height above the target's ground, in metres."""
+    waypoints: Path | None = None
+    """CSV (lon,lat,height[,heading,pitch,roll]) or JSON list of waypoints, for --path waypoints."""
+    start_alt: float = 2_000_000.0
+    """Descent: starting height above the ground, m."""
+    end_alt: float = 2.0
+    """Descent: street-level height above the ground, m."""
+    heading: float = 0.0
+    """Descent: heading of the street flight, degrees from north."""
+    street: float = 40.0
+    """Descent: distance flown along the street, m."""
+    frames: int = 48
+    fps: float = 24.0
+    width: int = 640
+    height: int = 360
+    fov: float = 60.0
+    frames_dir: Path | None = None
+    """Also write every frame as a PNG into this folder."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    def cameras(self, scene: SceneView) -> list:
+        from .geometry import paths
+
+        lon0, lat0 = scene.centre()
+        lon = lon0 if self.lon is None else self.lon
+        lat = lat0 if self.lat is None else self.lat
+        ground = scene.ground()
+        size = dict(width=self.width, height=self.height, fov_y_deg=self.fov)
+        if self.path == "orbit":
+            g = float(ground(np.array([lon]), np.array([lat]))[0])
+            return paths.orbit(lon, lat, g, self.radius, self.alt, self.frames, **size)
+        if self.path == "waypoints":
+            if self.waypoints is None:
+                raise ValueError("--path waypoints needs --waypoints FILE")
+            return paths.waypoint_path(paths.read_waypoints(self.waypoints), self.frames, **size)
+        return paths.descent(lon, lat, self.frames, ground_m=ground, start_altitude_m=self.start_alt,
+                             end_altitude_m=self.end_alt, heading_deg=self.heading,
+                             street_distance_m=self.street, **size)
+
+    def run(self) -> None:
+        from .video import Mp4Writer, write_png
+
+        _check_size(self.width, self.height)
+        _check_new(self.out, self.overwrite)
+        if self.frames < 2:
+            raise ValueError(f"--frames {self.frames} must be at least 2")
+        report = Report(self.quiet)
+        scene = self.open_scene(report)
+        cameras = self.cameras(scene)
+        with report.stage("render"), Mp4Writer(self.out, self.fps, overwrite=self.overwrite) as video:
+            for i, camera in enumerate(report.progress(cameras, len(cameras), "frames")):
+                scene.prefetch(cameras[i + 1:i + 1 + PREFETCH_FRAMES])
+                rgb = scene.render(camera).rgb
+                video.append(rgb)
+                if self.frames_dir is not None:
+                    write_png(self.frames_dir / f"frame_{i:05d}.png", rgb, overwrite=self.overwrite)
+        report.say(f"wrote {self.out} ({len(cameras)} frames, {self.width}x{self.height})")
+        report.summary()
+
+
+def _store_target(out: Path, overwrite: bool) -> Path:
+    """Check a store output folder; the build goes to a sibling work folder that is renamed at the end."""
+    if out.exists():
+        if not overwrite:
+            raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+        if not (out / "store.json").is_file():
+            raise FileExistsError(f"{out} exists and is not an earth3d store; refusing to replace it")
+    return out.with_name(f".{out.name}.building")
+
+
+def _finish_store(work: Path, out: Path) -> None:
+    """Put a finished build in place of `out` (an old store is removed only after the new one is complete)."""
+    import shutil
+
+    old = out.with_name(f".{out.name}.old")
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+    work.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _build_store(sources: list, out: Path, overwrite: bool, report: Report, leaf_cap: int, workers: int):
+    from . import store as store_mod
+
+    work = _store_target(out, overwrite)
+    with report.stage("build store"):
+        store_mod.build(sources, work, leaf_cap=leaf_cap, workers=workers)
+    _finish_store(work, out)
+    return store_mod.open(out)
+
+
+def _lifted(dem: Path, ortho: Path | None, resolution: float | None):
+    import earth3d
+
+    return earth3d.lift(earth3d.read_raster(dem, ortho, resolution=resolution))
+
+
+@dataclass(kw_only=True)
+class Build(_Common):
+    """Build a streamable LOD store from DEM (+ orthophoto) GeoTIFFs."""
+
+    out: Path
+    """Output store folder."""
+    dem: tuple[Path, ...] = ()
+    """DEM GeoTIFFs (any number)."""
+    ortho: tuple[Path, ...] = ()
+    """Orthophotos, one per --dem in the same order (or none: colours from a hypsometric ramp)."""
+    resolution: float | None = None
+    """Lifting cell size in each DEM's CRS units (default: the finer input's)."""
+    leaf_cap: int = 32768
+    """Most splats in a leaf chunk."""
+    workers: int = 1
+    """Processes building leaves and merging levels."""
+    overwrite: bool = False
+    """Replace an existing store."""
+
+    def run(self) -> None:
+        from functools import partial
+
+        if not self.dem:
+            raise ValueError("give at least one --dem GeoTIFF")
+        if self.ortho and len(self.ortho) != len(self.dem):
+            raise ValueError(f"{len(self.ortho)} --ortho files for {len(self.dem)} --dem files: give one per DEM or none")
+        for path in self.dem:
+            _check_input(path, "DEM")
+        for path in self.ortho:
+            _check_input(path, "orthophoto")
+        orthos = self.ortho or (None,) * len(self.dem)
+        report = Report(self.quiet)
+        sources = [partial(_lifted, d, o, self.resolution) for d, o in zip(self.dem, orthos)]
+        st = _build_store(sources, self.out, self.overwrite, report, self.leaf_cap, self.workers)
+        info = st.info()
+        report.say(f"wrote {self.out} ({info['splat_count']} splats, {info['node_count']} nodes, "
+                   f"{info['bytes_on_disk'] / 2**20:.1f} MiB)")
+        report.summary()
+
+
+@dataclass(kw_only=True)
+class Info(_Common):
+    """Describe a store: extent, levels, splat counts, size on disk, format version."""
+
+    store: tyro.conf.Positional[Path]
+    """The store folder."""
+    json: bool = False
+    """Print the description as JSON."""
+
+    def run(self) -> None:
+        import json as json_mod
+
+        from . import store as store_mod
+        from .geometry import ecef_to_geodetic
+
+        _check_input(self.store, "store")
+        info = store_mod.open(self.store).info()
+        extent = info["extent_ecef_m"]
+        lo, hi = np.asarray(extent["bmin"], np.float64), np.asarray(extent["bmax"], np.float64)
+        lon, lat, h = ecef_to_geodetic(0.5 * (lo + hi))
+        info["centre_lonlath"] = [round(float(lon), 7), round(float(lat), 7), round(float(h), 2)]
+        info["extent_size_m"] = [round(float(v), 2) for v in hi - lo]
+        if self.json:
+            print(json_mod.dumps(info, indent=2, default=list))
+            return
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            if key == "bytes_on_disk":
+                value = f"{value} ({value / 2**20:.2f} MiB)"
+            print(f"{key:<{width}}  {value}")
+
+
+@dataclass(kw_only=True)
+class Export(_Common):
+    """Export splats (a store's leaves, or a lifted DEM + orthophoto) to PLY, GLB or SPZ."""
+
+    out: Path
+    """Output file: .ply (3DGS PLY + .json sidecar), .glb (KHR_gaussian_splatting) or .spz."""
+    store: Path | None = None
+    """A store (its full-detail leaves are exported)."""
+    dem: Path | None = None
+    """A DEM GeoTIFF, lifted (instead of --store)."""
+    ortho: Path | None = None
+    """An orthophoto GeoTIFF draped on --dem."""
+    resolution: float | None = None
+    """Lifting cell size for --dem, in the DEM CRS's units."""
+    origin: tuple[float, float, float] | None = None
+    """LON LAT HEIGHT of the local ENU frame (default: the splats' own origin)."""
+    compression: Literal["none", "spz"] = "none"
+    """GLB only: store the splats SPZ-compressed."""
+    max_splats: int = 20_000_000
+    """Refuse to gather more splats than this into one file."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    def run(self) -> None:
+        from . import export
+
+        suffix = self.out.suffix.lower()
+        if suffix not in (".ply", ".glb", ".spz"):
+            raise ValueError(f"--out {self.out}: the format comes from the suffix, .ply, .glb or .spz")
+        _check_new(self.out, self.overwrite)
+        report = Report(self.quiet)
+        gaussians = self._gaussians(report)
+        with report.stage("export"):
+            if suffix == ".ply":
+                export.write_ply(gaussians, self.out, self.origin, overwrite=self.overwrite)
+            elif suffix == ".glb":
+                from .export.gltf import write_splats_glb
+
+                compression = None if self.compression == "none" else self.compression
+                write_splats_glb(gaussians, self.out, self.origin, compression, overwrite=self.overwrite)
+            else:
+                from .export.spz import write_spz
+
+                write_spz(gaussians, self.out, self.origin, overwrite=self.overwrite)
+        report.say(f"wrote {self.out} ({len(gaussians)} splats)")
+
+    def _gaussians(self, report: Report):
+        from .gaussians import Gaussians
+
+        if (self.store is None) == (self.dem is None):
+            raise ValueError("give exactly one of --store or --dem (with an optional --ortho)")
+        if self.dem is not None:
+            _check_input(self.dem, "DEM")
+            with report.stage("read + lift"):
+                return _lifted(self.dem, self.ortho, self.resolution)
+        from . import store as store_mod
+
+        _check_input(self.store, "store")
+        st = store_mod.open(self.store)
+        total = st.info()["splat_count"]
+        if total > self.max_splats:
+            raise ValueError(f"store {self.store} holds {total} splats, over --max-splats {self.max_splats}")
+        with report.stage("read leaves"):
+            keys, leaves = list(st.root_keys()), []
+            while keys:
+                key = keys.pop()
+                if st.is_leaf(key):
+                    leaves.append(st.read(key))
+                else:
+                    keys.extend(st.children(key))
+            return Gaussians.concat(leaves)
+
+
+@dataclass(kw_only=True)
+class ImportPly(_Common):
+    """Import a 3DGS PLY (local frame + geodetic origin) into a store."""
+
+    ply: Path
+    """The PLY file."""
+    out: Path
+    """Output store folder."""
+    origin: tuple[float, float, float] | None = None
+    """LON LAT HEIGHT of the PLY's local frame (default: from its .json sidecar)."""
+    heading: float = 0.0
+    """Turn the scene about the vertical by this many degrees, clockwise from above."""
+    up: Literal["z", "y"] | None = None
+    """The PLY's up axis (default: the sidecar's, else z)."""
+    leaf_cap: int = 32768
+    """Most splats in a leaf chunk."""
+    overwrite: bool = False
+    """Replace an existing store."""
+
+    def run(self) -> None:
+        from .export import read_ply
+
+        _check_input(self.ply, "PLY")
+        _store_target(self.out, self.overwrite)
+        report = Report(self.quiet)
+        with report.stage("read PLY"):
+            gaussians = read_ply(self.ply, self.origin, self.heading, self.up)
+        st = _build_store([gaussians], self.out, self.overwrite, report, self.leaf_cap, 1)
+        report.say(f"wrote {self.out} ({st.info()['splat_count']} splats)")
+
+
+COMMANDS = {"render": Render, "fly": Fly, "build": Build, "export": Export, "import-ply": ImportPly, "info": Info}
+
+
+def _parse(argv: Sequence[str] | None) -> _Common:
+    union = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in COMMANDS.items())]
+    return tyro.cli(union, args=argv, prog="earth3d", description=__doc__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, run one command, turn errors into one line on stderr and exit status 1."""
+    command = _parse(argv)
+    show_warning = warnings.showwarning
+    if not command.debug:
+        warnings.showwarning = _one_line_warning
+    try:
+        command.run()
+    except KeyboardInterrupt:
+        print("earth3d: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line unless --debug
+        if command.debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"earth3d {_name_of(command)}: error: {message}", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = show_warning
+    return 0
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"earth3d: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _name_of(command: _Common) -> str:
+    return next(name for name, cls in COMMANDS.items() if isinstance(command, cls))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Writing rendered frames: PNG images, depth maps and H.264 mp4 videos, all atomically.
+
+Every writer puts its bytes under a temporary name in the destination folder and
+renames it into place at the end, so an interrupted run never leaves a truncated
+file where a good one was.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import imageio.v2 as imageio_v2
+import imageio.v3 as iio
+import numpy as np
+import torch
+
+
+def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
+    """`path` as a Path, after checking that it may be written (absent, or `overwrite`)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, expected a file name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists (pass --overwrite to replace it)")
+    return path
+
+
+def _partial(path: Path) -> Path:
+    """A temporary sibling of `path` that keeps its suffix (ffmpeg picks the container from it)."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def to_uint8(image) -> np.ndarray:
+    """An (H, W, 3) float image in [0, 1] (numpy or torch) as uint8."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def write_png(path: str | os.PathLike, image, overwrite: bool = True) -> Path:
+    """Write an RGB (H, W, 3) image (float in [0, 1] or uint8) or a 16-bit grey image as PNG."""
+    path = check_output(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = image if isinstance(image, np.ndarray) and image.dtype in (np.uint8, np.uint16) else to_uint8(image)
+    tmp = _partial(path)
+    try:
+        iio.imwrite(tmp, arr, extension=".png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = True) -> Path:
+    """Write a depth map: `.npy` keeps float32 metres (0 where nothing was drawn); `.png` stores
+    16-bit grey scaled to the drawn range, near bright and far dark, with 0 for empty pixels."""
+    path = Path(path)
+    if isinstance(depth, torch.Tensor):
+        depth = depth.detach().cpu().numpy()
+    depth = np.asarray(depth, dtype=np.float32)
+    drawn = depth > 0 if alpha is None else (np.asarray(alpha) > 1e-3) & (depth > 0)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        path = check_output(path, overwrite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _partial(path)
+        try:
+            np.save(tmp, np.where(drawn, depth, 0.0).astype(np.float32))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+    if suffix != ".png":
+        raise ValueError(f"depth output {path} must end in .png or .npy")
+    grey = np.zeros(depth.shape, dtype=np.uint16)
+    if drawn.any():
+        # Log scale: street-level scenes span centimetres to the horizon.
+        logd = np.log(np.where(drawn, depth, 1.0))
+        lo, hi = logd[drawn].min(), logd[drawn].max()
+        scaled = 1.0 - (logd - lo) / max(hi - lo, 1e-6)
+        grey[drawn] = (1 + scaled[drawn] * 65534).astype(np.uint16)
+    return write_png(path, grey, overwrite=overwrite)
+
+
+class Mp4Writer:
+    """H.264 (libx264, yuv420p) mp4 written frame by frame; the file appears only on `close()`.
+
+    Use as a context manager; on an exception the partial file is removed.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float = 24.0, quality: int = 8, overwrite: bool = False):
+        self.path = check_output(path, overwrite)
+        if self.path.suffix.lower() != ".mp4":
+            raise ValueError(f"video output {self.path} must end in .mp4")
+        if not (fps > 0):
+            raise ValueError(f"fps={fps} must be positive")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _partial(self.path)
+        self._writer = imageio_v2.get_writer(
+            self._tmp, format="FFMPEG", fps=fps, codec="libx264", quality=quality,
+            pixelformat="yuv420p", macro_block_size=2, ffmpeg_log_level="error",
+        )
+        self._size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def append(self, image) -> None:
+        """Add one (H, W, 3) frame; every frame must have the size of the first, with even sides."""
+        frame = to_uint8(image)
+        size = frame.shape[:2]
+        if self._size is None:
+            if size[0] % 2 or size[1] % 2:
+                raise ValueError(f"video frames must have even width and height, got {size[1]}x{size[0]}")
+            self._size = size
+        elif size != self._size:
+            raise ValueError(f"video frame {self.frames} is {size[1]}x{size[0]}, expected "
+                             f"{self._size[1]}x{self._size[0]}")
+        self._writer.append_data(frame)
+        self.frames += 1
+
+    def close(self) -> Path:
+        self._writer.close()
+        if self.frames == 0:
+            self._tmp.unlink(missing_ok=True)
+            raise ValueError(f"no frames were written to {self.path}")
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

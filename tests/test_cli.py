@@ -1,0 +1,200 @@
+"""The command line end to end on small real data (the Pará Landsat + SRTM pair, lifted coarse)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from earth3d.cli import main
+
+PARA = ("pairs", "para_landsat5")
+COARSE = ["--resolution", "150"]  # 58 x 62 cells: fast, still real terrain and colours
+
+
+@pytest.fixture(scope="module")
+def para(tmp_path_factory):
+    from conftest import data_path
+
+    return data_path(*PARA, "srtm.tif"), data_path(*PARA, "rgb_b3b2b1.tif")
+
+
+@pytest.fixture(scope="module")
+def store(para, tmp_path_factory):
+    out = tmp_path_factory.mktemp("store") / "para.e3d"
+    dem, ortho = para
+    assert main(["build", "--dem", str(dem), "--ortho", str(ortho), *COARSE, "--leaf-cap", "1024",
+                 "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _not_blank(image: np.ndarray) -> None:
+    assert image.dtype == np.uint8
+    drawn = image.reshape(-1, 3).max(axis=1) > 10
+    assert drawn.mean() > 0.3, "the image is mostly background"
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 20, "the image is flat"
+
+
+def _one_error_line(capsys, *words) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if "error" in line]
+    assert len(errors) == 1 and "Traceback" not in "\n".join(err), err
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def test_build_and_info(store, capsys):
+    assert (store / "store.json").is_file()
+    assert main(["info", str(store), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splat_count"] > 3000 and info["node_count"] > 1 and info["format_version"] >= 1
+    lon, lat, _ = info["centre_lonlath"]
+    assert -50.0 < lon < -49.8 and -3.8 < lat < -3.7
+    assert main(["info", str(store)]) == 0
+    assert "bytes_on_disk" in capsys.readouterr().out
+
+
+def test_render_from_store(store, tmp_path):
+    out, depth = tmp_path / "view.png", tmp_path / "depth.npy"
+    assert main(["render", "--store", str(store), "--alt", "4000", "--pitch", "-60", "--width", "64",
+                 "--height", "48", "--out", str(out), "--depth", str(depth), "--quiet"]) == 0
+    image = iio.imread(out)
+    assert image.shape == (48, 64, 3)
+    _not_blank(image)
+    d = np.load(depth)
+    assert d.shape == (48, 64) and np.isfinite(d).all()
+    # At pitch -60 the ground is about 4000 / sin(60 deg) m away at the image centre.
+    assert 3000 < np.median(d[20:28, 28:36]) < 6000
+
+
+def test_render_from_raster_pair_with_look_at(para, tmp_path):
+    dem, ortho = para
+    out, depth = tmp_path / "view.png", tmp_path / "depth.png"
+    assert main(["render", "--dem", str(dem), "--ortho", str(ortho), *COARSE, "--lon", "-49.92", "--lat", "-3.78",
+                 "--alt", "3000", "--look-at", "-49.886", "-3.752", "100",
+                 "--width", "64", "--height", "48", "--out", str(out), "--depth", str(depth), "--quiet"]) == 0
+    _not_blank(iio.imread(out))
+    grey = iio.imread(depth)
+    assert grey.dtype == np.uint16 and grey.shape == (48, 64) and grey.max() > grey.min()
+
+
+def test_fly_orbit_and_descent_from_store(store, tmp_path):
+    video = tmp_path / "orbit.mp4"
+    assert main(["fly", "--store", str(store), "--path", "orbit", "--radius", "3000", "--alt", "2000",
+                 "--frames", "4", "--width", "64", "--height", "48", "--out", str(video), "--quiet"]) == 0
+    frames = iio.imread(video)
+    assert frames.shape == (4, 48, 64, 3)
+    _not_blank(frames[0])
+
+    video, frames_dir = tmp_path / "descent.mp4", tmp_path / "frames"
+    assert main(["fly", "--store", str(store), "--path", "descent", "--start-alt", "20000", "--end-alt", "50",
+                 "--street", "300", "--frames", "6", "--width", "64", "--height", "48", "--out", str(video),
+                 "--frames-dir", str(frames_dir), "--quiet"]) == 0
+    assert iio.imread(video).shape == (6, 48, 64, 3)
+    pngs = sorted(frames_dir.glob("frame_*.png"))
+    assert len(pngs) == 6
+    _not_blank(iio.imread(pngs[-1]))
+
+
+def test_fly_waypoints_from_raster_pair(para, tmp_path):
+    dem, ortho = para
+    path = tmp_path / "route.csv"
+    path.write_text("lon,lat,height,heading,pitch\n-49.90,-3.77,3000,,\n-49.88,-3.75,2500,45,-50\n"
+                    "-49.87,-3.73,2000,,\n")
+    video = tmp_path / "route.mp4"
+    assert main(["fly", "--dem", str(dem), "--ortho", str(ortho), *COARSE, "--path", "waypoints",
+                 "--waypoints", str(path), "--frames", "3", "--width", "64", "--height", "48",
+                 "--out", str(video), "--quiet"]) == 0
+    frames = iio.imread(video)
+    assert frames.shape == (3, 48, 64, 3)
+    _not_blank(frames[1])
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".glb", ".spz"])
+def test_export_formats(store, tmp_path, suffix, capsys):
+    out = tmp_path / f"scene{suffix}"
+    assert main(["export", "--store", str(store), "--out", str(out), "--quiet"]) == 0
+    assert out.stat().st_size > 10_000
+    assert main(["info", str(store), "--json"]) == 0
+    count = json.loads(capsys.readouterr().out)["splat_count"]
+    if suffix == ".ply":
+        header = out.read_bytes()[:2000].split(b"end_header")[0].decode()
+        assert f"element vertex {count}" in header
+
+
+def test_export_ply_then_import_ply(store, tmp_path, capsys):
+    ply, back = tmp_path / "scene.ply", tmp_path / "back.e3d"
+    assert main(["export", "--store", str(store), "--out", str(ply), "--quiet"]) == 0
+    assert main(["import-ply", "--ply", str(ply), "--out", str(back), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(back), "--json"]) == 0
+    back_info = json.loads(capsys.readouterr().out)
+    assert main(["info", str(store), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert back_info["splat_count"] == info["splat_count"]
+    np.testing.assert_allclose(back_info["centre_lonlath"][:2], info["centre_lonlath"][:2], atol=1e-4)
+
+
+def test_console_script_in_a_subprocess(store):
+    run = subprocess.run([sys.executable, "-m", "earth3d.cli", "info", str(store)], capture_output=True, text=True)
+    assert run.returncode == 0 and "splat_count" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "earth3d.cli", "info", str(store.parent / "missing.e3d")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().count("\n") == 0 and "missing.e3d" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_unknown_subcommand_and_option_exit_non_zero(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["teleport"])
+    assert exc.value.code != 0
+    with pytest.raises(SystemExit) as exc:
+        main(["info", "x", "--no-such-option"])
+    assert exc.value.code != 0
+
+
+def test_unreadable_input(tmp_path, capsys):
+    bogus = tmp_path / "bogus.tif"
+    bogus.write_bytes(b"not a tiff at all")
+    assert main(["render", "--dem", str(bogus), "--out", str(tmp_path / "x.png")]) == 1
+    _one_error_line(capsys, "bogus.tif")
+    assert not (tmp_path / "x.png").exists()
+    assert main(["build", "--dem", str(tmp_path / "absent.tif"), "--out", str(tmp_path / "s")]) == 1
+    _one_error_line(capsys, "absent.tif")
+
+
+def test_out_of_range_coordinates(store, tmp_path, capsys):
+    out = tmp_path / "x.png"
+    assert main(["render", "--store", str(store), "--lon", "-49.9", "--lat", "95", "--width", "64", "--height", "48",
+                 "--out", str(out)]) == 1
+    _one_error_line(capsys, "lat")
+    assert main(["render", "--store", str(store), "--alt", "-50000", "--width", "64", "--height", "48",
+                 "--out", str(out)]) == 1
+    _one_error_line(capsys, "below")
+    assert not out.exists()
+
+
+def test_existing_output_needs_overwrite(store, tmp_path, capsys):
+    out = tmp_path / "view.png"
+    out.write_bytes(b"keep me")
+    args = ["render", "--store", str(store), "--width", "64", "--height", "48", "--out", str(out), "--quiet"]
+    assert main(args) == 1
+    _one_error_line(capsys, "already exists", "--overwrite")
+    assert out.read_bytes() == b"keep me"
+    assert main([*args, "--overwrite"]) == 0
+    _not_blank(iio.imread(out))
+    # A store folder is not replaced either, and a folder that is not a store never is.
+    assert main(["import-ply", "--ply", str(out), "--out", str(store)]) == 1
+    _one_error_line(capsys)
+    assert main(["info", str(store)]) == 0
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["info", str(tmp_path / "nothing"), "--debug"])
