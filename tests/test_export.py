@@ -379,3 +379,103 @@ def test_niantic_decoder_reads_our_spz(tmp_path, splats, node_tools, version):
     from earth3d.export.spz import ENU_TO_RUB
     src = (splats.means_ecef() - frame.origin_ecef) @ frame.basis @ ENU_TO_RUB.T
     assert np.abs(np.asarray(ref["positions"]).reshape(-1, 3) - src).max() < 2e-4
+
+
+# ---------------------------------------------------------------------------------------------- 3D Tiles
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, crop):
+    from earth3d.store import build, open_store
+
+    path = tmp_path_factory.mktemp("store") / "duluth"
+    build([earth3d.lift(crop, walls=False)], path, leaf_cap=400)
+    return open_store(path)
+
+
+def _content_enu(tile_dir: Path, uri: str) -> np.ndarray:
+    """Splat positions of a content GLB in the tileset's ENU frame (z up), whatever its compression."""
+    doc, binary = read_glb((tile_dir / uri).read_bytes())
+    prim = doc["meshes"][0]["primitives"][0]
+    ext = prim["extensions"]["KHR_gaussian_splatting"].get("extensions", {})
+    if "KHR_gaussian_splatting_compression_spz_2" in ext:
+        view = doc["bufferViews"][ext["KHR_gaussian_splatting_compression_spz_2"]["bufferView"]]
+        blob = binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
+        gltf = decode_spz(blob)["means"] * np.array([-1.0, 1.0, -1.0])
+    else:
+        gltf = accessor_array(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
+    gltf = gltf + np.asarray(doc["nodes"][0].get("translation", [0.0, 0.0, 0.0]))
+    return gltf @ ENU_TO_GLTF  # glTF y-up -> z-up, as 3D Tiles does
+
+
+def _walk(tile: dict, parent: dict | None = None):
+    yield tile, parent
+    for child in tile.get("children", []):
+        yield from _walk(child, tile)
+
+
+def _box_bounds(tile: dict) -> tuple[np.ndarray, np.ndarray]:
+    box = np.asarray(tile["boundingVolume"]["box"])
+    half = np.abs(box[3:].reshape(3, 3)).sum(axis=0)
+    return box[:3] - half, box[:3] + half
+
+
+@pytest.mark.parametrize("compression", ["spz", None])
+def test_tileset_follows_the_spec(tmp_path, store, compression):
+    from earth3d.export.tiles3d import write_tileset
+
+    out = tmp_path / "tiles3d"
+    path = write_tileset(store, out, compression=compression)
+    ts = json.loads(path.read_text())
+    assert ts["asset"]["version"] == "1.1"
+    root = ts["root"]
+    assert root["refine"] == "REPLACE"
+    m = np.asarray(root["transform"]).reshape(4, 4).T  # column-major
+    assert np.allclose(m[:3, :3].T @ m[:3, :3], np.eye(3), atol=1e-12) and np.allclose(m[3], [0, 0, 0, 1])
+    geo = ts["asset"]["extras"]["georeference"]
+    assert np.allclose(m[:3, 3], geo["origin_ecef"])
+    assert ts["geometricError"] >= root["geometricError"]
+    required = ts["extensions"]["3DTILES_content_gltf"]["extensionsRequired"]
+    if compression == "spz":
+        assert set(required) == {"KHR_gaussian_splatting", "KHR_gaussian_splatting_compression_spz_2"}
+
+    uris, n_leaf_splats, depth = set(), 0, 0
+    for tile, parent in _walk(root):
+        lo, hi = _box_bounds(tile)
+        if parent is not None:
+            plo, phi = _box_bounds(parent)
+            assert (plo <= lo + 1e-6).all() and (hi <= phi + 1e-6).all(), "child box leaks out of its parent"
+            assert tile["geometricError"] <= parent["geometricError"]
+            depth = max(depth, 1)
+        if "children" not in tile:
+            assert tile["geometricError"] == 0.0
+        if "content" in tile:
+            uri = tile["content"]["uri"]
+            assert (out / uri).is_file(), f"{uri} does not resolve"
+            uris.add(uri)
+            pos = _content_enu(out, uri)
+            assert (pos >= lo - 1e-3).all() and (pos <= hi + 1e-3).all(), f"{uri} leaks out of its box"
+            if "children" not in tile:
+                n_leaf_splats += len(pos)
+    assert depth and len(uris) > 3
+    assert uris == {str(p.relative_to(out)) for p in (out / "tiles").rglob("*.glb")}
+    assert n_leaf_splats == store.info()["splat_count"]
+
+    # the content lands where the store's splats are, in ECEF
+    leaf_uri = next(t["content"]["uri"] for t, _ in _walk(root) if "content" in t and "children" not in t)
+    level, xyz = leaf_uri.split("/")[1:]
+    key = (int(level), *map(int, xyz.removesuffix(".glb").split("_")))
+    ecef = _content_enu(out, leaf_uri) @ m[:3, :3].T + m[:3, 3]
+    expect = store.read(key).means_ecef()
+    assert np.abs(np.sort(ecef, axis=0) - np.sort(expect, axis=0)).max() < 2e-3
+
+    with pytest.raises(FileExistsError, match="tileset.json"):
+        write_tileset(store, out, compression=compression)
+    write_tileset(store, out, compression=compression, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["tiles", "tileset.json"]
+
+
+def test_khronos_validator_accepts_tile_content(tmp_path, store, node_tools):
+    from earth3d.export.tiles3d import write_tileset
+
+    write_tileset(store, tmp_path / "ts")
+    content = sorted((tmp_path / "ts" / "tiles").rglob("*.glb"))[0]
+    assert _validator_problems(_node(node_tools, _VALIDATE_JS, content)) == []

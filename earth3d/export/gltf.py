@@ -44,11 +44,20 @@ def georeference(frame: LocalFrame) -> dict:
     return {**frame.georeference(), "axes": "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"}
 
 
-def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None = None, extras: dict | None = None) -> bytes:
-    """GLB bytes of `gaussians` in `frame` (glTF axes), uncompressed or with `compression="spz"`."""
+def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
+               center_enu=None) -> bytes:
+    """GLB bytes of `gaussians` in `frame` (glTF axes), uncompressed or with `compression="spz"`.
+
+    With `center_enu` (metres, ENU), positions are stored relative to that point and the node carries
+    it as a translation (float64 in JSON), keeping float32 and SPZ's fixed point precise far from the origin.
+    """
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
     means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_GLTF)
+    translation = None
+    if center_enu is not None:
+        translation = ENU_TO_GLTF @ np.asarray(center_enu, dtype=np.float64)
+        means = means - translation
     n, k = len(means), sh.shape[1]
     degree = int(round(k**0.5)) - 1
     glb = GlbBuilder()
@@ -83,6 +92,8 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
         attributes["COLOR_0"] = glb.accessor(None, count=n, width=4)
     glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {SPLATS: ext}}]}]
     glb.doc["nodes"] = [{"mesh": 0, "name": "splats"}]
+    if translation is not None:
+        glb.doc["nodes"][0]["translation"] = [float(v) for v in translation]
     glb.doc["scenes"] = [{"nodes": [0]}]
     glb.doc["scene"] = 0
     glb.doc["asset"]["extras"] = {"georeference": georeference(frame), **(extras or {})}
@@ -101,7 +112,10 @@ def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonla
 
 def terrain_glb(raster: GeoRaster, frame: LocalFrame, max_error: float | None = None) -> bytes:
     """GLB bytes of a raster as a textured, simplified triangle mesh (orthophoto as PNG texture)."""
-    from pydelatin import Delatin
+    try:
+        from pydelatin import Delatin
+    except ImportError as exc:
+        raise ImportError("terrain meshes need pydelatin: pip install 'earth3d[export]'") from exc
 
     h, w = raster.shape
     if h < 2 or w < 2:
