@@ -1,4 +1,4 @@
-"""Export to exchange formats (3DGS PLY, glTF/GLB, SPZ, 3D Tiles 1.1) and import of PLY.
+"""Export to exchange formats (3DGS PLY, SPZ, glTF/GLB, 3D Tiles 1.1) and import of PLY and SPZ.
 
 Every exported file holds float32 data in a local east-north-up frame at a geodetic origin and
 records that origin (longitude, latitude, ellipsoidal height and its ECEF point), so the scene can
@@ -6,6 +6,10 @@ be put back on the globe exactly.
 """
 
 from .frames import LocalFrame
+from .gltf import write_splats_glb, write_terrain_glb
 from .ply import read_ply, write_ply
+from .spz import read_spz, write_spz
+from .tiles3d import write_tileset
 
-__all__ = ["LocalFrame", "read_ply", "write_ply"]
+__all__ = ["LocalFrame", "read_ply", "read_spz", "write_ply", "write_splats_glb", "write_spz", "write_terrain_glb",
+           "write_tileset"]

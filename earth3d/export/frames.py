@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..gaussians import Gaussians
-from ..geometry import ecef_to_geodetic, enu_basis, geodetic_to_ecef, quat_to_rotmat, rotmat_to_quat
+from ..geometry import ecef_to_geodetic, enu_basis, geodetic_to_ecef, rotmat_to_quat
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,17 @@ def from_local(frame: LocalFrame, rot_local_to_enu: np.ndarray, means, quats, sc
 
 
 def rotate_quats(quats: np.ndarray, rot: np.ndarray) -> np.ndarray:
-    """Quaternions wxyz (N, 4) of rotations R, turned into rot @ R (float64)."""
-    if len(quats) == 0:
-        return np.zeros((0, 4))
-    mats = quat_to_rotmat(torch.from_numpy(quats))
-    return rotmat_to_quat(torch.from_numpy(rot) @ mats).numpy()
+    """Quaternions wxyz (N, 4) of rotations R, turned into rot @ R: the Hamilton product q_rot * q (float64)."""
+    w0, x0, y0, z0 = rotmat_to_quat(torch.from_numpy(np.asarray(rot, dtype=np.float64))).numpy()
+    q = np.asarray(quats, dtype=np.float64)
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    out = np.stack([
+        w0 * w - x0 * x - y0 * y - z0 * z,
+        w0 * x + x0 * w + y0 * z - z0 * y,
+        w0 * y - x0 * z + y0 * w + z0 * x,
+        w0 * z + x0 * y - y0 * x + z0 * w,
+    ], axis=-1)
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
 
 
 def rotate_sh(sh: np.ndarray, rot: np.ndarray) -> np.ndarray:

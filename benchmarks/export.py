@@ -1,0 +1,91 @@
+"""Export benchmark: PLY, SPZ and 3D Tiles throughput on lifted real terrain.
+
+Each figure is printed with a baseline measured in the same run on the same splats:
+  PLY write / read       vs  Gaussians.save / load (.npz of the raw arrays)
+  SPZ encode             vs  gzip of the same splats' PLY bytes (a generic compressor)
+  3D Tiles (SPZ GLBs)    vs  reading every node of the store (the export's own input)
+
+    python benchmarks/export.py [--dsm PATH] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import earth3d
+from earth3d import Gaussians
+from earth3d.export import read_ply, write_ply, write_spz, write_tileset
+from earth3d.store import build, open_store
+
+DEFAULT_DSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "pairs" / "alexandria_lidar" / "dsm.tif"
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times) if repeat < 3 else statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dsm", type=Path, default=DEFAULT_DSM)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--leaf-cap", type=int, default=4096)
+    args = ap.parse_args()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = earth3d.lift(earth3d.read_raster(args.dsm))
+    n = len(g)
+    tmp = Path(tempfile.mkdtemp(prefix="earth3d-bench-"))
+    print(f"{n} splats from {args.dsm.name}")
+
+    ply = tmp / "s.ply"
+    t_ply = best_of(lambda: write_ply(g, ply, overwrite=True), args.repeat)
+    ply_mb = ply.stat().st_size / 1e6
+    t_npz = best_of(lambda: g.save(tmp / "s.npz"), args.repeat)
+    npz_mb = (tmp / "s.npz").stat().st_size / 1e6
+    print(f"PLY write   {ply_mb / t_ply:8.1f} MB/s   baseline npz save {npz_mb / t_npz:8.1f} MB/s   "
+          f"ratio {(ply_mb / t_ply) / (npz_mb / t_npz):.2f}")
+    t_read = best_of(lambda: read_ply(ply), args.repeat)
+    t_load = best_of(lambda: Gaussians.load(tmp / "s.npz"), args.repeat)
+    print(f"PLY read    {ply_mb / t_read:8.1f} MB/s   baseline npz load {npz_mb / t_load:8.1f} MB/s   "
+          f"ratio {(ply_mb / t_read) / (npz_mb / t_load):.2f}")
+
+    spz = tmp / "s.spz"
+    t_spz = best_of(lambda: write_spz(g, spz, overwrite=True), args.repeat)
+    raw = ply.read_bytes()
+    t_gz = best_of(lambda: gzip.compress(raw, compresslevel=6), args.repeat)
+    gz_mb = len(gzip.compress(raw, compresslevel=6)) / 1e6
+    spz_mb = spz.stat().st_size / 1e6
+    print(f"SPZ encode  {ply_mb / t_spz:8.1f} MB/s of PLY-equivalent input ({spz_mb:.2f} MB, {ply_mb / spz_mb:.1f}x smaller "
+          f"than PLY)   baseline gzip of the PLY {ply_mb / t_gz:8.1f} MB/s ({gz_mb:.2f} MB)   "
+          f"ratio {t_gz / t_spz:.2f}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build([g], tmp / "store", leaf_cap=args.leaf_cap)
+    store = open_store(tmp / "store")
+    keys, stack = [], list(store.root_keys())
+    while stack:
+        k = stack.pop()
+        keys.append(k)
+        stack.extend(store.children(k))
+    t_tiles = best_of(lambda: write_tileset(store, tmp / "tiles", overwrite=True), args.repeat)
+    n_tiles = len(list((tmp / "tiles" / "tiles").rglob("*.glb")))
+    t_nodes = best_of(lambda: [open_store(tmp / "store").read(k) for k in keys], args.repeat)
+    print(f"3D Tiles    {n_tiles / t_tiles:8.1f} tiles/s ({n_tiles} SPZ tiles, {t_tiles:.2f} s)   "
+          f"baseline reading {len(keys)} nodes {len(keys) / t_nodes:8.1f} nodes/s   "
+          f"ratio {(n_tiles / t_tiles) / (len(keys) / t_nodes):.2f}")
+
+
+if __name__ == "__main__":
+    main()
