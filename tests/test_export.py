@@ -29,7 +29,7 @@ from earth3d.raster import GeoRaster
 from conftest import data_path
 
 NPM_DIR = Path(os.environ.get("EARTH3D_NPM_CACHE", Path.home() / ".cache" / "earth3d-npm"))
-NPM_PACKAGES = ["gltf-validator@2.0.0-dev.3.10", "@spz-loader/core@0.3.1"]
+NPM_PACKAGES = ["gltf-validator@2.0.0-dev.3.10", "@spz-loader/core@0.3.1", "@playcanvas/splat-transform@3.7.0"]
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -302,7 +302,8 @@ def test_terrain_glb(tmp_path, crop):
 # ---------------------------------------------------------------------------------------------- node tools
 @pytest.fixture(scope="session")
 def node_tools() -> Path:
-    """node_modules with the Khronos glTF validator and Niantic's SPZ decoder (wasm), installed on first use
+    """node_modules with the Khronos glTF validator, Niantic's SPZ decoder (wasm) and PlayCanvas's
+    splat-transform, installed on first use
     into a cache outside the repository; skips when node/npm are absent or the install fails."""
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.skip("node and npm are needed for the glTF validator and the SPZ reference decoder")
@@ -379,6 +380,28 @@ def test_niantic_decoder_reads_our_spz(tmp_path, splats, node_tools, version):
     from earth3d.export.spz import ENU_TO_RUB
     src = (splats.means_ecef() - frame.origin_ecef) @ frame.basis @ ENU_TO_RUB.T
     assert np.abs(np.asarray(ref["positions"]).reshape(-1, 3) - src).max() < 2e-4
+
+
+def _splat_transform_csv(tools: Path, src: Path, tmp_path: Path) -> np.ndarray:
+    out = tmp_path / (src.name + ".csv")
+    subprocess.run([str(tools / "node_modules" / ".bin" / "splat-transform"), "-q", "-w", str(src), str(out)],
+                   check=True, capture_output=True, timeout=120)
+    return np.genfromtxt(out, delimiter=",", names=True)
+
+
+def test_splat_transform_reads_our_ply_and_spz(tmp_path, splats, node_tools):
+    ply = write_ply(splats, tmp_path / "s.ply")
+    theirs = _splat_transform_csv(node_tools, ply, tmp_path)
+    ours = np.frombuffer(ply.read_bytes().split(b"end_header\n", 1)[1], dtype=ply_dtype(3))
+    assert len(theirs) == len(splats)
+    for name in ("x", "y", "z", "opacity", "scale_2", "rot_0", "rot_3", "f_dc_1", "f_rest_0", "f_rest_44"):
+        assert np.allclose(theirs[name], ours[name], rtol=1e-6, atol=1e-6), name
+    spz = write_spz(splats, tmp_path / "s.spz")
+    theirs = _splat_transform_csv(node_tools, spz, tmp_path)
+    mine = decode_spz(spz.read_bytes())
+    assert len(theirs) == len(splats)
+    assert np.abs(np.stack([theirs["x"], theirs["y"], theirs["z"]], 1) - mine["means"]).max() < 1e-5
+    assert np.abs(np.exp(np.stack([theirs[f"scale_{i}"] for i in range(3)], 1)) - mine["scales"]).max() < 1e-4
 
 
 # ---------------------------------------------------------------------------------------------- 3D Tiles
