@@ -1,0 +1,388 @@
+"""Building a store as independent per-node tasks.
+
+The build runs in four phases, each a set of tasks that only read what earlier
+phases wrote, so any scheduler (a loop, a process pool, Dask) can run them:
+
+1. `ingest(plan, i, source)`: one task per source; produces its Gaussians once
+   and spills them, grouped by bucket cell (a fixed octree level), to
+   `build/spill/<i>/`.
+2. `leaf_tasks(plan)` then `build_leaf(plan, task)`: one task per bucket group;
+   splits cells while they hold more than `leaf_cap` splats and writes the leaves.
+3. `parent_tasks(plan)` then `build_parent(plan, key, children)`: level by level
+   from the deepest, each inner node merges its children's chunks.
+4. `finalize(plan)`: writes the subtree index files and, last, `store.json`.
+
+Every file is written to a temporary name and renamed; a task whose outputs
+exist and pass their checksums is skipped, so a killed build run again
+resumes and produces the same bytes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Union
+
+import multiprocessing
+import numpy as np
+
+from ..gaussians import Gaussians
+from . import chunk as chunkfile
+from .chunk import FORMAT_VERSION, Splats, write_atomic
+from .index import ENTRY, write_index
+from .keys import (CUBE_SIDE_M, MAX_LEVEL, SUBTREE_LEVELS, Key, cell_center, cell_coords, cell_min, cell_size,
+                   child, octant_of, pack, parent, subtree_root, unpack)
+from .merge import merge, splat_bounds
+
+Source = Union[Gaussians, Callable[[], Gaussians]]
+STORE_FORMAT = "earth3d.store"
+BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
+MAX_BUCKET_LEVEL = 20
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Settings shared by every task of one build, persisted in build/plan.json."""
+
+    out: Path
+    leaf_cap: int
+    sh_k: int | None = None
+    bucket_level: int | None = None
+
+    @property
+    def work(self) -> Path:
+        return self.out / "build"
+
+    def chunk_path(self, key: Key) -> Path:
+        return chunk_path(self.out, key)
+
+    def save(self) -> None:
+        write_atomic(self.work / "plan.json", json.dumps(
+            {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level}).encode())
+
+
+def chunk_path(root: Path, key: Key) -> Path:
+    level, x, y, z = key
+    return Path(root) / "chunks" / str(level) / str(x) / f"{y}_{z}.e3c"
+
+
+def index_path(root: Path, key: Key) -> Path:
+    level, x, y, z = key
+    return Path(root) / "index" / str(level) / str(x) / f"{y}_{z}.e3i"
+
+
+def plan(out_path: str | os.PathLike, *, leaf_cap: int = 32768, bucket_level: int | None = None,
+         sh_degree: int | None = None) -> BuildPlan:
+    """Start or resume a build in `out_path` (settings of an interrupted build win)."""
+    if leaf_cap < 1:
+        raise ValueError(f"leaf_cap={leaf_cap} must be >= 1")
+    if bucket_level is not None and not 1 <= bucket_level <= MAX_BUCKET_LEVEL:
+        raise ValueError(f"bucket_level={bucket_level} must be in [1, {MAX_BUCKET_LEVEL}]")
+    out = Path(out_path)
+    state = out / "build" / "plan.json"
+    if state.is_file():
+        saved = json.loads(state.read_text())
+        if saved["leaf_cap"] != leaf_cap:
+            raise ValueError(f"{out}: an interrupted build with leaf_cap={saved['leaf_cap']} is there; "
+                             f"resume it with the same leaf_cap, not {leaf_cap}, or use another folder")
+        return BuildPlan(out, leaf_cap, saved["sh_k"], saved["bucket_level"])
+    (out / "build").mkdir(parents=True, exist_ok=True)
+    p = BuildPlan(out, leaf_cap, None if sh_degree is None else (sh_degree + 1) ** 2, bucket_level)
+    p.save()
+    return p
+
+
+# ---------------------------------------------------------------------------- phase 1: ingest
+SPILL_FIELDS = ("pos", "quats", "scales", "opacities", "sh")
+
+
+def _spill_dtype(sh_k: int) -> np.dtype:
+    return np.dtype([("pos", "<f8", (3,)), ("quats", "<f4", (4,)), ("scales", "<f4", (3,)),
+                     ("opacities", "<f4"), ("sh", "<f4", (sh_k, 3))])
+
+
+def _splats_of(g: Gaussians, sh_k: int) -> Splats:
+    degree = int(round(math.sqrt(sh_k))) - 1
+    g = g.with_sh_degree(degree)
+    arr = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+    return Splats(g.means_ecef(), arr(g.quats), arr(g.scales), arr(g.opacities), arr(g.sh))
+
+
+def _choose_bucket_level(splats: Splats, leaf_cap: int) -> int:
+    """A bucket level whose cells hold ~BUCKET_SPLATS leaf_caps of surface at this splat spacing."""
+    spacing = 2.0 * float(np.median(np.sort(splats.scales, axis=1)[:, 1])) if len(splats) else 1.0
+    side = max(spacing, 1e-3) * math.sqrt(BUCKET_SPLATS * leaf_cap)
+    return int(min(max(round(math.log2(CUBE_SIDE_M / side)), 1), MAX_BUCKET_LEVEL))
+
+
+def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[int, int]]:
+    """Spill source `index` into bucket files (skipped if already done). Returns the plan
+    (its sh_k and bucket level are fixed by the first source) and {bucket: count}."""
+    marker = p.work / "spill" / f"{index:06d}.json"
+    if marker.is_file():
+        return p, {int(k): v for k, v in json.loads(marker.read_text()).items()}
+    g = source() if callable(source) else source
+    if not isinstance(g, Gaussians):
+        raise TypeError(f"source {index} gave {type(g).__name__}, expected earth3d.Gaussians")
+    if p.sh_k is None or p.bucket_level is None:
+        sh_k = p.sh_k or int(g.sh.shape[1])
+        probe = _splats_of(g[: min(len(g), 100_000)], sh_k)
+        p = BuildPlan(p.out, p.leaf_cap, sh_k, p.bucket_level or _choose_bucket_level(probe, p.leaf_cap))
+        p.save()
+    splats = _splats_of(g, p.sh_k)
+    _check_splats(splats, index)
+    counts: dict[int, int] = {}
+    if len(splats):
+        buckets = pack(p.bucket_level, cell_coords(splats.pos, p.bucket_level))
+        order = np.argsort(buckets, kind="stable")
+        ids, starts, sizes = np.unique(buckets[order], return_index=True, return_counts=True)
+        rec = np.empty(len(splats), _spill_dtype(p.sh_k))
+        for f in SPILL_FIELDS:
+            rec[f] = getattr(splats, f)
+        rec = rec[order]
+        folder = p.work / "spill" / f"{index:06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for b, s, c in zip(ids.tolist(), starts.tolist(), sizes.tolist()):
+            write_atomic(folder / f"{b}.bin", rec[s:s + c].tobytes())
+            counts[b] = c
+    write_atomic(marker, json.dumps({str(k): v for k, v in counts.items()}).encode())
+    return p, counts
+
+
+def _check_splats(s: Splats, index: int) -> None:
+    for name in SPILL_FIELDS:
+        a = getattr(s, name)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"source {index}: Gaussians.{name} has non-finite values")
+    if len(s) and (s.scales.min() < 0 or s.opacities.min() < 0 or s.opacities.max() > 1):
+        raise ValueError(f"source {index}: negative scales or opacities outside [0, 1]")
+
+
+# ---------------------------------------------------------------------------- phase 2: leaves
+@dataclass(frozen=True)
+class LeafTask:
+    """Build the leaves under `key` from the spilled buckets `buckets` (packed at the bucket level)."""
+
+    key: Key
+    buckets: tuple[int, ...]
+
+
+def _bucket_counts(p: BuildPlan) -> dict[int, int]:
+    total: dict[int, int] = defaultdict(int)
+    for marker in sorted((p.work / "spill").glob("*.json")):
+        for b, c in json.loads(marker.read_text()).items():
+            total[int(b)] += c
+    return total
+
+
+def leaf_tasks(p: BuildPlan) -> list[LeafTask]:
+    """Group buckets top-down: a cell with at most leaf_cap splats is one leaf task, a
+    bigger cell above the bucket level is split, a bucket cell is one task."""
+    counts = _bucket_counts(p)
+    if not counts:
+        return []
+    B = p.bucket_level
+    ids = np.array(sorted(counts), dtype=np.int64)
+    cnt = np.array([counts[i] for i in ids.tolist()], dtype=np.int64)
+    coords = unpack(B, ids)
+    tasks: list[LeafTask] = []
+    stack = [((0, 0, 0, 0), np.arange(len(ids)))]
+    while stack:
+        key, sel = stack.pop()
+        if key[0] == B or cnt[sel].sum() <= p.leaf_cap:
+            tasks.append(LeafTask(key, tuple(ids[sel].tolist())))
+            continue
+        shift = B - key[0] - 1
+        oct_ = (((coords[sel, 0] >> shift) & 1) << 2) | (((coords[sel, 1] >> shift) & 1) << 1) | ((coords[sel, 2] >> shift) & 1)
+        for o in range(7, -1, -1):
+            part = sel[oct_ == o]
+            if len(part):
+                stack.append((child(key, o), part))
+    return sorted(tasks, key=lambda t: t.key)
+
+
+def _load_buckets(p: BuildPlan, buckets: Iterable[int]) -> Splats:
+    dtype = _spill_dtype(p.sh_k)
+    parts = []
+    sources = sorted(d for d in (p.work / "spill").iterdir() if d.is_dir())
+    for b in buckets:
+        for d in sources:
+            f = d / f"{b}.bin"
+            if f.is_file():
+                parts.append(np.fromfile(f, dtype))
+    rec = np.concatenate(parts) if parts else np.empty(0, dtype)
+    return Splats(rec["pos"], rec["quats"], rec["scales"], rec["opacities"], rec["sh"])
+
+
+def _write_node(p: BuildPlan, key: Key, splats: Splats, error: float, leaf: bool) -> None:
+    path = p.chunk_path(key)
+    if chunkfile.valid_header(path, key) is not None:
+        return  # written by an earlier run of this build
+    data = chunkfile.encode(key, splats, cell_center(key), splat_bounds(splats), error, leaf)
+    write_atomic(path, data)
+
+
+def build_leaf(p: BuildPlan, task: LeafTask) -> list[Key]:
+    """Write the leaves of one task; returns their keys (also recorded for resuming)."""
+    marker = p.work / "leaves" / f"{task.key[0]}_{task.key[1]}_{task.key[2]}_{task.key[3]}.json"
+    if marker.is_file():
+        return [tuple(k) for k in json.loads(marker.read_text())]
+    splats = _load_buckets(p, task.buckets)
+    leaves: list[Key] = []
+    stack = [(task.key, np.arange(len(splats)))]
+    while stack:
+        key, idx = stack.pop()
+        if len(idx) <= p.leaf_cap or key[0] >= MAX_LEVEL:
+            _write_node(p, key, splats.take(idx), 0.0, leaf=True)
+            leaves.append(key)
+            continue
+        centre = cell_center(key)
+        pos = splats.pos[idx]
+        oct_ = ((pos[:, 0] >= centre[0]) * 4 + (pos[:, 1] >= centre[1]) * 2 + (pos[:, 2] >= centre[2])).astype(np.int64)
+        order = np.argsort(oct_, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(oct_, minlength=8))])
+        for o in range(7, -1, -1):
+            if bounds[o + 1] > bounds[o]:
+                stack.append((child(key, o), idx[order[bounds[o]:bounds[o + 1]]]))
+    leaves.sort()
+    write_atomic(marker, json.dumps(leaves).encode())
+    return leaves
+
+
+# ---------------------------------------------------------------------------- phase 3: parents
+def parent_tasks(nodes: Iterable[Key]) -> list[list[tuple[Key, list[Key]]]]:
+    """(parent, children) tasks grouped by level, deepest first, above the given nodes."""
+    by_level: dict[int, set[Key]] = defaultdict(set)
+    for k in nodes:
+        by_level[k[0]].add(tuple(k))
+    if not by_level:
+        return []
+    levels = []
+    for level in range(max(by_level), 0, -1):
+        kids: dict[Key, list[Key]] = defaultdict(list)
+        for k in sorted(by_level[level]):
+            kids[parent(k)].append(k)
+        by_level[level - 1].update(kids)
+        levels.append(sorted(kids.items()))
+    return levels
+
+
+def read_splats(root: Path, key: Key) -> tuple[Splats, np.void]:
+    """A chunk's splats with absolute float64 positions, and its header (validated)."""
+    head, arr = chunkfile.load(chunk_path(root, key), key)
+    pos = arr["means"].astype(np.float64) + head["origin"]
+    return Splats(pos, arr["quats"], arr["scales"], arr["opacities"], arr["sh"]), head
+
+
+def build_parent(p: BuildPlan, key: Key, children: list[Key]) -> None:
+    """Merge the children's chunks into this inner node's chunk (skipped if already valid)."""
+    path = p.chunk_path(key)
+    if chunkfile.valid_header(path, key) is not None:
+        return
+    parts, child_error = [], 0.0
+    for k in children:
+        s, head = read_splats(p.out, k)
+        parts.append(s)
+        child_error = max(child_error, float(head["error"]))
+    merged, error, _ = merge(Splats.concat(parts), cell_min(key), cell_size(key[0]))
+    _write_node(p, key, merged, max(error, child_error), leaf=False)
+
+
+# ---------------------------------------------------------------------------- phase 4: index
+def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> None:
+    """Write the subtree index files and store.json from the chunk headers."""
+    nodes = sorted(set(map(tuple, nodes)))
+    if not nodes:
+        raise ValueError(f"{p.out}: the sources hold no splats; nothing to store")
+    entries = np.zeros(len(nodes), ENTRY)
+    for i, key in enumerate(nodes):
+        path = p.chunk_path(key)
+        with open(path, "rb") as f:
+            head = np.frombuffer(f.read(chunkfile.HEADER.itemsize), chunkfile.HEADER)[0]
+        if (int(head["level"]), *map(int, head["xyz"])) != key:
+            raise ValueError(f"{path}: chunk header does not name node {key}")
+        e = entries[i]
+        e["level"], e["xyz"], e["count"], e["error"] = key[0], key[1:], head["count"], head["error"]
+        e["flags"], e["bmin"], e["bmax"], e["checksum"] = head["flags"], head["bmin"], head["bmax"], head["checksum"]
+        e["nbytes"] = os.path.getsize(path)
+    index_of = {k: i for i, k in enumerate(nodes)}
+    for key in nodes:
+        if key[0] > 0:
+            entries[index_of[parent(key)]]["child_mask"] |= np.uint8(1 << octant_of(key))
+    groups: dict[Key, list[int]] = defaultdict(list)
+    for i, key in enumerate(nodes):
+        groups[subtree_root(key)].append(i)
+    index_bytes = 0
+    for root, rows in groups.items():
+        path = index_path(p.out, root)
+        write_index(path, entries[rows])
+        index_bytes += os.path.getsize(path)
+    leaves = entries["flags"] & chunkfile.FLAG_LEAF != 0
+    meta = {
+        "format": STORE_FORMAT,
+        "version": FORMAT_VERSION,
+        "cube": {"side_m": CUBE_SIDE_M, "center_ecef_m": [0.0, 0.0, 0.0]},
+        "subtree_levels": SUBTREE_LEVELS,
+        "sh_degree": int(round(math.sqrt(p.sh_k))) - 1,
+        "leaf_cap": p.leaf_cap,
+        "levels": [int(entries["level"].min()), int(entries["level"].max())],
+        "node_count": len(nodes),
+        "leaf_count": int(leaves.sum()),
+        "splat_count_leaves": int(entries["count"][leaves].sum()),
+        "splat_count_total": int(entries["count"].sum()),
+        "chunk_bytes": int(entries["nbytes"].sum()),
+        "index_bytes": index_bytes,
+        "extent": {"bmin": entries["bmin"][leaves].min(axis=0).tolist(), "bmax": entries["bmax"][leaves].max(axis=0).tolist()},
+        "roots": [list(k) for k in nodes if k[0] == 0],
+    }
+    write_atomic(p.out / "store.json", json.dumps(meta, indent=1).encode())
+    if not keep_work:
+        shutil.rmtree(p.work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- driver
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def build(sources: Iterable[Source], out_path: str | os.PathLike, *, leaf_cap: int = 32768,
+          bucket_level: int | None = None, sh_degree: int | None = None, workers: int = 1,
+          keep_work: bool = False, progress: bool = False):
+    """Build (or resume) a store at `out_path` from Gaussians or callables returning them.
+
+    `workers` > 1 runs the leaf and parent tasks of each phase in that many processes.
+    """
+    from .store import open_store
+
+    p = plan(out_path, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
+    n = 0
+    for i, src in enumerate(sources):
+        p, _ = ingest(p, i, src)
+        n += 1
+    if n == 0:
+        raise ValueError("build needs at least one source")
+    tasks = leaf_tasks(p)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init) if workers > 1 else None
+    try:
+        run = (lambda f, *args: list(pool.map(f, *args, chunksize=1))) if pool else (lambda f, *args: list(map(f, *args)))
+        nodes = [k for ks in run(build_leaf, [p] * len(tasks), tasks) for k in ks]
+        all_nodes = list(nodes)
+        for level_tasks in parent_tasks(nodes):
+            if progress:
+                print(f"merging {len(level_tasks)} nodes at level {level_tasks[0][0][0]}", flush=True)
+            run(build_parent, [p] * len(level_tasks), [k for k, _ in level_tasks], [c for _, c in level_tasks])
+            all_nodes.extend(k for k, _ in level_tasks)
+    finally:
+        if pool:
+            pool.shutdown()
+    finalize(p, all_nodes, keep_work=keep_work)
+    return open_store(out_path)

@@ -1,0 +1,168 @@
+"""The chunk file: one node's splats in one contiguous, checksummed file.
+
+Layout (little-endian, see docs/FORMAT.md): a 144-byte header (HEADER below),
+then column blocks of float32: means (N, 3) as offsets from the header's float64
+origin, quats (N, 4) wxyz, scales (N, 3) std-devs in metres, opacities (N,),
+sh (N, K, 3). The header's `checksum` is BLAKE2b-128 over the whole file with the
+checksum field zeroed, so a chunk validates itself (resume) and against its index
+entry (reads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ChunkError
+from .keys import Key, key_name
+
+FORMAT_VERSION = 1
+CHUNK_MAGIC = b"E3DCHUNK"
+FLAG_LEAF = 1
+
+HEADER = np.dtype([
+    ("magic", "S8"), ("version", "<u4"), ("level", "<u4"), ("xyz", "<u4", (3,)), ("count", "<u4"),
+    ("sh_k", "<u4"), ("flags", "<u4"), ("reserved", "<u4", (2,)), ("origin", "<f8", (3,)),
+    ("bmin", "<f8", (3,)), ("bmax", "<f8", (3,)), ("error", "<f8"), ("checksum", "V16"),
+])
+assert HEADER.itemsize == 144
+_CHECKSUM_AT = HEADER.fields["checksum"][1]
+
+
+@dataclass
+class Splats:
+    """Splats as plain arrays: absolute float64 ECEF positions plus float32 attributes."""
+
+    pos: np.ndarray  # (N, 3) float64 ECEF
+    quats: np.ndarray  # (N, 4) float32 wxyz
+    scales: np.ndarray  # (N, 3) float32
+    opacities: np.ndarray  # (N,) float32
+    sh: np.ndarray  # (N, K, 3) float32
+
+    def __len__(self) -> int:
+        return int(self.pos.shape[0])
+
+    def take(self, index) -> "Splats":
+        return Splats(self.pos[index], self.quats[index], self.scales[index], self.opacities[index], self.sh[index])
+
+    @staticmethod
+    def concat(parts: list["Splats"]) -> "Splats":
+        return Splats(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("pos", "quats", "scales", "opacities", "sh")))
+
+
+def checksum(data: bytes | bytearray | memoryview) -> bytes:
+    """BLAKE2b-128 of a chunk's bytes with the header's checksum field taken as zeros."""
+    h = hashlib.blake2b(digest_size=16)
+    view = memoryview(data)
+    h.update(view[:_CHECKSUM_AT])
+    h.update(bytes(16))
+    h.update(view[_CHECKSUM_AT + 16:])
+    return h.digest()
+
+
+def payload_size(count: int, sh_k: int) -> int:
+    return 4 * count * (3 + 4 + 3 + 1 + 3 * sh_k)
+
+
+def encode(key: Key, splats: Splats, origin: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
+           error: float, leaf: bool) -> bytes:
+    """The bytes of a chunk file (header with checksum + payload)."""
+    n, k = len(splats), splats.sh.shape[1]
+    head = np.zeros((), HEADER)
+    head["magic"], head["version"], head["level"], head["xyz"] = CHUNK_MAGIC, FORMAT_VERSION, key[0], key[1:]
+    head["count"], head["sh_k"], head["flags"] = n, k, FLAG_LEAF if leaf else 0
+    head["origin"], head["bmin"], head["bmax"], head["error"] = origin, bounds[0], bounds[1], error
+    means = (splats.pos - origin).astype(np.float32)
+    blocks = [means, splats.quats, splats.scales, splats.opacities, splats.sh]
+    buf = bytearray(head.tobytes() + b"".join(np.ascontiguousarray(b, dtype="<f4").tobytes() for b in blocks))
+    buf[_CHECKSUM_AT:_CHECKSUM_AT + 16] = checksum(buf)
+    return bytes(buf)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, flush, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_bytes(path: Path, key: Key, expected_size: int | None = None) -> bytearray:
+    """All bytes of a chunk with one read; clear errors for missing or truncated files."""
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise ChunkError(key, path, "chunk file is missing") from None
+    if expected_size is not None and size != expected_size:
+        raise ChunkError(key, path, f"chunk has {size} bytes, the index says {expected_size} (truncated or replaced)")
+    buf = bytearray(size)
+    with open(path, "rb") as f:
+        got = f.readinto(buf)
+    if got != size:
+        raise ChunkError(key, path, f"read {got} of {size} bytes")
+    return buf
+
+
+def parse_header(buf: bytes | bytearray, key: Key, path: Path) -> np.void:
+    """The header, checked for magic, version, key and size."""
+    if len(buf) < HEADER.itemsize:
+        raise ChunkError(key, path, f"chunk has {len(buf)} bytes, shorter than its {HEADER.itemsize}-byte header")
+    head = np.frombuffer(bytes(buf[:HEADER.itemsize]), HEADER)[0]
+    if head["magic"] != CHUNK_MAGIC:
+        raise ChunkError(key, path, f"not an earth3d chunk (magic {bytes(head['magic'])!r})")
+    if head["version"] != FORMAT_VERSION:
+        raise ChunkError(key, path, f"chunk format version {int(head['version'])}, this reader reads version {FORMAT_VERSION}")
+    got_key = (int(head["level"]), *map(int, head["xyz"]))
+    if got_key != tuple(key):
+        raise ChunkError(key, path, f"chunk header names node {key_name(got_key)}")
+    want = HEADER.itemsize + payload_size(int(head["count"]), int(head["sh_k"]))
+    if len(buf) != want:
+        raise ChunkError(key, path, f"chunk has {len(buf)} bytes, its header implies {want} (truncated)")
+    return head
+
+
+def verify(buf: bytearray, head: np.void, key: Key, path: Path, expected: bytes | None = None) -> None:
+    """Check the BLAKE2b checksum against the header's and, if given, the index's."""
+    digest = checksum(buf)
+    if digest != bytes(head["checksum"]):
+        raise ChunkError(key, path, f"checksum mismatch: header {bytes(head['checksum']).hex()}, bytes {digest.hex()} (corrupt)")
+    if expected is not None and digest != expected:
+        raise ChunkError(key, path, f"checksum mismatch: index {expected.hex()}, chunk {digest.hex()} (stale or replaced)")
+
+
+def decode(buf: bytearray, head: np.void) -> dict[str, np.ndarray]:
+    """Zero-copy float32 views of the payload blocks (means relative to head['origin'])."""
+    n, k = int(head["count"]), int(head["sh_k"])
+    shapes = {"means": (n, 3), "quats": (n, 4), "scales": (n, 3), "opacities": (n,), "sh": (n, k, 3)}
+    out, offset = {}, HEADER.itemsize
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        out[name] = np.frombuffer(buf, "<f4", size, offset).reshape(shape)
+        offset += 4 * size
+    return out
+
+
+def load(path: Path, key: Key, expected_size: int | None = None, expected_checksum: bytes | None = None):
+    """(header, arrays) of a chunk, fully validated."""
+    buf = read_bytes(path, key, expected_size)
+    head = parse_header(buf, key, path)
+    verify(buf, head, key, path, expected_checksum)
+    return head, decode(buf, head)
+
+
+def valid_header(path: Path, key: Key) -> np.void | None:
+    """The header of an existing chunk that passes every check, else None (used to resume builds)."""
+    try:
+        buf = read_bytes(path, key)
+        head = parse_header(buf, key, path)
+        verify(buf, head, key, path)
+        return head
+    except ChunkError:
+        return None

@@ -1,0 +1,127 @@
+"""Level-of-detail merging: many splats into fewer, by moment matching in voxel clusters.
+
+Following Kerbl et al. 2024 ("A Hierarchical 3D Gaussian Representation for
+Real-Time Rendering of Very Large Datasets"), each splat is weighted by
+opacity x footprint (pi times the product of its two largest std-devs), the
+splats of a voxel cluster are replaced by one Gaussian with the weighted mean
+and the weighted covariance (members' covariances plus the spread of their
+means), colour is the weighted mean of the SH coefficients, and the merged splat
+conserves coverage: opacity x footprint equals the members' summed weight
+(its two largest axes are widened, at most MAX_WIDEN times, when the
+moment-matched footprint is smaller than that sum; otherwise its opacity is
+the sum over the footprint, at most 1), so a surface covered by the members
+stays covered by the merged splat.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..geometry.gaussian_math import covariance, decompose_covariance, quat_to_rotmat
+from .chunk import Splats
+
+TARGET_RATIO = 6.0  # children's splats per merged splat; accepted range [4, 8]
+MAX_GRID = 1 << 20
+MAX_WIDEN = 2.0  # largest factor on a merged splat's in-plane std-devs
+
+
+def splat_bounds(splats: Splats, sigmas: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 AABB (min, max) of the splats' `sigmas`-std-dev ellipsoids."""
+    if len(splats) == 0:
+        raise ValueError("cannot bound an empty splat set")
+    rot = quat_to_rotmat(torch.from_numpy(np.ascontiguousarray(splats.quats))).numpy()
+    half = sigmas * np.sqrt(((rot * splats.scales[:, None, :]) ** 2).sum(axis=2))
+    return (splats.pos - half).min(axis=0), (splats.pos + half).max(axis=0)
+
+
+def footprint(scales: np.ndarray) -> np.ndarray:
+    """Area pi * s_a * s_b of the two largest std-devs of each splat."""
+    s = np.sort(scales, axis=1)
+    return math.pi * s[:, 1].astype(np.float64) * s[:, 2]
+
+
+def _voxel_keys(rel: np.ndarray, side: float, res: int) -> np.ndarray:
+    ijk = np.clip((rel * (res / side)).astype(np.int64), 0, res - 1)
+    return (ijk[:, 0] * res + ijk[:, 1]) * res + ijk[:, 2]
+
+
+def choose_grid(rel: np.ndarray, side: float, ratio: float = TARGET_RATIO) -> int:
+    """Voxels per axis of the node cube so that the occupied voxel count is about n / ratio.
+
+    The occupied count grows like res**d with d the data's dimension (2 for
+    terrain); a few secant steps in log space find the resolution.
+    """
+    n = len(rel)
+    target = max(n / ratio, 1.0)
+    res = max(1, int(round(math.sqrt(target))))
+    tried: list[tuple[float, int, int]] = []
+    prev = None
+    for _ in range(8):
+        m = len(np.unique(_voxel_keys(rel, side, res)))
+        tried.append((abs(math.log(m / target)), res, m))
+        if abs(math.log(m / target)) < math.log(1.2) or (m >= n and res >= MAX_GRID):
+            break
+        dim = 2.0
+        if prev is not None and prev[0] != res and prev[1] != m:
+            dim = min(max(math.log(m / prev[1]) / math.log(res / prev[0]), 0.5), 3.0)
+        prev = (res, m)
+        new = int(round(res * (target / m) ** (1.0 / dim)))
+        new = min(max(new, 1), MAX_GRID)
+        if new == res:
+            new = res + (1 if m < target else -1)
+        if new < 1 or any(new == t[1] for t in tried):
+            break
+        res = new
+    return min(tried)[1]
+
+
+def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARGET_RATIO) -> tuple[Splats, float, int]:
+    """Merge splats inside one node cube into ~len/ratio splats.
+
+    Returns (merged splats, geometric error, voxels per axis). The geometric
+    error is the largest distance of an input splat's mean from the mean of the
+    merged splat that replaced it: how far detail moves when this node is drawn
+    instead of its children.
+    """
+    n = len(splats)
+    rel = splats.pos - cell_min
+    res = choose_grid(rel, side, ratio)
+    _, labels = np.unique(_voxel_keys(rel, side, res), return_inverse=True)
+    labels = labels.reshape(-1)
+    m = int(labels.max()) + 1
+    w = splats.opacities.astype(np.float64) * footprint(splats.scales)
+    w = np.maximum(w, 1e-30)
+    wsum = np.bincount(labels, w, m)
+
+    def wmean(values: np.ndarray) -> np.ndarray:  # weighted mean per cluster of (n,) values
+        return np.bincount(labels, w * values, m) / wsum
+
+    mu = np.stack([wmean(rel[:, i]) for i in range(3)], axis=1)
+    d = rel - mu[labels]
+    cov = covariance(torch.from_numpy(np.ascontiguousarray(splats.quats)).double(),
+                     torch.from_numpy(np.ascontiguousarray(splats.scales)).double()).numpy()
+    merged_cov = np.empty((m, 3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            merged_cov[:, i, j] = merged_cov[:, j, i] = wmean(cov[:, i, j] + d[:, i] * d[:, j])
+    sh = splats.sh.reshape(n, -1).astype(np.float64)
+    merged_sh = np.stack([wmean(sh[:, c]) for c in range(sh.shape[1])], axis=1).reshape(m, *splats.sh.shape[1:])
+    # A floor on the variance keeps single flat splats invertible after decomposition.
+    floor = (1e-4 * side / res) ** 2
+    merged_cov += np.eye(3) * floor
+    quats, scales = decompose_covariance(torch.from_numpy(merged_cov))
+    quats, scales = quats.numpy(), scales.numpy()  # scales ascending (eigh order)
+    # Moment matching shrinks coverage when members overlap (a voxel of splats at spacing d
+    # gets std-dev ~0.3 voxel); widen the two largest axes so opacity x footprint keeps the
+    # members' summed opacity x footprint, then the opacity is that sum over the footprint.
+    area = np.maximum(footprint(scales), 1e-30)
+    widen = np.clip(np.sqrt(wsum / area), 1.0, MAX_WIDEN)
+    scales[:, 1:] *= widen[:, None]
+    opac = np.minimum(wsum / (area * widen**2), 1.0)
+    error = float(np.sqrt((d * d).sum(axis=1)).max()) if n else 0.0
+    merged = Splats(mu + cell_min, quats.astype(np.float32), scales.astype(np.float32),
+                    opac.astype(np.float32), merged_sh.astype(np.float32))
+    return merged, error, res

@@ -1,0 +1,127 @@
+"""Reading a store: metadata, the index on demand, and chunks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..gaussians import Gaussians
+from . import chunk as chunkfile
+from .build import STORE_FORMAT, chunk_path, index_path
+from .chunk import FLAG_LEAF, FORMAT_VERSION
+from .errors import StoreError
+from .index import read_index
+from .keys import Key, child, subtree_root
+
+INDEX_CACHE_FILES = 512
+
+
+class Store:
+    """An opened store. Subtree index files are read when first needed and kept in a small LRU."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        meta_path = self.path / "store.json"
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"{self.path}: no such store folder")
+        if not meta_path.is_file():
+            hint = " (an unfinished build: run the build again to resume it)" if (self.path / "build").is_dir() else ""
+            raise StoreError(f"{self.path}: not an earth3d store, store.json is missing{hint}")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{meta_path}: unreadable store metadata ({exc})") from exc
+        if meta.get("format") != STORE_FORMAT:
+            raise StoreError(f"{meta_path}: format {meta.get('format')!r} is not {STORE_FORMAT!r}")
+        if meta.get("version") != FORMAT_VERSION:
+            raise StoreError(f"{meta_path}: store format version {meta.get('version')}, "
+                             f"this earth3d reads version {FORMAT_VERSION}")
+        self.meta = meta
+        self._subtrees: OrderedDict[Key, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, nodes={self.meta['node_count']}, splats={self.meta['splat_count_leaves']})"
+
+    # ------------------------------------------------------------------ metadata
+    def info(self) -> dict:
+        """Extent (ECEF AABB), levels, node and splat counts, bytes on disk, format version."""
+        m = self.meta
+        return {
+            "path": str(self.path),
+            "format_version": m["version"],
+            "extent_ecef_m": m["extent"],
+            "levels": tuple(m["levels"]),
+            "node_count": m["node_count"],
+            "leaf_count": m["leaf_count"],
+            "splat_count": m["splat_count_leaves"],
+            "splat_count_all_levels": m["splat_count_total"],
+            "bytes_on_disk": m["chunk_bytes"] + m["index_bytes"],
+            "sh_degree": m["sh_degree"],
+            "leaf_cap": m["leaf_cap"],
+        }
+
+    @property
+    def sh_degree(self) -> int:
+        return int(self.meta["sh_degree"])
+
+    def root_keys(self) -> list[Key]:
+        return [tuple(k) for k in self.meta["roots"]]
+
+    # ------------------------------------------------------------------ index
+    def _subtree(self, root: Key) -> dict:
+        with self._lock:
+            table = self._subtrees.get(root)
+            if table is not None:
+                self._subtrees.move_to_end(root)
+                return table
+        path = index_path(self.path, root)
+        table = read_index(path, root) if path.is_file() else {}
+        with self._lock:
+            self._subtrees[root] = table
+            while len(self._subtrees) > INDEX_CACHE_FILES:
+                self._subtrees.popitem(last=False)
+        return table
+
+    def has(self, key: Key) -> bool:
+        return tuple(key) in self._subtree(subtree_root(tuple(key)))
+
+    def entry(self, key: Key) -> np.void:
+        """The index entry of a node: level, xyz, child_mask, flags, count, nbytes, error, bmin, bmax, checksum."""
+        key = tuple(int(v) for v in key)
+        found = self._subtree(subtree_root(key)).get(key)
+        if found is None:
+            raise KeyError(f"{self.path}: no node (level={key[0]}, x={key[1]}, y={key[2]}, z={key[3]}) in the store")
+        return found
+
+    def is_leaf(self, key: Key) -> bool:
+        return bool(self.entry(key)["flags"] & FLAG_LEAF)
+
+    def children(self, key: Key) -> list[Key]:
+        """Keys of the node's existing children (empty for a leaf)."""
+        mask = int(self.entry(key)["child_mask"])
+        return [child(tuple(key), o) for o in range(8) if mask >> o & 1]
+
+    # ------------------------------------------------------------------ chunks
+    def chunk_path(self, key: Key) -> Path:
+        return chunk_path(self.path, tuple(key))
+
+    def read(self, key: Key) -> Gaussians:
+        """A node's splats (offsets from its cell centre), validated against the index entry."""
+        key = tuple(int(v) for v in key)
+        e = self.entry(key)
+        head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
+        t = torch.from_numpy
+        return Gaussians(np.array(head["origin"], dtype=np.float64), t(arr["means"]), t(arr["quats"]),
+                         t(arr["scales"]), t(arr["opacities"]), t(arr["sh"]))
+
+
+def open_store(path: str | os.PathLike) -> Store:
+    """Open a built store (see docs/FORMAT.md)."""
+    return Store(path)
