@@ -85,6 +85,27 @@ def test_project_gaussians_uses_camera_relative_view():
     assert torch.any(proj.opacities < 0.99 * classic.opacities)
 
 
+@pytest.mark.parametrize("antialiased", [True, False])
+def test_numba_projection_matches_torch_projection(antialiased):
+    from earth3d.renderers.cpu import _project
+
+    g, cam = random_scene(3000, seed=11, width=320, height=200, spread=1.6)
+    ref = project_gaussians(g, cam, antialiased, dtype=torch.float64)
+    f32 = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
+    means2d, conics, depths, opac, ext, _ = _project(
+        f32(g.means), f32(g.quats), f32(g.scales), f32(g.opacities), cam.world_to_camera(g.origin),
+        cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height, 0.3, cam.near, cam.far, antialiased)
+    vis = ref.visible.numpy()
+    np.testing.assert_array_equal(ext[:, 0] >= 0, vis)
+    np.testing.assert_allclose(means2d[vis], ref.means2d[vis].numpy(), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(depths[vis], ref.depths[vis].numpy(), rtol=1e-6)
+    scale = ref.conics[vis].abs().amax(-1, keepdims=True).numpy()
+    np.testing.assert_allclose(conics[vis] / scale, ref.conics[vis].numpy() / scale, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(opac[vis], ref.opacities[vis].numpy(), rtol=1e-5, atol=1e-6)
+    # extents bound the alpha >= 1/255 region and never exceed gsplat's radius
+    assert np.all(ext[vis] <= ref.radii[vis].numpy() + 0.02)
+
+
 @pytest.mark.parametrize("degree", [0, 1, 2, 3])
 def test_sh_matches_gsplat(degree):
     rng = np.random.default_rng(degree)
@@ -97,13 +118,13 @@ def test_sh_matches_gsplat(degree):
 
 # ---------------------------------------------------------------------------------------- compositing
 def brute_force(g: Gaussians, cam: Camera, antialiased: bool, background) -> tuple[np.ndarray, ...]:
-    """Every pixel against every splat, sorted by depth, gsplat's per-pixel rules (no tiles)."""
-    p = project_gaussians(g, cam, antialiased)
+    """Every pixel against every splat, sorted by depth, gsplat's per-pixel rules (no tiles), float64."""
+    p = project_gaussians(g, cam, antialiased, dtype=torch.float64)
     p = p[p.visible]
-    order = torch.sort(p.depths, stable=True).indices
+    order = torch.sort(p.depths.float(), stable=True).indices  # float32 depth keys, ties in splat order
     p = p[order]
-    ys, xs = torch.meshgrid(torch.arange(cam.height, dtype=torch.float32),
-                            torch.arange(cam.width, dtype=torch.float32), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(cam.height, dtype=torch.float64),
+                            torch.arange(cam.width, dtype=torch.float64), indexing="ij")
     px = torch.stack([xs.reshape(-1) + 0.5, ys.reshape(-1) + 0.5], -1)  # (P, 2)
     d = p.means2d[None, :, :] - px[:, None, :]  # (P, N, 2)
     a, b, c = p.conics.unbind(-1)
@@ -115,7 +136,7 @@ def brute_force(g: Gaussians, cam: Camera, antialiased: bool, background) -> tup
     trans_before = torch.cat([torch.ones_like(alpha[:, :1]), trans_after[:, :-1]], dim=1)
     w = torch.where(keep, alpha * trans_before, torch.zeros_like(alpha))
     acc = w.sum(1)
-    rgb = w @ p.colors + (1 - acc)[:, None] * torch.as_tensor(background, dtype=torch.float32)
+    rgb = w @ p.colors + (1 - acc)[:, None] * torch.as_tensor(background, dtype=torch.float64)
     depth = torch.where(acc > 0, (w @ p.depths) / acc.clamp(min=1e-10), torch.zeros_like(acc))
     hw = (cam.height, cam.width)
     return rgb.reshape(*hw, 3).numpy(), depth.reshape(hw).numpy(), acc.reshape(hw).numpy()
@@ -136,6 +157,25 @@ def test_cpu_renderer_matches_brute_force(antialiased, seed):
     assert out.n_splats == int(project_gaussians(g, cam).visible.sum())
 
 
+def test_equal_depths_keep_splat_order():
+    """A flat layer seen straight down: all depths tie, so splat order decides, as in gsplat."""
+    rng = np.random.default_rng(12)
+    n = 400
+    enu = np.concatenate([rng.uniform(-3, 3, (n, 2)), np.zeros((n, 1))], axis=1)
+    basis = enu_basis(LON, LAT)
+    quat = rotmat_to_quat(torch.as_tensor(basis)).float().expand(n, 4)
+    scales = np.concatenate([rng.uniform(0.1, 0.5, (n, 2)), np.full((n, 1), 1e-3)], axis=1)
+    g = Gaussians.from_rgb(geodetic_to_ecef(LON, LAT, 0.0), enu @ basis.T, quat, scales,
+                           np.full(n, 0.9), rng.uniform(0, 1, (n, 3)))
+    cam = Camera.from_geodetic(LON, LAT, 6.0, pitch_deg=-90.0, width=64, height=48)
+    depths = project_gaussians(g, cam).depths
+    assert torch.unique(depths).numel() < n // 4  # many exact ties
+    out = CpuRenderer().render(g, cam)
+    rgb, _, alpha = brute_force(g, cam, True, (0.0, 0.0, 0.0))
+    np.testing.assert_allclose(out.rgb.numpy(), rgb, atol=1e-5)
+    np.testing.assert_allclose(out.alpha.numpy(), alpha, atol=1e-5)
+
+
 def test_tile_size_does_not_change_the_image():
     g, cam = random_scene(300, seed=5, width=70, height=45, sh_degree=0, dist=(5.0, 40.0))
     a = CpuRenderer(tile_size=16).render(g, cam)
@@ -148,9 +188,10 @@ def test_torch_reference_matches_cpu_renderer():
     for antialiased in (True, False):
         ref = TorchTileRenderer(antialiased=antialiased).render(g, cam, background=(1.0, 1.0, 1.0))
         out = CpuRenderer(antialiased=antialiased).render(g, cam, background=(1.0, 1.0, 1.0))
-        np.testing.assert_allclose(out.rgb.numpy(), ref.rgb.numpy(), atol=1e-5)
-        np.testing.assert_allclose(out.alpha.numpy(), ref.alpha.numpy(), atol=1e-5)
-        np.testing.assert_allclose(out.depth.numpy(), ref.depth.numpy(), rtol=1e-5, atol=1e-3)
+        # the reference projects in float32, the CPU renderer in float64
+        np.testing.assert_allclose(out.rgb.numpy(), ref.rgb.numpy(), atol=5e-5)
+        np.testing.assert_allclose(out.alpha.numpy(), ref.alpha.numpy(), atol=5e-5)
+        np.testing.assert_allclose(out.depth.numpy(), ref.depth.numpy(), rtol=2e-5, atol=1e-3)
 
 
 def test_empty_scene_and_bad_background():

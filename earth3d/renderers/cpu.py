@@ -1,18 +1,27 @@
-"""CPU tile rasterizer (numba) with gsplat's compositing rules.
+"""CPU tile rasterizer (numba) with gsplat's projection and compositing rules.
 
-The image is cut into square tiles (16 px). Every visible splat is listed in the
-tiles its bounding box touches; each tile sorts its list front to back by depth
-(stable, so ties keep splat order like gsplat's radix-sorted intersection keys)
-and composites it. Per pixel this is exactly gsplat's forward pass:
+Pipeline, all numba except the colours:
 
-    sigma = 0.5 * (a dx^2 + c dy^2) + b dx dy      (skip if sigma < 0)
-    alpha = min(0.999, opacity * exp(-sigma))      (skip if alpha < 1/255)
-    next_T = T * (1 - alpha)                       (stop before adding if next_T <= 1e-4)
+1. `_project`: gsplat's EWA projection per splat (see `projection.py`, which is the
+   PyTorch reference of the same maths), with the view matrix formed in float64
+   relative to the splats' origin, so precision does not depend on where on Earth
+   the camera is. It also gives each splat the half extents of the region where its
+   alpha can reach 1/255 (never more than gsplat's 3.33-sigma radius).
+2. `_depth_order`: a stable LSD radix sort of the visible splats by depth, and
+   `_pack`: their data gathered in that order into one 64-byte record each, so the
+   rasterizer reads memory almost sequentially.
+3. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 16x16 tile, fed in
+   depth order, so every tile's list is front to back with ties in splat order,
+   the order of gsplat's sorted (tile, depth) intersection keys.
+4. `_rasterize`: parallel over tiles (fastmath: it only sees finite, culled data). Per pixel this is gsplat's forward pass:
 
-with pixel centres at (x + 0.5, y + 0.5). Inside a tile the loop runs splat by
-splat over the pixels of the splat's bounding box, so a pixel only visits splats
-that can reach it; the box holds every pixel where alpha >= 1/255, so the result
-is the same as visiting all splats of the tile in order.
+       sigma = 0.5 * (a dx^2 + c dy^2) + b dx dy      (skip if sigma < 0)
+       alpha = min(0.999, opacity * exp(-sigma))      (skip if alpha < 1/255)
+       next_T = T * (1 - alpha)                       (stop before adding if next_T <= 1e-4)
+
+   with pixel centres at (x + 0.5, y + 0.5). The loop runs splat by splat over the
+   pixels of each row where the splat's alpha can reach 1/255 (solved from the conic),
+   so a pixel visits only splats that can change it, in the same order as gsplat.
 
 Outputs: rgb = sum(w c) + T * background, alpha = 1 - T, depth = sum(w z) / alpha
 (0 where alpha == 0), with w the compositing weights and z the camera-frame depth.
@@ -22,93 +31,218 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import torch
-import numba
 from numba import njit, prange
 
-from ..gaussians import Gaussians
+from ..gaussians import SH_C0, Gaussians
 from ..geometry import Camera
 from .base import RenderOutput
-from .projection import EPS2D, RADIUS_SIGMAS, project_gaussians
+from .projection import EPS2D, RADIUS_SIGMAS, splat_colors
 
 ALPHA_MIN = 1.0 / 255.0
 ALPHA_MAX = 0.999
 T_MIN = 1e-4
+# Slack on the analytic "alpha >= 1/255" bounds; the exact per-pixel test still decides.
+SIGMA_SLACK = 1e-3
+PIXEL_SLACK = 1e-2
 
 
-@njit(cache=True)
-def _splat_extents(conics, opacities, radii):
-    """Per-splat half extents (px) of the region where alpha can reach 1/255.
-
-    A pixel with |dx| > k sqrt(cov_xx) has Mahalanobis distance above k, so
-    alpha < opacity exp(-k^2 / 2); k = sqrt(2 ln(255 opacity)) makes that 1/255.
-    Never larger than gsplat's 3.33-sigma radius.
-    """
-    n = conics.shape[0]
+@njit(parallel=True, cache=True)
+def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
+    """Per splat: means2d, conic (a, b, c), depth, opacity (compensated when antialiased),
+    half extents (px) of its alpha >= 1/255 region, and sigma_max = ln(255 opacity);
+    extents are -1 for culled splats."""
+    n = means.shape[0]
+    means2d = np.empty((n, 2), dtype=np.float32)
+    conics = np.empty((n, 3), dtype=np.float32)
+    depths = np.empty(n, dtype=np.float32)
+    opac = np.empty(n, dtype=np.float32)
     ext = np.empty((n, 2), dtype=np.float32)
-    for i in range(n):
-        op = opacities[i]
+    smax = np.empty(n, dtype=np.float32)
+    tan_fovx = 0.5 * width / fx
+    tan_fovy = 0.5 * height / fy
+    lim_x_pos = (width - cx) / fx + 0.3 * tan_fovx
+    lim_x_neg = cx / fx + 0.3 * tan_fovx
+    lim_y_pos = (height - cy) / fy + 0.3 * tan_fovy
+    lim_y_neg = cy / fy + 0.3 * tan_fovy
+    for i in prange(n):
+        ext[i, 0] = -1.0
+        ext[i, 1] = -1.0
+        mx, my, mz = np.float64(means[i, 0]), np.float64(means[i, 1]), np.float64(means[i, 2])
+        tx = view[0, 0] * mx + view[0, 1] * my + view[0, 2] * mz + view[0, 3]
+        ty = view[1, 0] * mx + view[1, 1] * my + view[1, 2] * mz + view[1, 3]
+        tz = view[2, 0] * mx + view[2, 1] * my + view[2, 2] * mz + view[2, 3]
+        depths[i] = tz
+        means2d[i, 0] = 0.0
+        means2d[i, 1] = 0.0
+        conics[i, 0] = 0.0
+        conics[i, 1] = 0.0
+        conics[i, 2] = 0.0
+        opac[i] = 0.0
+        smax[i] = 0.0
+        if not (tz > near and tz < far):
+            continue
+        # camera-frame M = V R S; covariance = M M^T
+        qw, qx, qy, qz = np.float64(quats[i, 0]), np.float64(quats[i, 1]), np.float64(quats[i, 2]), np.float64(quats[i, 3])
+        qn = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        if qn == 0.0:
+            continue
+        qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
+        r00, r01, r02 = 1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)
+        r10, r11, r12 = 2 * (qx * qy + qw * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qw * qx)
+        r20, r21, r22 = 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)
+        sx, sy, sz = np.float64(scales[i, 0]), np.float64(scales[i, 1]), np.float64(scales[i, 2])
+        # rows 0..2 of V R, columns scaled by S
+        m00 = (view[0, 0] * r00 + view[0, 1] * r10 + view[0, 2] * r20) * sx
+        m01 = (view[0, 0] * r01 + view[0, 1] * r11 + view[0, 2] * r21) * sy
+        m02 = (view[0, 0] * r02 + view[0, 1] * r12 + view[0, 2] * r22) * sz
+        m10 = (view[1, 0] * r00 + view[1, 1] * r10 + view[1, 2] * r20) * sx
+        m11 = (view[1, 0] * r01 + view[1, 1] * r11 + view[1, 2] * r21) * sy
+        m12 = (view[1, 0] * r02 + view[1, 1] * r12 + view[1, 2] * r22) * sz
+        m20 = (view[2, 0] * r00 + view[2, 1] * r10 + view[2, 2] * r20) * sx
+        m21 = (view[2, 0] * r01 + view[2, 1] * r11 + view[2, 2] * r21) * sy
+        m22 = (view[2, 0] * r02 + view[2, 1] * r12 + view[2, 2] * r22) * sz
+        # J M: J = [[fx/tz, 0, -fx txc/tz^2], [0, fy/tz, -fy tyc/tz^2]] with the fov clamp
+        txc = tz * min(max(tx / tz, -lim_x_neg), lim_x_pos)
+        tyc = tz * min(max(ty / tz, -lim_y_neg), lim_y_pos)
+        ja, jb = fx / tz, -fx * txc / (tz * tz)
+        jc, jd = fy / tz, -fy * tyc / (tz * tz)
+        u0, u1, u2 = ja * m00 + jb * m20, ja * m01 + jb * m21, ja * m02 + jb * m22
+        v0, v1, v2 = jc * m10 + jd * m20, jc * m11 + jd * m21, jc * m12 + jd * m22
+        c00 = u0 * u0 + u1 * u1 + u2 * u2
+        c01 = u0 * v0 + u1 * v1 + u2 * v2
+        c11 = v0 * v0 + v1 * v1 + v2 * v2
+        det_orig = c00 * c11 - c01 * c01
+        c00 += eps2d
+        c11 += eps2d
+        det = max(c00 * c11 - c01 * c01, 1e-10)
+        px = fx * tx / tz + cx
+        py = fy * ty / tz + cy
+        rad_x = math.ceil(RADIUS_SIGMAS * math.sqrt(c00))
+        rad_y = math.ceil(RADIUS_SIGMAS * math.sqrt(c11))
+        if px + rad_x <= 0 or px - rad_x >= width or py + rad_y <= 0 or py - rad_y >= height:
+            continue
+        means2d[i, 0] = px
+        means2d[i, 1] = py
+        conics[i, 0] = c11 / det
+        conics[i, 1] = -c01 / det
+        conics[i, 2] = c00 / det
+        op = np.float64(opacities[i])
+        if antialiased:
+            op *= math.sqrt(max(det_orig / det, 0.0))
+        opac[i] = op
+        # Visible. It can only matter where opacity exp(-sigma) >= 1/255, i.e.
+        # sigma <= ln(255 opacity); per axis that is |d| <= sqrt(2 sigma_max cov_axis).
         if op < ALPHA_MIN:
-            ext[i, 0] = -1.0
-            ext[i, 1] = -1.0
+            ext[i, 0] = 0.0
+            ext[i, 1] = 0.0
             continue
-        k = min(RADIUS_SIGMAS, math.sqrt(2.0 * math.log(op / ALPHA_MIN))) * 1.001 + 1e-3
-        a = np.float64(conics[i, 0])
-        b = np.float64(conics[i, 1])
-        c = np.float64(conics[i, 2])
-        det = a * c - b * b
-        if det <= 0.0:
-            ext[i, 0] = radii[i, 0]
-            ext[i, 1] = radii[i, 1]
-            continue
-        ext[i, 0] = min(k * math.sqrt(c / det) + 1e-3, radii[i, 0])
-        ext[i, 1] = min(k * math.sqrt(a / det) + 1e-3, radii[i, 1])
-    return ext
+        s = math.log(op / ALPHA_MIN) + SIGMA_SLACK
+        smax[i] = s
+        ext[i, 0] = min(math.sqrt(2.0 * s * c00), rad_x) + PIXEL_SLACK
+        ext[i, 1] = min(math.sqrt(2.0 * s * c11), rad_y) + PIXEL_SLACK
+    return means2d, conics, depths, opac, ext, smax
 
 
 @njit(cache=True)
-def _bin_tiles(means2d, ext, tile_size, tiles_x, tiles_y):
-    """Counting sort of (splat, tile) pairs by tile; splat order is kept inside each tile."""
-    n = means2d.shape[0]
+def _depth_order(depths, ids):
+    """`ids` stably sorted by depth (LSD radix sort on order-preserving float bits)."""
+    n = ids.shape[0]
+    keys = np.empty(n, dtype=np.uint32)
+    bits = depths.view(np.uint32)
+    for i in range(n):
+        b = bits[ids[i]]
+        keys[i] = ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
+    idx = ids.copy()
+    tmp_keys = np.empty_like(keys)
+    tmp_idx = np.empty_like(idx)
+    for shift in (0, 11, 22):
+        hist = np.zeros(2049, dtype=np.int64)
+        for i in range(n):
+            hist[((keys[i] >> shift) & 2047) + 1] += 1
+        if hist.max() == n:  # every key has the same digit here
+            continue
+        for d in range(2048):
+            hist[d + 1] += hist[d]
+        for i in range(n):
+            d = (keys[i] >> shift) & 2047
+            pos = hist[d]
+            hist[d] = pos + 1
+            tmp_keys[pos] = keys[i]
+            tmp_idx[pos] = idx[i]
+        keys, tmp_keys = tmp_keys, keys
+        idx, tmp_idx = tmp_idx, idx
+    return idx
+
+
+# Columns of the packed per-splat record (one 64-byte row per visible splat, in depth order).
+MX, MY, CA, CB, CC, OP, SMAX, EXT_X, EXT_Y, RED, GREEN, BLUE, DEPTH = range(13)
+RECORD = 16
+
+
+@njit(parallel=True, cache=True)
+def _pack(order, means2d, conics, opacities, smax, ext, colors, depths, colors_are_sh0):
+    """Gather the visible splats, in depth order, into contiguous 64-byte records."""
+    m = order.shape[0]
+    rec = np.zeros((m, RECORD), dtype=np.float32)
+    for k in prange(m):
+        i = order[k]
+        rec[k, MX] = means2d[i, 0]
+        rec[k, MY] = means2d[i, 1]
+        rec[k, CA] = conics[i, 0]
+        rec[k, CB] = conics[i, 1]
+        rec[k, CC] = conics[i, 2]
+        rec[k, OP] = opacities[i]
+        rec[k, SMAX] = smax[i]
+        rec[k, EXT_X] = ext[i, 0]
+        rec[k, EXT_Y] = ext[i, 1]
+        for c in range(3):
+            v = colors[i, c]
+            if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
+                v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
+            rec[k, RED + c] = v
+        rec[k, DEPTH] = depths[i]
+    return rec
+
+
+@njit(cache=True)
+def _bin_tiles(rec, tile_size, tiles_x, tiles_y):
+    """Counting sort of (splat, tile) pairs by tile, keeping record order inside each tile."""
+    n = rec.shape[0]
     rect = np.empty((n, 4), dtype=np.int32)
     counts = np.zeros(tiles_x * tiles_y + 1, dtype=np.int64)
-    for i in range(n):
-        if ext[i, 0] < 0.0:
-            rect[i, 0] = 0
-            rect[i, 1] = 0
-            rect[i, 2] = 0
-            rect[i, 3] = 0
-            continue
-        x0 = max(int(math.floor((means2d[i, 0] - ext[i, 0]) / tile_size)), 0)
-        x1 = min(int(math.floor((means2d[i, 0] + ext[i, 0]) / tile_size)) + 1, tiles_x)
-        y0 = max(int(math.floor((means2d[i, 1] - ext[i, 1]) / tile_size)), 0)
-        y1 = min(int(math.floor((means2d[i, 1] + ext[i, 1]) / tile_size)) + 1, tiles_y)
-        if x1 <= x0 or y1 <= y0:
+    for k in range(n):
+        x0 = max(int(math.floor((rec[k, MX] - rec[k, EXT_X]) / tile_size)), 0)
+        x1 = min(int(math.floor((rec[k, MX] + rec[k, EXT_X]) / tile_size)) + 1, tiles_x)
+        y0 = max(int(math.floor((rec[k, MY] - rec[k, EXT_Y]) / tile_size)), 0)
+        y1 = min(int(math.floor((rec[k, MY] + rec[k, EXT_Y]) / tile_size)) + 1, tiles_y)
+        if x1 <= x0 or y1 <= y0 or rec[k, EXT_X] <= 0.0:
             x1 = x0
             y1 = y0
-        rect[i, 0] = x0
-        rect[i, 1] = x1
-        rect[i, 2] = y0
-        rect[i, 3] = y1
+        rect[k, 0] = x0
+        rect[k, 1] = x1
+        rect[k, 2] = y0
+        rect[k, 3] = y1
         for ty in range(y0, y1):
             for tx in range(x0, x1):
                 counts[ty * tiles_x + tx + 1] += 1
     offsets = np.cumsum(counts)
     fill = offsets[:-1].copy()
     ids = np.empty(offsets[-1], dtype=np.int32)
-    for i in range(n):
-        for ty in range(rect[i, 2], rect[i, 3]):
-            for tx in range(rect[i, 0], rect[i, 1]):
+    for k in range(n):
+        for ty in range(rect[k, 2], rect[k, 3]):
+            for tx in range(rect[k, 0], rect[k, 1]):
                 t = ty * tiles_x + tx
-                ids[fill[t]] = i
+                ids[fill[t]] = k
                 fill[t] += 1
     return offsets, ids
 
 
-@njit(parallel=True, cache=True)
-def _rasterize(offsets, ids, means2d, ext, conics, opacities, colors, depths, width, height,
-               tile_size, tiles_x, tile_order, background, out_rgb, out_depth, out_alpha):
+@njit(parallel=True, cache=True, fastmath=True)
+def _rasterize(offsets, ids, rec, width, height, tile_size, tiles_x, tile_order, background,
+               out_rgb, out_depth, out_alpha):
     """Composite every tile front to back (parallel over tiles)."""
     for k in prange(tile_order.shape[0]):
         tile = tile_order[k]
@@ -119,55 +253,65 @@ def _rasterize(offsets, ids, means2d, ext, conics, opacities, colors, depths, wi
         x1 = min(x0 + tile_size, width)
         y1 = min(y0 + tile_size, height)
         tw = x1 - x0
-        npix = tw * (y1 - y0)
-        trans = np.ones(npix, dtype=np.float32)
-        acc = np.zeros((npix, 4), dtype=np.float32)
-        done = np.zeros(npix, dtype=np.bool_)
+        th = y1 - y0
+        trans = np.ones(tw * th, dtype=np.float32)
+        acc = np.zeros((tw * th, 4), dtype=np.float32)
+        done = np.zeros(tw * th, dtype=np.bool_)
+        row_done = np.zeros(th, dtype=np.int64)
         n_done = 0
-        if end > start:
-            local = ids[start:end]
-            order = np.argsort(depths[local], kind="mergesort")
-            for j in range(end - start):
-                g = local[order[j]]
-                mx = means2d[g, 0]
-                my = means2d[g, 1]
-                # pixels whose centre p + 0.5 lies within the splat's extent
-                px0 = max(int(math.ceil(mx - ext[g, 0] - 0.5)), x0)
-                px1 = min(int(math.floor(mx + ext[g, 0] - 0.5)) + 1, x1)
-                py0 = max(int(math.ceil(my - ext[g, 1] - 0.5)), y0)
-                py1 = min(int(math.floor(my + ext[g, 1] - 0.5)) + 1, y1)
-                ca = conics[g, 0]
-                cb = conics[g, 1]
-                cc = conics[g, 2]
-                op = opacities[g]
-                for py in range(py0, py1):
-                    dy = my - (np.float32(py) + np.float32(0.5))
-                    row = (py - y0) * tw - x0
-                    for px in range(px0, px1):
-                        p = row + px
-                        if done[p]:
-                            continue
-                        dx = mx - (np.float32(px) + np.float32(0.5))
-                        sigma = np.float32(0.5) * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                        if sigma < 0.0:
-                            continue
-                        alpha = min(np.float32(ALPHA_MAX), op * np.exp(-sigma))
-                        if alpha < np.float32(ALPHA_MIN):
-                            continue
-                        t = trans[p]
-                        next_t = t * (np.float32(1.0) - alpha)
-                        if next_t <= np.float32(T_MIN):
-                            done[p] = True
-                            n_done += 1
-                            continue
-                        w = alpha * t
-                        acc[p, 0] += w * colors[g, 0]
-                        acc[p, 1] += w * colors[g, 1]
-                        acc[p, 2] += w * colors[g, 2]
-                        acc[p, 3] += w * depths[g]
-                        trans[p] = next_t
-                if n_done == npix:
-                    break
+        for j in range(start, end):
+            g = ids[j]
+            mx = rec[g, MX]
+            my = rec[g, MY]
+            ca = rec[g, CA]
+            cb = rec[g, CB]
+            cc = rec[g, CC]
+            op = rec[g, OP]
+            s_max = rec[g, SMAX]
+            det = ca * cc - cb * cb
+            py0 = max(int(math.ceil(my - rec[g, EXT_Y] - 0.5)), y0)
+            py1 = min(int(math.floor(my + rec[g, EXT_Y] - 0.5)) + 1, y1)
+            for py in range(py0, py1):
+                r = py - y0
+                if row_done[r] == tw:
+                    continue
+                dy = my - (np.float32(py) + np.float32(0.5))
+                # dx range where sigma <= s_max: 0.5 a dx^2 + b dy dx + 0.5 c dy^2 - s_max <= 0
+                disc = 2.0 * ca * s_max - det * dy * dy
+                if disc < 0.0:
+                    continue
+                root = math.sqrt(disc)
+                dx_lo = (-cb * dy - root) / ca
+                dx_hi = (-cb * dy + root) / ca
+                px0 = max(int(math.ceil(mx - dx_hi - 0.5 - PIXEL_SLACK)), x0)
+                px1 = min(int(math.floor(mx - dx_lo - 0.5 + PIXEL_SLACK)) + 1, x1)
+                row = r * tw - x0
+                for px in range(px0, px1):
+                    p = row + px
+                    if done[p]:
+                        continue
+                    dx = mx - (np.float32(px) + np.float32(0.5))
+                    sigma = np.float32(0.5) * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                    if sigma < 0.0:
+                        continue
+                    alpha = min(np.float32(ALPHA_MAX), op * np.exp(-sigma))
+                    if alpha < np.float32(ALPHA_MIN):
+                        continue
+                    t = trans[p]
+                    next_t = t * (np.float32(1.0) - alpha)
+                    if next_t <= np.float32(T_MIN):
+                        done[p] = True
+                        row_done[r] += 1
+                        n_done += 1
+                        continue
+                    w = alpha * t
+                    acc[p, 0] += w * rec[g, RED]
+                    acc[p, 1] += w * rec[g, GREEN]
+                    acc[p, 2] += w * rec[g, BLUE]
+                    acc[p, 3] += w * rec[g, DEPTH]
+                    trans[p] = next_t
+            if n_done == tw * th:
+                break
         for py in range(y0, y1):
             for px in range(x0, x1):
                 p = (py - y0) * tw + px - x0
@@ -180,7 +324,7 @@ def _rasterize(offsets, ids, means2d, ext, conics, opacities, colors, depths, wi
                 out_depth[py, px] = acc[p, 3] / a if a > 0.0 else np.float32(0.0)
 
 
-def _as_f32(t: torch.Tensor) -> np.ndarray:
+def _f32(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
 
 
@@ -203,23 +347,28 @@ class CpuRenderer:
         bg = np.asarray(background, dtype=np.float32).reshape(-1)
         if bg.shape != (3,) or not np.all(np.isfinite(bg)):
             raise ValueError(f"background {background!r} must be 3 finite numbers")
-        gaussians = gaussians.to("cpu")
-        with torch.no_grad():
-            proj = project_gaussians(gaussians, camera, self.antialiased, self.eps2d)
-            proj = proj[proj.visible]
-        means2d, conics = _as_f32(proj.means2d), _as_f32(proj.conics)
-        opac, colors, depths = _as_f32(proj.opacities), _as_f32(proj.colors), _as_f32(proj.depths)
-        radii = _as_f32(proj.radii)
+        g = gaussians.to("cpu")
+        view = camera.world_to_camera(g.origin)  # float64: relative to the camera before any float32
+        means2d, conics, depths, opac, ext, smax = _project(
+            _f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), view,
+            camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height,
+            self.eps2d, camera.near, camera.far, self.antialiased)
+        visible = np.flatnonzero(ext[:, 0] >= 0.0).astype(np.int32)
+        order = _depth_order(depths, visible)
+        if g.sh_degree == 0:
+            colors, from_sh0 = _f32(g.sh[:, 0, :]), True
+        else:
+            with torch.no_grad():
+                colors, from_sh0 = _f32(splat_colors(g, camera)), False
+        rec = _pack(order, means2d, conics, opac, smax, ext, colors, depths, from_sh0)
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
-        ext = _splat_extents(conics, opac, radii)
-        offsets, ids = _bin_tiles(means2d, ext, ts, tiles_x, tiles_y)
+        offsets, ids = _bin_tiles(rec, ts, tiles_x, tiles_y)
         # Busy tiles first, handed out in small chunks, so the threads finish together.
-        tile_order = np.argsort(-np.diff(offsets), kind="stable").astype(np.int64)
+        tile_order = np.argsort(-np.diff(offsets), kind="stable")
         rgb = np.empty((height, width, 3), dtype=np.float32)
         depth = np.empty((height, width), dtype=np.float32)
         alpha = np.empty((height, width), dtype=np.float32)
         with numba.parallel_chunksize(4):
-            _rasterize(offsets, ids, means2d, ext, conics, opac, colors, depths, width, height,
-                       ts, tiles_x, tile_order, bg, rgb, depth, alpha)
-        return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(alpha), len(proj))
+            _rasterize(offsets, ids, rec, width, height, ts, tiles_x, tile_order, bg, rgb, depth, alpha)
+        return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(alpha), len(visible))

@@ -58,14 +58,14 @@ class ProjectedSplats:
         return int(self.depths.shape[0])
 
 
-def view_matrix(camera: Camera, origin) -> torch.Tensor:
-    """float32 (4, 4) world-to-camera matrix for offsets from float64 ECEF `origin`."""
-    return torch.from_numpy(camera.world_to_camera(origin).astype(np.float32))
+def view_matrix(camera: Camera, origin, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(4, 4) world-to-camera matrix for offsets from float64 ECEF `origin` (formed in float64)."""
+    return torch.from_numpy(camera.world_to_camera(origin)).to(dtype)
 
 
-def intrinsics(camera: Camera) -> torch.Tensor:
-    """float32 (3, 3) pinhole matrix."""
-    return torch.from_numpy(camera.intrinsics().astype(np.float32))
+def intrinsics(camera: Camera, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(3, 3) pinhole matrix."""
+    return torch.from_numpy(camera.intrinsics()).to(dtype)
 
 
 def world_to_camera(means: torch.Tensor, covars: torch.Tensor, viewmat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,22 +158,26 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
     return torch.clamp_min(out + 0.5, 0.0)
 
 
-def splat_colors(gaussians: Gaussians, camera: Camera) -> torch.Tensor:
+def splat_colors(gaussians: Gaussians, camera: Camera, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """View-dependent colours (N, 3); view directions are formed relative to the camera."""
-    if gaussians.sh.shape[1] == 1:
-        return torch.clamp_min(_SH_C0 * gaussians.sh[:, 0] + 0.5, 0.0)
-    offset = torch.as_tensor(gaussians.origin - camera.position, dtype=torch.float32, device=gaussians.device)
-    return eval_sh(gaussians.sh, gaussians.means + offset)
+    sh = gaussians.sh.to(dtype)
+    if sh.shape[1] == 1:
+        return torch.clamp_min(_SH_C0 * sh[:, 0] + 0.5, 0.0)
+    offset = torch.as_tensor(gaussians.origin - camera.position, dtype=dtype, device=gaussians.device)
+    return eval_sh(sh, gaussians.means.to(dtype) + offset)
 
 
-def project_gaussians(gaussians: Gaussians, camera: Camera, antialiased: bool = True, eps2d: float = EPS2D) -> ProjectedSplats:
-    """Project every splat of `gaussians` for `camera` (culled ones get radii 0)."""
+def project_gaussians(gaussians: Gaussians, camera: Camera, antialiased: bool = True, eps2d: float = EPS2D,
+                      dtype: torch.dtype = torch.float32) -> ProjectedSplats:
+    """Project every splat of `gaussians` for `camera` (culled ones get radii 0), computing in `dtype`."""
     device = gaussians.device
-    viewmat = view_matrix(camera, gaussians.origin).to(device)
-    K = intrinsics(camera).to(device)
-    covars = covariance(gaussians.quats, gaussians.scales)
-    means_c, covars_c = world_to_camera(gaussians.means, covars, viewmat)
+    viewmat = view_matrix(camera, gaussians.origin, dtype).to(device)
+    K = intrinsics(camera, dtype).to(device)
+    covars = covariance(gaussians.quats.to(dtype), gaussians.scales.to(dtype))
+    means_c, covars_c = world_to_camera(gaussians.means.to(dtype), covars, viewmat)
     radii, means2d, depths, conics, comp = perspective_project(
         means_c, covars_c, K, camera.width, camera.height, eps2d, camera.near, camera.far)
-    opacities = gaussians.opacities * comp if antialiased else gaussians.opacities
-    return ProjectedSplats(means2d, conics, depths, radii, opacities, splat_colors(gaussians, camera))
+    opacities = gaussians.opacities.to(dtype)
+    if antialiased:
+        opacities = opacities * comp
+    return ProjectedSplats(means2d, conics, depths, radii, opacities, splat_colors(gaussians, camera, dtype))
