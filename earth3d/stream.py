@@ -1,0 +1,240 @@
+"""Streaming a store: the screen-space-error cut for a camera, a byte-budget chunk cache,
+background loading and prefetch along a camera path.
+
+The cut starts at the roots; a node outside the view frustum is dropped, a
+node whose screen-space error `error * viewport_height / (2 * distance *
+tan(fovy / 2))` is at most `sse_threshold_px` (or a leaf) is drawn, any other
+node is replaced by its children (3D Tiles REPLACE refinement). Distances and
+frustum tests are in float64 relative to the camera.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+import numpy as np
+
+from .gaussians import Gaussians
+from .geometry import Camera
+from .store import Store
+from .store.chunk import FLAG_LEAF
+from .store.keys import Key, parent
+
+Mode = Literal["complete", "interactive"]
+
+
+@dataclass
+class CutStats:
+    """What the last `select` drew: nodes of the SSE cut, nodes drawn (interactive mode may
+    draw coarser ancestors), splats, cut nodes still loading, cache bytes."""
+
+    cut_nodes: int = 0
+    drawn_nodes: int = 0
+    splats: int = 0
+    missing: int = 0
+    cache_bytes: int = 0
+    visited: int = 0
+
+
+def frustum_planes(camera: Camera) -> np.ndarray:
+    """Inward normals (5, 3) in camera axes of the left, right, top, bottom and near planes
+    (the near plane's offset is handled separately)."""
+    w, h = camera.width, camera.height
+    return np.array([
+        [1.0, 0.0, camera.cx / camera.fx],
+        [-1.0, 0.0, (w - camera.cx) / camera.fx],
+        [0.0, 1.0, camera.cy / camera.fy],
+        [0.0, -1.0, (h - camera.cy) / camera.fy],
+        [0.0, 0.0, 1.0],
+    ])
+
+
+def visible(camera: Camera, bmin: np.ndarray, bmax: np.ndarray) -> np.ndarray:
+    """Boolean (N,) of AABBs (N, 3) in ECEF that are not wholly outside the view frustum."""
+    lo, hi = bmin - camera.position, bmax - camera.position  # float64, camera-relative
+    corners = np.stack([np.where(np.array([(c >> 2) & 1, (c >> 1) & 1, c & 1], bool), hi, lo) for c in range(8)], axis=1)
+    cam = corners @ camera.rotation  # (N, 8, 3) in camera axes
+    d = cam @ frustum_planes(camera).T  # (N, 8, 5)
+    d[..., 4] -= camera.near
+    return ~np.any(np.all(d < 0, axis=1), axis=1)
+
+
+def distance_to_box(point: np.ndarray, bmin: np.ndarray, bmax: np.ndarray) -> np.ndarray:
+    gap = np.maximum(np.maximum(bmin - point, 0.0), point - bmax)
+    return np.sqrt((gap * gap).sum(axis=1))
+
+
+def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """Pixels: error * viewport_height / (2 * distance * tan(fovy / 2)) (= error * fy / distance)."""
+    scale = camera.height / (2.0 * np.tan(camera.fov_y_rad / 2.0))
+    with np.errstate(divide="ignore"):
+        return np.where(distance > 0, error * scale / np.maximum(distance, 1e-300), np.inf)
+
+
+class Stream:
+    """Selects, loads and caches the chunks a camera needs from a `Store`."""
+
+    def __init__(self, store: Store | str, cache_bytes: int = 1 << 30, sse_threshold_px: float = 1.0,
+                 mode: Mode = "complete", threads: int = 2):
+        if not isinstance(store, Store):
+            store = Store(store)
+        if mode not in ("complete", "interactive"):
+            raise ValueError(f"mode={mode!r} must be 'complete' or 'interactive'")
+        if not sse_threshold_px > 0:
+            raise ValueError(f"sse_threshold_px={sse_threshold_px} must be positive")
+        if cache_bytes < 0 or threads < 1:
+            raise ValueError(f"cache_bytes={cache_bytes} must be >= 0 and threads={threads} >= 1")
+        self.store, self.cache_bytes, self.sse_threshold_px, self.mode = store, int(cache_bytes), float(sse_threshold_px), mode
+        self._cache: OrderedDict[Key, Gaussians] = OrderedDict()
+        self._cached_bytes = 0
+        self._pending: dict[Key, Future] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="earth3d-stream")
+        self.last = CutStats()
+
+    # ------------------------------------------------------------------ selection
+    def cut(self, camera: Camera) -> list[Key]:
+        """The nodes to draw for `camera` (visible, SSE under the threshold or leaves)."""
+        store, pos = self.store, camera.position
+        frontier = [k for k in store.root_keys()]
+        chosen: list[Key] = []
+        visited = 0
+        while frontier:
+            entries = [store.entry(k) for k in frontier]
+            visited += len(entries)
+            bmin = np.array([e["bmin"] for e in entries])
+            bmax = np.array([e["bmax"] for e in entries])
+            err = np.array([e["error"] for e in entries])
+            leaf = np.array([bool(e["flags"] & FLAG_LEAF) for e in entries])
+            vis = visible(camera, bmin, bmax)
+            sse = screen_space_error(camera, err, distance_to_box(pos, bmin, bmax))
+            draw = vis & (leaf | (sse <= self.sse_threshold_px))
+            refine = vis & ~draw
+            chosen.extend(k for k, d in zip(frontier, draw) if d)
+            frontier = [c for k, r in zip(frontier, refine) if r for c in store.children(k)]
+        self.last.visited = visited
+        return chosen
+
+    def select(self, camera: Camera) -> Gaussians:
+        """The splats of the cut, concatenated and rebased onto the camera position.
+
+        "complete" waits for every chunk of the cut; "interactive" draws what is
+        loaded and stands in the nearest loaded ancestor for chunks still loading.
+        """
+        keys = self.cut(camera)
+        if self.mode == "complete":
+            futures = {k: self._request(k) for k in keys}
+            wait(futures.values())
+            parts = {k: f.result() for k, f in futures.items()}  # re-raises load errors
+            drawn, missing = keys, 0
+        else:
+            parts, missing = {}, 0
+            for k in keys:
+                g = self._cached(k)
+                if g is None:
+                    missing += 1
+                    self._request(k)
+                    a = self._loaded_ancestor(k)
+                    if a is not None:
+                        parts[a] = self._cached(a)
+                else:
+                    parts[k] = g
+            drawn = [k for k in parts if not self._has_drawn_ancestor(k, parts)]
+        gs = [parts[k] for k in drawn if parts[k] is not None and len(parts[k])]
+        out = Gaussians.concat(gs, origin=camera.position) if gs else \
+            Gaussians.empty(origin=camera.position, sh_degree=self.store.sh_degree)
+        self.last = CutStats(len(keys), len(drawn), len(out), missing, self._cached_bytes, self.last.visited)
+        return out
+
+    def prefetch(self, cameras: Iterable[Camera]) -> int:
+        """Start loading the cuts of upcoming views, up to the cache budget; returns nodes queued."""
+        budget, queued = self.cache_bytes, 0
+        for cam in cameras:
+            for k in self.cut(cam):
+                with self._lock:
+                    known = k in self._cache or k in self._pending
+                if known:
+                    continue
+                size = int(self.store.entry(k)["nbytes"])
+                if size > budget:
+                    return queued
+                budget -= size
+                self._request(k)
+                queued += 1
+        return queued
+
+    # ------------------------------------------------------------------ cache
+    def _cached(self, key: Key) -> Gaussians | None:
+        with self._lock:
+            g = self._cache.get(key)
+            if g is not None:
+                self._cache.move_to_end(key)
+            return g
+
+    def _loaded_ancestor(self, key: Key) -> Key | None:
+        while key[0] > 0:
+            key = parent(key)
+            if self._cached(key) is not None:
+                return key
+        return None
+
+    @staticmethod
+    def _has_drawn_ancestor(key: Key, drawn: dict) -> bool:
+        while key[0] > 0:
+            key = parent(key)
+            if key in drawn:
+                return True
+        return False
+
+    def _request(self, key: Key) -> Future:
+        with self._lock:
+            g = self._cache.get(key)
+            if g is not None:
+                self._cache.move_to_end(key)
+                done: Future = Future()
+                done.set_result(g)
+                return done
+            fut = self._pending.get(key)
+            if fut is None:
+                fut = self._pool.submit(self._load, key)
+                self._pending[key] = fut
+            return fut
+
+    def _load(self, key: Key) -> Gaussians:
+        try:
+            g = self.store.read(key)
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = g
+                self._cached_bytes += g.nbytes()
+                self._evict()
+        return g
+
+    def _evict(self) -> None:
+        while self._cached_bytes > self.cache_bytes and self._cache:
+            _, old = self._cache.popitem(last=False)
+            self._cached_bytes -= old.nbytes()
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._cached_bytes
+
+    def cached_keys(self) -> list[Key]:
+        with self._lock:
+            return list(self._cache)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,177 @@
+"""Streaming a store: the SSE cut, the byte-budget cache, modes, prefetch, and LOD image quality."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+import earth3d
+from earth3d.renderers import CpuRenderer
+from earth3d.store import build
+from earth3d.store.keys import parent
+from earth3d.stream import Stream, distance_to_box, screen_space_error, visible
+from test_store import LEAF_CAP, all_keys, tile_sources
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from conftest import data_path
+
+    raster, sources = tile_sources(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"))
+    full = earth3d.Gaussians.concat([s() for s in sources])
+    store = build(sources, tmp_path_factory.mktemp("stream") / "rmnp", leaf_cap=LEAF_CAP)
+    lon, lat = raster.transform * (raster.shape[1] / 2, raster.shape[0] / 2)
+    return store, full, (lon, lat)
+
+
+def camera(world, dlat, alt, pitch, w=320, h=180):
+    lon, lat = world[2]
+    return earth3d.Camera.from_geodetic(lon, lat + dlat, 3000 + alt, pitch_deg=pitch, width=w, height=h)
+
+
+def test_cut_obeys_sse_rule_and_covers_the_view(world):
+    store = world[0]
+    cam = camera(world, -0.4, 30000, -30)
+    stream = Stream(store, sse_threshold_px=1.0)
+    cut = stream.cut(cam)
+    assert cut
+    chosen = set(cut)
+    levels = {k[0] for k in cut}
+    assert len(levels) >= 2 and any(not store.is_leaf(k) for k in cut) and any(store.is_leaf(k) for k in cut)
+
+    def sse(keys):
+        e = [store.entry(k) for k in keys]
+        bmin, bmax = np.array([x["bmin"] for x in e]), np.array([x["bmax"] for x in e])
+        err = np.array([x["error"] for x in e])
+        return visible(cam, bmin, bmax), screen_space_error(cam, err, distance_to_box(cam.position, bmin, bmax))
+
+    vis, s = sse(cut)
+    assert vis.all()
+    for k, v in zip(cut, s):
+        assert store.is_leaf(k) or v <= 1.0
+    parents = sorted({parent(k) for k in cut if k[0] > 0})
+    pvis, ps = sse(parents)
+    assert pvis.all() and (ps > 1.0).all()  # each drawn node's parent was refined, not drawn
+    for k in cut:  # refinement replaces: no drawn node is an ancestor of another
+        a = k
+        while a[0] > 0:
+            a = parent(a)
+            assert a not in chosen
+    # Every visible leaf is drawn itself or through an ancestor: nothing in view is left out.
+    leaves = [k for k in all_keys(store) if store.is_leaf(k)]
+    lvis, _ = sse(leaves)
+    for k in (k for k, v in zip(leaves, lvis) if v):
+        a = k
+        while a not in chosen:
+            a = parent(a)  # raises at the root if nothing covers the leaf
+
+    # A lower threshold draws finer nodes and more splats; a camera facing away draws nothing.
+    fine = Stream(store, sse_threshold_px=0.25)
+    assert len(fine.select(cam)) > len(stream.select(cam))
+    away = earth3d.Camera.from_geodetic(*world[2], 33000, pitch_deg=90)
+    assert stream.cut(away) == [] and len(stream.select(away)) == 0
+
+
+def test_selection_is_rebased_near_the_camera(world):
+    store = world[0]
+    cam = camera(world, -0.2, 50000, -60)
+    g = Stream(store).select(cam)
+    np.testing.assert_array_equal(g.origin, cam.position)
+    assert g.means.dtype == torch.float32 and float(g.means.abs().max()) < 2e5
+
+
+def test_lru_cache_respects_byte_budget(world):
+    store = world[0]
+    cams = [camera(world, d, a, p) for d, a, p in [(-0.4, 30000, -30), (-0.2, 50000, -60), (0.0, 80000, -90),
+                                                   (-0.1, 12000, -45), (0.1, 20000, -70)]]
+    budget = store.info()["bytes_on_disk"] // 4
+    with Stream(store, cache_bytes=budget, threads=2) as stream:
+        for cam in cams:
+            g = stream.select(cam)
+            assert len(g) == stream.last.splats
+            assert stream.cached_bytes <= budget
+            assert stream.cached_bytes == sum(stream._cache[k].nbytes() for k in stream.cached_keys())
+        # The most recently drawn nodes are the ones kept.
+        cut = stream.cut(cams[-1])
+        kept = set(stream.cached_keys())
+        newest = [k for k in reversed(cut)][: max(1, len(kept) // 2)]
+        assert sum(k in kept for k in newest) >= len(newest) // 2
+    with Stream(store, cache_bytes=0) as stream:
+        assert len(stream.select(cams[0])) > 0 and stream.cached_bytes == 0
+
+
+def test_interactive_mode_draws_loaded_ancestors(world):
+    store = world[0]
+    far, near = camera(world, 0.0, 200000, -90), camera(world, -0.1, 12000, -45)
+    with Stream(store, mode="interactive") as stream:
+        stream.select(far)  # queues the coarse nodes
+        for _ in range(200):
+            if all(k in stream.cached_keys() for k in stream.cut(far)):
+                break
+            time.sleep(0.01)
+        complete = Stream(store).select(near)
+        first = stream.select(near)  # the fine chunks are not loaded yet: coarser ancestors stand in
+        assert stream.last.missing > 0
+        assert 0 < len(first) < len(complete)
+        assert stream.last.drawn_nodes < stream.last.cut_nodes
+        for _ in range(500):
+            g = stream.select(near)
+            if stream.last.missing == 0:
+                break
+            time.sleep(0.01)
+        assert stream.last.missing == 0 and len(g) == len(complete)
+
+
+def test_prefetch_loads_upcoming_views(world):
+    store = world[0]
+    path = [camera(world, -0.3 + 0.05 * i, 30000 - 3000 * i, -40) for i in range(4)]
+    with Stream(store) as stream:
+        queued = stream.prefetch(path[1:])
+        assert queued > 0
+        stream._pool.shutdown(wait=True)  # let every queued load finish
+        kept = set(stream.cached_keys())
+        for cam in path[1:]:
+            assert set(stream.cut(cam)) <= kept
+
+
+def test_lod_render_matches_full_detail_without_cracks(world):
+    store, full, _ = world
+    renderer = CpuRenderer()
+    for cam in (camera(world, -0.4, 30000, -30), camera(world, -0.2, 50000, -60)):
+        stream = Stream(store, sse_threshold_px=1.0)
+        cut = stream.cut(cam)
+        assert len({k[0] for k in cut}) >= 2 and any(not store.is_leaf(k) for k in cut)
+        lod = earth3d.render(stream, cam, renderer=renderer)
+        ref = renderer.render(full, cam)
+        assert lod.n_splats == len(stream.select(cam)) < len(full)
+        mse = float(((lod.rgb - ref.rgb) ** 2).mean())
+        psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
+        assert psnr >= 30.0, psnr
+        terrain = ndimage.binary_erosion((ref.alpha >= 0.99).numpy(), iterations=2)
+        assert terrain.mean() > 0.1
+        assert float(lod.alpha.numpy()[terrain].min()) >= 0.99  # no cracks between levels
+
+
+def test_render_accepts_store_stream_and_gaussians(world):
+    store, full, _ = world
+    cam = camera(world, -0.2, 50000, -60, w=160, h=90)
+    renderer = CpuRenderer()
+    a = earth3d.render(store, cam, renderer=renderer)
+    b = earth3d.render(Stream(store), cam, renderer=renderer)
+    torch.testing.assert_close(a.rgb, b.rgb)
+    assert a.n_splats == b.n_splats > 0
+    c = earth3d.render(full, cam, renderer=renderer)
+    assert c.n_splats == len(full)
+    with pytest.raises(TypeError, match="Stream, Store or Gaussians"):
+        earth3d.render("nope", cam)
+
+
+def test_bad_stream_settings(world):
+    with pytest.raises(ValueError, match="mode"):
+        Stream(world[0], mode="fast")
+    with pytest.raises(ValueError, match="sse_threshold_px"):
+        Stream(world[0], sse_threshold_px=0)
