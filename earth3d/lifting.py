@@ -18,7 +18,7 @@ import torch
 from scipy import ndimage
 
 from .gaussians import Gaussians
-from .geometry import crs_to_ecef, decompose_covariance, rotmat_to_quat
+from .geometry import crs_to_ecef, rotmat_to_quat
 from .raster import GeoRaster
 
 
@@ -67,21 +67,14 @@ def lift(
     centre = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), float(np.median(heights[valid])))
     origin = centre.reshape(3)
 
-    t_u = _tangent(points, heights, axis=1, threshold=wall_threshold)
-    t_v = _tangent(points, heights, axis=0, threshold=wall_threshold)
-    normal = np.cross(t_u, t_v)
-    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
-    up = _up(points)
-    normal *= np.sign(np.sum(normal * up, axis=-1, keepdims=True))  # point away from the ground
-
-    spacing = 0.5 * (np.linalg.norm(t_u, axis=-1) + np.linalg.norm(t_v, axis=-1))
-    cov = sigma**2 * (_outer(t_u) + _outer(t_v)) + (thickness * spacing)[..., None, None] ** 2 * _outer(normal)
-    quats, scales = decompose_covariance(torch.from_numpy(cov[valid]))
+    t_u = _tangent(points, heights, axis=1, threshold=wall_threshold)[valid]
+    t_v = _tangent(points, heights, axis=0, threshold=wall_threshold)[valid]
+    frame, scales = _surface_frames(t_u, t_v, points[valid], sigma, thickness)
     surface = Gaussians.from_rgb(
         origin,
         points[valid] - origin,
-        quats.numpy(),
-        scales.numpy(),
+        rotmat_to_quat(torch.from_numpy(frame)).numpy(),
+        scales,
         np.full(int(valid.sum()), opacity),
         raster.rgb[valid],
     )
@@ -127,13 +120,36 @@ def _tangent(points: np.ndarray, heights: np.ndarray, axis: int, threshold: floa
     return np.where((jump_before & ~jump_after)[..., None], after, tangent)
 
 
+def _surface_frames(t_u, t_v, points, sigma: float, thickness: float):
+    """Rotations (N, 3, 3) and scales (N, 3) of splats whose in-plane covariance is
+    sigma^2 (t_u t_u^T + t_v t_v^T) and whose normal standard deviation is thickness * spacing.
+
+    The tangents need not be orthogonal (sloped or geographic grids): the 2x2 in-plane
+    covariance, written in the orthonormal basis (e1 along t_u, e2 = n x e1), is
+    diagonalised in closed form.
+    """
+    normal = np.cross(t_u, t_v)
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+    normal *= np.sign(np.sum(normal * _up(points), axis=-1, keepdims=True))  # away from the ground
+    len_u = np.linalg.norm(t_u, axis=-1)
+    e1 = t_u / len_u[:, None]
+    e2 = np.cross(normal, e1)
+    b1, b2 = np.sum(t_v * e1, axis=-1), np.sum(t_v * e2, axis=-1)
+    m11, m12, m22 = len_u**2 + b1**2, b1 * b2, b2**2
+    theta = 0.5 * np.arctan2(2.0 * m12, m11 - m22)
+    half_sum, half_diff = 0.5 * (m11 + m22), np.hypot(0.5 * (m11 - m22), m12)
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    frame = np.stack([c * e1 + s * e2, c * e2 - s * e1, normal], axis=-1)  # right-handed: e1 x e2 = n
+    spacing = 0.5 * (len_u + np.linalg.norm(t_v, axis=-1))
+    scales = np.stack([sigma * np.sqrt(half_sum + half_diff),
+                       sigma * np.sqrt(np.maximum(half_sum - half_diff, 0.0)),
+                       thickness * spacing], axis=-1)
+    return frame, scales
+
+
 def _up(points: np.ndarray) -> np.ndarray:
     """Approximate local vertical (geocentric direction; only its sign is used, to orient normals)."""
     return points / np.linalg.norm(points, axis=-1, keepdims=True)
-
-
-def _outer(v: np.ndarray) -> np.ndarray:
-    return v[..., :, None] * v[..., None, :]
 
 
 def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity, sigma, thickness,
