@@ -143,6 +143,29 @@ def test_ortho_in_another_crs_is_reprojected(tmp_path):
     assert rmse < 0.02, rmse
 
 
+def test_small_dem_reads_only_its_part_of_a_large_ortho(tmp_path):
+    dem_path, ortho_path = data_path("pairs", "para_landsat5", "srtm.tif"), data_path("pairs", "para_landsat5", "rgb_b3b2b1.tif")
+    with rasterio.open(dem_path) as d:
+        window = rasterio.windows.Window(100, 120, 40, 30)
+        small = _write(tmp_path / "small.tif", d.read(1, window=window), transform=d.window_transform(window))
+    r = earth3d.read_raster(small, ortho_path, stretch=None)
+    with rasterio.open(ortho_path) as o:
+        np.testing.assert_array_equal(r.rgb, np.moveaxis(o.read(window=window), 0, -1).astype(np.float32) / 255.0)
+    assert r.shape == (30, 40)
+
+
+@pytest.mark.parametrize("dtype, scale", [("uint16", 257.0), ("float32", 1 / 255.0)])
+def test_uint16_and_float_orthophotos(tmp_path, dtype, scale):
+    dem, ortho = data_path("pairs", "para_landsat5", "srtm.tif"), data_path("pairs", "para_landsat5", "rgb_b3b2b1.tif")
+    ref = earth3d.read_raster(dem, ortho, stretch=None)
+    with rasterio.open(ortho) as o:
+        path = _write(tmp_path / f"{dtype}.tif", (o.read() * scale).astype(dtype), transform=o.transform, crs=o.crs)
+    r = earth3d.read_raster(dem, path, stretch=None)  # scaled by the type's range (float: taken as [0, 1])
+    np.testing.assert_allclose(r.rgb, ref.rgb, atol=1e-6)
+    stretched = earth3d.read_raster(dem, path, stretch=(2, 98))
+    np.testing.assert_allclose(stretched.rgb, earth3d.read_raster(dem, ortho, stretch=(2, 98)).rgb, atol=1e-5)
+
+
 def test_dem_only_colours_from_terrain():
     for name, margin in (("bigtujunga_utm11_30m.tif", 0.1), ("fort_worth_3arcsec.tif", 0.01)):
         r = earth3d.read_raster(data_path("dem", name))

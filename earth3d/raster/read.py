@@ -24,6 +24,7 @@ from pyproj.transformer import TransformerGroup
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
 
 from .georaster import GeoRaster
 
@@ -104,19 +105,21 @@ def read_raster(
     else:
         ortho_path = Path(ortho_path)
         with _open(ortho_path, "orthophoto") as ortho:
-            colours, ortho_grid = _read_ortho(ortho, ortho_path, rgb_bands, stretch)
+            bands, alpha_band = _ortho_bands(ortho, ortho_path, rgb_bands)
             ortho_res = _resolution_in(ortho, horizontal_crs)
             ortho_bounds = _bounds_in(ortho, horizontal_crs)
-        overlap = _intersect(dem_bounds, ortho_bounds)
-        if overlap is None:
-            raise ValueError(
-                f"DEM {dem_path} (bounds {_fmt(dem_bounds)}) and orthophoto {ortho_path} "
-                f"(bounds {_fmt(ortho_bounds)} in the DEM's CRS) do not overlap"
-            )
-        dem_res = (abs(dem_grid.transform.a), abs(dem_grid.transform.e))
-        res = _as_res(resolution) or (min(dem_res[0], ortho_res[0]), min(dem_res[1], ortho_res[1]))
-        same_crs = ortho_grid.crs == horizontal_crs
-        grid = _grid_over(overlap, res, dem_grid, ortho_grid if same_crs else None)
+            overlap = _intersect(dem_bounds, ortho_bounds)
+            if overlap is None:
+                raise ValueError(
+                    f"DEM {dem_path} (bounds {_fmt(dem_bounds)}) and orthophoto {ortho_path} "
+                    f"(bounds {_fmt(ortho_bounds)} in the DEM's CRS) do not overlap"
+                )
+            dem_res = (abs(dem_grid.transform.a), abs(dem_grid.transform.e))
+            res = _as_res(resolution) or (min(dem_res[0], ortho_res[0]), min(dem_res[1], ortho_res[1]))
+            same_crs = CRS.from_user_input(ortho.crs) == horizontal_crs
+            full = _Grid(ortho.transform, ortho.width, ortho.height, CRS.from_user_input(ortho.crs))
+            grid = _grid_over(overlap, res, dem_grid, full if same_crs else None)
+            colours, ortho_grid = _read_ortho(ortho, ortho_path, bands, alpha_band, stretch, grid)
         height = _onto(heights[None], dem_grid, grid, Resampling.bilinear)[0]
         _require_valid(np.isfinite(height), f"DEM {dem_path} over its overlap with {ortho_path}")
         downsample = ortho_res[0] < res[0] * 0.999 or ortho_res[1] < res[1] * 0.999
@@ -153,8 +156,8 @@ def _read_heights(dem, band: int, path: Path) -> np.ndarray:
     return heights
 
 
-def _read_ortho(ortho, path: Path, rgb_bands, stretch) -> tuple[np.ndarray, _Grid]:
-    """Colour bands (3, H, W) float64 in [0, 1] with NaN where masked, and the source grid."""
+def _ortho_bands(ortho, path: Path, rgb_bands) -> tuple[tuple[int, int, int], int | None]:
+    """The red, green and blue band numbers and the alpha band's (None without one)."""
     interp = list(ortho.colorinterp)
     alpha_band = interp.index(ColorInterp.alpha) + 1 if ColorInterp.alpha in interp else None
     if rgb_bands is None:
@@ -167,17 +170,31 @@ def _read_ortho(ortho, path: Path, rgb_bands, stretch) -> tuple[np.ndarray, _Gri
         rgb_bands = tuple(interp.index(c) + 1 for c in named) if all(c in interp for c in named) else (1, 2, 3)
     if len(rgb_bands) != 3 or not all(1 <= b <= ortho.count for b in rgb_bands):
         raise ValueError(f"orthophoto {path}: rgb_bands={rgb_bands} must be 3 band numbers in 1..{ortho.count}")
+    return tuple(rgb_bands), alpha_band
 
-    raw = ortho.read(list(rgb_bands)).astype(np.float64)
+
+def _read_ortho(ortho, path: Path, rgb_bands, alpha_band, stretch, grid: _Grid) -> tuple[np.ndarray, _Grid]:
+    """Colour bands (3, h, w) float64 in [0, 1], NaN where masked, over the part of the file that
+    covers `grid` (a window, so a large orthophoto over a small DEM is not read whole), and their grid."""
+    left, top = grid.transform @ (0, 0)
+    right, bottom = grid.transform @ (grid.width, grid.height)
+    bounds = transform_bounds(grid.crs, ortho.crs, min(left, right), min(top, bottom), max(left, right),
+                              max(top, bottom), densify_pts=21)
+    window = from_bounds(*bounds, transform=ortho.transform)
+    window = Window(math.floor(window.col_off) - 2, math.floor(window.row_off) - 2,
+                    math.ceil(window.width) + 5, math.ceil(window.height) + 5)
+    window = window.intersection(Window(0, 0, ortho.width, ortho.height))
+    raw = ortho.read(list(rgb_bands), window=window).astype(np.float64)
     valid = np.isfinite(raw).all(axis=0)
     if ortho.nodata is not None and not np.isnan(ortho.nodata):
         valid &= ~(raw == ortho.nodata).all(axis=0)
     if alpha_band is not None:
-        valid &= ortho.read(alpha_band) > 0
-    _require_valid(valid, f"orthophoto {path}")
+        valid &= ortho.read(alpha_band, window=window) > 0
+    _require_valid(valid, f"orthophoto {path} over the DEM")
     colours = _scale_colours(raw, valid, np.dtype(ortho.dtypes[rgb_bands[0] - 1]), stretch)
     colours[:, ~valid] = np.nan
-    return colours, _Grid(ortho.transform, ortho.width, ortho.height, CRS.from_user_input(ortho.crs))
+    return colours, _Grid(ortho.window_transform(window), int(window.width), int(window.height),
+                          CRS.from_user_input(ortho.crs))
 
 
 def _check_stretch(stretch) -> Stretch:
