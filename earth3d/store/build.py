@@ -44,6 +44,7 @@ Source = Union[Gaussians, Callable[[], Gaussians]]
 STORE_FORMAT = "earth3d.store"
 BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
 MAX_BUCKET_LEVEL = 20
+POOL_MIN_SPLATS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -358,7 +359,8 @@ def build(sources: Iterable[Source], out_path: str | os.PathLike, *, leaf_cap: i
           keep_work: bool = False, progress: bool = False):
     """Build (or resume) a store at `out_path` from Gaussians or callables returning them.
 
-    `workers` > 1 runs the leaf and parent tasks of each phase in that many processes.
+    `workers` > 1 runs the leaf and parent tasks of each phase in that many processes
+    (for builds of at least POOL_MIN_SPLATS splats; smaller ones do not repay starting them).
     """
     from .store import open_store
 
@@ -370,8 +372,9 @@ def build(sources: Iterable[Source], out_path: str | os.PathLike, *, leaf_cap: i
     if n == 0:
         raise ValueError("build needs at least one source")
     tasks = leaf_tasks(p)
+    big = sum(_bucket_counts(p).values()) >= POOL_MIN_SPLATS
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init) if workers > 1 else None
+                               initializer=_worker_init) if workers > 1 and big else None
     try:
         run = (lambda f, *args: list(pool.map(f, *args, chunksize=1))) if pool else (lambda f, *args: list(map(f, *args)))
         nodes = [k for ks in run(build_leaf, [p] * len(tasks), tasks) for k in ks]

@@ -84,13 +84,15 @@ def encode(key: Key, splats: Splats, origin: np.ndarray, bounds: tuple[np.ndarra
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, flush, then rename over `path`."""
+    """Write to a temporary name in the same folder, then rename over `path`.
+
+    A killed process leaves at most a stray temporary file. There is no fsync: a
+    chunk torn by a power cut fails its checksum and is rebuilt on resume.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

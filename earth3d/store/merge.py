@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from ..geometry.gaussian_math import covariance, decompose_covariance, quat_to_rotmat
 from .chunk import Splats
+from .kernels import cov6, decompose6
 
 TARGET_RATIO = 6.0  # children's splats per merged splat; accepted range [4, 8]
 MAX_GRID = 1 << 20
@@ -32,8 +31,8 @@ def splat_bounds(splats: Splats, sigmas: float = 3.0) -> tuple[np.ndarray, np.nd
     """Float64 AABB (min, max) of the splats' `sigmas`-std-dev ellipsoids."""
     if len(splats) == 0:
         raise ValueError("cannot bound an empty splat set")
-    rot = quat_to_rotmat(torch.from_numpy(np.ascontiguousarray(splats.quats))).numpy()
-    half = sigmas * np.sqrt(((rot * splats.scales[:, None, :]) ** 2).sum(axis=2))
+    cov = cov6(splats.quats, splats.scales)
+    half = sigmas * np.sqrt(cov[:, [0, 3, 5]])
     return (splats.pos - half).min(axis=0), (splats.pos + half).max(axis=0)
 
 
@@ -101,19 +100,16 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
 
     mu = np.stack([wmean(rel[:, i]) for i in range(3)], axis=1)
     d = rel - mu[labels]
-    cov = covariance(torch.from_numpy(np.ascontiguousarray(splats.quats)).double(),
-                     torch.from_numpy(np.ascontiguousarray(splats.scales)).double()).numpy()
-    merged_cov = np.empty((m, 3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            merged_cov[:, i, j] = merged_cov[:, j, i] = wmean(cov[:, i, j] + d[:, i] * d[:, j])
+    cov = cov6(splats.quats, splats.scales)
+    merged_cov = np.empty((m, 6))
+    for c, (i, j) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
+        merged_cov[:, c] = wmean(cov[:, c] + d[:, i] * d[:, j])
     sh = splats.sh.reshape(n, -1).astype(np.float64)
     merged_sh = np.stack([wmean(sh[:, c]) for c in range(sh.shape[1])], axis=1).reshape(m, *splats.sh.shape[1:])
     # A floor on the variance keeps single flat splats invertible after decomposition.
     floor = (1e-4 * side / res) ** 2
-    merged_cov += np.eye(3) * floor
-    quats, scales = decompose_covariance(torch.from_numpy(merged_cov))
-    quats, scales = quats.numpy(), scales.numpy()  # scales ascending (eigh order)
+    merged_cov[:, [0, 3, 5]] += floor
+    quats, scales = decompose6(merged_cov)  # scales ascending
     # Moment matching shrinks coverage when members overlap (a voxel of splats at spacing d
     # gets std-dev ~0.3 voxel); widen the two largest axes so opacity x footprint keeps the
     # members' summed opacity x footprint, then the opacity is that sum over the footprint.
@@ -122,6 +118,6 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
     scales[:, 1:] *= widen[:, None]
     opac = np.minimum(wsum / (area * widen**2), 1.0)
     error = float(np.sqrt((d * d).sum(axis=1)).max()) if n else 0.0
-    merged = Splats(mu + cell_min, quats.astype(np.float32), scales.astype(np.float32),
+    merged = Splats(mu + cell_min, quats, scales,
                     opac.astype(np.float32), merged_sh.astype(np.float32))
     return merged, error, res
