@@ -8,11 +8,11 @@ Pipeline, all numba except the colours:
    the camera is. It also gives each splat the half extents of the region where its
    alpha can reach 1/255 (never more than gsplat's 3.33-sigma radius).
 2. `_depth_order`: a stable LSD radix sort of the visible splats by depth, and
-   `_pack`: their data gathered in that order into one 64-byte record each, so the
-   rasterizer reads memory almost sequentially.
+   `_pack`: their data gathered in that order into one record each.
 3. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 16x16 tile, fed in
    depth order, so every tile's list is front to back with ties in splat order,
-   the order of gsplat's sorted (tile, depth) intersection keys.
+   the order of gsplat's sorted (tile, depth) intersection keys. It copies the
+   records tile-major, so the rasterizer reads memory sequentially.
 4. `_rasterize`: parallel over tiles (fastmath: it only sees finite, culled data). Per pixel this is gsplat's forward pass:
 
        sigma = 0.5 * (a dx^2 + c dy^2) + b dx dy      (skip if sigma < 0)
@@ -177,16 +177,17 @@ def _depth_order(depths, ids):
     return idx
 
 
-# Columns of the packed per-splat record (one 64-byte row per visible splat, in depth order).
-MX, MY, CA, CB, CC, OP, SMAX, EXT_X, EXT_Y, RED, GREEN, BLUE, DEPTH = range(13)
-RECORD = 16
+# Columns of the per-splat records. `_pack` writes RECORD + 1 columns (the last is the
+# x extent, used only for binning); the tile-major copy keeps the first RECORD.
+MX, MY, CA, CB, CC, OP, SMAX, EXT_Y, RED, GREEN, BLUE, DEPTH, EXT_X = range(13)
+RECORD = 12
 
 
 @njit(parallel=True, cache=True)
 def _pack(order, means2d, conics, opacities, smax, ext, colors, depths, colors_are_sh0):
-    """Gather the visible splats, in depth order, into contiguous 64-byte records."""
+    """Gather the visible splats, in depth order, into contiguous records."""
     m = order.shape[0]
-    rec = np.zeros((m, RECORD), dtype=np.float32)
+    rec = np.empty((m, RECORD + 1), dtype=np.float32)
     for k in prange(m):
         i = order[k]
         rec[k, MX] = means2d[i, 0]
@@ -207,13 +208,17 @@ def _pack(order, means2d, conics, opacities, smax, ext, colors, depths, colors_a
     return rec
 
 
-@njit(cache=True)
-def _bin_tiles(rec, tile_size, tiles_x, tiles_y):
-    """Counting sort of (splat, tile) pairs by tile, keeping record order inside each tile."""
+@njit(parallel=True, cache=True)
+def _bin_tiles(rec, tile_size, tiles_x, tiles_y, n_bands):
+    """Counting sort of (splat, tile) pairs by tile, keeping record order inside each tile.
+
+    Returns tile offsets and a tile-major copy of the records, so each tile reads its
+    splats sequentially (scattered reads of depth-ordered records would stall on memory).
+    Parallel over bands of tile rows: each band scans all splats and fills only its tiles.
+    """
     n = rec.shape[0]
     rect = np.empty((n, 4), dtype=np.int32)
-    counts = np.zeros(tiles_x * tiles_y + 1, dtype=np.int64)
-    for k in range(n):
+    for k in prange(n):
         x0 = max(int(math.floor((rec[k, MX] - rec[k, EXT_X]) / tile_size)), 0)
         x1 = min(int(math.floor((rec[k, MX] + rec[k, EXT_X]) / tile_size)) + 1, tiles_x)
         y0 = max(int(math.floor((rec[k, MY] - rec[k, EXT_Y]) / tile_size)), 0)
@@ -225,23 +230,34 @@ def _bin_tiles(rec, tile_size, tiles_x, tiles_y):
         rect[k, 1] = x1
         rect[k, 2] = y0
         rect[k, 3] = y1
-        for ty in range(y0, y1):
-            for tx in range(x0, x1):
-                counts[ty * tiles_x + tx + 1] += 1
+    band_rows = (tiles_y + n_bands - 1) // n_bands
+    counts = np.zeros(tiles_x * tiles_y + 1, dtype=np.int64)
+    for band in prange(n_bands):
+        lo = band * band_rows
+        hi = min(lo + band_rows, tiles_y)
+        for k in range(n):
+            for ty in range(max(rect[k, 2], lo), min(rect[k, 3], hi)):
+                for tx in range(rect[k, 0], rect[k, 1]):
+                    counts[ty * tiles_x + tx + 1] += 1
     offsets = np.cumsum(counts)
     fill = offsets[:-1].copy()
-    ids = np.empty(offsets[-1], dtype=np.int32)
-    for k in range(n):
-        for ty in range(rect[k, 2], rect[k, 3]):
-            for tx in range(rect[k, 0], rect[k, 1]):
-                t = ty * tiles_x + tx
-                ids[fill[t]] = k
-                fill[t] += 1
-    return offsets, ids
+    tiled = np.empty((offsets[-1], RECORD), dtype=np.float32)
+    for band in prange(n_bands):
+        lo = band * band_rows
+        hi = min(lo + band_rows, tiles_y)
+        for k in range(n):
+            for ty in range(max(rect[k, 2], lo), min(rect[k, 3], hi)):
+                for tx in range(rect[k, 0], rect[k, 1]):
+                    t = ty * tiles_x + tx
+                    dst = fill[t]
+                    for c in range(RECORD):
+                        tiled[dst, c] = rec[k, c]
+                    fill[t] = dst + 1
+    return offsets, tiled
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _rasterize(offsets, ids, rec, width, height, tile_size, tiles_x, tile_order, background,
+def _rasterize(offsets, rec, width, height, tile_size, tiles_x, tile_order, background,
                out_rgb, out_depth, out_alpha):
     """Composite every tile front to back (parallel over tiles)."""
     for k in prange(tile_order.shape[0]):
@@ -259,8 +275,7 @@ def _rasterize(offsets, ids, rec, width, height, tile_size, tiles_x, tile_order,
         done = np.zeros(tw * th, dtype=np.bool_)
         row_done = np.zeros(th, dtype=np.int64)
         n_done = 0
-        for j in range(start, end):
-            g = ids[j]
+        for g in range(start, end):
             mx = rec[g, MX]
             my = rec[g, MY]
             ca = rec[g, CA]
@@ -363,12 +378,12 @@ class CpuRenderer:
         rec = _pack(order, means2d, conics, opac, smax, ext, colors, depths, from_sh0)
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
-        offsets, ids = _bin_tiles(rec, ts, tiles_x, tiles_y)
+        offsets, tiled = _bin_tiles(rec, ts, tiles_x, tiles_y, 2 * numba.get_num_threads())
         # Busy tiles first, handed out in small chunks, so the threads finish together.
         tile_order = np.argsort(-np.diff(offsets), kind="stable")
         rgb = np.empty((height, width, 3), dtype=np.float32)
         depth = np.empty((height, width), dtype=np.float32)
         alpha = np.empty((height, width), dtype=np.float32)
         with numba.parallel_chunksize(4):
-            _rasterize(offsets, ids, rec, width, height, ts, tiles_x, tile_order, bg, rgb, depth, alpha)
+            _rasterize(offsets, tiled, width, height, ts, tiles_x, tile_order, bg, rgb, depth, alpha)
         return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(alpha), len(visible))

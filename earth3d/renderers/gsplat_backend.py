@@ -1,4 +1,8 @@
-"""Renderer over gsplat's CUDA rasterizer, fed relative-to-camera splats."""
+"""Renderer over gsplat's CUDA rasterizer, fed relative-to-camera splats.
+
+The splats are rebased onto the camera position in float64 on the device before the
+float32 cast, so gsplat sees small offsets and a view matrix without translation:
+precision does not depend on where on Earth the camera is."""
 
 from __future__ import annotations
 
@@ -31,13 +35,13 @@ class GsplatRenderer:
         bg = torch.as_tensor(background, dtype=torch.float32, device=self.device).reshape(-1)
         if bg.shape != (3,) or not torch.isfinite(bg).all():
             raise ValueError(f"background {background!r} must be 3 finite numbers")
-        g = gaussians.to(self.device)
+        g = gaussians.to(self.device).rebased(camera.position)
         if len(g) == 0:
             z = torch.zeros((camera.height, camera.width), dtype=torch.float32, device=self.device)
             return RenderOutput(bg.expand(camera.height, camera.width, 3).clone(), z, z.clone(), 0)
         viewmat = view_matrix(camera, g.origin).to(self.device)
         K = intrinsics(camera).to(self.device)
-        colors, alphas, _ = gsplat.rasterization(
+        colors, alphas, meta = gsplat.rasterization(
             means=g.means.float(),
             quats=g.quats.float(),
             scales=g.scales.float(),
@@ -54,4 +58,5 @@ class GsplatRenderer:
             render_mode="RGB+ED",
             rasterize_mode="antialiased" if self.antialiased else "classic",
         )
-        return RenderOutput(colors[0, ..., :3], colors[0, ..., 3], alphas[0, ..., 0], len(g))
+        n_visible = int((meta["radii"] > 0).all(dim=-1).sum())
+        return RenderOutput(colors[0, ..., :3], colors[0, ..., 3], alphas[0, ..., 0], n_visible)
