@@ -73,11 +73,11 @@ def test_nadir_render_reproduces_orthophoto(pair):
     """One pixel per cell, straight down: the render matches the lifted grid's colours.
 
     The comparison samples the splat surface at the cell centres (no 0.3 px screen-space
-    low-pass, classic compositing), with sharp splats (sigma 0.45): it checks that each
-    cell's colour sits exactly at its cell, so a one-cell misregistration fails it.
+    low-pass, classic compositing), with the sharp surface splats of `backing`: it checks
+    that each cell's colour sits exactly at its cell, so a one-cell misregistration fails it.
     """
     r = _para() if pair == "para" else _duluth()
-    g = earth3d.lift(r, sigma=0.45)
+    g = earth3d.lift(r, backing=True)
     out = CpuRenderer(antialiased=False, eps2d=0.0).render(g, nadir_camera(r))
     rows, cols = (slice(None), slice(None)) if r.valid.all() else _largest_valid_square(r.valid)
     assert (rows.stop or r.shape[0]) - (rows.start or 0) >= 100
@@ -154,6 +154,14 @@ def test_oblique_view_of_dsm_has_no_holes():
     # Sharper splats leave the background showing between cell centres: the measure can fail.
     thin = (renderer.render(earth3d.lift(r, sigma=0.5), cam).alpha.numpy()[terrain] >= 0.99).mean()
     assert thin < 0.9, thin
+    # Sharp surface splats over a sunk backing layer: no holes either, also with opacity compensation.
+    backed = earth3d.lift(r, backing=True)
+    assert len(backed) == len(with_walls) + r.valid.sum()
+    covered = (renderer.render(backed, cam).alpha.numpy()[terrain] >= 0.99).mean()
+    assert covered >= 0.995, covered
+    # gsplat's "antialiased" mode scales opacities down (by up to ~5% for 2-3 px splats).
+    covered = (CpuRenderer(antialiased=True).render(backed, cam).alpha.numpy()[terrain] >= 0.99).mean()
+    assert covered >= 0.99, covered
 
 
 # ---------------------------------------------------------------------- geometry
@@ -230,6 +238,7 @@ def test_masked_cells_produce_no_splats():
     valid[:, : r.shape[1] // 2] = False
     half = earth3d.lift(GeoRaster(r.rgb, r.height, valid, r.transform, r.crs, r.vertical_datum), walls=False)
     assert len(half) == valid.sum()
+    assert len(earth3d.lift(r, walls=False, backing=True)) == 2 * r.valid.sum()
 
 
 def test_walls_stand_on_height_jumps():
@@ -262,7 +271,7 @@ def test_walls_stand_on_height_jumps():
 
 def test_bad_parameters():
     r = _para()
-    for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0}):
+    for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0}, {"sigma": 0.4, "backing": True}):
         with pytest.raises(ValueError, match=next(iter(kw))):
             earth3d.lift(r, **kw)
     tiny = GeoRaster(r.rgb[:1], r.height[:1], r.valid[:1], r.transform, r.crs)
