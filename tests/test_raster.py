@@ -176,6 +176,10 @@ def test_dem_only_colours_from_terrain():
         away = (d_col < -2) & (d_row < -2)
         assert facing.sum() > 100 and away.sum() > 100
         assert r.rgb[facing].mean() > r.rgb[away].mean() + margin, name
+    sea = earth3d.read_raster(data_path("dem", "celtic_sea_topobathy_1arcmin.tif"))
+    below, above = sea.height < -20, sea.height > 20
+    assert (sea.rgb[below][:, 2] > sea.rgb[below][:, 0]).mean() > 0.99  # blue sea
+    assert (sea.rgb[above][:, 1] > sea.rgb[above][:, 2]).mean() > 0.9  # mostly green land
 
 
 def test_vertical_datum_warning_once_and_declared(tmp_path):

@@ -64,14 +64,14 @@ def read_raster(
     (1-based) says otherwise; a 4th band is used as alpha only when the file
     marks it as alpha (an NIR band is ignored). Colours are scaled by `stretch`:
     a (low, high) pair stretches each band between those percentiles of its
-    valid values; None scales by the data type's range (uint8 /255, uint16
+    valid values over the DEM; None scales by the data type's range (uint8 /255, uint16
     /65535, float taken as [0, 1]); "auto" applies a (2, 98) stretch to dark
     raw-DN imagery (99.9th percentile under 75% of the type's range, or floats
     outside [0, 1]) and scales by the type's range otherwise.
 
     Without an orthophoto, colour is a hypsometric ramp (green lowlands, brown
-    hills, white peaks, over the raster's own height range) shaded by a
-    hillshade lit from the north-west.
+    hills, white peaks, over the raster's own height range; blues below sea
+    level) shaded by a hillshade lit from the north-west.
 
     Heights: a DEM whose CRS has a vertical component that pyproj can turn into
     ellipsoidal heights is converted. Otherwise (a 2D CRS, or no geoid grid
@@ -369,12 +369,21 @@ def _cell_size_m(grid_crs: CRS, transform: Affine, height: int) -> tuple[np.ndar
     return np.full(height, rx * unit), ry * unit
 
 
+_SEA_RGB = np.array([[0.55, 0.75, 0.85], [0.05, 0.15, 0.35]])  # shallow to deep
+
+
 def _terrain_colours(height: np.ndarray, valid: np.ndarray, grid: _Grid) -> np.ndarray:
-    """Hypsometric ramp over the height range, shaded by a north-west hillshade (H, W, 3)."""
+    """Hypsometric ramp shaded by a north-west hillshade (H, W, 3): land from green through brown
+    to white over its height range, and, where heights are below 0, sea from light to dark blue."""
     filled = np.where(valid, height, np.nanmedian(height[valid]))
     lo, hi = np.percentile(filled[valid], [1, 99])
+    lo = max(lo, 0.0) if hi > 0 else lo  # the land ramp starts at sea level when there is sea
     t = np.clip((filled - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
     ramp = np.stack([np.interp(t, _RAMP_STOPS, _RAMP_RGB[:, c]) for c in range(3)], axis=-1)
+    sea = (filled < 0.0) & (hi > 0)
+    if sea.any():
+        depth = np.clip(filled[sea] / min(float(np.percentile(filled[valid & sea], 1)), -1e-6), 0.0, 1.0)
+        ramp[sea] = _SEA_RGB[0] + depth[:, None] * (_SEA_RGB[1] - _SEA_RGB[0])
     dx, dy = _cell_size_m(grid.crs, grid.transform, grid.height)
     dz_dy, dz_dx = np.gradient(filled) if min(filled.shape) > 1 else (np.zeros_like(filled),) * 2
     gx, gy = dz_dx / dx[:, None], -dz_dy / dy  # east and north slopes
