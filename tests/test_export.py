@@ -425,7 +425,7 @@ def _content_enu(tile_dir: Path, uri: str) -> np.ndarray:
         gltf = decode_spz(blob)["means"] * np.array([-1.0, 1.0, -1.0])
     else:
         gltf = accessor_array(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
-    gltf = gltf + np.asarray(doc["nodes"][0].get("translation", [0.0, 0.0, 0.0]))
+    gltf = gltf + np.asarray(doc["nodes"][0]["matrix"][12:15])
     return gltf @ ENU_TO_GLTF  # glTF y-up -> z-up, as 3D Tiles does
 
 

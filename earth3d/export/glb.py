@@ -39,12 +39,14 @@ class GlbBuilder:
         return len(self.doc["bufferViews"]) - 1
 
     def accessor(self, array: np.ndarray | None, *, count: int | None = None, width: int | None = None,
-                 normalized: bool = False, minmax: bool = False, target: int | None = ARRAY_BUFFER,
-                 bounds: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+                 component: int = FLOAT, normalized: bool = False, minmax: bool = False,
+                 target: int | None = ARRAY_BUFFER, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> int:
         """An accessor over `array` (N,) or (N, C), stored in its own view; or, with `array=None`,
-        a float accessor of `count` x `width` with no data (filled by an extension)."""
+        an accessor of `count` x `width` `component`s with no data (filled by an extension)."""
         if array is None:
-            acc = {"componentType": FLOAT, "count": int(count), "type": _TYPES[width]}
+            acc = {"componentType": component, "count": int(count), "type": _TYPES[width]}
+            if normalized:
+                acc["normalized"] = True
         else:
             array = np.ascontiguousarray(array)
             width = 1 if array.ndim == 1 else array.shape[1]

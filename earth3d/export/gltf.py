@@ -9,9 +9,10 @@ ECEF = origin_ecef + enu_to_ecef @ (x, -z, y).
 Splats follow the ratified `KHR_gaussian_splatting` attribute set: POSITION, ROTATION (unit
 quaternion x, y, z, w), SCALE (linear), OPACITY (linear, [0, 1]), SH_DEGREE_l_COEF_n (r, g, b),
 kernel "ellipse", colorSpace "srgb_rec709_display"; COLOR_0 carries the diffuse colour and opacity as
-a point-cloud fallback. With `compression="spz"` the attributes have no data of their own and the
-splats are an SPZ (version 2) blob under `KHR_gaussian_splatting_compression_spz_2`, packed from
-glTF's left-up-front axes as that extension requires.
+a point-cloud fallback. With `compression="spz"` the splats are an SPZ (version 2) blob under
+`KHR_gaussian_splatting_compression_spz_2`, packed from glTF's left-up-front axes as that extension
+requires, and the primitive lists, without data of their own, the attributes the extension maps the
+payload to: POSITION, COLOR_0 (diffuse colour and opacity), SCALE, ROTATION and SH degrees >= 1.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
 from .files import check_target, write_bytes_atomic
 from .frames import LocalFrame, check_lonlath, rotate_quats, rotate_sh, to_local
-from .glb import ELEMENT_ARRAY_BUFFER, GlbBuilder
+from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz
 
 SPLATS = "KHR_gaussian_splatting"
@@ -49,7 +50,7 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
     """GLB bytes of `gaussians` in `frame` (glTF axes), uncompressed or with `compression="spz"`.
 
     With `center_enu` (metres, ENU), positions are stored relative to that point and the node carries
-    it as a translation (float64 in JSON), keeping float32 and SPZ's fixed point precise far from the origin.
+    it as a translation matrix (float64 in JSON), keeping float32 and SPZ's fixed point precise far from the origin.
     """
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
@@ -83,17 +84,18 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
         glb.use_extension(SPLATS, required=True)
         glb.use_extension(SPZ_2, required=True)
         ext["extensions"] = {SPZ_2: {"bufferView": glb.view(blob)}}
+        # The attributes the SPZ payload maps to: the diffuse colour and opacity go to COLOR_0.
         attributes["POSITION"] = glb.accessor(None, count=n, width=3, bounds=bounds)
-        attributes[f"{SPLATS}:ROTATION"] = glb.accessor(None, count=n, width=4)
+        attributes["COLOR_0"] = glb.accessor(None, count=n, width=4, component=UNSIGNED_BYTE, normalized=True)
         attributes[f"{SPLATS}:SCALE"] = glb.accessor(None, count=n, width=3)
-        attributes[f"{SPLATS}:OPACITY"] = glb.accessor(None, count=n, width=1)
-        for name in sh_names:
+        attributes[f"{SPLATS}:ROTATION"] = glb.accessor(None, count=n, width=4)
+        for name in sh_names[1:]:
             attributes[name] = glb.accessor(None, count=n, width=3)
-        attributes["COLOR_0"] = glb.accessor(None, count=n, width=4)
     glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {SPLATS: ext}}]}]
     glb.doc["nodes"] = [{"mesh": 0, "name": "splats"}]
-    if translation is not None:
-        glb.doc["nodes"][0]["translation"] = [float(v) for v in translation]
+    if translation is not None:  # as a matrix: CesiumJS's splat tiles read only a node's matrix
+        glb.doc["nodes"][0]["matrix"] = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+                                         *(float(v) for v in translation), 1.0]
     glb.doc["scenes"] = [{"nodes": [0]}]
     glb.doc["scene"] = 0
     glb.doc["asset"]["extras"] = {"georeference": georeference(frame), **(extras or {})}
