@@ -68,10 +68,10 @@ def lift(
         raise ValueError(f"sigma={sigma} with backing=True must exceed the sharp splats' {SHARP_SIGMA}")
     h, w = raster.shape
     if h < 2 or w < 2:
-        raise ValueError(f"raster {raster.source or ''} is {w} x {h} cells: lifting needs at least 2 x 2")
+        raise ValueError(f"{raster.source or 'raster'}: {w} x {h} cells; lifting needs at least 2 x 2")
     valid = raster.valid & np.isfinite(raster.height)
     if not valid.any():
-        raise ValueError(f"raster {raster.source or ''} has no valid cells to lift")
+        raise ValueError(f"{raster.source or 'raster'}: no valid cells to lift")
 
     heights = _fill_invalid(raster.height.astype(np.float64), valid)
     x, y = raster.cell_centers()
