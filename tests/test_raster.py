@@ -166,6 +166,31 @@ def test_uint16_and_float_orthophotos(tmp_path, dtype, scale):
     np.testing.assert_allclose(stretched.rgb, earth3d.read_raster(dem, ortho, stretch=(2, 98)).rgb, atol=1e-5)
 
 
+def test_naip_rgb_nir_with_a_flat_dem(tmp_path):
+    """NAIP: four bands (R, G, B, NIR) without colour interpretation; NIR must not become alpha."""
+    naip = data_path("ortho", "north_dakota_naip_2020.tif")
+    with rasterio.open(naip) as o:
+        dem = _write(tmp_path / "flat.tif", np.full((72, 93), 450.0, np.float32), crs=o.crs,
+                     transform=Affine(50, 0, o.bounds.left, 0, -50, o.bounds.top))
+        rgb = np.moveaxis(o.read([1, 2, 3]), 0, -1) / 255.0
+    r = earth3d.read_raster(dem, naip, stretch=None)
+    assert r.resolution == (5.0, 5.0) and r.valid.all()  # the ortho is finer: lifted at 5 m
+    np.testing.assert_allclose(r.rgb, rgb[: r.shape[0], : r.shape[1]], atol=1e-6)
+
+
+def test_bahamas_nodata_corners_and_coarse_lonlat_dem(tmp_path):
+    """A lon/lat DEM under a UTM image: the lifting grid is lon/lat at the image's finer resolution,
+    and the image's nodata corners (value 0 in every band) are masked."""
+    ortho = data_path("ortho", "bahamas_landsat7_rgb.tif")
+    dem = _write(tmp_path / "sea.tif", np.zeros((30, 30), np.float32), crs="EPSG:4326",
+                 transform=Affine(0.1, 0, -78.9, 0, -0.1, 25.5))
+    r = earth3d.read_raster(dem, ortho, vertical_datum="ellipsoid")
+    assert r.crs.to_epsg() == 4326
+    assert 0.0025 < r.resolution[0] < 0.0035 and 0.0025 < r.resolution[1] < 0.0035  # ~300 m in degrees
+    assert 0.3 < r.valid.mean() < 0.95  # the rotated scene's empty corners are masked
+    assert not r.valid[0, 0] and not r.valid[-1, -1]
+
+
 def test_dem_only_colours_from_terrain():
     for name, margin in (("bigtujunga_utm11_30m.tif", 0.1), ("fort_worth_3arcsec.tif", 0.01)):
         r = earth3d.read_raster(data_path("dem", name))
