@@ -82,8 +82,9 @@ def main() -> None:
     t_ref, ref = timed(lambda: baseline.render(g, cam), args.baseline_frames)
     print(f"TorchTileRenderer (torch):  median {t_ref:.3f} s over {args.baseline_frames} frames, "
           f"{ref.n_splats / t_ref / 1e6:.2f} M splats/s")
-    diff = float((out.rgb - ref.rgb).abs().max())
-    print(f"max |rgb difference| between the two: {diff:.2e}")
+    err = (out.rgb - ref.rgb).double()
+    psnr = 10 * np.log10(1.0 / max(float((err ** 2).mean()), 1e-30))
+    print(f"agreement of the two images: PSNR {psnr:.1f} dB, max |rgb difference| {float(err.abs().max()):.1e}")
     print(f"speed-up of CpuRenderer over the PyTorch tile compositor: {t_ref / t_cpu:.1f}x")
 
 

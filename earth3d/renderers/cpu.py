@@ -5,15 +5,17 @@ Pipeline, all numba except the colours:
 1. `_project`: gsplat's EWA projection per splat (see `projection.py`, which is the
    PyTorch reference of the same maths), with the view matrix formed in float64
    relative to the splats' origin, so precision does not depend on where on Earth
-   the camera is. It also gives each splat the half extents of the region where its
-   alpha can reach 1/255 (never more than gsplat's 3.33-sigma radius).
+   the camera is. Each splat becomes one record, which also holds the half extents
+   of the region where its alpha can reach 1/255 (never more than gsplat's
+   3.33-sigma radius).
 2. `_depth_order`: a stable LSD radix sort of the visible splats by depth, and
-   `_pack`: their data gathered in that order into one record each.
+   `_pack`: their records gathered in that order.
 3. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 16x16 tile, fed in
    depth order, so every tile's list is front to back with ties in splat order,
    the order of gsplat's sorted (tile, depth) intersection keys. It copies the
    records tile-major, so the rasterizer reads memory sequentially.
-4. `_rasterize`: parallel over tiles (fastmath: it only sees finite, culled data). Per pixel this is gsplat's forward pass:
+4. `_rasterize`: parallel over tiles (fastmath: it only sees finite, culled data).
+   Per pixel this is gsplat's forward pass:
 
        sigma = 0.5 * (a dx^2 + c dy^2) + b dx dy      (skip if sigma < 0)
        alpha = min(0.999, opacity * exp(-sigma))      (skip if alpha < 1/255)
@@ -49,18 +51,21 @@ SIGMA_SLACK = 1e-3
 PIXEL_SLACK = 1e-2
 
 
-@njit(parallel=True, cache=True)
-def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
-    """Per splat: means2d, conic (a, b, c), depth, opacity (compensated when antialiased),
-    half extents (px) of its alpha >= 1/255 region, and sigma_max = ln(255 opacity);
-    extents are -1 for culled splats."""
+# Columns of the per-splat records: `_project` writes RECORD + 1 columns (the last is
+# the x extent, used only for binning); the tile-major copy keeps the first RECORD.
+MX, MY, CA, CB, CC, OP, SMAX, EXT_Y, RED, GREEN, BLUE, DEPTH, EXT_X = range(13)
+RECORD = 12
+
+
+# Projection: fast maths, but NaN-aware (culling relies on comparisons with NaN failing).
+@njit(parallel=True, cache=True, fastmath={"contract", "arcp", "afn", "reassoc", "nsz"})
+def _project(means, quats, scales, opacities, colors, colors_are_sh0, view, fx, fy, cx, cy,
+             width, height, eps2d, near, far, antialiased):
+    """One record per splat: means2d, conic (a, b, c), opacity (compensated when
+    antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
+    alpha can reach 1/255, colour and depth. EXT_X is -1 for culled splats."""
     n = means.shape[0]
-    means2d = np.empty((n, 2), dtype=np.float32)
-    conics = np.empty((n, 3), dtype=np.float32)
-    depths = np.empty(n, dtype=np.float32)
-    opac = np.empty(n, dtype=np.float32)
-    ext = np.empty((n, 2), dtype=np.float32)
-    smax = np.empty(n, dtype=np.float32)
+    rec = np.zeros((n, RECORD + 1), dtype=np.float32)
     tan_fovx = 0.5 * width / fx
     tan_fovy = 0.5 * height / fy
     lim_x_pos = (width - cx) / fx + 0.3 * tan_fovx
@@ -68,26 +73,19 @@ def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, heigh
     lim_y_pos = (height - cy) / fy + 0.3 * tan_fovy
     lim_y_neg = cy / fy + 0.3 * tan_fovy
     for i in prange(n):
-        ext[i, 0] = -1.0
-        ext[i, 1] = -1.0
+        rec[i, EXT_X] = -1.0
+        # float64 view transform of the float32 offsets: relative to the camera before rounding
         mx, my, mz = np.float64(means[i, 0]), np.float64(means[i, 1]), np.float64(means[i, 2])
         tx = view[0, 0] * mx + view[0, 1] * my + view[0, 2] * mz + view[0, 3]
         ty = view[1, 0] * mx + view[1, 1] * my + view[1, 2] * mz + view[1, 3]
         tz = view[2, 0] * mx + view[2, 1] * my + view[2, 2] * mz + view[2, 3]
-        depths[i] = tz
-        means2d[i, 0] = 0.0
-        means2d[i, 1] = 0.0
-        conics[i, 0] = 0.0
-        conics[i, 1] = 0.0
-        conics[i, 2] = 0.0
-        opac[i] = 0.0
-        smax[i] = 0.0
+        rec[i, DEPTH] = tz
         if not (tz > near and tz < far):
             continue
         # camera-frame M = V R S; covariance = M M^T
         qw, qx, qy, qz = np.float64(quats[i, 0]), np.float64(quats[i, 1]), np.float64(quats[i, 2]), np.float64(quats[i, 3])
         qn = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
-        if qn == 0.0:
+        if not qn > 0.0:
             continue
         qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
         r00, r01, r02 = 1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)
@@ -120,40 +118,48 @@ def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, heigh
         det = max(c00 * c11 - c01 * c01, 1e-10)
         px = fx * tx / tz + cx
         py = fy * ty / tz + cy
+        if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(c00) and np.isfinite(c11) and np.isfinite(c01)):
+            continue
         rad_x = math.ceil(RADIUS_SIGMAS * math.sqrt(c00))
         rad_y = math.ceil(RADIUS_SIGMAS * math.sqrt(c11))
         if px + rad_x <= 0 or px - rad_x >= width or py + rad_y <= 0 or py - rad_y >= height:
             continue
-        means2d[i, 0] = px
-        means2d[i, 1] = py
-        conics[i, 0] = c11 / det
-        conics[i, 1] = -c01 / det
-        conics[i, 2] = c00 / det
+        rec[i, MX] = px
+        rec[i, MY] = py
+        rec[i, CA] = c11 / det
+        rec[i, CB] = -c01 / det
+        rec[i, CC] = c00 / det
         op = np.float64(opacities[i])
         if antialiased:
             op *= math.sqrt(max(det_orig / det, 0.0))
-        opac[i] = op
+        rec[i, OP] = op
+        for c in range(3):
+            v = colors[i, c]
+            if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
+                v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
+            rec[i, RED + c] = v
         # Visible. It can only matter where opacity exp(-sigma) >= 1/255, i.e.
         # sigma <= ln(255 opacity); per axis that is |d| <= sqrt(2 sigma_max cov_axis).
         if op < ALPHA_MIN:
-            ext[i, 0] = 0.0
-            ext[i, 1] = 0.0
+            rec[i, EXT_X] = 0.0
             continue
         s = math.log(op / ALPHA_MIN) + SIGMA_SLACK
-        smax[i] = s
-        ext[i, 0] = min(math.sqrt(2.0 * s * c00), rad_x) + PIXEL_SLACK
-        ext[i, 1] = min(math.sqrt(2.0 * s * c11), rad_y) + PIXEL_SLACK
-    return means2d, conics, depths, opac, ext, smax
+        rec[i, SMAX] = s
+        rec[i, EXT_X] = min(math.sqrt(2.0 * s * c00), rad_x) + PIXEL_SLACK
+        rec[i, EXT_Y] = min(math.sqrt(2.0 * s * c11), rad_y) + PIXEL_SLACK
+    return rec
 
 
 @njit(cache=True)
-def _depth_order(depths, ids):
-    """`ids` stably sorted by depth (LSD radix sort on order-preserving float bits)."""
+def _depth_order(rec, ids):
+    """`ids` stably sorted by the records' depth (LSD radix sort on order-preserving float bits)."""
     n = ids.shape[0]
     keys = np.empty(n, dtype=np.uint32)
-    bits = depths.view(np.uint32)
+    depth = np.empty(1, dtype=np.float32)
+    bits = depth.view(np.uint32)
     for i in range(n):
-        b = bits[ids[i]]
+        depth[0] = rec[ids[i], DEPTH]
+        b = bits[0]
         keys[i] = ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
     idx = ids.copy()
     tmp_keys = np.empty_like(keys)
@@ -177,35 +183,15 @@ def _depth_order(depths, ids):
     return idx
 
 
-# Columns of the per-splat records. `_pack` writes RECORD + 1 columns (the last is the
-# x extent, used only for binning); the tile-major copy keeps the first RECORD.
-MX, MY, CA, CB, CC, OP, SMAX, EXT_Y, RED, GREEN, BLUE, DEPTH, EXT_X = range(13)
-RECORD = 12
-
-
 @njit(parallel=True, cache=True)
-def _pack(order, means2d, conics, opacities, smax, ext, colors, depths, colors_are_sh0):
-    """Gather the visible splats, in depth order, into contiguous records."""
-    m = order.shape[0]
-    rec = np.empty((m, RECORD + 1), dtype=np.float32)
-    for k in prange(m):
+def _pack(rec, order):
+    """The records of `order`, gathered contiguously (depth order)."""
+    out = np.empty((order.shape[0], RECORD + 1), dtype=np.float32)
+    for k in prange(order.shape[0]):
         i = order[k]
-        rec[k, MX] = means2d[i, 0]
-        rec[k, MY] = means2d[i, 1]
-        rec[k, CA] = conics[i, 0]
-        rec[k, CB] = conics[i, 1]
-        rec[k, CC] = conics[i, 2]
-        rec[k, OP] = opacities[i]
-        rec[k, SMAX] = smax[i]
-        rec[k, EXT_X] = ext[i, 0]
-        rec[k, EXT_Y] = ext[i, 1]
-        for c in range(3):
-            v = colors[i, c]
-            if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
-                v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
-            rec[k, RED + c] = v
-        rec[k, DEPTH] = depths[i]
-    return rec
+        for c in range(RECORD + 1):
+            out[k, c] = rec[i, c]
+    return out
 
 
 @njit(parallel=True, cache=True)
@@ -283,6 +269,10 @@ def _rasterize(offsets, rec, width, height, tile_size, tiles_x, tile_order, back
             cc = rec[g, CC]
             op = rec[g, OP]
             s_max = rec[g, SMAX]
+            c_r = rec[g, RED]  # locals: the compiler cannot tell acc from rec apart
+            c_g = rec[g, GREEN]
+            c_b = rec[g, BLUE]
+            c_d = rec[g, DEPTH]
             det = ca * cc - cb * cb
             py0 = max(int(math.ceil(my - rec[g, EXT_Y] - 0.5)), y0)
             py1 = min(int(math.floor(my + rec[g, EXT_Y] - 0.5)) + 1, y1)
@@ -320,10 +310,10 @@ def _rasterize(offsets, rec, width, height, tile_size, tiles_x, tile_order, back
                         n_done += 1
                         continue
                     w = alpha * t
-                    acc[p, 0] += w * rec[g, RED]
-                    acc[p, 1] += w * rec[g, GREEN]
-                    acc[p, 2] += w * rec[g, BLUE]
-                    acc[p, 3] += w * rec[g, DEPTH]
+                    acc[p, 0] += w * c_r
+                    acc[p, 1] += w * c_g
+                    acc[p, 2] += w * c_b
+                    acc[p, 3] += w * c_d
                     trans[p] = next_t
             if n_done == tw * th:
                 break
@@ -364,21 +354,19 @@ class CpuRenderer:
             raise ValueError(f"background {background!r} must be 3 finite numbers")
         g = gaussians.to("cpu")
         view = camera.world_to_camera(g.origin)  # float64: relative to the camera before any float32
-        means2d, conics, depths, opac, ext, smax = _project(
-            _f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), view,
-            camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height,
-            self.eps2d, camera.near, camera.far, self.antialiased)
-        visible = np.flatnonzero(ext[:, 0] >= 0.0).astype(np.int32)
-        order = _depth_order(depths, visible)
         if g.sh_degree == 0:
             colors, from_sh0 = _f32(g.sh[:, 0, :]), True
         else:
             with torch.no_grad():
                 colors, from_sh0 = _f32(splat_colors(g, camera)), False
-        rec = _pack(order, means2d, conics, opac, smax, ext, colors, depths, from_sh0)
+        rec = _project(_f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), colors, from_sh0, view,
+                       camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height,
+                       self.eps2d, camera.near, camera.far, self.antialiased)
+        visible = np.flatnonzero(rec[:, EXT_X] >= 0.0).astype(np.int32)
+        rec = _pack(rec, _depth_order(rec, visible))
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
-        offsets, tiled = _bin_tiles(rec, ts, tiles_x, tiles_y, 2 * numba.get_num_threads())
+        offsets, tiled = _bin_tiles(rec, ts, tiles_x, tiles_y, numba.get_num_threads())
         # Busy tiles first, handed out in small chunks, so the threads finish together.
         tile_order = np.argsort(-np.diff(offsets), kind="stable")
         rgb = np.empty((height, width, 3), dtype=np.float32)
