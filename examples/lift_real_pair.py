@@ -30,7 +30,7 @@ def main() -> None:
 
     pair = args.data / "pairs" / "para_landsat5"
     raster = earth3d.read_raster(pair / "srtm.tif", pair / "rgb_b3b2b1.tif", stretch=(2, 98))
-    splats = earth3d.lift(raster)
+    splats = earth3d.lift(raster, backing=True)  # sharp surface splats over a hole-free backing layer
     print(f"{raster.shape[1]} x {raster.shape[0]} cells -> {len(splats)} splats ({raster.vertical_datum})")
 
     # The scene centre as longitude, latitude and (ellipsoidal) height.
