@@ -1,0 +1,10 @@
+"""World synthesis: procedural planets, generators fitted to real exemplars, real rasters as a source.
+
+All sources implement `TileGenerator.generate(region, resolution_m) -> GeoRaster`.
+"""
+
+from .base import TileGenerator
+from .grid import tile_bbox, tile_for_lonlat
+from .world import BIOMES, LEVELS, ProceduralWorld
+
+__all__ = ["BIOMES", "LEVELS", "ProceduralWorld", "TileGenerator", "tile_bbox", "tile_for_lonlat"]

@@ -1,0 +1,289 @@
+"""City layout as exact box-filtered area fractions (numba).
+
+A city lives in a local metric frame (u east, v north, metres). Streets form a
+jittered two-level grid per axis: arterials about every 500 m, local streets
+splitting each arterial interval into blocks of 70-140 m. Blocks split into
+parcels along their long side (one or two rows facing the streets); parcels
+hold one building (rectangle, flat or gabled roof) and yard trees. Every
+feature is a rectangle or a Gaussian crown, so the area average of any
+quantity over a pixel footprint is computed exactly (rectangle overlaps, erf
+integrals). A pixel value is that average: averaging a fine tile down gives
+the coarse tile, and neighbouring tiles agree on their border.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .noise import hash2, hash3, rehash, unit
+
+ARTERIAL_SPACING = 500.0
+ARTERIAL_HALF_WIDTH = 11.0
+LOCAL_HALF_WIDTH = 5.0
+SIDEWALK = 2.5
+SHADOW_MAX = 30.0  # metres, cap of the cast-shadow offset along each axis
+TREE_MARGIN = 8.0  # metres, reach of a crown (3 sigma) beyond its centre
+SUN_OFFSET = 0.70710678  # shadow offset per metre of height along +u and -v (sun 45 deg high in the north-west)
+MAX_FOOTPRINT = 48.0  # metres: wider pixels average the city over this footprint at their centre
+
+# Output slots of city_pixel.
+ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE = range(14)
+N_OUT = 14
+
+ROOF_COLOURS = np.array(
+    [[0.56, 0.54, 0.51], [0.36, 0.36, 0.38], [0.60, 0.35, 0.27], [0.74, 0.73, 0.70], [0.46, 0.40, 0.34],
+     [0.42, 0.46, 0.50], [0.52, 0.30, 0.24], [0.66, 0.64, 0.60]], dtype=np.float64)
+
+
+@njit(cache=True, inline="always")
+def _ov(a0, a1, b0, b1):
+    """Length of the overlap of [a0, a1] and [b0, b1]."""
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+@njit(cache=True)
+def _arterial(k, axis, cs):
+    return k * ARTERIAL_SPACING + (unit(hash2(k, axis, cs)) - 0.5) * 150.0
+
+
+@njit(cache=True)
+def _n_local(k, axis, cs):
+    a0, a1 = _arterial(k, axis, cs), _arterial(k + 1, axis, cs)
+    spacing = 70.0 + 70.0 * unit(hash2(k, axis + 2, cs))
+    return max(1, int(round((a1 - a0) / spacing)))
+
+
+@njit(cache=True)
+def _street_block(x, axis, cs):
+    """Index (k, j) of the street block containing coordinate x along one axis."""
+    k = int(math.floor(x / ARTERIAL_SPACING))
+    if x < _arterial(k, axis, cs):
+        k -= 1
+    elif x >= _arterial(k + 1, axis, cs):
+        k += 1
+    a0, a1 = _arterial(k, axis, cs), _arterial(k + 1, axis, cs)
+    n = _n_local(k, axis, cs)
+    j = min(n - 1, max(0, int(math.floor((x - a0) / (a1 - a0) * n))))
+    return k, j
+
+
+@njit(cache=True)
+def _block_edges(k, j, axis, cs):
+    """Centrelines (x0, x1) of the streets bounding block (k, j) and their half-widths."""
+    a0, a1 = _arterial(k, axis, cs), _arterial(k + 1, axis, cs)
+    n = _n_local(k, axis, cs)
+    step = (a1 - a0) / n
+    x0, x1 = a0 + j * step, a0 + (j + 1) * step
+    h0 = ARTERIAL_HALF_WIDTH if j == 0 else LOCAL_HALF_WIDTH
+    h1 = ARTERIAL_HALF_WIDTH if j == n - 1 else LOCAL_HALF_WIDTH
+    return x0, x1, h0, h1, n
+
+
+@njit(cache=True, inline="always")
+def _next_block(k, j, n):
+    return (k + 1, 0) if j + 1 >= n else (k, j + 1)
+
+
+@njit(cache=True, inline="always")
+def _gauss_int(a, b, c, s):
+    """Integral over [a, b] of exp(-(x - c)^2 / (2 s^2))."""
+    r = s * 1.4142135623730951
+    return s * 1.2533141373155001 * (math.erf((b - c) / r) - math.erf((a - c) / r))
+
+
+@njit(cache=True, inline="always")
+def _tent_int(a, b, c0, c1):
+    """Integral over [a, b] of the unit tent on [c0, c1] (0 at the ends, 1 in the middle)."""
+    m, hw = 0.5 * (c0 + c1), 0.5 * (c1 - c0)
+    lo, hi = max(a, c0), min(b, c1)
+    if hi <= lo:
+        return 0.0
+    # antiderivative of 1 - |x - m| / hw
+    t0, t1 = lo - m, hi - m
+    f0 = t0 - t0 * abs(t0) / (2.0 * hw)
+    f1 = t1 - t1 * abs(t1) / (2.0 * hw)
+    return f1 - f0
+
+
+@njit(cache=True)
+def _tree(px0, px1, py0, py1, tu, tv, sig, th, out):
+    """Add one crown (Gaussian, peak 1) and its cast shadow over the pixel [px0, px1] x [py0, py1]."""
+    reach = 3.0 * sig
+    if tu + reach > px0 and tu - reach < px1 and tv + reach > py0 and tv - reach < py1:
+        g = _gauss_int(px0, px1, tu, sig) * _gauss_int(py0, py1, tv, sig)
+        out[CANOPY] += g
+        out[CANOPY_H] += g * th
+    o = min(th * SUN_OFFSET, SHADOW_MAX)
+    su, sv = tu + o, tv - o
+    if su + reach > px0 and su - reach < px1 and sv + reach > py0 and sv - reach < py1:
+        out[SHADOW] += 0.8 * _gauss_int(px0, px1, su, sig) * _gauss_int(py0, py1, sv, sig)
+
+
+@njit(cache=True)
+def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):
+    """Buildings and yard trees of the parcels of one block's inner rectangle [ia, ib] x [ic, idd]."""
+    along_u = (ib - ia) >= (idd - ic)
+    la0, la1 = (ia, ib) if along_u else (ic, idd)
+    lc0, lc1 = (ic, idd) if along_u else (ia, ib)
+    # pixel window (with shadow and crown reach) in (along, across) coordinates
+    if along_u:
+        wa0, wa1 = px0 - SHADOW_MAX - TREE_MARGIN, px1 + TREE_MARGIN
+        wc0, wc1 = py0 - TREE_MARGIN, py1 + SHADOW_MAX + TREE_MARGIN
+    else:
+        wa0, wa1 = py0 - TREE_MARGIN, py1 + SHADOW_MAX + TREE_MARGIN
+        wc0, wc1 = px0 - SHADOW_MAX - TREE_MARGIN, px1 + TREE_MARGIN
+    length, depth = la1 - la0, lc1 - lc0
+    if length <= 1.0 or depth <= 1.0:
+        return 0.0
+    pw = 12.0 + 18.0 * unit(rehash(bh, 1)) + 25.0 * dens * unit(rehash(bh, 2))
+    n = max(1, int(round(length / pw)))
+    rows = 2 if depth > 36.0 else 1
+    step, rdepth = length / n, depth / rows
+    a_lo = max(0, int(math.floor((wa0 - la0) / step)))
+    a_hi = min(n - 1, int(math.floor((wa1 - la0) / step)))
+    r_lo = max(0, int(math.floor((wc0 - lc0) / rdepth)))
+    r_hi = min(rows - 1, int(math.floor((wc1 - lc0) / rdepth)))
+    loose = 1.0 - dens
+    roof_area = 0.0
+    for r in range(r_lo, r_hi + 1):
+        c0, c1 = lc0 + r * rdepth, lc0 + (r + 1) * rdepth
+        for a in range(a_lo, a_hi + 1):
+            ph = rehash(bh, 100 + r * 4096 + a)
+            a0, a1 = la0 + a * step, la0 + (a + 1) * step
+            side = (0.5 + 2.5 * unit(rehash(ph, 1))) * loose
+            front = (1.0 + 6.0 * unit(rehash(ph, 2))) * loose
+            back = (2.0 + 0.5 * rdepth * unit(rehash(ph, 3))) * loose
+            # row 0 faces the street at lc0, the last row faces lc1
+            if r == 0:
+                b0, b1 = c0 + front, c1 - (back if rows > 1 else front)
+            else:
+                b0, b1 = c0 + back, c1 - front
+            q0, q1 = a0 + side, a1 - side
+            if unit(rehash(ph, 4)) < 0.15 + 0.8 * built and b1 - b0 > 4.0 and q1 - q0 > 4.0:
+                floors = 1.0 + math.floor(-math.log(1.0 - unit(rehash(ph, 5))) * (0.6 + 12.0 * dens * dens))
+                height = 3.1 * min(floors, 70.0) + 0.8
+                gable = floors <= 3.0 and unit(rehash(ph, 6)) < 0.75
+                rise = 0.3 * min(q1 - q0, b1 - b0) if gable else 0.0
+                if along_u:
+                    x0, x1, y0, y1 = q0, q1, b0, b1
+                else:
+                    x0, x1, y0, y1 = b0, b1, q0, q1
+                ou, ov = _ov(px0, px1, x0, x1), _ov(py0, py1, y0, y1)
+                area = ou * ov
+                if area > 0.0:
+                    ci = int(rehash(ph, 7) % np.uint64(ROOF_COLOURS.shape[0]))
+                    shade = 0.85 + 0.3 * unit(rehash(ph, 8))
+                    out[ROOF_A] += area
+                    out[ROOF_R] += area * ROOF_COLOURS[ci, 0] * shade
+                    out[ROOF_G] += area * ROOF_COLOURS[ci, 1] * shade
+                    out[ROOF_B] += area * ROOF_COLOURS[ci, 2] * shade
+                    out[HEIGHT] += area * height
+                    if gable:  # ridge along the parcel's long side: tent across the short side
+                        if ((q1 - q0) >= (b1 - b0)) == along_u:
+                            pitch = rise * ou * _tent_int(py0, py1, y0, y1)
+                        else:
+                            pitch = rise * ov * _tent_int(px0, px1, x0, x1)
+                        out[HEIGHT] += pitch
+                        out[RISE] += pitch
+                    roof_area += area
+                o = min((height + 0.5 * rise) * SUN_OFFSET, SHADOW_MAX)
+                shadow = _ov(px0, px1, x0, x1 + o) * _ov(py0, py1, y0 - o, y1) - area
+                out[SHADOW] += shadow
+            # yard trees: one or two in the back part of the parcel, fewer in dense areas
+            ntree = int(unit(rehash(ph, 9)) * 3.0 * loose)
+            for t in range(ntree):
+                th_ = rehash(ph, 20 + t)
+                sig = 1.0 + 1.3 * unit(rehash(th_, 1))
+                tu_a = a0 + (0.2 + 0.6 * unit(rehash(th_, 2))) * step
+                frac = 0.1 + 0.2 * unit(rehash(th_, 3))
+                if rows == 1:
+                    tc = c1 - 0.5 * frac * rdepth
+                elif r == 0:
+                    tc = c1 - frac * rdepth
+                else:
+                    tc = c0 + frac * rdepth
+                tree_h = 5.0 + 9.0 * unit(rehash(th_, 4))
+                if along_u:
+                    _tree(px0, px1, py0, py1, tu_a, tc, sig, tree_h, out)
+                else:
+                    _tree(px0, px1, py0, py1, tc, tu_a, sig, tree_h, out)
+    return roof_area
+
+
+@njit(cache=True)
+def _park_trees(px0, px1, py0, py1, ia, ib, ic, idd, bh, out):
+    """Trees on a 9 m jittered lattice inside a park block."""
+    spacing = 9.0
+    i0 = int(math.floor((max(ia, px0 - SHADOW_MAX - TREE_MARGIN) - ia) / spacing))
+    i1 = int(math.floor((min(ib, px1 + TREE_MARGIN) - ia) / spacing))
+    j0 = int(math.floor((max(ic, py0 - TREE_MARGIN) - ic) / spacing))
+    j1 = int(math.floor((min(idd, py1 + SHADOW_MAX + TREE_MARGIN) - ic) / spacing))
+    for i in range(max(i0, 0), i1 + 1):
+        for j in range(max(j0, 0), j1 + 1):
+            h = rehash(bh, 5000 + i * 1021 + j)
+            if unit(h) > 0.55:
+                continue
+            tu = ia + (i + 0.2 + 0.6 * unit(rehash(h, 1))) * spacing
+            tv = ic + (j + 0.2 + 0.6 * unit(rehash(h, 2))) * spacing
+            if tu > ib - 2.0 or tv > idd - 2.0:
+                continue
+            _tree(px0, px1, py0, py1, tu, tv, 1.2 + 1.8 * unit(rehash(h, 3)), 6.0 + 12.0 * unit(rehash(h, 4)), out)
+
+
+@njit(cache=True)
+def city_pixel(u, v, du, dv, dens, built, cs, out):
+    """Area fractions (and area-weighted colours/heights) of city features over one pixel footprint.
+
+    (u, v): pixel centre in the city frame (m); (du, dv): footprint size (m);
+    dens: density in [0, 1] (taller, tighter buildings towards 1); built: share
+    of parcels that hold a building. `out` (N_OUT,) is overwritten with
+    fractions of the footprint area (colour and height slots are weighted sums
+    divided by the area).
+    """
+    for i in range(N_OUT):
+        out[i] = 0.0
+    du = min(du, MAX_FOOTPRINT)
+    dv = min(dv, MAX_FOOTPRINT)
+    px0, px1, py0, py1 = u - 0.5 * du, u + 0.5 * du, v - 0.5 * dv, v + 0.5 * dv
+    area_px = du * dv
+    outer_sum = 0.0
+    ku, ju = _street_block(px0 - SHADOW_MAX - TREE_MARGIN, 0, cs)
+    while True:
+        x0, x1, hx0, hx1, nu = _block_edges(ku, ju, 0, cs)
+        if x0 > px1 + TREE_MARGIN:
+            break
+        kv, jv = _street_block(py0 - TREE_MARGIN, 1, cs)
+        while True:
+            y0, y1, hy0, hy1, nv = _block_edges(kv, jv, 1, cs)
+            if y0 > py1 + SHADOW_MAX + TREE_MARGIN:
+                break
+            oa, ob, oc, od = x0 + hx0, x1 - hx1, y0 + hy0, y1 - hy1
+            ia, ib, ic, idd = oa + SIDEWALK, ob - SIDEWALK, oc + SIDEWALK, od - SIDEWALK
+            a_outer = _ov(px0, px1, oa, ob) * _ov(py0, py1, oc, od)
+            a_inner = _ov(px0, px1, ia, ib) * _ov(py0, py1, ic, idd)
+            outer_sum += a_outer
+            out[SIDEWALK_A] += a_outer - a_inner
+            bh = hash3(ku * 64 + ju, kv * 64 + jv, 0, cs)
+            kind = unit(rehash(bh, 0))
+            if kind < 0.06 + 0.04 * (1.0 - dens):
+                out[PARK] += a_inner
+                _park_trees(px0, px1, py0, py1, ia, ib, ic, idd, bh, out)
+            else:
+                roofs = _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out)
+                if kind < 0.2 + 0.7 * dens * dens:
+                    out[YARD_COM] += a_inner - roofs
+                else:
+                    out[YARD_RES] += a_inner - roofs
+            kv, jv = _next_block(kv, jv, nv)
+        ku, ju = _next_block(ku, ju, nu)
+    out[ROAD] = area_px - outer_sum
+    inv = 1.0 / area_px
+    for i in range(N_OUT):
+        out[i] *= inv
+    if out[ROOF_A] > 0.0:
+        out[ROOF_R] /= out[ROOF_A]
+        out[ROOF_G] /= out[ROOF_A]
+        out[ROOF_B] /= out[ROOF_A]

@@ -1,0 +1,433 @@
+"""The procedural world as a pure function of (position, cell size), evaluated per pixel with numba.
+
+Fields, coarse to fine:
+- macro fields (continents, mountain belts, plateaus, hilliness, moisture and
+  temperature noise) from low-frequency, domain-warped 3D noise on the unit sphere;
+- relief: an eroded multifractal (gradient noise whose octaves are damped by the
+  slope accumulated so far, ridged where mountains are), octaves from 150 km down to
+  two cells, the last ones faded in so the spectrum is band-limited to the cell size;
+- climate: temperature from latitude, noise and a 6.5 K/km lapse rate; moisture from
+  noise, distance to the sea and latitude belts; biomes from a Whittaker-like table;
+- land use: farmland fields and cities in a local metric frame of a 0.5 degree cell,
+  as exact area averages over the pixel footprint (see city.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import city as C
+from .grid import EARTH_RADIUS_M, M_PER_DEG
+from .noise import fbm, hash2, lerp, noise, noised, rehash, smoothstep, unit
+
+SEA = 0.075  # continent-field threshold of the coast
+N_MACRO = 7
+MACRO_STEP_DEG = 1.0 / 128.0  # finest global lattice of the macro fields (about 870 m)
+RELIEF_TOP_M = 150_000.0
+HURST = 0.75
+EROSION = 6.0  # damping of an octave per squared slope of the coarser ones
+CELL_DEG = 0.5  # land-use cell: one local frame, at most one city
+N_SEEDS = 16
+S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE = range(0, 12)
+
+BIOMES = ("ocean", "ice", "tundra", "boreal forest", "temperate forest", "grassland/farmland",
+          "desert", "savanna", "rainforest")
+# Climate prototypes (temperature C, moisture 0..1) of the land biomes 1..8.
+_PROTO = np.array([[-20.0, 0.5], [-7.0, 0.45], [1.0, 0.65], [11.0, 0.75], [12.0, 0.35],
+                   [21.0, 0.05], [23.0, 0.38], [25.0, 0.85]])
+_BIOME_RGB = np.array(
+    [[0.03, 0.09, 0.20],   # ocean (deep)
+     [0.90, 0.92, 0.95],   # ice
+     [0.45, 0.44, 0.36],   # tundra
+     [0.13, 0.19, 0.12],   # boreal forest
+     [0.18, 0.26, 0.13],   # temperate forest
+     [0.43, 0.45, 0.27],   # grassland
+     [0.80, 0.67, 0.48],   # desert
+     [0.57, 0.51, 0.33],   # savanna
+     [0.08, 0.19, 0.07]],  # rainforest
+)
+_FIELD_RGB = np.array(
+    [[0.30, 0.40, 0.17], [0.44, 0.51, 0.24], [0.70, 0.62, 0.38], [0.50, 0.41, 0.29],
+     [0.38, 0.31, 0.22], [0.60, 0.58, 0.42], [0.25, 0.35, 0.15], [0.55, 0.50, 0.30]])
+_ROCK = np.array([0.43, 0.40, 0.37])
+_SNOW = np.array([0.94, 0.95, 0.97])
+_SAND = np.array([0.84, 0.77, 0.60])
+_SHELF = np.array([0.07, 0.24, 0.32])
+_SHALLOW = np.array([0.22, 0.46, 0.48])
+_ROAD = np.array([0.27, 0.27, 0.28])
+_WALK = np.array([0.58, 0.57, 0.55])
+_PAVED = np.array([0.50, 0.49, 0.47])
+_LAWN = np.array([0.32, 0.40, 0.21])
+_TREE = np.array([0.12, 0.21, 0.09])
+
+
+def make_seeds(seed: int) -> np.ndarray:
+    """Independent 64-bit sub-seeds of one world seed."""
+    from .noise import mix64
+
+    base = np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
+    return np.array([mix64(base ^ np.uint64((k + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF))
+                     for k in range(N_SEEDS)], dtype=np.uint64)
+
+
+@njit(cache=True)
+def unit_vector(lon_deg, lat_deg):
+    lo, la = math.radians(lon_deg), math.radians(lat_deg)
+    cl = math.cos(la)
+    return cl * math.cos(lo), cl * math.sin(lo), math.sin(la)
+
+
+@njit(cache=True)
+def macro_at(x, y, z, S, out):
+    """The smooth planetary fields at unit vector (x, y, z) into out[0:N_MACRO]."""
+    wx = fbm(x, y, z, 1.7, 2, 0.5, S[S_WARP])
+    wy = fbm(x, y, z, 1.7, 2, 0.5, S[S_WARP] + np.uint64(1))
+    wz = fbm(x, y, z, 1.7, 2, 0.5, S[S_WARP] + np.uint64(2))
+    qx, qy, qz = x + 0.35 * wx, y + 0.35 * wy, z + 0.35 * wz
+    out[0] = fbm(qx, qy, qz, 1.2, 7, 0.5, S[S_CONT])
+    out[1] = fbm(qx, qy, qz, 1.6, 3, 0.5, S[S_BELT])
+    out[2] = fbm(x, y, z, 2.5, 2, 0.5, S[S_GATE])
+    out[3] = fbm(qx, qy, qz, 2.2, 3, 0.5, S[S_PLAT])
+    out[4] = fbm(x, y, z, 5.0, 3, 0.5, S[S_HILL])
+    out[5] = fbm(qx, qy, qz, 2.0, 3, 0.5, S[S_MOIST])
+    out[6] = fbm(x, y, z, 3.0, 2, 0.5, S[S_TEMP])
+
+
+@njit(parallel=True, cache=True)
+def macro_grid(lons, lats, S):
+    """Macro fields on a lon/lat lattice, (len(lats), len(lons), N_MACRO)."""
+    g = np.empty((lats.shape[0], lons.shape[0], N_MACRO))
+    for j in prange(lats.shape[0]):
+        for i in range(lons.shape[0]):
+            x, y, z = unit_vector(lons[i], lats[j])
+            macro_at(x, y, z, S, g[j, i])
+    return g
+
+
+@njit(cache=True)
+def landform(m):
+    """(land weight, mountains, plateau, hills, base elevation m, relief amplitude m) from macro fields."""
+    d = m[0] - SEA
+    land = smoothstep(-0.02, 0.03, d)
+    belt = 1.0 - smoothstep(0.0, 0.06, abs(m[1]))
+    mtn = belt * smoothstep(-0.1, 0.2, m[2]) * smoothstep(-0.03, 0.05, d)
+    plat = smoothstep(0.10, 0.17, m[3]) * smoothstep(0.02, 0.12, d) * (1.0 - mtn)
+    hill = smoothstep(-0.05, 0.3, m[4])
+    if d >= 0.0:
+        base = 600.0 * (1.0 - math.exp(-d / 0.12))
+    else:
+        base = -130.0 * smoothstep(0.0, -0.02, d) - 3800.0 * smoothstep(-0.015, -0.12, d)
+    base += 1700.0 * mtn + 1300.0 * plat
+    amp = 40.0 + 1100.0 * hill * land + 3800.0 * mtn + 500.0 * plat * hill + 150.0 * (1.0 - land)
+    return land, mtn, plat, hill, base, amp
+
+
+@njit(cache=True)
+def climate(m, lat, h, d):
+    """(temperature C, moisture 0..1) at latitude `lat` and height h."""
+    alat = abs(lat)
+    t = 28.0 - 50.0 * (alat / 90.0) ** 1.6 + 5.0 * m[6] - 0.0065 * max(h, 0.0)
+    w = (0.42 + 0.9 * m[5] + 0.25 * (1.0 - smoothstep(0.0, 0.2, d))
+         + 0.25 * math.exp(-(alat / 12.0) ** 2) - 0.35 * math.exp(-((alat - 25.0) / 9.0) ** 2)
+         + 0.12 * math.exp(-((alat - 55.0) / 12.0) ** 2))
+    return t, min(max(w, 0.0), 1.0)
+
+
+@njit(cache=True)
+def biome_weights(t, w, out):
+    """Soft membership of the 8 land biomes (out[1:9]) in climate space; returns the argmax id."""
+    tot, best, bid = 0.0, -1.0, 1
+    for k in range(8):
+        dt = (t - _PROTO[k, 0]) / 7.0
+        dw = (w - _PROTO[k, 1]) / 0.16
+        e = math.exp(-(dt * dt + dw * dw))
+        e = e * e * e
+        out[k + 1] = e
+        tot += e
+        if e > best:
+            best, bid = e, k + 1
+    for k in range(8):
+        out[k + 1] /= max(tot, 1e-300)
+    return bid
+
+
+@njit(cache=True)
+def relief(x, y, z, res, amp, mtn, urban, seed):
+    """Eroded multifractal relief at unit vector (x, y, z) for cells of `res` metres.
+
+    Octaves from RELIEF_TOP_M down to one cell, weighted by their mean attenuation
+    over a cell (band limit: coarse cells approximate averages of fine ones); each
+    octave is damped by the slope accumulated from the coarser ones (smooth
+    valley sides, rough crests and floors), ridged where mountains are, tapered
+    above 40 km outside mountains and flattened in cities below 3 km.
+    Returns (relief m, slope of octaves >= 60 m, texture signal about [-1, 1]).
+    """
+    # domain warp (about 4 km at 25 km wavelength) bends valleys and ridges into flowing shapes
+    fw = EARTH_RADIUS_M / 25000.0
+    wsc = 4000.0 / EARTH_RADIUS_M
+    x, y, z = (x + wsc * noise(x * fw, y * fw, z * fw, seed ^ np.uint64(1)),
+               y + wsc * noise(x * fw + 5.2, y * fw, z * fw, seed ^ np.uint64(2)),
+               z + wsc * noise(x * fw, y * fw + 1.3, z * fw, seed ^ np.uint64(3)))
+    lam = RELIEF_TOP_M
+    a = 1.0
+    gain = 2.0 ** -HURST
+    rel = 0.0
+    gx = gy = gz = 0.0
+    slope_coarse = 0.0
+    tex = 0.0
+    tex_amp = 1.0
+    for o in range(40):
+        t = lam / res
+        if t <= 0.6:
+            break
+        # mean attenuation of a wave of this length by a res x res box: a coarse cell is
+        # then close to the average of the finer cells inside it
+        wgt = math.exp(-0.5 / (t * t)) * smoothstep(0.6, 1.1, t)
+        f = EARTH_RADIUS_M / lam
+        so = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
+        off = unit(so) * 131.0
+        n, nx, ny, nz = noised(x * f + off, y * f - off, z * f + 0.7 * off, so)
+        # ridged octave: 0.218 - |n| (zero mean), with |n| rounded over 0.04 so crests are not creases
+        sa = math.sqrt(n * n + 0.0016)
+        rn = 0.218 + 0.04 - sa
+        rx, ry, rz = -n / sa * nx, -n / sa * ny, -n / sa * nz
+        val = lerp(n, 2.0 * rn, mtn)
+        vx, vy, vz = lerp(nx, 2.0 * rx, mtn), lerp(ny, 2.0 * ry, mtn), lerp(nz, 2.0 * rz, mtn)
+        radial = gx * x + gy * y + gz * z
+        slope2 = gx * gx + gy * gy + gz * gz - radial * radial
+        damp = 1.0 / (1.0 + EROSION * slope2)
+        taper = lerp(min(1.0, (40000.0 / lam) ** 0.8), 1.0, mtn)
+        flat = 1.0 - 0.9 * urban if lam < 3000.0 else 1.0
+        k = amp * a * damp * wgt * flat * taper
+        rel += k * val
+        kg = k / lam
+        gx += kg * vx
+        gy += kg * vy
+        gz += kg * vz
+        if lam >= 60.0:
+            radial = gx * x + gy * y + gz * z
+            slope_coarse = math.sqrt(max(gx * gx + gy * gy + gz * gz - radial * radial, 0.0))
+        if lam < 5000.0:
+            tex += tex_amp * wgt * n * (1.0 if (o & 1) == 0 else -1.0)
+            tex_amp *= 0.8
+        a *= gain
+        lam *= 0.5
+    return rel, slope_coarse, tex
+
+
+@njit(cache=True)
+def _jline(k, spacing, jit, seed):
+    return (k + (unit(hash2(k, 7, seed)) - 0.5) * jit) * spacing
+
+
+@njit(cache=True)
+def _jcell(x, spacing, jit, seed):
+    k = int(math.floor(x / spacing))
+    if x < _jline(k, spacing, jit, seed):
+        k -= 1
+    elif x >= _jline(k + 1, spacing, jit, seed):
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def fields_colour(u0, u1, v0, v1, seed, natural, out):
+    """Area-averaged colour of a patchwork of fields over [u0, u1] x [v0, v1] into out[0:3]."""
+    out[0] = out[1] = out[2] = 0.0
+    r = _jcell(v0, 260.0, 0.7, seed)
+    while True:
+        a, b = _jline(r, 260.0, 0.7, seed), _jline(r + 1, 260.0, 0.7, seed)
+        if a > v1:
+            break
+        ovv = C._ov(v0, v1, a, b)
+        rs = seed ^ hash2(r, 11, seed)
+        spacing = 120.0 + 260.0 * unit(rs)
+        c = _jcell(u0, spacing, 0.6, rs)
+        while ovv > 0.0:
+            ca, cb = _jline(c, spacing, 0.6, rs), _jline(c + 1, spacing, 0.6, rs)
+            if ca > u1:
+                break
+            wgt = ovv * C._ov(u0, u1, ca, cb)
+            fh = hash2(c, r, seed)
+            if unit(fh) < 0.15:
+                col0, col1, col2 = natural[0], natural[1], natural[2]
+            else:
+                k = int(rehash(fh, 1) % np.uint64(_FIELD_RGB.shape[0]))
+                s = 0.88 + 0.24 * unit(rehash(fh, 2))
+                col0, col1, col2 = _FIELD_RGB[k, 0] * s, _FIELD_RGB[k, 1] * s, _FIELD_RGB[k, 2] * s
+            out[0] += wgt * col0
+            out[1] += wgt * col1
+            out[2] += wgt * col2
+            c += 1
+        r += 1
+    area = (u1 - u0) * (v1 - v0)
+    out[0] /= area
+    out[1] /= area
+    out[2] /= area
+
+
+@njit(cache=True)
+def city_site(ci, cj, S, mbuf):
+    """City of land-use cell (ci, cj): (radius m or 0, centre lon, centre lat, city seed)."""
+    h = hash2(ci, cj, S[S_CITY])
+    if unit(h) > 0.6:
+        return 0.0, 0.0, 0.0, h
+    lon = -180.0 + (ci + 0.5 + 0.4 * (unit(rehash(h, 1)) - 0.5)) * CELL_DEG
+    lat = -90.0 + (cj + 0.5 + 0.4 * (unit(rehash(h, 2)) - 0.5)) * CELL_DEG
+    if abs(lat) > 70.0:
+        return 0.0, lon, lat, h
+    x, y, z = unit_vector(lon, lat)
+    macro_at(x, y, z, S, mbuf)
+    land, mtn, plat, hill, base, amp = landform(mbuf)
+    t, w = climate(mbuf, lat, base, mbuf[0] - SEA)
+    hab = (smoothstep(0.01, 0.03, mbuf[0] - SEA) * (1.0 - smoothstep(0.05, 0.2, mtn))
+           * smoothstep(2.0, 8.0, t) * (1.0 - smoothstep(26.0, 30.0, t)) * smoothstep(0.15, 0.3, w)
+           * (1.0 - smoothstep(800.0, 1500.0, base)) * (1.0 - 0.6 * hill))
+    if hab < 0.35:
+        return 0.0, lon, lat, h
+    rel, slope, _ = relief(x, y, z, 200.0, amp, mtn, 1.0, S[S_REL])
+    if base + rel + 0.45 * amp * land * (1.0 - mtn) < 3.0 or slope > 0.08:
+        return 0.0, lon, lat, h
+    cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
+    radius = min(1500.0 + 9000.0 * unit(rehash(h, 3)) ** 2, 0.28 * min(cell_w, CELL_DEG * M_PER_DEG))
+    return radius, lon, lat, h
+
+
+@njit(parallel=True, cache=True)
+def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shape, out_rgb, out_water, out_biome):
+    """Evaluate the world at every cell centre (lats[j], lons[i]).
+
+    `grid` holds the macro fields on a global lattice of step `gstep` degrees starting at
+    (glon0, glat0) when it has rows; otherwise macro fields are evaluated per cell.
+    Writes heights (surface: water at 0 m), the surface used for sun shading
+    (the same without building walls: terrain, roof pitch, crowns), colours before
+    shading, water fraction and biome ids.
+    """
+    nrow, ncol = lats.shape[0], lons.shape[0]
+    use_grid = grid.shape[0] > 0
+    res_y = dlat * M_PER_DEG
+    for j in prange(nrow):
+        lat = lats[j]
+        res = res_y  # band limit from the latitude cell size: the same for every row of a tile
+        m = np.empty(N_MACRO)
+        mbuf = np.empty(N_MACRO)
+        bw = np.empty(9)
+        cout = np.empty(C.N_OUT)
+        fcol = np.empty(3)
+        nat = np.empty(3)
+        last_ci, last_cj = -1, -1
+        c_rad, c_lon, c_lat, c_seed = 0.0, 0.0, 0.0, np.uint64(0)
+        cj = min(int(math.floor((lat + 90.0) / CELL_DEG)), int(180.0 / CELL_DEG) - 1)
+        lat0 = -90.0 + (cj + 0.5) * CELL_DEG
+        cos0 = math.cos(math.radians(lat0))
+        for i in range(ncol):
+            lon = lons[i]
+            x, y, z = unit_vector(lon, lat)
+            # ---- macro fields
+            if use_grid:
+                fi = (lon - glon0) / gstep
+                fj = (lat - glat0) / gstep
+                i0 = min(max(int(math.floor(fi)), 0), grid.shape[1] - 2)
+                j0 = min(max(int(math.floor(fj)), 0), grid.shape[0] - 2)
+                tx, ty = fi - i0, fj - j0
+                for k in range(N_MACRO):
+                    a = grid[j0, i0, k] + (grid[j0, i0 + 1, k] - grid[j0, i0, k]) * tx
+                    b = grid[j0 + 1, i0, k] + (grid[j0 + 1, i0 + 1, k] - grid[j0 + 1, i0, k]) * tx
+                    m[k] = a + (b - a) * ty
+            else:
+                macro_at(x, y, z, S, m)
+            land, mtn, plat, hill, base, amp = landform(m)
+            d = m[0] - SEA
+            # ---- land-use cell and city
+            ci = int(math.floor((lon + 180.0) / CELL_DEG)) % int(360.0 / CELL_DEG)
+            if ci != last_ci or cj != last_cj:
+                c_rad, c_lon, c_lat, c_seed = city_site(ci, cj, S, mbuf)
+                last_ci, last_cj = ci, cj
+            lon0 = -180.0 + (ci + 0.5) * CELL_DEG
+            dl = (lon - lon0 + 180.0) % 360.0 - 180.0
+            u = dl * M_PER_DEG * cos0
+            v = (lat - lat0) * M_PER_DEG
+            du, dv = dlon * M_PER_DEG * cos0, res_y
+            dens = 0.0
+            if c_rad > 0.0:
+                uc = ((c_lon - lon0 + 180.0) % 360.0 - 180.0) * M_PER_DEG * cos0
+                vc = (c_lat - lat0) * M_PER_DEG
+                r = math.hypot(u - uc, v - vc) / c_rad
+                if r < 2.5:
+                    f = EARTH_RADIUS_M / 2500.0
+                    r *= 1.0 + 0.45 * noise(x * f, y * f, z * f, S[S_EDGE])
+                    dens = math.exp(-(1.5 * r) ** 2)
+            urban = smoothstep(0.03, 0.2, dens)
+            # ---- relief: eroded multifractal
+            rel, slope_coarse, tex = relief(x, y, z, res, amp, mtn, urban, S[S_REL])
+            h = base + rel + 0.45 * amp * land * (1.0 - mtn)
+            # ---- climate and natural colour
+            t, w = climate(m, lat, h, d)
+            bid = biome_weights(t, w, bw)
+            ice = smoothstep(-8.0, -14.0, t)
+            for c in range(3):
+                acc = 0.0
+                for k in range(1, 9):
+                    acc += bw[k] * _BIOME_RGB[k, c]
+                nat[c] = lerp(acc, _BIOME_RGB[1, c], ice)
+            if ice > 0.5:
+                bid = 1
+            forest = bw[3] + bw[4] + bw[8]
+            # farmland fields where grassland or temperate, flat and not mountainous
+            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * (1.0 - smoothstep(0.06, 0.15, slope_coarse))
+                    * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]))
+            if farm > 0.01:
+                fu = min(du, 1500.0)
+                fv = min(dv, 1500.0)
+                fields_colour(u - 0.5 * fu, u + 0.5 * fu, v - 0.5 * fv, v + 0.5 * fv,
+                              S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
+                for c in range(3):
+                    nat[c] = lerp(nat[c], fcol[c], farm)
+            # texture, rock, snow, beach
+            tex_gain = 0.12 + 0.18 * forest
+            for c in range(3):
+                nat[c] *= 1.0 + tex_gain * tex
+            rock = smoothstep(0.5, 0.9, slope_coarse) * land
+            snow = smoothstep(-3.0, -7.0, t) * (1.0 - 0.6 * rock)
+            beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_coarse)) * smoothstep(4.0, 10.0, t)
+            for c in range(3):
+                nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.15 * tex), rock)
+                nat[c] = lerp(nat[c], _SNOW[c], snow)
+                nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
+            # ---- city overlay
+            surface = max(h, 0.0)
+            shape = surface
+            if urban > 0.0 and h > 0.5:
+                urban *= smoothstep(0.5, 2.0, h)
+                C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
+                ground = cout[C.ROAD] + cout[C.SIDEWALK_A] + cout[C.YARD_RES] + cout[C.YARD_COM] + cout[C.PARK]
+                shadow = min(cout[C.SHADOW], ground)
+                canopy = min(cout[C.CANOPY], 1.0)
+                for c in range(3):
+                    col = (cout[C.ROAD] * _ROAD[c] + cout[C.SIDEWALK_A] * _WALK[c]
+                           + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6) + cout[C.YARD_COM] * _PAVED[c]
+                           + cout[C.PARK] * _LAWN[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c])
+                    col = lerp(col, _TREE[c] * (1.0 + 0.2 * tex), canopy)
+                    col *= 1.0 - 0.5 * shadow
+                    nat[c] = lerp(nat[c], col, urban)
+                crowns = cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])
+                shape += urban * (cout[C.RISE] + crowns)
+                surface += urban * (cout[C.HEIGHT] + crowns)
+                if urban > 0.5:
+                    bid = 9
+            # ---- water
+            wf = min(max(0.5 - h / (res * (slope_coarse + 0.02)), 0.0), 1.0)
+            depth = max(-h, 0.0)
+            sea_ice = smoothstep(-9.0, -13.0, t)
+            for c in range(3):
+                wc = lerp(_SHALLOW[c], _SHELF[c], smoothstep(0.0, 20.0, depth))
+                wc = lerp(wc, _BIOME_RGB[0, c], smoothstep(30.0, 1500.0, depth))
+                wc = lerp(wc, _BIOME_RGB[1, c] * (0.95 + 0.08 * tex), sea_ice)
+                out_rgb[j, i, c] = lerp(nat[c], wc, wf)
+            out_h[j, i] = surface
+            out_shape[j, i] = shape
+            out_water[j, i] = wf * (1.0 - sea_ice)
+            out_biome[j, i] = bid if h >= 0.0 else (1 if sea_ice > 0.5 else 0)

@@ -1,0 +1,181 @@
+"""ProceduralWorld: an unbounded, deterministic Earth-like planet generated on demand.
+
+Every pixel is a pure function of its cell-centre position and the cell size
+(see kernel.py), so tiles can be generated in any order, on any machine, and
+abut without seams; nothing is precomputed globally.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from affine import Affine
+from numba import njit, prange
+from pyproj import CRS
+
+from ..raster.georaster import GeoRaster
+from . import kernel as K
+from .base import resolve_region
+from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
+from .shading import hillshade
+
+LEVELS = {"continental": 1000.0, "regional": 30.0, "city": 1.0, "street": 0.25}
+BIOMES = K.BIOMES + ("city",)
+
+
+class ProceduralWorld:
+    """The default procedural planet. `ProceduralWorld(seed).generate(bbox=..., resolution_m=...)`."""
+
+    def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS):
+        self.seed = int(seed)
+        self.max_pixels = int(max_pixels)
+        self._seeds = K.make_seeds(self.seed)
+
+    def __repr__(self) -> str:
+        return f"ProceduralWorld(seed={self.seed})"
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluate(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
+        """Raw fields at the cell centres lats x lons: height, unshaded rgb, water fraction, biome."""
+        h, w = lats.size, lons.size
+        # Macro fields (wavelengths >= 80 km) come from a global lattice whose step is a
+        # power-of-two fraction of a degree (870 m to 3.5 km, not finer than the cells);
+        # bilinear interpolation keeps them pure functions of position, with errors far
+        # below a millimetre of height. Cells coarser than 3.5 km evaluate them directly.
+        # The choice depends on the latitude cell size only, so every tile of a grid makes the same one.
+        res = dlat * M_PER_DEG
+        q = K.MACRO_STEP_DEG
+        while q < 1.0 / 32.0 and q * M_PER_DEG < res:
+            q *= 2.0
+        if res < q * M_PER_DEG:
+            i0, i1 = math.floor(lons.min() / q) - 1, math.ceil(lons.max() / q) + 1
+            j0, j1 = math.floor(lats.min() / q) - 1, math.ceil(lats.max() / q) + 1
+            glons, glats = np.arange(i0, i1 + 1) * q, np.arange(j0, j1 + 1) * q
+            grid = K.macro_grid(glons, glats, self._seeds)
+            glon0, glat0 = i0 * q, j0 * q
+        else:
+            grid, glon0, glat0 = np.empty((0, 0, K.N_MACRO)), 0.0, 0.0
+        out_h = np.empty((h, w))
+        out_s = np.empty((h, w))
+        out_rgb = np.empty((h, w, 3))
+        out_w = np.empty((h, w))
+        out_b = np.empty((h, w), dtype=np.uint8)
+        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, out_h, out_s, out_rgb, out_w, out_b)
+        return out_h, out_s, out_rgb, out_w, out_b
+
+    def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
+        """Orthophoto + DSM of a (west, south, east, north) box or (z, x, y) tile in EPSG:4326.
+
+        Cells are `resolution_m` wide at the box centre (see earth3d.synth.grid);
+        heights are ellipsoidal metres of the surface (water at 0 m, buildings and
+        trees included); RGB is float32 in [0, 1] with baked sun shading (hillshade
+        of the terrain, roof pitches and crowns; cast shadows of buildings and trees).
+        """
+        box = resolve_region(region, bbox, tile)
+        lat = lattice_for(box, resolution_m, self.max_pixels)
+        lons, lats = lat.lons(pad=1), lat.lats(pad=1)
+        height, shape, rgb, water, _ = self._evaluate(lons, lats, lat.dlon, lat.dlat)
+        shade = hillshade(shape, lats, lat.dlon, lat.dlat)
+        water = water[1:-1, 1:-1]
+        shade = 1.0 + (1.0 - water) * (shade - 1.0)
+        colour = np.clip(rgb[1:-1, 1:-1] * shade[..., None], 0.0, 1.0).astype(np.float32)
+        dsm = height[1:-1, 1:-1].astype(np.float32)
+        transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
+        return GeoRaster(rgb=colour, height=dsm, valid=np.ones(dsm.shape, dtype=bool), transform=transform,
+                         crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
+                         source=f"ProceduralWorld(seed={self.seed}) {resolution_m} m/px")
+
+    def biome_map(self, width: int = 512, height: int | None = None) -> np.ndarray:
+        """Biome ids (indices into BIOMES) on a global equirectangular grid, north row first."""
+        height = height or width // 2
+        if width < 2 or height < 1 or width * height > self.max_pixels:
+            raise ValueError(f"biome map size {width} x {height} must be positive and under {self.max_pixels} px")
+        lons = -180.0 + (np.arange(width) + 0.5) * 360.0 / width
+        lats = 90.0 - (np.arange(height) + 0.5) * 180.0 / height
+        return self._evaluate(lons, lats, 360.0 / width, 180.0 / height)[4]
+
+    # ------------------------------------------------------------------ places
+    LANDFORMS = ("mountains", "hills", "plateau", "plains")
+
+    def find_landform(self, kind: str, near_lonlat: tuple[float, float] | None = None,
+                      step_deg: float = 0.5) -> tuple[float, float]:
+        """(lon, lat) of the land point of landform `kind` (one of LANDFORMS) nearest to `near_lonlat`.
+
+        Scans a global grid of `step_deg`; the point lies well inside the landform
+        (mountain belt core, plateau interior, hilly or flat lowland away from both).
+        """
+        if kind not in self.LANDFORMS:
+            raise ValueError(f"unknown landform {kind!r}; choose one of {self.LANDFORMS}")
+        lons = np.arange(-180.0, 180.0, step_deg) + 0.5 * step_deg
+        lats = np.arange(-70.0, 70.0, step_deg) + 0.5 * step_deg
+        f = _landform_grid(lons, lats, self._seeds)
+        land, mtn, plat, hill, d = (f[..., k] for k in range(5))
+        inland = (land > 0.99) & (d > 0.08)
+        masks = {
+            "mountains": inland & (mtn > 0.8),
+            "plateau": inland & (plat > 0.95) & (mtn < 0.01) & (hill < 0.5),
+            "hills": inland & (hill > 0.8) & (mtn < 0.01) & (plat < 0.01),
+            "plains": inland & (hill < 0.02) & (mtn < 0.01) & (plat < 0.01),
+        }
+        ok = masks[kind]
+        if not ok.any():
+            raise ValueError(f"this world has no {kind} on a {step_deg} deg scan")
+        lon0, lat0 = (0.0, 0.0) if near_lonlat is None else near_lonlat
+        glon, glat = np.meshgrid(lons, lats)
+        dl = (glon - lon0 + 180.0) % 360.0 - 180.0
+        dist = np.where(ok, np.hypot(dl * np.cos(np.radians(glat)), glat - lat0), np.inf)
+        j, i = np.unravel_index(np.argmin(dist), dist.shape)
+        return float(lons[i]), float(lats[j])
+
+    # ------------------------------------------------------------------ cities
+    def find_city(self, near_lonlat: tuple[float, float] | None = None, min_radius_m: float = 3000.0,
+                  search_deg: float = 30.0) -> tuple[float, float]:
+        """Centre (lon, lat) of the city nearest to `near_lonlat` (default 0, 0) with at least `min_radius_m`.
+
+        Searches the land-use cells within `search_deg` of the point; raises
+        ValueError when none holds a city that large.
+        """
+        lon0, lat0 = (0.0, 0.0) if near_lonlat is None else (float(near_lonlat[0]), float(near_lonlat[1]))
+        if not -90.0 <= lat0 <= 90.0:
+            raise ValueError(f"near_lonlat latitude {lat0} outside [-90, 90]")
+        cell = K.CELL_DEG
+        n = int(search_deg / cell)
+        ci0 = int(math.floor((lon0 + 180.0) / cell))
+        cj0 = min(int(math.floor((lat0 + 90.0) / cell)), int(180 / cell) - 1)
+        cis = (ci0 + np.arange(-n, n + 1)) % int(360 / cell)
+        cjs = np.clip(cj0 + np.arange(-n, n + 1), 0, int(180 / cell) - 1)
+        sites = _city_sites(cis.astype(np.int64), np.unique(cjs).astype(np.int64), self._seeds)
+        ok = sites[..., 0] >= min_radius_m
+        if not ok.any():
+            raise ValueError(f"no city of radius >= {min_radius_m} m within {search_deg} deg of ({lon0}, {lat0})")
+        lon, lat = sites[..., 1][ok], sites[..., 2][ok]
+        dlon = (lon - lon0 + 180.0) % 360.0 - 180.0
+        dist = np.hypot(dlon * np.cos(np.radians(lat0)), lat - lat0)
+        k = int(np.argmin(dist))
+        return float(lon[k]), float(lat[k])
+
+
+@njit(parallel=True, cache=True)
+def _landform_grid(lons, lats, S):
+    out = np.zeros((lats.shape[0], lons.shape[0], 5))
+    for a in prange(lats.shape[0]):
+        m = np.empty(K.N_MACRO)
+        for b in range(lons.shape[0]):
+            x, y, z = K.unit_vector(lons[b], lats[a])
+            K.macro_at(x, y, z, S, m)
+            land, mtn, plat, hill, base, amp = K.landform(m)
+            out[a, b, 0], out[a, b, 1], out[a, b, 2], out[a, b, 3] = land, mtn, plat, hill
+            out[a, b, 4] = m[0] - K.SEA
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _city_sites(cis, cjs, S):
+    out = np.zeros((cjs.shape[0], cis.shape[0], 3))
+    for a in prange(cjs.shape[0]):
+        buf = np.empty(K.N_MACRO)
+        for b in range(cis.shape[0]):
+            r, lon, lat, _ = K.city_site(cis[b], cjs[a], S, buf)
+            out[a, b, 0], out[a, b, 1], out[a, b, 2] = r, lon, lat
+    return out
