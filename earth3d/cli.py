@@ -28,6 +28,7 @@ import tyro
 
 Renderer = Literal["auto", "cpu", "gsplat"]
 PREFETCH_FRAMES = 4  # views ahead on the path whose chunks load while the current frame renders
+POSTER_ALTITUDE_M = 300.0  # the demo's poster is the frame nearest this height over the city
 
 
 # ============================================================================ shared helpers
@@ -108,24 +109,30 @@ def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, 
     return bbox
 
 
-def _raster_ground(raster) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """Ground height of a GeoRaster at lon/lat (nearest cell; the median height off the raster)."""
+def raster_ground(*rasters) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Ground height at lon/lat from the first of `rasters` (finest first) with a valid cell there
+    (nearest cell); off every raster, the last one's median height."""
     from .geometry import GEODETIC_CRS, transformer
 
-    to_crs = transformer(GEODETIC_CRS.to_2d(), raster.crs)
-    inverse = ~raster.transform
-    fallback = float(np.nanmedian(raster.height[raster.valid]))
-    rows_n, cols_n = raster.shape
+    fallback = float(np.nanmedian(rasters[-1].height[rasters[-1].valid]))
 
     def ground(lon, lat):
-        x, y = to_crs.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
-        col, row = inverse * (np.asarray(x), np.asarray(y))
-        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
-        inside = (col >= 0) & (col < cols_n) & (row >= 0) & (row < rows_n)
-        out = np.full(np.shape(col), fallback)
-        h = raster.height[row[inside], col[inside]]
-        out[inside] = np.where(np.isfinite(h), h, fallback)
-        return out
+        lon, lat = np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+        out = np.full(np.shape(lon), np.nan)
+        for raster in rasters:
+            todo = np.isnan(out)
+            if not todo.any():
+                break
+            x, y = transformer(GEODETIC_CRS.to_2d(), raster.crs).transform(lon[todo], lat[todo])
+            col, row = ~raster.transform @ (np.asarray(x), np.asarray(y))
+            col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+            rows_n, cols_n = raster.shape
+            inside = (col >= 0) & (col < cols_n) & (row >= 0) & (row < rows_n)
+            found = np.full(col.shape, np.nan)
+            ok_rows, ok_cols = row[inside], col[inside]
+            found[inside] = np.where(raster.valid[ok_rows, ok_cols], raster.height[ok_rows, ok_cols], np.nan)
+            out[todo] = found
+        return np.where(np.isnan(out), fallback, out)
 
     return ground
 
@@ -134,9 +141,142 @@ def _raster_centre(raster) -> tuple[float, float]:
     from .geometry import GEODETIC_CRS, transformer
 
     h, w = raster.shape
-    x, y = raster.transform * (w / 2, h / 2)
+    x, y = raster.transform @ (w / 2, h / 2)
     lon, lat = transformer(raster.crs, GEODETIC_CRS.to_2d()).transform(x, y)
     return float(lon), float(lat)
+
+
+# ============================================================================ the demo world
+@dataclass(frozen=True)
+class Level:
+    """One nested raster of a multi-level world: a square of `half_size_m` around the target at `resolution_m`."""
+
+    name: str
+    half_size_m: float
+    resolution_m: float
+
+
+#: From a continent seen from 2,000 km down to the street: each level ten times finer and smaller.
+DEMO_LEVELS = (
+    Level("continental", 2_600_000.0, 12_000.0),
+    Level("regional", 260_000.0, 1_200.0),
+    Level("district", 26_000.0, 120.0),
+    Level("city", 2_600.0, 12.0),
+    Level("street", 160.0, 0.5),
+)
+#: The same nesting at coarser cells (a few tens of thousands of splats): a quick preview.
+QUICK_LEVELS = (
+    Level("continental", 2_600_000.0, 60_000.0),
+    Level("regional", 260_000.0, 6_000.0),
+    Level("district", 26_000.0, 600.0),
+    Level("city", 2_600.0, 60.0),
+    Level("street", 160.0, 4.0),
+)
+
+
+def level_bbox(lon: float, lat: float, half_size_m: float) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a square `2 * half_size_m` on a side centred on (lon, lat)."""
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    lons, lats, _ = geod.fwd([lon] * 4, [lat] * 4, [270.0, 180.0, 90.0, 0.0], [half_size_m] * 4)
+    return float(lons[0]), max(float(lats[1]), -89.9), float(lons[2]), min(float(lats[3]), 89.9)
+
+
+def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = DEMO_LEVELS, report: Report | None = None):
+    """One raster per level from `generator.generate(bbox=..., resolution_m=...)`, coarse to fine. Each
+    raster's cells that lie wholly inside the next finer level are masked out, so every place is drawn
+    by one level only (the finest that covers it)."""
+    from .geometry import GEODETIC_CRS, transformer
+
+    rasters = []
+    for level in levels:
+        it = contextlib.nullcontext() if report is None else report.stage(f"synthesize {level.name} "
+                                                                          f"({level.resolution_m:g} m)")
+        with it:
+            rasters.append(generator.generate(bbox=level_bbox(lon, lat, level.half_size_m),
+                                              resolution_m=level.resolution_m))
+    for outer, inner, level in zip(rasters[:-1], rasters[1:], levels[1:]):
+        w, s, e, n = level_bbox(lon, lat, level.half_size_m)
+        x, y = outer.cell_centers()
+        clon, clat = transformer(outer.crs, GEODETIC_CRS.to_2d()).transform(x, y)
+        deg_lat = 0.5 * max(outer.resolution) if outer.crs.is_geographic else 0.5 * max(outer.resolution) / 111_000
+        deg_lon = deg_lat / max(math.cos(math.radians(lat)), 1e-6) if not outer.crs.is_geographic else \
+            0.5 * outer.resolution[0]
+        covered = (clon - deg_lon >= w) & (clon + deg_lon <= e) & (clat - deg_lat >= s) & (clat + deg_lat <= n)
+        outer.valid = outer.valid & ~covered
+    return rasters
+
+
+def find_street(raster, lon: float, lat: float, length_m: float, search_m: float = 80.0,
+                behind_m: float = 15.0) -> tuple[float, float, float] | None:
+    """A straight, clear ground corridor near (lon, lat) in a north-up raster: its start (lon, lat) and
+    heading (0, 90, 180 or 270 degrees), or None.
+
+    A corridor is clear when its heights, less their linear trend, vary by under 0.75 m over
+    `length_m` ahead of the start and `behind_m` behind it (no building or tree in it). The widest
+    clear corridor wins, then the one nearest (lon, lat): that is the middle of a street.
+    """
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    from .geometry import GEODETIC_CRS, transformer
+
+    t = raster.transform
+    if t.b != 0 or t.d != 0 or t.e >= 0:
+        return None
+    x, y = transformer(GEODETIC_CRS.to_2d(), raster.crs).transform(lon, lat)
+    c0, r0 = (int(v) for v in np.floor(~t @ (x, y)))
+    rows_n, cols_n = raster.shape
+    # Metres per cell along x and y at the target.
+    ex, ey = transformer(raster.crs, GEODETIC_CRS.to_2d()).transform([x, x + t.a, x], [y, y, y + t.e])
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    mx = geod.inv(ex[0], ey[0], ex[1], ey[1])[2]
+    my = geod.inv(ex[0], ey[0], ex[2], ey[2])[2]
+    height = np.where(raster.valid, raster.height, np.nan)
+    best = None
+    # heading: (array with the travel direction along axis 0 increasing, metres per step, metres across)
+    views = {
+        180.0: (height, my, mx, r0, c0),
+        0.0: (height[::-1], my, mx, rows_n - 1 - r0, c0),
+        90.0: (height.T, mx, my, c0, r0),
+        270.0: (height.T[::-1], mx, my, cols_n - 1 - c0, r0),
+    }
+    for heading, (h, step, across, a0, b0) in views.items():
+        ahead, back = int(length_m / step) + 1, int(behind_m / step) + 1
+        search = int(search_m / across)
+        lo_a, hi_a = a0 - back, a0 + ahead
+        lo_b, hi_b = max(b0 - search, 0), min(b0 + search + 1, h.shape[1])
+        if lo_a < 0 or hi_a > h.shape[0] or hi_b <= lo_b:
+            continue
+        seg = h[lo_a:hi_a, lo_b:hi_b]
+        if not np.isfinite(seg).all():
+            continue
+        s = np.arange(seg.shape[0], dtype=np.float64)
+        trend = np.polynomial.polynomial.polyfit(s, seg, 1)  # (2, columns)
+        resid = seg - (trend[0] + s[:, None] * trend[1])
+        for half_width_m in (12.0, 9.0, 6.0, 4.0, 2.0, 1.0):
+            width = 2 * int(half_width_m / across) + 1
+            top = maximum_filter1d(resid, width, axis=1, mode="nearest").max(axis=0)
+            bottom = minimum_filter1d(resid, width, axis=1, mode="nearest").min(axis=0)
+            clear = top - bottom < 0.75
+            if clear.any():
+                # The middle of the clear run nearest the target.
+                edges = np.flatnonzero(np.diff(np.concatenate([[0], clear.astype(np.int8), [0]])))
+                centres = lo_b + (edges[0::2] + edges[1::2] - 1) // 2
+                b = int(centres[np.argmin(np.abs(centres - b0))])
+                score = (half_width_m, -abs(b - b0) * across)
+                if best is None or score > best[0]:
+                    best = (score, heading, b)
+                break
+    if best is None:
+        return None
+    _, heading, b = best
+    col, row = (b, r0) if heading in (0.0, 180.0) else (c0, b)
+    sx, sy = t @ (col + 0.5, row + 0.5)
+    slon, slat = transformer(raster.crs, GEODETIC_CRS.to_2d()).transform(sx, sy)
+    return float(slon), float(slat), heading
 
 
 # ============================================================================ common options
@@ -165,6 +305,8 @@ class _Scene(_Common):
     """Lifting cell size for --dem, in the DEM CRS's units (default: the finer input's)."""
     cache_mb: int = 512
     """Chunk cache budget for --store, in MiB."""
+    sse: float = 1.0
+    """Screen-space error threshold in pixels for --store: a node is drawn once its error is under this."""
     renderer: Renderer = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
 
@@ -181,7 +323,7 @@ class _Scene(_Common):
             _check_input(self.store, "store")
             with report.stage("open store"):
                 st = store_mod.open(self.store)
-                stream = Stream(st, cache_bytes=self.cache_mb * 2**20)
+                stream = Stream(st, cache_bytes=self.cache_mb * 2**20, sse_threshold_px=self.sse)
             return StoreView(st, stream, renderer)
         import earth3d
 
@@ -212,7 +354,7 @@ class RasterView(SceneView):
         return _raster_centre(self.raster)
 
     def ground(self):
-        return _raster_ground(self.raster)
+        return raster_ground(self.raster)
 
     def prefetch(self, cameras) -> None:
         return None
@@ -617,7 +759,203 @@ class ImportPly(_Common):
         report.say(f"wrote {self.out} ({st.info()['splat_count']} splats)")
 
 
-COMMANDS = {"render": Render, "fly": Fly, "build": Build, "export": Export, "import-ply": ImportPly, "info": Info}
+@dataclass(kw_only=True)
+class Synth(_Common):
+    """Synthesize a region of the procedural world: GeoTIFF orthophoto + DEM and a preview PNG."""
+
+    out: Path
+    """Output folder (ortho.tif, dem.tif, preview.png)."""
+    bbox: tuple[float, float, float, float] | None = None
+    """WEST SOUTH EAST NORTH in degrees."""
+    tile: tuple[int, int, int] | None = None
+    """Z X Y key of the global tile grid (instead of --bbox)."""
+    city: float | None = None
+    """Instead of --bbox: a square this many metres wide around the world's nearest city to (0, 0)."""
+    level: Literal["continental", "regional", "city", "street"] | None = None
+    """Preset resolution for a level of detail (overrides --resolution)."""
+    resolution: float = 30.0
+    """Cell size in metres."""
+    seed: int = 0
+    """World seed: the same seed gives the same planet."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    def run(self) -> None:
+        from .raster.write import write_raster
+        from .synth import LEVELS, ProceduralWorld
+        from .video import write_png
+
+        regions = [r for r in (self.bbox, self.tile, self.city) if r is not None]
+        if len(regions) != 1:
+            raise ValueError("give exactly one region: --bbox W S E N, --tile Z X Y or --city METRES")
+        names = {k: self.out / f"{k}.{ext}" for k, ext in (("ortho", "tif"), ("dem", "tif"), ("preview", "png"))}
+        for path in names.values():
+            _check_new(path, self.overwrite)
+        report = Report(self.quiet)
+        world = ProceduralWorld(self.seed)
+        resolution = LEVELS[self.level] if self.level else self.resolution
+        if self.city is not None:
+            if not self.city > 0:
+                raise ValueError(f"--city {self.city} must be a positive width in metres")
+            with report.stage("find city"):
+                lon, lat = world.find_city()
+            region = dict(bbox=level_bbox(lon, lat, self.city / 2))
+        elif self.bbox is not None:
+            region = dict(bbox=_check_bbox(self.bbox))
+        else:
+            region = dict(tile=self.tile)
+        with report.stage("synthesize"):
+            raster = world.generate(resolution_m=resolution, **region)
+        with report.stage("write"):
+            write_raster(raster, names["dem"], names["ortho"], overwrite=self.overwrite)
+            write_png(names["preview"], _preview(raster.rgb), overwrite=self.overwrite)
+        h, w = raster.shape
+        report.say(f"wrote {names['ortho']}, {names['dem']} and {names['preview']} ({w}x{h} cells, "
+                   f"{resolution:g} m, heights {np.nanmin(raster.height):.0f}..{np.nanmax(raster.height):.0f} m)")
+        report.summary()
+
+
+def _preview(rgb: np.ndarray, max_side: int = 1024) -> np.ndarray:
+    """The orthophoto, block-averaged down to at most `max_side` pixels on a side."""
+    step = max(1, -(-max(rgb.shape[:2]) // max_side))
+    h, w = (rgb.shape[0] // step) * step, (rgb.shape[1] // step) * step
+    return rgb[:h, :w].reshape(h // step, step, w // step, step, 3).mean(axis=(1, 3))
+
+
+@dataclass(kw_only=True)
+class Demo(_Common):
+    """Procedural world, no download: synthesize a continent down to a city street, lift it, build a
+    store, and fly from 2,000 km down to street level and along a street. Writes an mp4 and a poster."""
+
+    out: Path = Path("earth3d_demo")
+    """Output folder: flythrough.mp4, poster.png, the store world.e3d and path.json."""
+    width: int = 640
+    height: int = 360
+    frames: int = 120
+    fps: float = 24.0
+    seed: int = 0
+    """World seed."""
+    near: tuple[float, float] = (0.0, 0.0)
+    """LON LAT: fly to the city nearest this point."""
+    street: float = 40.0
+    """Metres flown along the street at the end."""
+    cache_mb: int = 1024
+    """Chunk cache budget, MiB."""
+    leaf_cap: int = 8192
+    """Most splats in a leaf chunk (smaller leaves let the level of detail follow the view more closely)."""
+    sse: float = 1.0
+    """Screen-space error threshold in pixels: a node is drawn once its error is under this."""
+    workers: int = 2
+    """Processes for building the store."""
+    renderer: Renderer = "auto"
+    """Rasterizer: gsplat on a CUDA device, else the CPU one."""
+    quick: bool = False
+    """A much smaller world (cells 5-8x coarser) for a fast preview."""
+    overwrite: bool = False
+    """Replace the outputs of an earlier run."""
+
+    def run(self) -> None:
+        from .synth import ProceduralWorld
+        from .video import write_json
+
+        _check_size(self.width, self.height)
+        if self.frames < 2:
+            raise ValueError(f"--frames {self.frames} must be at least 2")
+        video, poster, store_path, path_json = (self.out / n for n in
+                                                ("flythrough.mp4", "poster.png", "world.e3d", "path.json"))
+        for path in (video, poster, path_json):
+            _check_new(path, self.overwrite)
+        _store_target(store_path, self.overwrite)
+        renderer = _make_renderer(self.renderer)
+        report = Report(self.quiet)
+        world = ProceduralWorld(self.seed)
+        with report.stage("find city"):
+            lon, lat = world.find_city(self.near)
+        levels = QUICK_LEVELS if self.quick else DEMO_LEVELS
+        st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
+                                         workers=self.workers, overwrite=self.overwrite, report=report)
+        cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,
+                                                 width=self.width, height=self.height)
+        poster_frame = _frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
+        splats = render_flythrough(st, cameras, video, poster=(poster, poster_frame), fps=self.fps, sse=self.sse,
+                                   cache_mb=self.cache_mb, renderer=renderer, overwrite=self.overwrite, report=report)
+        slon, slat, heading = street
+        write_json(path_json, {"city_lonlat": [lon, lat], "street_lonlat": [slon, slat], "heading_deg": heading,
+                               "street_m": self.street, "frames": self.frames, "seed": self.seed,
+                               "ground_m": float(ground(np.array([slon]), np.array([slat]))[0]),
+                               "store": store_path.name}, overwrite=self.overwrite)
+        report.say(f"city at lon={lon:.5f}, lat={lat:.5f}; street flight heading {heading:g} deg")
+        report.say(f"store  {store_path} ({st.info()['splat_count']} splats)")
+        report.say(f"video  {video} ({len(cameras)} frames, {self.width}x{self.height}, "
+                   f"{min(splats)}..{max(splats)} splats per frame)")
+        report.say(f"poster {poster} (frame {poster_frame})")
+        report.summary()
+
+
+def build_nested_store(generator, lon: float, lat: float, store_path: str | Path,
+                       levels: Sequence[Level] = DEMO_LEVELS, *, leaf_cap: int = 8192, workers: int = 1,
+                       overwrite: bool = False, report: Report | None = None):
+    """Synthesize nested rasters around (lon, lat) with any generator (`generate(bbox=, resolution_m=)`),
+    lift them and build one store. Returns (store, rasters coarse to fine)."""
+    import earth3d
+
+    report = report or Report(quiet=True)
+    rasters = nested_rasters(generator, lon, lat, levels, report)
+    with report.stage("lift"):
+        parts = [earth3d.lift(r) for r in rasters]
+    store = _build_store(parts, Path(store_path), overwrite, report, leaf_cap, workers)
+    return store, rasters
+
+
+def street_descent(rasters, lon: float, lat: float, frames: int, street_m: float = 40.0, **camera):
+    """Cameras from 2,000 km down to 2 m over the clear street nearest (lon, lat) in the finest raster,
+    then `street_m` along it. Returns (cameras, (start lon, start lat, heading), ground function)."""
+    from .geometry import paths
+
+    street = find_street(rasters[-1], lon, lat, street_m)
+    if street is None:
+        warnings.warn(f"no clear street found near lon={lon:.6f}, lat={lat:.6f}; flying north from there")
+        street = (lon, lat, 0.0)
+    ground = raster_ground(*rasters[::-1])
+    cameras = paths.descent(street[0], street[1], frames, ground_m=ground, heading_deg=street[2],
+                            street_distance_m=street_m, **camera)
+    return cameras, street, ground
+
+
+def _frame_near_altitude(cameras, ground, altitude_m: float) -> int:
+    geo = np.array([c.geodetic() for c in cameras])
+    above = np.maximum(geo[:, 2] - ground(geo[:, 0], geo[:, 1]), 0.1)
+    return int(np.argmin(np.abs(np.log(above / altitude_m))))
+
+
+def render_flythrough(store, cameras, video: str | Path, *, poster: tuple[Path, int] | None = None,
+                      frames_dir: Path | None = None, fps: float = 24.0, sse: float = 1.0, cache_mb: int = 1024,
+                      renderer=None, overwrite: bool = False, report: Report | None = None) -> list[int]:
+    """Render `cameras` from a store through a prefetching Stream into an mp4 (and the poster frame, and
+    every frame as PNG into `frames_dir`). Returns the number of splats drawn per frame."""
+    import earth3d
+
+    from .stream import Stream
+    from .video import Mp4Writer, write_png
+
+    report = report or Report(quiet=True)
+    splats = []
+    with Stream(store, cache_bytes=cache_mb * 2**20, sse_threshold_px=sse) as stream, report.stage("render"), \
+            Mp4Writer(video, fps, overwrite=overwrite) as mp4:
+        for i, camera in enumerate(report.progress(cameras, len(cameras), "frames")):
+            stream.prefetch(cameras[i + 1:i + 1 + PREFETCH_FRAMES])
+            out = earth3d.render(stream, camera, renderer)
+            splats.append(out.n_splats)
+            mp4.append(out.rgb)
+            if poster is not None and i == poster[1]:
+                write_png(poster[0], out.rgb, overwrite=overwrite)
+            if frames_dir is not None:
+                write_png(Path(frames_dir) / f"frame_{i:05d}.png", out.rgb, overwrite=overwrite)
+    return splats
+
+
+COMMANDS = {"demo": Demo, "synth": Synth, "build": Build, "render": Render, "fly": Fly, "export": Export,
+            "import-ply": ImportPly, "info": Info}
 
 
 def _parse(argv: Sequence[str] | None) -> _Common:

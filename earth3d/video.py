@@ -86,6 +86,21 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
     return write_png(path, grey, overwrite=overwrite)
 
 
+def write_json(path: str | os.PathLike, obj, overwrite: bool = True) -> Path:
+    """Write `obj` as indented JSON."""
+    import json
+
+    path = check_output(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _partial(path)
+    try:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 class Mp4Writer:
     """H.264 (libx264, yuv420p) mp4 written frame by frame; the file appears only on `close()`.
 
