@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from affine import Affine
 from scipy.spatial import cKDTree
 

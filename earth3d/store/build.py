@@ -103,9 +103,15 @@ def plan(out_path: str | os.PathLike, *, leaf_cap: int = 32768, bucket_level: in
 SPILL_FIELDS = ("pos", "quats", "scales", "opacities", "sh")
 
 
-def _spill_dtype(sh_k: int) -> np.dtype:
-    return np.dtype([("pos", "<f8", (3,)), ("quats", "<f4", (4,)), ("scales", "<f4", (3,)),
-                     ("opacities", "<f4"), ("sh", "<f4", (sh_k, 3))])
+def _spill_widths(sh_k: int) -> list[tuple[str, np.dtype, tuple]]:
+    """Spill files hold, for c splats, the blocks pos f64 (c, 3), quats f32 (c, 4),
+    scales f32 (c, 3), opacities f32 (c,), sh f32 (c, K, 3), back to back."""
+    return [("pos", np.dtype("<f8"), (3,)), ("quats", np.dtype("<f4"), (4,)), ("scales", np.dtype("<f4"), (3,)),
+            ("opacities", np.dtype("<f4"), ()), ("sh", np.dtype("<f4"), (sh_k, 3))]
+
+
+def _spill_bytes_per_splat(sh_k: int) -> int:
+    return sum(dt.itemsize * int(np.prod(shape)) for _, dt, shape in _spill_widths(sh_k))
 
 
 def _splats_of(g: Gaussians, sh_k: int) -> Splats:
@@ -143,14 +149,11 @@ def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[in
         buckets = pack(p.bucket_level, cell_coords(splats.pos, p.bucket_level))
         order = np.argsort(buckets, kind="stable")
         ids, starts, sizes = np.unique(buckets[order], return_index=True, return_counts=True)
-        rec = np.empty(len(splats), _spill_dtype(p.sh_k))
-        for f in SPILL_FIELDS:
-            rec[f] = getattr(splats, f)
-        rec = rec[order]
+        fields = [np.ascontiguousarray(getattr(splats, f)[order], dtype=dt) for f, dt, _ in _spill_widths(p.sh_k)]
         folder = p.work / "spill" / f"{index:06d}"
         folder.mkdir(parents=True, exist_ok=True)
         for b, s, c in zip(ids.tolist(), starts.tolist(), sizes.tolist()):
-            write_atomic(folder / f"{b}.bin", rec[s:s + c].tobytes())
+            write_atomic(folder / f"{b}.bin", b"".join(memoryview(a[s:s + c]).cast("B") for a in fields))
             counts[b] = c
     write_atomic(marker, json.dumps({str(k): v for k, v in counts.items()}).encode())
     return p, counts
@@ -209,16 +212,24 @@ def leaf_tasks(p: BuildPlan) -> list[LeafTask]:
 
 
 def _load_buckets(p: BuildPlan, buckets: Iterable[int]) -> Splats:
-    dtype = _spill_dtype(p.sh_k)
+    widths = _spill_widths(p.sh_k)
+    per = _spill_bytes_per_splat(p.sh_k)
     parts = []
     sources = sorted(d for d in (p.work / "spill").iterdir() if d.is_dir())
     for b in buckets:
         for d in sources:
             f = d / f"{b}.bin"
             if f.is_file():
-                parts.append(np.fromfile(f, dtype))
-    rec = np.concatenate(parts) if parts else np.empty(0, dtype)
-    return Splats(rec["pos"], rec["quats"], rec["scales"], rec["opacities"], rec["sh"])
+                raw = f.read_bytes()
+                c, offset, arrays = len(raw) // per, 0, []
+                for _, dt, shape in widths:
+                    size = c * int(np.prod(shape))
+                    arrays.append(np.frombuffer(raw, dt, size, offset).reshape((c, *shape)))
+                    offset += size * dt.itemsize
+                parts.append(Splats(*arrays))
+    if not parts:
+        raise ValueError(f"{p.out}: no spilled splats for buckets {list(buckets)[:4]}")
+    return Splats.concat(parts)
 
 
 def _write_node(p: BuildPlan, key: Key, splats: Splats, error: float, leaf: bool) -> None:
@@ -274,9 +285,17 @@ def parent_tasks(nodes: Iterable[Key]) -> list[list[tuple[Key, list[Key]]]]:
     return levels
 
 
-def read_splats(root: Path, key: Key) -> tuple[Splats, np.void]:
-    """A chunk's splats with absolute float64 positions, and its header (validated)."""
-    head, arr = chunkfile.load(chunk_path(root, key), key)
+def read_splats(root: Path, key: Key, verify: bool = True) -> tuple[Splats, np.void]:
+    """A chunk's splats with absolute float64 positions, and its header (validated; without
+    the checksum pass when `verify` is False: a build's own chunks were checked when written
+    or when a resumed build found them)."""
+    path = chunk_path(root, key)
+    if verify:
+        head, arr = chunkfile.load(path, key)
+    else:
+        buf = chunkfile.read_bytes(path, key)
+        head = chunkfile.parse_header(buf, key, path)
+        arr = chunkfile.decode(buf, head)
     pos = arr["means"].astype(np.float64) + head["origin"]
     return Splats(pos, arr["quats"], arr["scales"], arr["opacities"], arr["sh"]), head
 
@@ -288,7 +307,7 @@ def build_parent(p: BuildPlan, key: Key, children: list[Key]) -> None:
         return
     parts, child_error = [], 0.0
     for k in children:
-        s, head = read_splats(p.out, k)
+        s, head = read_splats(p.out, k, verify=False)
         parts.append(s)
         child_error = max(child_error, float(head["error"]))
     merged, error, _ = merge(Splats.concat(parts), cell_min(key), cell_size(key[0]))
@@ -373,7 +392,7 @@ def build(sources: Iterable[Source], out_path: str | os.PathLike, *, leaf_cap: i
         raise ValueError("build needs at least one source")
     tasks = leaf_tasks(p)
     big = sum(_bucket_counts(p).values()) >= POOL_MIN_SPLATS
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_worker_init) if workers > 1 and big else None
     try:
         run = (lambda f, *args: list(pool.map(f, *args, chunksize=1))) if pool else (lambda f, *args: list(map(f, *args)))

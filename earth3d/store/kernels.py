@@ -111,3 +111,17 @@ def decompose6(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         norm = math.sqrt(w * w + x * x + y * y + z * z) * sign
         quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3] = w / norm, x / norm, y / norm, z / norm
     return quats, scales
+
+
+@numba.njit(cache=True)
+def extent_bounds(pos: np.ndarray, quats: np.ndarray, scales: np.ndarray, sigmas: float) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 AABB (min, max) of the splats' `sigmas`-std-dev ellipsoids, in one pass."""
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    cov = cov6(quats, scales)
+    for i in range(pos.shape[0]):
+        for a, c in ((0, 0), (1, 3), (2, 5)):
+            half = sigmas * math.sqrt(max(cov[i, c], 0.0))
+            lo[a] = min(lo[a], pos[i, a] - half)
+            hi[a] = max(hi[a], pos[i, a] + half)
+    return lo, hi

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .chunk import Splats
-from .kernels import cov6, decompose6
+from .kernels import cov6, decompose6, extent_bounds
 
 TARGET_RATIO = 6.0  # children's splats per merged splat; accepted range [4, 8]
 MAX_GRID = 1 << 20
@@ -31,9 +31,7 @@ def splat_bounds(splats: Splats, sigmas: float = 3.0) -> tuple[np.ndarray, np.nd
     """Float64 AABB (min, max) of the splats' `sigmas`-std-dev ellipsoids."""
     if len(splats) == 0:
         raise ValueError("cannot bound an empty splat set")
-    cov = cov6(splats.quats, splats.scales)
-    half = sigmas * np.sqrt(cov[:, [0, 3, 5]])
-    return (splats.pos - half).min(axis=0), (splats.pos + half).max(axis=0)
+    return extent_bounds(splats.pos, splats.quats, splats.scales, sigmas)
 
 
 def footprint(scales: np.ndarray) -> np.ndarray:
@@ -61,7 +59,7 @@ def choose_grid(rel: np.ndarray, side: float, ratio: float = TARGET_RATIO) -> in
     for _ in range(8):
         m = len(np.unique(_voxel_keys(rel, side, res)))
         tried.append((abs(math.log(m / target)), res, m))
-        if abs(math.log(m / target)) < math.log(1.2) or (m >= n and res >= MAX_GRID):
+        if abs(math.log(m / target)) < math.log(1.3) or (m >= n and res >= MAX_GRID):
             break
         dim = 2.0
         if prev is not None and prev[0] != res and prev[1] != m:

@@ -1,0 +1,94 @@
+"""Store build speed (splats/s) against py3dtiles' point-cloud tiling of the same points.
+
+The world is real SRTM terrain tiled over a square (benchmarks/terrain_tiles.py),
+lifted to Gaussians up front so that only building is timed. earth3d.store.build
+(leaves, merged inner nodes, checksummed chunks, subtree index) runs with
+--workers processes; the baseline, in the same run, is `py3dtiles convert --jobs
+<workers>` on the splat centres and colours written as a binary PLY (it tiles and
+subsamples points, with no covariance merging). py3dtiles needs an older numpy than
+earth3d, so it lives in its own venv:
+
+    python -m venv /tmp/py3dt && /tmp/py3dt/bin/pip install py3dtiles
+    python benchmarks/build_store.py --splats 4e6 --workers 2 [--py3dtiles /tmp/py3dt/bin/py3dtiles]
+
+Without py3dtiles the baseline is writing the same splats once as one .npz
+(Gaussians.save), the least any store has to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from earth3d import Gaussians  # noqa: E402
+from earth3d.store import build  # noqa: E402
+from terrain_tiles import TiledWorld  # noqa: E402
+
+
+def write_ply(path: Path, g: Gaussians) -> None:
+    xyz = g.means_ecef()
+    rgb = (g.rgb.numpy() * 255).round().astype(np.uint8)
+    rec = np.empty(len(g), [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+    rec["x"], rec["y"], rec["z"] = xyz.T
+    rec["red"], rec["green"], rec["blue"] = rgb.T
+    header = ("ply\nformat binary_little_endian 1.0\n"
+              f"element vertex {len(g)}\nproperty double x\nproperty double y\nproperty double z\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
+    with open(path, "wb") as f:
+        f.write(header.encode())
+        f.write(rec.tobytes())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--splats", type=float, default=4e6)
+    ap.add_argument("--tiles", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/earth3d_build_bench"))
+    ap.add_argument("--py3dtiles", type=str, default="/tmp/py3dt/bin/py3dtiles")
+    args = ap.parse_args()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    args.workdir.mkdir(parents=True)
+
+    world = TiledWorld(args.splats, args.tiles)
+    t = time.perf_counter()
+    tiles = [s() for s in world.sources()]
+    n = sum(len(g) for g in tiles)
+    print(f"world: {n:,} splats in {len(tiles)} lifted tiles (stride {world.stride}, {time.perf_counter() - t:.1f} s to make)")
+
+    t = time.perf_counter()
+    store = build(tiles, args.workdir / "store", workers=args.workers)
+    t_store = time.perf_counter() - t
+    info = store.info()
+    print(f"earth3d.store.build: {t_store:.1f} s, {n / t_store:,.0f} splats/s with {args.workers} workers "
+          f"({info['node_count']:,} nodes, levels {info['levels']}, {info['bytes_on_disk'] / n:.1f} B/splat)")
+
+    exe = Path(args.py3dtiles)
+    if exe.is_file():
+        ply = args.workdir / "points.ply"
+        write_ply(ply, Gaussians.concat(tiles))
+        t = time.perf_counter()
+        subprocess.run([str(exe), "convert", str(ply), "--out", str(args.workdir / "py3dtiles"), "--overwrite",
+                        "--jobs", str(args.workers)], check=True, stdout=subprocess.DEVNULL)
+        t_base = time.perf_counter() - t
+        name = f"py3dtiles convert --jobs {args.workers}"
+    else:
+        print(f"({exe} not found: baseline is one .npz write; see the docstring to install py3dtiles)")
+        t = time.perf_counter()
+        Gaussians.concat(tiles).save(args.workdir / "all.npz")
+        t_base = time.perf_counter() - t
+        name = "Gaussians.save (.npz)"
+    print(f"baseline {name}: {t_base:.1f} s, {n / t_base:,.0f} splats/s")
+    print(f"ratio earth3d / baseline splats/s: {t_base / t_store:.2f}x (bar >= 1 against py3dtiles)")
+
+
+if __name__ == "__main__":
+    main()
