@@ -92,6 +92,7 @@ class Stream:
         self._cache: OrderedDict[Key, Gaussians] = OrderedDict()
         self._cached_bytes = 0
         self._pending: dict[Key, Future] = {}
+        self._failed: dict[Key, Exception] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="earth3d-stream")
         self.last = CutStats()
@@ -137,6 +138,10 @@ class Stream:
                 g = self._cached(k)
                 if g is None:
                     missing += 1
+                    with self._lock:
+                        failed = self._failed.pop(k, None)
+                    if failed is not None:
+                        raise failed
                     self._request(k)
                     a = self._loaded_ancestor(k)
                     if a is not None:
@@ -207,6 +212,10 @@ class Stream:
     def _load(self, key: Key) -> Gaussians:
         try:
             g = self.store.read(key)
+        except Exception as exc:
+            with self._lock:
+                self._failed[key] = exc  # reported by the next interactive select that needs it
+            raise
         finally:
             with self._lock:
                 self._pending.pop(key, None)

@@ -170,6 +170,24 @@ def test_render_accepts_store_stream_and_gaussians(world):
         earth3d.render("nope", cam)
 
 
+@pytest.mark.parametrize("mode", ["complete", "interactive"])
+def test_unreadable_chunk_is_reported_by_select(world, tmp_path, mode):
+    import shutil
+
+    from earth3d.store import ChunkError, open_store
+
+    copy = tmp_path / "copy"
+    shutil.copytree(world[0].path, copy)
+    store = open_store(copy)
+    cam = camera(world, -0.2, 50000, -60)
+    key = Stream(store).cut(cam)[0]
+    store.chunk_path(key).write_bytes(store.chunk_path(key).read_bytes()[:-8])
+    with Stream(store, mode=mode) as stream, pytest.raises(ChunkError, match=f"level={key[0]}, x={key[1]}"):
+        for _ in range(500):
+            stream.select(cam)
+            time.sleep(0.01)
+
+
 def test_bad_stream_settings(world):
     with pytest.raises(ValueError, match="mode"):
         Stream(world[0], mode="fast")
