@@ -273,8 +273,7 @@ def test_glb_spz_payload_decodes_to_the_splats(tmp_path, splats):
     d = decode_spz(blob)
     assert d["version"] == 2 and len(d["means"]) == len(splats)
     frame = LocalFrame.at(*doc["asset"]["extras"]["georeference"]["origin_lonlath"])
-    gltf_pos = d["means"] * np.array([-1.0, 1.0, -1.0])  # SPZ right-up-back -> glTF left-up-front
-    ecef = frame.origin_ecef + (gltf_pos @ ENU_TO_GLTF) @ frame.basis.T
+    ecef = frame.origin_ecef + (d["means"] @ ENU_TO_GLTF) @ frame.basis.T  # the blob holds glTF coordinates
     assert np.abs(ecef - splats.means_ecef()).max() < 1e-3
 
 
@@ -422,7 +421,7 @@ def _content_enu(tile_dir: Path, uri: str) -> np.ndarray:
     if "KHR_gaussian_splatting_compression_spz_2" in ext:
         view = doc["bufferViews"][ext["KHR_gaussian_splatting_compression_spz_2"]["bufferView"]]
         blob = binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
-        gltf = decode_spz(blob)["means"] * np.array([-1.0, 1.0, -1.0])
+        gltf = decode_spz(blob)["means"]
     else:
         gltf = accessor_array(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
     gltf = gltf + np.asarray(doc["nodes"][0]["matrix"][12:15])

@@ -10,9 +10,12 @@ Splats follow the ratified `KHR_gaussian_splatting` attribute set: POSITION, ROT
 quaternion x, y, z, w), SCALE (linear), OPACITY (linear, [0, 1]), SH_DEGREE_l_COEF_n (r, g, b),
 kernel "ellipse", colorSpace "srgb_rec709_display"; COLOR_0 carries the diffuse colour and opacity as
 a point-cloud fallback. With `compression="spz"` the splats are an SPZ (version 2) blob under
-`KHR_gaussian_splatting_compression_spz_2`, packed from glTF's left-up-front axes as that extension
-requires, and the primitive lists, without data of their own, the attributes the extension maps the
-payload to: POSITION, COLOR_0 (diffuse colour and opacity), SCALE, ROTATION and SH degrees >= 1.
+`KHR_gaussian_splatting_compression_spz_2`, and the primitive lists, without data of their own, the
+attributes the extension maps the payload to: POSITION, COLOR_0 (diffuse colour and opacity, normalized
+bytes), SCALE, ROTATION and SH degrees >= 1. The SPZ blob holds glTF coordinates as they are (no axis
+conversion), which is how CesiumJS and other readers of the extension decode it; the extension's text
+asks for a left-up-front to right-up-back conversion, and data packed that way shows turned 180 degrees
+about the vertical in those readers.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ..gaussians import SH_C0, Gaussians
 from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
 from .files import check_target, write_bytes_atomic
-from .frames import LocalFrame, check_lonlath, rotate_quats, rotate_sh, to_local
+from .frames import LocalFrame, check_lonlath, to_local
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz
 
@@ -37,8 +40,6 @@ SPZ_2 = "KHR_gaussian_splatting_compression_spz_2"
 UNLIT = "KHR_materials_unlit"
 # ENU -> glTF axes: x east, y up, z south.
 ENU_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-# glTF (left-up-front) -> SPZ's right-up-back: flip x and z.
-_LUF_TO_RUB = np.diag([-1.0, 1.0, -1.0])
 
 
 def georeference(frame: LocalFrame) -> dict:
@@ -79,8 +80,7 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
         rgba = np.concatenate([np.clip(sh[:, 0, :] * SH_C0 + 0.5, 0, 1), np.clip(opacities, 0, 1)[:, None]], axis=1)
         attributes["COLOR_0"] = glb.accessor(np.round(rgba * 255).astype(np.uint8), normalized=True)
     else:
-        rot = _LUF_TO_RUB
-        blob = encode_spz(means @ rot.T, rotate_quats(quats, rot), scales, opacities, rotate_sh(sh, rot), version=2)
+        blob = encode_spz(means, quats, scales, opacities, sh, version=2)
         glb.use_extension(SPLATS, required=True)
         glb.use_extension(SPZ_2, required=True)
         ext["extensions"] = {SPZ_2: {"bufferView": glb.view(blob)}}

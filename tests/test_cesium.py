@@ -1,0 +1,142 @@
+"""CesiumJS loads and draws an exported 3D Tiles tileset (SPZ-compressed Gaussian splats) in headless
+Chromium, through the project's viewer page. Needs node/npm and a Chromium (`apt-get install chromium`);
+skips, saying which is missing, otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from affine import Affine
+
+import earth3d
+from earth3d.export import write_tileset
+from earth3d.export.viewer import serve
+from earth3d.geometry import Camera
+from earth3d.renderers.cpu import CpuRenderer
+from earth3d.raster import GeoRaster
+from earth3d.store import build
+from conftest import data_path
+
+NPM_DIR = Path(os.environ.get("EARTH3D_NPM_CACHE", Path.home() / ".cache" / "earth3d-npm"))
+PACKAGES = ["cesium@1.145.0", "playwright-core@1.65.1"]
+
+# Opens the page, waits for the tileset to report all tiles loaded, then until the drawn image stops
+# changing (splat textures are built in web workers after loading), and saves a screenshot.
+_CHECK_JS = """
+import { chromium } from "playwright-core";
+const [url, shot, browserPath] = process.argv.slice(2);
+const browser = await chromium.launch({ executablePath: browserPath, headless: true,
+  args: ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 480, height: 360 } });
+const errors = [];
+page.on("pageerror", (e) => errors.push(e.message));
+page.on("console", (m) => { if (m.type() === "error" && m.text()) errors.push(m.text()); });
+await page.goto(url);
+const lit = () => page.evaluate(() => {
+  const src = document.querySelector("canvas");
+  const c = document.createElement("canvas");
+  c.width = src.width; c.height = src.height;
+  const ctx = c.getContext("2d");
+  ctx.drawImage(src, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 30) n++;
+  return n;
+});
+let status = { state: "loading" }, last = -1, stable = 0;
+const t0 = Date.now();
+while (Date.now() - t0 < 120000) {
+  await page.waitForTimeout(500);
+  status = await page.evaluate(() => window.earth3dStatus);
+  if (status.state === "error") break;
+  if (status.state !== "ready") continue;
+  const n = await lit();
+  stable = n > 0 && n === last ? stable + 1 : 0;
+  last = n;
+  if (stable >= 4) break;
+}
+await page.screenshot({ path: shot });
+const camera = await page.evaluate(() => {
+  const c = window.earth3dViewer.camera, v = (p) => [p.x, p.y, p.z];
+  return { position: v(c.positionWC), direction: v(c.directionWC), up: v(c.upWC), right: v(c.rightWC),
+           fovy: c.frustum.fovy };
+});
+console.log(JSON.stringify({ status, errors, camera }));
+await browser.close();
+"""
+
+
+@pytest.fixture(scope="module")
+def browser_tools() -> tuple[Path, str]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium found (apt-get install chromium)")
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node and npm are needed for CesiumJS and playwright-core")
+    modules = NPM_DIR / "node_modules"
+    if not all((modules / p.rsplit("@", 1)[0]).is_dir() for p in PACKAGES):
+        NPM_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NPM_DIR), *PACKAGES],
+                           check=True, capture_output=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as exc:
+            pytest.skip(f"could not npm install {PACKAGES}: {exc}")
+    script = NPM_DIR / "earth3d_cesium_check.mjs"
+    if not script.exists() or script.read_text() != _CHECK_JS:
+        script.write_text(_CHECK_JS)
+    return NPM_DIR, chromium
+
+
+def test_cesium_draws_exported_splat_tileset(tmp_path, browser_tools):
+    npm_dir, chromium = browser_tools
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = earth3d.read_raster(data_path("pairs", "duluth_drone", "dtm.tif"),
+                                data_path("pairs", "duluth_drone", "orthophoto.tif"))
+    r0, c0, n = 40, 40, 120
+    crop = GeoRaster(r.rgb[r0:r0 + n, c0:c0 + n], r.height[r0:r0 + n, c0:c0 + n], r.valid[r0:r0 + n, c0:c0 + n],
+                     r.transform @ Affine.translation(c0, r0), r.crs, r.vertical_datum, r.source)
+    splats = earth3d.lift(crop, walls=False)
+    build([splats], tmp_path / "store", leaf_cap=2000)
+    write_tileset(tmp_path / "store", tmp_path / "tiles", compression="spz")
+
+    server = serve(tmp_path / "tiles", npm_dir / "node_modules" / "cesium" / "Build" / "Cesium", port=0, background=True)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        shot = tmp_path / "cesium.png"
+        out = subprocess.run(["node", str(npm_dir / "earth3d_cesium_check.mjs"), url, str(shot), chromium],
+                             capture_output=True, text=True, timeout=240, cwd=npm_dir)
+    finally:
+        server.shutdown()
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["status"]["state"] == "ready", report
+    assert report["status"]["tiles"] > 0
+    assert not [e for e in report["errors"] if "splat" in e.lower() or "error" in e.lower()], report["errors"]
+
+    img = iio.imread(shot)[..., :3].astype(np.float64) / 255.0
+    drawn = img.sum(axis=-1) > 30 / 255.0
+    drawn[-40:, :200] = False  # the credit logo in the lower-left corner
+    assert drawn.mean() > 0.02, "the splats cover too little of the view"
+    # what is drawn has the orthophoto's colours (not blank, not a single flat colour)
+    ortho = crop.rgb[crop.valid]
+    assert np.abs(img[drawn].mean(axis=0) - ortho.mean(axis=0)).max() < 0.12
+    assert img[drawn].std(axis=0).min() > 0.03
+
+    # and it is the scene where it belongs: our own renderer, from CesiumJS's camera, draws the same image
+    cam = report["camera"]
+    rotation = np.stack([cam["right"], -np.asarray(cam["up"]), cam["direction"]], axis=1)
+    camera = Camera.from_pose(np.asarray(cam["position"]), rotation, img.shape[1], img.shape[0],
+                              np.degrees(cam["fovy"]))
+    ours = CpuRenderer().render(splats, camera).rgb.numpy()
+    both = drawn | (ours.sum(axis=-1) > 30 / 255.0)
+    corr = np.corrcoef(img[both].mean(axis=-1), ours[both].mean(axis=-1))[0, 1]
+    assert corr > 0.8, f"CesiumJS's image and ours differ (correlation {corr:.2f})"
