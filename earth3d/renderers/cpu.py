@@ -273,7 +273,8 @@ def _rasterize(offsets, rec, width, height, tile_size, tiles_x, tile_order, back
             c_g = rec[g, GREEN]
             c_b = rec[g, BLUE]
             c_d = rec[g, DEPTH]
-            det = ca * cc - cb * cb
+            # float64: for needle-like splats the conic is ill-conditioned and float32 would cancel
+            det = np.float64(ca) * np.float64(cc) - np.float64(cb) * np.float64(cb)
             py0 = max(int(math.ceil(my - rec[g, EXT_Y] - 0.5)), y0)
             py1 = min(int(math.floor(my + rec[g, EXT_Y] - 0.5)) + 1, y1)
             for py in range(py0, py1):
@@ -282,12 +283,13 @@ def _rasterize(offsets, rec, width, height, tile_size, tiles_x, tile_order, back
                     continue
                 dy = my - (np.float32(py) + np.float32(0.5))
                 # dx range where sigma <= s_max: 0.5 a dx^2 + b dy dx + 0.5 c dy^2 - s_max <= 0
-                disc = 2.0 * ca * s_max - det * dy * dy
+                dy64 = np.float64(dy)
+                disc = 2.0 * np.float64(ca) * s_max - det * dy64 * dy64
                 if disc < 0.0:
                     continue
                 root = math.sqrt(disc)
-                dx_lo = (-cb * dy - root) / ca
-                dx_hi = (-cb * dy + root) / ca
+                dx_lo = (-np.float64(cb) * dy64 - root) / ca
+                dx_hi = (-np.float64(cb) * dy64 + root) / ca
                 px0 = max(int(math.ceil(mx - dx_hi - 0.5 - PIXEL_SLACK)), x0)
                 px1 = min(int(math.floor(mx - dx_lo - 0.5 + PIXEL_SLACK)) + 1, x1)
                 row = r * tw - x0
