@@ -1,5 +1,7 @@
 """Statistics of terrain and imagery, to compare generated worlds with real ones."""
 
+from .compare import CompareReport, TerrainStats, compare, plot_compare, terrain_stats
+from .image import colour_histograms, image_spectrum, luminance
 from .terrain import (
     Spectrum,
     Variogram,
@@ -10,9 +12,12 @@ from .terrain import (
     power_spectrum,
     semivariogram,
     slope_degrees,
+    valid_block,
 )
 
 __all__ = [
+    "CompareReport", "TerrainStats", "colour_histograms", "compare", "image_spectrum", "luminance",
+    "plot_compare", "terrain_stats",
     "Spectrum", "Variogram", "cell_size_m", "detrend_plane", "hypsometric_integral", "local_relief",
-    "power_spectrum", "semivariogram", "slope_degrees",
+    "power_spectrum", "semivariogram", "slope_degrees", "valid_block",
 ]

@@ -29,6 +29,36 @@ def cell_size_m(raster) -> tuple[float, float]:
     return float(dx), float(dy)
 
 
+def valid_block(raster) -> tuple[np.ndarray, np.ndarray]:
+    """Heights and colours of the largest central block of a GeoRaster whose rows and columns are all valid.
+
+    Spectra and variograms need a complete rectangle; nodata borders (rotated
+    footprints, the part of a DEM outside its orthophoto) are cut away, and
+    scattered holes (under 1 % of the cells) are filled from the nearest valid cell.
+    """
+    valid = raster.valid & np.isfinite(raster.height)
+    if valid.all():
+        return raster.height, raster.rgb
+    if valid.mean() >= 0.99:
+        # scattered holes (a few nodata pixels): fill each from its nearest valid cell
+        idx = ndimage.distance_transform_edt(~valid, return_distances=False, return_indices=True)
+        return raster.height[idx[0], idx[1]], raster.rgb[idx[0], idx[1]]
+    rows, cols = np.flatnonzero(valid.all(axis=1)), np.flatnonzero(valid.all(axis=0))
+    if rows.size < 16 or cols.size < 16:
+        # no full rows/columns: shrink a central window until it is complete
+        h, w = valid.shape
+        for f in np.linspace(0.95, 0.2, 16):
+            r0, c0 = int(h * (1 - f) / 2), int(w * (1 - f) / 2)
+            sl = (slice(r0, h - r0), slice(c0, w - c0))
+            if valid[sl].all() and min(h - 2 * r0, w - 2 * c0) >= 16:
+                return raster.height[sl], raster.rgb[sl]
+        raise ValueError(f"raster {raster.source!r} has no complete block of valid heights of 16 x 16 cells")
+    sl = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    if not valid[sl].all():
+        raise ValueError(f"raster {raster.source!r} has nodata inside its valid area; crop it first")
+    return raster.height[sl], raster.rgb[sl]
+
+
 def _check(height: np.ndarray, min_size: int = 8) -> np.ndarray:
     z = np.asarray(height, dtype=np.float64)
     if z.ndim != 2 or min(z.shape) < min_size:

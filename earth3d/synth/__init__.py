@@ -4,7 +4,8 @@ All sources implement `TileGenerator.generate(region, resolution_m) -> GeoRaster
 """
 
 from .base import TileGenerator
+from .fitted import FittedGenerator, FittedModel
 from .grid import tile_bbox, tile_for_lonlat
 from .world import BIOMES, LEVELS, ProceduralWorld
 
-__all__ = ["BIOMES", "LEVELS", "ProceduralWorld", "TileGenerator", "tile_bbox", "tile_for_lonlat"]
+__all__ = ["BIOMES", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "TileGenerator", "tile_bbox", "tile_for_lonlat"]
