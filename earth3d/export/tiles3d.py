@@ -28,9 +28,9 @@ from typing import Protocol
 import numpy as np
 
 from ..gaussians import Gaussians
-from ..geometry import covariance, ecef_to_geodetic
+from ..geometry import ecef_to_geodetic
 from .files import write_bytes_atomic, write_json_atomic
-from .frames import LocalFrame, check_lonlath
+from .frames import LocalFrame, check_lonlath, rotate_quats
 from .gltf import SPLATS, SPZ_2, splats_glb
 
 MIN_HALF_SIZE_M = 1e-3
@@ -61,7 +61,7 @@ def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "
     """Write a 3D Tiles 1.1 tileset for `store` (a store path or an opened store) into `out_dir`.
 
     `compression`: "spz" (KHR_gaussian_splatting_compression_spz_2) or None (plain float attributes).
-    `origin_lonlath`: the ENU frame of the tileset (default: the centre of the store's extent).
+    `origin_lonlath`: the ENU frame of the tileset (default: under the mean of the root nodes' splats).
     Returns the path of tileset.json, written last, so a partial run leaves no tileset.json behind.
     """
     if isinstance(store, (str, os.PathLike)):
@@ -146,12 +146,19 @@ def _export(store: TileSource, key: tuple, frame: LocalFrame, out: Path, compres
 
 
 def splat_bounds(gaussians: Gaussians, frame: LocalFrame) -> tuple[np.ndarray, np.ndarray]:
-    """ENU axis-aligned bounds of the splats' 3-sigma ellipsoids (float64 (3,), (3,))."""
+    """ENU axis-aligned bounds of the splats' 3-sigma ellipsoids (float64 (3,), (3,)).
+
+    Along ENU axis i a splat reaches 3 * sqrt(sum_j (R_ij s_j)^2), R its rotation in ENU axes.
+    """
     g = gaussians.to("cpu")
     means = (g.means.double().numpy() + (g.origin - frame.origin_ecef)) @ frame.basis
-    cov = covariance(g.quats.double(), g.scales.double()).numpy()
-    cov_enu = np.einsum("ji,njk,kl->nil", frame.basis, cov, frame.basis)
-    reach = 3.0 * np.sqrt(np.maximum(np.diagonal(cov_enu, axis1=1, axis2=2), 0.0))
+    w, x, y, z = rotate_quats(g.quats.double().numpy(), frame.basis.T).T
+    rot = np.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    ], axis=-1).reshape(-1, 3, 3)
+    reach = 3.0 * np.sqrt(((rot * g.scales.double().numpy()[:, None, :]) ** 2).sum(axis=-1))
     return (means - reach).min(axis=0), (means + reach).max(axis=0)
 
 
