@@ -92,12 +92,12 @@ def test_numba_projection_matches_torch_projection(antialiased):
     g, cam = random_scene(3000, seed=11, width=320, height=200, spread=1.6, sh_degree=0)
     ref = project_gaussians(g, cam, antialiased, dtype=torch.float64)
     f32 = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
-    rec = cpu._project(f32(g.means), f32(g.quats), f32(g.scales), f32(g.opacities), f32(g.sh[:, 0]), True,
+    rec = cpu._project(f32(g.means), f32(g.quats), f32(g.scales), f32(g.opacities),
                        cam.world_to_camera(g.origin), cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height,
                        0.3, cam.near, cam.far, antialiased)
     vis = ref.visible.numpy()
     np.testing.assert_array_equal(rec[:, cpu.EXT_X] >= 0, vis)
-    r = rec[vis]
+    r = cpu._pack(rec, np.flatnonzero(vis).astype(np.int32), f32(g.sh[:, 0]), True)
     np.testing.assert_allclose(r[:, [cpu.MX, cpu.MY]], ref.means2d[vis].numpy(), rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(r[:, cpu.DEPTH], ref.depths[vis].numpy(), rtol=1e-6)
     conics = ref.conics[vis].numpy()

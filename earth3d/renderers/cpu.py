@@ -1,6 +1,6 @@
 """CPU tile rasterizer (numba) with gsplat's projection and compositing rules.
 
-Pipeline, all numba except the colours:
+Pipeline, all numba except view-dependent colours:
 
 1. `_project`: gsplat's EWA projection per splat (see `projection.py`, which is the
    PyTorch reference of the same maths), with the view matrix formed in float64
@@ -9,7 +9,8 @@ Pipeline, all numba except the colours:
    of the region where its alpha can reach 1/255 (never more than gsplat's
    3.33-sigma radius).
 2. `_depth_order`: a stable LSD radix sort of the visible splats by depth, and
-   `_pack`: their records gathered in that order.
+   `_pack`: their records gathered in that order, with their colours (degree-0 SH
+   in numba; higher degrees through `projection.eval_sh` for the visible splats).
 3. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 16x16 tile, fed in
    depth order, so every tile's list is front to back with ties in splat order,
    the order of gsplat's sorted (tile, depth) intersection keys. It copies the
@@ -59,11 +60,10 @@ RECORD = 12
 
 # Projection: fast maths, but NaN-aware (culling relies on comparisons with NaN failing).
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "afn", "reassoc", "nsz"})
-def _project(means, quats, scales, opacities, colors, colors_are_sh0, view, fx, fy, cx, cy,
-             width, height, eps2d, near, far, antialiased):
+def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
     """One record per splat: means2d, conic (a, b, c), opacity (compensated when
     antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
-    alpha can reach 1/255, colour and depth. EXT_X is -1 for culled splats."""
+    alpha can reach 1/255 and depth (colours come in `_pack`). EXT_X is -1 for culled splats."""
     n = means.shape[0]
     rec = np.zeros((n, RECORD + 1), dtype=np.float32)
     tan_fovx = 0.5 * width / fx
@@ -133,11 +133,6 @@ def _project(means, quats, scales, opacities, colors, colors_are_sh0, view, fx, 
         if antialiased:
             op *= math.sqrt(max(det_orig / det, 0.0))
         rec[i, OP] = op
-        for c in range(3):
-            v = colors[i, c]
-            if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
-                v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
-            rec[i, RED + c] = v
         # Visible. It can only matter where opacity exp(-sigma) >= 1/255, i.e.
         # sigma <= ln(255 opacity); per axis that is |d| <= sqrt(2 sigma_max cov_axis).
         if op < ALPHA_MIN:
@@ -184,13 +179,18 @@ def _depth_order(rec, ids):
 
 
 @njit(parallel=True, cache=True)
-def _pack(rec, order):
-    """The records of `order`, gathered contiguously (depth order)."""
+def _pack(rec, order, colors, colors_are_sh0):
+    """The records of `order`, gathered contiguously (depth order), with their colours."""
     out = np.empty((order.shape[0], RECORD + 1), dtype=np.float32)
     for k in prange(order.shape[0]):
         i = order[k]
         for c in range(RECORD + 1):
             out[k, c] = rec[i, c]
+        for c in range(3):
+            v = colors[i, c]
+            if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
+                v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
+            out[k, RED + c] = v
     return out
 
 
@@ -356,16 +356,17 @@ class CpuRenderer:
             raise ValueError(f"background {background!r} must be 3 finite numbers")
         g = gaussians.to("cpu")
         view = camera.world_to_camera(g.origin)  # float64: relative to the camera before any float32
-        if g.sh_degree == 0:
-            colors, from_sh0 = _f32(g.sh[:, 0, :]), True
-        else:
-            with torch.no_grad():
-                colors, from_sh0 = _f32(splat_colors(g, camera)), False
-        rec = _project(_f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), colors, from_sh0, view,
+        rec = _project(_f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), view,
                        camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height,
                        self.eps2d, camera.near, camera.far, self.antialiased)
         visible = np.flatnonzero(rec[:, EXT_X] >= 0.0).astype(np.int32)
-        rec = _pack(rec, _depth_order(rec, visible))
+        if g.sh_degree == 0:
+            colors, from_sh0 = _f32(g.sh[:, 0, :]), True
+        else:  # view-dependent colours, evaluated for the visible splats only
+            colors, from_sh0 = np.zeros((len(g), 3), dtype=np.float32), False
+            with torch.no_grad():
+                colors[visible] = _f32(splat_colors(g[torch.from_numpy(visible).long()], camera))
+        rec = _pack(rec, _depth_order(rec, visible), colors, from_sh0)
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
         offsets, tiled = _bin_tiles(rec, ts, tiles_x, tiles_y, numba.get_num_threads())
