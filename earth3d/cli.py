@@ -213,9 +213,10 @@ def find_street(raster, lon: float, lat: float, length_m: float, search_m: float
     """A straight, clear ground corridor near (lon, lat) in a north-up raster: its start (lon, lat) and
     heading (0, 90, 180 or 270 degrees), or None.
 
-    A corridor is clear when its heights, less their linear trend, vary by under 0.75 m over
-    `length_m` ahead of the start and `behind_m` behind it (no building or tree in it). The widest
-    clear corridor wins, then the one nearest (lon, lat): that is the middle of a street.
+    A corridor is clear when it lies at ground level (the lowest few percent of the heights around)
+    and its heights, less their linear trend, vary by under 0.75 m over `length_m` ahead of the start
+    and `behind_m` behind it (no building or tree in it). The widest clear corridor wins, then the one
+    nearest (lon, lat): that is the middle of a street.
     """
     from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
@@ -256,6 +257,9 @@ def find_street(raster, lon: float, lat: float, length_m: float, search_m: float
         s = np.arange(seg.shape[0], dtype=np.float64)
         trend = np.polynomial.polynomial.polyfit(s, seg, 1)  # (2, columns)
         resid = seg - (trend[0] + s[:, None] * trend[1])
+        # A street is at ground level: a flat roof or a lawn on a terrace is not.
+        low = np.median(seg, axis=0) <= np.percentile(seg, 5) + 1.5
+        resid = np.where(low[None, :], resid, np.inf)
         for half_width_m in (12.0, 9.0, 6.0, 4.0, 2.0, 1.0):
             width = 2 * int(half_width_m / across) + 1
             top = maximum_filter1d(resid, width, axis=1, mode="nearest").max(axis=0)
@@ -657,22 +661,24 @@ class Info(_Common):
 
 @dataclass(kw_only=True)
 class Export(_Common):
-    """Export splats (a store's leaves, or a lifted DEM + orthophoto) to PLY, GLB or SPZ."""
+    """Export splats to PLY, GLB or SPZ (a store's leaves, or a lifted DEM + orthophoto), or a store to
+    an OGC 3D Tiles 1.1 tileset (its levels of detail as tiles)."""
 
     out: Path
-    """Output file: .ply (3DGS PLY + .json sidecar), .glb (KHR_gaussian_splatting) or .spz."""
+    """Output: a .ply (3DGS PLY + .json sidecar), .glb (KHR_gaussian_splatting) or .spz file, or a folder
+    (no suffix) for a 3D Tiles tileset."""
     store: Path | None = None
-    """A store (its full-detail leaves are exported)."""
+    """A store (PLY/GLB/SPZ: its full-detail leaves; 3D Tiles: its whole tree)."""
     dem: Path | None = None
-    """A DEM GeoTIFF, lifted (instead of --store)."""
+    """A DEM GeoTIFF, lifted (instead of --store; not for 3D Tiles)."""
     ortho: Path | None = None
     """An orthophoto GeoTIFF draped on --dem."""
     resolution: float | None = None
     """Lifting cell size for --dem, in the DEM CRS's units."""
     origin: tuple[float, float, float] | None = None
     """LON LAT HEIGHT of the local ENU frame (default: the splats' own origin)."""
-    compression: Literal["none", "spz"] = "none"
-    """GLB only: store the splats SPZ-compressed."""
+    compression: Literal["auto", "none", "spz"] = "auto"
+    """GLB and 3D Tiles: SPZ-compressed splats or plain floats (auto: plain GLB, SPZ tiles)."""
     max_splats: int = 20_000_000
     """Refuse to gather more splats than this into one file."""
     overwrite: bool = False
@@ -682,23 +688,30 @@ class Export(_Common):
         from . import export
 
         suffix = self.out.suffix.lower()
-        if suffix not in (".ply", ".glb", ".spz"):
-            raise ValueError(f"--out {self.out}: the format comes from the suffix, .ply, .glb or .spz")
-        _check_new(self.out, self.overwrite)
+        if suffix not in ("", ".ply", ".glb", ".spz"):
+            raise ValueError(f"--out {self.out}: the format comes from the suffix: .ply, .glb, .spz, "
+                             "or none for a 3D Tiles folder")
         report = Report(self.quiet)
+        if suffix == "":
+            if self.store is None:
+                raise ValueError("3D Tiles export needs --store (the tiles are the store's levels of detail)")
+            _check_input(self.store, "store")
+            _check_new(self.out / "tileset.json", self.overwrite)
+            compression = None if self.compression == "none" else "spz"
+            with report.stage("export 3D Tiles"):
+                target = export.write_tileset(self.store, self.out, compression, self.origin, overwrite=self.overwrite)
+            report.say(f"wrote {target}")
+            return
+        _check_new(self.out, self.overwrite)
         gaussians = self._gaussians(report)
         with report.stage("export"):
             if suffix == ".ply":
                 export.write_ply(gaussians, self.out, self.origin, overwrite=self.overwrite)
             elif suffix == ".glb":
-                from .export.gltf import write_splats_glb
-
-                compression = None if self.compression == "none" else self.compression
-                write_splats_glb(gaussians, self.out, self.origin, compression, overwrite=self.overwrite)
+                compression = "spz" if self.compression == "spz" else None
+                export.write_splats_glb(gaussians, self.out, self.origin, compression, overwrite=self.overwrite)
             else:
-                from .export.spz import write_spz
-
-                write_spz(gaussians, self.out, self.origin, overwrite=self.overwrite)
+                export.write_spz(gaussians, self.out, self.origin, overwrite=self.overwrite)
         report.say(f"wrote {self.out} ({len(gaussians)} splats)")
 
     def _gaussians(self, report: Report):

@@ -53,7 +53,7 @@ class GridTown:
         grass = np.array([0.30, 0.45, 0.22])
         road = np.array([0.22, 0.22, 0.24])
         roof = np.stack([0.55 + 0.25 * np.sin(block), 0.35 + 0.1 * np.cos(block), 0.30 + 0 * block], -1)
-        town = resolution_m < 200
+        town = resolution_m < self.block_m / 4  # coarser cells would alias the street grid
         rgb = np.where(on_street[..., None] & town, road, np.where(building[..., None], roof, grass))
         transform = Affine((east - west) / w, 0, west, 0, -(north - south) / h, north)
         return GeoRaster(rgb.astype(np.float32), height.astype(np.float32), np.ones((h, w), bool), transform,

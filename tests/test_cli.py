@@ -130,6 +130,14 @@ def test_export_formats(store, tmp_path, suffix, capsys):
         assert f"element vertex {count}" in header
 
 
+def test_export_3d_tiles(store, tmp_path):
+    out = tmp_path / "tiles"
+    assert main(["export", "--store", str(store), "--out", str(out), "--quiet"]) == 0
+    tileset = json.loads((out / "tileset.json").read_text())
+    assert tileset["asset"]["version"] == "1.1" and "root" in tileset
+    assert any(p.suffix == ".glb" for p in out.rglob("*"))
+
+
 def test_export_ply_then_import_ply(store, tmp_path, capsys):
     ply, back = tmp_path / "scene.ply", tmp_path / "back.e3d"
     assert main(["export", "--store", str(store), "--out", str(ply), "--quiet"]) == 0
