@@ -124,36 +124,57 @@ def terrain_glb(raster: GeoRaster, frame: LocalFrame, max_error: float | None = 
         raise ValueError(f"{raster.source or 'raster'}: {h}x{w} cells is too small for a terrain mesh")
     if not raster.valid.any():
         raise ValueError(f"{raster.source or 'raster'}: no valid height cells")
-    heights = np.where(raster.valid, raster.height, np.nan).astype(np.float64)
-    filled = np.where(raster.valid, heights, np.nanmedian(heights))
     if max_error is None:  # default: a tenth of the ground resolution
         max_error = 0.1 * float(min(raster.resolution)) if not raster.crs.is_geographic else 1.0
-    tin = Delatin(filled.astype(np.float32), width=w, height=h, max_error=float(max_error))
+    tin = Delatin(filled_heights(raster).astype(np.float32), width=w, height=h, max_error=float(max_error))
     cols = tin.vertices[:, 0].astype(np.int64)
     rows = (h - 1) - tin.vertices[:, 1].astype(np.int64)  # the library's y axis points up the image
     tris = tin.triangles.astype(np.int64)
     tris = tris[raster.valid[rows[tris], cols[tris]].all(axis=1)]  # drop triangles touching nodata
+    uv = np.stack([(cols + 0.5) / w, (rows + 0.5) / h], axis=1)
+    extras = {"source": raster.source, "vertical_datum": raster.vertical_datum, "max_error_m": float(max_error)}
+    return mesh_glb(cell_positions(raster, rows, cols, frame), uv, tris, raster.rgb, frame, extras)
+
+
+def filled_heights(raster: GeoRaster) -> np.ndarray:
+    """Heights (float64) with nodata cells set to the median valid height, so every vertex is finite."""
+    return np.where(raster.valid, raster.height, np.median(raster.height[raster.valid])).astype(np.float64)
+
+
+def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame) -> np.ndarray:
+    """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain."""
     t = raster.transform
     x = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c
     y = t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
-    ecef = crs_to_ecef(raster.crs, x, y, filled[rows, cols])
-    local = (ecef - frame.origin_ecef) @ frame.basis @ ENU_TO_GLTF.T
-    # Face up (+y in glTF): flip triangles whose winding points down.
+    ecef = crs_to_ecef(raster.crs, x, y, filled_heights(raster)[rows, cols])
+    return (ecef - frame.origin_ecef) @ frame.basis
+
+
+def mesh_glb(enu: np.ndarray, uv: np.ndarray, tris: np.ndarray, rgb: np.ndarray, frame: LocalFrame,
+             extras: dict | None = None, center_enu=None) -> bytes:
+    """GLB bytes of a textured triangle mesh given in ENU (unlit, `rgb` (H, W, 3) in [0, 1] as PNG).
+
+    Triangles are turned to face up and unused vertices dropped; with `center_enu`, positions are
+    stored relative to it and the node carries it as a translation matrix.
+    """
+    local = np.asarray(enu, dtype=np.float64) @ ENU_TO_GLTF.T
+    tris = np.asarray(tris, dtype=np.int64).copy()
     p = local[tris]
-    normal_y = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[:, 1]
-    tris[normal_y < 0] = tris[normal_y < 0][:, ::-1]
+    down = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[:, 1] < 0  # glTF +y is up
+    tris[down] = tris[down][:, ::-1]
     used, remap = np.unique(tris, return_inverse=True)
     tris = remap.reshape(-1, 3)
-    pos = local[used].astype(np.float32)
-    uv = np.stack([(cols[used] + 0.5) / w, (rows[used] + 0.5) / h], axis=1).astype(np.float32)
+    translation = np.zeros(3) if center_enu is None else ENU_TO_GLTF @ np.asarray(center_enu, dtype=np.float64)
+    pos = (local[used] - translation).astype(np.float32)
 
     glb = GlbBuilder()
     glb.use_extension(UNLIT)
     index_dtype = np.uint16 if len(pos) < 65536 else np.uint32
     png = io.BytesIO()
-    iio.imwrite(png, np.clip(np.round(raster.rgb * 255), 0, 255).astype(np.uint8), extension=".png")
+    iio.imwrite(png, np.clip(np.round(np.asarray(rgb) * 255), 0, 255).astype(np.uint8), extension=".png")
     primitive = {
-        "attributes": {"POSITION": glb.accessor(pos, minmax=True), "TEXCOORD_0": glb.accessor(uv)},
+        "attributes": {"POSITION": glb.accessor(pos, minmax=True),
+                       "TEXCOORD_0": glb.accessor(np.asarray(uv, dtype=np.float32)[used])},
         "indices": glb.accessor(tris.reshape(-1).astype(index_dtype), target=ELEMENT_ARRAY_BUFFER),
         "material": 0,
         "mode": 4,
@@ -167,10 +188,12 @@ def terrain_glb(raster: GeoRaster, frame: LocalFrame, max_error: float | None = 
     }]
     glb.doc["meshes"] = [{"primitives": [primitive], "name": "terrain"}]
     glb.doc["nodes"] = [{"mesh": 0, "name": "terrain"}]
+    if center_enu is not None:
+        glb.doc["nodes"][0]["matrix"] = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+                                         *(float(v) for v in translation), 1.0]
     glb.doc["scenes"] = [{"nodes": [0]}]
     glb.doc["scene"] = 0
-    glb.doc["asset"]["extras"] = {"georeference": georeference(frame), "source": raster.source,
-                                  "vertical_datum": raster.vertical_datum, "max_error_m": float(max_error)}
+    glb.doc["asset"]["extras"] = {"georeference": georeference(frame), **(extras or {})}
     return glb.to_bytes()
 
 

@@ -1,0 +1,102 @@
+"""Shared 3D Tiles 1.1 mechanics: the tile tree, tileset.json, and staged, all-or-nothing output.
+
+Every tileset written here has one local ENU frame: the root tile's `transform` takes it to ECEF,
+bounding volumes are axis-aligned `box`es in it, and content GLBs hold glTF y-up coordinates of the
+same frame (3D Tiles turns glTF y-up into z-up), relative to their box centre.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .files import write_json_atomic
+from .frames import LocalFrame
+
+MIN_HALF_SIZE_M = 1e-3
+CONTENT_GLTF = "3DTILES_content_gltf"
+
+
+@dataclass
+class Tile:
+    """A tile: geometric error (m), content URI, ENU bounds and children."""
+
+    error: float
+    uri: str | None = None
+    lo: np.ndarray = field(default_factory=lambda: np.full(3, np.inf))
+    hi: np.ndarray = field(default_factory=lambda: np.full(3, -np.inf))
+    children: list["Tile"] = field(default_factory=list)
+
+    def close(self) -> "Tile | None":
+        """Grow bounds over the children and raise the error to theirs; None when the tile is empty."""
+        for c in self.children:
+            self.lo, self.hi = np.minimum(self.lo, c.lo), np.maximum(self.hi, c.hi)
+            self.error = max(self.error, c.error)
+        return self if self.uri or self.children else None
+
+    def to_json(self) -> dict:
+        center = (self.lo + self.hi) / 2
+        half = np.maximum((self.hi - self.lo) / 2, MIN_HALF_SIZE_M)
+        out: dict = {
+            "boundingVolume": {"box": [*map(float, center), float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0,
+                                       0.0, 0.0, float(half[2])]},
+            "geometricError": float(self.error),
+        }
+        if self.uri:
+            out["content"] = {"uri": self.uri}
+        if self.children:
+            out["children"] = [c.to_json() for c in self.children]
+        return out
+
+
+@contextmanager
+def staged_output(out_dir: str | os.PathLike, overwrite: bool):
+    """Yield (tileset.json path, staging folder for tiles/). Content goes to the staging folder and
+    replaces tiles/ only when `finish` runs; a failure leaves the previous tileset untouched."""
+    out = Path(out_dir)
+    target = out / "tileset.json"
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target}: already exists (pass overwrite=True to replace it)")
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / f".tiles.{os.getpid()}.tmp"
+    try:
+        yield target, stage
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+
+
+def finish(target: Path, stage: Path, tiles: list[Tile], frame: LocalFrame, content_extensions: list[str],
+           required: bool, extras: dict | None = None) -> None:
+    """Write tileset.json for `tiles` (several roots get a common parent) and move the staged content in."""
+    if not tiles:
+        raise ValueError(f"{target.parent}: nothing to write, the input holds no data")
+    root = tiles[0] if len(tiles) == 1 else Tile(error=max(t.error for t in tiles) * 2, children=tiles).close()
+    root_json = root.to_json()
+    root_json["refine"] = "REPLACE"
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = frame.basis, frame.origin_ecef
+    root_json["transform"] = [float(v) for v in m.T.reshape(-1)]  # column-major
+    tileset = {
+        "asset": {"version": "1.1", "generator": "earth3d",
+                  "extras": {"georeference": frame.georeference(),
+                             "content_axes": "glTF y-up (x east, y up, z south)", **(extras or {})}},
+        "geometricError": max(float(np.linalg.norm(root.hi - root.lo)), root.error),
+        "root": root_json,
+    }
+    if content_extensions:
+        tileset["extensionsUsed"] = [CONTENT_GLTF]
+        tileset["extensions"] = {CONTENT_GLTF: {"extensionsUsed": content_extensions,
+                                                "extensionsRequired": content_extensions if required else []}}
+    final, old = target.parent / "tiles", target.parent / f".tiles.{os.getpid()}.old"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(stage, final)
+    write_json_atomic(target, tileset)
+    if old.exists():
+        shutil.rmtree(old)
