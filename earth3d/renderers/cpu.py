@@ -65,7 +65,7 @@ def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, heigh
     antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
     alpha can reach 1/255 and depth (colours come in `_pack`). EXT_X is -1 for culled splats."""
     n = means.shape[0]
-    rec = np.zeros((n, RECORD + 1), dtype=np.float32)
+    rec = np.empty((n, RECORD + 1), dtype=np.float32)  # culled rows: only EXT_X and DEPTH are set
     tan_fovx = 0.5 * width / fx
     tan_fovy = 0.5 * height / fy
     lim_x_pos = (width - cx) / fx + 0.3 * tan_fovx
@@ -136,7 +136,9 @@ def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, heigh
         # Visible. It can only matter where opacity exp(-sigma) >= 1/255, i.e.
         # sigma <= ln(255 opacity); per axis that is |d| <= sqrt(2 sigma_max cov_axis).
         if op < ALPHA_MIN:
+            rec[i, SMAX] = 0.0
             rec[i, EXT_X] = 0.0
+            rec[i, EXT_Y] = 0.0
             continue
         s = math.log(op / ALPHA_MIN) + SIGMA_SLACK
         rec[i, SMAX] = s
