@@ -414,10 +414,10 @@ def store(tmp_path_factory, crop):
 
 
 def _content_enu(tile_dir: Path, uri: str) -> np.ndarray:
-    """Splat positions of a content GLB in the tileset's ENU frame (z up), whatever its compression."""
+    """Positions (splat means or mesh vertices) of a content GLB in the tileset's ENU frame (z up)."""
     doc, binary = read_glb((tile_dir / uri).read_bytes())
     prim = doc["meshes"][0]["primitives"][0]
-    ext = prim["extensions"]["KHR_gaussian_splatting"].get("extensions", {})
+    ext = prim.get("extensions", {}).get("KHR_gaussian_splatting", {}).get("extensions", {})
     if "KHR_gaussian_splatting_compression_spz_2" in ext:
         view = doc["bufferViews"][ext["KHR_gaussian_splatting_compression_spz_2"]["bufferView"]]
         blob = binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
@@ -445,44 +445,19 @@ def test_tileset_follows_the_spec(tmp_path, store, compression):
     from earth3d.export.tiles3d import write_tileset
 
     out = tmp_path / "tiles3d"
-    path = write_tileset(store, out, compression=compression)
-    ts = json.loads(path.read_text())
-    assert ts["asset"]["version"] == "1.1"
+    write_tileset(store, out, compression=compression)
+    ts, uris = _check_tileset_structure(out)
     root = ts["root"]
-    assert root["refine"] == "REPLACE"
-    m = np.asarray(root["transform"]).reshape(4, 4).T  # column-major
-    assert np.allclose(m[:3, :3].T @ m[:3, :3], np.eye(3), atol=1e-12) and np.allclose(m[3], [0, 0, 0, 1])
-    geo = ts["asset"]["extras"]["georeference"]
-    assert np.allclose(m[:3, 3], geo["origin_ecef"])
-    assert ts["geometricError"] >= root["geometricError"]
+    m = np.asarray(root["transform"]).reshape(4, 4).T
     required = ts["extensions"]["3DTILES_content_gltf"]["extensionsRequired"]
     if compression == "spz":
         assert set(required) == {"KHR_gaussian_splatting", "KHR_gaussian_splatting_compression_spz_2"}
-
-    uris, n_leaf_splats, depth = set(), 0, 0
-    for tile, parent in _walk(root):
-        lo, hi = _box_bounds(tile)
-        if parent is not None:
-            plo, phi = _box_bounds(parent)
-            assert (plo <= lo + 1e-6).all() and (hi <= phi + 1e-6).all(), "child box leaks out of its parent"
-            assert tile["geometricError"] <= parent["geometricError"]
-            depth = max(depth, 1)
-        if "children" not in tile:
-            assert tile["geometricError"] == 0.0
-        if "content" in tile:
-            uri = tile["content"]["uri"]
-            assert (out / uri).is_file(), f"{uri} does not resolve"
-            uris.add(uri)
-            pos = _content_enu(out, uri)
-            assert (pos >= lo - 1e-3).all() and (pos <= hi + 1e-3).all(), f"{uri} leaks out of its box"
-            if "children" not in tile:
-                n_leaf_splats += len(pos)
-    assert depth and len(uris) > 3
-    assert uris == {str(p.relative_to(out)) for p in (out / "tiles").rglob("*.glb")}
-    assert n_leaf_splats == store.info()["splat_count"]
+    assert len(uris) > 3 and "children" in root
+    leaves = [t["content"]["uri"] for t, _ in _walk(root) if "content" in t and "children" not in t]
+    assert sum(len(_content_enu(out, u)) for u in leaves) == store.info()["splat_count"]
 
     # the content lands where the store's splats are, in ECEF
-    leaf_uri = next(t["content"]["uri"] for t, _ in _walk(root) if "content" in t and "children" not in t)
+    leaf_uri = leaves[0]
     level, xyz = leaf_uri.split("/")[1:]
     key = (int(level), *map(int, xyz.removesuffix(".glb").split("_")))
     ecef = _content_enu(out, leaf_uri) @ m[:3, :3].T + m[:3, 3]
@@ -501,3 +476,85 @@ def test_khronos_validator_accepts_tile_content(tmp_path, store, node_tools):
     write_tileset(store, tmp_path / "ts")
     content = sorted((tmp_path / "ts" / "tiles").rglob("*.glb"))[0]
     assert _validator_problems(_node(node_tools, _VALIDATE_JS, content)) == []
+
+
+def _check_tileset_structure(out: Path) -> tuple[dict, set]:
+    """Spec checks shared by every tileset: version, refinement, root transform, boxes that hold their
+    content and children, errors that never grow from parent to child (0 at leaves), URIs that resolve."""
+    ts = json.loads((out / "tileset.json").read_text())
+    assert ts["asset"]["version"] == "1.1"
+    root = ts["root"]
+    assert root["refine"] == "REPLACE"
+    m = np.asarray(root["transform"]).reshape(4, 4).T  # column-major
+    assert np.allclose(m[:3, :3].T @ m[:3, :3], np.eye(3), atol=1e-12) and np.allclose(m[3], [0, 0, 0, 1])
+    assert np.allclose(m[:3, 3], ts["asset"]["extras"]["georeference"]["origin_ecef"])
+    assert ts["geometricError"] >= root["geometricError"]
+    uris = set()
+    for tile, parent in _walk(root):
+        lo, hi = _box_bounds(tile)
+        if parent is not None:
+            plo, phi = _box_bounds(parent)
+            assert (plo <= lo + 1e-6).all() and (hi <= phi + 1e-6).all(), "child box leaks out of its parent"
+            assert tile["geometricError"] <= parent["geometricError"]
+        if "children" not in tile:
+            assert tile["geometricError"] == 0.0
+        if "content" in tile:
+            uri = tile["content"]["uri"]
+            assert (out / uri).is_file(), f"{uri} does not resolve"
+            uris.add(uri)
+            pos = _content_enu(out, uri)
+            assert (pos >= lo - 1e-3).all() and (pos <= hi + 1e-3).all(), f"{uri} leaks out of its box"
+    assert uris == {str(p.relative_to(out)) for p in (out / "tiles").rglob("*.glb")}
+    return ts, uris
+
+
+def test_terrain_tileset(tmp_path, crop):
+    from earth3d.export import write_terrain_tileset
+    from earth3d.geometry import ECEF_CRS, transformer
+
+    out = tmp_path / "terrain"
+    write_terrain_tileset(crop, out, tile_cells=16, texture_px=32)
+    ts, uris = _check_tileset_structure(out)
+    assert {u.split("/")[1] for u in uris} == {"0", "1", "2"}  # 64 cells, 16 per tile: three levels
+    root = ts["root"]
+    assert root["geometricError"] > 0 and "content" in root
+    # full-resolution leaves: every vertex is a cell centre at its cell's height
+    m = np.asarray(root["transform"]).reshape(4, 4).T
+    to_crs = transformer(ECEF_CRS, crop.crs.to_3d())
+    inverse = ~crop.transform
+    checked = 0
+    for uri in sorted(u for u in uris if u.startswith("tiles/2/")):
+        ecef = _content_enu(out, uri) @ m[:3, :3].T + m[:3, 3]
+        x, y, h = to_crs.transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
+        col, row = inverse * (np.asarray(x), np.asarray(y))
+        assert np.abs(col - np.round(col - 0.5) - 0.5).max() < 1e-3 and np.abs(row - np.round(row - 0.5) - 0.5).max() < 1e-3
+        cells = crop.height[np.floor(row).astype(int), np.floor(col).astype(int)]
+        assert np.abs(h - cells).max() < 1e-3
+        checked += len(h)
+    assert checked > 0.5 * crop.valid.sum()
+
+
+def test_terrain_tile_error_measures_the_lost_detail():
+    from earth3d.export.terrain_tiles import _grid_error
+
+    r, c = np.mgrid[0:50, 0:70]
+    plane = 0.3 * r - 0.2 * c + 5.0
+    rows = np.unique(np.minimum(np.arange(0, 58, 8), 49))
+    cols = np.unique(np.minimum(np.arange(0, 78, 8), 69))
+    valid = np.ones(plane.shape, bool)
+    assert _grid_error(plane, valid, rows, cols) < 1e-9  # a plane survives any subsampling
+    bump = plane.copy()
+    bump[20, 21] += 3.0
+    assert abs(_grid_error(bump, valid, rows, cols) - 3.0) < 1e-9
+    valid[20, 21] = False
+    assert _grid_error(bump, valid, rows, cols) < 1e-9  # nodata cells do not count
+    assert _grid_error(bump, np.ones(plane.shape, bool), np.arange(50), np.arange(70)) == 0.0
+
+
+def test_khronos_validator_accepts_terrain_tiles(tmp_path, crop, node_tools):
+    from earth3d.export import write_terrain_tileset
+
+    write_terrain_tileset(crop, tmp_path / "t", tile_cells=32)
+    for content in sorted((tmp_path / "t" / "tiles").rglob("*.glb"))[:2]:
+        issues = _node(node_tools, _VALIDATE_JS, content)
+        assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"]
