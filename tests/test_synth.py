@@ -11,6 +11,8 @@ from earth3d.metrics.terrain import power_spectrum
 from earth3d.synth import BIOMES, ProceduralWorld, TileGenerator, tile_bbox, tile_for_lonlat
 from earth3d.synth.grid import M_PER_DEG
 
+from conftest import data_path
+
 # Spectral exponents beta measured with earth3d.metrics.power_spectrum on the real land DEMs of
 # the shared data set (30-80 m: Fort Worth plains 3.38, Para hills 3.44, RMNP 3.48, eastern
 # Turkey plateau 3.51, Jacksboro ridges 3.53, Big Tujunga mountains 3.94).
@@ -193,3 +195,20 @@ def test_landform_spectra_match_real_dems(world, kind):
     r = world.generate(bbox=box(lon, lat, 384, 384, 30.0), resolution_m=30.0)
     beta = power_spectrum(r.height, 30.0).beta
     assert REAL_LAND_BETA[0] <= beta <= REAL_LAND_BETA[1], beta
+
+
+def test_raster_source_resamples_real_pair():
+    from earth3d.synth import RasterSource
+
+    src = RasterSource(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"))
+    assert isinstance(src, TileGenerator)
+    w, s, e, n = src.bounds_lonlat
+    r = src.generate(bbox=(w + 0.05, s + 0.05, w + 0.25, s + 0.25), resolution_m=100.0)
+    assert r.crs.to_epsg() == 4326 and r.valid.mean() > 0.99
+    h = r.height[r.valid]
+    assert 2281 - 1 <= h.min() and h.max() <= 4261 + 1  # the DEM's documented range
+    assert 0.05 < r.rgb[r.valid].mean() < 0.95
+    half = src.generate(bbox=(w - 0.1, s + 0.05, w + 0.1, s + 0.25), resolution_m=500.0)
+    assert 0.3 < half.valid.mean() < 0.7 and np.isnan(half.height[~half.valid]).all()
+    with pytest.raises(ValueError, match="does not overlap .*dem.tif"):
+        src.generate(bbox=(0.0, 0.0, 1.0, 1.0), resolution_m=1000.0)

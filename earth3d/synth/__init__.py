@@ -6,6 +6,7 @@ All sources implement `TileGenerator.generate(region, resolution_m) -> GeoRaster
 from .base import TileGenerator
 from .fitted import FittedGenerator, FittedModel
 from .grid import tile_bbox, tile_for_lonlat
+from .raster_source import RasterSource
 from .world import BIOMES, LEVELS, ProceduralWorld
 
-__all__ = ["BIOMES", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "TileGenerator", "tile_bbox", "tile_for_lonlat"]
+__all__ = ["BIOMES", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "RasterSource", "TileGenerator", "tile_bbox", "tile_for_lonlat"]
