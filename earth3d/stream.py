@@ -5,7 +5,9 @@ The cut starts at the roots; a node outside the view frustum is dropped, a
 node whose screen-space error `error * viewport_height / (2 * distance *
 tan(fovy / 2))` is at most `sse_threshold_px` (or a leaf) is drawn, any other
 node is replaced by its children (3D Tiles REPLACE refinement). Distances and
-frustum tests are in float64 relative to the camera.
+frustum tests use each node's oriented bounding box (thin for terrain, so the
+distance is not underestimated as an ECEF-aligned box would), in float64
+relative to the camera.
 """
 
 from __future__ import annotations
@@ -53,25 +55,34 @@ def frustum_planes(camera: Camera) -> np.ndarray:
     ])
 
 
-def visible(camera: Camera, bmin: np.ndarray, bmax: np.ndarray) -> np.ndarray:
-    """Boolean (N,) of AABBs (N, 3) in ECEF that are not wholly outside the view frustum."""
-    lo, hi = bmin - camera.position, bmax - camera.position  # float64, camera-relative
-    corners = np.stack([np.where(np.array([(c >> 2) & 1, (c >> 1) & 1, c & 1], bool), hi, lo) for c in range(8)], axis=1)
+def box_corners(center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
+    """The 8 corners (N, 8, 3) of oriented boxes (N, 3) centres, (N, 3, 3) half-axis columns."""
+    signs = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], dtype=np.float64) * 2 - 1
+    return center[:, None, :] + np.einsum("kj,nij->nki", signs, half_axes)
+
+
+def visible(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
+    """Boolean (N,) of oriented boxes that are not wholly outside the view frustum."""
+    corners = box_corners(center - camera.position, half_axes)  # float64, camera-relative
     cam = corners @ camera.rotation  # (N, 8, 3) in camera axes
     d = cam @ frustum_planes(camera).T  # (N, 8, 5)
     d[..., 4] -= camera.near
     return ~np.any(np.all(d < 0, axis=1), axis=1)
 
 
-def distance_to_box(point: np.ndarray, bmin: np.ndarray, bmax: np.ndarray) -> np.ndarray:
-    gap = np.maximum(np.maximum(bmin - point, 0.0), point - bmax)
+def distance_to_box(point: np.ndarray, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
+    """Distances (N,) from a point to oriented boxes (0 inside)."""
+    lengths = np.linalg.norm(half_axes, axis=1)  # (N, 3): half-length of each axis column
+    units = half_axes / np.maximum(lengths, 1e-300)[:, None, :]
+    local = np.einsum("nij,ni->nj", units, point - center)  # the point in box axes
+    gap = np.maximum(np.abs(local) - lengths, 0.0)
     return np.sqrt((gap * gap).sum(axis=1))
 
 
 def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """Pixels: error * viewport_height / (2 * distance * tan(fovy / 2)) (= error * fy / distance)."""
     scale = camera.height / (2.0 * np.tan(camera.fov_y_rad / 2.0))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         return np.where(distance > 0, error * scale / np.maximum(distance, 1e-300), np.inf)
 
 
@@ -107,12 +118,12 @@ class Stream:
         while frontier:
             entries = [store.entry(k) for k in frontier]
             visited += len(entries)
-            bmin = np.array([e["bmin"] for e in entries])
-            bmax = np.array([e["bmax"] for e in entries])
+            center = np.array([e["obb_center"] for e in entries])
+            half_axes = np.array([e["obb_half_axes"] for e in entries])
             err = np.array([e["error"] for e in entries])
             leaf = np.array([bool(e["flags"] & FLAG_LEAF) for e in entries])
-            vis = visible(camera, bmin, bmax)
-            sse = screen_space_error(camera, err, distance_to_box(pos, bmin, bmax))
+            vis = visible(camera, center, half_axes)
+            sse = screen_space_error(camera, err, distance_to_box(pos, center, half_axes))
             draw = vis & (leaf | (sse <= self.sse_threshold_px))
             refine = vis & ~draw
             chosen.extend(k for k, d in zip(frontier, draw) if d)

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 import earth3d
 from earth3d.store import ChunkError, StoreError, build, merge, open_store
 from earth3d.store.build import read_splats
+from earth3d.store.chunk import HEADER
 from earth3d.store.keys import cell_min, cell_size, parent
 from earth3d.store.merge import footprint
 
@@ -197,7 +198,7 @@ def test_missing_chunk_names_node(damaged):
 def test_bad_checksum_names_node(damaged):
     path, key, chunk = damaged
     data = bytearray(chunk.read_bytes())
-    data[128] ^= 0x01  # inside the header's checksum field
+    data[HEADER.fields["checksum"][1] + 3] ^= 0x01  # inside the header's checksum field
     chunk.write_bytes(bytes(data))
     with pytest.raises(ChunkError, match=rf"{_name(key)}.*checksum mismatch"):
         open_store(path).read(key)

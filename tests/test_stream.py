@@ -45,9 +45,9 @@ def test_cut_obeys_sse_rule_and_covers_the_view(world):
 
     def sse(keys):
         e = [store.entry(k) for k in keys]
-        bmin, bmax = np.array([x["bmin"] for x in e]), np.array([x["bmax"] for x in e])
+        c, h = np.array([x["obb_center"] for x in e]), np.array([x["obb_half_axes"] for x in e])
         err = np.array([x["error"] for x in e])
-        return visible(cam, bmin, bmax), screen_space_error(cam, err, distance_to_box(cam.position, bmin, bmax))
+        return visible(cam, c, h), screen_space_error(cam, err, distance_to_box(cam.position, c, h))
 
     vis, s = sse(cut)
     assert vis.all()
@@ -193,3 +193,20 @@ def test_bad_stream_settings(world):
         Stream(world[0], mode="fast")
     with pytest.raises(ValueError, match="sse_threshold_px"):
         Stream(world[0], sse_threshold_px=0)
+
+
+def test_oriented_boxes_hold_their_splats_and_measure_distance(world):
+    store = world[0]
+    keys = all_keys(store)
+    for k in keys[:: max(1, len(keys) // 25)]:
+        e, g = store.entry(k), store.read(k)
+        c, h = e["obb_center"][None], e["obb_half_axes"][None]
+        p = g.means_ecef()
+        assert np.all(distance_to_box(p, c.repeat(len(p), 0), h.repeat(len(p), 0)) < 1e-6)
+        # A thin terrain box: its smallest half-axis is well under the AABB's half-diagonal.
+        lengths = np.linalg.norm(e["obb_half_axes"], axis=0)
+        assert lengths.min() <= np.linalg.norm(e["bmax"] - e["bmin"]) / 2
+    unit = np.eye(3)[None] * np.array([1.0, 2.0, 3.0])[None, None, :]  # half-lengths 1, 2, 3
+    pts = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 0.0, -7.0], [4.0, 5.0, 0.0]])
+    d = distance_to_box(pts, np.zeros((4, 3)), unit.repeat(4, 0))
+    np.testing.assert_allclose(d, [0.0, 3.0, 4.0, np.sqrt(18.0)])

@@ -329,7 +329,8 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
             raise ValueError(f"{path}: chunk header does not name node {key}")
         e = entries[i]
         e["level"], e["xyz"], e["count"], e["error"] = key[0], key[1:], head["count"], head["error"]
-        e["flags"], e["bmin"], e["bmax"], e["checksum"] = head["flags"], head["bmin"], head["bmax"], head["checksum"]
+        for field in ("flags", "bmin", "bmax", "obb_center", "obb_half_axes", "checksum"):
+            e[field] = head[field]
         e["nbytes"] = os.path.getsize(path)
     index_of = {k: i for i, k in enumerate(nodes)}
     for key in nodes:

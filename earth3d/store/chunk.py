@@ -1,6 +1,6 @@
 """The chunk file: one node's splats in one contiguous, checksummed file.
 
-Layout (little-endian, see docs/FORMAT.md): a 144-byte header (HEADER below),
+Layout (little-endian, see docs/FORMAT.md): a 240-byte header (HEADER below),
 then column blocks of float32: means (N, 3) as offsets from the header's float64
 origin, quats (N, 4) wxyz, scales (N, 3) std-devs in metres, opacities (N,),
 sh (N, K, 3). The header's `checksum` is BLAKE2b-128 over the whole file with the
@@ -27,9 +27,10 @@ FLAG_LEAF = 1
 HEADER = np.dtype([
     ("magic", "S8"), ("version", "<u4"), ("level", "<u4"), ("xyz", "<u4", (3,)), ("count", "<u4"),
     ("sh_k", "<u4"), ("flags", "<u4"), ("reserved", "<u4", (2,)), ("origin", "<f8", (3,)),
-    ("bmin", "<f8", (3,)), ("bmax", "<f8", (3,)), ("error", "<f8"), ("checksum", "V16"),
+    ("bmin", "<f8", (3,)), ("bmax", "<f8", (3,)), ("error", "<f8"), ("obb_center", "<f8", (3,)),
+    ("obb_half_axes", "<f8", (3, 3)), ("checksum", "V16"),
 ])
-assert HEADER.itemsize == 144
+assert HEADER.itemsize == 240
 _CHECKSUM_AT = HEADER.fields["checksum"][1]
 
 
@@ -68,14 +69,14 @@ def payload_size(count: int, sh_k: int) -> int:
     return 4 * count * (3 + 4 + 3 + 1 + 3 * sh_k)
 
 
-def encode(key: Key, splats: Splats, origin: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
-           error: float, leaf: bool) -> bytes:
+def encode(key: Key, splats: Splats, origin: np.ndarray, bounds, error: float, leaf: bool) -> bytes:
     """The bytes of a chunk file (header with checksum + payload)."""
     n, k = len(splats), splats.sh.shape[1]
     head = np.zeros((), HEADER)
     head["magic"], head["version"], head["level"], head["xyz"] = CHUNK_MAGIC, FORMAT_VERSION, key[0], key[1:]
     head["count"], head["sh_k"], head["flags"] = n, k, FLAG_LEAF if leaf else 0
-    head["origin"], head["bmin"], head["bmax"], head["error"] = origin, bounds[0], bounds[1], error
+    head["origin"], head["bmin"], head["bmax"], head["error"] = origin, bounds.bmin, bounds.bmax, error
+    head["obb_center"], head["obb_half_axes"] = bounds.center, bounds.half_axes
     means = (splats.pos - origin).astype(np.float32)
     blocks = [means, splats.quats, splats.scales, splats.opacities, splats.sh]
     buf = bytearray(head.tobytes() + b"".join(np.ascontiguousarray(b, dtype="<f4").tobytes() for b in blocks))

@@ -19,7 +19,8 @@ INDEX_MAGIC = b"E3DINDEX"
 INDEX_HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("count", "<u4"), ("checksum", "V16"), ("reserved", "<u8")])
 ENTRY = np.dtype([
     ("level", "<u1"), ("child_mask", "<u1"), ("flags", "<u2"), ("xyz", "<u4", (3,)), ("count", "<u4"),
-    ("nbytes", "<u8"), ("error", "<f8"), ("bmin", "<f8", (3,)), ("bmax", "<f8", (3,)), ("checksum", "V16"),
+    ("nbytes", "<u8"), ("error", "<f8"), ("bmin", "<f8", (3,)), ("bmax", "<f8", (3,)),
+    ("obb_center", "<f8", (3,)), ("obb_half_axes", "<f8", (3, 3)), ("checksum", "V16"),
 ])
 
 

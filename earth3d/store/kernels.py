@@ -114,14 +114,18 @@ def decompose6(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def extent_bounds(pos: np.ndarray, quats: np.ndarray, scales: np.ndarray, sigmas: float) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 AABB (min, max) of the splats' `sigmas`-std-dev ellipsoids, in one pass."""
+def box_extents(pos: np.ndarray, cov: np.ndarray, axes: np.ndarray, sigmas: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis (min, max) of the splats' `sigmas`-std-dev ellipsoids projected on the unit
+    columns of `axes` (identity: the AABB), positions taken relative to the first point."""
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
-    cov = cov6(quats, scales)
     for i in range(pos.shape[0]):
-        for a, c in ((0, 0), (1, 3), (2, 5)):
-            half = sigmas * math.sqrt(max(cov[i, c], 0.0))
-            lo[a] = min(lo[a], pos[i, a] - half)
-            hi[a] = max(hi[a], pos[i, a] + half)
+        for j in range(3):
+            a0, a1, a2 = axes[0, j], axes[1, j], axes[2, j]
+            centre = pos[i, 0] * a0 + pos[i, 1] * a1 + pos[i, 2] * a2
+            var = (cov[i, 0] * a0 * a0 + cov[i, 3] * a1 * a1 + cov[i, 5] * a2 * a2
+                   + 2.0 * (cov[i, 1] * a0 * a1 + cov[i, 2] * a0 * a2 + cov[i, 4] * a1 * a2))
+            half = sigmas * math.sqrt(max(var, 0.0))
+            lo[j] = min(lo[j], centre - half)
+            hi[j] = max(hi[j], centre + half)
     return lo, hi

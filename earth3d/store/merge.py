@@ -16,22 +16,45 @@ stays covered by the merged splat.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .chunk import Splats
-from .kernels import cov6, decompose6, extent_bounds
+from .kernels import box_extents, cov6, decompose6
 
 TARGET_RATIO = 6.0  # children's splats per merged splat; accepted range [4, 8]
 MAX_GRID = 1 << 20
 MAX_WIDEN = 2.0  # largest factor on a merged splat's in-plane std-devs
 
 
-def splat_bounds(splats: Splats, sigmas: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 AABB (min, max) of the splats' `sigmas`-std-dev ellipsoids."""
+@dataclass(frozen=True)
+class Bounds:
+    """A node's bounding volumes: the ECEF AABB (bmin, bmax) and an oriented box (centre,
+    half_axes: columns are the box axes scaled by their half-lengths), both enclosing the
+    splats' 3-std-dev ellipsoids. The oriented box follows the principal axes of the
+    splat means, so a terrain patch gets a thin box: distances and culling stay tight."""
+
+    bmin: np.ndarray
+    bmax: np.ndarray
+    center: np.ndarray
+    half_axes: np.ndarray
+
+
+def splat_bounds(splats: Splats, sigmas: float = 3.0) -> Bounds:
+    """AABB and oriented box of the splats' `sigmas`-std-dev ellipsoids (float64)."""
     if len(splats) == 0:
         raise ValueError("cannot bound an empty splat set")
-    return extent_bounds(splats.pos, splats.quats, splats.scales, sigmas)
+    cov = cov6(splats.quats, splats.scales)
+    ref = splats.pos[0].copy()
+    rel = splats.pos - ref
+    lo, hi = box_extents(rel, cov, np.eye(3), sigmas)
+    centroid = rel.mean(axis=0)
+    d = rel - centroid
+    _, axes = np.linalg.eigh(d.T @ d)
+    axes = np.ascontiguousarray(axes)
+    olo, ohi = box_extents(rel, cov, axes, sigmas)
+    return Bounds(ref + lo, ref + hi, ref + axes @ ((olo + ohi) / 2), axes * ((ohi - olo) / 2)[None, :])
 
 
 def footprint(scales: np.ndarray) -> np.ndarray:
