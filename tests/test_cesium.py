@@ -1,5 +1,5 @@
-"""CesiumJS loads and draws an exported 3D Tiles tileset (SPZ-compressed Gaussian splats) in headless
-Chromium, through the project's viewer page. Needs node/npm and a Chromium (`apt-get install chromium`);
+"""CesiumJS loads and draws exported 3D Tiles tilesets (SPZ-compressed Gaussian splats, textured terrain
+meshes) in headless Chromium, through the project's viewer page, and the image matches our own renderer. Needs node/npm and a Chromium (`apt-get install chromium`);
 skips, saying which is missing, otherwise."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from affine import Affine
 
 import earth3d
-from earth3d.export import write_tileset
+from earth3d.export import write_terrain_tileset, write_tileset
 from earth3d.export.viewer import serve
 from earth3d.geometry import Camera
 from earth3d.renderers.cpu import CpuRenderer
@@ -95,7 +95,8 @@ def browser_tools() -> tuple[Path, str]:
     return NPM_DIR, chromium
 
 
-def test_cesium_draws_exported_splat_tileset(tmp_path, browser_tools):
+@pytest.mark.parametrize("content", ["splats", "terrain"])
+def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
     npm_dir, chromium = browser_tools
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -105,8 +106,11 @@ def test_cesium_draws_exported_splat_tileset(tmp_path, browser_tools):
     crop = GeoRaster(r.rgb[r0:r0 + n, c0:c0 + n], r.height[r0:r0 + n, c0:c0 + n], r.valid[r0:r0 + n, c0:c0 + n],
                      r.transform @ Affine.translation(c0, r0), r.crs, r.vertical_datum, r.source)
     splats = earth3d.lift(crop, walls=False)
-    build([splats], tmp_path / "store", leaf_cap=2000)
-    write_tileset(tmp_path / "store", tmp_path / "tiles", compression="spz")
+    if content == "splats":
+        build([splats], tmp_path / "store", leaf_cap=2000)
+        write_tileset(tmp_path / "store", tmp_path / "tiles", compression="spz")
+    else:
+        write_terrain_tileset(crop, tmp_path / "tiles", tile_cells=32)
 
     server = serve(tmp_path / "tiles", npm_dir / "node_modules" / "cesium" / "Build" / "Cesium", port=0, background=True)
     try:
@@ -132,6 +136,7 @@ def test_cesium_draws_exported_splat_tileset(tmp_path, browser_tools):
     assert img[drawn].std(axis=0).min() > 0.03
 
     # and it is the scene where it belongs: our own renderer, from CesiumJS's camera, draws the same image
+    # (of the splats; the terrain mesh carries the same orthophoto)
     cam = report["camera"]
     rotation = np.stack([cam["right"], -np.asarray(cam["up"]), cam["direction"]], axis=1)
     camera = Camera.from_pose(np.asarray(cam["position"]), rotation, img.shape[1], img.shape[0],
