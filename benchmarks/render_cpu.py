@@ -10,6 +10,7 @@ baseline, checks that both images agree, and prints times, splats/s and the rati
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -48,13 +49,15 @@ def terrain_scene(rows: int, cols: int) -> tuple[Gaussians, Camera]:
     return g, cam
 
 
-def timed(fn, frames: int) -> tuple[float, object]:
-    times, out = [], None
+def timed(fn, frames: int) -> tuple[float, float, object]:
+    """Median wall-clock seconds, median CPU seconds (all threads) and the last result."""
+    wall, cpu, out = [], [], None
     for _ in range(frames):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu), out
 
 
 def main() -> None:
@@ -74,18 +77,19 @@ def main() -> None:
     t0 = time.perf_counter()
     cpu.render(g, cam)  # warm-up (loads or compiles the numba kernels)
     print(f"CpuRenderer warm-up: {time.perf_counter() - t0:.2f} s")
-    t_cpu, out = timed(lambda: cpu.render(g, cam), args.frames)
-    print(f"CpuRenderer (numba):        median {t_cpu:.3f} s over {args.frames} frames, "
+    t_cpu, c_cpu, out = timed(lambda: cpu.render(g, cam), args.frames)
+    print(f"CpuRenderer (numba):        median {t_cpu:.3f} s wall ({c_cpu:.3f} s CPU) over {args.frames} frames, "
           f"{out.n_splats / t_cpu / 1e6:.2f} M splats/s, coverage {float(out.alpha.mean()):.3f}")
 
     baseline = TorchTileRenderer()
-    t_ref, ref = timed(lambda: baseline.render(g, cam), args.baseline_frames)
-    print(f"TorchTileRenderer (torch):  median {t_ref:.3f} s over {args.baseline_frames} frames, "
+    t_ref, c_ref, ref = timed(lambda: baseline.render(g, cam), args.baseline_frames)
+    print(f"TorchTileRenderer (torch):  median {t_ref:.3f} s wall ({c_ref:.3f} s CPU) over {args.baseline_frames} frames, "
           f"{ref.n_splats / t_ref / 1e6:.2f} M splats/s")
     err = (out.rgb - ref.rgb).double()
     psnr = 10 * np.log10(1.0 / max(float((err ** 2).mean()), 1e-30))
     print(f"agreement of the two images: PSNR {psnr:.1f} dB, max |rgb difference| {float(err.abs().max()):.1e}")
-    print(f"speed-up of CpuRenderer over the PyTorch tile compositor: {t_ref / t_cpu:.1f}x")
+    print(f"speed-up of CpuRenderer over the PyTorch tile compositor: {t_ref / t_cpu:.1f}x wall, {c_ref / c_cpu:.1f}x CPU")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work slows the wall times)")
 
 
 if __name__ == "__main__":
