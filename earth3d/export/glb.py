@@ -22,7 +22,7 @@ class GlbBuilder:
         self._chunks: list[bytes] = []
         self._length = 0
 
-    def view(self, data: bytes, target: int | None = None, stride: int | None = None) -> int:
+    def view(self, data: bytes, target: int | None = None) -> int:
         """Append raw bytes (4-byte aligned) as a buffer view; returns its index."""
         pad = (-self._length) % 4
         if pad:
@@ -31,8 +31,6 @@ class GlbBuilder:
         view = {"buffer": 0, "byteOffset": self._length, "byteLength": len(data)}
         if target is not None:
             view["target"] = target
-        if stride is not None:
-            view["byteStride"] = stride
         self._chunks.append(bytes(data))
         self._length += len(data)
         self.doc["bufferViews"].append(view)

@@ -4,7 +4,7 @@ and textured terrain meshes.
 Frame: data sit in the local ENU frame at a geodetic origin, with glTF's y-up axes baked in:
 glTF x = east, y = up, z = south. The geo-reference is recorded in `asset.extras.georeference`
 (`origin_lonlath`, `origin_ecef`, `enu_to_ecef`, and the axes), so a GIS client can place the model:
-ECEF = origin_ecef + enu_to_ecef @ (x, -z, y).
+ECEF = origin_ecef + enu_to_ecef @ (x, -z, y), for (x, y, z) in the scene (after the node's matrix).
 
 Splats follow the ratified `KHR_gaussian_splatting` attribute set: POSITION, ROTATION (unit
 quaternion x, y, z, w), SCALE (linear), OPACITY (linear, [0, 1]), SH_DEGREE_l_COEF_n (r, g, b),
@@ -43,6 +43,7 @@ ENU_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
 def georeference(frame: LocalFrame) -> dict:
+    """The frame's description for `asset.extras`, with the glTF axes spelled out."""
     return {**frame.georeference(), "axes": "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"}
 
 
@@ -141,12 +142,14 @@ def filled_heights(raster: GeoRaster) -> np.ndarray:
     return np.where(raster.valid, raster.height, np.median(raster.height[raster.valid])).astype(np.float64)
 
 
-def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame) -> np.ndarray:
-    """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain."""
+def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame,
+                   heights: np.ndarray | None = None) -> np.ndarray:
+    """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain
+    (`heights`: the raster's `filled_heights`, when the caller has them already)."""
     t = raster.transform
     x = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c
     y = t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
-    ecef = crs_to_ecef(raster.crs, x, y, filled_heights(raster)[rows, cols])
+    ecef = crs_to_ecef(raster.crs, x, y, (filled_heights(raster) if heights is None else heights)[rows, cols])
     return (ecef - frame.origin_ecef) @ frame.basis
 
 

@@ -75,7 +75,7 @@ def _tile(raster: GeoRaster, heights: np.ndarray, frame: LocalFrame, stage: Path
     tris = np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
     tris = tris[raster.valid[rr.ravel()[tris], cc.ravel()[tris]].all(axis=1)]
     if len(tris):
-        enu = cell_positions(raster, rr.ravel(), cc.ravel(), frame)
+        enu = cell_positions(raster, rr.ravel(), cc.ravel(), frame, heights)
         used = np.unique(tris)
         tile.lo, tile.hi = enu[used].min(axis=0), enu[used].max(axis=0)
         r1, c1 = rows[-1], cols[-1]
