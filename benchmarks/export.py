@@ -4,6 +4,7 @@ Each figure is printed with a baseline measured in the same run on the same spla
   PLY write / read       vs  Gaussians.save / load (.npz of the raw arrays)
   SPZ encode             vs  gzip of the same splats' PLY bytes (a generic compressor)
   3D Tiles (SPZ GLBs)    vs  reading every node of the store (the export's own input)
+  3D Tiles (terrain)     vs  one simplified terrain GLB of the same raster (cells/s both)
 
     python benchmarks/export.py [--dsm PATH] [--repeat 3]
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import earth3d
 from earth3d import Gaussians
-from earth3d.export import read_ply, write_ply, write_spz, write_tileset
+from earth3d.export import (read_ply, write_ply, write_spz, write_terrain_glb, write_terrain_tileset,
+                            write_tileset)
 from earth3d.store import build, open_store
 
 DEFAULT_DSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "pairs" / "alexandria_lidar" / "dsm.tif"
@@ -43,7 +45,8 @@ def main() -> None:
     args = ap.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g = earth3d.lift(earth3d.read_raster(args.dsm))
+        raster = earth3d.read_raster(args.dsm)
+        g = earth3d.lift(raster)
     n = len(g)
     tmp = Path(tempfile.mkdtemp(prefix="earth3d-bench-"))
     print(f"{n} splats from {args.dsm.name}")
@@ -85,6 +88,13 @@ def main() -> None:
     print(f"3D Tiles    {n_tiles / t_tiles:8.1f} tiles/s ({n_tiles} SPZ tiles, {t_tiles:.2f} s)   "
           f"baseline reading {len(keys)} nodes {len(keys) / t_nodes:8.1f} nodes/s   "
           f"ratio {(n_tiles / t_tiles) / (len(keys) / t_nodes):.2f}")
+
+    cells = raster.valid.sum()
+    t_terrain = best_of(lambda: write_terrain_tileset(raster, tmp / "terrain", overwrite=True), args.repeat)
+    n_terrain = len(list((tmp / "terrain" / "tiles").rglob("*.glb")))
+    t_glb = best_of(lambda: write_terrain_glb(raster, tmp / "terrain.glb", overwrite=True), args.repeat)
+    print(f"Terrain 3D Tiles {cells / t_terrain / 1e6:6.2f} Mcells/s ({n_terrain} tiles, {t_terrain:.2f} s)   "
+          f"baseline one terrain GLB {cells / t_glb / 1e6:6.2f} Mcells/s   ratio {t_glb / t_terrain:.2f}")
 
 
 if __name__ == "__main__":
