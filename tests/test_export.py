@@ -3,6 +3,7 @@ and, where node/npm can be installed, against independent decoders and the Khron
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -335,7 +336,7 @@ console.log(JSON.stringify({ numPoints: g.numPoints, shDegree: g.shDegree, posit
 
 
 def _node(tools: Path, script: str, arg: Path) -> dict:
-    js = tools / f"earth3d_{abs(hash(script))}.mjs"
+    js = tools / f"earth3d_{hashlib.sha1(script.encode()).hexdigest()[:12]}.mjs"
     if not js.exists():
         js.write_text(script)
     out = subprocess.run(["node", str(js), str(arg)], check=True, capture_output=True, text=True, timeout=120, cwd=tools)
