@@ -3,6 +3,8 @@ per-pixel brute force, relative-to-camera precision far from (0, 0, 0), backends
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import rasterio
@@ -10,11 +12,10 @@ import torch
 
 from earth3d import Camera, Gaussians
 from earth3d.geometry import covariance, enu_basis, geodetic_to_ecef, rotmat_to_quat
-from earth3d.renderers import CpuRenderer, GsplatRenderer, RenderOutput, default_renderer
-from earth3d.renderers.projection import eval_sh, intrinsics, project_gaussians, view_matrix
+from earth3d.renderers import CpuRenderer, GsplatRenderer, Renderer, RenderOutput, cpu, default_renderer
+from earth3d.renderers.projection import (eval_sh, intrinsics, perspective_project, project_gaussians, view_matrix,
+                                          world_to_camera)
 from earth3d.renderers.torch_reference import TorchTileRenderer
-
-gsplat_impl = pytest.importorskip("gsplat.cuda._torch_impl")
 
 LON, LAT = 150.0, 60.0  # far from (0, 0, 0) and from the axes
 
@@ -40,9 +41,15 @@ def random_scene(n: int, seed: int, width: int = 64, height: int = 64, sh_degree
     return g, cam
 
 
+@pytest.fixture
+def gsplat_impl():
+    """gsplat's pure-PyTorch reference implementation (runs on the CPU)."""
+    return pytest.importorskip("gsplat.cuda._torch_impl")
+
+
 # ---------------------------------------------------------------------------------------- projection
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_projection_matches_gsplat(dtype):
+def test_projection_matches_gsplat(dtype, gsplat_impl):
     g, cam = random_scene(3000, seed=1, width=320, height=200, spread=1.6)
     viewmat = torch.as_tensor(cam.world_to_camera(g.origin), dtype=dtype)
     K = torch.as_tensor(cam.intrinsics(), dtype=dtype)
@@ -52,7 +59,6 @@ def test_projection_matches_gsplat(dtype):
         eps2d=0.3, near_plane=cam.near, far_plane=cam.far, calc_compensations=True)
     radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref = (x[0] for x in (radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref))
 
-    from earth3d.renderers.projection import perspective_project, world_to_camera
     means_c, covars_c = world_to_camera(g.means.to(dtype), covars, viewmat)
     radii, m2d, depth, conic, comp = perspective_project(means_c, covars_c, K, cam.width, cam.height, 0.3, cam.near, cam.far)
 
@@ -87,8 +93,6 @@ def test_project_gaussians_uses_camera_relative_view():
 
 @pytest.mark.parametrize("antialiased", [True, False])
 def test_numba_projection_matches_torch_projection(antialiased):
-    from earth3d.renderers import cpu
-
     g, cam = random_scene(3000, seed=11, width=320, height=200, spread=1.6, sh_degree=0)
     ref = project_gaussians(g, cam, antialiased, dtype=torch.float64)
     f32 = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
@@ -110,7 +114,7 @@ def test_numba_projection_matches_torch_projection(antialiased):
 
 
 @pytest.mark.parametrize("degree", [0, 1, 2, 3])
-def test_sh_matches_gsplat(degree):
+def test_sh_matches_gsplat(degree, gsplat_impl):
     rng = np.random.default_rng(degree)
     k = (degree + 1) ** 2
     sh = torch.as_tensor(rng.normal(size=(400, k, 3)), dtype=torch.float32)
@@ -274,6 +278,7 @@ def test_street_level_is_as_sharp_far_from_the_origin(data):
 # ---------------------------------------------------------------------------------------- backends
 def test_default_renderer_matches_the_machine():
     renderer = default_renderer()
+    assert isinstance(renderer, Renderer)
     if torch.cuda.is_available():
         assert isinstance(renderer, GsplatRenderer)
     else:
@@ -281,8 +286,6 @@ def test_default_renderer_matches_the_machine():
 
 
 def test_gsplat_renderer_says_how_to_install(monkeypatch):
-    import sys
-
     monkeypatch.setitem(sys.modules, "gsplat", None)
     g, cam = random_scene(10, seed=9)
     with pytest.raises(ImportError, match=r"earth3d\[gpu\]"):
