@@ -30,8 +30,14 @@ SUN_OFFSET = 0.70710678  # shadow offset per metre of height along +u and -v (su
 MAX_FOOTPRINT = 48.0  # metres: wider pixels average the city over this footprint at their centre
 
 # Output slots of city_pixel.
-ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE = range(14)
-N_OUT = 14
+(ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE,
+ MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B) = range(20)
+N_OUT = 20
+CAR_COLOURS = np.array(
+    [[0.85, 0.85, 0.86], [0.10, 0.10, 0.11], [0.55, 0.56, 0.58], [0.60, 0.08, 0.07], [0.12, 0.20, 0.45],
+     [0.75, 0.76, 0.78], [0.30, 0.31, 0.33], [0.20, 0.30, 0.22]], dtype=np.float64)
+SLOT = 6.5  # metres of street per parking or traffic slot
+DASH_PERIOD, DASH_LEN = 9.0, 3.0
 
 ROOF_COLOURS = np.array(
     [[0.56, 0.54, 0.51], [0.36, 0.36, 0.38], [0.60, 0.35, 0.27], [0.74, 0.73, 0.70], [0.46, 0.40, 0.34],
@@ -153,9 +159,9 @@ def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):
         for a in range(a_lo, a_hi + 1):
             ph = rehash(bh, 100 + r * 4096 + a)
             a0, a1 = la0 + a * step, la0 + (a + 1) * step
-            side = (0.5 + 2.5 * unit(rehash(ph, 1))) * loose
-            front = (1.0 + 6.0 * unit(rehash(ph, 2))) * loose
-            back = (2.0 + 0.5 * rdepth * unit(rehash(ph, 3))) * loose
+            side = 0.6 + (0.5 + 2.5 * unit(rehash(ph, 1))) * loose
+            front = 1.2 + (1.0 + 6.0 * unit(rehash(ph, 2))) * loose
+            back = 1.5 + (2.0 + 0.5 * rdepth * unit(rehash(ph, 3))) * loose
             # row 0 faces the street at lc0, the last row faces lc1
             if r == 0:
                 b0, b1 = c0 + front, c1 - (back if rows > 1 else front)
@@ -176,10 +182,23 @@ def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):
                 if area > 0.0:
                     ci = int(rehash(ph, 7) % np.uint64(ROOF_COLOURS.shape[0]))
                     shade = 0.85 + 0.3 * unit(rehash(ph, 8))
+                    # flat roofs: a lighter parapet rim 0.6 m wide and one plant box on larger roofs
+                    rim = 0.0
+                    unit_a = 0.0
+                    if not gable:
+                        rim = area - _ov(px0, px1, x0 + 0.6, x1 - 0.6) * _ov(py0, py1, y0 + 0.6, y1 - 0.6)
+                        if (x1 - x0) > 12.0 and (y1 - y0) > 12.0:
+                            bu = x0 + 3.0 + (x1 - x0 - 9.0) * unit(rehash(ph, 10))
+                            bv = y0 + 3.0 + (y1 - y0 - 9.0) * unit(rehash(ph, 11))
+                            unit_a = _ov(px0, px1, bu, bu + 3.0) * _ov(py0, py1, bv, bv + 2.2)
+                            out[HEIGHT] += 2.0 * unit_a
+                            out[RISE] += 2.0 * unit_a
+                    plain = area - rim - unit_a
                     out[ROOF_A] += area
-                    out[ROOF_R] += area * ROOF_COLOURS[ci, 0] * shade
-                    out[ROOF_G] += area * ROOF_COLOURS[ci, 1] * shade
-                    out[ROOF_B] += area * ROOF_COLOURS[ci, 2] * shade
+                    for c in range(3):
+                        out[ROOF_R + c] += (plain * ROOF_COLOURS[ci, c] * shade
+                                            + rim * min(1.0, ROOF_COLOURS[ci, c] * shade * 1.25)
+                                            + unit_a * 0.72)
                     out[HEIGHT] += area * height
                     if gable:  # ridge along the parcel's long side: tent across the short side
                         if ((q1 - q0) >= (b1 - b0)) == along_u:
@@ -233,6 +252,55 @@ def _park_trees(px0, px1, py0, py1, ia, ib, ic, idd, bh, out):
             _tree(px0, px1, py0, py1, tu, tv, 1.2 + 1.8 * unit(rehash(h, 3)), 6.0 + 12.0 * unit(rehash(h, 4)), out)
 
 
+@njit(cache=True, inline="always")
+def _dashes(la, lb, s0):
+    """Length of dashes (DASH_LEN every DASH_PERIOD from s0) inside [la, lb]."""
+    ta, tb = la - s0, lb - s0
+    fa = math.floor(ta / DASH_PERIOD) * DASH_LEN + min(ta % DASH_PERIOD, DASH_LEN)
+    fb = math.floor(tb / DASH_PERIOD) * DASH_LEN + min(tb % DASH_PERIOD, DASH_LEN)
+    return fb - fa
+
+
+@njit(cache=True)
+def _street(px0, px1, py0, py1, c, hw, s0, s1, runs_v, sh, dens, out):
+    """Markings and cars of one street segment: centreline at c, half-width hw, from s0 to s1 along it."""
+    a0, a1, l0, l1 = (px0, px1, py0, py1) if runs_v else (py0, py1, px0, px1)
+    if a1 <= c - hw or a0 >= c + hw or l1 <= s0 or l0 >= s1:
+        return
+    la, lb = max(l0, s0), min(l1, s1)
+    if hw > 8.0:
+        out[MARK_Y] += (_ov(a0, a1, c - 0.3, c - 0.15) + _ov(a0, a1, c + 0.15, c + 0.3)) * (lb - la)
+        out[MARK] += (_ov(a0, a1, c - 5.6, c - 5.45) + _ov(a0, a1, c + 5.45, c + 5.6)) * _dashes(la, lb, s0)
+    else:
+        out[MARK] += _ov(a0, a1, c - 0.08, c + 0.08) * _dashes(la, lb, s0)
+    n_slots = int((s1 - s0) / SLOT)
+    k0 = max(1, int(math.floor((la - s0) / SLOT)))
+    k1 = min(n_slots - 2, int(math.floor((lb - s0) / SLOT)))
+    p_car = 0.15 + 0.35 * dens
+    for lane in range(4):
+        off = (-8.2, -2.8, 2.8, 8.2)[lane] if hw > 8.0 else (-(hw - 1.4), hw - 1.4, 0.0, 0.0)[lane]
+        if hw <= 8.0 and lane > 1:
+            break
+        ca0, ca1 = c + off - 0.9, c + off + 0.9
+        oa = _ov(a0, a1, ca0, ca1)
+        if oa <= 0.0:
+            continue
+        for k in range(k0, k1 + 1):
+            h = rehash(sh, 1000 + lane * 100003 + k)
+            if unit(h) > p_car:
+                continue
+            start = s0 + k * SLOT + 0.5 + 1.2 * unit(rehash(h, 1))
+            area = oa * _ov(la, lb, start, start + 4.5)
+            if area > 0.0:
+                ci = int(rehash(h, 2) % np.uint64(CAR_COLOURS.shape[0]))
+                out[CAR_A] += area
+                out[CAR_R] += area * CAR_COLOURS[ci, 0]
+                out[CAR_G] += area * CAR_COLOURS[ci, 1]
+                out[CAR_B] += area * CAR_COLOURS[ci, 2]
+                out[HEIGHT] += area * 1.5
+                out[RISE] += area * 1.5
+
+
 @njit(cache=True)
 def city_pixel(u, v, du, dv, dens, built, cs, out):
     """Area fractions (and area-weighted colours/heights) of city features over one pixel footprint.
@@ -267,6 +335,9 @@ def city_pixel(u, v, du, dv, dens, built, cs, out):
             outer_sum += a_outer
             out[SIDEWALK_A] += a_outer - a_inner
             bh = hash3(ku * 64 + ju, kv * 64 + jv, 0, cs)
+            # the block owns the street segments along its west and south sides
+            _street(px0, px1, py0, py1, x0, hx0, oc, od, True, rehash(bh, 77), dens, out)
+            _street(px0, px1, py0, py1, y0, hy0, oa, ob, False, rehash(bh, 78), dens, out)
             kind = unit(rehash(bh, 0))
             if kind < 0.06 + 0.04 * (1.0 - dens):
                 out[PARK] += a_inner
@@ -287,3 +358,7 @@ def city_pixel(u, v, du, dv, dens, built, cs, out):
         out[ROOF_R] /= out[ROOF_A]
         out[ROOF_G] /= out[ROOF_A]
         out[ROOF_B] /= out[ROOF_A]
+    if out[CAR_A] > 0.0:
+        out[CAR_R] /= out[CAR_A]
+        out[CAR_G] /= out[CAR_A]
+        out[CAR_B] /= out[CAR_A]

@@ -62,6 +62,7 @@ _WALK = np.array([0.58, 0.57, 0.55])
 _PAVED = np.array([0.50, 0.49, 0.47])
 _LAWN = np.array([0.32, 0.40, 0.21])
 _TREE = np.array([0.12, 0.21, 0.09])
+_YELLOW = np.array([0.85, 0.75, 0.35])
 
 
 def make_seeds(seed: int) -> np.ndarray:
@@ -403,11 +404,12 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             if urban > 0.0 and h > 0.5:
                 urban *= smoothstep(0.5, 2.0, h)
                 C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
-                ground = cout[C.ROAD] + cout[C.SIDEWALK_A] + cout[C.YARD_RES] + cout[C.YARD_COM] + cout[C.PARK]
-                shadow = min(cout[C.SHADOW], ground)
+                shadow = min(cout[C.SHADOW], 1.0)
                 canopy = min(cout[C.CANOPY], 1.0)
+                asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
                 for c in range(3):
-                    col = (cout[C.ROAD] * _ROAD[c] + cout[C.SIDEWALK_A] * _WALK[c]
+                    col = (asphalt * _ROAD[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * _YELLOW[c]
+                           + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * _WALK[c]
                            + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6) + cout[C.YARD_COM] * _PAVED[c]
                            + cout[C.PARK] * _LAWN[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c])
                     col = lerp(col, _TREE[c] * (1.0 + 0.2 * tex), canopy)
