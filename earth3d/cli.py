@@ -6,7 +6,7 @@
     earth3d render --store world.e3d --lon .. --lat .. --alt .. --out view.png
     earth3d fly    --store world.e3d --path descent --out flight.mp4
     earth3d export --store world.e3d --out scene.ply | scene.glb | tiles/
-    earth3d import-ply --ply scene.ply --lon .. --lat .. --height .. --out world.e3d
+    earth3d import-ply --ply scene.ply --origin LON LAT HEIGHT --out world.e3d
     earth3d info   world.e3d
 
 Errors are one line on stderr and a non-zero exit status; `--debug` shows the traceback.
@@ -258,13 +258,12 @@ def find_street(raster, lon: float, lat: float, length_m: float, search_m: float
         trend = np.polynomial.polynomial.polyfit(s, seg, 1)  # (2, columns)
         resid = seg - (trend[0] + s[:, None] * trend[1])
         # A street is at ground level: a flat roof or a lawn on a terrace is not.
-        low = np.median(seg, axis=0) <= np.percentile(seg, 5) + 1.5
-        resid = np.where(low[None, :], resid, np.inf)
+        low = (np.median(seg, axis=0) <= np.percentile(seg, 5) + 1.5).astype(np.int8)
         for half_width_m in (12.0, 9.0, 6.0, 4.0, 2.0, 1.0):
             width = 2 * int(half_width_m / across) + 1
             top = maximum_filter1d(resid, width, axis=1, mode="nearest").max(axis=0)
             bottom = minimum_filter1d(resid, width, axis=1, mode="nearest").min(axis=0)
-            clear = top - bottom < 0.75
+            clear = (top - bottom < 0.75) & (minimum_filter1d(low, width, mode="nearest") > 0)
             if clear.any():
                 # The middle of the clear run nearest the target.
                 edges = np.flatnonzero(np.diff(np.concatenate([[0], clear.astype(np.int8), [0]])))
@@ -973,7 +972,8 @@ COMMANDS = {"demo": Demo, "synth": Synth, "build": Build, "render": Render, "fly
 
 def _parse(argv: Sequence[str] | None) -> _Common:
     union = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in COMMANDS.items())]
-    return tyro.cli(union, args=argv, prog="earth3d", description=__doc__)
+    return tyro.cli(union, args=argv, prog="earth3d", description=__doc__,
+                    config=(tyro.conf.FlagCreatePairsOff,))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
