@@ -8,15 +8,14 @@ Pipeline, all numba except view-dependent colours:
    the camera is. Each splat becomes one record, which also holds the half extents
    of the region where its alpha can reach 1/255 (never more than gsplat's
    3.33-sigma radius).
-2. `_depth_order`: a stable LSD radix sort of the visible splats by depth, and
-   `_pack`: their records gathered in that order, with their colours (degree-0 SH
-   in numba; higher degrees through `projection.eval_sh` for the visible splats).
+2. `_depth_order`: a stable LSD radix sort of the visible splats by depth.
 3. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 16x16 tile, fed in
    depth order, so every tile's list is front to back with ties in splat order,
-   the order of gsplat's sorted (tile, depth) intersection keys. It copies the
-   records tile-major, so the rasterizer reads memory sequentially.
+   the order of gsplat's sorted (tile, depth) intersection keys.
 4. `_rasterize`: parallel over tiles (fastmath: it only sees finite, culled data).
-   Per pixel this is gsplat's forward pass:
+   Each tile first copies its splats' records and colours (degree-0 SH in numba;
+   higher degrees through `projection.eval_sh` for the visible splats) into a local
+   list. Per pixel this is gsplat's forward pass:
 
        sigma = 0.5 * (a dx^2 + c dy^2) + b dx dy      (skip if sigma < 0)
        alpha = min(0.999, opacity * exp(-sigma))      (skip if alpha < 1/255)
@@ -53,7 +52,7 @@ PIXEL_SLACK = 1e-2
 
 
 # Columns of the per-splat records: `_project` writes RECORD + 1 columns (the last is
-# the x extent, used only for binning); the tile-major copy keeps the first RECORD.
+# the x extent, used only for binning); the rasterizer's per-tile copies keep RECORD.
 MX, MY, CA, CB, CC, OP, SMAX, EXT_Y, RED, GREEN, BLUE, DEPTH, EXT_X = range(13)
 RECORD = 12
 
@@ -63,7 +62,7 @@ RECORD = 12
 def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
     """One record per splat: means2d, conic (a, b, c), opacity (compensated when
     antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
-    alpha can reach 1/255 and depth (colours come in `_pack`). EXT_X is -1 for culled splats."""
+    alpha can reach 1/255 and depth (colours are added per tile). EXT_X is -1 for culled splats."""
     n = means.shape[0]
     rec = np.empty((n, RECORD + 1), dtype=np.float32)  # culled rows: only EXT_X and DEPTH are set
     tan_fovx = 0.5 * width / fx
@@ -181,37 +180,21 @@ def _depth_order(rec, ids):
 
 
 @njit(parallel=True, cache=True)
-def _pack(rec, order, colors, colors_are_sh0):
-    """The records of `order`, gathered contiguously (depth order), with their colours."""
-    out = np.empty((order.shape[0], RECORD + 1), dtype=np.float32)
-    for k in prange(order.shape[0]):
-        i = order[k]
-        for c in range(RECORD + 1):
-            out[k, c] = rec[i, c]
-        for c in range(3):
-            v = colors[i, c]
-            if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
-                v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
-            out[k, RED + c] = v
-    return out
+def _bin_tiles(rec, order, tile_size, tiles_x, tiles_y, n_bands):
+    """Counting sort of (splat, tile) pairs by tile, keeping `order` inside each tile.
 
-
-@njit(parallel=True, cache=True)
-def _bin_tiles(rec, tile_size, tiles_x, tiles_y, n_bands):
-    """Counting sort of (splat, tile) pairs by tile, keeping record order inside each tile.
-
-    Returns tile offsets and a tile-major copy of the records, so each tile reads its
-    splats sequentially (scattered reads of depth-ordered records would stall on memory).
-    Parallel over bands of tile rows: each band scans all splats and fills only its tiles.
+    Returns tile offsets and splat ids. Parallel over bands of tile rows: each band
+    scans all splats and fills only its own tiles.
     """
-    n = rec.shape[0]
+    n = order.shape[0]
     rect = np.empty((n, 4), dtype=np.int32)
     for k in prange(n):
-        x0 = max(int(math.floor((rec[k, MX] - rec[k, EXT_X]) / tile_size)), 0)
-        x1 = min(int(math.floor((rec[k, MX] + rec[k, EXT_X]) / tile_size)) + 1, tiles_x)
-        y0 = max(int(math.floor((rec[k, MY] - rec[k, EXT_Y]) / tile_size)), 0)
-        y1 = min(int(math.floor((rec[k, MY] + rec[k, EXT_Y]) / tile_size)) + 1, tiles_y)
-        if x1 <= x0 or y1 <= y0 or rec[k, EXT_X] <= 0.0:
+        i = order[k]
+        x0 = max(int(math.floor((rec[i, MX] - rec[i, EXT_X]) / tile_size)), 0)
+        x1 = min(int(math.floor((rec[i, MX] + rec[i, EXT_X]) / tile_size)) + 1, tiles_x)
+        y0 = max(int(math.floor((rec[i, MY] - rec[i, EXT_Y]) / tile_size)), 0)
+        y1 = min(int(math.floor((rec[i, MY] + rec[i, EXT_Y]) / tile_size)) + 1, tiles_y)
+        if x1 <= x0 or y1 <= y0 or rec[i, EXT_X] <= 0.0:
             x1 = x0
             y1 = y0
         rect[k, 0] = x0
@@ -229,7 +212,7 @@ def _bin_tiles(rec, tile_size, tiles_x, tiles_y, n_bands):
                     counts[ty * tiles_x + tx + 1] += 1
     offsets = np.cumsum(counts)
     fill = offsets[:-1].copy()
-    tiled = np.empty((offsets[-1], RECORD), dtype=np.float32)
+    ids = np.empty(offsets[-1], dtype=np.int32)
     for band in prange(n_bands):
         lo = band * band_rows
         hi = min(lo + band_rows, tiles_y)
@@ -237,21 +220,32 @@ def _bin_tiles(rec, tile_size, tiles_x, tiles_y, n_bands):
             for ty in range(max(rect[k, 2], lo), min(rect[k, 3], hi)):
                 for tx in range(rect[k, 0], rect[k, 1]):
                     t = ty * tiles_x + tx
-                    dst = fill[t]
-                    for c in range(RECORD):
-                        tiled[dst, c] = rec[k, c]
-                    fill[t] = dst + 1
-    return offsets, tiled
+                    ids[fill[t]] = order[k]
+                    fill[t] += 1
+    return offsets, ids
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _rasterize(offsets, rec, width, height, tile_size, tiles_x, tile_order, background,
-               out_rgb, out_depth, out_alpha):
+def _rasterize(offsets, ids, records, colors, colors_are_sh0, width, height, tile_size, tiles_x, tile_order,
+               background, out_rgb, out_depth, out_alpha):
     """Composite every tile front to back (parallel over tiles)."""
     for k in prange(tile_order.shape[0]):
         tile = tile_order[k]
-        start = offsets[tile]
-        end = offsets[tile + 1]
+        # Copy the tile's splats into a contiguous local list first: independent loads
+        # overlap, whereas scattered loads inside the compositing loop stall on memory.
+        start = 0
+        end = offsets[tile + 1] - offsets[tile]
+        rec = np.empty((end, RECORD), dtype=np.float32)
+        for j in range(end):
+            i = ids[offsets[tile] + j]
+            for c in range(RED):
+                rec[j, c] = records[i, c]
+            for c in range(3):
+                v = colors[i, c]
+                if colors_are_sh0:  # degree-0 SH: colour = max(C0 * sh + 0.5, 0) as in gsplat
+                    v = max(np.float32(SH_C0) * v + np.float32(0.5), np.float32(0.0))
+                rec[j, RED + c] = v
+            rec[j, DEPTH] = records[i, DEPTH]
         x0 = (tile % tiles_x) * tile_size
         y0 = (tile // tiles_x) * tile_size
         x1 = min(x0 + tile_size, width)
@@ -368,15 +362,16 @@ class CpuRenderer:
             colors, from_sh0 = np.zeros((len(g), 3), dtype=np.float32), False
             with torch.no_grad():
                 colors[visible] = _f32(splat_colors(g[torch.from_numpy(visible).long()], camera))
-        rec = _pack(rec, _depth_order(rec, visible), colors, from_sh0)
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
-        offsets, tiled = _bin_tiles(rec, ts, tiles_x, tiles_y, numba.get_num_threads())
+        order = _depth_order(rec, visible)
+        offsets, ids = _bin_tiles(rec, order, ts, tiles_x, tiles_y, numba.get_num_threads())
         # Busy tiles first, handed out in small chunks, so the threads finish together.
         tile_order = np.argsort(-np.diff(offsets), kind="stable")
         rgb = np.empty((height, width, 3), dtype=np.float32)
         depth = np.empty((height, width), dtype=np.float32)
         alpha = np.empty((height, width), dtype=np.float32)
         with numba.parallel_chunksize(4):
-            _rasterize(offsets, tiled, width, height, ts, tiles_x, tile_order, bg, rgb, depth, alpha)
+            _rasterize(offsets, ids, rec, colors, from_sh0, width, height, ts, tiles_x, tile_order, bg,
+                       rgb, depth, alpha)
         return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(alpha), len(visible))
