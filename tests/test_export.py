@@ -278,6 +278,30 @@ def test_glb_spz_payload_decodes_to_the_splats(tmp_path, splats):
     assert np.abs(ecef - splats.means_ecef()).max() < 1e-3
 
 
+def test_spz_glb_of_continent_sized_splats(tmp_path):
+    """A coarse tile spanning 12,000 km with 20 km splats: beyond SPZ's fixed-point and scale ranges
+    in metres, so it is stored in a larger unit that the node matrix scales back."""
+    rng = np.random.default_rng(5)
+    lonlat = np.stack([rng.uniform(-120, 120, 50), rng.uniform(-60, 60, 50)], axis=1)
+    ecef = geodetic_to_ecef(lonlat[:, 0], lonlat[:, 1], np.zeros(50))
+    origin = geodetic_to_ecef(0.0, 0.0, 0.0)
+    quats = rng.normal(size=(50, 4))
+    g = Gaussians.from_rgb(origin, ecef - origin, quats / np.linalg.norm(quats, axis=1, keepdims=True),
+                           rng.uniform(5e3, 2e4, (50, 3)), np.full(50, 0.8), rng.uniform(0, 1, (50, 3)))
+    path = write_splats_glb(g, tmp_path / "planet.glb", origin_lonlath=(0.0, 0.0, 0.0), compression="spz")
+    doc, binary = read_glb(path.read_bytes())
+    node = np.asarray(doc["nodes"][0]["matrix"]).reshape(4, 4).T
+    unit = node[0, 0]
+    assert unit > 1 and np.allclose(node[:3, :3], unit * np.eye(3))
+    view = doc["bufferViews"][doc["meshes"][0]["primitives"][0]["extensions"]["KHR_gaussian_splatting"]
+                              ["extensions"]["KHR_gaussian_splatting_compression_spz_2"]["bufferView"]]
+    d = decode_spz(binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]])
+    frame = LocalFrame.at(0.0, 0.0, 0.0)
+    back = frame.origin_ecef + ((d["means"] * unit) @ ENU_TO_GLTF) @ frame.basis.T
+    assert np.abs(back - g.means_ecef()).max() <= unit / (1 << d["fractional_bits"])
+    assert np.abs(np.log(d["scales"] * unit / g.scales.numpy())).max() <= 0.5 / 16 + 1e-4
+
+
 def test_terrain_glb(tmp_path, crop):
     path = write_terrain_glb(crop, tmp_path / "terrain.glb", max_error=0.05)
     doc, binary = read_glb(path.read_bytes())
@@ -425,7 +449,8 @@ def _content_enu(tile_dir: Path, uri: str) -> np.ndarray:
         gltf = decode_spz(blob)["means"]
     else:
         gltf = accessor_array(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
-    gltf = gltf + np.asarray(doc["nodes"][0]["matrix"][12:15])
+    node = np.asarray(doc["nodes"][0].get("matrix", np.eye(4).reshape(-1))).reshape(4, 4).T
+    gltf = gltf @ node[:3, :3].T + node[:3, 3]
     return gltf @ ENU_TO_GLTF  # glTF y-up -> z-up, as 3D Tiles does
 
 

@@ -33,7 +33,7 @@ from ..raster import GeoRaster
 from .files import check_target, write_bytes_atomic
 from .frames import LocalFrame, check_lonlath, to_local
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
-from .spz import encode_spz
+from .spz import encode_spz, spz_unit
 
 SPLATS = "KHR_gaussian_splatting"
 SPZ_2 = "KHR_gaussian_splatting_compression_spz_2"
@@ -53,6 +53,8 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
 
     With `center_enu` (metres, ENU), positions are stored relative to that point and the node carries
     it as a translation matrix (float64 in JSON), keeping float32 and SPZ's fixed point precise far from the origin.
+    SPZ content too wide or with splats too large for the format is stored in a larger power-of-two unit
+    that the node matrix scales back (see `spz_unit`).
     """
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
@@ -63,6 +65,7 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
         means = means - translation
     n, k = len(means), sh.shape[1]
     degree = int(round(k**0.5)) - 1
+    unit = 1.0
     glb = GlbBuilder()
     glb.use_extension(SPLATS)
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
@@ -81,7 +84,9 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
         rgba = np.concatenate([np.clip(sh[:, 0, :] * SH_C0 + 0.5, 0, 1), np.clip(opacities, 0, 1)[:, None]], axis=1)
         attributes["COLOR_0"] = glb.accessor(np.round(rgba * 255).astype(np.uint8), normalized=True)
     else:
-        blob = encode_spz(means, quats, scales, opacities, sh, version=2)
+        unit = spz_unit(means, scales)  # > 1 only for tiles spanning thousands of km or splats over 379 m
+        blob = encode_spz(means / unit, quats, scales / unit, opacities, sh, version=2)
+        bounds = (bounds[0] / unit, bounds[1] / unit)
         glb.use_extension(SPLATS, required=True)
         glb.use_extension(SPZ_2, required=True)
         ext["extensions"] = {SPZ_2: {"bufferView": glb.view(blob)}}
@@ -94,9 +99,10 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
             attributes[name] = glb.accessor(None, count=n, width=3)
     glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {SPLATS: ext}}]}]
     glb.doc["nodes"] = [{"mesh": 0, "name": "splats"}]
-    if translation is not None:  # as a matrix: CesiumJS's splat tiles read only a node's matrix
-        glb.doc["nodes"][0]["matrix"] = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
-                                         *(float(v) for v in translation), 1.0]
+    if translation is not None or unit != 1.0:  # as a matrix: CesiumJS's splat tiles read only a node's matrix
+        t = np.zeros(3) if translation is None else translation
+        glb.doc["nodes"][0]["matrix"] = [unit, 0.0, 0.0, 0.0, 0.0, unit, 0.0, 0.0, 0.0, 0.0, unit, 0.0,
+                                         *(float(v) for v in t), 1.0]
     glb.doc["scenes"] = [{"nodes": [0]}]
     glb.doc["scene"] = 0
     glb.doc["asset"]["extras"] = {"georeference": georeference(frame), **(extras or {})}

@@ -10,7 +10,7 @@ followed by attribute blocks, each for all points in turn:
     positions  3 x 24-bit signed fixed point, `fractionalBits` fractional bits
     alphas     uint8, opacity * 255
     colors     3 x uint8, SH DC * (0.15 * 255) + 127.5
-    scales     3 x uint8, (log(scale) + 10) * 16
+    scales     3 x uint8, (log(scale) + 10) * 16 (so 4.5e-5 .. 379 units; beyond is clamped)
     rotations  version 2: 3 x uint8 of x, y, z of the unit quaternion with w >= 0, (v + 1) * 127.5;
                version 3: uint32 "smallest three": index of the largest component (2 bits), then
                the three others as sign bit + 9-bit magnitude / sqrt(1/2), in order of index
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import struct
 import zlib
@@ -45,6 +46,7 @@ SIDECAR_FORMAT = "earth3d.spz-georef/1"
 ENU_TO_RUB = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 _SQRT1_2 = np.float64(0.7071067811865476)
 _MAX_FIXED = (1 << 23) - 1
+MAX_SCALE = math.exp(255 / 16 - 10)  # about 379 m: larger scales are clamped by the format
 
 
 def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional_bits: int | None = None) -> bytes:
@@ -88,6 +90,15 @@ def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional
     raw = b"".join([header, positions.tobytes(), alphas.tobytes(), colors.tobytes(), scale_bytes.tobytes(),
                     rotations.tobytes(), sh_bytes.tobytes()])
     return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def spz_unit(means: np.ndarray, scales: np.ndarray) -> float:
+    """The smallest power-of-two length unit (>= 1 m) in which `means` fit SPZ's 24-bit fixed point and
+    `scales` its log-encoded range; a container (a glTF node matrix) scales the decoded values back."""
+    extent = float(np.abs(means).max()) if len(means) else 0.0
+    largest = float(np.max(scales)) if len(scales) else 0.0
+    need = max(1.0, extent / _MAX_FIXED, largest / MAX_SCALE)
+    return float(2.0 ** math.ceil(math.log2(need)))
 
 
 def decode_spz(blob: bytes, source: str = "SPZ data") -> dict:
