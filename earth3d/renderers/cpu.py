@@ -233,11 +233,11 @@ def _rasterize(offsets, ids, records, colors, colors_are_sh0, width, height, til
         tile = tile_order[k]
         # Copy the tile's splats into a contiguous local list first: independent loads
         # overlap, whereas scattered loads inside the compositing loop stall on memory.
-        start = 0
-        end = offsets[tile + 1] - offsets[tile]
-        rec = np.empty((end, RECORD), dtype=np.float32)
-        for j in range(end):
-            i = ids[offsets[tile] + j]
+        first = offsets[tile]
+        count = offsets[tile + 1] - first
+        rec = np.empty((count, RECORD), dtype=np.float32)
+        for j in range(count):
+            i = ids[first + j]
             for c in range(RED):
                 rec[j, c] = records[i, c]
             for c in range(3):
@@ -257,7 +257,7 @@ def _rasterize(offsets, ids, records, colors, colors_are_sh0, width, height, til
         done = np.zeros(tw * th, dtype=np.bool_)
         row_done = np.zeros(th, dtype=np.int64)
         n_done = 0
-        for g in range(start, end):
+        for g in range(count):
             mx = rec[g, MX]
             my = rec[g, MY]
             ca = rec[g, CA]
