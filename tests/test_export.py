@@ -1,5 +1,7 @@
-"""Export and import: 3DGS PLY, SPZ, glTF/GLB (splats and terrain), checked against the originals
-and, where node/npm can be installed, against independent decoders and the Khronos validator."""
+"""Export and import: 3DGS PLY, SPZ, glTF/GLB (splats and terrain) and 3D Tiles 1.1 (splats and terrain),
+checked against the originals and the specs and, where node/npm can install them (into
+$EARTH3D_NPM_CACHE, default ~/.cache/earth3d-npm), against independent readers: the Khronos glTF
+validator, Niantic's SPZ decoder and PlayCanvas's splat-transform."""
 
 from __future__ import annotations
 
