@@ -90,9 +90,11 @@ def finish(target: Path, stage: Path, tiles: list[Tile], frame: LocalFrame, cont
         "root": root_json,
     }
     if content_extensions:
+        listing = {"extensionsUsed": content_extensions}
+        if required:
+            listing["extensionsRequired"] = content_extensions
         tileset["extensionsUsed"] = [CONTENT_GLTF]
-        tileset["extensions"] = {CONTENT_GLTF: {"extensionsUsed": content_extensions,
-                                                "extensionsRequired": content_extensions if required else []}}
+        tileset["extensions"] = {CONTENT_GLTF: listing}
     final, old = target.parent / "tiles", target.parent / f".tiles.{os.getpid()}.old"
     if final.exists():
         os.replace(final, old)
