@@ -78,11 +78,11 @@ def frame(stream: Stream, renderer, cam) -> tuple[int, float, float, float]:
     return len(g), t_cold, t_select, time.perf_counter() - t
 
 
-def descent(store_path: str, frames: int, cache_mb: int, tiles: int, width: int, height: int, render_every: int) -> None:
-    """Run in a fresh process: a descent from 2,000 km to 2 m above the ground, printing peak RSS."""
-    world = TiledWorld(1e5, tiles)
-    lon, lat = world.centre()
-    ground = world.ground_height()
+def descent(store_path: str, frames: int, cache_mb: int, target: tuple[float, float, float], width: int, height: int,
+            render_every: int) -> None:
+    """Run in a fresh process: a descent from 2,000 km to 2 m above the ground at `target`
+    (lon, lat, ground height), printing peak RSS."""
+    lon, lat, ground = target
     renderer = default_renderer()
     store = open_store(store_path)
     alts = 2_000_000.0 * (2.0 / 2_000_000.0) ** (np.arange(frames) / (frames - 1))
@@ -123,9 +123,13 @@ def main() -> None:
     ap.add_argument("--render-every", type=int, default=10, help="render every n-th descent frame (0: select only)")
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--descent", type=str, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--target", type=float, nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.descent:
-        descent(args.descent, args.frames, args.cache_mb, args.tiles, args.width, args.height, args.render_every)
+        if args.target is None:
+            world = TiledWorld(1e5, args.tiles)
+            args.target = (*world.centre(), world.ground_height())
+        descent(args.descent, args.frames, args.cache_mb, tuple(args.target), args.width, args.height, args.render_every)
         return
     if max(args.sizes) > args.tiles**2 * 1e6 * 1.01:
         ap.error(f"--tiles {args.tiles} holds at most {args.tiles**2 * 1e6:.0e} splats")
@@ -169,8 +173,10 @@ def main() -> None:
                   f"({base_n:,} splats, baseline) {times[(base_n, int(alt))]:.3f} s -> ratio {ratio:.2f} "
                   f"(bar <= 1.5) {'PASS' if ratio <= 1.5 else 'FAIL'}")
     if args.frames:
+        world = TiledWorld(1e5, args.tiles)
+        target = [str(v) for v in (*world.centre(), world.ground_height())]
         subprocess.run([sys.executable, __file__, "--descent", str(stores[-1][1]), "--frames", str(args.frames),
-                        "--cache-mb", str(args.cache_mb), "--tiles", str(args.tiles), "--width", str(args.width),
+                        "--cache-mb", str(args.cache_mb), "--target", *target, "--width", str(args.width),
                         "--height", str(args.height), "--render-every", str(args.render_every)], check=True)
 
 

@@ -102,9 +102,10 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
     """Merge splats inside one node cube into ~len/ratio splats.
 
     Returns (merged splats, geometric error, voxels per axis). The geometric
-    error is the largest distance of an input splat's mean from the mean of the
-    merged splat that replaced it: how far detail moves when this node is drawn
-    instead of its children.
+    error is the voxel side: the spacing of the merged splats, so detail finer
+    than it is lost when this node is drawn instead of its children (a member's
+    mean moves at most sqrt(3) voxel sides). The largest member distance would
+    be set by a few outliers (walls, steep slopes) and refine whole nodes early.
     """
     n = len(splats)
     rel = splats.pos - cell_min
@@ -138,7 +139,7 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
     widen = np.clip(np.sqrt(wsum / area), 1.0, MAX_WIDEN)
     scales[:, 1:] *= widen[:, None]
     opac = np.minimum(wsum / (area * widen**2), 1.0)
-    error = float(np.sqrt((d * d).sum(axis=1)).max()) if n else 0.0
+    error = side / res
     merged = Splats(mu + cell_min, quats, scales,
                     opac.astype(np.float32), merged_sh.astype(np.float32))
     return merged, error, res
