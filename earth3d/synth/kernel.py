@@ -156,8 +156,31 @@ def biome_weights(t, w, out):
 
 
 @njit(cache=True)
-def relief(x, y, z, res, amp, mtn, urban, seed):
-    """Eroded multifractal relief at unit vector (x, y, z) for cells of `res` metres.
+def octave_table(res):
+    """Per-octave constants of the relief for cells of `res` metres: (count, weight, gain^o, taper)."""
+    wgt = np.zeros(40)
+    gains = np.zeros(40)
+    taper = np.zeros(40)
+    lam, a, n = RELIEF_TOP_M, 1.0, 0
+    gain = 2.0 ** -HURST
+    for o in range(40):
+        t = lam / res
+        if t <= 0.6:
+            break
+        # mean attenuation of a wave of this length by a res x res box: a coarse cell is
+        # then close to the average of the finer cells inside it
+        wgt[o] = math.exp(-0.5 / (t * t)) * smoothstep(0.6, 1.1, t)
+        gains[o] = a
+        taper[o] = min(1.0, (40000.0 / lam) ** 0.8)
+        n += 1
+        a *= gain
+        lam *= 0.5
+    return n, wgt, gains, taper
+
+
+@njit(cache=True)
+def relief(x, y, z, table, amp, mtn, urban, seed):
+    """Eroded multifractal relief at unit vector (x, y, z); `table` = octave_table(cell size).
 
     Octaves from RELIEF_TOP_M down to one cell, weighted by their mean attenuation
     over a cell (band limit: coarse cells approximate averages of fine ones); each
@@ -166,6 +189,7 @@ def relief(x, y, z, res, amp, mtn, urban, seed):
     above 40 km outside mountains and flattened in cities below 3 km.
     Returns (relief m, slope of octaves >= 60 m, texture signal about [-1, 1]).
     """
+    n_oct, wgts, gains, tapers = table
     # domain warp (about 4 km at 25 km wavelength) bends valleys and ridges into flowing shapes
     fw = EARTH_RADIUS_M / 25000.0
     wsc = 4000.0 / EARTH_RADIUS_M
@@ -173,20 +197,13 @@ def relief(x, y, z, res, amp, mtn, urban, seed):
                y + wsc * noise(x * fw + 5.2, y * fw, z * fw, seed ^ np.uint64(2)),
                z + wsc * noise(x * fw, y * fw + 1.3, z * fw, seed ^ np.uint64(3)))
     lam = RELIEF_TOP_M
-    a = 1.0
-    gain = 2.0 ** -HURST
     rel = 0.0
     gx = gy = gz = 0.0
     slope_coarse = 0.0
     tex = 0.0
     tex_amp = 1.0
-    for o in range(40):
-        t = lam / res
-        if t <= 0.6:
-            break
-        # mean attenuation of a wave of this length by a res x res box: a coarse cell is
-        # then close to the average of the finer cells inside it
-        wgt = math.exp(-0.5 / (t * t)) * smoothstep(0.6, 1.1, t)
+    for o in range(n_oct):
+        wgt = wgts[o]
         f = EARTH_RADIUS_M / lam
         so = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
         off = unit(so) * 131.0
@@ -200,9 +217,9 @@ def relief(x, y, z, res, amp, mtn, urban, seed):
         radial = gx * x + gy * y + gz * z
         slope2 = gx * gx + gy * gy + gz * gz - radial * radial
         damp = 1.0 / (1.0 + EROSION * slope2)
-        taper = lerp(min(1.0, (40000.0 / lam) ** 0.8), 1.0, mtn)
+        taper = lerp(tapers[o], 1.0, mtn)
         flat = 1.0 - 0.9 * urban if lam < 3000.0 else 1.0
-        k = amp * a * damp * wgt * flat * taper
+        k = amp * gains[o] * damp * wgt * flat * taper
         rel += k * val
         kg = k / lam
         gx += kg * vx
@@ -214,7 +231,6 @@ def relief(x, y, z, res, amp, mtn, urban, seed):
         if lam < 5000.0:
             tex += tex_amp * wgt * n * (1.0 if (o & 1) == 0 else -1.0)
             tex_amp *= 0.8
-        a *= gain
         lam *= 0.5
     return rel, slope_coarse, tex
 
@@ -289,7 +305,7 @@ def city_site(ci, cj, S, mbuf):
            * (1.0 - smoothstep(800.0, 1500.0, base)) * (1.0 - 0.6 * hill))
     if hab < 0.35:
         return 0.0, lon, lat, h
-    rel, slope, _ = relief(x, y, z, 200.0, amp, mtn, 1.0, S[S_REL])
+    rel, slope, _ = relief(x, y, z, octave_table(200.0), amp, mtn, 1.0, S[S_REL])
     if base + rel + 0.45 * amp * land * (1.0 - mtn) < 3.0 or slope > 0.08:
         return 0.0, lon, lat, h
     cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
@@ -313,6 +329,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
     for j in prange(nrow):
         lat = lats[j]
         res = res_y  # band limit from the latitude cell size: the same for every row of a tile
+        table = octave_table(res)
         m = np.empty(N_MACRO)
         mbuf = np.empty(N_MACRO)
         bw = np.empty(9)
@@ -363,7 +380,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                     dens = math.exp(-(1.5 * r) ** 2)
             urban = smoothstep(0.03, 0.2, dens)
             # ---- relief: eroded multifractal
-            rel, slope_coarse, tex = relief(x, y, z, res, amp, mtn, urban, S[S_REL])
+            rel, slope_coarse, tex = relief(x, y, z, table, amp, mtn, urban, S[S_REL])
             h = base + rel + 0.45 * amp * land * (1.0 - mtn)
             # ---- climate and natural colour
             t, w = climate(m, lat, h, d)
