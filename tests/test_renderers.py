@@ -291,6 +291,38 @@ def test_gsplat_renderer_says_how_to_install(monkeypatch):
         GsplatRenderer(device="cpu").render(g, cam)
 
 
+def test_gsplat_renderer_feeds_camera_relative_splats(monkeypatch):
+    """GsplatRenderer's arguments, rasterized by a stand-in built on CpuRenderer, give the same image."""
+    seen = {}
+
+    def rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height, near_plane, far_plane,
+                      sh_degree, backgrounds, render_mode, rasterize_mode):
+        seen.update(render_mode=render_mode, sh_degree=sh_degree, reach=float(means.abs().max()),
+                    translation=float(viewmats[0, :3, 3].abs().max()), dtype=means.dtype)
+        K = Ks[0].double().numpy()
+        view_cam = Camera(cam.position, viewmats[0, :3, :3].double().numpy().T, width, height,
+                          K[0, 0], K[1, 1], K[0, 2], K[1, 2], near_plane, far_plane)
+        splats = Gaussians(cam.position, means, quats, scales, opacities, colors)
+        out = CpuRenderer(antialiased=rasterize_mode == "antialiased").render(
+            splats, view_cam, background=tuple(backgrounds[0].tolist()))
+        return (torch.cat([out.rgb, out.depth[..., None]], -1)[None], out.alpha[None, ..., None],
+                {"radii": torch.ones(out.n_splats, 2, dtype=torch.int32)})
+
+    monkeypatch.setitem(sys.modules, "gsplat", type(sys)("gsplat"))
+    sys.modules["gsplat"].rasterization = rasterization
+    g, cam = random_scene(300, seed=14, width=64, height=48, sh_degree=1, dist=(5.0, 40.0))
+    bg = (0.1, 0.5, 0.2)
+    for antialiased in (True, False):
+        out = GsplatRenderer(antialiased=antialiased, device="cpu").render(g, cam, background=bg)
+        ref = CpuRenderer(antialiased=antialiased).render(g, cam, background=bg)
+        np.testing.assert_allclose(out.rgb.numpy(), ref.rgb.numpy(), atol=1e-5)
+        np.testing.assert_allclose(out.alpha.numpy(), ref.alpha.numpy(), atol=1e-5)
+        np.testing.assert_allclose(out.depth.numpy(), ref.depth.numpy(), rtol=1e-5, atol=1e-3)
+        assert out.n_splats == ref.n_splats
+    assert seen["render_mode"] == "RGB+ED" and seen["sh_degree"] == 1 and seen["dtype"] == torch.float32
+    assert seen["translation"] == 0.0 and seen["reach"] < 1000.0  # offsets from the camera, not from the Earth centre
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device for gsplat")
 @pytest.mark.parametrize("antialiased", [True, False])
