@@ -156,12 +156,13 @@ class Level:
     resolution_m: float
 
 
-#: From a continent seen from 2,000 km down to the street: each level ten times finer and smaller.
+#: From a continent seen from 2,000 km down to the street: each level 4-10 times finer and smaller.
 DEMO_LEVELS = (
     Level("continental", 2_600_000.0, 12_000.0),
     Level("regional", 260_000.0, 1_200.0),
     Level("district", 26_000.0, 120.0),
-    Level("city", 2_600.0, 12.0),
+    Level("city", 2_600.0, 10.0),
+    Level("blocks", 640.0, 2.0),
     Level("street", 160.0, 0.5),
 )
 #: The same nesting at coarser cells (a few tens of thousands of splats): a quick preview.
@@ -170,6 +171,7 @@ QUICK_LEVELS = (
     Level("regional", 260_000.0, 6_000.0),
     Level("district", 26_000.0, 600.0),
     Level("city", 2_600.0, 60.0),
+    Level("blocks", 640.0, 12.0),
     Level("street", 160.0, 4.0),
 )
 
@@ -419,7 +421,7 @@ class Render(_Scene):
     lat: float | None = None
     """Camera latitude in degrees (default: the scene's centre)."""
     alt: float = 5000.0
-    """Camera height in metres above the ground under the scene's centre."""
+    """Camera height in metres above the ground under the camera."""
     heading: float = 0.0
     """Degrees clockwise from north."""
     pitch: float = -90.0
@@ -586,9 +588,16 @@ def _lifted(dem: Path, ortho: Path | None, resolution: float | None):
     return earth3d.lift(earth3d.read_raster(dem, ortho, resolution=resolution))
 
 
+def _synthesized(bbox, resolution_m: float, seed: int):
+    import earth3d
+    from .synth import ProceduralWorld
+
+    return earth3d.lift(ProceduralWorld(seed).generate(bbox=bbox, resolution_m=resolution_m))
+
+
 @dataclass(kw_only=True)
 class Build(_Common):
-    """Build a streamable LOD store from DEM (+ orthophoto) GeoTIFFs."""
+    """Build a streamable LOD store from DEM (+ orthophoto) GeoTIFFs and/or a procedural region."""
 
     out: Path
     """Output store folder."""
@@ -598,6 +607,12 @@ class Build(_Common):
     """Orthophotos, one per --dem in the same order (or none: colours from a hypsometric ramp)."""
     resolution: float | None = None
     """Lifting cell size in each DEM's CRS units (default: the finer input's)."""
+    synth: tuple[float, float, float, float] | None = None
+    """WEST SOUTH EAST NORTH: also (or instead) add this region of the procedural world."""
+    synth_resolution: float = 30.0
+    """Cell size in metres of the --synth region."""
+    seed: int = 0
+    """Procedural world seed for --synth."""
     leaf_cap: int = 32768
     """Most splats in a leaf chunk."""
     workers: int = 1
@@ -608,8 +623,8 @@ class Build(_Common):
     def run(self) -> None:
         from functools import partial
 
-        if not self.dem:
-            raise ValueError("give at least one --dem GeoTIFF")
+        if not self.dem and self.synth is None:
+            raise ValueError("give at least one --dem GeoTIFF or a --synth region")
         if self.ortho and len(self.ortho) != len(self.dem):
             raise ValueError(f"{len(self.ortho)} --ortho files for {len(self.dem)} --dem files: give one per DEM or none")
         for path in self.dem:
@@ -619,6 +634,8 @@ class Build(_Common):
         orthos = self.ortho or (None,) * len(self.dem)
         report = Report(self.quiet)
         sources = [partial(_lifted, d, o, self.resolution) for d, o in zip(self.dem, orthos)]
+        if self.synth is not None:
+            sources.append(partial(_synthesized, _check_bbox(self.synth), self.synth_resolution, self.seed))
         st = _build_store(sources, self.out, self.overwrite, report, self.leaf_cap, self.workers)
         info = st.info()
         report.say(f"wrote {self.out} ({info['splat_count']} splats, {info['node_count']} nodes, "

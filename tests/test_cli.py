@@ -180,6 +180,16 @@ def test_synth_writes_geotiffs_that_read_back(tmp_path):
     np.testing.assert_allclose(raster.height, heights, atol=1e-3)
 
 
+def test_build_from_a_procedural_region(tmp_path, capsys):
+    out = tmp_path / "synth.e3d"
+    assert main(["build", "--synth", "9.70", "0.33", "9.74", "0.36", "--synth-resolution", "200", "--out", str(out),
+                 "--quiet"]) == 0
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splat_count"] > 300
+    assert 9.70 < info["centre_lonlath"][0] < 9.74
+
+
 def test_synth_tile_and_level(tmp_path):
     from earth3d.synth import tile_for_lonlat
 

@@ -297,7 +297,7 @@ def descent(
     heading_deg: float = 0.0,
     street_distance_m: float = 40.0,
     street_fraction: float = 0.3,
-    end_pitch_deg: float = -12.0,
+    end_pitch_deg: float = -8.0,
     tilt_below_m: float = 5_000.0,
     width: int = 1280,
     height: int = 720,
