@@ -1,7 +1,8 @@
 """FittedGenerator: new terrain with the statistics of a real exemplar DEM (and its orthophoto).
 
-Fitting measures the exemplar's power spectrum (exponent beta and amplitude),
-its slope distribution and its colours by height. Generating is spectral
+Fitting measures the exemplar's power spectrum (exponent beta and amplitude,
+then the power in every octave band, which also sets the slope distribution)
+and its colours by height. Generating is spectral
 synthesis on the sphere: octaves of seeded gradient noise (random phases) whose
 amplitudes follow the fitted power law, so the result is unbounded, seamless
 and deterministic like the procedural world. The octave law is calibrated by
@@ -31,15 +32,18 @@ from .shading import hillshade
 N_PALETTE = 16
 
 
+N_OCTAVES = 48
+
+
 @njit(parallel=True, cache=True)
-def _synth(lons, lats, res, hurst, amp, top, seed):
-    """Sum of noise octaves with amplitude amp * (lambda / top)^hurst from `top` down to one cell."""
+def _synth(lons, lats, res, hurst, amp, band_gain, top, seed):
+    """Sum of noise octaves o with amplitude amp * band_gain[o] * (lambda / top)^hurst, from `top` to one cell."""
     out = np.empty((lats.shape[0], lons.shape[0]))
     for j in prange(lats.shape[0]):
         for i in range(lons.shape[0]):
             x, y, z = unit_vector(lons[i], lats[j])
             lam, total = top, 0.0
-            for o in range(48):
+            for o in range(N_OCTAVES):
                 t = lam / res
                 if t <= 0.6:
                     break
@@ -47,7 +51,7 @@ def _synth(lons, lats, res, hurst, amp, top, seed):
                 f = EARTH_RADIUS_M / lam
                 so = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
                 off = unit(so) * 131.0
-                total += amp * (lam / top) ** hurst * wgt * noise(x * f + off, y * f - off, z * f + 0.7 * off, so)
+                total += amp * band_gain[o] * (lam / top) ** hurst * wgt * noise(x * f + off, y * f - off, z * f + 0.7 * off, so)
                 lam *= 0.5
             out[j, i] = total
     return out
@@ -67,6 +71,7 @@ class FittedModel:
     cell_m: float
     slope_quantiles: np.ndarray
     palette: np.ndarray | None
+    band_gain: np.ndarray | None = None
 
 
 class FittedGenerator:
@@ -106,6 +111,7 @@ class FittedGenerator:
             slope_quantiles=np.percentile(slopes, np.linspace(0, 100, 21)),
             palette=_palette(z, rgb) if has_rgb else None,
         )
+        model.band_gain = np.ones(N_OCTAVES)
         gen = cls(model, seed=seed)
         gen._calibrate(spec, iterations)
         return gen
@@ -120,17 +126,39 @@ class FittedGenerator:
         k0 = math.sqrt(target.band[0] * target.band[1])
 
         def measure():
-            zs = [_synth(lo, la, m.cell_m, m.hurst, m.octave_amplitude, m.top_wavelength_m, self._seed)
-                  for lo, la in patches]
+            zs = [_synth(lo, la, m.cell_m, m.hurst, m.octave_amplitude, m.band_gain, m.top_wavelength_m,
+                         self._seed) for lo, la in patches]
             specs = [power_spectrum(z, m.cell_m) for z in zs]
             beta = float(np.mean([s.beta for s in specs]))
             power = float(np.exp(np.mean([np.log(s.predict(k0)) for s in specs])))
-            return beta, power, float(np.mean([z.std() for z in zs]))
+            mean_spec = (specs[0].k, np.exp(np.mean([np.log(s.power) for s in specs], axis=0)))
+            return beta, power, float(np.mean([z.std() for z in zs])), mean_spec
 
+        def fit_law():
+            for _ in range(iterations):
+                beta, power, _, _ = measure()
+                m.hurst = min(max(m.hurst + 0.5 * (target.beta - beta), 0.0), 1.5)
+                m.octave_amplitude *= math.sqrt(target.predict(k0) / power)
+
+        fit_law()
+        # per band: scale each octave by the ratio of the exemplar's power to the synthesised
+        # power at its wavenumber, so the whole spectrum (and with it the slopes) follows the exemplar
+        # (octaves spread over about two octaves of wavenumber: the correction is smoothed over
+        # neighbouring bands, limited to a factor of 2, and the finest octaves share the last one)
+        log_k, log_p = np.log(target.k), np.log(target.power)
+        lam_o = m.top_wavelength_m / 2.0 ** np.arange(N_OCTAVES)
+        k_o = np.log(0.7 / lam_o)
+        lo, hi = np.log(target.band[0]), np.log(1.0 / (2.0 * m.cell_m))
+        inside = (k_o >= lo) & (k_o <= hi)
         for _ in range(iterations):
-            beta, power, _ = measure()
-            m.hurst = min(max(m.hurst + 0.5 * (target.beta - beta), 0.0), 1.5)
-            m.octave_amplitude *= math.sqrt(target.predict(k0) / power)
+            got_k, got_p = measure()[3]
+            ratio = np.interp(k_o, log_k, log_p) - np.interp(k_o, np.log(got_k), np.log(got_p))
+            ratio = np.convolve(np.where(inside, ratio, 0.0), [0.25, 0.5, 0.25], mode="same")
+            step = np.clip(np.exp(0.5 * ratio), 0.5, 2.0)
+            last = np.flatnonzero(inside)[-1]
+            step[last + 1:] = step[last]
+            m.band_gain *= np.where(k_o >= lo, step, 1.0)
+        fit_law()  # the exponent over the fit band has the last word
         m.std_height = measure()[2]
 
     def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
@@ -139,8 +167,8 @@ class FittedGenerator:
         lat = lattice_for(box, resolution_m, self.max_pixels)
         m = self.model
         lons, lats = lat.lons(pad=1), lat.lats(pad=1)
-        z = m.mean_height + _synth(lons, lats, lat.res_y_m, m.hurst, m.octave_amplitude, m.top_wavelength_m,
-                                   self._seed)
+        z = m.mean_height + _synth(lons, lats, lat.res_y_m, m.hurst, m.octave_amplitude, m.band_gain,
+                                   m.top_wavelength_m, self._seed)
         shade = hillshade(z, lats, lat.dlon, lat.dlat)
         height = z[1:-1, 1:-1]
         if m.palette is not None:
