@@ -48,7 +48,12 @@ const lit = () => page.evaluate(() => {
   ctx.drawImage(src, 0, 0);
   const d = ctx.getImageData(0, 0, c.width, c.height).data;
   let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 30) n++;
+  for (let y = 0; y < c.height - 40; y++) {  // leave out the credit logo along the bottom
+    for (let x = 0; x < c.width; x++) {
+      const i = 4 * (y * c.width + x);
+      if (d[i] + d[i + 1] + d[i + 2] > 30) n++;
+    }
+  }
   return n;
 });
 let status = { state: "loading" }, last = -1, stable = 0;
@@ -128,7 +133,7 @@ def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
 
     img = iio.imread(shot)[..., :3].astype(np.float64) / 255.0
     drawn = img.sum(axis=-1) > 30 / 255.0
-    drawn[-40:, :200] = False  # the credit logo in the lower-left corner
+    drawn[-40:, :] = False  # the credit logo along the bottom
     assert drawn.mean() > 0.02, "the splats cover too little of the view"
     # what is drawn has the orthophoto's colours (not blank, not a single flat colour)
     ortho = crop.rgb[crop.valid]

@@ -535,6 +535,12 @@ def _check_tileset_structure(out: Path) -> tuple[dict, set]:
             pos = _content_enu(out, uri)
             assert (pos >= lo - 1e-3).all() and (pos <= hi + 1e-3).all(), f"{uri} leaks out of its box"
     assert uris == {str(p.relative_to(out)) for p in (out / "tiles").rglob("*.glb")}
+    # extras.view: a sphere around the full-detail (leaf) content, for framing a viewer
+    view = ts["extras"]["view"]
+    for tile, _ in _walk(root):
+        if "content" in tile and "children" not in tile:
+            ecef = _content_enu(out, tile["content"]["uri"]) @ m[:3, :3].T + m[:3, 3]
+            assert (np.linalg.norm(ecef - view["center_ecef"], axis=1) <= view["radius"] + 1e-3).all()
     return ts, uris
 
 

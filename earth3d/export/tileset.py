@@ -82,12 +82,16 @@ def finish(target: Path, stage: Path, tiles: list[Tile], frame: LocalFrame, cont
     m = np.eye(4)
     m[:3, :3], m[:3, 3] = frame.basis, frame.origin_ecef
     root_json["transform"] = [float(v) for v in m.T.reshape(-1)]  # column-major
+    lo, hi = _leaf_bounds(root)
+    center = frame.origin_ecef + frame.basis @ ((lo + hi) / 2)
     tileset = {
         "asset": {"version": "1.1", "generator": "earth3d",
                   "extras": {"georeference": frame.georeference(),
                              "content_axes": "glTF y-up (x east, y up, z south)", **(extras or {})}},
         "geometricError": max(float(np.linalg.norm(root.hi - root.lo)), root.error),
         "root": root_json,
+        # Where the full-detail data is (coarse splats can reach far beyond it): for framing a view.
+        "extras": {"view": {"center_ecef": [float(v) for v in center], "radius": float(np.linalg.norm(hi - lo) / 2)}},
     }
     if content_extensions:
         listing = {"extensionsUsed": content_extensions}
@@ -102,3 +106,11 @@ def finish(target: Path, stage: Path, tiles: list[Tile], frame: LocalFrame, cont
     write_json_atomic(target, tileset)
     if old.exists():
         shutil.rmtree(old)
+
+
+def _leaf_bounds(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+    """ENU bounds of the leaf tiles' boxes."""
+    if not tile.children:
+        return tile.lo, tile.hi
+    parts = [_leaf_bounds(c) for c in tile.children]
+    return np.min([p[0] for p in parts], axis=0), np.max([p[1] for p in parts], axis=0)
