@@ -4,7 +4,9 @@ background loading and prefetch along a camera path.
 The cut starts at the roots; a node outside the view frustum is dropped, a
 node whose screen-space error `error * viewport_height / (2 * distance *
 tan(fovy / 2))` is at most `sse_threshold_px` (or a leaf) is drawn, any other
-node is replaced by its children (3D Tiles REPLACE refinement). Distances and
+node is replaced by its children (3D Tiles REPLACE refinement). Refinement goes
+in order of decreasing SSE under an optional splat budget (splats per pixel, as
+Potree's point budget): grazing views of huge worlds stay bounded. Distances and
 frustum tests use each node's oriented bounding box (thin for terrain, so the
 distance is not underestimated as an ECEF-aligned box would), in float64
 relative to the camera.
@@ -12,6 +14,8 @@ relative to the camera.
 
 from __future__ import annotations
 
+import heapq
+import math
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -32,7 +36,8 @@ Mode = Literal["complete", "interactive"]
 @dataclass
 class CutStats:
     """What the last `select` drew: nodes of the SSE cut, nodes drawn (interactive mode may
-    draw coarser ancestors), splats, cut nodes still loading, cache bytes."""
+    draw coarser ancestors), splats, cut nodes still loading, cache bytes, nodes tested,
+    nodes left coarser than the SSE rule asks because of the splat budget."""
 
     cut_nodes: int = 0
     drawn_nodes: int = 0
@@ -40,6 +45,7 @@ class CutStats:
     missing: int = 0
     cache_bytes: int = 0
     visited: int = 0
+    budget_limited: int = 0
 
 
 def frustum_planes(camera: Camera) -> np.ndarray:
@@ -90,16 +96,19 @@ class Stream:
     """Selects, loads and caches the chunks a camera needs from a `Store`."""
 
     def __init__(self, store: Store | str, cache_bytes: int = 1 << 30, sse_threshold_px: float = 1.0,
-                 mode: Mode = "complete", threads: int = 2):
+                 mode: Mode = "complete", threads: int = 2, splat_budget_per_pixel: float | None = 2.0):
         if not isinstance(store, Store):
             store = Store(store)
         if mode not in ("complete", "interactive"):
             raise ValueError(f"mode={mode!r} must be 'complete' or 'interactive'")
         if not sse_threshold_px > 0:
             raise ValueError(f"sse_threshold_px={sse_threshold_px} must be positive")
+        if splat_budget_per_pixel is not None and not splat_budget_per_pixel > 0:
+            raise ValueError(f"splat_budget_per_pixel={splat_budget_per_pixel} must be positive or None")
         if cache_bytes < 0 or threads < 1:
             raise ValueError(f"cache_bytes={cache_bytes} must be >= 0 and threads={threads} >= 1")
         self.store, self.cache_bytes, self.sse_threshold_px, self.mode = store, int(cache_bytes), float(sse_threshold_px), mode
+        self.splat_budget_per_pixel = splat_budget_per_pixel
         self._cache: OrderedDict[Key, Gaussians] = OrderedDict()
         self._cached_bytes = 0
         self._pending: dict[Key, Future] = {}
@@ -109,26 +118,54 @@ class Stream:
         self.last = CutStats()
 
     # ------------------------------------------------------------------ selection
+    def _test(self, camera: Camera, keys: list[Key]):
+        """(visible, sse, leaf, count) arrays for nodes."""
+        entries = [self.store.entry(k) for k in keys]
+        center = np.array([e["obb_center"] for e in entries])
+        half_axes = np.array([e["obb_half_axes"] for e in entries])
+        err = np.array([e["error"] for e in entries])
+        leaf = np.array([bool(e["flags"] & FLAG_LEAF) for e in entries])
+        count = np.array([int(e["count"]) for e in entries])
+        vis = visible(camera, center, half_axes)
+        sse = screen_space_error(camera, err, distance_to_box(camera.position, center, half_axes))
+        return vis, sse, leaf, count
+
     def cut(self, camera: Camera) -> list[Key]:
-        """The nodes to draw for `camera` (visible, SSE under the threshold or leaves)."""
-        store, pos = self.store, camera.position
-        frontier = [k for k in store.root_keys()]
+        """The nodes to draw for `camera`: visible, and SSE under the threshold or leaves.
+
+        Nodes are refined in order of decreasing SSE. With a splat budget, a node whose
+        refinement would take the splats of the cut over the budget is drawn itself
+        (its SSE stays above the threshold; counted in `last.budget_limited`).
+        """
+        budget = (math.inf if self.splat_budget_per_pixel is None
+                  else self.splat_budget_per_pixel * camera.width * camera.height)
+        heap: list = []
+        total = visited = limited = 0
+
+        def push(keys: list[Key]) -> None:
+            nonlocal total, visited
+            visited += len(keys)
+            for k, v, s, lf, n in zip(keys, *self._test(camera, keys)):
+                if v:
+                    heapq.heappush(heap, (-float(s), k, bool(lf), int(n)))
+                    total += int(n)
+
+        push(self.store.root_keys())
         chosen: list[Key] = []
-        visited = 0
-        while frontier:
-            entries = [store.entry(k) for k in frontier]
-            visited += len(entries)
-            center = np.array([e["obb_center"] for e in entries])
-            half_axes = np.array([e["obb_half_axes"] for e in entries])
-            err = np.array([e["error"] for e in entries])
-            leaf = np.array([bool(e["flags"] & FLAG_LEAF) for e in entries])
-            vis = visible(camera, center, half_axes)
-            sse = screen_space_error(camera, err, distance_to_box(pos, center, half_axes))
-            draw = vis & (leaf | (sse <= self.sse_threshold_px))
-            refine = vis & ~draw
-            chosen.extend(k for k, d in zip(frontier, draw) if d)
-            frontier = [c for k, r in zip(frontier, refine) if r for c in store.children(k)]
-        self.last.visited = visited
+        while heap:
+            neg_sse, k, leaf, n = heapq.heappop(heap)
+            if leaf or -neg_sse <= self.sse_threshold_px:
+                chosen.append(k)
+                continue
+            kids = self.store.children(k)
+            vis, _, _, count = self._test(camera, kids)
+            if total - n + int(count[vis].sum()) > budget:
+                chosen.append(k)
+                limited += 1
+                continue
+            total -= n
+            push(kids)
+        self.last.visited, self.last.budget_limited = visited, limited
         return chosen
 
     def select(self, camera: Camera) -> Gaussians:
@@ -163,7 +200,8 @@ class Stream:
         gs = [parts[k] for k in drawn if parts[k] is not None and len(parts[k])]
         out = Gaussians.concat(gs, origin=camera.position) if gs else \
             Gaussians.empty(origin=camera.position, sh_degree=self.store.sh_degree)
-        self.last = CutStats(len(keys), len(drawn), len(out), missing, self._cached_bytes, self.last.visited)
+        self.last = CutStats(len(keys), len(drawn), len(out), missing, self._cached_bytes, self.last.visited,
+                             self.last.budget_limited)
         return out
 
     def prefetch(self, cameras: Iterable[Camera]) -> int:

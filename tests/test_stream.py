@@ -36,7 +36,7 @@ def camera(world, dlat, alt, pitch, w=320, h=180):
 def test_cut_obeys_sse_rule_and_covers_the_view(world):
     store = world[0]
     cam = camera(world, -0.4, 30000, -30)
-    stream = Stream(store, sse_threshold_px=1.0)
+    stream = Stream(store, sse_threshold_px=1.0, splat_budget_per_pixel=None)
     cut = stream.cut(cam)
     assert cut
     chosen = set(cut)
@@ -70,10 +70,36 @@ def test_cut_obeys_sse_rule_and_covers_the_view(world):
             a = parent(a)  # raises at the root if nothing covers the leaf
 
     # A lower threshold draws finer nodes and more splats; a camera facing away draws nothing.
-    fine = Stream(store, sse_threshold_px=0.25)
+    fine = Stream(store, sse_threshold_px=0.25, splat_budget_per_pixel=None)
     assert len(fine.select(cam)) > len(stream.select(cam))
     away = earth3d.Camera.from_geodetic(*world[2], 33000, pitch_deg=90)
     assert stream.cut(away) == [] and len(stream.select(away)) == 0
+
+
+def test_splat_budget_bounds_the_cut(world):
+    store = world[0]
+    cam = camera(world, -0.4, 30000, -30)
+    free = Stream(store, sse_threshold_px=0.25, splat_budget_per_pixel=None)
+    n_free = len(free.select(cam))
+    assert free.last.budget_limited == 0
+    per_pixel = 0.5 * n_free / (cam.width * cam.height)
+    capped = Stream(store, sse_threshold_px=0.25, splat_budget_per_pixel=per_pixel)
+    cut = capped.cut(cam)
+    n = sum(int(store.entry(k)["count"]) for k in cut)
+    assert n <= per_pixel * cam.width * cam.height < n_free
+    assert capped.last.budget_limited > 0
+    # The budget keeps nodes coarse but still covers the view: nothing drawn twice, nothing dropped.
+    free_cut = set(free.cut(cam))
+    for k in cut:
+        a = k
+        while a[0] > 0:
+            a = parent(a)
+            assert a not in cut
+    covered = set(cut)
+    for k in free_cut:  # every node drawn without a budget is drawn itself or through an ancestor
+        a = k
+        while a not in covered:
+            a = parent(a)
 
 
 def test_selection_is_rebased_near_the_camera(world):
@@ -193,6 +219,8 @@ def test_bad_stream_settings(world):
         Stream(world[0], mode="fast")
     with pytest.raises(ValueError, match="sse_threshold_px"):
         Stream(world[0], sse_threshold_px=0)
+    with pytest.raises(ValueError, match="splat_budget_per_pixel"):
+        Stream(world[0], splat_budget_per_pixel=-1)
 
 
 def test_oriented_boxes_hold_their_splats_and_measure_distance(world):
