@@ -44,7 +44,7 @@ ROOF_COLOURS = np.array(
      [0.42, 0.46, 0.50], [0.52, 0.30, 0.24], [0.66, 0.64, 0.60]], dtype=np.float64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _ov(a0, a1, b0, b1):
     """Length of the overlap of [a0, a1] and [b0, b1]."""
     return max(0.0, min(a1, b1) - max(a0, b0))
@@ -88,19 +88,19 @@ def _block_edges(k, j, axis, cs):
     return x0, x1, h0, h1, n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _next_block(k, j, n):
     return (k + 1, 0) if j + 1 >= n else (k, j + 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _gauss_int(a, b, c, s):
     """Integral over [a, b] of exp(-(x - c)^2 / (2 s^2))."""
     r = s * 1.4142135623730951
     return s * 1.2533141373155001 * (math.erf((b - c) / r) - math.erf((a - c) / r))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _tent_int(a, b, c0, c1):
     """Integral over [a, b] of the unit tent on [c0, c1] (0 at the ends, 1 in the middle)."""
     m, hw = 0.5 * (c0 + c1), 0.5 * (c1 - c0)
@@ -252,7 +252,7 @@ def _park_trees(px0, px1, py0, py1, ia, ib, ic, idd, bh, out):
             _tree(px0, px1, py0, py1, tu, tv, 1.2 + 1.8 * unit(rehash(h, 3)), 6.0 + 12.0 * unit(rehash(h, 4)), out)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _dashes(la, lb, s0):
     """Length of dashes (DASH_LEN every DASH_PERIOD from s0) inside [la, lb]."""
     ta, tb = la - s0, lb - s0

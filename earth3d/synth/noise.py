@@ -27,7 +27,7 @@ _GRAD = np.array(
 )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mix64(h):
     """64-bit finaliser (murmur3 fmix64): avalanches every input bit."""
     h ^= h >> _S33
@@ -38,31 +38,31 @@ def mix64(h):
     return h
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def hash3(ix, iy, iz, seed):
     """Hash of three int64 lattice coordinates and a uint64 seed."""
     h = np.uint64(ix) * _M1 ^ np.uint64(iy) * _M2 ^ np.uint64(iz) * _M3 ^ seed
     return mix64(h)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def hash2(ix, iy, seed):
     return mix64(np.uint64(ix) * _M1 ^ np.uint64(iy) * _M2 ^ seed)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def unit(h):
     """A hash mapped to a float in [0, 1)."""
     return float(h >> np.uint64(11)) * _INV53
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def rehash(h, k):
     """A further independent hash value derived from h."""
     return mix64(h ^ (np.uint64(k) * _M3))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _corners(ix, iy, iz, seed):
     """Gradient-table indices of the 8 lattice corners of cell (ix, iy, iz)."""
     m = np.uint64(15)
@@ -157,13 +157,13 @@ def fbm(x, y, z, freq, octaves, gain, seed):
     return total / norm
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def smoothstep(e0, e1, x):
     t = (x - e0) / (e1 - e0)
     t = min(max(t, 0.0), 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def lerp(a, b, t):
     return a + (b - a) * t
