@@ -28,7 +28,8 @@ import tyro
 
 Renderer = Literal["auto", "cpu", "gsplat"]
 PREFETCH_FRAMES = 4  # views ahead on the path whose chunks load while the current frame renders
-POSTER_ALTITUDE_M = 300.0  # the demo's poster is the frame nearest this height over the city
+POSTER_ALTITUDE_M = 300.0
+PROBE_STEPS = 6  # ground probes of a store, each from closer above the ground  # the demo's poster is the frame nearest this height over the city
 
 
 # ============================================================================ shared helpers
@@ -312,6 +313,8 @@ class _Scene(_Common):
     """Chunk cache budget for --store, in MiB."""
     sse: float = 1.0
     """Screen-space error threshold in pixels for --store: a node is drawn once its error is under this."""
+    splat_budget: float | None = 2.0
+    """Most splats per pixel drawn from --store (None: the screen-space error alone decides)."""
     renderer: Renderer = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
 
@@ -328,7 +331,8 @@ class _Scene(_Common):
             _check_input(self.store, "store")
             with report.stage("open store"):
                 st = store_mod.open(self.store)
-                stream = Stream(st, cache_bytes=self.cache_mb * 2**20, sse_threshold_px=self.sse)
+                stream = Stream(st, cache_bytes=self.cache_mb * 2**20, sse_threshold_px=self.sse,
+                                splat_budget_per_pixel=self.splat_budget)
             return StoreView(st, stream, renderer)
         import earth3d
 
@@ -381,21 +385,37 @@ class StoreView(SceneView):
         return float(lon), float(lat)
 
     def ground(self):
-        """Ground height found by rendering a narrow, straight-down depth probe over each point."""
+        """Ground height found by rendering narrow, straight-down depth probes over each point, each
+        probe from closer above the ground the last one found (distant probes see coarse levels)."""
         from .geometry import Camera, ecef_to_geodetic
 
         corners = np.stack(np.meshgrid(*zip(*self._extent), indexing="ij"), -1).reshape(-1, 3)
         top = float(ecef_to_geodetic(corners)[:, 2].max()) + 1000.0
 
+        from .rendering import render
+        from .stream import Stream
+
+        # A probe sees a few pixels: no splat budget, so the cut refines by screen-space error alone.
+        probes = Stream(self.store, cache_bytes=self.stream.cache_bytes, splat_budget_per_pixel=None)
+
+        def probe(lon: float, lat: float, height: float) -> float:
+            cam = Camera.from_geodetic(lon, lat, height, 0.0, -90.0, 0.0, 16, 16, fov_y_deg=0.2)
+            out = render(probes, cam, self.renderer)
+            centre = out.depth[6:10, 6:10][out.alpha[6:10, 6:10] > 0.5]
+            if centre.numel() == 0:
+                raise ValueError(f"the store {self.store.path} has no ground at lon={lon:.6f}, lat={lat:.6f}")
+            return height - float(centre.median())
+
         def ground(lon, lat):
             out = []
             for lo, la in zip(np.ravel(lon), np.ravel(lat)):
-                probe = Camera.from_geodetic(float(lo), float(la), top, 0.0, -90.0, 0.0, 16, 16, fov_y_deg=0.2)
-                o = self.render(probe)
-                centre = o.depth[6:10, 6:10][o.alpha[6:10, 6:10] > 0.5]
-                if centre.numel() == 0:
-                    raise ValueError(f"the store {self.store.path} has no ground at lon={lo:.6f}, lat={la:.6f}")
-                out.append(top - float(centre.median()))
+                height, g = top, probe(float(lo), float(la), top)
+                for _ in range(PROBE_STEPS):
+                    if height - g <= 500.0:
+                        break
+                    height = g + max(0.05 * (height - g), 300.0)
+                    g = probe(float(lo), float(la), height)
+                out.append(g)
             return np.asarray(out).reshape(np.shape(lon))
 
         return ground
@@ -874,6 +894,8 @@ class Demo(_Common):
     """Most splats in a leaf chunk (smaller leaves let the level of detail follow the view more closely)."""
     sse: float = 1.0
     """Screen-space error threshold in pixels: a node is drawn once its error is under this."""
+    splat_budget: float | None = 2.0
+    """Most splats per pixel drawn (None: the screen-space error alone decides)."""
     workers: int = 2
     """Processes for building the store."""
     renderer: Renderer = "auto"
@@ -907,7 +929,8 @@ class Demo(_Common):
                                                  width=self.width, height=self.height)
         poster_frame = _frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
         splats = render_flythrough(st, cameras, video, poster=(poster, poster_frame), fps=self.fps, sse=self.sse,
-                                   cache_mb=self.cache_mb, renderer=renderer, overwrite=self.overwrite, report=report)
+                                   splat_budget=self.splat_budget, cache_mb=self.cache_mb, renderer=renderer,
+                                   overwrite=self.overwrite, report=report)
         slon, slat, heading = street
         write_json(path_json, {"city_lonlat": [lon, lat], "street_lonlat": [slon, slat], "heading_deg": heading,
                                "street_m": self.street, "frames": self.frames, "seed": self.seed,
@@ -958,8 +981,9 @@ def _frame_near_altitude(cameras, ground, altitude_m: float) -> int:
 
 
 def render_flythrough(store, cameras, video: str | Path, *, poster: tuple[Path, int] | None = None,
-                      frames_dir: Path | None = None, fps: float = 24.0, sse: float = 1.0, cache_mb: int = 1024,
-                      renderer=None, overwrite: bool = False, report: Report | None = None) -> list[int]:
+                      frames_dir: Path | None = None, fps: float = 24.0, sse: float = 1.0,
+                      splat_budget: float | None = 2.0, cache_mb: int = 1024, renderer=None, overwrite: bool = False,
+                      report: Report | None = None) -> list[int]:
     """Render `cameras` from a store through a prefetching Stream into an mp4 (and the poster frame, and
     every frame as PNG into `frames_dir`). Returns the number of splats drawn per frame."""
     import earth3d
@@ -969,7 +993,8 @@ def render_flythrough(store, cameras, video: str | Path, *, poster: tuple[Path, 
 
     report = report or Report(quiet=True)
     splats = []
-    with Stream(store, cache_bytes=cache_mb * 2**20, sse_threshold_px=sse) as stream, report.stage("render"), \
+    with Stream(store, cache_bytes=cache_mb * 2**20, sse_threshold_px=sse,
+                splat_budget_per_pixel=splat_budget) as stream, report.stage("render"), \
             Mp4Writer(video, fps, overwrite=overwrite) as mp4:
         for i, camera in enumerate(report.progress(cameras, len(cameras), "frames")):
             stream.prefetch(cameras[i + 1:i + 1 + PREFETCH_FRAMES])
