@@ -31,7 +31,7 @@ HURST = 0.75
 EROSION = 6.0  # damping of an octave per squared slope of the coarser ones
 CELL_DEG = 0.5  # land-use cell: one local frame, at most one city
 N_SEEDS = 16
-S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE = range(0, 12)
+S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH = range(14)
 
 BIOMES = ("ocean", "ice", "tundra", "boreal forest", "temperate forest", "grassland/farmland",
           "desert", "savanna", "rainforest")
@@ -63,6 +63,7 @@ _PAVED = np.array([0.50, 0.49, 0.47])
 _LAWN = np.array([0.32, 0.40, 0.21])
 _TREE = np.array([0.12, 0.21, 0.09])
 _YELLOW = np.array([0.85, 0.75, 0.35])
+_RIVER = np.array([0.12, 0.22, 0.24])
 
 
 def make_seeds(seed: int) -> np.ndarray:
@@ -236,6 +237,25 @@ def relief(x, y, z, table, amp, mtn, urban, seed):
 
 
 @njit(cache=True)
+def river(x, y, z, seed):
+    """Distance (m) to the nearest river line and the river's order in [0, 1].
+
+    Rivers follow the zero lines of a two-octave noise field with a 30 km base
+    wavelength (meandering, connected curves); the distance is |n| / |grad n|
+    along the surface, a first-order estimate that is exact near the line.
+    """
+    f = EARTH_RADIUS_M / 30000.0
+    n1, ax, ay, az = noised(x * f, y * f, z * f, seed)
+    n2, bx, by, bz = noised(x * 2.3 * f + 3.1, y * 2.3 * f, z * 2.3 * f, seed ^ np.uint64(5))
+    n = n1 + 0.3 * n2
+    gx, gy, gz = f * (ax + 0.69 * bx), f * (ay + 0.69 * by), f * (az + 0.69 * bz)
+    radial = gx * x + gy * y + gz * z
+    g = math.sqrt(max(gx * gx + gy * gy + gz * gz - radial * radial, 1e-30)) / EARTH_RADIUS_M
+    order = smoothstep(-0.2, 0.4, noise(x * f * 0.3, y * f * 0.3, z * f * 0.3, seed ^ np.uint64(9)))
+    return abs(n) / g, order
+
+
+@njit(cache=True)
 def _jline(k, spacing, jit, seed):
     return (k + (unit(hash2(k, 7, seed)) - 0.5) * jit) * spacing
 
@@ -384,6 +404,18 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             h = base + rel + 0.45 * amp * land * (1.0 - mtn)
             # ---- climate and natural colour
             t, w = climate(m, lat, h, d)
+            # ---- rivers: valleys carved along river lines, water where the channel is
+            river_f = 0.0
+            gate = land * smoothstep(0.2, 0.4, w) * (1.0 - 0.8 * mtn) * smoothstep(2.0, 20.0, h) * smoothstep(-2.0, 2.0, t)
+            if gate > 0.0:
+                dist, order = river(x, y, z, S[S_RIVER])
+                half = 6.0 + 45.0 * order
+                valley = 150.0 + 600.0 * order
+                if dist < valley:
+                    carve = gate * min(0.05 * amp, 3.0 + 12.0 * order) * (1.0 - smoothstep(0.0, valley, dist))
+                    h -= carve
+                    # area fraction of the channel over the cell (box filter of a band of width 2 * half)
+                    river_f = gate * smoothstep(0.3, 0.6, order + 0.3 * w) * min(max((half + 0.5 * res - dist) / res, 0.0), 1.0)
             bid = biome_weights(t, w, bw)
             ice = smoothstep(-8.0, -14.0, t)
             for c in range(3):
@@ -394,8 +426,18 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             if ice > 0.5:
                 bid = 1
             forest = bw[3] + bw[4] + bw[8]
+            # land-cover patches (about 3 km): clearings in forests, woods in open land
+            fp = EARTH_RADIUS_M / 3000.0
+            patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
+                     + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
+            clearing = 0.8 * forest * smoothstep(0.3, 0.6, patch) * (1.0 - ice)
+            woods = 0.8 * (bw[5] + bw[7]) * smoothstep(-0.3, -0.6, patch) * (1.0 - ice)
+            for c in range(3):
+                nat[c] = lerp(nat[c], _BIOME_RGB[5, c], clearing)
+                nat[c] = lerp(nat[c], _BIOME_RGB[4, c], woods)
+            forest += woods - clearing
             # farmland fields where grassland or temperate, flat and not mountainous
-            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * (1.0 - smoothstep(0.06, 0.15, slope_coarse))
+            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7] + 0.5 * clearing) * (1.0 - smoothstep(0.06, 0.15, slope_coarse))
                     * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]))
             if farm > 0.01:
                 fu = min(du, 1500.0)
@@ -419,7 +461,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             surface = max(h, 0.0)
             shape = surface
             if urban > 0.0 and h > 0.5:
-                urban *= smoothstep(0.5, 2.0, h)
+                urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
                 C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
                 shadow = min(cout[C.SHADOW], 1.0)
                 canopy = min(cout[C.CANOPY], 1.0)
@@ -439,6 +481,10 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                     bid = 9
             # ---- water
             wf = min(max(0.5 - h / (res * (slope_coarse + 0.02)), 0.0), 1.0)
+            if river_f > 0.0:
+                for c in range(3):
+                    nat[c] = lerp(nat[c], _RIVER[c] * (1.0 + 0.1 * tex), river_f)
+                wf = max(wf, river_f)
             depth = max(-h, 0.0)
             sea_ice = smoothstep(-9.0, -13.0, t)
             for c in range(3):

@@ -103,7 +103,8 @@ class ProceduralWorld:
         """(lon, lat) of the land point of landform `kind` (one of LANDFORMS) nearest to `near_lonlat`.
 
         Scans a global grid of `step_deg`; the point lies well inside the landform
-        (mountain belt core, plateau interior, hilly or flat lowland away from both).
+        (mountain belt core, plateau interior, hilly or flat lowland away from both)
+        and, on the default 0.5 degree scan, in a land-use cell without a city.
         """
         if kind not in self.LANDFORMS:
             raise ValueError(f"unknown landform {kind!r}; choose one of {self.LANDFORMS}")
@@ -111,7 +112,11 @@ class ProceduralWorld:
         lats = np.arange(-70.0, 70.0, step_deg) + 0.5 * step_deg
         f = _landform_grid(lons, lats, self._seeds)
         land, mtn, plat, hill, d = (f[..., k] for k in range(5))
-        inland = (land > 0.99) & (d > 0.08)
+        # scan points are the centres of the land-use cells: skip those that hold a city
+        cis = np.floor((lons + 180.0) / K.CELL_DEG).astype(np.int64)
+        cjs = np.floor((lats + 90.0) / K.CELL_DEG).astype(np.int64)
+        no_city = _city_sites(cis, cjs, self._seeds)[..., 0] == 0.0 if step_deg == K.CELL_DEG else True
+        inland = (land > 0.99) & (d > 0.08) & no_city
         masks = {
             "mountains": inland & (mtn > 0.8),
             "plateau": inland & (plat > 0.95) & (mtn < 0.01) & (hill < 0.5),
