@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--sse", type=float, default=1.0, help="screen-space error threshold, px")
+    ap.add_argument("--splat-budget", type=float, default=2.0, help="splats per pixel (0: no budget)")
     ap.add_argument("--baseline-views", type=int, default=3, help="views rendered without LOD")
     args = ap.parse_args()
 
@@ -69,10 +70,11 @@ def main() -> None:
     alts = np.array([c.geodetic()[2] for c in cams]) - meta["ground_m"]
     renderer = default_renderer()
     print(f"store {store.path}: {store.info()['splat_count']} full-detail splats; renderer "
-          f"{type(renderer).__name__}; {args.width}x{args.height}; {args.frames} frames from "
+          f"{type(renderer).__name__}; {args.width}x{args.height}; splat budget {args.splat_budget or 'none'} "
+          f"per pixel; {args.frames} frames from "
           f"{alts[0] / 1000:.0f} km to {alts[-1]:.1f} m")
 
-    stream = Stream(store, sse_threshold_px=args.sse)
+    stream = Stream(store, sse_threshold_px=args.sse, splat_budget_per_pixel=args.splat_budget or None)
     earth3d.render(stream, cams[-1], renderer)  # warm-up: JIT compilation, first chunk loads
     seconds, splats = [], []
     for i, cam in enumerate(cams):
