@@ -556,6 +556,8 @@ class Fly(_Scene):
         _check_new(self.out, self.overwrite)
         if self.frames < 2:
             raise ValueError(f"--frames {self.frames} must be at least 2")
+        if self.frames_dir is not None:
+            _check_new(self.frames_dir / "frame_00000.png", self.overwrite)
         report = Report(self.quiet)
         scene = self.open_scene(report)
         cameras = self.cameras(scene)
