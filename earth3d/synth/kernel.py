@@ -7,7 +7,9 @@ Fields, coarse to fine:
   slope accumulated so far, ridged where mountains are), octaves from 150 km down to
   two cells, the last ones faded in so the spectrum is band-limited to the cell size;
 - climate: temperature from latitude, noise and a 6.5 K/km lapse rate; moisture from
-  noise, distance to the sea and latitude belts; biomes from a Whittaker-like table;
+  noise, distance to the sea and latitude belts; biomes from a Whittaker-like table,
+  land-cover patches (clearings, woods), rock on steep slopes, snow, beaches, sea ice;
+- rivers along the zero lines of a meandering noise field, in carved valleys;
 - land use: farmland fields and cities in a local metric frame of a 0.5 degree cell,
   as exact area averages over the pixel footprint (see city.py).
 """
@@ -64,6 +66,7 @@ _LAWN = np.array([0.32, 0.40, 0.21])
 _TREE = np.array([0.12, 0.21, 0.09])
 _YELLOW = np.array([0.85, 0.75, 0.35])
 _RIVER = np.array([0.12, 0.22, 0.24])
+_DESERT_ROCK = np.array([0.66, 0.47, 0.33])
 
 
 def make_seeds(seed: int) -> np.ndarray:
@@ -122,7 +125,7 @@ def landform(m):
         base = 600.0 * (1.0 - math.exp(-d / 0.12))
     else:
         base = -130.0 * smoothstep(0.0, -0.02, d) - 3800.0 * smoothstep(-0.015, -0.12, d)
-    base += 1700.0 * mtn + 1300.0 * plat
+    base += 1200.0 * mtn + 1300.0 * plat
     amp = 40.0 + 1100.0 * hill * land + 3800.0 * mtn + 500.0 * plat * hill + 150.0 * (1.0 - land)
     return land, mtn, plat, hill, base, amp
 
@@ -447,11 +450,14 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 for c in range(3):
                     nat[c] = lerp(nat[c], fcol[c], farm)
             # texture, rock, snow, beach
-            tex_gain = 0.12 + 0.18 * forest
+            tex_gain = 0.12 + 0.18 * forest + 0.3 * bw[6]
+            # deserts: reddish rock and pale sand in patches
+            for c in range(3):
+                nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
             for c in range(3):
                 nat[c] *= 1.0 + tex_gain * tex
             rock = smoothstep(0.5, 0.9, slope_coarse) * land
-            snow = smoothstep(-3.0, -7.0, t) * (1.0 - 0.6 * rock)
+            snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
             beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_coarse)) * smoothstep(4.0, 10.0, t)
             for c in range(3):
                 nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.15 * tex), rock)
