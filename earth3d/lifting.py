@@ -119,7 +119,8 @@ def _neighbour_steps(points: np.ndarray, heights: np.ndarray, axis: int):
 
 def _tangent(points: np.ndarray, heights: np.ndarray, axis: int, threshold: float) -> np.ndarray:
     """Surface tangent per cell along a grid axis (metres per cell): central differences,
-    one-sided where one side is a height jump (so a roof edge stays flat; walls fill the jump)."""
+    one-sided where one side is a height jump, level where both are (so a roof edge stays
+    flat; walls fill the jump)."""
     step, dh, flat = _neighbour_steps(points, heights, axis)
     jump = np.abs(dh) > threshold * flat
     pad = [(1, 0) if a == axis else (0, 0) for a in range(3)]
@@ -129,7 +130,12 @@ def _tangent(points: np.ndarray, heights: np.ndarray, axis: int, threshold: floa
     after = np.pad(step, pad, mode="edge")  # difference to the next cell
     jump_after = np.pad(jump, pad[:2], mode="constant", constant_values=True)
     tangent = np.where((jump_after & ~jump_before)[..., None], before, 0.5 * (before + after))
-    return np.where((jump_before & ~jump_after)[..., None], after, tangent)
+    tangent = np.where((jump_before & ~jump_after)[..., None], after, tangent)
+    # Jumps on both sides (a cell between a roof and the street): the mean step holds the
+    # jump, so keep only its horizontal part; walls fill the jump instead.
+    up = _up(points)
+    level = tangent - np.sum(tangent * up, axis=-1, keepdims=True) * up
+    return np.where((jump_before & jump_after)[..., None], level, tangent)
 
 
 def _surface_frames(t_u, t_v, points, sigma: float, thickness: float):
@@ -160,7 +166,7 @@ def _surface_frames(t_u, t_v, points, sigma: float, thickness: float):
 
 
 def _up(points: np.ndarray) -> np.ndarray:
-    """Approximate local vertical (geocentric direction; only its sign is used, to orient normals)."""
+    """Approximate local vertical (the geocentric direction, within 0.2 degrees of the normal)."""
     return points / np.linalg.norm(points, axis=-1, keepdims=True)
 
 

@@ -276,6 +276,17 @@ def test_walls_stand_on_height_jumps():
     np.testing.assert_allclose(np.sort(np.unique(np.round(wh, 3))), [1, 3, 5, 7, 9], atol=1e-3)
 
 
+
+def test_one_cell_ridge_keeps_surface_splats_cell_sized():
+    """A cell with height jumps on both sides (a one-cell-wide wall) gets a level, cell-sized splat."""
+    r = _read(("pairs", "alexandria_lidar", "dsm.tif"))
+    height = np.zeros((20, 20), np.float32)
+    height[:, 10] = 30.0  # 15 cells high, one cell wide
+    ridge = GeoRaster(np.full((20, 20, 3), 0.5, np.float32), height, np.ones((20, 20), bool),
+                      r.transform, r.crs, "ellipsoid")
+    surface = earth3d.lift(ridge, walls=False)
+    assert float(surface.scales.max()) < 2.0 * max(r.resolution)
+
 def test_bad_parameters():
     r = _para()
     for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0}, {"sigma": 0.4, "backing": True}):
