@@ -277,11 +277,12 @@ def test_walls_stand_on_height_jumps():
 
 
 
-def test_one_cell_ridge_keeps_surface_splats_cell_sized():
-    """A cell with height jumps on both sides (a one-cell-wide wall) gets a level, cell-sized splat."""
+def test_cell_between_two_jumps_keeps_a_cell_sized_splat():
+    """A cell with height jumps on both sides (a ledge between street and roof) gets a level, cell-sized splat."""
     r = _read(("pairs", "alexandria_lidar", "dsm.tif"))
     height = np.zeros((20, 20), np.float32)
-    height[:, 10] = 30.0  # 15 cells high, one cell wide
+    height[:, 10] = 15.0  # a one-cell ledge, 7.5 cells above the street and below the roof
+    height[:, 11:] = 30.0
     ridge = GeoRaster(np.full((20, 20, 3), 0.5, np.float32), height, np.ones((20, 20), bool),
                       r.transform, r.crs, "ellipsoid")
     surface = earth3d.lift(ridge, walls=False)
