@@ -169,6 +169,13 @@ def test_regional_to_city_consistency(world):
     assert rel <= 0.02 and mae <= 8 / 255
 
 
+def test_city_to_street_consistency(world):
+    lon, lat = world.find_city()
+    lon += 2500.0 / (M_PER_DEG * math.cos(math.radians(lat)))  # suburbs: houses, yards, trees, cars
+    rel, mae = _consistency(world, lon, lat, 4.0, 0.25)
+    assert rel <= 0.02 and mae <= 8 / 255
+
+
 def test_global_biomes(world):
     ids = world.biome_map(512)
     assert ids.shape == (256, 512)

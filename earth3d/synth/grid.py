@@ -84,7 +84,8 @@ def check_bbox(bbox) -> BBox:
     if not (-90.0 <= south <= 90.0 and -90.0 <= north <= 90.0):
         raise ValueError(f"bbox latitudes south={south}, north={north} must lie within [-90, 90]")
     if north <= south or east <= west:
-        raise ValueError(f"bbox {bbox!r} has zero or negative size (need east > west and north > south)")
+        raise ValueError(f"bbox {bbox!r} has zero or negative size (need east > west and north > south; "
+                         "a box across the antimeridian is written with east > 180)")
     if east - west > 360.0:
         raise ValueError(f"bbox {bbox!r} spans more than 360 degrees of longitude")
     return west, south, east, north
