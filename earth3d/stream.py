@@ -31,6 +31,8 @@ from .store.chunk import FLAG_LEAF
 from .store.keys import Key, parent
 
 Mode = Literal["complete", "interactive"]
+# The polar radius less the deepest ocean trench: every surface point lies outside this sphere.
+OCCLUDER_RADIUS_M = 6_356_752.0 - 11_000.0
 
 
 @dataclass
@@ -67,13 +69,31 @@ def box_corners(center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
     return center[:, None, :] + np.einsum("kj,nij->nki", signs, half_axes)
 
 
+def below_horizon(camera: Camera, corners_rel: np.ndarray, radius: float = OCCLUDER_RADIUS_M) -> np.ndarray:
+    """Boolean (N,) of boxes (camera-relative corners (N, 8, 3)) hidden behind a sphere of
+    `radius` at the earth's centre. The points hidden by a sphere, seen from outside it,
+    include the convex set inside its tangent cone and beyond the plane of the tangent
+    circle; a box whose 8 corners are all in that set is hidden."""
+    to_centre = -camera.position
+    dist = float(np.linalg.norm(to_centre))
+    if dist <= radius:
+        return np.zeros(corners_rel.shape[0], dtype=bool)
+    u = to_centre / dist
+    along = corners_rel @ u  # (N, 8) distance along the view of the centre
+    cos_half = np.sqrt(dist * dist - radius * radius) / dist  # the tangent cone's half-angle
+    in_cone = along >= cos_half * np.linalg.norm(corners_rel, axis=2)
+    beyond = along >= (dist * dist - radius * radius) / dist
+    return np.all(in_cone & beyond, axis=1)
+
+
 def visible(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
-    """Boolean (N,) of oriented boxes that are not wholly outside the view frustum."""
+    """Boolean (N,) of oriented boxes neither wholly outside the view frustum nor wholly
+    behind the earth (horizon culling against a sphere inside every surface)."""
     corners = box_corners(center - camera.position, half_axes)  # float64, camera-relative
     cam = corners @ camera.rotation  # (N, 8, 3) in camera axes
     d = cam @ frustum_planes(camera).T  # (N, 8, 5)
     d[..., 4] -= camera.near
-    return ~np.any(np.all(d < 0, axis=1), axis=1)
+    return ~np.any(np.all(d < 0, axis=1), axis=1) & ~below_horizon(camera, corners)
 
 
 def distance_to_box(point: np.ndarray, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:

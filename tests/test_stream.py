@@ -102,6 +102,24 @@ def test_splat_budget_bounds_the_cut(world):
             a = parent(a)
 
 
+def test_horizon_culls_the_far_side_of_the_earth(world, monkeypatch):
+    store = world[0]
+    lon, lat = world[2]
+    # From 2,000 km above the antipode, looking straight down, the store lies behind the earth.
+    antipode = earth3d.Camera.from_geodetic(lon - 180.0, -lat, 2_000_000.0, pitch_deg=-90.0)
+    stream = Stream(store)
+    assert stream.cut(antipode) == []
+    # From 2,000 km above it, it is seen; a camera just above the horizon line still sees it.
+    assert stream.cut(earth3d.Camera.from_geodetic(lon, lat, 2_000_000.0, pitch_deg=-90.0))
+    side = earth3d.Camera.look_at((lon + 25.0, lat, 2_000_000.0), (lon, lat, 3000.0))
+    assert stream.cut(side)
+    # It is the horizon test, not the frustum, that drops it: the store is straight ahead.
+    import earth3d.stream as stream_module
+
+    monkeypatch.setattr(stream_module, "below_horizon", lambda camera, corners: np.zeros(len(corners), bool))
+    assert stream.cut(antipode)
+
+
 def test_selection_is_rebased_near_the_camera(world):
     store = world[0]
     cam = camera(world, -0.2, 50000, -60)
