@@ -9,7 +9,8 @@ Fields, coarse to fine:
 - climate: temperature from latitude, noise and a 6.5 K/km lapse rate; moisture from
   noise, distance to the sea and latitude belts; biomes from a Whittaker-like table,
   land-cover patches (clearings, woods), rock on steep slopes, snow, beaches, sea ice;
-- rivers along the zero lines of a meandering noise field, in carved valleys;
+- rivers along the zero lines of a meandering noise field, in carved valleys; lakes
+  filling carved bowls up to a level that follows the smooth terrain;
 - land use: farmland fields and cities in a local metric frame of a 0.5 degree cell,
   as exact area averages over the pixel footprint (see city.py).
 """
@@ -33,7 +34,7 @@ HURST = 0.75
 EROSION = 6.0  # damping of an octave per squared slope of the coarser ones
 CELL_DEG = 0.5  # land-use cell: one local frame, at most one city
 N_SEEDS = 16
-S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH = range(14)
+S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH, S_LAKE = range(15)
 
 BIOMES = ("ocean", "ice", "tundra", "boreal forest", "temperate forest", "grassland/farmland",
           "desert", "savanna", "rainforest")
@@ -65,8 +66,9 @@ _PAVED = np.array([0.50, 0.49, 0.47])
 _LAWN = np.array([0.32, 0.40, 0.21])
 _TREE = np.array([0.12, 0.21, 0.09])
 _YELLOW = np.array([0.85, 0.75, 0.35])
-_RIVER = np.array([0.12, 0.22, 0.24])
+_RIVER = np.array([0.17, 0.29, 0.31])
 _DESERT_ROCK = np.array([0.66, 0.47, 0.33])
+_LAKE = np.array([0.04, 0.12, 0.16])
 
 
 def make_seeds(seed: int) -> np.ndarray:
@@ -191,7 +193,8 @@ def relief(x, y, z, table, amp, mtn, urban, seed):
     octave is damped by the slope accumulated from the coarser ones (smooth
     valley sides, rough crests and floors), ridged where mountains are, tapered
     above 40 km outside mountains and flattened in cities below 3 km.
-    Returns (relief m, slope of octaves >= 60 m, texture signal about [-1, 1]).
+    Returns (relief m, slope of octaves >= 60 m, texture signal about [-1, 1],
+    relief of the octaves >= 20 km: the smooth surface that lake levels follow).
     """
     n_oct, wgts, gains, tapers = table
     # domain warp (about 4 km at 25 km wavelength) bends valleys and ridges into flowing shapes
@@ -206,6 +209,7 @@ def relief(x, y, z, table, amp, mtn, urban, seed):
     slope_coarse = 0.0
     tex = 0.0
     tex_amp = 1.0
+    rel_smooth = 0.0
     for o in range(n_oct):
         wgt = wgts[o]
         f = EARTH_RADIUS_M / lam
@@ -225,6 +229,8 @@ def relief(x, y, z, table, amp, mtn, urban, seed):
         flat = 1.0 - 0.9 * urban if lam < 3000.0 else 1.0
         k = amp * gains[o] * damp * wgt * flat * taper
         rel += k * val
+        if lam >= 20000.0:
+            rel_smooth = rel
         kg = k / lam
         gx += kg * vx
         gy += kg * vy
@@ -236,7 +242,7 @@ def relief(x, y, z, table, amp, mtn, urban, seed):
             tex += tex_amp * wgt * n * (1.0 if (o & 1) == 0 else -1.0)
             tex_amp *= 0.8
         lam *= 0.5
-    return rel, slope_coarse, tex
+    return rel, slope_coarse, tex, rel_smooth
 
 
 @njit(cache=True)
@@ -256,6 +262,26 @@ def river(x, y, z, seed):
     g = math.sqrt(max(gx * gx + gy * gy + gz * gz - radial * radial, 1e-30)) / EARTH_RADIUS_M
     order = smoothstep(-0.2, 0.4, noise(x * f * 0.3, y * f * 0.3, z * f * 0.3, seed ^ np.uint64(9)))
     return abs(n) / g, order
+
+
+@njit(cache=True)
+def lake(u, v, cell_half_u, cell_half_v, seed):
+    """Lake of the 6 km lake cell holding local point (u, v): (r / radius, depth scale) or (inf, 0).
+
+    Each cell holds at most one lake, strictly inside it (and inside its land-use
+    cell), with a shoreline made irregular by the terrain it floods.
+    """
+    size = 6000.0
+    iu, iv = math.floor(u / size), math.floor(v / size)
+    h = hash2(np.int64(iu), np.int64(iv), seed)
+    if unit(h) > 0.35:
+        return math.inf, 0.0
+    cu = (iu + 0.5 + 0.3 * (unit(rehash(h, 1)) - 0.5)) * size
+    cv = (iv + 0.5 + 0.3 * (unit(rehash(h, 2)) - 0.5)) * size
+    radius = 400.0 + 1300.0 * unit(rehash(h, 3)) ** 2
+    if abs(cu) + radius > cell_half_u or abs(cv) + radius > cell_half_v:
+        return math.inf, 0.0
+    return math.hypot(u - cu, v - cv) / radius, 0.5 + unit(rehash(h, 4))
 
 
 @njit(cache=True)
@@ -328,7 +354,7 @@ def city_site(ci, cj, S, mbuf):
            * (1.0 - smoothstep(800.0, 1500.0, base)) * (1.0 - 0.6 * hill))
     if hab < 0.35:
         return 0.0, lon, lat, h
-    rel, slope, _ = relief(x, y, z, octave_table(200.0), amp, mtn, 1.0, S[S_REL])
+    rel, slope, _, _ = relief(x, y, z, octave_table(200.0), amp, mtn, 1.0, S[S_REL])
     if base + rel + 0.45 * amp * land * (1.0 - mtn) < 3.0 or slope > 0.08:
         return 0.0, lon, lat, h
     cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
@@ -403,8 +429,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                     dens = math.exp(-(1.5 * r) ** 2)
             urban = smoothstep(0.03, 0.2, dens)
             # ---- relief: eroded multifractal
-            rel, slope_coarse, tex = relief(x, y, z, table, amp, mtn, urban, S[S_REL])
-            h = base + rel + 0.45 * amp * land * (1.0 - mtn)
+            rel, slope_coarse, tex, rel_smooth = relief(x, y, z, table, amp, mtn, urban, S[S_REL])
+            lift = base + 0.45 * amp * land * (1.0 - mtn)
+            h = lift + rel
             # ---- climate and natural colour
             t, w = climate(m, lat, h, d)
             # ---- rivers: valleys carved along river lines, water where the channel is
@@ -464,7 +491,28 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 nat[c] = lerp(nat[c], _SNOW[c], snow)
                 nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
             # ---- city overlay
+            # ---- lakes: a bowl carved under a level that follows the smooth (>= 20 km) terrain;
+            # water fills the part of the bowl below the level, so the shore follows the relief
+            lake_f = 0.0
+            lake_level = 0.0
+            if land > 0.5 and urban < 0.5 and mtn < 0.5:
+                lr, ldepth = lake(u, v, 0.5 * CELL_DEG * M_PER_DEG * cos0, 0.5 * CELL_DEG * M_PER_DEG,
+                                  hash2(ci, cj, S[S_LAKE]))
+                if lr < 1.6:
+                    # irregular shores: the bowl's radius wanders with two octaves of noise
+                    fl = EARTH_RADIUS_M / 900.0
+                    lr *= 1.0 + 0.3 * (noise(x * fl, y * fl, z * fl, S[S_LAKE])
+                                       + 0.5 * noise(x * 2.7 * fl, y * 2.7 * fl, z * 2.7 * fl, S[S_LAKE] ^ np.uint64(1)))
+                if lr < 1.0:
+                    lgate = smoothstep(0.3, 0.5, w) * smoothstep(-2.0, 2.0, t) * (1.0 - urban) * (1.0 - mtn)
+                    lake_level = lift + rel_smooth
+                    bowl = (1.0 - lr * lr) ** 2
+                    h -= lgate * bowl * (ldepth * (0.08 * amp + 4.0) + max(h - lake_level, 0.0))
+                    lake_f = lgate * min(max(0.5 + (lake_level - h) / (res * (slope_coarse + 0.02)), 0.0), 1.0)
+                    lake_f *= smoothstep(0.0, 2.0, lake_level)
             surface = max(h, 0.0)
+            if lake_f > 0.0:
+                surface = lerp(surface, max(surface, lake_level), lake_f)
             shape = surface
             if urban > 0.0 and h > 0.5:
                 urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
@@ -490,7 +538,10 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             if river_f > 0.0:
                 for c in range(3):
                     nat[c] = lerp(nat[c], _RIVER[c] * (1.0 + 0.1 * tex), river_f)
-                wf = max(wf, river_f)
+            if lake_f > 0.0:
+                depth_l = max(lake_level - h, 0.0)
+                for c in range(3):
+                    nat[c] = lerp(nat[c], lerp(_SHALLOW[c], _LAKE[c], smoothstep(0.0, 1.5, depth_l)), lake_f)
             depth = max(-h, 0.0)
             sea_ice = smoothstep(-9.0, -13.0, t)
             for c in range(3):
@@ -500,5 +551,5 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 out_rgb[j, i, c] = lerp(nat[c], wc, wf)
             out_h[j, i] = surface
             out_shape[j, i] = shape
-            out_water[j, i] = wf * (1.0 - sea_ice)
+            out_water[j, i] = max(wf * (1.0 - sea_ice), river_f, lake_f)
             out_biome[j, i] = bid if h >= 0.0 else (1 if sea_ice > 0.5 else 0)
