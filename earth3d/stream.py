@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable, Literal
 
 import numpy as np
+import torch
 
 from .gaussians import Gaussians
 from .geometry import Camera
@@ -110,6 +111,29 @@ def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) 
     scale = camera.height / (2.0 * np.tan(camera.fov_y_rad / 2.0))
     with np.errstate(divide="ignore", over="ignore"):
         return np.where(distance > 0, error * scale / np.maximum(distance, 1e-300), np.inf)
+
+
+def concat_rebased(parts: list[Gaussians], origin: np.ndarray, sh_degree: int) -> Gaussians:
+    """Chunks of one store as one splat set with offsets from `origin`, rebased in float64.
+
+    Filled part by part into preallocated numpy arrays: one copy of each splat, and no
+    tensor kernels (their thread pools stall when the cores are busy elsewhere).
+    """
+    origin = np.asarray(origin, dtype=np.float64)
+    k = (sh_degree + 1) ** 2
+    n = sum(len(g) for g in parts)
+    means, quats, scales = np.empty((n, 3), np.float32), np.empty((n, 4), np.float32), np.empty((n, 3), np.float32)
+    opacities, sh = np.empty(n, np.float32), np.zeros((n, k, 3), np.float32)
+    at = 0
+    for g in parts:
+        end = at + len(g)
+        np.add(g.means.numpy(), g.origin - origin, out=means[at:end], casting="unsafe", dtype=np.float64)
+        quats[at:end], scales[at:end], opacities[at:end] = g.quats.numpy(), g.scales.numpy(), g.opacities.numpy()
+        kk = min(k, g.sh.shape[1])
+        sh[at:end, :kk] = g.sh.numpy()[:, :kk]
+        at = end
+    t = torch.from_numpy
+    return Gaussians(origin.copy(), t(means), t(quats), t(scales), t(opacities), t(sh))
 
 
 class Stream:
@@ -218,8 +242,7 @@ class Stream:
                     parts[k] = g
             drawn = [k for k in parts if not self._has_drawn_ancestor(k, parts)]
         gs = [parts[k] for k in drawn if parts[k] is not None and len(parts[k])]
-        out = Gaussians.concat(gs, origin=camera.position) if gs else \
-            Gaussians.empty(origin=camera.position, sh_degree=self.store.sh_degree)
+        out = concat_rebased(gs, camera.position, self.store.sh_degree)
         self.last = CutStats(len(keys), len(drawn), len(out), missing, self._cached_bytes, self.last.visited,
                              self.last.budget_limited)
         return out

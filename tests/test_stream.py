@@ -123,9 +123,14 @@ def test_horizon_culls_the_far_side_of_the_earth(world, monkeypatch):
 def test_selection_is_rebased_near_the_camera(world):
     store = world[0]
     cam = camera(world, -0.2, 50000, -60)
-    g = Stream(store).select(cam)
+    stream = Stream(store)
+    g = stream.select(cam)
     np.testing.assert_array_equal(g.origin, cam.position)
     assert g.means.dtype == torch.float32 and float(g.means.abs().max()) < 2e5
+    parts = [store.read(k) for k in stream.cut(cam)]
+    np.testing.assert_allclose(g.means_ecef(), np.concatenate([p.means_ecef() for p in parts]), atol=0.02)
+    torch.testing.assert_close(g.sh, torch.cat([p.sh for p in parts]))
+    torch.testing.assert_close(g.quats, torch.cat([p.quats for p in parts]))
 
 
 def test_lru_cache_respects_byte_budget(world):
