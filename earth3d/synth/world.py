@@ -20,7 +20,10 @@ from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from .shading import hillshade
 
+# Cell sizes (m) of the named levels. The world is one continuous function of position and cell
+# size, so any resolution works; these are the ones the levels were tuned and tested at.
 LEVELS = {"continental": 1000.0, "regional": 30.0, "city": 1.0, "street": 0.25}
+# Names of the ids in biome_map(): the nine Whittaker-like classes, then built-up city.
 BIOMES = K.BIOMES + ("city",)
 
 
