@@ -253,12 +253,18 @@ def _park_trees(px0, px1, py0, py1, ia, ib, ic, idd, bh, out):
 
 
 @njit(cache=True)
-def _dashes(la, lb, s0):
-    """Length of dashes (DASH_LEN every DASH_PERIOD from s0) inside [la, lb]."""
+def _periodic(la, lb, s0, period, length):
+    """Length of [la, lb] covered by stripes `length` long every `period` starting at s0."""
     ta, tb = la - s0, lb - s0
-    fa = math.floor(ta / DASH_PERIOD) * DASH_LEN + min(ta % DASH_PERIOD, DASH_LEN)
-    fb = math.floor(tb / DASH_PERIOD) * DASH_LEN + min(tb % DASH_PERIOD, DASH_LEN)
+    fa = math.floor(ta / period) * length + min(ta % period, length)
+    fb = math.floor(tb / period) * length + min(tb % period, length)
     return fb - fa
+
+
+@njit(cache=True)
+def _dashes(la, lb, s0):
+    """Length of lane dashes (DASH_LEN every DASH_PERIOD from s0) inside [la, lb]."""
+    return _periodic(la, lb, s0, DASH_PERIOD, DASH_LEN)
 
 
 @njit(cache=True)
@@ -273,6 +279,11 @@ def _street(px0, px1, py0, py1, c, hw, s0, s1, runs_v, sh, dens, out):
         out[MARK] += (_ov(a0, a1, c - 5.6, c - 5.45) + _ov(a0, a1, c + 5.45, c + 5.6)) * _dashes(la, lb, s0)
     else:
         out[MARK] += _ov(a0, a1, c - 0.08, c + 0.08) * _dashes(la, lb, s0)
+    # zebra crossings at both ends of the segment: 0.5 m stripes across the carriageway
+    zebra = _ov(la, lb, s0 + 0.8, s0 + 3.8) + _ov(la, lb, s1 - 3.8, s1 - 0.8)
+    z0, z1 = max(a0, c - hw + 0.5), min(a1, c + hw - 0.5)
+    if zebra > 0.0 and z1 > z0:
+        out[MARK] += zebra * _periodic(z0, z1, c - hw, 1.0, 0.5)
     n_slots = int((s1 - s0) / SLOT)
     k0 = max(1, int(math.floor((la - s0) / SLOT)))
     k1 = min(n_slots - 2, int(math.floor((lb - s0) / SLOT)))
