@@ -129,3 +129,33 @@ def box_extents(pos: np.ndarray, cov: np.ndarray, axes: np.ndarray, sigmas: floa
             lo[j] = min(lo[j], centre - half)
             hi[j] = max(hi[j], centre + half)
     return lo, hi
+
+
+@numba.njit(cache=True)
+def factorize(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Labels 0..m-1 of int64 `keys` in order of first appearance, with an open-addressing
+    hash table: O(n), deterministic, no sort."""
+    n = keys.shape[0]
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = size - 1
+    table_keys = np.empty(size, np.int64)
+    table_labels = np.full(size, -1, np.int64)
+    labels = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        k = keys[i]
+        h = (k * -7046029254386353131) & mask  # multiplicative hash (2^64 / golden ratio)
+        while True:
+            if table_labels[h] < 0:
+                table_keys[h] = k
+                table_labels[h] = m
+                labels[i] = m
+                m += 1
+                break
+            if table_keys[h] == k:
+                labels[i] = table_labels[h]
+                break
+            h = (h + 1) & mask
+    return labels, m

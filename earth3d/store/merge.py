@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunk import Splats
-from .kernels import box_extents, cov6, decompose6
+from .kernels import box_extents, cov6, decompose6, factorize
 
 TARGET_RATIO = 6.0  # children's splats per merged splat; accepted range [4, 8]
 MAX_GRID = 1 << 20
@@ -59,8 +59,9 @@ def splat_bounds(splats: Splats, sigmas: float = 3.0) -> Bounds:
 
 def footprint(scales: np.ndarray) -> np.ndarray:
     """Area pi * s_a * s_b of the two largest std-devs of each splat."""
-    s = np.sort(scales, axis=1)
-    return math.pi * s[:, 1].astype(np.float64) * s[:, 2]
+    s = scales.astype(np.float64)
+    a, b, c = s[:, 0], s[:, 1], s[:, 2]
+    return math.pi * np.maximum(np.maximum(a * b, a * c), b * c)
 
 
 def _voxel_keys(rel: np.ndarray, side: float, res: int) -> np.ndarray:
@@ -80,7 +81,7 @@ def choose_grid(rel: np.ndarray, side: float, ratio: float = TARGET_RATIO) -> in
     tried: list[tuple[float, int, int]] = []
     prev = None
     for _ in range(8):
-        m = len(np.unique(_voxel_keys(rel, side, res)))
+        m = factorize(_voxel_keys(rel, side, res))[1]
         tried.append((abs(math.log(m / target)), res, m))
         if abs(math.log(m / target)) < math.log(1.3) or (m >= n and res >= MAX_GRID):
             break
@@ -110,9 +111,7 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
     n = len(splats)
     rel = splats.pos - cell_min
     res = choose_grid(rel, side, ratio)
-    _, labels = np.unique(_voxel_keys(rel, side, res), return_inverse=True)
-    labels = labels.reshape(-1)
-    m = int(labels.max()) + 1
+    labels, m = factorize(_voxel_keys(rel, side, res))
     w = splats.opacities.astype(np.float64) * footprint(splats.scales)
     w = np.maximum(w, 1e-30)
     wsum = np.bincount(labels, w, m)
