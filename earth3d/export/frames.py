@@ -77,11 +77,12 @@ def to_local(gaussians: Gaussians, frame: LocalFrame, axes: np.ndarray | None = 
     """
     rot = frame.basis.T if axes is None else np.asarray(axes, dtype=np.float64) @ frame.basis.T
     g = gaussians.to("cpu")
+    f64 = lambda t: t.numpy().astype(np.float64)  # noqa: E731  (numpy: cheaper than torch for many small tiles)
     offset = np.asarray(g.origin - frame.origin_ecef, dtype=np.float64)
-    means = (g.means.double().numpy() + offset) @ rot.T
-    quats = rotate_quats(g.quats.double().numpy(), rot)
-    sh = rotate_sh(g.sh.double().numpy(), rot)
-    return means, quats, g.scales.double().numpy(), g.opacities.double().numpy(), sh
+    means = (f64(g.means) + offset) @ rot.T
+    quats = rotate_quats(f64(g.quats), rot)
+    sh = rotate_sh(f64(g.sh), rot)
+    return means, quats, f64(g.scales), f64(g.opacities), sh
 
 
 def from_local(frame: LocalFrame, rot_local_to_enu: np.ndarray, means, quats, scales, opacities, sh) -> Gaussians:
@@ -101,7 +102,7 @@ def from_local(frame: LocalFrame, rot_local_to_enu: np.ndarray, means, quats, sc
 
 def rotate_quats(quats: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """Quaternions wxyz (N, 4) of rotations R, turned into rot @ R: the Hamilton product q_rot * q (float64)."""
-    w0, x0, y0, z0 = rotmat_to_quat(torch.from_numpy(np.asarray(rot, dtype=np.float64))).numpy()
+    w0, x0, y0, z0 = _quat_of(tuple(np.asarray(rot, dtype=np.float64).reshape(-1).tolist()))
     q = np.asarray(quats, dtype=np.float64)
     w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
     out = np.stack([
@@ -111,6 +112,12 @@ def rotate_quats(quats: np.ndarray, rot: np.ndarray) -> np.ndarray:
         w0 * z + x0 * y - y0 * x + z0 * w,
     ], axis=-1)
     return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+@lru_cache(maxsize=64)
+def _quat_of(rot: tuple) -> np.ndarray:
+    """The unit quaternion of a rotation matrix given as 9 floats (cached: exporters turn every tile by one matrix)."""
+    return rotmat_to_quat(torch.tensor(rot, dtype=torch.float64).reshape(3, 3)).numpy()
 
 
 def rotate_sh(sh: np.ndarray, rot: np.ndarray) -> np.ndarray:

@@ -56,9 +56,17 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
     SPZ content too wide or with splats too large for the format is stored in a larger power-of-two unit
     that the node matrix scales back (see `spz_unit`).
     """
+    means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_GLTF)
+    return local_splats_glb(means, quats, scales, opacities, sh, frame, compression, extras, center_enu)
+
+
+def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, opacities: np.ndarray, sh: np.ndarray,
+                     frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
+                     center_enu=None) -> bytes:
+    """`splats_glb` of splats already in the frame's glTF axes (the arrays of `to_local(..., axes=ENU_TO_GLTF)`),
+    for callers that use those arrays for more than the GLB (tile bounds)."""
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
-    means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_GLTF)
     translation = None
     if center_enu is not None:
         translation = ENU_TO_GLTF @ np.asarray(center_enu, dtype=np.float64)

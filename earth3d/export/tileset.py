@@ -40,18 +40,19 @@ class Tile:
         return self if self.uri or self.children else None
 
     def to_json(self) -> dict:
-        center = (self.lo + self.hi) / 2
-        half = np.maximum((self.hi - self.lo) / 2, MIN_HALF_SIZE_M)
-        out: dict = {
-            "boundingVolume": {"box": [*map(float, center), float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0,
-                                       0.0, 0.0, float(half[2])]},
-            "geometricError": float(self.error),
-        }
+        out: dict = {"boundingVolume": {"box": box_of(self.lo, self.hi)}, "geometricError": float(self.error)}
         if self.uri:
             out["content"] = {"uri": self.uri}
         if self.children:
             out["children"] = [c.to_json() for c in self.children]
         return out
+
+
+def box_of(lo: np.ndarray, hi: np.ndarray) -> list[float]:
+    """The 12 numbers of a 3D Tiles `box` spanning the axis-aligned bounds lo..hi (never thinner than 2 mm)."""
+    center = (np.asarray(lo) + np.asarray(hi)) / 2
+    half = np.maximum((np.asarray(hi) - np.asarray(lo)) / 2, MIN_HALF_SIZE_M)
+    return [*map(float, center), float(half[0]), 0.0, 0.0, 0.0, float(half[1]), 0.0, 0.0, 0.0, float(half[2])]
 
 
 @contextmanager
@@ -77,22 +78,31 @@ def finish(target: Path, stage: Path, tiles: list[Tile], frame: LocalFrame, cont
     if not tiles:
         raise ValueError(f"{target.parent}: nothing to write, the input holds no data")
     root = tiles[0] if len(tiles) == 1 else Tile(error=max(t.error for t in tiles) * 2, children=tiles).close()
-    root_json = root.to_json()
-    root_json["refine"] = "REPLACE"
+    publish(target, stage, root.to_json(), max(float(np.linalg.norm(root.hi - root.lo)), root.error),
+            _leaf_bounds(root), frame, content_extensions, required, extras)
+
+
+def publish(target: Path, stage: Path, root_json: dict, geometric_error: float, leaf_bounds: tuple, frame: LocalFrame,
+            content_extensions: list[str], required: bool, extras: dict | None = None, schema: dict | None = None) -> None:
+    """Write tileset.json around `root_json` (given refine REPLACE and the frame's transform) and move the
+    staged content in. `leaf_bounds`: ENU (lo, hi) of the full-detail content, for framing a view."""
+    root_json = {**root_json, "refine": "REPLACE"}
     m = np.eye(4)
     m[:3, :3], m[:3, 3] = frame.basis, frame.origin_ecef
     root_json["transform"] = [float(v) for v in m.T.reshape(-1)]  # column-major
-    lo, hi = _leaf_bounds(root)
+    lo, hi = leaf_bounds
     center = frame.origin_ecef + frame.basis @ ((lo + hi) / 2)
     tileset = {
         "asset": {"version": "1.1", "generator": "earth3d",
                   "extras": {"georeference": frame.georeference(),
                              "content_axes": "glTF y-up (x east, y up, z south)", **(extras or {})}},
-        "geometricError": max(float(np.linalg.norm(root.hi - root.lo)), root.error),
+        "geometricError": float(geometric_error),
         "root": root_json,
         # Where the full-detail data is (coarse splats can reach far beyond it): for framing a view.
         "extras": {"view": {"center_ecef": [float(v) for v in center], "radius": float(np.linalg.norm(hi - lo) / 2)}},
     }
+    if schema is not None:
+        tileset["schema"] = schema
     if content_extensions:
         listing = {"extensionsUsed": content_extensions}
         if required:
