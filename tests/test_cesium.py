@@ -1,5 +1,5 @@
-"""CesiumJS loads and draws exported 3D Tiles tilesets (SPZ-compressed Gaussian splats, textured terrain
-meshes) in headless Chromium, through the project's viewer page, and the image matches our own renderer. Needs node/npm and a Chromium (`apt-get install chromium`);
+"""CesiumJS loads and draws exported 3D Tiles tilesets (SPZ-compressed Gaussian splats in the explicit and
+the implicit-tiling layouts, textured terrain meshes) in headless Chromium, through the project's viewer page, and the image matches our own renderer. Needs node/npm and a Chromium (`apt-get install chromium`);
 skips, saying which is missing, otherwise."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def browser_tools() -> tuple[Path, str]:
     return NPM_DIR, chromium
 
 
-@pytest.mark.parametrize("content", ["splats", "terrain"])
+@pytest.mark.parametrize("content", ["splats", "splats-implicit", "terrain"])
 def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
     npm_dir, chromium = browser_tools
     with warnings.catch_warnings():
@@ -111,9 +111,10 @@ def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
     crop = GeoRaster(r.rgb[r0:r0 + n, c0:c0 + n], r.height[r0:r0 + n, c0:c0 + n], r.valid[r0:r0 + n, c0:c0 + n],
                      r.transform @ Affine.translation(c0, r0), r.crs, r.vertical_datum, r.source)
     splats = earth3d.lift(crop, walls=False)
-    if content == "splats":
+    if content.startswith("splats"):
         build([splats], tmp_path / "store", leaf_cap=2000)
-        write_tileset(tmp_path / "store", tmp_path / "tiles", compression="spz")
+        layout = "implicit" if content == "splats-implicit" else "explicit"
+        write_tileset(tmp_path / "store", tmp_path / "tiles", compression="spz", layout=layout)
     else:
         write_terrain_tileset(crop, tmp_path / "tiles", tile_cells=32)
 

@@ -1,15 +1,19 @@
-"""OGC 3D Tiles 1.1 from an LOD store: the octree as an explicit tile tree of Gaussian-splat GLBs.
+"""OGC 3D Tiles 1.1 from an LOD store: the octree as a tile tree of Gaussian-splat GLBs.
 
-Layout written under the output folder:
+Two layouts, both with tileset.json (asset.version "1.1", refine "REPLACE") in the output folder:
 
-    tileset.json                     asset.version "1.1", refine "REPLACE"
-    tiles/<level>/<x>_<y>_<z>.glb    one GLB per octree node with splats (KHR_gaussian_splatting,
-                                     SPZ-compressed by default)
+- explicit: every tile listed in tileset.json, content at tiles/<level>/<x>_<y>_<z>.glb;
+- implicit (`earth3d.export.implicit`): one implicit root tile (OCTREE) whose subtree files say which
+  tiles exist, content at tiles/content/<level>/<x>/<y>/<z>.glb: for large trees, whose explicit
+  tileset.json a viewer would have to load whole before drawing anything.
+
+`layout="auto"` picks implicit from IMPLICIT_MIN_NODES store nodes on. Each GLB holds one octree node's
+splats (KHR_gaussian_splatting, SPZ-compressed by default) and is the same in both layouts.
 
 Frame: one local ENU frame (under the mean of the root nodes' splats), as described in
 `earth3d.export.tileset`.
 
-Tiles: a node's tile holds its merged splats; its geometricError is the node's error, raised where
+Explicit tiles: a node's tile holds its merged splats; its geometricError is the node's error, raised where
 needed so that no child's exceeds its parent's (leaves: 0); its box contains the 3-sigma extent of
 its own splats and its children's boxes. Chains of single children with the same error (the coarse
 levels above a small region) are collapsed into their deepest member.
@@ -25,10 +29,15 @@ import numpy as np
 
 from ..gaussians import Gaussians
 from ..geometry import ecef_to_geodetic
-from .files import write_bytes_atomic
-from .frames import LocalFrame, check_lonlath, rotate_quats
-from .gltf import SPLATS, SPZ_2, splats_glb
-from .tileset import Tile, finish, staged_output
+from .frames import LocalFrame, check_lonlath
+from .gltf import SPLATS, SPZ_2
+from .implicit import SCHEMA, Node, write_implicit
+from .tile_content import default_workers, parallel_map, splat_bounds, write_node
+from .tileset import Tile, finish, publish, staged_output
+
+IMPLICIT_MIN_NODES = 4096
+LAYOUTS = ("auto", "explicit", "implicit")
+__all__ = ["IMPLICIT_MIN_NODES", "TileSource", "splat_bounds", "store_nodes", "write_tileset"]
 
 
 class TileSource(Protocol):
@@ -41,13 +50,15 @@ class TileSource(Protocol):
 
 
 def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "spz", origin_lonlath=None,
-                  overwrite: bool = False) -> Path:
+                  overwrite: bool = False, layout: str = "auto", workers: int | None = None) -> Path:
     """Write a 3D Tiles 1.1 tileset for `store` (a store path or an opened store) into `out_dir`.
 
     `compression`: "spz" (KHR_gaussian_splatting_compression_spz_2) or None (plain float attributes;
     CesiumJS draws only SPZ splat tiles, others as points). `origin_lonlath`: the ENU frame of the
-    tileset (default: under the mean of the root nodes' splats). tileset.json is written last, and
-    tiles/ is replaced only then, so a failed run leaves any previous tileset as it was.
+    tileset (default: under the mean of the root nodes' splats). `layout`: "explicit", "implicit" or
+    "auto" (implicit from IMPLICIT_MIN_NODES nodes on). `workers`: threads writing tiles (default: the
+    usable CPUs). tileset.json is written last, and tiles/ is replaced only then, so a failed run leaves
+    any previous tileset as it was. Returns the path of tileset.json.
     """
     if isinstance(store, (str, os.PathLike)):
         from ..store import open_store
@@ -55,54 +66,66 @@ def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "
         store = open_store(store)
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    workers = default_workers() if workers is None else max(1, int(workers))
     with staged_output(out_dir, overwrite) as (target, stage):
         roots = [tuple(k) for k in store.root_keys()]
         if not roots:
             raise ValueError(f"{getattr(store, 'path', store)}: the store has no root nodes")
+        nodes = store_nodes(store, roots)
         origin = origin_lonlath if origin_lonlath is not None else _data_center(store, roots)
         frame = LocalFrame.at(*check_lonlath(origin))
-        tiles = [t for t in (_export(store, key, frame, stage, compression) for key in roots) if t]
         extensions = [SPLATS] + ([SPZ_2] if compression == "spz" else [])
-        finish(target, stage, tiles, frame, extensions, required=compression == "spz")
+        if layout == "implicit" or (layout == "auto" and len(nodes) >= IMPLICIT_MIN_NODES):
+            root_json, error, leaf_bounds = write_implicit(store, nodes, frame, stage, compression, workers)
+            publish(target, stage, root_json, error, leaf_bounds, frame, extensions, compression == "spz",
+                    schema=SCHEMA)
+        else:
+            finish(target, stage, _explicit(store, nodes, roots, frame, stage, compression, workers), frame,
+                   extensions, required=compression == "spz")
     return target
 
 
-def _export(store: TileSource, key: tuple, frame: LocalFrame, stage: Path, compression: str | None) -> Tile | None:
-    """Write one node's content and its subtree's; return its tile, or None when the subtree holds no splats."""
-    children = store.children(key)
-    error = float(store.entry(key)["error"])
-    while len(children) == 1 and float(store.entry(children[0])["error"]) == error:
-        key = tuple(children[0])
-        children = store.children(key)
-    tile = Tile(error=error)
-    tile.children = [t for t in (_export(store, tuple(c), frame, stage, compression) for c in children) if t]
-    gaussians = store.read(key)
-    if len(gaussians):
-        tile.lo, tile.hi = splat_bounds(gaussians, frame)
-        level, x, y, z = key
-        tile.uri = f"tiles/{level}/{x}_{y}_{z}.glb"
-        path = stage / tile.uri.removeprefix("tiles/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, splats_glb(gaussians, frame, compression, extras={"octree_key": list(key)},
-                                            center_enu=(tile.lo + tile.hi) / 2))
-    return tile.close()
+def store_nodes(store: TileSource, roots: list) -> dict[tuple, Node]:
+    """Every node below `roots` with its error, splat count and children, read from the index alone."""
+    nodes: dict[tuple, Node] = {}
+    stack = list(roots)
+    while stack:
+        key = tuple(int(v) for v in stack.pop())
+        entry = store.entry(key)
+        children = [tuple(int(v) for v in c) for c in store.children(key)]
+        nodes[key] = Node(float(entry["error"]), int(entry["count"]), children)
+        stack.extend(children)
+    return nodes
 
 
-def splat_bounds(gaussians: Gaussians, frame: LocalFrame) -> tuple[np.ndarray, np.ndarray]:
-    """ENU axis-aligned bounds of the splats' 3-sigma ellipsoids (float64 (3,), (3,)).
+def _explicit(store: TileSource, nodes: dict[tuple, Node], roots: list, frame: LocalFrame, stage: Path,
+              compression: str | None, workers: int) -> list[Tile]:
+    """Write the content of the explicit tree (chains collapsed) and return its root tiles."""
+    def collapse(key: tuple) -> tuple:
+        while len(nodes[key].children) == 1 and nodes[nodes[key].children[0]].error == nodes[key].error:
+            key = nodes[key].children[0]
+        return key
 
-    Along ENU axis i a splat reaches 3 * sqrt(sum_j (R_ij s_j)^2), R its rotation in ENU axes.
-    """
-    g = gaussians.to("cpu")
-    means = (g.means.double().numpy() + (g.origin - frame.origin_ecef)) @ frame.basis
-    w, x, y, z = rotate_quats(g.quats.double().numpy(), frame.basis.T).T
-    rot = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1).reshape(-1, 3, 3)
-    reach = 3.0 * np.sqrt(((rot * g.scales.double().numpy()[:, None, :]) ** 2).sum(axis=-1))
-    return (means - reach).min(axis=0), (means + reach).max(axis=0)
+    shown, stack = [], [collapse(r) for r in roots]
+    while stack:
+        key = stack.pop()
+        shown.append(key)
+        stack.extend(collapse(c) for c in nodes[key].children)
+    jobs = [(k, stage / f"{k[0]}/{k[1]}_{k[2]}_{k[3]}.glb") for k in shown if nodes[k].count > 0]
+    written = parallel_map(lambda job: write_node(store, job[0], job[1], frame, compression), jobs, workers)
+    bounds = dict(zip((k for k, _ in jobs), written))
+
+    def tile(key: tuple) -> Tile | None:
+        t = Tile(error=nodes[key].error)
+        t.children = [c for c in (tile(collapse(k)) for k in nodes[key].children) if c]
+        if bounds.get(key) is not None:
+            t.lo, t.hi = bounds[key]
+            t.uri = f"tiles/{key[0]}/{key[1]}_{key[2]}_{key[3]}.glb"
+        return t.close()
+
+    return [t for t in (tile(collapse(r)) for r in roots) if t]
 
 
 def _data_center(store: TileSource, roots: list) -> tuple[float, float, float]:

@@ -1,0 +1,150 @@
+"""3D Tiles 1.1 implicit tiling of a store's octree (subdivisionScheme OCTREE), for large trees.
+
+The store's octree is already an implicit octree: its level-0 cell is the cube of side 2^24 m around the
+earth's centre in ECEF axes, and node (L, x, y, z) is the cell x, y, z of level L. So the implicit root
+tile is that cube, written in the tileset's ENU frame as a `box` whose axes are the ECEF x, y and z
+axes (a rotated box in the frame): halving it along its own axes gives exactly the store's cells, and
+implicit tile coordinates are the store's keys. Layout under the output folder:
+
+    tiles/content/{level}/{x}/{y}/{z}.glb           a node's splats (as in the explicit layout)
+    tiles/subtrees/{level}/{x}/{y}/{z}.subtree      availability of 5 levels (like the store's index files)
+
+A tile is available when its node exists, its content when the node holds splats, and a child subtree
+when its root node exists.
+
+Geometric error: implicit tiling gives level L the root's error / 2^L. The root's error is the
+smallest for which every level's implied error is >= the error of each of its nodes, so a viewer that
+follows the implied errors never draws a node coarser than it asked for (it refines earlier than it
+needs to where nodes are finer than the worst of their level). Each tile also carries its own error and
+tight box as tile metadata (TILE_GEOMETRIC_ERROR, TILE_BOUNDING_BOX; the values of the explicit layout),
+which viewers that read metadata (CesiumJS) use instead of the implied ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..store.keys import CUBE_SIDE_M, cell_center
+from .files import write_bytes_atomic
+from .frames import LocalFrame
+from .subtree import encode_subtree, level_offset, morton3, tile_bits
+from .tile_content import parallel_map, write_node
+from .tileset import box_of
+
+SUBTREE_LEVELS = 5
+CONTENT_URI = "tiles/content/{level}/{x}/{y}/{z}.glb"
+SUBTREE_URI = "tiles/subtrees/{level}/{x}/{y}/{z}.subtree"
+TILE_CLASS = "tile"
+SCHEMA = {"id": "earth3d_tiles", "classes": {TILE_CLASS: {"properties": {
+    "geometricError": {"type": "SCALAR", "componentType": "FLOAT64", "semantic": "TILE_GEOMETRIC_ERROR"},
+    "boundingBox": {"type": "SCALAR", "componentType": "FLOAT64", "array": True, "count": 12,
+                    "semantic": "TILE_BOUNDING_BOX"},
+}}}}
+
+
+@dataclass
+class Node:
+    """What the tileset needs of a store node: its error, splat count and existing children."""
+
+    error: float
+    count: int
+    children: list = field(default_factory=list)
+
+
+def uri(template: str, key: tuple) -> str:
+    level, x, y, z = key
+    return template.format(level=level, x=x, y=y, z=z)
+
+
+def root_box(frame: LocalFrame) -> list[float]:
+    """The store cube (level-0 cell) as a 3D Tiles box in the frame: centre and ECEF axes in ENU, times half the side."""
+    center = frame.basis.T @ (cell_center((0, 0, 0, 0)) - frame.origin_ecef)
+    half_axes = frame.basis.T * (CUBE_SIDE_M / 2)  # column i: the ECEF axis i in ENU
+    return [*map(float, center), *(float(v) for i in range(3) for v in half_axes[:, i])]
+
+
+def write_implicit(store, nodes: dict[tuple, Node], frame: LocalFrame, stage: Path, compression: str | None,
+                   workers: int) -> tuple[dict, float, tuple]:
+    """Write the content and subtree files of an implicit tileset into `stage`.
+
+    Returns (root tile JSON, tileset geometric error, ENU bounds of the full-detail content)."""
+    if set(k for k in nodes if k[0] == 0) != {(0, 0, 0, 0)}:
+        raise ValueError(f"{getattr(store, 'path', store)}: implicit tiling needs the store's level-0 root node")
+    stage.mkdir(parents=True, exist_ok=True)
+    keys = sorted(k for k, n in nodes.items() if n.count > 0)
+    jobs = [(k, stage / uri(CONTENT_URI, k).removeprefix("tiles/")) for k in keys]
+    bounds = dict(zip(keys, parallel_map(lambda job: write_node(store, job[0], job[1], frame, compression), jobs, workers)))
+    bounds = {k: b for k, b in bounds.items() if b is not None}
+    errors, boxes = _close(nodes, bounds, frame)
+    implied = max((errors[k] * 2.0 ** k[0] for k in nodes), default=0.0)
+    for root, members in _subtrees(nodes).items():
+        data = _subtree_bytes(root, members, nodes, bounds, errors, boxes)
+        path = stage / uri(SUBTREE_URI, root).removeprefix("tiles/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, data)
+    leaves = [bounds[k] for k, n in nodes.items() if not n.children and k in bounds]
+    if not leaves:
+        raise ValueError(f"{getattr(store, 'path', store)}: the store's leaves hold no splats")
+    leaf_bounds = (np.min([b[0] for b in leaves], axis=0), np.max([b[1] for b in leaves], axis=0))
+    root_json = {
+        "boundingVolume": {"box": root_box(frame)},
+        "geometricError": implied,
+        "content": {"uri": CONTENT_URI},
+        "implicitTiling": {"subdivisionScheme": "OCTREE", "subtreeLevels": SUBTREE_LEVELS,
+                           "availableLevels": max(k[0] for k in nodes) + 1, "subtrees": {"uri": SUBTREE_URI}},
+    }
+    lo, hi = boxes[(0, 0, 0, 0)]
+    return root_json, max(implied, float(np.linalg.norm(hi - lo))), leaf_bounds
+
+
+def _close(nodes: dict[tuple, Node], bounds: dict, frame: LocalFrame) -> tuple[dict, dict]:
+    """Per node, deepest first: the error raised to its children's and the bounds of its own splats and its
+    children's (as the explicit layout's tiles)."""
+    errors, boxes = {}, {}
+    for key in sorted(nodes, key=lambda k: -k[0]):
+        node = nodes[key]
+        lo, hi = bounds.get(key, (np.full(3, np.inf), np.full(3, -np.inf)))
+        error = node.error
+        for c in node.children:
+            lo, hi = np.minimum(lo, boxes[c][0]), np.maximum(hi, boxes[c][1])
+            error = max(error, errors[c])
+        if not np.all(lo <= hi):  # no splats below (a build writes no such node): the cell centre
+            lo = hi = frame.basis.T @ (cell_center(key) - frame.origin_ecef)
+        errors[key], boxes[key] = error, (lo, hi)
+    return errors, boxes
+
+
+def _subtrees(nodes: dict[tuple, Node]) -> dict[tuple, list[tuple]]:
+    """Nodes grouped by the root of the subtree that holds them (levels 0, 5, 10, ...)."""
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for key in nodes:
+        level = key[0]
+        shift = level % SUBTREE_LEVELS
+        groups[(level - shift, key[1] >> shift, key[2] >> shift, key[3] >> shift)].append(key)
+    return groups
+
+
+def _subtree_bytes(root: tuple, members: list[tuple], nodes: dict, bounds: dict, errors: dict, boxes: dict) -> bytes:
+    """The subtree file of `root`: availability of its members, their child subtrees and their metadata."""
+    n = tile_bits(SUBTREE_LEVELS)
+    tiles, contents = np.zeros(n, bool), np.zeros(n, bool)
+    children = np.zeros(1 << (3 * SUBTREE_LEVELS), bool)
+    index = {}
+    for key in members:
+        local = key[0] - root[0]
+        x, y, z = (key[i + 1] - (root[i + 1] << local) for i in range(3))
+        index[key] = bit = level_offset(local) + int(morton3(x, y, z, local))
+        tiles[bit] = True
+        contents[bit] = key in bounds
+        if local == SUBTREE_LEVELS - 1:
+            for c in nodes[key].children:
+                cx, cy, cz = (c[i + 1] - (root[i + 1] << SUBTREE_LEVELS) for i in range(3))
+                children[int(morton3(cx, cy, cz, SUBTREE_LEVELS))] = True
+    order = sorted(members, key=index.__getitem__)
+    table = {"geometricError": np.array([errors[k] for k in order], dtype=np.float64),
+             "boundingBox": np.array([box_of(*boxes[k]) for k in order], dtype=np.float64)}
+    return encode_subtree(tiles, contents, children, (TILE_CLASS, table))
