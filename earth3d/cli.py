@@ -594,14 +594,28 @@ def _finish_store(work: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _build_store(sources: list, out: Path, overwrite: bool, report: Report, leaf_cap: int, workers: int):
+def _build_store(sources: list, out: str | Path, overwrite: bool, report: Report, leaf_cap: int, workers: int,
+                 scheduler: str | None = None):
+    """Build a store at a folder (through a sibling work folder renamed at the end) or an fsspec URL
+    (in place: a store there is complete once its store.json is written)."""
     from . import store as store_mod
+    from .store.fs import is_local, location, remove_tree
 
-    work = _store_target(out, overwrite)
+    where = location(out)
     with report.stage("build store"):
-        store_mod.build(sources, work, leaf_cap=leaf_cap, workers=workers)
-    _finish_store(work, out)
-    return store_mod.open(out)
+        if is_local(where):
+            work = _store_target(where, overwrite)
+            store_mod.build(sources, work, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
+                            progress=not report.quiet)
+            _finish_store(work, where)
+        else:
+            if (where / "store.json").is_file():
+                if not overwrite:
+                    raise FileExistsError(f"{where} already exists (pass --overwrite to replace it)")
+                remove_tree(where)
+            store_mod.build(sources, where, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
+                            progress=not report.quiet)
+    return store_mod.open(where)
 
 
 def _lifted(dem: Path, ortho: Path | None, resolution: float | None):
@@ -621,8 +635,8 @@ def _synthesized(bbox, resolution_m: float, seed: int):
 class Build(_Common):
     """Build a streamable LOD store from DEM (+ orthophoto) GeoTIFFs and/or a procedural region."""
 
-    out: Path
-    """Output store folder."""
+    out: str
+    """Output store: a folder or an fsspec URL (memory://, s3://, gs://, ...)."""
     dem: tuple[Path, ...] = ()
     """DEM GeoTIFFs (any number)."""
     ortho: tuple[Path, ...] = ()
@@ -638,7 +652,9 @@ class Build(_Common):
     leaf_cap: int = 32768
     """Most splats in a leaf chunk."""
     workers: int = 1
-    """Processes building leaves and merging levels."""
+    """Processes of a local Dask cluster that lift tiles, build leaves and merge levels (1: in this process)."""
+    scheduler: str | None = None
+    """Address of a running Dask scheduler (tcp://HOST:PORT) to build on instead."""
     overwrite: bool = False
     """Replace an existing store."""
 
@@ -658,7 +674,7 @@ class Build(_Common):
         sources = [partial(_lifted, d, o, self.resolution) for d, o in zip(self.dem, orthos)]
         if self.synth is not None:
             sources.append(partial(_synthesized, _check_bbox(self.synth), self.synth_resolution, self.seed))
-        st = _build_store(sources, self.out, self.overwrite, report, self.leaf_cap, self.workers)
+        st = _build_store(sources, self.out, self.overwrite, report, self.leaf_cap, self.workers, self.scheduler)
         info = st.info()
         report.say(f"wrote {self.out} ({info['splat_count']} splats, {info['node_count']} nodes, "
                    f"{info['bytes_on_disk'] / 2**20:.1f} MiB)")
@@ -898,8 +914,8 @@ class Demo(_Common):
     """Screen-space error threshold in pixels: a node is drawn once its error is under this."""
     splat_budget: float | None = 2.0
     """Most splats per pixel drawn (None: the screen-space error alone decides)."""
-    workers: int = 2
-    """Processes for building the store."""
+    workers: int = 1
+    """Processes of a local Dask cluster building the store (1: in this process)."""
     renderer: Renderer = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
     quick: bool = False

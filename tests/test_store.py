@@ -37,7 +37,7 @@ def tile_sources(dem: Path, ortho: Path, n: int = 2):
 
     def tile(r0, r1, c0, c1):
         sub = earth3d.GeoRaster(raster.rgb[r0:r1, c0:c1], raster.height[r0:r1, c0:c1], raster.valid[r0:r1, c0:c1],
-                                raster.transform * Affine.translation(c0, r0), raster.crs, raster.vertical_datum,
+                                raster.transform @ Affine.translation(c0, r0), raster.crs, raster.vertical_datum,
                                 raster.source)
         return lambda: earth3d.lift(sub, opacity=1.0, sigma=1.0)
 

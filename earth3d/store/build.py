@@ -22,19 +22,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
+import warnings
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Union
 
-import multiprocessing
 import numpy as np
+from tqdm import tqdm
 
 from ..gaussians import Gaussians
 from . import chunk as chunkfile
-from .chunk import FORMAT_VERSION, Splats, write_atomic
+from .chunk import FORMAT_VERSION, Splats
+from .fs import Location, check_build_target, file_size, location, remove_tree, write_atomic
 from .index import ENTRY, write_index
 from .keys import (CUBE_SIDE_M, MAX_LEVEL, SUBTREE_LEVELS, Key, cell_center, cell_coords, cell_min, cell_size,
                    child, octant_of, pack, parent, subtree_root, unpack)
@@ -44,23 +43,22 @@ Source = Union[Gaussians, Callable[[], Gaussians]]
 STORE_FORMAT = "earth3d.store"
 BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
 MAX_BUCKET_LEVEL = 20
-POOL_MIN_SPLATS = 2_000_000
 
 
 @dataclass(frozen=True)
 class BuildPlan:
     """Settings shared by every task of one build, persisted in build/plan.json."""
 
-    out: Path
+    out: Location
     leaf_cap: int
     sh_k: int | None = None
     bucket_level: int | None = None
 
     @property
-    def work(self) -> Path:
+    def work(self) -> Location:
         return self.out / "build"
 
-    def chunk_path(self, key: Key) -> Path:
+    def chunk_path(self, key: Key) -> Location:
         return chunk_path(self.out, key)
 
     def save(self) -> None:
@@ -68,30 +66,35 @@ class BuildPlan:
             {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level}).encode())
 
 
-def chunk_path(root: Path, key: Key) -> Path:
+def chunk_path(root: Location, key: Key) -> Location:
     level, x, y, z = key
-    return Path(root) / "chunks" / str(level) / str(x) / f"{y}_{z}.e3c"
+    return location(root) / "chunks" / str(level) / str(x) / f"{y}_{z}.e3c"
 
 
-def index_path(root: Path, key: Key) -> Path:
+def index_path(root: Location, key: Key) -> Location:
     level, x, y, z = key
-    return Path(root) / "index" / str(level) / str(x) / f"{y}_{z}.e3i"
+    return location(root) / "index" / str(level) / str(x) / f"{y}_{z}.e3i"
 
 
 def plan(out_path: str | os.PathLike, *, leaf_cap: int = 32768, bucket_level: int | None = None,
          sh_degree: int | None = None) -> BuildPlan:
-    """Start or resume a build in `out_path` (settings of an interrupted build win)."""
+    """Start or resume a build in `out_path` (a folder or fsspec URL). An interrupted build's
+    settings are kept; settings given here that contradict them are refused."""
     if leaf_cap < 1:
         raise ValueError(f"leaf_cap={leaf_cap} must be >= 1")
     if bucket_level is not None and not 1 <= bucket_level <= MAX_BUCKET_LEVEL:
         raise ValueError(f"bucket_level={bucket_level} must be in [1, {MAX_BUCKET_LEVEL}]")
-    out = Path(out_path)
+    out = location(out_path)
+    check_build_target(out)
     state = out / "build" / "plan.json"
     if state.is_file():
         saved = json.loads(state.read_text())
-        if saved["leaf_cap"] != leaf_cap:
-            raise ValueError(f"{out}: an interrupted build with leaf_cap={saved['leaf_cap']} is there; "
-                             f"resume it with the same leaf_cap, not {leaf_cap}, or use another folder")
+        asked = {"leaf_cap": leaf_cap, "bucket_level": bucket_level,
+                 "sh_k": None if sh_degree is None else (sh_degree + 1) ** 2}
+        for name, value in asked.items():
+            if value is not None and saved[name] is not None and saved[name] != value:
+                raise ValueError(f"{out}: an interrupted build with {name}={saved[name]} is there; "
+                                 f"resume it with the same {name}, not {value}, or use another folder")
         return BuildPlan(out, leaf_cap, saved["sh_k"], saved["bucket_level"])
     (out / "build").mkdir(parents=True, exist_ok=True)
     p = BuildPlan(out, leaf_cap, None if sh_degree is None else (sh_degree + 1) ** 2, bucket_level)
@@ -285,7 +288,7 @@ def parent_tasks(nodes: Iterable[Key]) -> list[list[tuple[Key, list[Key]]]]:
     return levels
 
 
-def read_splats(root: Path, key: Key, verify: bool = True) -> tuple[Splats, np.void]:
+def read_splats(root: Location, key: Key, verify: bool = True) -> tuple[Splats, np.void]:
     """A chunk's splats with absolute float64 positions, and its header (validated; without
     the checksum pass when `verify` is False: a build's own chunks were checked when written
     or when a resumed build found them)."""
@@ -323,7 +326,7 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
     entries = np.zeros(len(nodes), ENTRY)
     for i, key in enumerate(nodes):
         path = p.chunk_path(key)
-        with open(path, "rb") as f:
+        with path.open("rb") as f:
             head = np.frombuffer(f.read(chunkfile.HEADER.itemsize), chunkfile.HEADER)[0]
         if (int(head["level"]), *map(int, head["xyz"])) != key:
             raise ValueError(f"{path}: chunk header does not name node {key}")
@@ -331,7 +334,7 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
         e["level"], e["xyz"], e["count"], e["error"] = key[0], key[1:], head["count"], head["error"]
         for field in ("flags", "bmin", "bmax", "obb_center", "obb_half_axes", "checksum"):
             e[field] = head[field]
-        e["nbytes"] = os.path.getsize(path)
+        e["nbytes"] = file_size(path)
     index_of = {k: i for i, k in enumerate(nodes)}
     for key in nodes:
         if key[0] > 0:
@@ -343,7 +346,7 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
     for root, rows in groups.items():
         path = index_path(p.out, root)
         write_index(path, entries[rows])
-        index_bytes += os.path.getsize(path)
+        index_bytes += file_size(path)
     leaves = entries["flags"] & chunkfile.FLAG_LEAF != 0
     meta = {
         "format": STORE_FORMAT,
@@ -364,48 +367,56 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
     }
     write_atomic(p.out / "store.json", json.dumps(meta, indent=1).encode())
     if not keep_work:
-        shutil.rmtree(p.work, ignore_errors=True)
+        remove_tree(p.work)
 
 
 # ---------------------------------------------------------------------------- driver
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+def _have_dask(workers: int) -> bool:
+    """Whether dask.distributed is there for a local cluster; without it a build asked for
+    several workers runs in this process (same bytes, slower) and says so once."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        warnings.warn(f"workers={workers}: dask.distributed is not installed, building in one process "
+                      "(pip install 'earth3d[dask]' to build on several)", stacklevel=3)
+        return False
+    return True
 
 
 def build(sources: Iterable[Source], out_path: str | os.PathLike, *, leaf_cap: int = 32768,
           bucket_level: int | None = None, sh_degree: int | None = None, workers: int = 1,
-          keep_work: bool = False, progress: bool = False):
-    """Build (or resume) a store at `out_path` from Gaussians or callables returning them.
+          client=None, scheduler: str | None = None, keep_work: bool = False, progress: bool = False):
+    """Build (or resume) a store at `out_path` (a folder or fsspec URL) from Gaussians or
+    callables returning them.
 
-    `workers` > 1 runs the leaf and parent tasks of each phase in that many processes
-    (for builds of at least POOL_MIN_SPLATS splats; smaller ones do not repay starting them).
+    The tasks run in this process, unless a `dask.distributed.Client` (`client`), a
+    scheduler address (`scheduler`) or `workers` > 1 (a local cluster of that many
+    processes) is given: then they run as a Dask graph (earth3d.store.distributed). Both
+    write the same bytes. `progress` shows progress bars (tasks done / total).
     """
     from .store import open_store
 
+    if client is not None or scheduler is not None or (workers > 1 and _have_dask(workers)):
+        from .distributed import build_on_dask
+
+        return build_on_dask(sources, out_path, client=client, scheduler=scheduler, workers=workers,
+                             leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree,
+                             keep_work=keep_work, progress=progress)
     p = plan(out_path, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
     n = 0
-    for i, src in enumerate(sources):
+    for i, src in enumerate(tqdm(sources, desc="sources", unit="source", disable=not progress)):
         p, _ = ingest(p, i, src)
         n += 1
     if n == 0:
         raise ValueError("build needs at least one source")
-    tasks = leaf_tasks(p)
-    big = sum(_bucket_counts(p).values()) >= POOL_MIN_SPLATS
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_init) if workers > 1 and big else None
-    try:
-        run = (lambda f, *args: list(pool.map(f, *args, chunksize=1))) if pool else (lambda f, *args: list(map(f, *args)))
-        nodes = [k for ks in run(build_leaf, [p] * len(tasks), tasks) for k in ks]
-        all_nodes = list(nodes)
-        for level_tasks in parent_tasks(nodes):
-            if progress:
-                print(f"merging {len(level_tasks)} nodes at level {level_tasks[0][0][0]}", flush=True)
-            run(build_parent, [p] * len(level_tasks), [k for k, _ in level_tasks], [c for _, c in level_tasks])
+    nodes = [k for task in tqdm(leaf_tasks(p), desc="leaf tasks", disable=not progress) for k in build_leaf(p, task)]
+    all_nodes = list(nodes)
+    levels = parent_tasks(nodes)
+    with tqdm(total=sum(map(len, levels)), desc="inner nodes", disable=not progress) as bar:
+        for level_tasks in levels:
+            for key, children in level_tasks:
+                build_parent(p, key, children)
+                bar.update()
             all_nodes.extend(k for k, _ in level_tasks)
-    finally:
-        if pool:
-            pool.shutdown()
     finalize(p, all_nodes, keep_work=keep_work)
     return open_store(out_path)

@@ -11,13 +11,12 @@ entry (reads).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .errors import ChunkError
+from .fs import Location, file_size
 from .keys import Key, key_name
 
 FORMAT_VERSION = 1
@@ -84,36 +83,23 @@ def encode(key: Key, splats: Splats, origin: np.ndarray, bounds, error: float, l
     return bytes(buf)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename over `path`.
-
-    A killed process leaves at most a stray temporary file. There is no fsync: a
-    chunk torn by a power cut fails its checksum and is rebuilt on resume.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def read_bytes(path: Path, key: Key, expected_size: int | None = None) -> bytearray:
+def read_bytes(path: Location, key: Key, expected_size: int | None = None) -> bytearray:
     """All bytes of a chunk with one read; clear errors for missing or truncated files."""
     try:
-        size = os.path.getsize(path)
+        size = file_size(path)
     except FileNotFoundError:
         raise ChunkError(key, path, "chunk file is missing") from None
     if expected_size is not None and size != expected_size:
         raise ChunkError(key, path, f"chunk has {size} bytes, the index says {expected_size} (truncated or replaced)")
     buf = bytearray(size)
-    with open(path, "rb") as f:
+    with path.open("rb") as f:
         got = f.readinto(buf)
     if got != size:
         raise ChunkError(key, path, f"read {got} of {size} bytes")
     return buf
 
 
-def parse_header(buf: bytes | bytearray, key: Key, path: Path) -> np.void:
+def parse_header(buf: bytes | bytearray, key: Key, path: Location) -> np.void:
     """The header, checked for magic, version, key and size."""
     if len(buf) < HEADER.itemsize:
         raise ChunkError(key, path, f"chunk has {len(buf)} bytes, shorter than its {HEADER.itemsize}-byte header")
@@ -131,7 +117,7 @@ def parse_header(buf: bytes | bytearray, key: Key, path: Path) -> np.void:
     return head
 
 
-def verify(buf: bytearray, head: np.void, key: Key, path: Path, expected: bytes | None = None) -> None:
+def verify(buf: bytearray, head: np.void, key: Key, path: Location, expected: bytes | None = None) -> None:
     """Check the BLAKE2b checksum against the header's and, if given, the index's."""
     digest = checksum(buf)
     if digest != bytes(head["checksum"]):
@@ -152,7 +138,7 @@ def decode(buf: bytearray, head: np.void) -> dict[str, np.ndarray]:
     return out
 
 
-def load(path: Path, key: Key, expected_size: int | None = None, expected_checksum: bytes | None = None):
+def load(path: Location, key: Key, expected_size: int | None = None, expected_checksum: bytes | None = None):
     """(header, arrays) of a chunk, fully validated."""
     buf = read_bytes(path, key, expected_size)
     head = parse_header(buf, key, path)
@@ -160,7 +146,7 @@ def load(path: Path, key: Key, expected_size: int | None = None, expected_checks
     return head, decode(buf, head)
 
 
-def valid_header(path: Path, key: Key) -> np.void | None:
+def valid_header(path: Location, key: Key) -> np.void | None:
     """The header of an existing chunk that passes every check, else None (used to resume builds)."""
     try:
         buf = read_bytes(path, key)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 class StoreError(ValueError):
     """A store that cannot be opened or read (wrong version, incomplete, corrupt index)."""
@@ -12,8 +10,8 @@ class StoreError(ValueError):
 class ChunkError(StoreError):
     """A node's chunk that is missing, truncated, corrupt or inconsistent with the index."""
 
-    def __init__(self, key, path: Path, what: str):
+    def __init__(self, key, path, what: str):
         self.key = tuple(int(v) for v in key)
-        self.path = Path(path)
+        self.path = path
         level, x, y, z = self.key
         super().__init__(f"node (level={level}, x={x}, y={y}, z={z}) chunk {self.path}: {what}")

@@ -7,11 +7,11 @@ whole: a reader opens the subtree file of a node only when it reaches it.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
-from .chunk import FORMAT_VERSION, write_atomic
+from .chunk import FORMAT_VERSION
+from .fs import Location, write_atomic
 from .errors import StoreError
 from .keys import Key
 
@@ -28,7 +28,7 @@ def entry_key(entry: np.void) -> Key:
     return (int(entry["level"]), *map(int, entry["xyz"]))
 
 
-def write_index(path: Path, entries: np.ndarray) -> None:
+def write_index(path: Location, entries: np.ndarray) -> None:
     """Write a subtree index (entries sorted by level, x, y, z) atomically."""
     entries = np.sort(np.ascontiguousarray(entries, dtype=ENTRY), order=["level", "xyz"])
     body = entries.tobytes()
@@ -38,7 +38,7 @@ def write_index(path: Path, entries: np.ndarray) -> None:
     write_atomic(path, head.tobytes() + body)
 
 
-def read_index(path: Path, root: Key) -> dict[Key, np.void]:
+def read_index(path: Location, root: Key) -> dict[Key, np.void]:
     """Entries of one subtree file keyed by node key, validated."""
     where = f"index file {path} (subtree root level={root[0]}, x={root[1]}, y={root[2]}, z={root[3]})"
     try:

@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,6 +15,7 @@ from . import chunk as chunkfile
 from .build import STORE_FORMAT, chunk_path, index_path
 from .chunk import FLAG_LEAF, FORMAT_VERSION
 from .errors import StoreError
+from .fs import Location, location
 from .index import read_index
 from .keys import Key, child, subtree_root
 
@@ -26,7 +26,7 @@ class Store:
     """An opened store. Subtree index files are read when first needed and kept in a small LRU."""
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = location(path)
         meta_path = self.path / "store.json"
         if not self.path.is_dir():
             raise FileNotFoundError(f"{self.path}: no such store folder")
@@ -109,7 +109,7 @@ class Store:
         return [child(tuple(key), o) for o in range(8) if mask >> o & 1]
 
     # ------------------------------------------------------------------ chunks
-    def chunk_path(self, key: Key) -> Path:
+    def chunk_path(self, key: Key) -> Location:
         return chunk_path(self.path, tuple(key))
 
     def read(self, key: Key) -> Gaussians:
@@ -123,5 +123,5 @@ class Store:
 
 
 def open_store(path: str | os.PathLike) -> Store:
-    """Open a built store (see docs/FORMAT.md)."""
+    """Open a built store, a folder or fsspec URL (see docs/FORMAT.md)."""
     return Store(path)

@@ -1,0 +1,145 @@
+"""Building a store as a Dask graph, for builds that outgrow one machine.
+
+The graph is made of the same per-node tasks as the in-process build
+(earth3d.store.build), so both write the same bytes:
+
+- one `ingest` task per source (a callable source runs on the worker that ingests it);
+  the first runs alone when it fixes the build's SH size and bucket level;
+- one `build_leaf` task per leaf group;
+- one `build_parent` task per inner node, depending on the tasks that write its
+  children (no barrier between levels: a parent starts as soon as its children exist);
+- one `finalize` task that writes the index and store.json.
+
+Tasks exchange only small values (plans, bucket counts, node keys); splats travel
+through the store location, which every worker must reach (a shared folder or an
+object store URL). Every node is written once and atomically with its checksum, so a
+rerun after a crash, or a task retried after its worker died, skips finished nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from tqdm import tqdm
+
+from .build import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
+from .fs import is_local, location
+from .keys import Key
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError("Dask builds need dask.distributed: pip install 'earth3d[dask]'") from None
+    return distributed
+
+
+def connect(client=None, scheduler: str | None = None, workers: int | None = None,
+            timeout: float = CONNECT_TIMEOUT_S):
+    """(client, owned): the given client, one connected to `scheduler`, or one on a new local
+    cluster of `workers` single-threaded processes. `owned` clients are closed by the caller."""
+    distributed = _dask()
+    if client is not None:
+        return client, False
+    if scheduler is not None:
+        try:
+            return distributed.Client(scheduler, timeout=timeout), True
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}") from None
+    if workers is None or workers < 1:
+        raise ValueError(f"workers={workers} must be >= 1 for a local Dask cluster")
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    return distributed.Client(cluster, set_as_default=False), True
+
+
+def _parent(p: BuildPlan, key: Key, children: list[Key], *after) -> Key:
+    """build_parent as a graph node: `after` are the children's tasks, so it runs after them."""
+    build_parent(p, key, children)
+    return key
+
+
+def _ingest(p: BuildPlan, index: int, source: Source) -> BuildPlan:
+    return ingest(p, index, source)[0]
+
+
+def _finish(p: BuildPlan, nodes: list[Key], keep_work: bool) -> int:
+    finalize(p, nodes, keep_work=keep_work)
+    return len(nodes)
+
+
+def _wait(distributed, futures: list, desc: str, progress: bool) -> list:
+    """Results of `futures` in their order, with a progress bar (tasks done / total);
+    the first failed task's error is raised."""
+    with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
+        for f in distributed.as_completed(futures, loop=futures[0].client.loop) if futures else ():
+            f.result()
+            bar.update()
+    return [f.result() for f in futures]
+
+
+def _check_reachable(client, out) -> None:
+    """memory:// lives in one process: refuse it when the workers are other processes."""
+    if is_local(out) or out.protocol != "memory":
+        return
+    pids = set(client.run(os.getpid).values())
+    if pids != {os.getpid()}:
+        raise ValueError(f"{out}: a memory:// store lives in one process, but the Dask workers run in others; "
+                         "use a shared folder or object store URL, or a cluster with processes=False")
+
+
+def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler: str | None = None,
+                  workers: int | None = None, leaf_cap: int = 32768, bucket_level: int | None = None,
+                  sh_degree: int | None = None, keep_work: bool = False, progress: bool = False,
+                  connect_timeout: float = CONNECT_TIMEOUT_S):
+    """Build (or resume) a store at `out_path` (folder or fsspec URL) on a Dask cluster: the
+    given `client`, the scheduler at `scheduler`, or a local cluster of `workers` processes.
+    Returns the opened store. Nothing is written before the location and the cluster check out."""
+    from .store import open_store
+
+    out = location(out_path)
+    distributed = _dask()
+    client, owned = connect(client, scheduler, workers, connect_timeout)
+    try:
+        _check_reachable(client, out)
+        p = plan(out, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
+        sources = list(sources)
+        if not sources:
+            raise ValueError("build needs at least one source")
+        first = 0
+        if p.sh_k is None or p.bucket_level is None:  # the first source fixes them, as in-process
+            p = _wait(distributed, [client.submit(_ingest, p, 0, sources[0], pure=False)], "first source", progress)[0]
+            first = 1
+        futures = [client.submit(_ingest, p, i, src, pure=False) for i, src in enumerate(sources) if i >= first]
+        _wait(distributed, futures, "sources", progress)
+        del futures
+
+        tasks = leaf_tasks(p)
+        leaf_futures = [client.submit(build_leaf, p, t, pure=False) for t in tasks]
+        writer: dict[Key, object] = {}
+        nodes: list[Key] = []
+        for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress)):
+            for k in keys:
+                writer[tuple(k)] = fut
+            nodes.extend(tuple(k) for k in keys)
+        parents = []
+        for level_tasks in parent_tasks(nodes):
+            for key, children in level_tasks:
+                deps = list({id(writer[c]): writer[c] for c in children}.values())
+                writer[key] = client.submit(_parent, p, key, children, *deps, pure=False)
+                parents.append(writer[key])
+        all_nodes = nodes + _wait(distributed, parents, "inner nodes", progress)
+        writer.clear()
+        del leaf_futures, parents
+        client.submit(_finish, p, all_nodes, keep_work, pure=False).result()
+    finally:
+        if owned:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return open_store(out)
