@@ -275,3 +275,30 @@ def test_existing_output_needs_overwrite(store, tmp_path, capsys):
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(FileNotFoundError):
         main(["info", str(tmp_path / "nothing"), "--debug"])
+
+
+def test_serve_a_store(store, tmp_path):
+    """`serve` exports the store to a temporary tileset and serves it beside the viewer page."""
+    import urllib.request
+
+    cesium = tmp_path / "Cesium"  # a stand-in CesiumJS build folder: only the files served are checked
+    cesium.mkdir()
+    (cesium / "Cesium.js").write_text("// CesiumJS")
+    proc = subprocess.Popen([sys.executable, "-m", "earth3d.cli", "serve", str(store), "--port", "0",
+                             "--cesium", str(cesium), "--quiet"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"serving {store} at http://127.0.0.1:"), line
+        url = line.split(" at ", 1)[1].split()[0]
+        tileset = json.loads(urllib.request.urlopen(url + "data/tileset.json", timeout=30).read())
+        assert tileset["asset"]["version"] == "1.1"
+        assert b"Cesium" in urllib.request.urlopen(url, timeout=30).read()
+        assert urllib.request.urlopen(url + "cesium/Cesium.js", timeout=30).read() == b"// CesiumJS"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_serve_refuses_a_folder_without_tiles(tmp_path, capsys):
+    assert main(["serve", str(tmp_path), "--cesium", str(tmp_path)]) == 1
+    assert "holds neither tileset.json nor an earth3d store" in capsys.readouterr().err

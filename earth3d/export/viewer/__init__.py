@@ -1,9 +1,11 @@
 """A minimal CesiumJS page that shows an exported 3D Tiles tileset, and a local server for it.
 
-    python -m earth3d.export.viewer TILESET_DIR --cesium path/to/node_modules/cesium/Build/Cesium
+    earth3d serve TILESET_DIR_OR_STORE        (or: python -m earth3d.export.viewer TILESET_DIR)
 
-serves the page at http://127.0.0.1:8000/ with CesiumJS under /cesium/ and the tileset under /data/
-(CesiumJS comes from the npm package `cesium`; nothing is copied).
+serves the page at http://127.0.0.1:8000/ with CesiumJS under /cesium/ and the tileset under /data/.
+CesiumJS comes from the npm package `cesium` (pinned: the first version that draws
+KHR_gaussian_splatting with SPZ), installed once into a cache folder; no Cesium ion token and no
+network imagery are used.
 """
 
 from __future__ import annotations
@@ -11,11 +13,35 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 PAGE = Path(__file__).with_name("index.html")
+CESIUM_PACKAGE = "cesium@1.145.0"
+
+
+def npm_cache() -> Path:
+    """Where earth3d keeps its npm packages ($EARTH3D_NPM_CACHE, default ~/.cache/earth3d-npm)."""
+    return Path(os.environ.get("EARTH3D_NPM_CACHE", Path.home() / ".cache" / "earth3d-npm"))
+
+
+def cesium_build(install: bool = True) -> Path:
+    """The CesiumJS Build/Cesium folder in the npm cache, installed with npm when missing."""
+    folder = npm_cache() / "node_modules" / "cesium" / "Build" / "Cesium"
+    if (folder / "Cesium.js").is_file() or not install:
+        return folder
+    npm_cache().mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(npm_cache()), CESIUM_PACKAGE],
+                       check=True, capture_output=True, timeout=900)
+    except FileNotFoundError:
+        raise RuntimeError(f"the viewer needs CesiumJS ({CESIUM_PACKAGE}) and npm to install it; install Node.js "
+                           "and npm, or pass the Build/Cesium folder of a CesiumJS 1.145+ with --cesium") from None
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"npm install {CESIUM_PACKAGE} failed: {exc.stderr.decode(errors='replace').strip()[-300:]}") from None
+    return folder
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -55,10 +81,10 @@ def serve(tileset_dir: str | os.PathLike, cesium_dir: str | os.PathLike, port: i
 def main() -> None:
     ap = argparse.ArgumentParser(description="Show an earth3d 3D Tiles tileset in CesiumJS.")
     ap.add_argument("tileset_dir", type=Path)
-    ap.add_argument("--cesium", type=Path, required=True, help="CesiumJS Build/Cesium folder (npm package cesium)")
+    ap.add_argument("--cesium", type=Path, default=None, help="CesiumJS Build/Cesium folder (default: npm-installed)")
     ap.add_argument("--port", type=int, default=8000)
     args = ap.parse_args()
-    server = serve(args.tileset_dir, args.cesium, args.port)
+    server = serve(args.tileset_dir, args.cesium or cesium_build(), args.port)
     print(f"http://127.0.0.1:{server.server_address[1]}/")
     server.serve_forever()
 
