@@ -40,6 +40,9 @@ SPZ_2 = "KHR_gaussian_splatting_compression_spz_2"
 UNLIT = "KHR_materials_unlit"
 # ENU -> glTF axes: x east, y up, z south.
 ENU_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+# gzip level of SPZ payloads in glTF: quantised splats barely compress further at higher levels (level 6
+# saves under 2% of terrain tiles' bytes and takes 1.8x as long), and a tileset holds millions of them.
+SPZ_GZIP_LEVEL = 1
 
 
 def georeference(frame: LocalFrame) -> dict:
@@ -93,7 +96,7 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
         attributes["COLOR_0"] = glb.accessor(np.round(rgba * 255).astype(np.uint8), normalized=True)
     else:
         unit = spz_unit(means, scales)  # > 1 only for tiles spanning thousands of km or splats over 379 m
-        blob = encode_spz(means / unit, quats, scales / unit, opacities, sh, version=2)
+        blob = encode_spz(means / unit, quats, scales / unit, opacities, sh, version=2, compresslevel=SPZ_GZIP_LEVEL)
         bounds = (bounds[0] / unit, bounds[1] / unit)
         glb.use_extension(SPLATS, required=True)
         glb.use_extension(SPZ_2, required=True)

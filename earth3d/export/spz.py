@@ -49,12 +49,13 @@ _MAX_FIXED = (1 << 23) - 1
 MAX_SCALE = math.exp(255 / 16 - 10)  # about 379 m: larger scales are clamped by the format
 
 
-def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional_bits: int | None = None) -> bytes:
+def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional_bits: int | None = None,
+               compresslevel: int = 6) -> bytes:
     """Pack splats given in SPZ's frame into a gzipped SPZ blob.
 
     `means` (N, 3) metres, `quats` (N, 4) wxyz, `scales` (N, 3) linear std-devs, `opacities` (N,)
     in [0, 1], `sh` (N, K, 3). `fractional_bits` defaults to 12 (0.24 mm) or fewer when the
-    extent needs it (24-bit fixed point holds +-2^23 steps).
+    extent needs it (24-bit fixed point holds +-2^23 steps). `compresslevel`: gzip's (1 fastest).
     """
     if version not in (2, 3):
         raise ValueError(f"SPZ version must be 2 or 3, got {version}")
@@ -89,7 +90,7 @@ def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional
     header = struct.pack("<IIIBBBB", MAGIC, version, n, degree, fractional_bits, 0, 0)
     raw = b"".join([header, positions.tobytes(), alphas.tobytes(), colors.tobytes(), scale_bytes.tobytes(),
                     rotations.tobytes(), sh_bytes.tobytes()])
-    return gzip.compress(raw, compresslevel=6, mtime=0)
+    return gzip.compress(raw, compresslevel=compresslevel, mtime=0)
 
 
 def spz_unit(means: np.ndarray, scales: np.ndarray) -> float:

@@ -40,15 +40,17 @@ def splat_bounds(gaussians: Gaussians, frame: LocalFrame) -> tuple[np.ndarray, n
 
 
 def _bounds(means: np.ndarray, quats: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ENU bounds of splats given in glTF axes. Along axis i a splat reaches 3 * sqrt(sum_j (R_ij s_j)^2)."""
+    """ENU bounds of splats given in glTF axes. Along axis i a splat reaches 3 * sqrt(sum_j (R_ij s_j)^2),
+    R its rotation matrix (written out per element: numpy reduces a length-3 axis slowly)."""
     w, x, y, z = quats.T
-    rot = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1).reshape(-1, 3, 3)
-    reach = 3.0 * np.sqrt(((rot * scales[:, None, :]) ** 2).sum(axis=-1))
-    lo, hi = (means - reach).min(axis=0), (means + reach).max(axis=0)
+    sx, sy, sz = scales.T
+    rows = ((1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
+            (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
+            (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)))
+    lo, hi = np.empty(3), np.empty(3)
+    for i, (a, b, c) in enumerate(rows):
+        reach = 3.0 * np.sqrt((a * sx) ** 2 + (b * sy) ** 2 + (c * sz) ** 2)
+        lo[i], hi[i] = (means[:, i] - reach).min(), (means[:, i] + reach).max()
     # glTF (x, y, z) = (east, up, -north): back to ENU, swapping the ends of the flipped axis.
     return np.array([lo[0], -hi[2], lo[1]]), np.array([hi[0], -lo[2], hi[1]])
 
