@@ -7,13 +7,22 @@ Each figure is printed with a baseline measured in the same run on the same spla
   3D Tiles (terrain)     vs  one simplified terrain GLB of the same raster (cells/s both)
 
     python benchmarks/export.py [--dsm PATH] [--repeat 3]
+
+With --store PATH (an existing store) or --splats N (a store of about N splats of tiled SRTM terrain,
+built once under --workdir as benchmarks/lod_scaling.py builds it), only the splat 3D Tiles export runs,
+on that store: tiles/s, MB/s written and MB/s of store chunks read, with one thread and with --workers,
+against reading every node of the store in the same run.
+
+    python benchmarks/export.py --splats 1e7 --workdir /tmp/earth3d_lod_scaling --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import shutil
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -37,12 +46,61 @@ def best_of(fn, repeat: int) -> float:
     return min(times) if repeat < 3 else statistics.median(times)
 
 
+def folder_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def store_tiles(store_path: Path, out: Path, repeat: int, layout: str, workers: int | None) -> None:
+    """Splat 3D Tiles export of a store (one thread, then `workers`) against reading all of its nodes."""
+    from earth3d.export.tile_content import default_workers
+
+    workers = workers or default_workers()
+    store = open_store(store_path)
+    keys, stack = [], list(store.root_keys())
+    while stack:
+        k = stack.pop()
+        keys.append(k)
+        stack.extend(store.children(k))
+    chunk_mb = store.info()["bytes_on_disk"] / 1e6
+    print(f"store {store_path}: {store.info()['splat_count']:,} splats, {len(keys):,} nodes, {chunk_mb:,.0f} MB")
+    t_nodes = best_of(lambda: [open_store(store_path).read(k) for k in keys], repeat)
+    print(f"  baseline: reading every node   {len(keys) / t_nodes:8.1f} nodes/s  {chunk_mb / t_nodes:8.1f} MB/s read "
+          f"({t_nodes:.2f} s)")
+    for threads in sorted({1, workers}):
+        t = best_of(lambda: write_tileset(store_path, out, overwrite=True, layout=layout, workers=threads), repeat)
+        n_tiles = sum(1 for _ in (out / "tiles").rglob("*.glb"))
+        out_mb = folder_mb(out)
+        print(f"  3D Tiles ({layout}, {threads} thread{'s' if threads > 1 else ''}) {n_tiles / t:8.1f} tiles/s "
+              f"{out_mb / t:8.1f} MB/s written {chunk_mb / t:8.1f} MB/s read ({n_tiles:,} tiles, {out_mb:,.0f} MB, "
+              f"{t:.2f} s)   ratio to baseline (MB/s read) {t_nodes / t:.2f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dsm", type=Path, default=DEFAULT_DSM)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--leaf-cap", type=int, default=4096)
+    ap.add_argument("--store", type=Path, default=None, help="export this store only (3D Tiles)")
+    ap.add_argument("--splats", type=float, default=None, help="build (once) and export a store of about N splats")
+    ap.add_argument("--tiles", type=int, default=10, help="with --splats: tiles x tiles DEM tiles, as lod_scaling.py")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/earth3d_lod_scaling"), help="with --splats: stores")
+    ap.add_argument("--layout", choices=["auto", "explicit", "implicit"], default="auto")
+    ap.add_argument("--workers", type=int, default=None, help="tile-writing threads (default: the usable CPUs)")
     args = ap.parse_args()
+    if args.store is not None or args.splats is not None:
+        path = args.store
+        if path is None:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from lod_scaling import build_store
+
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            path, _ = build_store(args.splats, args.tiles, args.workdir, workers=1, rebuild=False)
+        tmp = Path(tempfile.mkdtemp(prefix="earth3d-bench-"))
+        try:
+            store_tiles(path, tmp / "tiles", args.repeat, args.layout, args.workers)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raster = earth3d.read_raster(args.dsm)
