@@ -2,12 +2,13 @@
 
     earth3d demo                          procedural world -> store -> orbit-to-street flythrough mp4
     earth3d synth  --bbox W S E N         procedural region -> GeoTIFF orthophoto + DEM + preview PNG
-    earth3d build  --dem D.tif --ortho O.tif --out world.e3d
+    earth3d build  --dem D.tif --ortho O.tif --out world.e3d  [--workers N | --scheduler tcp://..]
     earth3d render --store world.e3d --lon .. --lat .. --alt .. --out view.png
     earth3d fly    --store world.e3d --path descent --out flight.mp4
     earth3d export --store world.e3d --out scene.ply | scene.glb | tiles/
     earth3d import-ply --ply scene.ply --origin LON LAT HEIGHT --out world.e3d
     earth3d info   world.e3d
+    earth3d serve  world.e3d | tiles/     CesiumJS viewer on http://127.0.0.1:8000/
 
 Errors are one line on stderr and a non-zero exit status; `--debug` shows the traceback.
 """
@@ -735,6 +736,8 @@ class Export(_Common):
     """GLB and 3D Tiles: SPZ-compressed splats or plain floats (auto: plain GLB, SPZ tiles)."""
     max_splats: int = 20_000_000
     """Refuse to gather more splats than this into one file."""
+    tiles_layout: Literal["auto", "explicit", "implicit"] = "auto"
+    """3D Tiles: every tile in tileset.json, or implicit tiling (OCTREE subtree files; auto: for large stores)."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -753,7 +756,8 @@ class Export(_Common):
             _check_new(self.out / "tileset.json", self.overwrite)
             compression = None if self.compression == "none" else "spz"
             with report.stage("export 3D Tiles"):
-                target = export.write_tileset(self.store, self.out, compression, self.origin, overwrite=self.overwrite)
+                target = export.write_tileset(self.store, self.out, compression, self.origin, overwrite=self.overwrite,
+                                              layout=self.tiles_layout)
             report.say(f"wrote {target}")
             return
         _check_new(self.out, self.overwrite)

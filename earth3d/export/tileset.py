@@ -1,8 +1,9 @@
 """Shared 3D Tiles 1.1 mechanics: the tile tree, tileset.json, and staged, all-or-nothing output.
 
 Every tileset written here has one local ENU frame: the root tile's `transform` takes it to ECEF,
-bounding volumes are axis-aligned `box`es in it, and content GLBs hold glTF y-up coordinates of the
-same frame (3D Tiles turns glTF y-up into z-up), relative to their box centre.
+bounding volumes are `box`es in it (axis-aligned, but for the cube of an implicit root, whose axes are
+ECEF's), and content GLBs hold glTF y-up coordinates of the same frame (3D Tiles turns glTF y-up into
+z-up), relative to their content's centre.
 """
 
 from __future__ import annotations
