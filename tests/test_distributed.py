@@ -225,6 +225,12 @@ def test_process_cluster_builds_identical_store(sources, reference, client, tmp_
     assert seen and max(seen) > 0
 
 
+def test_process_cluster_with_sources_in_memory(sources, reference, client, tmp_path):
+    """Gaussians already in memory are spilled by the caller, not shipped; same bytes."""
+    build([s() for s in sources], tmp_path / "world", leaf_cap=LEAF_CAP, client=client)
+    assert files(tmp_path / "world") == reference
+
+
 def test_memory_store_with_process_workers_is_refused(sources, client):
     with pytest.raises(ValueError, match="memory:// store lives in one process"):
         build(sources, "memory://earth3d-test/procs", leaf_cap=LEAF_CAP, client=client)

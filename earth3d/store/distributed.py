@@ -3,7 +3,8 @@
 The graph is made of the same per-node tasks as the in-process build
 (earth3d.store.build), so both write the same bytes:
 
-- one `ingest` task per source (a callable source runs on the worker that ingests it);
+- one `ingest` task per callable source (reading, synthesis and lifting run on the worker
+  that ingests it; Gaussians already in the caller's memory are spilled by the caller);
   the first runs alone when it fixes the build's SH size and bucket level;
 - one `build_leaf` task per leaf group;
 - one `build_parent` task per inner node, depending on the tasks that write its
@@ -23,6 +24,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from ..gaussians import Gaussians
 from .build import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 from .fs import is_local, location
 from .keys import Key
@@ -65,6 +67,26 @@ def _parent(p: BuildPlan, key: Key, children: list[Key], *after) -> Key:
 
 def _ingest(p: BuildPlan, index: int, source: Source) -> BuildPlan:
     return ingest(p, index, source)[0]
+
+
+def _ingest_all(client, distributed, p: BuildPlan, sources: list[Source], progress: bool) -> BuildPlan:
+    """Spill every source. Callables (reading, synthesis, lifting) run on the workers; Gaussians
+    already in this process's memory are spilled here rather than shipped to a worker. The first
+    source runs alone when it fixes the build's SH size and bucket level, as in-process."""
+    def submit_or_run(i: int, src: Source):
+        if isinstance(src, Gaussians):
+            return ingest(p, i, src)[0]
+        return client.submit(_ingest, p, i, src, pure=False)
+
+    start = 0
+    if p.sh_k is None or p.bucket_level is None:
+        first = submit_or_run(0, sources[0])
+        p = first if isinstance(first, BuildPlan) else _wait(distributed, [first], "first source", progress)[0]
+        start = 1
+    remote = [f for f in (submit_or_run(i, src) for i, src in enumerate(sources) if i >= start)
+              if not isinstance(f, BuildPlan)]
+    _wait(distributed, remote, "sources", progress)
+    return p
 
 
 def _finish(p: BuildPlan, nodes: list[Key], keep_work: bool) -> int:
@@ -110,13 +132,7 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
         sources = list(sources)
         if not sources:
             raise ValueError("build needs at least one source")
-        first = 0
-        if p.sh_k is None or p.bucket_level is None:  # the first source fixes them, as in-process
-            p = _wait(distributed, [client.submit(_ingest, p, 0, sources[0], pure=False)], "first source", progress)[0]
-            first = 1
-        futures = [client.submit(_ingest, p, i, src, pure=False) for i, src in enumerate(sources) if i >= first]
-        _wait(distributed, futures, "sources", progress)
-        del futures
+        p = _ingest_all(client, distributed, p, sources, progress)
 
         tasks = leaf_tasks(p)
         leaf_futures = [client.submit(build_leaf, p, t, pure=False) for t in tasks]
