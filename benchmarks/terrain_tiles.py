@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +64,9 @@ def rotate_z(g: Gaussians, angle_rad: float) -> Gaussians:
 class TiledWorld:
     """Sources for `earth3d.store.build`: one callable per tile, row-major."""
 
-    def __init__(self, total_splats: float, tiles: int, dem: GeoRaster | None = None):
-        self.dem = dem if dem is not None else read_dem()
-        self.tiles = tiles
+    def __init__(self, total_splats: float, tiles: int):
+        self.dem = read_dem()
+        self.total_splats, self.tiles = total_splats, tiles
         self.stride = stride_for(total_splats, tiles, self.dem)
         self._row: dict[tuple[int, int], Gaussians] = {}
         self.lift_seconds = 0.0
@@ -85,8 +86,10 @@ class TiledWorld:
         base = self._base(row, col % 2)
         return rotate_z(base, math.radians((col - col % 2) * TILE_DEG))
 
-    def sources(self):
-        return [(lambda r=r, c=c: self.tile(r, c)) for r in range(self.tiles) for c in range(self.tiles)]
+    def sources(self) -> list:
+        """Picklable callables: on Dask workers each process lifts with its own copy of the world."""
+        _WORLDS.setdefault((self.total_splats, self.tiles), self)
+        return [partial(world_tile, self.total_splats, self.tiles, r, c) for r in range(self.tiles) for c in range(self.tiles)]
 
     def centre(self) -> tuple[float, float]:
         """lon, lat of the middle of the central tile."""
@@ -99,3 +102,14 @@ class TiledWorld:
         n = max(1, int(window_deg / (TILE_DEG / r.shape[1])))
         cy, cx = r.shape[0] // 2, r.shape[1] // 2  # the tile centre is its own mirror image
         return float(np.nanmax(r.height[cy - n:cy + n + 1, cx - n:cx + n + 1]))
+
+
+_WORLDS: dict[tuple[float, int], TiledWorld] = {}
+
+
+def world_tile(total_splats: float, tiles: int, row: int, col: int) -> Gaussians:
+    """Tile (row, col) of the world of `total_splats` over tiles x tiles, from this process's copy."""
+    key = (total_splats, tiles)
+    if key not in _WORLDS:
+        _WORLDS[key] = TiledWorld(total_splats, tiles)
+    return _WORLDS[key].tile(row, col)
