@@ -10,7 +10,8 @@ implicit tile coordinates are the store's keys. Layout under the output folder:
     tiles/subtrees/{level}/{x}/{y}/{z}.subtree      availability of 5 levels (like the store's index files)
 
 A tile is available when its node exists, its content when the node holds splats, and a child subtree
-when its root node exists.
+when its root node exists. A node's splat means lie in its cell, the tile's implied box; their 3-sigma
+extents can reach past it, and the tile's metadata box (below) holds them.
 
 Geometric error: implicit tiling gives level L the root's error / 2^L. The root's error is the
 smallest for which every level's implied error is >= the error of each of its nodes, so a viewer that
