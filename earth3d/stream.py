@@ -27,13 +27,20 @@ import torch
 
 from .gaussians import Gaussians
 from .geometry import Camera
+from .nodes import NodeTable
 from .store import Store
-from .store.chunk import FLAG_LEAF
 from .store.keys import Key, parent
 
 Mode = Literal["complete", "interactive"]
 # The polar radius less the deepest ocean trench: every surface point lies outside this sphere.
 OCCLUDER_RADIUS_M = 6_356_752.0 - 11_000.0
+CUT_MEMO = 16  # cuts remembered per stream: the prefetched views ahead and the current one
+
+
+def _view_key(camera: Camera) -> tuple:
+    """What a cut depends on in a camera: pose and intrinsics, as hashable values."""
+    return (camera.position.tobytes(), camera.rotation.tobytes(), camera.width, camera.height, camera.fx,
+            camera.fy, camera.cx, camera.cy, camera.near, camera.far)
 
 
 @dataclass
@@ -159,20 +166,17 @@ class Stream:
         self._failed: dict[Key, Exception] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="earth3d-stream")
+        self._nodes = NodeTable(store)
+        self._cuts: OrderedDict[tuple, tuple[list[Key], int, int]] = OrderedDict()
         self.last = CutStats()
 
     # ------------------------------------------------------------------ selection
-    def _test(self, camera: Camera, keys: list[Key]):
-        """(visible, sse, leaf, count) arrays for nodes."""
-        entries = [self.store.entry(k) for k in keys]
-        center = np.array([e["obb_center"] for e in entries])
-        half_axes = np.array([e["obb_half_axes"] for e in entries])
-        err = np.array([e["error"] for e in entries])
-        leaf = np.array([bool(e["flags"] & FLAG_LEAF) for e in entries])
-        count = np.array([int(e["count"]) for e in entries])
+    def _tests(self, camera: Camera, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(visible, sse) of node rows, in one vectorized call."""
+        t = self._nodes
+        center, half_axes = t.center[rows], t.half_axes[rows]
         vis = visible(camera, center, half_axes)
-        sse = screen_space_error(camera, err, distance_to_box(camera.position, center, half_axes))
-        return vis, sse, leaf, count
+        return vis, screen_space_error(camera, t.error[rows], distance_to_box(camera.position, center, half_axes))
 
     def cut(self, camera: Camera) -> list[Key]:
         """The nodes to draw for `camera`: visible, and SSE under the threshold or leaves.
@@ -180,37 +184,61 @@ class Stream:
         Nodes are refined in order of decreasing SSE. With a splat budget, a node whose
         refinement would take the splats of the cut over the budget is drawn itself
         (its SSE stays above the threshold; counted in `last.budget_limited`).
+        The children of every node that may be refined are tested together, a whole
+        frontier per numpy call.
         """
         budget = (math.inf if self.splat_budget_per_pixel is None
                   else self.splat_budget_per_pixel * camera.width * camera.height)
-        heap: list = []
-        total = visited = limited = 0
-
-        def push(keys: list[Key]) -> None:
-            nonlocal total, visited
-            visited += len(keys)
-            for k, v, s, lf, n in zip(keys, *self._test(camera, keys)):
-                if v:
-                    heapq.heappush(heap, (-float(s), k, bool(lf), int(n)))
-                    total += int(n)
-
-        push(self.store.root_keys())
-        chosen: list[Key] = []
+        t, tau = self._nodes, self.sse_threshold_px
+        roots = t.rows(self.store.root_keys())
+        vis, sse = self._tests(camera, roots)
+        heap = [(-float(s), int(r)) for r, s in zip(roots[vis], sse[vis])]
+        heapq.heapify(heap)
+        total = int(t.count[roots[vis]].sum())
+        visited, limited = len(roots), 0
+        kids: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # row -> (visible kids, their sse, their splats)
+        chosen: list[int] = []
         while heap:
-            neg_sse, k, leaf, n = heapq.heappop(heap)
-            if leaf or -neg_sse <= self.sse_threshold_px:
-                chosen.append(k)
+            neg_sse, r = heapq.heappop(heap)
+            if t.leaf[r] or -neg_sse <= tau:
+                chosen.append(r)
                 continue
-            kids = self.store.children(k)
-            vis, _, _, count = self._test(camera, kids)
-            if total - n + int(count[vis].sum()) > budget:
-                chosen.append(k)
+            if r not in kids:  # test the children of every node that may yet be refined, at once
+                batch = [r] + [q for s, q in heap if -s > tau and not t.leaf[q] and q not in kids]
+                lists = [t.children(q) for q in batch]
+                rows = np.concatenate(lists)
+                visited += len(rows)
+                kv, ks = self._tests(camera, rows)
+                at = 0
+                for q, lst in zip(batch, lists):
+                    v = kv[at:at + len(lst)]
+                    kids[q] = (lst[v], ks[at:at + len(lst)][v], int(t.count[lst[v]].sum()))
+                    at += len(lst)
+            rows, sses, n_kids = kids[r]
+            if total - int(t.count[r]) + n_kids > budget:
+                chosen.append(r)
                 limited += 1
                 continue
-            total -= n
-            push(kids)
+            total += n_kids - int(t.count[r])
+            for q, s in zip(rows.tolist(), sses.tolist()):
+                heapq.heappush(heap, (-s, q))
         self.last.visited, self.last.budget_limited = visited, limited
-        return chosen
+        return [t.keys[r] for r in chosen]
+
+    def _remembered_cut(self, camera: Camera) -> list[Key]:
+        """`cut`, remembered for the last few views: `prefetch` cuts each view ahead of the
+        path several frames in a row, then `select` draws it; this costs one cut per view."""
+        memo = (_view_key(camera), self.sse_threshold_px, self.splat_budget_per_pixel)
+        hit = self._cuts.get(memo)
+        if hit is not None:
+            self._cuts.move_to_end(memo)
+            keys, self.last.visited, self.last.budget_limited = hit
+            return keys
+        keys = self.cut(camera)
+        self._cuts[memo] = (keys, self.last.visited, self.last.budget_limited)
+        while len(self._cuts) > CUT_MEMO:
+            self._cuts.popitem(last=False)
+        return keys
 
     def select(self, camera: Camera) -> Gaussians:
         """The splats of the cut, concatenated and rebased onto the camera position.
@@ -218,7 +246,7 @@ class Stream:
         "complete" waits for every chunk of the cut; "interactive" draws what is
         loaded and stands in the nearest loaded ancestor for chunks still loading.
         """
-        keys = self.cut(camera)
+        keys = self._remembered_cut(camera)
         if self.mode == "complete":
             futures = {k: self._request(k) for k in keys}
             wait(futures.values())
@@ -251,7 +279,7 @@ class Stream:
         """Start loading the cuts of upcoming views, up to the cache budget; returns nodes queued."""
         budget, queued = self.cache_bytes, 0
         for cam in cameras:
-            for k in self.cut(cam):
+            for k in self._remembered_cut(cam):
                 with self._lock:
                     known = k in self._cache or k in self._pending
                 if known:
