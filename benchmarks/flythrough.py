@@ -1,13 +1,17 @@
 """Seconds per frame along the demo's orbit-to-street descent, per altitude band, and how flat that is.
 
-Figure: for each altitude band, the mean seconds per 1280x720 frame (stream cut + chunk loads +
-render) through the LOD store, and the flatness ratio max/min over the bands (the target is <= 1.5:
-the cost of a frame should follow the pixels, not the altitude or the size of the world).
+Figure: for each altitude band, the mean seconds per 1280x720 frame through the LOD store, and the
+flatness ratio max/min over the bands (the target is <= 1.5: the cost of a frame should follow the
+pixels, not the altitude or the size of the world). A frame's time is all its work: prefetching
+the cuts of the next views, the stream cut, waiting for chunk loads, concatenation and render.
+Each pass flies the path with a fresh stream (an empty chunk cache); a frame's figure is its
+median over the passes. Wall time is beside CPU time (all threads of the process): on a shared
+machine wall time is noisy, CPU time much less so. The stage columns split the wall time.
 Baseline, same run, same cameras: rendering every full-detail splat (the store's leaves, no LOD)
 at a few altitudes, and the ratio baseline / LOD.
 
     python benchmarks/flythrough.py                     # builds a demo world first if needed
-    python benchmarks/flythrough.py --demo-dir earth3d_demo --frames 36
+    python benchmarks/flythrough.py --demo-dir earth3d_demo --frames 36 --passes 3
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import earth3d
+from earth3d.cli import PREFETCH_FRAMES
 from earth3d.gaussians import Gaussians
 from earth3d.geometry import paths
 from earth3d.renderers import default_renderer
@@ -29,6 +34,7 @@ from earth3d.stream import Stream
 
 BANDS = [(1e5, np.inf, "> 100 km"), (1e4, 1e5, "10-100 km"), (1e3, 1e4, "1-10 km"), (1e2, 1e3, "100 m-1 km"),
          (1e1, 1e2, "10-100 m"), (0.0, 1e1, "street (< 10 m)")]
+STAGES = ("stream", "project", "bin", "raster")
 
 
 def _ensure_demo(demo_dir: Path) -> None:
@@ -50,14 +56,33 @@ def _all_leaves(store) -> Gaussians:
     return Gaussians.concat(leaves)
 
 
+def fly(store, cams, renderer, options: dict) -> np.ndarray:
+    """One pass with a fresh stream: per frame (wall s, CPU s, splats, intersections, stage wall s...)."""
+    rows = []
+    with Stream(store, **options) as stream:
+        for i, cam in enumerate(cams):
+            w0, c0 = time.perf_counter(), time.process_time()
+            stream.prefetch(cams[i + 1:i + 1 + PREFETCH_FRAMES])
+            g = stream.select(cam)
+            w1 = time.perf_counter()
+            renderer.render(g, cam)
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            st = getattr(renderer, "timings", {})
+            rows.append([wall, cpu, len(g), getattr(renderer, "intersections", 0), w1 - w0,
+                         *(st.get(k, np.nan) for k in STAGES[1:])])
+    return np.array(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--demo-dir", type=Path, default=Path("earth3d_demo"))
     ap.add_argument("--frames", type=int, default=36, help="frames sampled along the descent")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
-    ap.add_argument("--sse", type=float, default=1.0, help="screen-space error threshold, px")
-    ap.add_argument("--splat-budget", type=float, default=2.0, help="splats per pixel (0: no budget)")
+    ap.add_argument("--passes", type=int, default=3, help="flights of the path; each frame's median is kept")
+    ap.add_argument("--sse", type=float, default=None, help="screen-space error threshold, px (default: Stream's)")
+    ap.add_argument("--splat-budget", type=float, default=None,
+                    help="splats per pixel (0: no budget; default: Stream's)")
     ap.add_argument("--baseline-views", type=int, default=3, help="views rendered without LOD")
     args = ap.parse_args()
 
@@ -69,33 +94,35 @@ def main() -> None:
                          street_distance_m=meta["street_m"], width=args.width, height=args.height)
     alts = np.array([c.geodetic()[2] for c in cams]) - meta["ground_m"]
     renderer = default_renderer()
-    print(f"store {store.path}: {store.info()['splat_count']} full-detail splats; renderer "
-          f"{type(renderer).__name__}; {args.width}x{args.height}; splat budget {args.splat_budget or 'none'} "
-          f"per pixel; {args.frames} frames from "
-          f"{alts[0] / 1000:.0f} km to {alts[-1]:.1f} m")
+    options = {}
+    if args.sse is not None:
+        options["sse_threshold_px"] = args.sse
+    if args.splat_budget is not None:
+        options["splat_budget_per_pixel"] = args.splat_budget or None
+    with Stream(store, **options) as warm:
+        print(f"store {store.path}: {store.info()['splat_count']} full-detail splats; renderer "
+              f"{type(renderer).__name__}; {args.width}x{args.height}; SSE threshold {warm.sse_threshold_px} px; "
+              f"splat budget {warm.splat_budget_per_pixel or 'none'} per pixel; {args.frames} frames from "
+              f"{alts[0] / 1000:.0f} km to {alts[-1]:.1f} m; median of {args.passes} passes")
+        earth3d.render(warm, cams[-1], renderer)  # warm-up: JIT compilation (the passes start cold)
+    runs = np.stack([fly(store, cams, renderer, options) for _ in range(args.passes)])
+    per_frame = np.median(runs, axis=0)
+    wall, cpu, splats, isect = per_frame[:, 0], per_frame[:, 1], per_frame[:, 2], per_frame[:, 3]
 
-    stream = Stream(store, sse_threshold_px=args.sse, splat_budget_per_pixel=args.splat_budget or None)
-    earth3d.render(stream, cams[-1], renderer)  # warm-up: JIT compilation, first chunk loads
-    seconds, splats = [], []
-    for i, cam in enumerate(cams):
-        stream.prefetch(cams[i + 1:i + 3])
-        t0 = time.perf_counter()
-        out = earth3d.render(stream, cam, renderer)
-        seconds.append(time.perf_counter() - t0)
-        splats.append(out.n_splats)
-    seconds, splats = np.array(seconds), np.array(splats)
-    stream.close()
-
-    print(f"\n{'altitude band':<18}{'frames':>7}{'s/frame':>10}{'splats':>11}")
-    means = []
+    print(f"\n{'altitude band':<18}{'frames':>7}{'s/frame':>9}{'cpu s':>8}{'splats':>10}{'isect':>10}   "
+          + "".join(f"{k:>8}" for k in STAGES))
+    means, cpus = [], []
     for lo, hi, name in BANDS:
         sel = (alts >= lo) & (alts < hi)
         if sel.any():
-            means.append(seconds[sel].mean())
-            print(f"{name:<18}{sel.sum():>7}{seconds[sel].mean():>10.3f}{int(splats[sel].mean()):>11}")
-    flat = max(means) / min(means)
-    print(f"LOD: {seconds.mean():.3f} s/frame over the path; flatness max/min over bands = {flat:.2f}x "
-          f"(target <= 1.5x); splats per frame {splats.min()}..{splats.max()}")
+            means.append(wall[sel].mean())
+            cpus.append(cpu[sel].mean())
+            stages = per_frame[sel, 4:].mean(axis=0)
+            print(f"{name:<18}{sel.sum():>7}{means[-1]:>9.3f}{cpus[-1]:>8.3f}{int(splats[sel].mean()):>10}"
+                  f"{int(isect[sel].mean()):>10}   " + "".join(f"{s:>8.3f}" for s in stages))
+    print(f"LOD: {wall.mean():.3f} s/frame ({cpu.mean():.3f} CPU s) over the path; flatness max/min over bands = "
+          f"{max(means) / min(means):.2f}x wall, {max(cpus) / min(cpus):.2f}x CPU (target <= 1.5x); "
+          f"splats per frame {int(splats.min())}..{int(splats.max())}")
 
     # Baseline: every leaf splat, no LOD, at a few altitudes of the same path.
     everything = _all_leaves(store)
@@ -107,8 +134,8 @@ def main() -> None:
         t0 = time.perf_counter()
         renderer.render(everything.rebased(cams[i].position), cams[i])
         full = time.perf_counter() - t0
-        ratios.append(full / seconds[i])
-        print(f"{alts[i]:>11.1f}m{seconds[i]:>9.3f}{full:>9.3f}{ratios[-1]:>9.1f}x")
+        ratios.append(full / wall[i])
+        print(f"{alts[i]:>11.1f}m{wall[i]:>9.3f}{full:>9.3f}{ratios[-1]:>9.1f}x")
     print(f"baseline / LOD: {np.mean(ratios):.1f}x on average at the same views")
 
 
