@@ -5,7 +5,6 @@ skips, saying which is missing, otherwise."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import warnings
@@ -18,15 +17,15 @@ from affine import Affine
 
 import earth3d
 from earth3d.export import write_terrain_tileset, write_tileset
-from earth3d.export.viewer import serve
+from earth3d.export.viewer import CESIUM_PACKAGE, npm_cache, serve
 from earth3d.geometry import Camera
 from earth3d.renderers.cpu import CpuRenderer
 from earth3d.raster import GeoRaster
 from earth3d.store import build
 from conftest import data_path
 
-NPM_DIR = Path(os.environ.get("EARTH3D_NPM_CACHE", Path.home() / ".cache" / "earth3d-npm"))
-PACKAGES = ["cesium@1.145.0", "playwright-core@1.65.1"]
+NPM_DIR = npm_cache()
+PACKAGES = [CESIUM_PACKAGE, "playwright-core@1.65.1"]
 
 # Opens the page, waits for the tileset to report all tiles loaded, then until the drawn image stops
 # changing (splat textures are built in web workers after loading), and saves a screenshot.
