@@ -130,11 +130,13 @@ def test_export_formats(store, tmp_path, suffix, capsys):
         assert f"element vertex {count}" in header
 
 
-def test_export_3d_tiles(store, tmp_path):
+@pytest.mark.parametrize("layout", ["auto", "implicit"])
+def test_export_3d_tiles(store, tmp_path, layout):
     out = tmp_path / "tiles"
-    assert main(["export", "--store", str(store), "--out", str(out), "--quiet"]) == 0
+    assert main(["export", "--store", str(store), "--out", str(out), "--tiles-layout", layout, "--quiet"]) == 0
     tileset = json.loads((out / "tileset.json").read_text())
     assert tileset["asset"]["version"] == "1.1" and "root" in tileset
+    assert ("implicitTiling" in tileset["root"]) == (layout == "implicit")
     assert any(p.suffix == ".glb" for p in out.rglob("*"))
 
 
