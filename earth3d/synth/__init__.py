@@ -4,8 +4,8 @@ All sources implement `TileGenerator.generate(region, resolution_m) -> GeoRaster
 
 The numba kernels are compiled once and cached on disk (earth3d/synth/__pycache__).
 numba re-validates a cached function against its own file only: after editing
-noise.py or city.py, delete the cached `*.nbi`/`*.nbc` files so that the kernels
-calling them are recompiled.
+noise.py, relief.py, city.py or kernel.py, delete the cached `*.nbi`/`*.nbc` files so
+that the kernels calling them (in kernel.py, world.py) are recompiled.
 """
 
 from .base import TileGenerator

@@ -3,9 +3,10 @@
 Fields, coarse to fine:
 - macro fields (continents, mountain belts, plateaus, hilliness, moisture and
   temperature noise) from low-frequency, domain-warped 3D noise on the unit sphere;
-- relief: an eroded multifractal (gradient noise whose octaves are damped by the
-  slope accumulated so far, ridged where mountains are), octaves from 150 km down to
-  two cells, the last ones faded in so the spectrum is band-limited to the cell size;
+- relief (relief.py): an eroded multifractal (gradient noise whose octaves are damped
+  by the slope accumulated so far, ridged where mountains are), octaves from 150 km
+  down to two cells, the last ones faded in so the spectrum is band-limited to the cell
+  size, plus fluvial dissection (valley-ridge relief, V-shaped valleys) sized per landform;
 - climate: temperature from latitude, noise and a 6.5 K/km lapse rate; moisture from
   noise, distance to the sea and latitude belts; biomes from a Whittaker-like table,
   land-cover patches (clearings, woods), rock on steep slopes, snow, beaches, sea ice;
@@ -25,13 +26,11 @@ from numba import njit, prange
 from . import city as C
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, noised, rehash, smoothstep, unit
+from .relief import dissection, octave_table, relief
 
 SEA = 0.075  # continent-field threshold of the coast
 N_MACRO = 7
 MACRO_STEP_DEG = 1.0 / 128.0  # finest global lattice of the macro fields (about 870 m)
-RELIEF_TOP_M = 150_000.0
-HURST = 0.75
-EROSION = 6.0  # damping of an octave per squared slope of the coarser ones
 CELL_DEG = 0.5  # land-use cell: one local frame, at most one city
 N_SEEDS = 16
 S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH, S_LAKE = range(15)
@@ -123,12 +122,13 @@ def landform(m):
     mtn = belt * smoothstep(-0.1, 0.2, m[2]) * smoothstep(-0.03, 0.05, d)
     plat = smoothstep(0.10, 0.17, m[3]) * smoothstep(0.02, 0.12, d) * (1.0 - mtn)
     hill = smoothstep(-0.05, 0.3, m[4])
+    hilly = hill * (1.0 - mtn) * (1.0 - plat)  # hills outside mountain belts and plateaus
     if d >= 0.0:
         base = 600.0 * (1.0 - math.exp(-d / 0.12))
     else:
         base = -130.0 * smoothstep(0.0, -0.02, d) - 3800.0 * smoothstep(-0.015, -0.12, d)
     base += 1200.0 * mtn + 1300.0 * plat
-    amp = 40.0 + 1100.0 * hill * land + 3800.0 * mtn + 500.0 * plat * hill + 150.0 * (1.0 - land)
+    amp = 40.0 + 1100.0 * hilly * land + 3800.0 * mtn + 150.0 * (1.0 - land)
     return land, mtn, plat, hill, base, amp
 
 
@@ -159,90 +159,6 @@ def biome_weights(t, w, out):
     for k in range(8):
         out[k + 1] /= max(tot, 1e-300)
     return bid
-
-
-@njit(cache=True)
-def octave_table(res):
-    """Per-octave constants of the relief for cells of `res` metres: (count, weight, gain^o, taper)."""
-    wgt = np.zeros(40)
-    gains = np.zeros(40)
-    taper = np.zeros(40)
-    lam, a, n = RELIEF_TOP_M, 1.0, 0
-    gain = 2.0 ** -HURST
-    for o in range(40):
-        t = lam / res
-        if t <= 0.6:
-            break
-        # mean attenuation of a wave of this length by a res x res box: a coarse cell is
-        # then close to the average of the finer cells inside it
-        wgt[o] = math.exp(-0.5 / (t * t)) * smoothstep(0.6, 1.1, t)
-        gains[o] = a
-        taper[o] = min(1.0, (40000.0 / lam) ** 0.8)
-        n += 1
-        a *= gain
-        lam *= 0.5
-    return n, wgt, gains, taper
-
-
-@njit(cache=True)
-def relief(x, y, z, table, amp, mtn, urban, seed):
-    """Eroded multifractal relief at unit vector (x, y, z); `table` = octave_table(cell size).
-
-    Octaves from RELIEF_TOP_M down to one cell, weighted by their mean attenuation
-    over a cell (band limit: coarse cells approximate averages of fine ones); each
-    octave is damped by the slope accumulated from the coarser ones (smooth
-    valley sides, rough crests and floors), ridged where mountains are, tapered
-    above 40 km outside mountains and flattened in cities below 3 km.
-    Returns (relief m, slope of octaves >= 60 m, texture signal about [-1, 1],
-    relief of the octaves >= 20 km: the smooth surface that lake levels follow).
-    """
-    n_oct, wgts, gains, tapers = table
-    # domain warp (about 4 km at 25 km wavelength) bends valleys and ridges into flowing shapes
-    fw = EARTH_RADIUS_M / 25000.0
-    wsc = 4000.0 / EARTH_RADIUS_M
-    x, y, z = (x + wsc * noise(x * fw, y * fw, z * fw, seed ^ np.uint64(1)),
-               y + wsc * noise(x * fw + 5.2, y * fw, z * fw, seed ^ np.uint64(2)),
-               z + wsc * noise(x * fw, y * fw + 1.3, z * fw, seed ^ np.uint64(3)))
-    lam = RELIEF_TOP_M
-    rel = 0.0
-    gx = gy = gz = 0.0
-    slope_coarse = 0.0
-    tex = 0.0
-    tex_amp = 1.0
-    rel_smooth = 0.0
-    for o in range(n_oct):
-        wgt = wgts[o]
-        f = EARTH_RADIUS_M / lam
-        so = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
-        off = unit(so) * 131.0
-        n, nx, ny, nz = noised(x * f + off, y * f - off, z * f + 0.7 * off, so)
-        # ridged octave: 0.218 - |n| (zero mean), with |n| rounded over 0.04 so crests are not creases
-        sa = math.sqrt(n * n + 0.0016)
-        rn = 0.218 + 0.04 - sa
-        rx, ry, rz = -n / sa * nx, -n / sa * ny, -n / sa * nz
-        val = lerp(n, 2.0 * rn, mtn)
-        vx, vy, vz = lerp(nx, 2.0 * rx, mtn), lerp(ny, 2.0 * ry, mtn), lerp(nz, 2.0 * rz, mtn)
-        radial = gx * x + gy * y + gz * z
-        slope2 = gx * gx + gy * gy + gz * gz - radial * radial
-        damp = 1.0 / (1.0 + EROSION * slope2)
-        taper = lerp(tapers[o], 1.0, mtn)
-        flat = 1.0 - 0.9 * urban if lam < 3000.0 else 1.0
-        k = amp * gains[o] * damp * wgt * flat * taper
-        rel += k * val
-        if lam >= 20000.0:
-            rel_smooth = rel
-        kg = k / lam
-        gx += kg * vx
-        gy += kg * vy
-        gz += kg * vz
-        if lam >= 60.0:
-            radial = gx * x + gy * y + gz * z
-            slope_coarse = math.sqrt(max(gx * gx + gy * gy + gz * gz - radial * radial, 0.0))
-        if lam < 5000.0:
-            tex += tex_amp * wgt * n * (1.0 if (o & 1) == 0 else -1.0)
-            tex_amp *= 0.8
-        lam *= 0.5
-    return rel, slope_coarse, tex, rel_smooth
 
 
 @njit(cache=True)
@@ -354,7 +270,8 @@ def city_site(ci, cj, S, mbuf):
            * (1.0 - smoothstep(800.0, 1500.0, base)) * (1.0 - 0.6 * hill))
     if hab < 0.35:
         return 0.0, lon, lat, h
-    rel, slope, _, _ = relief(x, y, z, octave_table(200.0), amp, mtn, 1.0, S[S_REL])
+    dis, vee = dissection(mbuf[0] - SEA, land, mtn, plat, hill, x, y, z, S[S_REL])
+    rel, slope, _, _, _ = relief(x, y, z, octave_table(200.0), amp, dis, vee, mtn, 1.0, S[S_REL])
     if base + rel + 0.45 * amp * land * (1.0 - mtn) < 3.0 or slope > 0.08:
         return 0.0, lon, lat, h
     cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
@@ -429,7 +346,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                     dens = math.exp(-(1.5 * r) ** 2)
             urban = smoothstep(0.03, 0.2, dens)
             # ---- relief: eroded multifractal
-            rel, slope_coarse, tex, rel_smooth = relief(x, y, z, table, amp, mtn, urban, S[S_REL])
+            dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[S_REL])
+            rel, slope_coarse, slope_cover, tex, rel_smooth = relief(x, y, z, table, amp, dis, vee, mtn, urban, S[S_REL])
             lift = base + 0.45 * amp * land * (1.0 - mtn)
             h = lift + rel
             # ---- climate and natural colour
@@ -467,7 +385,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 nat[c] = lerp(nat[c], _BIOME_RGB[4, c], woods)
             forest += woods - clearing
             # farmland fields where grassland or temperate, flat and not mountainous
-            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7] + 0.5 * clearing) * (1.0 - smoothstep(0.06, 0.15, slope_coarse))
+            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7] + 0.5 * clearing) * (1.0 - smoothstep(0.06, 0.15, slope_cover))
                     * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]))
             if farm > 0.01:
                 fu = min(du, 1500.0)
@@ -483,9 +401,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
             for c in range(3):
                 nat[c] *= 1.0 + tex_gain * tex
-            rock = smoothstep(0.5, 0.9, slope_coarse) * land
+            rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
-            beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_coarse)) * smoothstep(4.0, 10.0, t)
+            beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover)) * smoothstep(4.0, 10.0, t)
             for c in range(3):
                 nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.15 * tex), rock)
                 nat[c] = lerp(nat[c], _SNOW[c], snow)
@@ -495,7 +413,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             # water fills the part of the bowl below the level, so the shore follows the relief
             lake_f = 0.0
             lake_level = 0.0
-            if land > 0.5 and urban < 0.5 and mtn < 0.5:
+            if land > 0.5 and urban < 0.5 and mtn < 0.5 and dis < 60.0:
                 lr, ldepth = lake(u, v, 0.5 * CELL_DEG * M_PER_DEG * cos0, 0.5 * CELL_DEG * M_PER_DEG,
                                   hash2(ci, cj, S[S_LAKE]))
                 if lr < 1.6:
@@ -504,7 +422,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                     lr *= 1.0 + 0.3 * (noise(x * fl, y * fl, z * fl, S[S_LAKE])
                                        + 0.5 * noise(x * 2.7 * fl, y * 2.7 * fl, z * 2.7 * fl, S[S_LAKE] ^ np.uint64(1)))
                 if lr < 1.0:
-                    lgate = smoothstep(0.3, 0.5, w) * smoothstep(-2.0, 2.0, t) * (1.0 - urban) * (1.0 - mtn)
+                    # none in valley-dissected country: its valleys drain it
+                    lgate = (smoothstep(0.3, 0.5, w) * smoothstep(-2.0, 2.0, t) * (1.0 - urban) * (1.0 - mtn)
+                             * (1.0 - smoothstep(15.0, 60.0, dis)))
                     lake_level = lift + rel_smooth
                     bowl = (1.0 - lr * lr) ** 2
                     h -= lgate * bowl * (ldepth * (0.08 * amp + 4.0) + max(h - lake_level, 0.0))
