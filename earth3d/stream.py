@@ -24,6 +24,7 @@ from typing import Iterable, Literal
 
 import numpy as np
 import torch
+from numba import njit
 
 from .gaussians import Gaussians
 from .geometry import Camera
@@ -120,6 +121,14 @@ def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) 
         return np.where(distance > 0, error * scale / np.maximum(distance, 1e-300), np.inf)
 
 
+@njit(cache=True)
+def _rebase_into(src: np.ndarray, offset: np.ndarray, dst: np.ndarray) -> None:
+    """dst = src + offset, each sum formed in float64 and rounded once to float32."""
+    for i in range(src.shape[0]):
+        for j in range(3):
+            dst[i, j] = np.float32(np.float64(src[i, j]) + offset[j])
+
+
 def concat_rebased(parts: list[Gaussians], origin: np.ndarray, sh_degree: int) -> Gaussians:
     """Chunks of one store as one splat set with offsets from `origin`, rebased in float64.
 
@@ -134,7 +143,7 @@ def concat_rebased(parts: list[Gaussians], origin: np.ndarray, sh_degree: int) -
     at = 0
     for g in parts:
         end = at + len(g)
-        np.add(g.means.numpy(), g.origin - origin, out=means[at:end], casting="unsafe", dtype=np.float64)
+        _rebase_into(g.means.numpy(), np.asarray(g.origin - origin, dtype=np.float64), means[at:end])
         quats[at:end], scales[at:end], opacities[at:end] = g.quats.numpy(), g.scales.numpy(), g.opacities.numpy()
         kk = min(k, g.sh.shape[1])
         sh[at:end, :kk] = g.sh.numpy()[:, :kk]
@@ -147,7 +156,7 @@ class Stream:
     """Selects, loads and caches the chunks a camera needs from a `Store`."""
 
     def __init__(self, store: Store | str, cache_bytes: int = 1 << 30, sse_threshold_px: float = 1.0,
-                 mode: Mode = "complete", threads: int = 2, splat_budget_per_pixel: float | None = 2.0):
+                 mode: Mode = "complete", threads: int = 2, splat_budget_per_pixel: float | None = 1.0):
         if not isinstance(store, Store):
             store = Store(store)
         if mode not in ("complete", "interactive"):
@@ -275,19 +284,29 @@ class Stream:
                              self.last.budget_limited)
         return out
 
-    def prefetch(self, cameras: Iterable[Camera]) -> int:
-        """Start loading the cuts of upcoming views, up to the cache budget; returns nodes queued."""
+    def prefetch(self, cameras: Iterable[Camera], max_splats: int | None = None) -> int:
+        """Start loading the cuts of upcoming views, nearest view first, up to the cache budget
+        and at most `max_splats` splats of chunks not yet loaded or queued; returns nodes queued.
+
+        Called once per frame with the views ahead and a quota, it spreads a path's loads over
+        its frames (a descent needs most of its chunks within a few frames) instead of loading
+        them all in the frames where the views first change.
+        """
         budget, queued = self.cache_bytes, 0
+        splats = math.inf if max_splats is None else max_splats
+        t = self._nodes
         for cam in cameras:
             for k in self._remembered_cut(cam):
                 with self._lock:
                     known = k in self._cache or k in self._pending
                 if known:
                     continue
-                size = int(self.store.entry(k)["nbytes"])
-                if size > budget:
+                r = t.row(k)
+                size, n = int(t.nbytes[r]), int(t.count[r])
+                if size > budget or n > splats:
                     return queued
                 budget -= size
+                splats -= n
                 self._request(k)
                 queued += 1
         return queued
