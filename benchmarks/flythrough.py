@@ -3,7 +3,8 @@
 Figure: for each altitude band, the mean seconds per 1280x720 frame through the LOD store, and the
 flatness ratio max/min over the bands (the target is <= 1.5: the cost of a frame should follow the
 pixels, not the altitude or the size of the world). A frame's time is all its work: prefetching
-the cuts of the next views, the stream cut, waiting for chunk loads, concatenation and render.
+the next views as `earth3d fly` does (their cuts, and loads up to a quota per frame), the stream
+cut, waiting for chunk loads, concatenation and render.
 Each pass flies the path with a fresh stream (an empty chunk cache); a frame's figure is its
 median over the passes. Wall time is beside CPU time (all threads of the process): on a shared
 machine wall time is noisy, CPU time much less so. The stage columns split the wall time.
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import earth3d
-from earth3d.cli import PREFETCH_FRAMES
+from earth3d.cli import PREFETCH_FRAMES, PREFETCH_SPLATS_PER_PIXEL
 from earth3d.gaussians import Gaussians
 from earth3d.geometry import paths
 from earth3d.renderers import default_renderer
@@ -62,7 +63,8 @@ def fly(store, cams, renderer, options: dict) -> np.ndarray:
     with Stream(store, **options) as stream:
         for i, cam in enumerate(cams):
             w0, c0 = time.perf_counter(), time.process_time()
-            stream.prefetch(cams[i + 1:i + 1 + PREFETCH_FRAMES])
+            stream.prefetch(cams[i + 1:i + 1 + PREFETCH_FRAMES],
+                            max_splats=int(PREFETCH_SPLATS_PER_PIXEL * cam.width * cam.height))
             g = stream.select(cam)
             w1 = time.perf_counter()
             renderer.render(g, cam)

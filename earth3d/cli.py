@@ -28,7 +28,10 @@ import numpy as np
 import tyro
 
 Renderer = Literal["auto", "cpu", "gsplat"]
-PREFETCH_FRAMES = 4  # views ahead on the path whose chunks load while the current frame renders
+PREFETCH_FRAMES = 8  # views ahead on the path whose chunks load while the current frame renders
+# Splats per pixel of new chunks queued per frame: a descent needs most of its chunks within a few
+# frames, and the quota spreads those loads over the frames before them.
+PREFETCH_SPLATS_PER_PIXEL = 0.25
 POSTER_ALTITUDE_M = 300.0
 PROBE_STEPS = 6  # ground probes of a store, each from closer above the ground  # the demo's poster is the frame nearest this height over the city
 
@@ -314,7 +317,7 @@ class _Scene(_Common):
     """Chunk cache budget for --store, in MiB."""
     sse: float = 1.0
     """Screen-space error threshold in pixels for --store: a node is drawn once its error is under this."""
-    splat_budget: float | None = 2.0
+    splat_budget: float | None = 1.0
     """Most splats per pixel drawn from --store (None: the screen-space error alone decides)."""
     renderer: Renderer = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
@@ -422,7 +425,9 @@ class StoreView(SceneView):
         return ground
 
     def prefetch(self, cameras) -> None:
-        self.stream.prefetch(cameras)
+        if cameras:
+            quota = int(PREFETCH_SPLATS_PER_PIXEL * cameras[0].width * cameras[0].height)
+            self.stream.prefetch(cameras, max_splats=quota)
 
     def render(self, camera):
         from .rendering import render
@@ -958,7 +963,7 @@ class Demo(_Common):
     """Most splats in a leaf chunk (smaller leaves let the level of detail follow the view more closely)."""
     sse: float = 1.0
     """Screen-space error threshold in pixels: a node is drawn once its error is under this."""
-    splat_budget: float | None = 2.0
+    splat_budget: float | None = 1.0
     """Most splats per pixel drawn (None: the screen-space error alone decides)."""
     workers: int = 1
     """Processes of a local Dask cluster building the store (1: in this process)."""
@@ -1046,7 +1051,7 @@ def _frame_near_altitude(cameras, ground, altitude_m: float) -> int:
 
 def render_flythrough(store, cameras, video: str | Path, *, poster: tuple[Path, int] | None = None,
                       frames_dir: Path | None = None, fps: float = 24.0, sse: float = 1.0,
-                      splat_budget: float | None = 2.0, cache_mb: int = 1024, renderer=None, overwrite: bool = False,
+                      splat_budget: float | None = 1.0, cache_mb: int = 1024, renderer=None, overwrite: bool = False,
                       report: Report | None = None) -> list[int]:
     """Render `cameras` from a store through a prefetching Stream into an mp4 (and the poster frame, and
     every frame as PNG into `frames_dir`). Returns the number of splats drawn per frame."""
@@ -1061,7 +1066,8 @@ def render_flythrough(store, cameras, video: str | Path, *, poster: tuple[Path, 
                 splat_budget_per_pixel=splat_budget) as stream, report.stage("render"), \
             Mp4Writer(video, fps, overwrite=overwrite) as mp4:
         for i, camera in enumerate(report.progress(cameras, len(cameras), "frames")):
-            stream.prefetch(cameras[i + 1:i + 1 + PREFETCH_FRAMES])
+            stream.prefetch(cameras[i + 1:i + 1 + PREFETCH_FRAMES],
+                            max_splats=int(PREFETCH_SPLATS_PER_PIXEL * camera.width * camera.height))
             out = earth3d.render(stream, camera, renderer)
             splats.append(out.n_splats)
             mp4.append(out.rgb)
