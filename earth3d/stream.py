@@ -105,6 +105,19 @@ def visible(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.nda
     return ~np.any(np.all(d < 0, axis=1), axis=1) & ~below_horizon(camera, corners)
 
 
+def screen_coverage(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
+    """Pixels (N,) of the image covered by the rectangle around oriented boxes' projected corners
+    (the whole image for a box reaching the camera's near plane)."""
+    cam = box_corners(center - camera.position, half_axes) @ camera.rotation  # (N, 8, 3) camera axes
+    z = cam[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = camera.fx * cam[..., 0] / z + camera.cx
+        y = camera.fy * cam[..., 1] / z + camera.cy
+    w = np.clip(x.max(axis=1), 0, camera.width) - np.clip(x.min(axis=1), 0, camera.width)
+    h = np.clip(y.max(axis=1), 0, camera.height) - np.clip(y.min(axis=1), 0, camera.height)
+    return np.where(np.all(z > camera.near, axis=1), w * h, float(camera.width * camera.height))
+
+
 def distance_to_box(point: np.ndarray, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
     """Distances (N,) from a point to oriented boxes (0 inside)."""
     lengths = np.linalg.norm(half_axes, axis=1)  # (N, 3): half-length of each axis column
@@ -180,57 +193,66 @@ class Stream:
         self.last = CutStats()
 
     # ------------------------------------------------------------------ selection
-    def _tests(self, camera: Camera, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(visible, sse) of node rows, in one vectorized call."""
+    def _tests(self, camera: Camera, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(visible, sse, refinement priority) of node rows, in one vectorized call. The priority
+        is the SSE times the pixels the node covers: the error a refinement removes from the image."""
         t = self._nodes
         center, half_axes = t.center[rows], t.half_axes[rows]
         vis = visible(camera, center, half_axes)
-        return vis, screen_space_error(camera, t.error[rows], distance_to_box(camera.position, center, half_axes))
+        sse = screen_space_error(camera, t.error[rows], distance_to_box(camera.position, center, half_axes))
+        return vis, sse, sse * screen_coverage(camera, center, half_axes)
 
     def cut(self, camera: Camera) -> list[Key]:
         """The nodes to draw for `camera`: visible, and SSE under the threshold or leaves.
 
-        Nodes are refined in order of decreasing SSE. With a splat budget, a node whose
-        refinement would take the splats of the cut over the budget is drawn itself
-        (its SSE stays above the threshold; counted in `last.budget_limited`).
-        The children of every node that may be refined are tested together, a whole
-        frontier per numpy call.
+        Nodes are refined in order of decreasing priority: SSE times the pixels the node
+        covers, so that with a splat budget the refinements that remove the most error from
+        the image come first (a large SSE at the horizon, where a node covers a few rows, waits
+        for the street in front of the camera). A node whose refinement would take the splats
+        of the cut over the budget is drawn itself (its SSE stays above the threshold; counted
+        in `last.budget_limited`). The children of every node that may be refined are tested
+        together, a whole frontier per numpy call.
         """
         budget = (math.inf if self.splat_budget_per_pixel is None
                   else self.splat_budget_per_pixel * camera.width * camera.height)
         t, tau = self._nodes, self.sse_threshold_px
+        heap: list[tuple[float, int]] = []  # (-priority, row) of nodes that may be refined
+        chosen: list[int] = []
+
+        def place(rows: np.ndarray, sse: np.ndarray, priority: np.ndarray) -> None:
+            for q, e, p in zip(rows.tolist(), sse.tolist(), priority.tolist()):
+                if t.leaf[q] or e <= tau:
+                    chosen.append(q)
+                else:
+                    heapq.heappush(heap, (-p, q))
+
         roots = t.rows(self.store.root_keys())
-        vis, sse = self._tests(camera, roots)
-        heap = [(-float(s), int(r)) for r, s in zip(roots[vis], sse[vis])]
-        heapq.heapify(heap)
+        vis, sse, priority = self._tests(camera, roots)
+        place(roots[vis], sse[vis], priority[vis])
         total = int(t.count[roots[vis]].sum())
         visited, limited = len(roots), 0
-        kids: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # row -> (visible kids, their sse, their splats)
-        chosen: list[int] = []
+        kids: dict[int, tuple] = {}  # row -> (visible children, their sse, priority, splats)
         while heap:
-            neg_sse, r = heapq.heappop(heap)
-            if t.leaf[r] or -neg_sse <= tau:
-                chosen.append(r)
-                continue
+            _, r = heapq.heappop(heap)
             if r not in kids:  # test the children of every node that may yet be refined, at once
-                batch = [r] + [q for s, q in heap if -s > tau and not t.leaf[q] and q not in kids]
+                batch = [r] + [q for _, q in heap if q not in kids]
                 lists = [t.children(q) for q in batch]
                 rows = np.concatenate(lists)
                 visited += len(rows)
-                kv, ks = self._tests(camera, rows)
+                kv, ks, kp = self._tests(camera, rows)
                 at = 0
                 for q, lst in zip(batch, lists):
                     v = kv[at:at + len(lst)]
-                    kids[q] = (lst[v], ks[at:at + len(lst)][v], int(t.count[lst[v]].sum()))
+                    part = slice(at, at + len(lst))
+                    kids[q] = (lst[v], ks[part][v], kp[part][v], int(t.count[lst[v]].sum()))
                     at += len(lst)
-            rows, sses, n_kids = kids[r]
+            rows, sse, priority, n_kids = kids[r]
             if total - int(t.count[r]) + n_kids > budget:
                 chosen.append(r)
                 limited += 1
                 continue
             total += n_kids - int(t.count[r])
-            for q, s in zip(rows.tolist(), sses.tolist()):
-                heapq.heappush(heap, (-s, q))
+            place(rows, sse, priority)
         self.last.visited, self.last.budget_limited = visited, limited
         return [t.keys[r] for r in chosen]
 
