@@ -9,7 +9,7 @@ Pipeline, all numba except view-dependent colours:
    of the region where its alpha can reach 1/255 (never more than gsplat's
    3.33-sigma radius). The records live in a buffer the renderer keeps from frame to
    frame: a fresh one would cost a page fault per 4 KiB on every frame.
-2. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 16x16 tile, in storage
+2. `_bin_tiles`: a stable counting sort of (splat, tile) pairs by 32x32 tile, in storage
    order (parallel over runs of splats), each pair with its splat's depth key.
 3. `composite.rasterize`: parallel over tiles, each tile sorts its pairs by depth (stable,
    so ties stay in splat order: the order of gsplat's sorted (tile, depth) intersection
@@ -209,10 +209,11 @@ class CpuRenderer:
     """Tile rasterizer on the CPU with gsplat's projection and compositing.
 
     `antialiased=True` matches gsplat's rasterize_mode="antialiased" (opacity times the
-    low-pass compensation), False matches "classic".
+    low-pass compensation), False matches "classic". Tiles are 32 px (gsplat's are 16; the
+    image is the same): fewer (splat, tile) pairs to sort, and still hundreds of tiles to share.
     """
 
-    def __init__(self, antialiased: bool = True, tile_size: int = 16, eps2d: float = EPS2D):
+    def __init__(self, antialiased: bool = True, tile_size: int = 32, eps2d: float = EPS2D):
         if tile_size <= 0:
             raise ValueError(f"tile_size={tile_size} must be positive")
         self.antialiased = antialiased
