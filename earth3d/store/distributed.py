@@ -59,13 +59,34 @@ def connect(client=None, scheduler: str | None = None, workers: int | None = Non
     return distributed.Client(cluster, set_as_default=False), True
 
 
+def _one_thread() -> None:
+    """Kernels inside a task use the task's own thread only: a worker's thread count is its
+    parallelism, so n single-threaded workers use n cores, not n times numba's and torch's pools."""
+    import multiprocessing
+
+    import numba
+
+    numba.set_num_threads(1)  # per calling thread
+    if multiprocessing.parent_process() is not None:  # a worker process of its own (torch's pool is per process)
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def _parent(p: BuildPlan, key: Key, children: list[Key], *after) -> Key:
     """build_parent as a graph node: `after` are the children's tasks, so it runs after them."""
+    _one_thread()
     build_parent(p, key, children)
     return key
 
 
+def _leaf(p: BuildPlan, task) -> list[Key]:
+    _one_thread()
+    return build_leaf(p, task)
+
+
 def _ingest(p: BuildPlan, index: int, source: Source) -> BuildPlan:
+    _one_thread()
     return ingest(p, index, source)[0]
 
 
@@ -135,7 +156,7 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
         p = _ingest_all(client, distributed, p, sources, progress)
 
         tasks = leaf_tasks(p)
-        leaf_futures = [client.submit(build_leaf, p, t, pure=False) for t in tasks]
+        leaf_futures = [client.submit(_leaf, p, t, pure=False) for t in tasks]
         writer: dict[Key, object] = {}
         nodes: list[Key] = []
         for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress)):
