@@ -13,7 +13,7 @@ import earth3d
 from earth3d.renderers import CpuRenderer
 from earth3d.store import build
 from earth3d.store.keys import parent
-from earth3d.stream import Stream, distance_to_box, screen_space_error, visible
+from earth3d.stream import Stream, distance_to_box, screen_coverage, screen_space_error, visible
 from test_store import LEAF_CAP, all_keys, tile_sources
 
 
@@ -185,6 +185,35 @@ def test_prefetch_loads_upcoming_views(world):
         kept = set(stream.cached_keys())
         for cam in path[1:]:
             assert set(stream.cut(cam)) <= kept
+
+
+def test_prefetch_quota_bounds_the_splats_queued(world):
+    store = world[0]
+    path = [camera(world, -0.3 + 0.05 * i, 30000 - 3000 * i, -40) for i in range(4)]
+    with Stream(store) as stream:
+        assert stream.prefetch(path, max_splats=0) == 0
+        quota = sum(int(store.entry(k)["count"]) for k in stream.cut(path[0])) // 2
+        queued = stream.prefetch(path, max_splats=quota)
+        stream._pool.shutdown(wait=True)
+        loaded = sum(int(store.entry(k)["count"]) for k in stream.cached_keys())
+        assert queued > 0 and 0 < loaded <= quota
+
+
+def test_screen_coverage_of_boxes():
+    cam = earth3d.Camera.from_geodetic(10.0, 45.0, 1000.0, pitch_deg=-90.0, width=200, height=100)
+    below = earth3d.geometry.geodetic_to_ecef(10.0, 45.0, 0.0)
+    up = below / np.linalg.norm(below)
+    east = np.cross([0.0, 0.0, 1.0], up)
+    east /= np.linalg.norm(east)
+    north = np.cross(up, east)
+
+    def box(centre, half):  # a flat box of half-size `half` m, level with the ground
+        return centre[None], np.stack([east * half, north * half, up * 1.0], axis=1)[None]
+
+    full, small, around = (screen_coverage(cam, *b) for b in (box(below, 5000.0), box(below, 10.0),
+                                                                box(cam.position, 10.0)))
+    assert full[0] == 200 * 100 and around[0] == 200 * 100  # fills the view; reaches the camera
+    assert 0 < small[0] < 0.01 * 200 * 100
 
 
 def test_lod_render_matches_full_detail_without_cracks(world):
