@@ -9,10 +9,12 @@ Each pass flies the path with a fresh stream (an empty chunk cache); a frame's f
 median over the passes. Wall time is beside CPU time (all threads of the process): on a shared
 machine wall time is noisy, CPU time much less so. The stage columns split the wall time.
 Baseline, same run, same cameras: rendering every full-detail splat (the store's leaves, no LOD)
-at a few altitudes, and the ratio baseline / LOD.
+at the middle frame of each band, the ratio baseline / LOD, and the PSNR of the LOD frame against
+the full-detail one (what the splat budget costs in fidelity).
 
     python benchmarks/flythrough.py                     # builds a demo world first if needed
     python benchmarks/flythrough.py --demo-dir earth3d_demo --frames 36 --passes 3
+    python benchmarks/flythrough.py --splat-budget 0.5  # fewer splats per pixel: flatter, softer
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def main() -> None:
     ap.add_argument("--sse", type=float, default=None, help="screen-space error threshold, px (default: Stream's)")
     ap.add_argument("--splat-budget", type=float, default=None,
                     help="splats per pixel (0: no budget; default: Stream's)")
-    ap.add_argument("--baseline-views", type=int, default=3, help="views rendered without LOD")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the full-detail renders")
     args = ap.parse_args()
 
     _ensure_demo(args.demo_dir)
@@ -126,20 +128,25 @@ def main() -> None:
           f"{max(means) / min(means):.2f}x wall, {max(cpus) / min(cpus):.2f}x CPU (target <= 1.5x); "
           f"splats per frame {int(splats.min())}..{int(splats.max())}")
 
-    # Baseline: every leaf splat, no LOD, at a few altitudes of the same path.
+    # Baseline: every leaf splat, no LOD, at the middle frame of each band; and how close the LOD frame is.
+    if args.no_baseline:
+        return
     everything = _all_leaves(store)
-    picks = np.unique(np.linspace(0, len(cams) - 1, args.baseline_views).round().astype(int))
-    print(f"\nbaseline: all {len(everything)} full-detail splats, no LOD")
-    print(f"{'altitude':>12}{'LOD s':>9}{'full s':>9}{'full/LOD':>10}")
+    picks = [int(np.flatnonzero(sel)[sel.sum() // 2]) for sel in ((alts >= lo) & (alts < hi) for lo, hi, _ in BANDS)
+             if sel.any()]
+    print(f"\nbaseline: all {len(everything)} full-detail splats, no LOD; PSNR of the LOD frame against it")
+    print(f"{'altitude':>12}{'LOD s':>9}{'full s':>9}{'full/LOD':>10}{'PSNR dB':>9}")
     ratios = []
     for i in picks:
         t0 = time.perf_counter()
-        renderer.render(everything.rebased(cams[i].position), cams[i])
-        full = time.perf_counter() - t0
-        ratios.append(full / wall[i])
-        print(f"{alts[i]:>11.1f}m{wall[i]:>9.3f}{full:>9.3f}{ratios[-1]:>9.1f}x")
+        full = renderer.render(everything.rebased(cams[i].position), cams[i]).rgb.numpy()
+        full_s = time.perf_counter() - t0
+        with Stream(store, **options) as stream:
+            lod = earth3d.render(stream, cams[i], renderer).rgb.numpy()
+        db = 10 * np.log10(1.0 / max(float(np.mean((lod - full) ** 2)), 1e-12))
+        ratios.append(full_s / wall[i])
+        print(f"{alts[i]:>11.1f}m{wall[i]:>9.3f}{full_s:>9.3f}{ratios[-1]:>9.1f}x{db:>9.1f}")
     print(f"baseline / LOD: {np.mean(ratios):.1f}x on average at the same views")
-
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ per store.
 
     python benchmarks/lod_scaling.py --sizes 1e5 1e6 --workdir /tmp/lod     # quick
     python benchmarks/lod_scaling.py --sizes 1e5 1e6 1e7 1e8 --workdir /tmp/lod   # ~6 GB on disk at 1e8
+    python benchmarks/lod_scaling.py --sizes 1e5 1e8 --workdir /tmp/lod --frames 0 --budgets 0.1 0.25 0.5 1
 """
 
 from __future__ import annotations
@@ -78,6 +79,23 @@ def frame(stream: Stream, renderer, cam) -> tuple[int, float, float, float]:
     return len(g), t_cold, t_select, time.perf_counter() - t
 
 
+def budget_sweep(stores: list, cams: list, renderer, budgets: list[float], cache_mb: int, pixels: int) -> None:
+    """Frame time of the largest store against its splat budget (splats per pixel), beside the
+    smallest store drawn whole: how much of a frame's cost follows the splats drawn."""
+    (small, small_path), (large, large_path) = stores[0], stores[-1]
+    print(f"\nframe time against the splat budget: largest store ({large:,} splats) vs smallest ({small:,})")
+    print(f"{'altitude m':>10} {'store':>12} {'budget/px':>9} {'drawn':>10} {'frame s':>8} {'vs smallest':>11}")
+    for (alt, _), cam in zip(ALTITUDES, cams):
+        rows = [(small, small_path, 1.0)] + [(large, large_path, b) for b in budgets]
+        base = None
+        for n, path, b in rows:
+            with Stream(open_store(path), cache_bytes=cache_mb * 2**20, splat_budget_per_pixel=b) as stream:
+                drawn, _, t_sel, t_ren = frame(stream, renderer, cam)
+            base = base or t_sel + t_ren
+            print(f"{alt:>10,.0f} {n:>12,} {b:>9.2f} {drawn:>10,} {t_sel + t_ren:>8.3f} "
+                  f"{(t_sel + t_ren) / base:>10.2f}x", flush=True)
+
+
 def current_rss_kb() -> int:
     """The resident set size now (ru_maxrss is the peak so far, which compiling inflates)."""
     with open("/proc/self/status") as f:
@@ -128,6 +146,8 @@ def main() -> None:
     ap.add_argument("--cache-mb", type=int, default=1024)
     ap.add_argument("--render-every", type=int, default=10, help="render every n-th descent frame (0: select only)")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--budgets", type=float, nargs="*", default=[],
+                    help="also time the largest store's frames at these splat budgets per pixel")
     ap.add_argument("--descent", type=str, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--target", type=float, nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -180,6 +200,8 @@ def main() -> None:
             print(f"frame time at {alt:>9,.0f} m: largest store {times[(large, int(alt))]:.3f} s vs {label} "
                   f"({base_n:,} splats, baseline) {times[(base_n, int(alt))]:.3f} s -> ratio {ratio:.2f} "
                   f"(bar <= 1.5) {'PASS' if ratio <= 1.5 else 'FAIL'}")
+    if args.budgets:
+        budget_sweep(stores, cams, renderer, args.budgets, args.cache_mb, pixels)
     if args.frames:
         world = TiledWorld(1e5, args.tiles)
         target = [str(v) for v in (*world.centre(), world.ground_height())]

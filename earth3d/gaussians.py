@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .atomic import replacing
+
 SH_C0 = 0.28209479177387814  # Y_0^0, as in gsplat and the 3DGS PLY convention
 FORMAT = "earth3d.gaussians/1"
 
@@ -125,12 +127,9 @@ class Gaussians:
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
         """Write an .npz atomically (temporary name, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         arrays = {k: getattr(self, k).detach().cpu().numpy() for k in ("means", "quats", "scales", "opacities", "sh")}
-        with open(tmp, "wb") as f:
+        with replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, format=np.array(FORMAT), origin=self.origin, **arrays)
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Gaussians":

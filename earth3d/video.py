@@ -1,8 +1,5 @@
-"""Writing rendered frames: PNG images, depth maps and H.264 mp4 videos, all atomically.
-
-Every writer puts its bytes under a temporary name in the destination folder and
-renames it into place at the end, so an interrupted run never leaves a truncated
-file where a good one was.
+"""Writing rendered frames: PNG images, depth maps and H.264 mp4 videos, all atomically
+(`earth3d.atomic`), so an interrupted run never leaves a truncated file where a good one was.
 """
 
 from __future__ import annotations
@@ -10,10 +7,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import imageio.v2 as imageio_v2
 import imageio.v3 as iio
+import imageio_ffmpeg
 import numpy as np
 import torch
+
+from .atomic import replacing, temporary_sibling, write_json_atomic
 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
@@ -24,11 +23,6 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (pass --overwrite to replace it)")
     return path
-
-
-def _partial(path: Path) -> Path:
-    """A temporary sibling of `path` that keeps its suffix (ffmpeg picks the container from it)."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
 def to_uint8(image) -> np.ndarray:
@@ -46,12 +40,8 @@ def write_png(path: str | os.PathLike, image, overwrite: bool = True) -> Path:
     path = check_output(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     arr = image if isinstance(image, np.ndarray) and image.dtype in (np.uint8, np.uint16) else to_uint8(image)
-    tmp = _partial(path)
-    try:
+    with replacing(path) as tmp:
         iio.imwrite(tmp, arr, extension=".png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -67,12 +57,8 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
     if suffix == ".npy":
         path = check_output(path, overwrite)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _partial(path)
-        try:
-            np.save(tmp, np.where(drawn, depth, 0.0).astype(np.float32))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with replacing(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.where(drawn, depth, 0.0).astype(np.float32))
         return path
     if suffix != ".png":
         raise ValueError(f"depth output {path} must end in .png or .npy")
@@ -88,16 +74,9 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
 
 def write_json(path: str | os.PathLike, obj, overwrite: bool = True) -> Path:
     """Write `obj` as indented JSON."""
-    import json
-
     path = check_output(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _partial(path)
-    try:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json_atomic(path, obj)
     return path
 
 
@@ -114,11 +93,9 @@ class Mp4Writer:
         if not (fps > 0):
             raise ValueError(f"fps={fps} must be positive")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _partial(self.path)
-        self._writer = imageio_v2.get_writer(
-            self._tmp, format="FFMPEG", fps=fps, codec="libx264", quality=quality,
-            pixelformat="yuv420p", macro_block_size=2, ffmpeg_log_level="error",
-        )
+        self._tmp = temporary_sibling(self.path)
+        self._fps, self._quality = float(fps), quality
+        self._encoder = None  # imageio-ffmpeg's frame writer, started by the first frame (it needs the size)
         self._size: tuple[int, int] | None = None
         self.frames = 0
 
@@ -130,23 +107,29 @@ class Mp4Writer:
             if size[0] % 2 or size[1] % 2:
                 raise ValueError(f"video frames must have even width and height, got {size[1]}x{size[0]}")
             self._size = size
+            self._encoder = imageio_ffmpeg.write_frames(
+                str(self._tmp), (size[1], size[0]), fps=self._fps, codec="libx264", quality=self._quality,
+                pix_fmt_out="yuv420p", macro_block_size=2, ffmpeg_log_level="error",
+                output_params=["-f", "mp4"],  # the temporary name has no .mp4 for ffmpeg to go by
+            )
+            self._encoder.send(None)
         elif size != self._size:
             raise ValueError(f"video frame {self.frames} is {size[1]}x{size[0]}, expected "
                              f"{self._size[1]}x{self._size[0]}")
-        self._writer.append_data(frame)
+        self._encoder.send(np.ascontiguousarray(frame))
         self.frames += 1
 
     def close(self) -> Path:
-        self._writer.close()
-        if self.frames == 0:
-            self._tmp.unlink(missing_ok=True)
+        if self._encoder is None:
             raise ValueError(f"no frames were written to {self.path}")
+        self._encoder.close()
         os.replace(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
         try:
-            self._writer.close()
+            if self._encoder is not None:
+                self._encoder.close()
         finally:
             self._tmp.unlink(missing_ok=True)
 

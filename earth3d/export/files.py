@@ -1,8 +1,7 @@
-"""Safe file output shared by the exporters: refuse to clobber, write to a temporary name, rename."""
+"""The exporters' output guard: refuse to clobber a file or to write into a missing folder."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -16,20 +15,3 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> Path:
         raise FileNotFoundError(f"{path}: folder {path.parent} does not exist")
     return path
 
-
-def write_bytes_atomic(path: str | os.PathLike, chunks) -> None:
-    """Write byte chunks to `path` via a temporary file in the same folder, then rename over it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            for chunk in ([chunks] if isinstance(chunks, (bytes, bytearray, memoryview)) else chunks):
-                f.write(chunk)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    write_bytes_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())

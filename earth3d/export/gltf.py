@@ -27,10 +27,11 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
+from ..atomic import write_bytes_atomic
 from ..gaussians import SH_C0, Gaussians
 from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
-from .files import check_target, write_bytes_atomic
+from .files import check_target
 from .frames import LocalFrame, check_lonlath, to_local
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz, spz_unit

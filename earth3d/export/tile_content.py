@@ -15,8 +15,8 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
+from ..atomic import write_bytes_atomic
 from ..gaussians import Gaussians
-from .files import write_bytes_atomic
 from .frames import LocalFrame, to_local
 from .gltf import ENU_TO_GLTF, local_splats_glb
 

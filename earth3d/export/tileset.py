@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_json_atomic
+from ..atomic import write_json_atomic
 from .frames import LocalFrame
 
 MIN_HALF_SIZE_M = 1e-3

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import wasserstein_distance
 
+from ..atomic import replacing
 from ..raster.georaster import GeoRaster
 from .image import colour_histograms, image_spectrum
 from .terrain import (
@@ -156,8 +157,7 @@ def plot_compare(report: CompareReport, path: str | os.PathLike) -> Path:
     b.set_title(f"slopes (Wasserstein {report.slope_wasserstein_deg:.2f} deg)")
     b.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path

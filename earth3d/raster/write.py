@@ -11,26 +11,18 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from ..atomic import replacing
 from .georaster import GeoRaster
 
 DEM_NODATA = -9999.0
-
-
-def _partial(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
 def _write(path: Path, data: np.ndarray, profile: dict, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _partial(path)
-    try:
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:
+        ds.write(data)
 
 
 def write_raster(raster: GeoRaster, dem_path: str | os.PathLike, ortho_path: str | os.PathLike | None = None,

@@ -15,6 +15,8 @@ from typing import Union
 import fsspec
 from upath import UPath
 
+from ..atomic import write_bytes_atomic
+
 Location = Union[Path, UPath]
 LOCAL_PROTOCOLS = ("", "file", "local")
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
@@ -56,10 +58,7 @@ def write_atomic(path: Location, data: bytes) -> None:
     """
     if is_local(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     else:
         path.fs.pipe_file(path.path, bytes(data))
 
