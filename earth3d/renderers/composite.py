@@ -37,6 +37,11 @@ T_MIN = 1e-4
 SIDE = 4  # pixels on a side of a block
 LANES = SIDE * SIDE  # one block per loop: a constant trip count the compiler vectorizes
 BATCH = 64  # records copied into a tile's local list at a time
+# A block's state, contiguous in one buffer per tile: T for its LANES pixels (negative once
+# finished), then the weighted sums of red, green, blue and depth. One buffer, so the compiler
+# sees the five rows never overlap and needs no runtime aliasing checks around the lane loop.
+R_AT, G_AT, B_AT, D_AT = LANES, 2 * LANES, 3 * LANES, 4 * LANES
+BLOCK_FLOATS = 5 * LANES
 
 # Columns of the per-splat records (the projection writes all but the colours).
 MX, MY, CA, CB, CC, OP, SMAX, EXT_Y, RED, GREEN, BLUE, DEPTH, EXT_X = range(13)
@@ -71,9 +76,9 @@ def exp_neg(x):
 
 
 @njit(inline="always", fastmath=True)
-def _block(trans, acc_r, acc_g, acc_b, acc_d, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d):
-    """One splat over the 16 pixels of a block stored from index `base`; returns how many it
-    finished. `dx0`, `dy0` are the splat's centre less the block's corner."""
+def _block(buf, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d):
+    """One splat over the 16 pixels of the block whose state starts at `buf[base]`; returns how
+    many it finished. `dx0`, `dy0` are the splat's centre less the block's corner."""
     finished = np.float32(0.0)
     start = np.uint64(base)  # unsigned indices: no negative-index wraparound, so the loop vectorizes
     for lane in range(LANES):
@@ -83,17 +88,17 @@ def _block(trans, acc_r, acc_g, acc_b, acc_d, base, dx0, dy0, lane_x, lane_y, a,
         sigma = np.float32(0.5) * (a * dx * dx + c * dy * dy) + b * dx * dy
         e = exp_neg(min(max(sigma, np.float32(0.0)), np.float32(_EXP_CUT)))
         alpha = min(np.float32(ALPHA_MAX), op * e)
-        t = trans[p]
+        t = buf[p]
         live = (sigma >= np.float32(0.0)) & (alpha >= np.float32(ALPHA_MIN)) & (t > np.float32(0.0))
         next_t = t * (np.float32(1.0) - alpha)
         stop = live & (next_t <= np.float32(T_MIN))
         add = live & (next_t > np.float32(T_MIN))
         w = alpha * t if add else np.float32(0.0)
-        acc_r[p] += w * c_r
-        acc_g[p] += w * c_g
-        acc_b[p] += w * c_b
-        acc_d[p] += w * c_d
-        trans[p] = -t if stop else (next_t if add else t)
+        buf[p + np.uint64(R_AT)] += w * c_r
+        buf[p + np.uint64(G_AT)] += w * c_g
+        buf[p + np.uint64(B_AT)] += w * c_b
+        buf[p + np.uint64(D_AT)] += w * c_d
+        buf[p] = -t if stop else (next_t if add else t)
         finished += np.float32(1.0) if stop else np.float32(0.0)
     return int(finished)
 
@@ -118,17 +123,13 @@ def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height
         y0 = (tile // tiles_x) * tile_size
         tw = min(x0 + tile_size, width) - x0
         th = min(y0 + tile_size, height) - y0
-        # Per pixel, block by block (block (bx, by) holds pixels bx*4.. x by*4.. from index
-        # (by * nb + bx) * 16, row-major inside): T (negative once finished; 0 on the padding
-        # past the tile's edge, which is then never drawn) and the sums of weighted colour, depth.
-        trans = np.zeros(nb * nb * LANES, dtype=np.float32)
+        # Block by block (block (bx, by) holds pixels bx*4.. x by*4.., row-major inside, from
+        # index (by * nb + bx) * BLOCK_FLOATS): T (0 on the padding past the tile's edge, which is
+        # then never drawn) and the sums of weighted colour and depth.
+        buf = np.zeros(nb * nb * BLOCK_FLOATS, dtype=np.float32)
         for py in range(th):
             for px in range(tw):
-                trans[((py // SIDE) * nb + px // SIDE) * LANES + (py % SIDE) * SIDE + px % SIDE] = 1.0
-        acc_r = np.zeros(nb * nb * LANES, dtype=np.float32)
-        acc_g = np.zeros(nb * nb * LANES, dtype=np.float32)
-        acc_b = np.zeros(nb * nb * LANES, dtype=np.float32)
-        acc_d = np.zeros(nb * nb * LANES, dtype=np.float32)
+                buf[((py // SIDE) * nb + px // SIDE) * BLOCK_FLOATS + (py % SIDE) * SIDE + px % SIDE] = 1.0
         block_done = np.zeros(nb * nb, dtype=np.int64)
         n_done = 0
         rec = np.empty((min(count, BATCH), RECORD), dtype=np.float32)
@@ -167,7 +168,7 @@ def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height
                         blk = by * nb + bx
                         if block_done[blk] == LANES:
                             continue
-                        finished = _block(trans, acc_r, acc_g, acc_b, acc_d, blk * LANES,
+                        finished = _block(buf, blk * BLOCK_FLOATS,
                                           mx - np.float32(bx * SIDE), my - np.float32(by * SIDE), lane_x, lane_y,
                                           rec[g, CA], rec[g, CB], rec[g, CC], rec[g, OP],
                                           rec[g, RED], rec[g, GREEN], rec[g, BLUE], rec[g, DEPTH])
@@ -177,11 +178,11 @@ def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height
                     break
         for py in range(th):
             for px in range(tw):
-                p = ((py // SIDE) * nb + px // SIDE) * LANES + (py % SIDE) * SIDE + px % SIDE
-                t = abs(trans[p])
+                p = ((py // SIDE) * nb + px // SIDE) * BLOCK_FLOATS + (py % SIDE) * SIDE + px % SIDE
+                t = abs(buf[p])
                 a = np.float32(1.0) - t
                 out_alpha[y0 + py, x0 + px] = a
-                out_rgb[y0 + py, x0 + px, 0] = acc_r[p] + t * background[0]
-                out_rgb[y0 + py, x0 + px, 1] = acc_g[p] + t * background[1]
-                out_rgb[y0 + py, x0 + px, 2] = acc_b[p] + t * background[2]
-                out_depth[y0 + py, x0 + px] = acc_d[p] / a if a > 0.0 else np.float32(0.0)
+                out_rgb[y0 + py, x0 + px, 0] = buf[p + R_AT] + t * background[0]
+                out_rgb[y0 + py, x0 + px, 1] = buf[p + G_AT] + t * background[1]
+                out_rgb[y0 + py, x0 + px, 2] = buf[p + B_AT] + t * background[2]
+                out_depth[y0 + py, x0 + px] = buf[p + D_AT] / a if a > 0.0 else np.float32(0.0)
