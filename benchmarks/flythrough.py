@@ -148,5 +148,6 @@ def main() -> None:
         print(f"{alts[i]:>11.1f}m{wall[i]:>9.3f}{full_s:>9.3f}{ratios[-1]:>9.1f}x{db:>9.1f}")
     print(f"baseline / LOD: {np.mean(ratios):.1f}x on average at the same views")
 
+
 if __name__ == "__main__":
     main()

@@ -79,7 +79,7 @@ def frame(stream: Stream, renderer, cam) -> tuple[int, float, float, float]:
     return len(g), t_cold, t_select, time.perf_counter() - t
 
 
-def budget_sweep(stores: list, cams: list, renderer, budgets: list[float], cache_mb: int, pixels: int) -> None:
+def budget_sweep(stores: list, cams: list, renderer, budgets: list[float], cache_mb: int) -> None:
     """Frame time of the largest store against its splat budget (splats per pixel), beside the
     smallest store drawn whole: how much of a frame's cost follows the splats drawn."""
     (small, small_path), (large, large_path) = stores[0], stores[-1]
@@ -201,7 +201,7 @@ def main() -> None:
                   f"({base_n:,} splats, baseline) {times[(base_n, int(alt))]:.3f} s -> ratio {ratio:.2f} "
                   f"(bar <= 1.5) {'PASS' if ratio <= 1.5 else 'FAIL'}")
     if args.budgets:
-        budget_sweep(stores, cams, renderer, args.budgets, args.cache_mb, pixels)
+        budget_sweep(stores, cams, renderer, args.budgets, args.cache_mb)
     if args.frames:
         world = TiledWorld(1e5, args.tiles)
         target = [str(v) for v in (*world.centre(), world.ground_height())]
