@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .errors import OutputError, OutputExistsError
+
 Bytes = bytes | bytearray | memoryview
 
 
@@ -46,3 +48,52 @@ def write_bytes_atomic(path: str | os.PathLike, chunks: Bytes | Iterable[Bytes])
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     """Write `obj` as indented JSON to `path` atomically."""
     write_bytes_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def check_output(path: str | os.PathLike, overwrite: bool, *, folder: bool = False,
+                 make_parent: bool = True, flag: str = "--overwrite") -> Path:
+    """The one overwrite policy: check that `path` may be written, before any work starts.
+
+    An output may be written when it does not exist, or when it exists, is of the expected kind
+    (a file, or a folder when `folder`), and `overwrite` is set. Its parent folder is created when
+    `make_parent` (and must already exist otherwise). Nothing is deleted here: writers replace an
+    old output only once the new one is complete (`replacing`).
+
+    Args:
+        path: the output file or folder.
+        overwrite: whether an existing output may be replaced.
+        folder: the output is a folder (a store, a tileset, a dataset) rather than a file.
+        make_parent: create the parent folder when it is missing.
+        flag: how the caller spells the overwrite option, for the message.
+
+    Returns:
+        `path` as a Path.
+
+    Raises:
+        OutputExistsError: the output exists and `overwrite` is not set.
+        OutputError: the output is of the wrong kind, or its parent is missing or is a file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "view.png"
+        >>> check_output(out, overwrite=False) == out
+        True
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise OutputError(f"{path}: is a file, expected a folder")
+        if not folder and path.is_dir():
+            raise OutputError(f"{path}: is a folder, expected a file name")
+        if not overwrite:
+            raise OutputExistsError(f"{path}: already exists (pass {flag} to replace it)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{path}: {parent} is a file, not a folder")
+            break
+    if not path.parent.is_dir():
+        if not make_parent:
+            raise OutputError(f"{path}: folder {path.parent} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return path
