@@ -54,9 +54,12 @@ class GsplatRenderer:
             near_plane=camera.near,
             far_plane=camera.far,
             sh_degree=g.sh_degree,
-            backgrounds=bg[None],
             render_mode="RGB+ED",
             rasterize_mode="antialiased" if self.antialiased else "classic",
         )
         n_visible = int((meta["radii"] > 0).all(dim=-1).sum())
-        return RenderOutput(colors[0, ..., :3], colors[0, ..., 3], alphas[0, ..., 0], n_visible)
+        alpha = alphas[0, ..., 0]
+        # The background is composited here rather than through gsplat's `backgrounds`, whose
+        # expected shape differs between its packed and unpacked paths (gsplat 1.5).
+        rgb = colors[0, ..., :3] + (1.0 - alpha)[..., None] * bg
+        return RenderOutput(rgb, colors[0, ..., 3], alpha, n_visible)
