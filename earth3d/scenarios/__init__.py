@@ -16,13 +16,14 @@ Each module has one job:
 - `report`: stage timings and progress bars (`Report`).
 
 Example:
-    >>> from earth3d.synth import ProceduralWorld                          # doctest: +SKIP
-    >>> from earth3d.scenarios import QUICK_LEVELS, build_nested_store, render_flythrough, street_descent
-    >>> world = ProceduralWorld(0)
-    >>> lon, lat = world.find_city()
-    >>> store, rasters = build_nested_store(world, lon, lat, "world.e3d", QUICK_LEVELS)
-    >>> cameras, street, ground = street_descent(rasters, lon, lat, frames=120)
-    >>> render_flythrough(store, cameras, "flythrough.mp4")
+    >>> from earth3d.synth import ProceduralWorld  # doctest: +SKIP
+    >>> from earth3d.scenarios import QUICK_LEVELS, build_nested_store  # doctest: +SKIP
+    >>> from earth3d.scenarios import render_flythrough, street_descent  # doctest: +SKIP
+    >>> world = ProceduralWorld(0)  # doctest: +SKIP
+    >>> lon, lat = world.find_city()  # doctest: +SKIP
+    >>> store, rasters = build_nested_store(world, lon, lat, "world.e3d", QUICK_LEVELS)  # doctest: +SKIP
+    >>> cameras, street, ground = street_descent(rasters, lon, lat, frames=120)  # doctest: +SKIP
+    >>> render_flythrough(store, cameras, "flythrough.mp4")  # doctest: +SKIP
 """
 
 from .descent import POSTER_ALTITUDE_M, frame_near_altitude, street_descent

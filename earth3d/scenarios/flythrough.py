@@ -47,7 +47,7 @@ def render_flythrough(store: Store, cameras: Sequence[Camera], video: str | os.P
 
     Example:
         >>> cameras, street, ground = street_descent(rasters, lon, lat, 120)    # doctest: +SKIP
-        >>> splats = render_flythrough(store, cameras, "flythrough.mp4", overwrite=True)
+        >>> splats = render_flythrough(store, cameras, "flythrough.mp4", overwrite=True)  # doctest: +SKIP
     """
     report = report or Report(quiet=True)
     check_output(video, overwrite, flag="overwrite=True")

@@ -29,7 +29,7 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
 
     Example:
         >>> import earth3d                                          # doctest: +SKIP
-        >>> with earth3d.stream.Stream(earth3d.store.open("world.e3d")) as stream:
+        >>> with earth3d.stream.Stream(earth3d.store.open("world.e3d")) as stream:  # doctest: +SKIP
         ...     out = earth3d.render(stream, camera)
     """
     if isinstance(source, Store):

@@ -86,7 +86,7 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
 
     Example:
         >>> from earth3d.synth import ProceduralWorld                     # doctest: +SKIP
-        >>> rasters = nested_rasters(ProceduralWorld(0), 9.16, 0.71, QUICK_LEVELS)
+        >>> rasters = nested_rasters(ProceduralWorld(0), 9.16, 0.71, QUICK_LEVELS)  # doctest: +SKIP
     """
     rasters = []
     for level in levels:

@@ -174,7 +174,7 @@ def open_store_scene(store: str | os.PathLike, renderer: Renderer, *, cache_mb: 
 
     Example:
         >>> from earth3d.renderers import CpuRenderer                  # doctest: +SKIP
-        >>> with open_store_scene("world.e3d", CpuRenderer()) as scene:
+        >>> with open_store_scene("world.e3d", CpuRenderer()) as scene:  # doctest: +SKIP
         ...     lon, lat = scene.centre()
     """
     with (report or Report(quiet=True)).stage("open store"):

@@ -28,7 +28,7 @@ def lifted_raster(dem: str | os.PathLike, ortho: str | os.PathLike | None = None
 
     Example:
         >>> from functools import partial                              # doctest: +SKIP
-        >>> build_store([partial(lifted_raster, "dem.tif", "ortho.tif")], "world.e3d")
+        >>> build_store([partial(lifted_raster, "dem.tif", "ortho.tif")], "world.e3d")  # doctest: +SKIP
     """
     return lift(read_raster(dem, ortho, resolution=resolution))
 

@@ -82,7 +82,7 @@ def build_store(sources: Sequence, out: str | os.PathLike, *, overwrite: bool = 
 
     Example:
         >>> import earth3d                                              # doctest: +SKIP
-        >>> store = build_store([earth3d.lift(raster)], "world.e3d", overwrite=True)
+        >>> store = build_store([earth3d.lift(raster)], "world.e3d", overwrite=True)  # doctest: +SKIP
     """
     report = report or Report(quiet=True)
     where = check_store_output(out, overwrite)
@@ -136,9 +136,9 @@ def build_nested_store(generator, lon: float, lat: float, store_path: str | os.P
 
     Example:
         >>> from earth3d.synth import ProceduralWorld                   # doctest: +SKIP
-        >>> world = ProceduralWorld(0)
-        >>> lon, lat = world.find_city()
-        >>> store, rasters = build_nested_store(world, lon, lat, "world.e3d", QUICK_LEVELS)
+        >>> world = ProceduralWorld(0)  # doctest: +SKIP
+        >>> lon, lat = world.find_city()  # doctest: +SKIP
+        >>> store, rasters = build_nested_store(world, lon, lat, "world.e3d", QUICK_LEVELS)  # doctest: +SKIP
     """
     report = report or Report(quiet=True)
     check_store_output(store_path, overwrite)
