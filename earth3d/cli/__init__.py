@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except INPUT_ERRORS as exc:
         if command.debug:
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = command.in_flags(" ".join(str(exc).split())) or type(exc).__name__
         print(f"earth3d: error: {message}", file=sys.stderr)
         return 1
     finally:

@@ -7,9 +7,10 @@ value the command line passes through to the library fails with the flag the use
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..atomic import check_output
 from ..errors import InputError, InputNotFoundError
@@ -33,8 +34,21 @@ class Common:
     debug: bool = False
     """Show the full traceback when something fails."""
 
+    #: Library parameter -> the flag this command passes it from, for error messages.
+    FLAGS: ClassVar[dict[str, str]] = {}
+
     def run(self) -> None:  # pragma: no cover - every command overrides it
         raise NotImplementedError
+
+    def in_flags(self, message: str) -> str:
+        """`message` with each library parameter the command fills from a flag named by that flag.
+
+        Example: "leaf_cap=0 must be >= 1" becomes "--leaf-cap 0 must be >= 1".
+        """
+        if not self.FLAGS:
+            return message
+        names = "|".join(sorted(map(re.escape, self.FLAGS), key=len, reverse=True))
+        return re.sub(rf"\b({names})=", lambda m: f"{self.FLAGS[m.group(1)]} ", message)
 
 
 @dataclass(kw_only=True)
@@ -57,6 +71,9 @@ class SceneOptions(Common):
     """Most splats per pixel drawn from --store (None: the screen-space error alone decides)."""
     renderer: RendererName = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"resolution": "--resolution", "sse_threshold_px": "--sse",
+                                       "splat_budget_per_pixel": "--splat-budget"}
 
     def open_scene(self, report: Report) -> StoreScene | RasterScene:
         """The scene of --store or --dem (+ --ortho), with the --renderer."""

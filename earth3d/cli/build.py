@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import InputError
 from ._common import Common, Report, check_bbox, check_input
@@ -36,6 +37,9 @@ class Build(Common):
     """Address of a running Dask scheduler (tcp://HOST:PORT) to build on instead."""
     overwrite: bool = False
     """Replace an existing store."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"leaf_cap": "--leaf-cap", "workers": "--workers",
+                                       "resolution_m": "--synth-resolution", "resolution": "--resolution"}
 
     def run(self) -> None:
         """Check the inputs and the output, then lift and build the store."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -45,6 +46,10 @@ class Demo(Common):
     """A much smaller world (cells 5-8x coarser) for a fast preview."""
     overwrite: bool = False
     """Replace the outputs of an earlier run."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        "n_frames": "--frames", "street_distance_m": "--street", "leaf_cap": "--leaf-cap", "workers": "--workers",
+        "fps": "--fps", "sse_threshold_px": "--sse", "splat_budget_per_pixel": "--splat-budget"}
 
     def run(self) -> None:
         """Find a city, build its nested store, fly the descent and write the outputs."""

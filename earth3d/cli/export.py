@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..errors import InputError
 from ..gaussians import Gaussians
@@ -38,6 +38,8 @@ class Export(Common):
     """3D Tiles: every tile in tileset.json, or implicit tiling (OCTREE subtree files; auto: for large stores)."""
     overwrite: bool = False
     """Replace existing outputs."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"resolution": "--resolution"}
 
     def run(self) -> None:
         """Write the splats (or the store's tiles) in the format the --out suffix names."""

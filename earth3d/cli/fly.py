@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -48,6 +48,11 @@ class Fly(SceneOptions):
     """Also write every frame as a PNG into this folder."""
     overwrite: bool = False
     """Replace existing outputs."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **SceneOptions.FLAGS, "n_frames": "--frames", "radius_m": "--radius", "altitude_m": "--alt",
+        "start_altitude_m": "--start-alt", "end_altitude_m": "--end-alt", "heading_deg": "--heading",
+        "street_distance_m": "--street", "fps": "--fps", "alt_m": "height (ground + --alt)"}
 
     def cameras(self, scene) -> list[Camera]:
         """The --path's cameras over `scene` (its centre and ground place the orbit and the descent)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ._common import Common, Report, check_input
 
@@ -27,6 +27,8 @@ class ImportPly(Common):
     """Most splats in a leaf chunk."""
     overwrite: bool = False
     """Replace an existing store."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"leaf_cap": "--leaf-cap"}
 
     def run(self) -> None:
         """Read the PLY into its geodetic frame and build a store from it."""

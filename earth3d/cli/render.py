@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,6 +42,8 @@ class Render(SceneOptions):
     """Background colour, RGB in [0, 1]."""
     overwrite: bool = False
     """Replace existing outputs."""
+
+    FLAGS: ClassVar[dict[str, str]] = {**SceneOptions.FLAGS, "alt_m": "height (ground + --alt)"}
 
     def run(self) -> None:
         """Place the camera over the scene's ground, render it and write the PNG (and depth)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -32,6 +32,8 @@ class Synth(Common):
     """World seed: the same seed gives the same planet."""
     overwrite: bool = False
     """Replace existing outputs."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"resolution_m": "--resolution"}
 
     def run(self) -> None:
         """Synthesize the region and write the GeoTIFF pair and the preview."""
