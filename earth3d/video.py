@@ -15,11 +15,6 @@ import torch
 from .atomic import check_output, replacing, temporary_sibling, write_json_atomic
 
 
-def _check_output(path: str | os.PathLike, overwrite: bool) -> Path:
-    """`path` as a Path, after `earth3d.atomic.check_output` (absent, or `overwrite`; its folder made)."""
-    return check_output(path, overwrite, flag="overwrite=True")
-
-
 def to_uint8(image) -> np.ndarray:
     """An (H, W, 3) float image in [0, 1] (numpy or torch) as uint8."""
     if isinstance(image, torch.Tensor):
@@ -32,7 +27,7 @@ def to_uint8(image) -> np.ndarray:
 
 def write_png(path: str | os.PathLike, image, overwrite: bool = True) -> Path:
     """Write an RGB (H, W, 3) image (float in [0, 1] or uint8) or a 16-bit grey image as PNG."""
-    path = _check_output(path, overwrite)
+    path = check_output(path, overwrite, flag="overwrite=True")
     arr = image if isinstance(image, np.ndarray) and image.dtype in (np.uint8, np.uint16) else to_uint8(image)
     with replacing(path) as tmp:
         iio.imwrite(tmp, arr, extension=".png")
@@ -49,7 +44,7 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
     drawn = depth > 0 if alpha is None else (np.asarray(alpha) > 1e-3) & (depth > 0)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        path = _check_output(path, overwrite)
+        path = check_output(path, overwrite, flag="overwrite=True")
         with replacing(path) as tmp, open(tmp, "wb") as f:
             np.save(f, np.where(drawn, depth, 0.0).astype(np.float32))
         return path
@@ -67,7 +62,7 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
 
 def write_json(path: str | os.PathLike, obj, overwrite: bool = True) -> Path:
     """Write `obj` as indented JSON."""
-    path = _check_output(path, overwrite)
+    path = check_output(path, overwrite, flag="overwrite=True")
     write_json_atomic(path, obj)
     return path
 
@@ -79,7 +74,7 @@ class Mp4Writer:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = 24.0, quality: int = 8, overwrite: bool = False):
-        self.path = _check_output(path, overwrite)
+        self.path = check_output(path, overwrite, flag="overwrite=True")
         if self.path.suffix.lower() != ".mp4":
             raise ValueError(f"video output {self.path} must end in .mp4")
         if not (fps > 0):
