@@ -21,7 +21,7 @@ from ..scenarios.scene import RasterScene, StoreScene
 #: The --renderer choices (the `Renderer` protocol is the rasterizers' interface).
 RendererName = Literal["auto", "cpu", "gsplat"]
 
-__all__ = ["Common", "RendererName", "Report", "SceneOptions", "check_bbox", "check_input", "check_new",
+__all__ = ["Common", "RendererName", "Report", "SceneOptions", "check_bbox", "check_frames", "check_input", "check_new",
            "check_size", "make_renderer"]
 
 
