@@ -2,9 +2,10 @@
 
 Figure: for each altitude band, the mean seconds per 1280x720 frame through the LOD store, and the
 flatness ratio max/min over the bands (the target is <= 1.5: the cost of a frame should follow the
-pixels, not the altitude or the size of the world). A frame's time is all its work: prefetching
-the next views as `earth3d fly` does (their cuts, and loads up to a quota per frame), the stream
-cut, waiting for chunk loads, concatenation and render.
+pixels, not the altitude or the size of the world). A frame's time is all its work in
+`earth3d.scenarios.render_path`, the loop `earth3d fly` and `demo` use: prefetching the next views
+(their cuts, and loads up to a quota per frame), the stream cut, waiting for chunk loads,
+concatenation and render.
 Each pass flies the path with a fresh stream (an empty chunk cache); a frame's figure is its
 median over the passes. Wall time is beside CPU time (all threads of the process): on a shared
 machine wall time is noisy, CPU time much less so. The stage columns split the wall time.
@@ -29,10 +30,9 @@ from pathlib import Path
 import numpy as np
 
 import earth3d
-from earth3d.cli import PREFETCH_FRAMES, PREFETCH_SPLATS_PER_PIXEL
-from earth3d.gaussians import Gaussians
 from earth3d.geometry import paths
 from earth3d.renderers import default_renderer
+from earth3d.scenarios import render_path, store_leaves
 from earth3d.stream import Stream
 
 BANDS = [(1e5, np.inf, "> 100 km"), (1e4, 1e5, "10-100 km"), (1e3, 1e4, "1-10 km"), (1e2, 1e3, "100 m-1 km"),
@@ -48,31 +48,19 @@ def _ensure_demo(demo_dir: Path) -> None:
                     "--height", "36", "--frames", "2", "--quiet", "--overwrite"], check=True)
 
 
-def _all_leaves(store) -> Gaussians:
-    keys, leaves = list(store.root_keys()), []
-    while keys:
-        key = keys.pop()
-        if store.is_leaf(key):
-            leaves.append(store.read(key))
-        else:
-            keys.extend(store.children(key))
-    return Gaussians.concat(leaves)
-
-
 def fly(store, cams, renderer, options: dict) -> np.ndarray:
     """One pass with a fresh stream: per frame (wall s, CPU s, splats, intersections, stage wall s...)."""
     rows = []
     with Stream(store, **options) as stream:
-        for i, cam in enumerate(cams):
+        frames = render_path(stream, cams, renderer=renderer)  # the loop every flythrough uses
+        while True:
             w0, c0 = time.perf_counter(), time.process_time()
-            stream.prefetch(cams[i + 1:i + 1 + PREFETCH_FRAMES],
-                            max_splats=int(PREFETCH_SPLATS_PER_PIXEL * cam.width * cam.height))
-            g = stream.select(cam)
-            w1 = time.perf_counter()
-            renderer.render(g, cam)
+            frame = next(frames, None)
+            if frame is None:
+                break
             wall, cpu = time.perf_counter() - w0, time.process_time() - c0
             st = getattr(renderer, "timings", {})
-            rows.append([wall, cpu, len(g), getattr(renderer, "intersections", 0), w1 - w0,
+            rows.append([wall, cpu, frame.output.n_splats, getattr(renderer, "intersections", 0), frame.stream_s,
                          *(st.get(k, np.nan) for k in STAGES[1:])])
     return np.array(rows)
 
@@ -131,7 +119,7 @@ def main() -> None:
     # Baseline: every leaf splat, no LOD, at the middle frame of each band; and how close the LOD frame is.
     if args.no_baseline:
         return
-    everything = _all_leaves(store)
+    everything = store_leaves(store)
     picks = [int(np.flatnonzero(sel)[sel.sum() // 2]) for sel in ((alts >= lo) & (alts < hi) for lo, hi, _ in BANDS)
              if sel.any()]
     print(f"\nbaseline: all {len(everything)} full-detail splats, no LOD; PSNR of the LOD frame against it")

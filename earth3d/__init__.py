@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "read_raster": "earth3d.raster.read",
     "lift": "earth3d.lifting",
-    "render": "earth3d.rendering",
+    "render": "earth3d.scenarios.frame",
 }
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Earth3dError",
     "InputError",
     "InputFileError",
+    "InputNotFoundError",
     "OutputExistsError",
     "OutputError",
     "StoreError",
@@ -40,6 +41,10 @@ class InputError(Earth3dError, ValueError):
 
 class InputFileError(Earth3dError, OSError):
     """An input file that is missing, unreadable, or holds something earth3d cannot use."""
+
+
+class InputNotFoundError(InputFileError, FileNotFoundError):
+    """An input file or folder that does not exist."""
 
 
 class OutputError(Earth3dError, OSError):

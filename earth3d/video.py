@@ -12,17 +12,7 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
-from .atomic import replacing, temporary_sibling, write_json_atomic
-
-
-def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
-    """`path` as a Path, after checking that it may be written (absent, or `overwrite`)."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, expected a file name")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass --overwrite to replace it)")
-    return path
+from .atomic import check_output, replacing, temporary_sibling, write_json_atomic
 
 
 def to_uint8(image) -> np.ndarray:
@@ -37,8 +27,7 @@ def to_uint8(image) -> np.ndarray:
 
 def write_png(path: str | os.PathLike, image, overwrite: bool = True) -> Path:
     """Write an RGB (H, W, 3) image (float in [0, 1] or uint8) or a 16-bit grey image as PNG."""
-    path = check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output(path, overwrite, flag="overwrite=True")
     arr = image if isinstance(image, np.ndarray) and image.dtype in (np.uint8, np.uint16) else to_uint8(image)
     with replacing(path) as tmp:
         iio.imwrite(tmp, arr, extension=".png")
@@ -55,8 +44,7 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
     drawn = depth > 0 if alpha is None else (np.asarray(alpha) > 1e-3) & (depth > 0)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        path = check_output(path, overwrite)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = check_output(path, overwrite, flag="overwrite=True")
         with replacing(path) as tmp, open(tmp, "wb") as f:
             np.save(f, np.where(drawn, depth, 0.0).astype(np.float32))
         return path
@@ -74,8 +62,7 @@ def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = Tr
 
 def write_json(path: str | os.PathLike, obj, overwrite: bool = True) -> Path:
     """Write `obj` as indented JSON."""
-    path = check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output(path, overwrite, flag="overwrite=True")
     write_json_atomic(path, obj)
     return path
 
@@ -87,12 +74,11 @@ class Mp4Writer:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = 24.0, quality: int = 8, overwrite: bool = False):
-        self.path = check_output(path, overwrite)
+        self.path = check_output(path, overwrite, flag="overwrite=True")
         if self.path.suffix.lower() != ".mp4":
             raise ValueError(f"video output {self.path} must end in .mp4")
         if not (fps > 0):
             raise ValueError(f"fps={fps} must be positive")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temporary_sibling(self.path)
         self._fps, self._quality = float(fps), quality
         self._encoder = None  # imageio-ffmpeg's frame writer, started by the first frame (it needs the size)

@@ -18,7 +18,7 @@ from affine import Affine
 from pyproj import CRS
 
 from earth3d import GeoRaster
-from earth3d.cli import Level, Report, build_nested_store, render_flythrough, street_descent
+from earth3d.scenarios import Level, Report, build_nested_store, render_flythrough, street_descent
 
 M_PER_DEG = 111_320.0
 

@@ -304,3 +304,41 @@ def test_serve_a_store(store, tmp_path):
 def test_serve_refuses_a_folder_without_tiles(tmp_path, capsys):
     assert main(["serve", str(tmp_path), "--cesium", str(tmp_path)]) == 1
     assert "holds neither tileset.json nor an earth3d store" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- one error policy
+def test_an_earth3d_error_is_one_line_and_a_bug_a_traceback(monkeypatch, capsys):
+    from earth3d.cli.info import Info
+    from earth3d.errors import StoreError
+
+    def damaged(self):
+        raise StoreError("world.e3d: index is corrupt")
+
+    monkeypatch.setattr(Info, "run", damaged)
+    assert main(["info", "world.e3d"]) == 1
+    assert _one_error_line(capsys) == "earth3d: error: world.e3d: index is corrupt"
+    with pytest.raises(StoreError):
+        main(["info", "world.e3d", "--debug"])
+
+    def bug(self):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(Info, "run", bug)
+    with pytest.raises(KeyError):
+        main(["info", "world.e3d"])
+
+
+def test_library_errors_name_the_flag(para, tmp_path, capsys):
+    dem, ortho = para
+    assert main(["fly", "--dem", str(dem), *COARSE, "--path", "descent", "--street", "-4", "--frames", "3",
+                 "--width", "32", "--height", "32", "--out", str(tmp_path / "x.mp4"), "--quiet"]) == 1
+    line = _one_error_line(capsys, "--street -4")
+    assert "street_distance_m" not in line
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_synth_across_the_antimeridian(tmp_path):
+    out = tmp_path / "am"
+    assert main(["synth", "--bbox", "179.95", "0.00", "180.05", "0.05", "--resolution", "500", "--out", str(out),
+                 "--quiet"]) == 0
+    assert iio.imread(out / "preview.png").shape[1] >= 20

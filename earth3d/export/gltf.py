@@ -27,11 +27,10 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from ..atomic import write_bytes_atomic
+from ..atomic import check_output, write_bytes_atomic
 from ..gaussians import SH_C0, Gaussians
 from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
-from .files import check_target
 from .frames import LocalFrame, check_lonlath, to_local
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz, spz_unit
@@ -125,7 +124,7 @@ def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonla
                      compression: str | None = None, overwrite: bool = False) -> Path:
     """Write `gaussians` as a GLB with KHR_gaussian_splatting in the ENU frame at `origin_lonlath`
     (default: the splats' own origin). `compression="spz"` stores them as SPZ."""
-    path = check_target(path, overwrite)
+    path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
     write_bytes_atomic(path, splats_glb(gaussians, frame, compression))
     return path
@@ -222,7 +221,7 @@ def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath
                       max_error: float | None = None, overwrite: bool = False) -> Path:
     """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
     frame at `origin_lonlath` (default: the raster's centre at its median valid height)."""
-    path = check_target(path, overwrite)
+    path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     if origin_lonlath is None:
         origin_lonlath = raster_center(raster)
     frame = LocalFrame.at(*check_lonlath(origin_lonlath))

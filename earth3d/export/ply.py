@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_bytes_atomic, write_json_atomic
+from ..atomic import check_output, write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
-from .files import check_target
 from .frames import LocalFrame, check_lonlath, from_local, to_local
 
 SIDECAR_FORMAT = "earth3d.ply-georef/1"
@@ -68,8 +67,8 @@ def ply_dtype(sh_degree: int) -> np.dtype:
 def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, overwrite: bool = False) -> Path:
     """Write `gaussians` as a 3DGS PLY in the ENU frame at `origin_lonlath` (default: the geodetic point of
     the splats' ECEF origin), plus the `<file>.json` sidecar. Returns the PLY path."""
-    path = check_target(path, overwrite)
-    side = check_target(sidecar_path(path), overwrite)
+    path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
+    side = check_output(sidecar_path(path), overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
     means, quats, scales, opacities, sh = to_local(gaussians, frame)
     records = np.zeros(len(means), dtype=ply_dtype(gaussians.sh_degree))

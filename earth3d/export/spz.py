@@ -35,9 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_bytes_atomic, write_json_atomic
+from ..atomic import check_output, write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
-from .files import check_target
 from .frames import LocalFrame, check_lonlath, from_local, to_local
 
 MAGIC = 0x5053474E
@@ -152,8 +151,8 @@ def write_spz(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None
               overwrite: bool = False) -> Path:
     """Write `gaussians` as a standalone .spz in the local ENU frame (x east, y up, z south)
     at `origin_lonlath` (default: the splats' own origin), with a `<file>.json` geo-reference."""
-    path = check_target(path, overwrite)
-    side = check_target(path.with_name(path.name + ".json"), overwrite)
+    path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
+    side = check_output(path.with_name(path.name + ".json"), overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
     means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_RUB)
     write_bytes_atomic(path, encode_spz(means, quats, scales, opacities, sh, version=version))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json_atomic
+from ..atomic import check_output, write_json_atomic
 from .frames import LocalFrame
 
 MIN_HALF_SIZE_M = 1e-3
@@ -62,8 +62,7 @@ def staged_output(out_dir: str | os.PathLike, overwrite: bool):
     replaces tiles/ only when `finish` runs; a failure leaves the previous tileset untouched."""
     out = Path(out_dir)
     target = out / "tileset.json"
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target}: already exists (pass overwrite=True to replace it)")
+    check_output(target, overwrite, flag="overwrite=True")
     out.mkdir(parents=True, exist_ok=True)
     stage = out / f".tiles.{os.getpid()}.tmp"
     try:

@@ -1,0 +1,105 @@
+"""`earth3d demo`: a procedural world from a continent down to a street, built into a store and flown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import InputError
+from ._common import Common, RendererName, Report, check_frames, check_new, check_size, make_renderer
+
+
+@dataclass(kw_only=True)
+class Demo(Common):
+    """Procedural world, no download: synthesize a continent down to a city street, lift it, build a
+    store, and fly from 2,000 km down to street level and along a street. Writes an mp4 and a poster.
+    """
+
+    out: Path = Path("earth3d_demo")
+    """Output folder: flythrough.mp4, poster.png, the store world.e3d and path.json."""
+    width: int = 640
+    height: int = 360
+    frames: int = 120
+    fps: float = 24.0
+    seed: int = 0
+    """World seed."""
+    near: tuple[float, float] = (0.0, 0.0)
+    """LON LAT: fly to the city nearest this point."""
+    street: float = 40.0
+    """Metres flown along the street at the end."""
+    cache_mb: int = 1024
+    """Chunk cache budget, MiB."""
+    leaf_cap: int = 8192
+    """Most splats in a leaf chunk (smaller leaves let the level of detail follow the view more closely)."""
+    sse: float = 1.0
+    """Screen-space error threshold in pixels: a node is drawn once its error is under this."""
+    splat_budget: float | None = 1.0
+    """Most splats per pixel drawn (None: the screen-space error alone decides)."""
+    workers: int = 1
+    """Processes of a local Dask cluster building the store (1: in this process)."""
+    renderer: RendererName = "auto"
+    """Rasterizer: gsplat on a CUDA device, else the CPU one."""
+    quick: bool = False
+    """A much smaller world (cells 5-8x coarser) for a fast preview."""
+    overwrite: bool = False
+    """Replace the outputs of an earlier run."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        "n_frames": "--frames", "street_distance_m": "--street", "leaf_cap": "--leaf-cap", "workers": "--workers",
+        "fps": "--fps", "sse_threshold_px": "--sse", "splat_budget_per_pixel": "--splat-budget"}
+
+    def run(self) -> None:
+        """Find a city, build its nested store, fly the descent and write the outputs."""
+        from ..scenarios import (
+            DEMO_LEVELS,
+            POSTER_ALTITUDE_M,
+            QUICK_LEVELS,
+            build_nested_store,
+            check_store_output,
+            frame_near_altitude,
+            render_flythrough,
+            street_descent,
+        )
+        from ..synth import ProceduralWorld
+        from ..video import write_json
+
+        check_size(self.width, self.height)
+        check_frames(self.frames)
+        for flag, value in (("--fps", self.fps), ("--cache-mb", self.cache_mb), ("--sse", self.sse)):
+            if not value > 0:
+                raise InputError(f"{flag} {value} must be positive")
+        if self.splat_budget is not None and not self.splat_budget > 0:
+            raise InputError(f"--splat-budget {self.splat_budget} must be positive or None")
+        video, poster, store_path, path_json = (self.out / n for n in
+                                                ("flythrough.mp4", "poster.png", "world.e3d", "path.json"))
+        for path in (video, poster, path_json):
+            check_new(path, self.overwrite)
+        check_store_output(store_path, self.overwrite, flag="--overwrite")
+        renderer = make_renderer(self.renderer)
+        report = Report(self.quiet)
+        world = ProceduralWorld(self.seed)
+        with report.stage("find city"):
+            lon, lat = world.find_city(self.near)
+        levels = QUICK_LEVELS if self.quick else DEMO_LEVELS
+        st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
+                                         workers=self.workers, overwrite=self.overwrite, report=report)
+        cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,
+                                                 width=self.width, height=self.height)
+        poster_frame = frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
+        splats = render_flythrough(st, cameras, video, poster=(poster, poster_frame), fps=self.fps, sse=self.sse,
+                                   splat_budget=self.splat_budget, cache_mb=self.cache_mb, renderer=renderer,
+                                   overwrite=self.overwrite, report=report)
+        slon, slat, heading = street
+        write_json(path_json, {"city_lonlat": [lon, lat], "street_lonlat": [slon, slat], "heading_deg": heading,
+                               "street_m": self.street, "frames": self.frames, "seed": self.seed,
+                               "ground_m": float(ground(np.array([slon]), np.array([slat]))[0]),
+                               "store": store_path.name}, overwrite=self.overwrite)
+        report.say(f"city at lon={lon:.5f}, lat={lat:.5f}; street flight heading {heading:g} deg")
+        report.say(f"store  {store_path} ({st.info()['splat_count']} splats)")
+        report.say(f"video  {video} ({len(cameras)} frames, {self.width}x{self.height}, "
+                   f"{min(splats)}..{max(splats)} splats per frame)")
+        report.say(f"poster {poster} (frame {poster_frame})")
+        report.summary()

@@ -1,0 +1,82 @@
+"""`earth3d render`: one view of a store or a lifted DEM to a PNG (and a depth map)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import InputError
+from ._common import Report, SceneOptions, check_new, check_size
+
+
+@dataclass(kw_only=True)
+class Render(SceneOptions):
+    """Render one view to a PNG (and optionally a depth map)."""
+
+    out: Path
+    """Output PNG."""
+    lon: float | None = None
+    """Camera longitude in degrees (default: the scene's centre)."""
+    lat: float | None = None
+    """Camera latitude in degrees (default: the scene's centre)."""
+    alt: float = 5000.0
+    """Camera height in metres above the ground under the camera."""
+    heading: float = 0.0
+    """Degrees clockwise from north."""
+    pitch: float = -90.0
+    """Degrees; -90 looks straight down, 0 at the horizon."""
+    roll: float = 0.0
+    """Degrees; positive banks to the right."""
+    look_at: tuple[float, float, float] | None = None
+    """LON LAT HEIGHT (ellipsoidal, m) to look at instead of --heading/--pitch/--roll."""
+    fov: float = 60.0
+    """Vertical field of view in degrees."""
+    width: int = 1280
+    height: int = 720
+    depth: Path | None = None
+    """Also write the depth map: .png (16-bit, log-scaled) or .npy (float32 metres)."""
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Background colour, RGB in [0, 1]."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    FLAGS: ClassVar[dict[str, str]] = {**SceneOptions.FLAGS, "alt_m": "height (ground + --alt)"}
+
+    def run(self) -> None:
+        """Place the camera over the scene's ground, render it and write the PNG (and depth)."""
+        from ..geometry import Camera
+        from ..scenarios.path import render_path
+        from ..video import write_depth, write_png
+
+        check_size(self.width, self.height)
+        check_new(self.out, self.overwrite)
+        if self.depth is not None:
+            check_new(self.depth, self.overwrite)
+            if self.depth.suffix.lower() not in (".png", ".npy"):
+                raise InputError(f"--depth {self.depth} must end in .png or .npy")
+        report = Report(self.quiet)
+        with self.open_scene(report) as scene:
+            lon0, lat0 = scene.centre()
+            lon = lon0 if self.lon is None else self.lon
+            lat = lat0 if self.lat is None else self.lat
+            if not -90 <= lat <= 90 or not -180 <= lon <= 360:
+                raise InputError(f"camera position --lon {lon} --lat {lat} is outside the globe")
+            ground = float(scene.ground()(np.array([lon]), np.array([lat]))[0])
+            if self.look_at is not None:
+                camera = Camera.look_at((lon, lat, ground + self.alt), self.look_at, self.width, self.height,
+                                        self.fov)
+            else:
+                camera = Camera.from_geodetic(lon, lat, ground + self.alt, self.heading, self.pitch, self.roll,
+                                              self.width, self.height, self.fov)
+            with report.stage("render"):
+                frame = next(render_path(scene.source, [camera], renderer=scene.renderer,
+                                         background=self.background))
+        out = frame.output
+        write_png(self.out, out.rgb, overwrite=self.overwrite)
+        report.say(f"wrote {self.out} ({self.width}x{self.height}, {out.n_splats} splats)")
+        if self.depth is not None:
+            write_depth(self.depth, out.depth, out.alpha, overwrite=self.overwrite)
+            report.say(f"wrote {self.depth}")

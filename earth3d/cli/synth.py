@@ -1,0 +1,80 @@
+"""`earth3d synth`: a region of the procedural world as GeoTIFF orthophoto + DEM and a preview PNG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from ..errors import InputError
+from ._common import Common, Report, check_bbox, check_new
+
+
+@dataclass(kw_only=True)
+class Synth(Common):
+    """Synthesize a region of the procedural world: GeoTIFF orthophoto + DEM and a preview PNG."""
+
+    out: Path
+    """Output folder (ortho.tif, dem.tif, preview.png)."""
+    bbox: tuple[float, float, float, float] | None = None
+    """WEST SOUTH EAST NORTH in degrees (across the antimeridian, east > 180)."""
+    tile: tuple[int, int, int] | None = None
+    """Z X Y key of the global tile grid (instead of --bbox)."""
+    city: float | None = None
+    """Instead of --bbox: a square this many metres wide around the world's nearest city to (0, 0)."""
+    level: Literal["continental", "regional", "city", "street"] | None = None
+    """Preset resolution for a level of detail (overrides --resolution)."""
+    resolution: float = 30.0
+    """Cell size in metres."""
+    seed: int = 0
+    """World seed: the same seed gives the same planet."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"resolution_m": "--resolution"}
+
+    def run(self) -> None:
+        """Synthesize the region and write the GeoTIFF pair and the preview."""
+        from ..raster.write import write_raster
+        from ..scenarios.levels import level_bbox
+        from ..synth import LEVELS, ProceduralWorld
+        from ..video import write_png
+
+        regions = [r for r in (self.bbox, self.tile, self.city) if r is not None]
+        if len(regions) != 1:
+            raise InputError("give exactly one region: --bbox W S E N, --tile Z X Y or --city METRES")
+        names = {k: self.out / f"{k}.{ext}" for k, ext in (("ortho", "tif"), ("dem", "tif"), ("preview", "png"))}
+        for path in names.values():
+            check_new(path, self.overwrite)
+        report = Report(self.quiet)
+        world = ProceduralWorld(self.seed)
+        resolution = LEVELS[self.level] if self.level else self.resolution
+        region: dict
+        if self.city is not None:
+            if not self.city > 0:
+                raise InputError(f"--city {self.city} must be a positive width in metres")
+            with report.stage("find city"):
+                lon, lat = world.find_city()
+            region = dict(bbox=level_bbox(lon, lat, self.city / 2))
+        elif self.bbox is not None:
+            region = dict(bbox=check_bbox(self.bbox, "--bbox"))
+        else:
+            region = dict(tile=self.tile)
+        with report.stage("synthesize"):
+            raster = world.generate(resolution_m=resolution, **region)
+        with report.stage("write"):
+            write_raster(raster, names["dem"], names["ortho"], overwrite=self.overwrite)
+            write_png(names["preview"], preview(raster.rgb), overwrite=self.overwrite)
+        h, w = raster.shape
+        report.say(f"wrote {names['ortho']}, {names['dem']} and {names['preview']} ({w}x{h} cells, "
+                   f"{resolution:g} m, heights {np.nanmin(raster.height):.0f}..{np.nanmax(raster.height):.0f} m)")
+        report.summary()
+
+
+def preview(rgb: np.ndarray, max_side: int = 1024) -> np.ndarray:
+    """The orthophoto, block-averaged down to at most `max_side` pixels on a side."""
+    step = max(1, -(-max(rgb.shape[:2]) // max_side))
+    h, w = (rgb.shape[0] // step) * step, (rgb.shape[1] // step) * step
+    return rgb[:h, :w].reshape(h // step, step, w // step, step, 3).mean(axis=(1, 3))

@@ -1,0 +1,46 @@
+"""One call from a world to an image: `render(source, camera)`, exposed as `earth3d.render`."""
+
+from __future__ import annotations
+
+from ..gaussians import Gaussians
+from ..geometry import Camera
+from ..renderers import Renderer, RenderOutput, default_renderer
+from ..store import Store
+from ..stream import Stream
+
+
+def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Renderer | None = None,
+           background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
+    """Render a Stream (its cut for `camera`), a Store (through a default Stream) or Gaussians.
+
+    Args:
+        source: where the splats come from. A Stream draws its level-of-detail cut for `camera`;
+            a Store is opened through a default Stream for this one view; Gaussians are drawn as given.
+        camera: the view.
+        renderer: the rasterizer (default: `earth3d.renderers.default_renderer()`, gsplat on CUDA,
+            else the CPU one).
+        background: RGB in [0, 1] where nothing is drawn.
+
+    Returns:
+        The RenderOutput (rgb, depth, alpha); its `n_splats` is the number of splats drawn.
+
+    Raises:
+        TypeError: `source` is none of the three.
+
+    Example:
+        >>> import earth3d                                          # doctest: +SKIP
+        >>> with earth3d.stream.Stream(earth3d.store.open("world.e3d")) as stream:  # doctest: +SKIP
+        ...     out = earth3d.render(stream, camera)
+    """
+    if isinstance(source, Store):
+        with Stream(source) as stream:
+            gaussians = stream.select(camera)
+    elif isinstance(source, Stream):
+        gaussians = source.select(camera)
+    elif isinstance(source, Gaussians):
+        gaussians = source
+    else:
+        raise TypeError(f"render() takes a Stream, Store or Gaussians, not {type(source).__name__}")
+    out = (renderer or default_renderer()).render(gaussians, camera, background)
+    out.n_splats = len(gaussians)
+    return out

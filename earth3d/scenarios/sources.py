@@ -1,0 +1,59 @@
+"""Where a store's splats come from: a lifted GeoTIFF pair, a procedural region, or another store's leaves.
+
+The first two are module-level functions so that `functools.partial` of them pickles: a
+distributed build lifts each source on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..gaussians import Gaussians
+from ..lifting import lift
+from ..raster import read_raster
+from ..store import Store
+
+
+def lifted_raster(dem: str | os.PathLike, ortho: str | os.PathLike | None = None,
+                  resolution: float | None = None) -> Gaussians:
+    """Splats of a DEM (+ orthophoto) GeoTIFF pair, lifted at `resolution` (default: the finer input's).
+
+    Args:
+        dem: the DEM GeoTIFF.
+        ortho: an orthophoto draped on it (None: colours from a hypsometric ramp).
+        resolution: lifting cell size in the DEM CRS's units.
+
+    Returns:
+        The Gaussians.
+
+    Example:
+        >>> from functools import partial                              # doctest: +SKIP
+        >>> build_store([partial(lifted_raster, "dem.tif", "ortho.tif")], "world.e3d")  # doctest: +SKIP
+    """
+    return lift(read_raster(dem, ortho, resolution=resolution))
+
+
+def synthesized(bbox: tuple[float, float, float, float], resolution_m: float, seed: int = 0) -> Gaussians:
+    """Splats of a region (west, south, east, north degrees) of the procedural world of `seed`."""
+    from ..synth import ProceduralWorld
+
+    return lift(ProceduralWorld(seed).generate(bbox=bbox, resolution_m=resolution_m))
+
+
+def store_leaves(store: Store) -> Gaussians:
+    """Every full-detail splat of a store: its leaves, concatenated (no level of detail).
+
+    Args:
+        store: the store. Check `store.info()["splat_count"]` first: this loads them all.
+
+    Returns:
+        The Gaussians of all leaves.
+    """
+    keys, leaves = list(store.root_keys()), []
+    while keys:
+        key = keys.pop()
+        if store.is_leaf(key):
+            leaves.append(store.read(key))
+        else:
+            keys.extend(store.children(key))
+    return Gaussians.concat(leaves)
