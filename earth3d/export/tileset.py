@@ -49,6 +49,12 @@ class Tile:
         return out
 
 
+def empty_tile_error(lo: np.ndarray, hi: np.ndarray) -> float:
+    """Geometric error of a content-less tile spanning lo..hi: drawing nothing there loses detail the size of
+    its box's diagonal."""
+    return float(np.linalg.norm(np.asarray(hi) - np.asarray(lo)))
+
+
 def box_of(lo: np.ndarray, hi: np.ndarray) -> list[float]:
     """The 12 numbers of a 3D Tiles `box` spanning the axis-aligned bounds lo..hi (never thinner than 2 mm)."""
     center = (np.asarray(lo) + np.asarray(hi)) / 2
