@@ -170,7 +170,9 @@ def main() -> None:
                   f"({r['requests_total']} in all)", flush=True)
     for layout in ("explicit", "implicit"):
         b, a = rows["before", layout], rows["after", layout]
-        ratio = lambda k: f"{a[k] / b[k]:.2f}" if a[k] and b[k] else "n/a"  # noqa: E731
+        def ratio(k: str, a: dict = a, b: dict = b) -> str:
+            return f"{a[k] / b[k]:.2f}" if a[k] and b[k] else "n/a"
+
         print(f"{layout:8s} after/before: first frame x{ratio('first_ms')}, stable frame x{ratio('stable_ms')}, "
               f"requests before first frame {b['requests_first']} -> {a['requests_first']}")
 

@@ -15,15 +15,15 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import data_path
 
 import earth3d
 from earth3d.export import write_terrain_tileset, write_tileset
 from earth3d.export.viewer import CESIUM_PACKAGE, npm_cache, serve
 from earth3d.geometry import Camera
-from earth3d.renderers.cpu import CpuRenderer
 from earth3d.raster import GeoRaster
+from earth3d.renderers.cpu import CpuRenderer
 from earth3d.store import build
-from conftest import data_path
 
 NPM_DIR = npm_cache()
 PACKAGES = [CESIUM_PACKAGE, "playwright-core@1.65.1"]
@@ -118,7 +118,8 @@ def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
     else:
         write_terrain_tileset(crop, tmp_path / "tiles", tile_cells=32)
 
-    server = serve(tmp_path / "tiles", npm_dir / "node_modules" / "cesium" / "Build" / "Cesium", port=0, background=True)
+    cesium = npm_dir / "node_modules" / "cesium" / "Build" / "Cesium"
+    server = serve(tmp_path / "tiles", cesium, port=0, background=True)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         shot = tmp_path / "cesium.png"

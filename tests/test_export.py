@@ -191,14 +191,16 @@ def test_ply_bad_input(tmp_path, splats):
 
     names = [n for n in ply_dtype(0).names if n != "scale_1"]
     rec = np.ones(3, dtype=[(k, "<f4") for k in names])
-    header = "ply\nformat binary_little_endian 1.0\nelement vertex 3\n" + "".join(f"property float {k}\n" for k in names)
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 3\n"
+    header += "".join(f"property float {k}\n" for k in names)
     (tmp_path / "missing.ply").write_bytes((header + "end_header\n").encode() + rec.tobytes())
     with pytest.raises(ValueError, match=r"missing\.ply.*'scale_1'"):
         read_ply(tmp_path / "missing.ply", origin_lonlath=(0, 0, 0))
 
     rec = np.ones(3, dtype=ply_dtype(0))
     rec["opacity"][1] = np.nan
-    header = "ply\nformat binary_little_endian 1.0\nelement vertex 3\n" + "".join(f"property float {k}\n" for k in rec.dtype.names)
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 3\n"
+    header += "".join(f"property float {k}\n" for k in rec.dtype.names)
     (tmp_path / "nan.ply").write_bytes((header + "end_header\n").encode() + rec.tobytes())
     with pytest.raises(ValueError, match=r"nan\.ply.*'opacity'.*1 non-finite"):
         read_ply(tmp_path / "nan.ply", origin_lonlath=(0, 0, 0))
@@ -244,7 +246,8 @@ def _glb_splats_in_enu(doc, binary):
     attrs = doc["meshes"][0]["primitives"][0]["attributes"]
     get = lambda name: accessor_array(doc, binary, attrs[name]).astype(np.float64)  # noqa: E731
     pos = get("POSITION") @ ENU_TO_GLTF  # glTF -> ENU
-    return pos, get("KHR_gaussian_splatting:SCALE"), get("KHR_gaussian_splatting:OPACITY"), get("KHR_gaussian_splatting:ROTATION")
+    return (pos, get("KHR_gaussian_splatting:SCALE"), get("KHR_gaussian_splatting:OPACITY"),
+            get("KHR_gaussian_splatting:ROTATION"))
 
 
 def test_glb_splats_match_the_source(tmp_path, splats):
@@ -372,7 +375,8 @@ def _node(tools: Path, script: str, arg: Path) -> dict:
     js = tools / f"earth3d_{hashlib.sha1(script.encode()).hexdigest()[:12]}.mjs"
     if not js.exists():
         js.write_text(script)
-    out = subprocess.run(["node", str(js), str(arg)], check=True, capture_output=True, text=True, timeout=120, cwd=tools)
+    out = subprocess.run(["node", str(js), str(arg)], check=True, capture_output=True, text=True, timeout=120,
+                         cwd=tools)
     return json.loads(out.stdout)
 
 
@@ -380,7 +384,8 @@ def _validator_problems(issues: dict) -> list:
     """Errors and warnings, less the one the validator raises for every extension-prefixed attribute
     semantic: it predates that part of glTF and KHR_gaussian_splatting (it checks only for a '_' prefix)."""
     return [m for m in issues["messages"] if m["severity"] <= 1 and not (
-        m["code"] == "MESH_PRIMITIVE_INVALID_ATTRIBUTE" and m["pointer"].split("/")[-1].startswith("KHR_gaussian_splatting:"))]
+        m["code"] == "MESH_PRIMITIVE_INVALID_ATTRIBUTE"
+        and m["pointer"].split("/")[-1].startswith("KHR_gaussian_splatting:"))]
 
 
 @pytest.mark.parametrize("compression", [None, "spz"])

@@ -77,7 +77,8 @@ def test_tileset_follows_the_spec(tmp_path, store, compression):
     m = np.asarray(root["transform"]).reshape(4, 4).T
     listing = ts["extensions"]["3DTILES_content_gltf"]
     if compression == "spz":
-        assert set(listing["extensionsRequired"]) == {"KHR_gaussian_splatting", "KHR_gaussian_splatting_compression_spz_2"}
+        assert set(listing["extensionsRequired"]) == {"KHR_gaussian_splatting",
+                                                      "KHR_gaussian_splatting_compression_spz_2"}
     else:
         assert listing == {"extensionsUsed": ["KHR_gaussian_splatting"]}
     assert len(uris) > 3 and "children" in root
@@ -196,7 +197,7 @@ def _store_key(implicit_root: dict, m: np.ndarray, key: tuple) -> tuple:
     level0 = int(round(np.log2(CUBE_SIDE_M / side)))
     corner = m[:3, :3] @ box[:3] + m[:3, 3] - side / 2
     xyz0 = np.round((corner - CUBE_MIN_M) / side).astype(np.int64)
-    return (level0 + key[0], *(int((v << key[0]) + k) for v, k in zip(xyz0, key[1:])))
+    return (level0 + key[0], *(int((v << key[0]) + k) for v, k in zip(xyz0, key[1:], strict=False)))
 
 
 def _expand_implicit(out: Path) -> tuple[dict, dict]:
@@ -235,7 +236,7 @@ def _expand_implicit(out: Path) -> tuple[dict, dict]:
         assert table["count"] == len(keys)
         errors = np.frombuffer(st["views"][table["properties"]["geometricError"]["values"]], "<f8")
         boxes = np.frombuffer(st["views"][table["properties"]["boundingBox"]["values"]], "<f8").reshape(-1, 12)
-        for j, (key, bit) in enumerate(zip(keys, np.flatnonzero(avail))):
+        for j, (key, bit) in enumerate(zip(keys, np.flatnonzero(avail), strict=False)):
             tiles[tuple(map(int, key))] = {"content": bool(content[bit]), "error": float(errors[j]), "box": boxes[j]}
     assert seen == {str(p.relative_to(out)) for p in (out / "tiles" / "subtrees").rglob("*.subtree")}
     assert max(k[0] for k in tiles) + 1 == tiling["availableLevels"]
@@ -409,7 +410,8 @@ def test_terrain_tileset(tmp_path, crop):
         ecef = _content_enu(out, uri) @ m[:3, :3].T + m[:3, 3]
         x, y, h = to_crs.transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
         col, row = inverse * (np.asarray(x), np.asarray(y))
-        assert np.abs(col - np.round(col - 0.5) - 0.5).max() < 1e-3 and np.abs(row - np.round(row - 0.5) - 0.5).max() < 1e-3
+        assert np.abs(col - np.round(col - 0.5) - 0.5).max() < 1e-3
+        assert np.abs(row - np.round(row - 0.5) - 0.5).max() < 1e-3
         cells = crop.height[np.floor(row).astype(int), np.floor(col).astype(int)]
         assert np.abs(h - cells).max() < 1e-3
         checked += len(h)

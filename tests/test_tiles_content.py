@@ -72,7 +72,7 @@ def _check_splat_glb(path: Path) -> int:
 
 @pytest.mark.parametrize("layout", ["explicit", "implicit"])
 @pytest.mark.parametrize("compression", ["spz", None])
-def test_every_splat_glb_has_the_required_attributes(tmp_path, store, layout, compression):
+def test_every_splat_glb_has_the_required_attributes(tmp_path, store, layout, compression):  # noqa: F811
     write_tileset(store, tmp_path / "ts", compression=compression, layout=layout)
     glbs = sorted((tmp_path / "ts" / "tiles").rglob("*.glb"))
     assert len(glbs) > 3
@@ -85,7 +85,8 @@ def test_spz_payload_of_a_tile_reads_in_reference_tools(tmp_path, store, node_to
     write_tileset(store, tmp_path / "ts", layout="explicit")
     glb = max((tmp_path / "ts" / "tiles").rglob("*.glb"), key=lambda p: p.stat().st_size)
     doc, binary = read_glb(glb.read_bytes())
-    view = doc["bufferViews"][doc["meshes"][0]["primitives"][0]["extensions"][SPLATS]["extensions"][SPZ_2]["bufferView"]]
+    ext = doc["meshes"][0]["primitives"][0]["extensions"][SPLATS]["extensions"][SPZ_2]
+    view = doc["bufferViews"][ext["bufferView"]]
     spz = tmp_path / "tile.spz"
     spz.write_bytes(binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]])
     mine = decode_spz(spz.read_bytes())

@@ -59,7 +59,8 @@ SPZ_GZIP_LEVEL = 1
 
 def georeference(frame: LocalFrame) -> dict:
     """The frame's description for `asset.extras`, with the glTF axes spelled out."""
-    return {**frame.georeference(), "axes": "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"}
+    axes = "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"
+    return {**frame.georeference(), "axes": axes}
 
 
 def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
@@ -79,7 +80,8 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
                      frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
                      center_enu=None) -> bytes:
     """`splats_glb` of splats already in the frame's glTF axes (the arrays of `to_local(..., axes=ENU_TO_GLTF)`),
-    for callers that use those arrays for more than the GLB (tile bounds)."""
+    for callers that use those arrays for more than the GLB (tile bounds).
+    """
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
     translation = None
@@ -94,7 +96,7 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     pos = f32(means)
     bounds = (pos.min(axis=0), pos.max(axis=0)) if n else (np.zeros(3), np.zeros(3))
-    sh_names = [f"{SPLATS}:SH_DEGREE_{l}_COEF_{m}" for l in range(degree + 1) for m in range(2 * l + 1)]
+    sh_names = [f"{SPLATS}:SH_DEGREE_{d}_COEF_{m}" for d in range(degree + 1) for m in range(2 * d + 1)]
     attributes: dict[str, int] = {}
     ext: dict = {"kernel": "ellipse", "colorSpace": "srgb_rec709_display"}
     if compression is None:
@@ -137,7 +139,8 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
 def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None,
                      compression: str | None = None, overwrite: bool = False) -> Path:
     """Write `gaussians` as a GLB with KHR_gaussian_splatting in the ENU frame at `origin_lonlath`
-    (default: the splats' own origin). `compression="spz"` stores them as SPZ."""
+    (default: the splats' own origin). `compression="spz"` stores them as SPZ.
+    """
     path = check_target(path, overwrite)
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
     write_bytes_atomic(path, splats_glb(gaussians, frame, compression))
@@ -176,7 +179,8 @@ def filled_heights(raster: GeoRaster) -> np.ndarray:
 def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame,
                    heights: np.ndarray | None = None) -> np.ndarray:
     """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain
-    (`heights`: the raster's `filled_heights`, when the caller has them already)."""
+    (`heights`: the raster's `filled_heights`, when the caller has them already).
+    """
     t = raster.transform
     x = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c
     y = t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
@@ -234,7 +238,8 @@ def mesh_glb(enu: np.ndarray, uv: np.ndarray, tris: np.ndarray, rgb: np.ndarray,
 def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath=None,
                       max_error: float | None = None, overwrite: bool = False) -> Path:
     """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
-    frame at `origin_lonlath` (default: the raster's centre at its median valid height)."""
+    frame at `origin_lonlath` (default: the raster's centre at its median valid height).
+    """
     path = check_target(path, overwrite)
     if origin_lonlath is None:
         origin_lonlath = raster_center(raster)
@@ -248,5 +253,6 @@ def raster_center(raster: GeoRaster) -> tuple[float, float, float]:
     left, bottom, right, top = raster.bounds()
     height = float(np.median(raster.height[raster.valid])) if raster.valid.any() else 0.0
     ecef = crs_to_ecef(raster.crs, (left + right) / 2, (bottom + top) / 2, height)
-    return tuple(float(v) for v in ecef_to_geodetic(ecef))
+    lon, lat, h = (float(v) for v in ecef_to_geodetic(ecef))
+    return lon, lat, h
 

@@ -51,6 +51,7 @@ SCHEMA = {"id": "earth3d_tiles", "classes": {TILE_CLASS: {"properties": {
 
 
 def uri(template: str, key: tuple) -> str:
+    """A URI template of implicit tiling filled in with tile `key` (level, x, y, z)."""
     level, x, y, z = key
     return template.format(level=level, x=x, y=y, z=z)
 
@@ -72,7 +73,8 @@ def write_implicit(store, nodes: dict[tuple, Node], roots: list, frame: LocalFra
                    compression: str | None, workers: int) -> tuple[dict, float, tuple]:
     """Write the content and subtree files of an implicit tileset of the nodes below `roots` into `stage`.
 
-    Returns (root tile JSON, tileset geometric error, ENU bounds of the full-detail content)."""
+    Returns (root tile JSON, tileset geometric error, ENU bounds of the full-detail content).
+    """
     if len(roots) != 1:
         raise ValueError(f"{getattr(store, 'path', store)}: implicit tiling needs a store with one root node, "
                          f"got {len(roots)}")
@@ -84,7 +86,7 @@ def write_implicit(store, nodes: dict[tuple, Node], roots: list, frame: LocalFra
     shown = [k for k in keys if has_content(nodes, k)]
     jobs = [(k, stage / uri(CONTENT_URI, rel[k]).removeprefix("tiles/")) for k in shown]
     written = parallel_map(lambda job: write_node(store, job[0], job[1], frame, compression), jobs, workers)
-    bounds = {rel[k]: b for (k, _), b in zip(jobs, written) if b is not None}
+    bounds = {rel[k]: b for (k, _), b in zip(jobs, written, strict=True) if b is not None}
     centers = {rel[k]: frame.basis.T @ (cell_center(k) - frame.origin_ecef) for k in keys}
     errors, boxes = _close(tiles, bounds, centers)
     implied = max((errors[k] * 2.0 ** k[0] for k in tiles), default=0.0)
@@ -117,8 +119,10 @@ def write_implicit(store, nodes: dict[tuple, Node], roots: list, frame: LocalFra
 
 def _close(tiles: dict[tuple, Node], bounds: dict, centers: dict) -> tuple[dict, dict]:
     """Per tile, deepest first: the error raised to its children's and the bounds of its own splats and its
-    children's (as the explicit layout's tiles); a content-less tile's error is at least its box's diagonal."""
-    errors, boxes = {}, {}
+    children's (as the explicit layout's tiles); a content-less tile's error is at least its box's diagonal.
+    """
+    errors: dict[tuple, float] = {}
+    boxes: dict[tuple, tuple] = {}
     for key in sorted(tiles, key=lambda k: -k[0]):
         node = tiles[key]
         lo, hi = bounds.get(key, (np.full(3, np.inf), np.full(3, -np.inf)))

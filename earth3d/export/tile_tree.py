@@ -33,14 +33,16 @@ class Node:
 
 def has_content(nodes: dict[tuple, Node], key: tuple) -> bool:
     """Whether node `key` is shown as tile content: a leaf with splats, or an inner node with at least
-    MIN_CONTENT_SPLATS of them."""
+    MIN_CONTENT_SPLATS of them.
+    """
     node = nodes[key]
     return node.count > 0 and (not node.children or node.count >= MIN_CONTENT_SPLATS)
 
 
 def collapse(nodes: dict[tuple, Node], key: tuple) -> tuple:
     """The deepest node of `key`'s single-child chain whose ancestors in the chain show nothing of their own:
-    no content, or content with the same error as their child's (a copy)."""
+    no content, or content with the same error as their child's (a copy).
+    """
     while len(nodes[key].children) == 1:
         child = nodes[key].children[0]
         if has_content(nodes, key) and nodes[child].error != nodes[key].error:
@@ -51,7 +53,8 @@ def collapse(nodes: dict[tuple, Node], key: tuple) -> tuple:
 
 def top_node(nodes: dict[tuple, Node], root: tuple) -> tuple:
     """Where the tile tree below store root `root` starts: the first node with more than one child or
-    with content of its own (`collapse` of the root)."""
+    with content of its own (`collapse` of the root).
+    """
     return collapse(nodes, root)
 
 

@@ -47,10 +47,21 @@ __all__ = ["IMPLICIT_MIN_NODES", "TileSource", "splat_bounds", "store_nodes", "w
 class TileSource(Protocol):
     """What the exporter needs from a store (earth3d.store.Store provides it)."""
 
-    def root_keys(self) -> list: ...
-    def children(self, key) -> list: ...
-    def entry(self, key): ...
-    def read(self, key) -> Gaussians: ...
+    def root_keys(self) -> list:
+        """Keys of the store's root nodes."""
+        ...
+
+    def children(self, key) -> list:
+        """Keys of a node's existing children."""
+        ...
+
+    def entry(self, key):
+        """A node's index entry (error, count, ...)."""
+        ...
+
+    def read(self, key) -> Gaussians:
+        """A node's splats."""
+        ...
 
 
 def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "spz", origin_lonlath=None,
@@ -111,7 +122,7 @@ def _explicit(store: TileSource, nodes: dict[tuple, Node], roots: list, frame: L
     shown = [k for top in tops for k in subtree_keys(nodes, top) if has_content(nodes, k)]
     jobs = [(k, stage / f"{k[0]}/{k[1]}_{k[2]}_{k[3]}.glb") for k in shown]
     written = parallel_map(lambda job: write_node(store, job[0], job[1], frame, compression), jobs, workers)
-    bounds = {k: b for (k, _), b in zip(jobs, written) if b is not None}
+    bounds = {k: b for (k, _), b in zip(jobs, written, strict=True) if b is not None}
 
     def tile(key: tuple) -> Tile | None:
         t = Tile(error=nodes[key].error if key in bounds else 0.0)  # a content-less tile: its children's
@@ -135,4 +146,5 @@ def _data_center(store: TileSource, roots: list) -> tuple[float, float, float]:
     means = np.concatenate([store.read(k).means_ecef() for k in roots])
     if not len(means):
         raise ValueError(f"{getattr(store, 'path', store)}: the store's root nodes hold no splats")
-    return tuple(float(v) for v in ecef_to_geodetic(means.mean(axis=0)))
+    lon, lat, h = (float(v) for v in ecef_to_geodetic(means.mean(axis=0)))
+    return lon, lat, h
