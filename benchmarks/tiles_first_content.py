@@ -4,12 +4,14 @@ A store of >= 10^6 splats (the Duluth drone survey resampled to --resolution met
 Tiles, explicit and implicit, by this checkout and, as the baseline of the same run, by the earth3d of
 git revision --before (exported in a subprocess from `git archive` of that revision). Each tileset is
 served from 127.0.0.1 and opened in the project's viewer page (earth3d.export.viewer) by headless
-Chromium; the script records every request for the tileset's files and samples the drawn canvas every
-~100 ms. It prints, per tileset: tile requests (content GLBs and subtree files) made before the first
-non-empty frame, the time to that frame, the time to a stable frame (the drawn image unchanged for 3 s
-once CesiumJS reports all tiles loaded) and the requests up to it, and the ratios after / before.
+Chromium, at CesiumJS's default maximumScreenSpaceError (16) and at the viewer's full detail (1); the
+script records every request for the tileset's files and samples the drawn canvas every ~100 ms (less
+often while CesiumJS's main thread is busy). It prints, per tileset: tile requests (content GLBs and
+subtree files) made before the first non-empty frame, the time from tileset.json's arrival to that frame,
+the time to a stable frame (the drawn image unchanged for 3 s once CesiumJS reports all tiles loaded) and
+the requests up to it, and the ratios after / before.
 
-    python benchmarks/tiles_first_content.py [--before 627b8e4] [--resolution 0.06] [--workdir /tmp/earth3d_ttfc]
+    python benchmarks/tiles_first_content.py [--before 627b8e4] [--resolution 0.06] [--sse 16 1]
 
 Needs node/npm and Chromium (as tests/test_cesium.py). Times are wall-clock times of a software-rendered
 (SwiftShader) browser: on a loaded machine compare the ratios and request counts, not the seconds.
@@ -126,20 +128,23 @@ def export_before(revision: str, store: Path, out: Path, layout: str) -> None:
                    env={**os.environ, "PYTHONPATH": str(src)}, cwd=out.parent)
 
 
-def probe(tiles: Path, npm: Path, chromium: str, limit_s: float) -> dict:
-    """Open `tiles` in the viewer page; the figures of one load."""
+def probe(tiles: Path, npm: Path, chromium: str, limit_s: float, sse: float) -> dict:
+    """Open `tiles` in the viewer page (maximumScreenSpaceError `sse`); the figures of one load, times in ms
+    from the arrival of tileset.json.
+    """
     server = serve(tiles, npm / "node_modules" / "cesium" / "Build" / "Cesium", port=0, background=True)
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        url = f"http://127.0.0.1:{server.server_address[1]}/?sse={sse:g}"
         out = subprocess.run(["node", str(npm / "earth3d_first_content.mjs"), url, chromium, str(int(limit_s * 1000))],
                              capture_output=True, text=True, timeout=limit_s + 120, cwd=npm, check=True)
     finally:
         server.shutdown()
     run = json.loads(out.stdout.strip().splitlines()[-1])
-    first = next((s["t"] for s in run["samples"] if s["n"] > 0), None)
-    stable = run["stableSince"]
+    start = next(r["t"] for r in run["requests"] if r["path"].endswith("tileset.json"))
+    first = next((s["t"] - start for s in run["samples"] if s["n"] > 0), None)
+    stable = run["stableSince"] - start if run["stableSince"] is not None else None
     tile_files = [r for r in run["requests"] if r["path"].endswith((".glb", ".subtree"))]
-    before = lambda t: sum(r["t"] <= t for r in tile_files) if t is not None else None  # noqa: E731
+    before = lambda t: sum(r["t"] - start <= t for r in tile_files) if t is not None else None  # noqa: E731
     return {"first_ms": first, "stable_ms": stable, "requests_first": before(first), "requests_stable": before(stable),
             "requests_total": len(tile_files)}
 
@@ -150,6 +155,7 @@ def main() -> None:
     ap.add_argument("--resolution", type=float, default=0.06, help="resampled ground resolution (m)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "earth3d_ttfc")
     ap.add_argument("--limit", type=float, default=150.0, help="seconds allowed per page load")
+    ap.add_argument("--sse", type=float, nargs="+", default=[16.0, 1.0], help="maximumScreenSpaceError values")
     args = ap.parse_args()
     npm, chromium = browser_tools()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -164,17 +170,19 @@ def main() -> None:
                 write_tileset(store, out, layout=layout, overwrite=True)
             else:
                 export_before(args.before, store, out, layout)
-            rows[which, layout] = r = probe(out, npm, chromium, args.limit)
-            print(f"{layout:8s} {which:6s} requests before first frame {r['requests_first']}, first frame "
-                  f"{r['first_ms']} ms, stable frame {r['stable_ms']} ms after {r['requests_stable']} requests "
-                  f"({r['requests_total']} in all)", flush=True)
-    for layout in ("explicit", "implicit"):
-        b, a = rows["before", layout], rows["after", layout]
+            for sse in args.sse:
+                rows[which, layout, sse] = r = probe(out, npm, chromium, args.limit, sse)
+                print(f"{layout:8s} sse {sse:g} {which:6s}: {r['requests_first']} tile requests before the first "
+                      f"frame, first frame {r['first_ms']} ms, stable frame {r['stable_ms']} ms after "
+                      f"{r['requests_stable']} requests ({r['requests_total']} in all)", flush=True)
+    for layout, sse in ((layout, sse) for layout in ("explicit", "implicit") for sse in args.sse):
+        b, a = rows["before", layout, sse], rows["after", layout, sse]
         def ratio(k: str, a: dict = a, b: dict = b) -> str:
             return f"{a[k] / b[k]:.2f}" if a[k] and b[k] else "n/a"
 
-        print(f"{layout:8s} after/before: first frame x{ratio('first_ms')}, stable frame x{ratio('stable_ms')}, "
-              f"requests before first frame {b['requests_first']} -> {a['requests_first']}")
+        print(f"{layout:8s} sse {sse:g} after/before: first frame x{ratio('first_ms')}, stable frame "
+              f"x{ratio('stable_ms')}, tile requests before the first frame {b['requests_first']} -> "
+              f"{a['requests_first']}")
 
 
 if __name__ == "__main__":
