@@ -11,7 +11,9 @@ subtree files) made before the first non-empty frame, the time from tileset.json
 the time to a stable frame (the drawn image unchanged for 3 s once CesiumJS reports all tiles loaded) and
 the requests up to it, and the ratios after / before.
 
-    python benchmarks/tiles_first_content.py [--before 627b8e4] [--resolution 0.06] [--sse 16 1]
+    python benchmarks/tiles_first_content.py [--before 627b8e4] [--resolution 0.06] [--sse 16 1] [--repeat 3]
+
+Each load is repeated --repeat times, before and after alternating, and the medians are printed.
 
 Needs node/npm and Chromium (as tests/test_cesium.py). Times are wall-clock times of a software-rendered
 (SwiftShader) browser: on a loaded machine compare the ratios and request counts, not the seconds.
@@ -149,6 +151,15 @@ def probe(tiles: Path, npm: Path, chromium: str, limit_s: float, sse: float) -> 
             "requests_total": len(tile_files)}
 
 
+def median(values: list) -> float | None:
+    """The median of the values that are not None (None when all are)."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return None
+    mid = len(known) // 2
+    return known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", default="627b8e4", help="git revision whose export is the baseline")
@@ -156,6 +167,7 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "earth3d_ttfc")
     ap.add_argument("--limit", type=float, default=150.0, help="seconds allowed per page load")
     ap.add_argument("--sse", type=float, nargs="+", default=[16.0, 1.0], help="maximumScreenSpaceError values")
+    ap.add_argument("--repeat", type=int, default=3, help="loads per tileset and sse (medians are printed)")
     args = ap.parse_args()
     npm, chromium = browser_tools()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -170,11 +182,17 @@ def main() -> None:
                 write_tileset(store, out, layout=layout, overwrite=True)
             else:
                 export_before(args.before, store, out, layout)
-            for sse in args.sse:
-                rows[which, layout, sse] = r = probe(out, npm, chromium, args.limit, sse)
+        for sse in args.sse:
+            runs: dict = {"before": [], "after": []}
+            for _ in range(args.repeat):  # alternating, so that a change in the machine's load hits both
+                for which in ("before", "after"):
+                    runs[which].append(probe(args.workdir / f"{which}_{layout}", npm, chromium, args.limit, sse))
+            for which in ("before", "after"):
+                rows[which, layout, sse] = r = {k: median([run[k] for run in runs[which]]) for k in runs[which][0]}
                 print(f"{layout:8s} sse {sse:g} {which:6s}: {r['requests_first']} tile requests before the first "
                       f"frame, first frame {r['first_ms']} ms, stable frame {r['stable_ms']} ms after "
-                      f"{r['requests_stable']} requests ({r['requests_total']} in all)", flush=True)
+                      f"{r['requests_stable']} requests ({r['requests_total']} in all)  [median of {args.repeat}: "
+                      f"first frame {[run['first_ms'] for run in runs[which]]}]", flush=True)
     for layout, sse in ((layout, sse) for layout in ("explicit", "implicit") for sse in args.sse):
         b, a = rows["before", layout, sse], rows["after", layout, sse]
         def ratio(k: str, a: dict = a, b: dict = b) -> str:
