@@ -6,16 +6,27 @@ glTF x = east, y = up, z = south. The geo-reference is recorded in `asset.extras
 (`origin_lonlath`, `origin_ecef`, `enu_to_ecef`, and the axes), so a GIS client can place the model:
 ECEF = origin_ecef + enu_to_ecef @ (x, -z, y), for (x, y, z) in the scene (after the node's matrix).
 
-Splats follow the ratified `KHR_gaussian_splatting` attribute set: POSITION, ROTATION (unit
-quaternion x, y, z, w), SCALE (linear), OPACITY (linear, [0, 1]), SH_DEGREE_l_COEF_n (r, g, b),
-kernel "ellipse", colorSpace "srgb_rec709_display"; COLOR_0 carries the diffuse colour and opacity as
-a point-cloud fallback. With `compression="spz"` the splats are an SPZ (version 2) blob under
-`KHR_gaussian_splatting_compression_spz_2`, and the primitive lists, without data of their own, the
-attributes the extension maps the payload to: POSITION, COLOR_0 (diffuse colour and opacity, normalized
-bytes), SCALE, ROTATION and SH degrees >= 1. The SPZ blob holds glTF coordinates as they are (no axis
-conversion), which is how CesiumJS and other readers of the extension decode it; the extension's text
-asks for a left-up-front to right-up-back conversion, and data packed that way shows turned 180 degrees
-about the vertical in those readers.
+Splats follow `KHR_gaussian_splatting` as in its Release Candidate text (KhronosGroup/glTF main,
+commit 63770cc7 of 2026-04-15, "Editorial review" #2567): every primitive has all the attributes that
+text requires, POSITION, ROTATION (unit quaternion x, y, z, w), SCALE (linear), OPACITY (linear,
+[0, 1]) and SH_DEGREE_0_COEF_0 (r, g, b), plus SH_DEGREE_l_COEF_n for l >= 1; kernel "ellipse",
+colorSpace "srgb_rec709_display". COLOR_0 (diffuse colour and opacity, normalized bytes) is the
+extension's optional point-cloud fallback, written beside them and never instead of them.
+
+With `compression="spz"` the splats are an SPZ (version 2) blob under
+`KHR_gaussian_splatting_compression_spz_2`, following the draft of KhronosGroup/glTF PR #2531 (head
+commit 90db9264 of 2025-10-14, still open). That draft maps SPZ's colours and alphas to COLOR_0 only;
+its 2026-03-26 review comment records the Khronos 3D Formats call's consensus that COLOR_0 cannot
+replace SH_DEGREE_0_COEF_0 + OPACITY, so the primitive lists the full attribute set of the base
+extension as placeholder accessors (count, type and component type, no bufferView: the data come from
+the SPZ payload, as the draft's Conformance section allows), SPZ's colours feeding SH_DEGREE_0_COEF_0
+and its alphas OPACITY, and COLOR_0 too. CesiumJS 1.145 draws SPZ splats from COLOR_0, SCALE and
+ROTATION and ignores OPACITY; it counts SH attributes to find the degree, so with SH_DEGREE_0_COEF_0
+listed it shows tiles of degree >= 1 with their diffuse colour only.
+
+The SPZ blob holds glTF coordinates as they are (no axis conversion), which is how CesiumJS and other
+readers of the extension decode it; the extension's text asks for a left-up-front to right-up-back
+conversion, and data packed that way shows turned 180 degrees about the vertical in those readers.
 """
 
 from __future__ import annotations
@@ -47,7 +58,8 @@ SPZ_GZIP_LEVEL = 1
 
 def georeference(frame: LocalFrame) -> dict:
     """The frame's description for `asset.extras`, with the glTF axes spelled out."""
-    return {**frame.georeference(), "axes": "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"}
+    axes = "glTF x east, y up, z south (ECEF = origin_ecef + enu_to_ecef @ (x, -z, y))"
+    return {**frame.georeference(), "axes": axes}
 
 
 def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
@@ -67,7 +79,8 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
                      frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
                      center_enu=None) -> bytes:
     """`splats_glb` of splats already in the frame's glTF axes (the arrays of `to_local(..., axes=ENU_TO_GLTF)`),
-    for callers that use those arrays for more than the GLB (tile bounds)."""
+    for callers that use those arrays for more than the GLB (tile bounds).
+    """
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
     translation = None
@@ -82,7 +95,7 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     pos = f32(means)
     bounds = (pos.min(axis=0), pos.max(axis=0)) if n else (np.zeros(3), np.zeros(3))
-    sh_names = [f"{SPLATS}:SH_DEGREE_{l}_COEF_{m}" for l in range(degree + 1) for m in range(2 * l + 1)]
+    sh_names = [f"{SPLATS}:SH_DEGREE_{d}_COEF_{m}" for d in range(degree + 1) for m in range(2 * d + 1)]
     attributes: dict[str, int] = {}
     ext: dict = {"kernel": "ellipse", "colorSpace": "srgb_rec709_display"}
     if compression is None:
@@ -101,13 +114,15 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
         glb.use_extension(SPLATS, required=True)
         glb.use_extension(SPZ_2, required=True)
         ext["extensions"] = {SPZ_2: {"bufferView": glb.view(blob)}}
-        # The attributes the SPZ payload maps to: the diffuse colour and opacity go to COLOR_0.
+        # Placeholders (no bufferView) for every attribute the base extension requires and the SPZ
+        # payload supplies, and the COLOR_0 fallback (which CesiumJS draws from).
         attributes["POSITION"] = glb.accessor(None, count=n, width=3, bounds=bounds)
-        attributes["COLOR_0"] = glb.accessor(None, count=n, width=4, component=UNSIGNED_BYTE, normalized=True)
-        attributes[f"{SPLATS}:SCALE"] = glb.accessor(None, count=n, width=3)
         attributes[f"{SPLATS}:ROTATION"] = glb.accessor(None, count=n, width=4)
-        for name in sh_names[1:]:
+        attributes[f"{SPLATS}:SCALE"] = glb.accessor(None, count=n, width=3)
+        attributes[f"{SPLATS}:OPACITY"] = glb.accessor(None, count=n, width=1)
+        for name in sh_names:
             attributes[name] = glb.accessor(None, count=n, width=3)
+        attributes["COLOR_0"] = glb.accessor(None, count=n, width=4, component=UNSIGNED_BYTE, normalized=True)
     glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {SPLATS: ext}}]}]
     glb.doc["nodes"] = [{"mesh": 0, "name": "splats"}]
     if translation is not None or unit != 1.0:  # as a matrix: CesiumJS's splat tiles read only a node's matrix
@@ -123,7 +138,8 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
 def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None,
                      compression: str | None = None, overwrite: bool = False) -> Path:
     """Write `gaussians` as a GLB with KHR_gaussian_splatting in the ENU frame at `origin_lonlath`
-    (default: the splats' own origin). `compression="spz"` stores them as SPZ."""
+    (default: the splats' own origin). `compression="spz"` stores them as SPZ.
+    """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
     write_bytes_atomic(path, splats_glb(gaussians, frame, compression))
@@ -162,7 +178,8 @@ def filled_heights(raster: GeoRaster) -> np.ndarray:
 def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame,
                    heights: np.ndarray | None = None) -> np.ndarray:
     """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain
-    (`heights`: the raster's `filled_heights`, when the caller has them already)."""
+    (`heights`: the raster's `filled_heights`, when the caller has them already).
+    """
     t = raster.transform
     x = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c
     y = t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
@@ -220,7 +237,8 @@ def mesh_glb(enu: np.ndarray, uv: np.ndarray, tris: np.ndarray, rgb: np.ndarray,
 def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath=None,
                       max_error: float | None = None, overwrite: bool = False) -> Path:
     """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
-    frame at `origin_lonlath` (default: the raster's centre at its median valid height)."""
+    frame at `origin_lonlath` (default: the raster's centre at its median valid height).
+    """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     if origin_lonlath is None:
         origin_lonlath = raster_center(raster)
@@ -234,5 +252,6 @@ def raster_center(raster: GeoRaster) -> tuple[float, float, float]:
     left, bottom, right, top = raster.bounds()
     height = float(np.median(raster.height[raster.valid])) if raster.valid.any() else 0.0
     ecef = crs_to_ecef(raster.crs, (left + right) / 2, (bottom + top) / 2, height)
-    return tuple(float(v) for v in ecef_to_geodetic(ecef))
+    lon, lat, h = (float(v) for v in ecef_to_geodetic(ecef))
+    return lon, lat, h
 

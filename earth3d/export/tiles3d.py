@@ -15,8 +15,11 @@ Frame: one local ENU frame (under the mean of the root nodes' splats), as descri
 
 Explicit tiles: a node's tile holds its merged splats; its geometricError is the node's error, raised where
 needed so that no child's exceeds its parent's (leaves: 0); its box contains the 3-sigma extent of
-its own splats and its children's boxes. Chains of single children with the same error (the coarse
-levels above a small region) are collapsed into their deepest member.
+its own splats and its children's boxes. Both layouts start at the first store node with more than one
+child or with content of its own, and show inner nodes of fewer than MIN_CONTENT_SPLATS splats as
+content-less tiles (`earth3d.export.tile_tree`): the store's single-child chain above a region holds a
+splat or two per level, which a viewer would otherwise fetch one level at a time before drawing anything.
+Explicit trees also collapse chains of content-less single children into their deepest member.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from ..gaussians import Gaussians
 from ..geometry import ecef_to_geodetic
 from .frames import LocalFrame, check_lonlath
 from .gltf import SPLATS, SPZ_2
-from .implicit import SCHEMA, Node, write_implicit
+from .implicit import SCHEMA, write_implicit
 from .tile_content import default_workers, parallel_map, splat_bounds, write_node
-from .tileset import Tile, finish, publish, staged_output
+from .tile_tree import Node, collapse, has_content, subtree_keys
+from .tileset import Tile, empty_tile_error, finish, publish, staged_output
 
 IMPLICIT_MIN_NODES = 4096
 LAYOUTS = ("auto", "explicit", "implicit")
@@ -43,10 +47,21 @@ __all__ = ["IMPLICIT_MIN_NODES", "TileSource", "splat_bounds", "store_nodes", "w
 class TileSource(Protocol):
     """What the exporter needs from a store (earth3d.store.Store provides it)."""
 
-    def root_keys(self) -> list: ...
-    def children(self, key) -> list: ...
-    def entry(self, key): ...
-    def read(self, key) -> Gaussians: ...
+    def root_keys(self) -> list:
+        """Keys of the store's root nodes."""
+        ...
+
+    def children(self, key) -> list:
+        """Keys of a node's existing children."""
+        ...
+
+    def entry(self, key):
+        """A node's index entry (error, count, ...)."""
+        ...
+
+    def read(self, key) -> Gaussians:
+        """A node's splats."""
+        ...
 
 
 def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "spz", origin_lonlath=None,
@@ -78,7 +93,7 @@ def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "
         frame = LocalFrame.at(*check_lonlath(origin))
         extensions = [SPLATS] + ([SPZ_2] if compression == "spz" else [])
         if layout == "implicit" or (layout == "auto" and len(nodes) >= IMPLICIT_MIN_NODES):
-            root_json, error, leaf_bounds = write_implicit(store, nodes, frame, stage, compression, workers)
+            root_json, error, leaf_bounds = write_implicit(store, nodes, roots, frame, stage, compression, workers)
             publish(target, stage, root_json, error, leaf_bounds, frame, extensions, compression == "spz",
                     schema=SCHEMA)
         else:
@@ -102,30 +117,28 @@ def store_nodes(store: TileSource, roots: list) -> dict[tuple, Node]:
 
 def _explicit(store: TileSource, nodes: dict[tuple, Node], roots: list, frame: LocalFrame, stage: Path,
               compression: str | None, workers: int) -> list[Tile]:
-    """Write the content of the explicit tree (chains collapsed) and return its root tiles."""
-    def collapse(key: tuple) -> tuple:
-        while len(nodes[key].children) == 1 and nodes[nodes[key].children[0]].error == nodes[key].error:
-            key = nodes[key].children[0]
-        return key
-
-    shown, stack = [], [collapse(r) for r in roots]
-    while stack:
-        key = stack.pop()
-        shown.append(key)
-        stack.extend(collapse(c) for c in nodes[key].children)
-    jobs = [(k, stage / f"{k[0]}/{k[1]}_{k[2]}_{k[3]}.glb") for k in shown if nodes[k].count > 0]
+    """Write the content of the explicit tree and return its root tiles (content-less chains collapsed)."""
+    tops = [collapse(nodes, r) for r in roots]
+    shown = [k for top in tops for k in subtree_keys(nodes, top) if has_content(nodes, k)]
+    jobs = [(k, stage / f"{k[0]}/{k[1]}_{k[2]}_{k[3]}.glb") for k in shown]
     written = parallel_map(lambda job: write_node(store, job[0], job[1], frame, compression), jobs, workers)
-    bounds = dict(zip((k for k, _ in jobs), written))
+    bounds = {k: b for (k, _), b in zip(jobs, written, strict=True) if b is not None}
 
     def tile(key: tuple) -> Tile | None:
-        t = Tile(error=nodes[key].error)
-        t.children = [c for c in (tile(collapse(k)) for k in nodes[key].children) if c]
-        if bounds.get(key) is not None:
+        t = Tile(error=nodes[key].error if key in bounds else 0.0)  # a content-less tile: its children's
+        t.children = [c for c in (tile(collapse(nodes, k)) for k in nodes[key].children) if c]
+        if key in bounds:
             t.lo, t.hi = bounds[key]
             t.uri = f"tiles/{key[0]}/{key[1]}_{key[2]}_{key[3]}.glb"
-        return t.close()
+        if t.close() is None:
+            return None
+        if t.uri is None:
+            if len(t.children) == 1:
+                return t.children[0]
+            t.error = max(t.error, empty_tile_error(t.lo, t.hi))
+        return t
 
-    return [t for t in (tile(collapse(r)) for r in roots) if t]
+    return [t for t in (tile(top) for top in tops) if t]
 
 
 def _data_center(store: TileSource, roots: list) -> tuple[float, float, float]:
@@ -133,4 +146,5 @@ def _data_center(store: TileSource, roots: list) -> tuple[float, float, float]:
     means = np.concatenate([store.read(k).means_ecef() for k in roots])
     if not len(means):
         raise ValueError(f"{getattr(store, 'path', store)}: the store's root nodes hold no splats")
-    return tuple(float(v) for v in ecef_to_geodetic(means.mean(axis=0)))
+    lon, lat, h = (float(v) for v in ecef_to_geodetic(means.mean(axis=0)))
+    return lon, lat, h

@@ -41,12 +41,20 @@ class Tile:
         return self if self.uri or self.children else None
 
     def to_json(self) -> dict:
+        """The tile (and its subtree) as tileset.json's tile object."""
         out: dict = {"boundingVolume": {"box": box_of(self.lo, self.hi)}, "geometricError": float(self.error)}
         if self.uri:
             out["content"] = {"uri": self.uri}
         if self.children:
             out["children"] = [c.to_json() for c in self.children]
         return out
+
+
+def empty_tile_error(lo: np.ndarray, hi: np.ndarray) -> float:
+    """Geometric error of a content-less tile spanning lo..hi: drawing nothing there loses detail the size of
+    its box's diagonal.
+    """
+    return float(np.linalg.norm(np.asarray(hi) - np.asarray(lo)))
 
 
 def box_of(lo: np.ndarray, hi: np.ndarray) -> list[float]:
@@ -59,7 +67,8 @@ def box_of(lo: np.ndarray, hi: np.ndarray) -> list[float]:
 @contextmanager
 def staged_output(out_dir: str | os.PathLike, overwrite: bool):
     """Yield (tileset.json path, staging folder for tiles/). Content goes to the staging folder and
-    replaces tiles/ only when `finish` runs; a failure leaves the previous tileset untouched."""
+    replaces tiles/ only when `finish` runs; a failure leaves the previous tileset untouched.
+    """
     out = Path(out_dir)
     target = out / "tileset.json"
     check_output(target, overwrite, flag="overwrite=True")
@@ -77,15 +86,20 @@ def finish(target: Path, stage: Path, tiles: list[Tile], frame: LocalFrame, cont
     """Write tileset.json for `tiles` (several roots get a common parent) and move the staged content in."""
     if not tiles:
         raise ValueError(f"{target.parent}: nothing to write, the input holds no data")
-    root = tiles[0] if len(tiles) == 1 else Tile(error=max(t.error for t in tiles) * 2, children=tiles).close()
+    root = tiles[0]
+    if len(tiles) > 1:
+        root = Tile(error=max(t.error for t in tiles) * 2, children=tiles)
+        root.close()
     publish(target, stage, root.to_json(), max(float(np.linalg.norm(root.hi - root.lo)), root.error),
             _leaf_bounds(root), frame, content_extensions, required, extras)
 
 
 def publish(target: Path, stage: Path, root_json: dict, geometric_error: float, leaf_bounds: tuple, frame: LocalFrame,
-            content_extensions: list[str], required: bool, extras: dict | None = None, schema: dict | None = None) -> None:
+            content_extensions: list[str], required: bool, extras: dict | None = None,
+            schema: dict | None = None) -> None:
     """Write tileset.json around `root_json` (given refine REPLACE and the frame's transform) and move the
-    staged content in. `leaf_bounds`: ENU (lo, hi) of the full-detail content, for framing a view."""
+    staged content in. `leaf_bounds`: ENU (lo, hi) of the full-detail content, for framing a view.
+    """
     root_json = {**root_json, "refine": "REPLACE"}
     m = np.eye(4)
     m[:3, :3], m[:3, 3] = frame.basis, frame.origin_ecef
