@@ -101,3 +101,18 @@ def test_refine_rejects_mismatched_inputs():
         refine(g, [np.zeros((32, 64, 3))] * 2, cams)
     with pytest.raises(ValueError, match="no view to fit"):
         refine(g, [np.zeros((64, 64, 3))] * 2, cams, holdout_every=1)
+
+
+@pytest.mark.gpu
+def test_refine_with_gsplat_raises_held_out_psnr():
+    gsplat = pytest.importorskip("gsplat")  # noqa: F841
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    fine, coarse = _fine_and_coarse()
+    cams = _views(fine, 12, size=32)
+    truth = earth3d.lift(fine)
+    images = [CpuRenderer().render(truth, c).rgb.numpy().clip(0, 1) for c in cams]
+    result = refine(earth3d.lift(coarse), images, cams, holdout_every=4, device="cuda")
+    print(f"\nrefine (gsplat): PSNR {result.psnr_before:.2f} -> {result.psnr_after:.2f} dB")
+    assert result.path == "gsplat"
+    assert result.psnr_after >= result.psnr_before + 1.0
