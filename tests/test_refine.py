@@ -8,6 +8,7 @@ import torch
 from rasterio.transform import Affine
 
 import earth3d
+import earth3d.store
 from earth3d.geometry import Camera, crs_to_ecef
 from earth3d.raster import GeoRaster
 from earth3d.refine import read_dataset, refine, view_weights, write_dataset
@@ -90,6 +91,22 @@ def test_refine_on_cpu_raises_held_out_psnr(tmp_path):
     assert float(rgb.min()) >= -1e-6 and float(rgb.max()) <= 1 + 1e-6
     assert torch.equal(result.gaussians.means, start.means) and len(result.gaussians) == len(start)
 
+
+def test_refine_store_writes_a_new_store(tmp_path):
+    from earth3d.refine import load_store_splats, refine_store
+
+    fine, coarse = _fine_and_coarse()
+    cams = _views(fine, 6, size=32)
+    truth = earth3d.lift(fine)
+    write_dataset(tmp_path / "views", [CpuRenderer().render(truth, c).rgb.numpy().clip(0, 1) for c in cams], cams)
+    earth3d.store.build([earth3d.lift(coarse)], tmp_path / "coarse.e3d", leaf_cap=256)
+    result = refine_store(tmp_path / "coarse.e3d", tmp_path / "views", tmp_path / "refined.e3d", holdout_every=3,
+                          device="cpu")
+    src, out = earth3d.store.open(tmp_path / "coarse.e3d"), earth3d.store.open(tmp_path / "refined.e3d")
+    assert out.info()["splat_count"] == src.info()["splat_count"] and out.info()["leaf_cap"] == 256
+    assert result.psnr_after > result.psnr_before
+    refined = load_store_splats(out)
+    assert not torch.allclose(refined.sh, load_store_splats(src).sh)  # colours changed, the store is new
 
 def test_refine_rejects_mismatched_inputs():
     fine, _ = _fine_and_coarse()
