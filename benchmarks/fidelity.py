@@ -55,7 +55,8 @@ def fidelity() -> None:
         ref = r.rgb[rows, cols]
         before = _metrics(renderer.render(earth3d.lift(r, solve_colours=False), cam).rgb[rows, cols], ref)
         after = _metrics(renderer.render(earth3d.lift(r), cam).rgb[rows, cols], ref)
-        print(f"{name:<16}{before[0]:>12.2f}{before[1]:>8.4f}{after[0]:>13.2f}{after[1]:>8.4f}{after[0] - before[0]:>9.2f}")
+        print(f"{name:<16}{before[0]:>12.2f}{before[1]:>8.4f}{after[0]:>13.2f}{after[1]:>8.4f}"
+              f"{after[0] - before[0]:>9.2f}")
 
 
 def cost(reps: int) -> None:

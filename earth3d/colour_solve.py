@@ -17,13 +17,21 @@ The colours c minimise, per channel,
 
 with `alpha = A 1` (so the render over any background keeps the source's colour where
 coverage is partial) and D the differences between 4-neighbouring valid cells: a small
-smoothness term on the correction, which leaves the frequencies the footprint cannot
-carry at the source's values instead of amplifying them. Conjugate gradients on the
-normal equations, from c = rgb, a fixed number of iterations; then a few projected
-gradient steps keep c in [0, 1]. The grid is solved in tiles with a halo (the
-correction a pixel gets from cells `halo` away is below the iteration's reach), so
-memory is bounded by the tile size and neighbouring tiles agree at their borders.
-Deterministic: no reductions depend on the thread count.
+smoothness term on the correction, which damps what the footprint cannot carry
+instead of amplifying it, subject to 0 <= c <= 1. Accelerated projected gradient
+(FISTA) from c = rgb, a fixed number of iterations, with per-cell steps from the
+majorizer diag(A^T A 1) >= A^T A (entries are nonnegative), which converges several
+times faster than one global step. The solve keeps the taps within two cells (the
+farther ones weigh under 5% each; the weights themselves are composited with all
+taps). The grid is solved in tiles with a halo (a correction reaches one tap radius
+per iteration and decays fast), so memory is bounded by the tile size and
+neighbouring tiles agree at their borders (to ~1e-5 with the default halo).
+Deterministic: every output is summed by one thread in a fixed order.
+
+What it reaches: the renderer's low-pass sets a floor of sigma^2 + 0.3 px^2 on the
+footprint and the colours must stay in [0, 1]: an orthophoto with much energy at
+the pixel scale (quantized or saturated imagery) cannot be reproduced exactly
+(benchmarks/fidelity.py prints the figures).
 """
 
 from __future__ import annotations
@@ -74,7 +82,8 @@ def _weights(rank, valid, off, pad, wp, alpha, band, out):  # pragma: no cover -
     p + off[k]. In bands of `band` rows (in parallel), the splats that reach the band are visited
     front to back (ascending `rank`), each multiplying the transmittance of the band's pixels it
     reaches, with the renderer's stop rule (a pixel is done, T = 0, before a splat that would
-    drive T to T_MIN or under)."""
+    drive T to T_MIN or under).
+    """
     hp = valid.shape[0] // wp
     n_bands = (hp - 2 * pad + band - 1) // band
     for b in prange(n_bands):
@@ -108,7 +117,7 @@ def _weights(rank, valid, off, pad, wp, alpha, band, out):  # pragma: no cover -
 # (y + pad) * wp + x + pad, so every neighbour index p + off[k] is in range (no branches).
 @njit(parallel=True, cache=True, fastmath=True)
 def _apply(wts, off, pad, wp, c, out):  # pragma: no cover - numba
-    """out = A c on the padded tile: out[p] = sum_k wts[p, k] c[p + off[k]]."""
+    """Out = A c on the padded tile: out[p] = sum_k wts[p, k] c[p + off[k]]."""
     n_rows = c.shape[0] // wp
     for row in prange(pad, n_rows - pad):
         for p in range(row * wp + pad, row * wp + wp - pad):
@@ -126,7 +135,7 @@ def _apply(wts, off, pad, wp, c, out):  # pragma: no cover - numba
 
 @njit(parallel=True, cache=True, fastmath=True)
 def _apply_t(wts, off, pad, wp, r, out):  # pragma: no cover - numba
-    """out = A^T r on the padded tile: out[q] = sum_k wts[q - off[k], k] r[q - off[k]]."""
+    """Out = A^T r on the padded tile: out[q] = sum_k wts[q - off[k], k] r[q - off[k]]."""
     n_rows = r.shape[0] // wp
     for row in prange(pad, n_rows - pad):
         for q in range(row * wp + pad, row * wp + wp - pad):
@@ -145,7 +154,8 @@ def _apply_t(wts, off, pad, wp, r, out):  # pragma: no cover - numba
 @njit(parallel=True, cache=True, fastmath=True)
 def _fista_step(wts, off, pad, wp, valid, res, src, c, z, step, smoothness, beta, c_out, z_out):  # pragma: no cover
     """One accelerated projected-gradient step, fused: gradient A^T res + lam D^T D (z - src) at
-    every cell, c_out = clip(z - step * gradient, 0, 1) on valid cells, z_out = c_out + beta (c_out - c)."""
+    every cell, c_out = clip(z - step * gradient, 0, 1) on valid cells, z_out = c_out + beta (c_out - c).
+    """
     n_rows = res.shape[0] // wp
     for row in prange(pad, n_rows - pad):
         for q in range(row * wp + pad, row * wp + wp - pad):
@@ -179,7 +189,8 @@ def _solve_tile(rgb: np.ndarray, valid: np.ndarray, rank: np.ndarray, dy, dx, al
                 smoothness: float) -> np.ndarray:
     """Solved colours (H, W, 3) float32 of one (haloed) tile: accelerated projected gradient
     (FISTA) on the bounded least-squares problem, from c = rgb, step 1 / (a bound on the
-    Lipschitz constant: max column sum x max row sum of A, plus 8 lam for the Laplacian)."""
+    Lipschitz constant: max column sum x max row sum of A, plus 8 lam for the Laplacian).
+    """
     h, w = valid.shape
     pad = int(max(np.abs(dy).max(), np.abs(dx).max(), 1))
     hp, wp = h + 2 * pad, w + 2 * pad
@@ -239,14 +250,21 @@ def solve_nadir_colours(
         valid: (H, W) cells that have a splat.
         elevation: (H, W) float64 height of each splat along the scene's vertical (higher
             is nearer a nadir camera); orders the compositing.
-        sigma, opacity: the splats' in-plane std-dev (cell spacings) and opacity.
-        eps2d, antialiased: the renderer's low-pass (px^2) and opacity compensation.
+        sigma: the splats' in-plane std-dev (cell spacings).
+        opacity: the splats' opacity.
+        eps2d: the renderer's screen-space low-pass (px^2).
+        antialiased: whether the renderer scales opacities by the low-pass compensation
+            (gsplat's "antialiased" mode, the default renderer's).
         smoothness: weight of the smoothness term on the correction c - rgb.
         iterations: conjugate-gradient iterations per tile.
-        tile, halo: cells per tile side and of context around it.
+        tile: cells on a side of a solved tile (memory is bounded by (tile + 2 halo)^2 cells).
+        halo: cells of context solved around each tile and dropped.
 
     Returns:
         The solved colours; invalid cells keep `rgb`.
+
+    Raises:
+        ValueError: tile < 1 or halo < 0.
     """
     h, w = valid.shape
     if tile < 1 or halo < 0:

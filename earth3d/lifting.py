@@ -124,7 +124,8 @@ def lift(
 def _solved_colours(raster: GeoRaster, points: np.ndarray, valid: np.ndarray, origin: np.ndarray,
                     sigma: float, opacity: float) -> np.ndarray:
     """Per valid cell, the colour solved for the nadir render (compositing ordered by height
-    along the vertical at `origin`, as a camera straight above sorts it)."""
+    along the vertical at `origin`, as a camera straight above sorts it).
+    """
     up = origin / np.linalg.norm(origin)
     elevation = (points - origin) @ up
     rgb = np.clip(np.nan_to_num(raster.rgb.astype(np.float32)), 0.0, 1.0)
@@ -150,7 +151,8 @@ def _neighbour_steps(points: np.ndarray, heights: np.ndarray, axis: int):
 def _tangent(points: np.ndarray, heights: np.ndarray, axis: int, threshold: float) -> np.ndarray:
     """Surface tangent per cell along a grid axis (metres per cell): central differences,
     one-sided where one side is a height jump, level where both are (so a roof edge stays
-    flat; walls fill the jump)."""
+    flat; walls fill the jump).
+    """
     step, dh, flat = _neighbour_steps(points, heights, axis)
     jump = np.abs(dh) > threshold * flat
     pad = [(1, 0) if a == axis else (0, 0) for a in range(3)]

@@ -102,7 +102,8 @@ def view_weights(gaussians: Gaussians, camera: Camera, antialiased: bool = True,
         px = corner[:, None, :] + local[None]
         d = p.means2d[gid][:, None, :, :] - px[:, :, None, :]
         con = p.conics[gid][:, None]
-        sigma = 0.5 * (con[..., 0] * d[..., 0] ** 2 + con[..., 2] * d[..., 1] ** 2) + con[..., 1] * d[..., 0] * d[..., 1]
+        sigma = (0.5 * (con[..., 0] * d[..., 0] ** 2 + con[..., 2] * d[..., 1] ** 2)
+                 + con[..., 1] * d[..., 0] * d[..., 1])
         alpha = torch.clamp_max(p.opacities[gid][:, None] * torch.exp(-sigma), 0.999)
         alpha = torch.where((sigma >= 0) & (alpha >= 1.0 / 255.0) & valid[:, None], alpha, 0.0)
         after = torch.cumprod(1.0 - alpha, dim=-1)
@@ -254,9 +255,10 @@ def refine(
     """
     if len(images) != len(cameras) or not cameras:
         raise InputError(f"refine needs one image per camera; got {len(images)} images, {len(cameras)} cameras")
-    for i, (img, cam) in enumerate(zip(images, cameras)):
+    for i, (img, cam) in enumerate(zip(images, cameras, strict=True)):
         if np.shape(img) != (cam.height, cam.width, 3):
-            raise InputError(f"image {i} has shape {np.shape(img)}, its camera is {cam.width}x{cam.height} (need HxWx3)")
+            raise InputError(f"image {i} has shape {np.shape(img)}, its camera is {cam.width}x{cam.height} "
+                             "(need H x W x 3)")
     held = [i for i in range(len(cameras)) if holdout_every > 0 and i % holdout_every == 0]
     train = [i for i in range(len(cameras)) if i not in held]
     if not train:
@@ -293,7 +295,9 @@ def write_dataset(folder: str | os.PathLike, images: Sequence[np.ndarray], camer
     origin = np.asarray(cameras[0].position if origin is None else origin, dtype=np.float64)
     cam0 = cameras[0]
     frames = []
-    for i, (img, cam) in enumerate(zip(images, cameras)):
+    if len(images) != len(cameras) or not cameras:
+        raise InputError(f"write_dataset needs one image per camera; got {len(images)} and {len(cameras)}")
+    for i, (img, cam) in enumerate(zip(images, cameras, strict=True)):
         if (cam.width, cam.height, cam.fx, cam.fy, cam.cx, cam.cy) != (cam0.width, cam0.height, cam0.fx, cam0.fy,
                                                                         cam0.cx, cam0.cy):
             raise InputError(f"camera {i}: write_dataset needs the same intrinsics for every view")
@@ -327,8 +331,8 @@ def read_dataset(folder: str | os.PathLike) -> tuple[list[np.ndarray], list[Came
             img = img[..., :3].astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)
             c2w = np.asarray(f["transform_matrix"], dtype=np.float64)
             w, h = int(f.get("w", meta["w"])), int(f.get("h", meta["h"]))
-            cam = Camera(c2w[:3, 3] + origin, c2w[:3, :3] @ OPENGL_TO_OPENCV, w, h, float(f.get("fl_x", meta["fl_x"])),
-                         float(f.get("fl_y", meta["fl_y"])), float(f.get("cx", meta["cx"])), float(f.get("cy", meta["cy"])))
+            fx, fy, cx, cy = (float(f.get(k, meta[k])) for k in ("fl_x", "fl_y", "cx", "cy"))
+            cam = Camera(c2w[:3, 3] + origin, c2w[:3, :3] @ OPENGL_TO_OPENCV, w, h, fx, fy, cx, cy)
             images.append(img)
             cameras.append(cam)
     except (KeyError, TypeError, ValueError, OSError) as exc:

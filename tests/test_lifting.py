@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import data_path
 from kornia.metrics import psnr, ssim
 from pyproj import CRS
 from scipy import ndimage
@@ -13,8 +14,6 @@ import earth3d
 from earth3d.geometry import Camera, crs_to_ecef, ecef_to_enu, ecef_to_geodetic, enu_basis, quat_to_rotmat, transformer
 from earth3d.raster import GeoRaster
 from earth3d.renderers import CpuRenderer
-
-from conftest import data_path
 
 
 def _read(*parts_pairs, **kw):

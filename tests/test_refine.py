@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import data_path
 from rasterio.transform import Affine
 
 import earth3d
@@ -13,8 +14,6 @@ from earth3d.geometry import Camera, crs_to_ecef
 from earth3d.raster import GeoRaster
 from earth3d.refine import read_dataset, refine, view_weights, write_dataset
 from earth3d.renderers import CpuRenderer
-
-from conftest import data_path
 
 
 def _fine_and_coarse() -> tuple[GeoRaster, GeoRaster]:
