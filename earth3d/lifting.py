@@ -10,6 +10,12 @@ thin along the normal. Where neighbouring heights jump by more than
 splats stacked about one cell apart fill the jump, so oblique views see a wall
 instead of a hole. Optionally (`backing`) a second, sunk layer lets the
 surface splats be sharp without leaving gaps.
+
+Colours are solved (`solve_colours`, on by default; see `colour_solve`): a render
+is linear in the splat colours, so the colours are those whose render straight
+down at the raster's own resolution, with the default renderer's low-pass and
+opacity compensation, reproduces the orthophoto, instead of a copy of each cell's
+pixel (which that render blurs).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .colour_solve import solve_nadir_colours
 from .gaussians import Gaussians
 from .geometry import crs_to_ecef, rotmat_to_quat
 from .raster import GeoRaster
@@ -37,6 +44,7 @@ def lift(
     wall_shade: float = 0.8,
     max_wall_layers: int = 64,
     backing: bool = False,
+    solve_colours: bool = True,
 ) -> Gaussians:
     """Gaussians for every valid cell of `raster` (masked cells give none), with walls at height jumps.
 
@@ -58,6 +66,15 @@ def lift(
     the `sigma` splat, sunk BACKING_DEPTH cell spacings below it along the normal,
     sorts behind its neighbours' sharp splats and fills the gaps between them.
     Twice the splats; worth it for close views of a fine orthophoto.
+    solve_colours: colours solved so that the nadir render at one pixel per cell
+    (gsplat's antialiased mode and 0.3 px^2 low-pass, as `default_renderer()`)
+    reproduces `raster.rgb` (bounded least squares, tiled; see `colour_solve`);
+    False copies each cell's pixel into its splat. With `backing` the colours are
+    copied (the sharp layer already carries the pixels).
+
+    Example:
+        >>> r = earth3d.read_raster("dem.tif", "ortho.tif")
+        >>> g = earth3d.lift(r)  # one splat per valid cell, colours solved
     """
     if not 0.0 < opacity <= 1.0:
         raise ValueError(f"opacity={opacity} must be in (0, 1]")
@@ -86,11 +103,14 @@ def lift(
     opacities = np.full(int(valid.sum()), opacity)
     means = points[valid] - origin
     parts = []
+    colours = raster.rgb[valid]
     if backing:
         sharp = scales * np.array([SHARP_SIGMA / sigma, SHARP_SIGMA / sigma, 1.0])
-        parts.append(Gaussians.from_rgb(origin, means, quats, sharp, opacities, raster.rgb[valid]))
+        parts.append(Gaussians.from_rgb(origin, means, quats, sharp, opacities, colours))
         means = means - (BACKING_DEPTH * scales[:, 2] / thickness)[:, None] * frame[:, :, 2]
-    parts.append(Gaussians.from_rgb(origin, means, quats, scales, opacities, raster.rgb[valid]))
+    elif solve_colours:
+        colours = _solved_colours(raster, points, valid, origin, sigma, opacity)
+    parts.append(Gaussians.from_rgb(origin, means, quats, scales, opacities, colours))
     if not walls:
         return Gaussians.concat(parts)
     for axis in (0, 1):
@@ -99,6 +119,17 @@ def lift(
         if wall is not None:
             parts.append(wall)
     return Gaussians.concat(parts)
+
+
+def _solved_colours(raster: GeoRaster, points: np.ndarray, valid: np.ndarray, origin: np.ndarray,
+                    sigma: float, opacity: float) -> np.ndarray:
+    """Per valid cell, the colour solved for the nadir render (compositing ordered by height
+    along the vertical at `origin`, as a camera straight above sorts it).
+    """
+    up = origin / np.linalg.norm(origin)
+    elevation = (points - origin) @ up
+    rgb = np.clip(np.nan_to_num(raster.rgb.astype(np.float32)), 0.0, 1.0)
+    return solve_nadir_colours(rgb, valid, elevation, sigma=sigma, opacity=opacity)[valid]
 
 
 def _fill_invalid(heights: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -120,7 +151,8 @@ def _neighbour_steps(points: np.ndarray, heights: np.ndarray, axis: int):
 def _tangent(points: np.ndarray, heights: np.ndarray, axis: int, threshold: float) -> np.ndarray:
     """Surface tangent per cell along a grid axis (metres per cell): central differences,
     one-sided where one side is a height jump, level where both are (so a roof edge stays
-    flat; walls fill the jump)."""
+    flat; walls fill the jump).
+    """
     step, dh, flat = _neighbour_steps(points, heights, axis)
     jump = np.abs(dh) > threshold * flat
     pad = [(1, 0) if a == axis else (0, 0) for a in range(3)]
