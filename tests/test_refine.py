@@ -132,3 +132,20 @@ def test_refine_with_gsplat_raises_held_out_psnr():
     print(f"\nrefine (gsplat): PSNR {result.psnr_before:.2f} -> {result.psnr_after:.2f} dB")
     assert result.path == "gsplat"
     assert result.psnr_after >= result.psnr_before + 1.0
+
+
+def test_refine_command_builds_a_new_store_and_refuses_to_overwrite(tmp_path, capsys):
+    from earth3d.cli import main
+
+    fine, coarse = _fine_and_coarse()
+    cams = _views(fine, 6, size=32)
+    truth = earth3d.lift(fine)
+    write_dataset(tmp_path / "views", [CpuRenderer().render(truth, c).rgb.numpy().clip(0, 1) for c in cams], cams)
+    earth3d.store.build([earth3d.lift(coarse)], tmp_path / "coarse.e3d", leaf_cap=256)
+    args = ["refine", "--store", str(tmp_path / "coarse.e3d"), "--dataset", str(tmp_path / "views"),
+            "--out", str(tmp_path / "refined.e3d"), "--holdout-every", "3", "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    assert earth3d.store.open_store(tmp_path / "refined.e3d").info()["splat_count"] > 0
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("earth3d: error:") and "--overwrite" in err[-1]

@@ -7,6 +7,7 @@
     earth3d fly    --store world.e3d --path descent --out flight.mp4
     earth3d export --store world.e3d --out scene.ply | scene.glb | tiles/
     earth3d import-ply --ply scene.ply --origin LON LAT HEIGHT --out world.e3d
+    earth3d refine --store world.e3d --dataset views/ --out refined.e3d
     earth3d info   world.e3d
     earth3d serve  world.e3d | tiles/     CesiumJS viewer on http://127.0.0.1:8000/
 
@@ -29,6 +30,7 @@ from .export import Export
 from .fly import Fly
 from .import_ply import ImportPly
 from .info import Info
+from .refine import Refine
 from .render import Render
 from .serve import Serve
 from .synth import Synth
@@ -36,7 +38,7 @@ from .synth import Synth
 #: Subcommand name -> its options dataclass (whose `run()` does the work).
 COMMANDS: dict[str, type[Common]] = {
     "demo": Demo, "synth": Synth, "build": Build, "render": Render, "fly": Fly, "export": Export,
-    "import-ply": ImportPly, "info": Info, "serve": Serve,
+    "import-ply": ImportPly, "info": Info, "serve": Serve, "refine": Refine,
 }
 #: What a user's input can make fail: reported in one line. Anything else is a bug: a traceback.
 INPUT_ERRORS = (Earth3dError, OSError, ValueError)
