@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from earth3d import Gaussians  # noqa: E402
-from earth3d.store import build  # noqa: E402
+from earth3d.store import build_store  # noqa: E402
 from terrain_tiles import TiledWorld  # noqa: E402
 
 
@@ -86,7 +86,7 @@ def main() -> None:
     for _ in range(args.repeat):
         shutil.rmtree(args.workdir / "store", ignore_errors=True)
         t = time.perf_counter()
-        store = build(tiles, args.workdir / "store", workers=args.workers)
+        store = build_store(tiles, args.workdir / "store", workers=args.workers)
         t_store = min(t_store, time.perf_counter() - t)
         t = time.perf_counter()
         baseline()

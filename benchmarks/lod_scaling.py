@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import earth3d  # noqa: E402
 from earth3d.renderers import default_renderer  # noqa: E402
-from earth3d.store import build, open_store  # noqa: E402
+from earth3d.store import build_store, open_store  # noqa: E402
 from earth3d.stream import Stream  # noqa: E402
 from terrain_tiles import TiledWorld  # noqa: E402
 
@@ -48,7 +48,7 @@ def build_store(size: float, tiles: int, workdir: Path, workers: int, rebuild: b
         shutil.rmtree(out, ignore_errors=True)
     world = TiledWorld(size, tiles)
     t = time.perf_counter()
-    store = build(world.sources(), out, workers=workers)
+    store = build_store(world.sources(), out, workers=workers)
     total = time.perf_counter() - t
     n = store.info()["splat_count"]
     stats = {"splats": n, "seconds": total, "lift_seconds": world.lift_seconds, "stride": world.stride,

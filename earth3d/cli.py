@@ -334,7 +334,7 @@ class _Scene(_Common):
 
             _check_input(self.store, "store")
             with report.stage("open store"):
-                st = store_mod.open(self.store)
+                st = store_mod.open_store(self.store)
                 stream = Stream(st, cache_bytes=self.cache_mb * 2**20, sse_threshold_px=self.sse,
                                 splat_budget_per_pixel=self.splat_budget)
             return StoreView(st, stream, renderer)
@@ -611,7 +611,7 @@ def _build_store(sources: list, out: str | Path, overwrite: bool, report: Report
     with report.stage("build store"):
         if is_local(where):
             work = _store_target(where, overwrite)
-            store_mod.build(sources, work, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
+            store_mod.build_store(sources, work, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
                             progress=not report.quiet)
             _finish_store(work, where)
         else:
@@ -619,9 +619,9 @@ def _build_store(sources: list, out: str | Path, overwrite: bool, report: Report
                 if not overwrite:
                     raise FileExistsError(f"{where} already exists (pass --overwrite to replace it)")
                 remove_tree(where)
-            store_mod.build(sources, where, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
+            store_mod.build_store(sources, where, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
                             progress=not report.quiet)
-    return store_mod.open(where)
+    return store_mod.open_store(where)
 
 
 def _lifted(dem: Path, ortho: Path | None, resolution: float | None):
@@ -703,7 +703,7 @@ class Info(_Common):
         from .geometry import ecef_to_geodetic
 
         _check_input(self.store, "store")
-        info = store_mod.open(self.store).info()
+        info = store_mod.open_store(self.store).info()
         extent = info["extent_ecef_m"]
         lo, hi = np.asarray(extent["bmin"], np.float64), np.asarray(extent["bmax"], np.float64)
         lon, lat, h = ecef_to_geodetic(0.5 * (lo + hi))
@@ -789,7 +789,7 @@ class Export(_Common):
         from . import store as store_mod
 
         _check_input(self.store, "store")
-        st = store_mod.open(self.store)
+        st = store_mod.open_store(self.store)
         total = st.info()["splat_count"]
         if total > self.max_splats:
             raise ValueError(f"store {self.store} holds {total} splats, over --max-splats {self.max_splats}")

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Iterable, Literal
 
 import numpy as np
-import torch
-from numba import njit
 
+from .errors import InputError
 from .gaussians import Gaussians
 from .geometry import Camera
 from .nodes import NodeTable
@@ -134,37 +133,6 @@ def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) 
         return np.where(distance > 0, error * scale / np.maximum(distance, 1e-300), np.inf)
 
 
-@njit(cache=True)
-def _rebase_into(src: np.ndarray, offset: np.ndarray, dst: np.ndarray) -> None:
-    """dst = src + offset, each sum formed in float64 and rounded once to float32."""
-    for i in range(src.shape[0]):
-        for j in range(3):
-            dst[i, j] = np.float32(np.float64(src[i, j]) + offset[j])
-
-
-def concat_rebased(parts: list[Gaussians], origin: np.ndarray, sh_degree: int) -> Gaussians:
-    """Chunks of one store as one splat set with offsets from `origin`, rebased in float64.
-
-    Filled part by part into preallocated numpy arrays: one copy of each splat, and no
-    tensor kernels (their thread pools stall when the cores are busy elsewhere).
-    """
-    origin = np.asarray(origin, dtype=np.float64)
-    k = (sh_degree + 1) ** 2
-    n = sum(len(g) for g in parts)
-    means, quats, scales = np.empty((n, 3), np.float32), np.empty((n, 4), np.float32), np.empty((n, 3), np.float32)
-    opacities, sh = np.empty(n, np.float32), np.zeros((n, k, 3), np.float32)
-    at = 0
-    for g in parts:
-        end = at + len(g)
-        _rebase_into(g.means.numpy(), np.asarray(g.origin - origin, dtype=np.float64), means[at:end])
-        quats[at:end], scales[at:end], opacities[at:end] = g.quats.numpy(), g.scales.numpy(), g.opacities.numpy()
-        kk = min(k, g.sh.shape[1])
-        sh[at:end, :kk] = g.sh.numpy()[:, :kk]
-        at = end
-    t = torch.from_numpy
-    return Gaussians(origin.copy(), t(means), t(quats), t(scales), t(opacities), t(sh))
-
-
 class Stream:
     """Selects, loads and caches the chunks a camera needs from a `Store`."""
 
@@ -173,13 +141,13 @@ class Stream:
         if not isinstance(store, Store):
             store = Store(store)
         if mode not in ("complete", "interactive"):
-            raise ValueError(f"mode={mode!r} must be 'complete' or 'interactive'")
+            raise InputError(f"mode={mode!r} must be 'complete' or 'interactive'")
         if not sse_threshold_px > 0:
-            raise ValueError(f"sse_threshold_px={sse_threshold_px} must be positive")
+            raise InputError(f"sse_threshold_px={sse_threshold_px} must be positive")
         if splat_budget_per_pixel is not None and not splat_budget_per_pixel > 0:
-            raise ValueError(f"splat_budget_per_pixel={splat_budget_per_pixel} must be positive or None")
+            raise InputError(f"splat_budget_per_pixel={splat_budget_per_pixel} must be positive or None")
         if cache_bytes < 0 or threads < 1:
-            raise ValueError(f"cache_bytes={cache_bytes} must be >= 0 and threads={threads} >= 1")
+            raise InputError(f"cache_bytes={cache_bytes} must be >= 0 and threads={threads} >= 1")
         self.store, self.cache_bytes, self.sse_threshold_px, self.mode = store, int(cache_bytes), float(sse_threshold_px), mode
         self.splat_budget_per_pixel = splat_budget_per_pixel
         self._cache: OrderedDict[Key, Gaussians] = OrderedDict()
@@ -301,7 +269,7 @@ class Stream:
                     parts[k] = g
             drawn = [k for k in parts if not self._has_drawn_ancestor(k, parts)]
         gs = [parts[k] for k in drawn if parts[k] is not None and len(parts[k])]
-        out = concat_rebased(gs, camera.position, self.store.sh_degree)
+        out = Gaussians.concat(gs, camera.position, self.store.sh_degree)
         self.last = CutStats(len(keys), len(drawn), len(out), missing, self._cached_bytes, self.last.visited,
                              self.last.budget_limited)
         return out

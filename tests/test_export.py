@@ -21,7 +21,8 @@ from affine import Affine
 import earth3d
 from earth3d import Gaussians
 from earth3d.export import read_ply, write_ply
-from earth3d.export.frames import LocalFrame, rotate_sh, sh_basis
+from earth3d.export.enu import LocalFrame, rotate_sh
+from earth3d.geometry.gaussian_math import sh_basis_nb as sh_basis
 from earth3d.export.glb import accessor_array, read_glb
 from earth3d.export.gltf import ENU_TO_GLTF, write_splats_glb, write_terrain_glb
 from earth3d.export.ply import ply_dtype, sidecar_path
@@ -433,10 +434,10 @@ def test_splat_transform_reads_our_ply_and_spz(tmp_path, splats, node_tools):
 # ---------------------------------------------------------------------------------------------- 3D Tiles
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, crop):
-    from earth3d.store import build, open_store
+    from earth3d.store import build_store, open_store
 
     path = tmp_path_factory.mktemp("store") / "duluth"
-    build([earth3d.lift(crop, walls=False)], path, leaf_cap=400)
+    build_store([earth3d.lift(crop, walls=False)], path, leaf_cap=400)
     return open_store(path)
 
 

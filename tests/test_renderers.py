@@ -12,9 +12,9 @@ import torch
 
 from earth3d import Camera, Gaussians
 from earth3d.geometry import covariance, enu_basis, geodetic_to_ecef, rotmat_to_quat
+from earth3d.geometry.gaussian_math import eval_sh
 from earth3d.renderers import CpuRenderer, GsplatRenderer, Renderer, RenderOutput, cpu, default_renderer
-from earth3d.renderers.projection import (eval_sh, intrinsics, perspective_project, project_gaussians, view_matrix,
-                                          world_to_camera)
+from earth3d.renderers.projection import intrinsics, perspective_project, project_gaussians, view_matrix, world_to_camera
 from earth3d.renderers.torch_reference import TorchTileRenderer
 
 LON, LAT = 150.0, 60.0  # far from (0, 0, 0) and from the axes

@@ -11,7 +11,7 @@ from scipy import ndimage
 
 import earth3d
 from earth3d.renderers import CpuRenderer
-from earth3d.store import build
+from earth3d.store import build_store
 from earth3d.store.keys import parent
 from earth3d.stream import Stream, distance_to_box, screen_coverage, screen_space_error, visible
 from test_store import LEAF_CAP, all_keys, tile_sources
@@ -23,7 +23,7 @@ def world(tmp_path_factory):
 
     raster, sources = tile_sources(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"))
     full = earth3d.Gaussians.concat([s() for s in sources])
-    store = build(sources, tmp_path_factory.mktemp("stream") / "rmnp", leaf_cap=LEAF_CAP)
+    store = build_store(sources, tmp_path_factory.mktemp("stream") / "rmnp", leaf_cap=LEAF_CAP)
     lon, lat = raster.transform * (raster.shape[1] / 2, raster.shape[0] / 2)
     return store, full, (lon, lat)
 
@@ -252,7 +252,8 @@ def test_render_accepts_store_stream_and_gaussians(world):
 def test_unreadable_chunk_is_reported_by_select(world, tmp_path, mode):
     import shutil
 
-    from earth3d.store import ChunkError, open_store
+    from earth3d.errors import ChunkError
+    from earth3d.store import open_store
 
     copy = tmp_path / "copy"
     shutil.copytree(world[0].path, copy)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..store.keys import CUBE_SIDE_M, cell_center
-from .frames import LocalFrame
+from .enu import LocalFrame
 from .subtree import encode_subtree, level_offset, morton3, tile_bits
 from .tile_content import parallel_map, write_node
 from .tileset import box_of

@@ -35,7 +35,7 @@ import numpy as np
 from ..atomic import write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
 from .files import check_target
-from .frames import LocalFrame, check_lonlath, from_local, to_local
+from .enu import LocalFrame, check_lonlath, from_local, to_local
 
 SIDECAR_FORMAT = "earth3d.ply-georef/1"
 _PLY_TYPES = {

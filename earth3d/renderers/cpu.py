@@ -34,6 +34,7 @@ from numba import njit, prange
 
 from ..gaussians import Gaussians
 from ..geometry import Camera
+from ..geometry.gaussian_math import quat_rotmat
 from .base import RenderOutput
 from .composite import ALPHA_MAX, ALPHA_MIN, T_MIN, rasterize  # noqa: F401 - gsplat's constants
 from .composite import CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX  # noqa: F401 - record columns
@@ -82,10 +83,7 @@ def _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, 
         n2 = qw * qw + qx * qx + qy * qy + qz * qz
         if not n2 > 0.0:
             continue
-        q2 = 2.0 / n2  # the rotation of the normalized quaternion, with one division
-        r00, r01, r02 = 1 - q2 * (qy * qy + qz * qz), q2 * (qx * qy - qw * qz), q2 * (qx * qz + qw * qy)
-        r10, r11, r12 = q2 * (qx * qy + qw * qz), 1 - q2 * (qx * qx + qz * qz), q2 * (qy * qz - qw * qx)
-        r20, r21, r22 = q2 * (qx * qz - qw * qy), q2 * (qy * qz + qw * qx), 1 - q2 * (qx * qx + qy * qy)
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rotmat(qw, qx, qy, qz)
         sx, sy, sz = np.float64(scales[i, 0]), np.float64(scales[i, 1]), np.float64(scales[i, 2])
         # rows 0..2 of V R, columns scaled by S
         m00 = (view[0, 0] * r00 + view[0, 1] * r10 + view[0, 2] * r20) * sx

@@ -1,7 +1,7 @@
 """Building a store as a Dask graph, for builds that outgrow one machine.
 
 The graph is made of the same per-node tasks as the in-process build
-(earth3d.store.build), so both write the same bytes:
+(earth3d.store.tasks), so both write the same bytes:
 
 - one `ingest` task per callable source (reading, synthesis and lifting run on the worker
   that ingests it; Gaussians already in the caller's memory are spilled by the caller);
@@ -24,10 +24,12 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from ..errors import DependencyError, InputError
 from ..gaussians import Gaussians
-from .build import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 from .fs import is_local, location
 from .keys import Key
+from .store import Store, open_store
+from .tasks import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -36,7 +38,7 @@ def _dask():
     try:
         import distributed
     except ImportError:
-        raise ImportError("Dask builds need dask.distributed: pip install 'earth3d[dask]'") from None
+        raise DependencyError("Dask builds need dask.distributed: pip install 'earth3d[dask]'") from None
     return distributed
 
 
@@ -53,7 +55,7 @@ def connect(client=None, scheduler: str | None = None, workers: int | None = Non
         except (OSError, TimeoutError) as exc:
             raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}") from None
     if workers is None or workers < 1:
-        raise ValueError(f"workers={workers} must be >= 1 for a local Dask cluster")
+        raise InputError(f"workers={workers} must be >= 1 for a local Dask cluster")
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
     return distributed.Client(cluster, set_as_default=False), True
@@ -131,19 +133,17 @@ def _check_reachable(client, out) -> None:
         return
     pids = set(client.run(os.getpid).values())
     if pids != {os.getpid()}:
-        raise ValueError(f"{out}: a memory:// store lives in one process, but the Dask workers run in others; "
+        raise InputError(f"{out}: a memory:// store lives in one process, but the Dask workers run in others; "
                          "use a shared folder or object store URL, or a cluster with processes=False")
 
 
 def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler: str | None = None,
                   workers: int | None = None, leaf_cap: int = 32768, bucket_level: int | None = None,
                   sh_degree: int | None = None, keep_work: bool = False, progress: bool = False,
-                  connect_timeout: float = CONNECT_TIMEOUT_S):
+                  connect_timeout: float = CONNECT_TIMEOUT_S) -> Store:
     """Build (or resume) a store at `out_path` (folder or fsspec URL) on a Dask cluster: the
     given `client`, the scheduler at `scheduler`, or a local cluster of `workers` processes.
     Returns the opened store. Nothing is written before the location and the cluster check out."""
-    from .store import open_store
-
     out = location(out_path)
     distributed = _dask()
     client, owned = connect(client, scheduler, workers, connect_timeout)
@@ -152,7 +152,7 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
         p = plan(out, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
         sources = list(sources)
         if not sources:
-            raise ValueError("build needs at least one source")
+            raise InputError(f"{out}: a build needs at least one source")
         p = _ingest_all(client, distributed, p, sources, progress)
 
         tasks = leaf_tasks(p)

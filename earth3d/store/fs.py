@@ -16,6 +16,7 @@ import fsspec
 from upath import UPath
 
 from ..atomic import write_bytes_atomic
+from ..errors import DependencyError, InputError, OutputError
 
 Location = Union[Path, UPath]
 LOCAL_PROTOCOLS = ("", "file", "local")
@@ -39,9 +40,9 @@ def location(where: str | os.PathLike | Location) -> Location:
     except ImportError as exc:
         extra = EXTRAS.get(scheme)
         hint = f" (pip install 'earth3d[{extra}]')" if extra else ""
-        raise ValueError(f"{text}: the {scheme}:// filesystem needs a package that is not installed{hint}: {exc}") from None
+        raise DependencyError(f"{text}: the {scheme}:// filesystem needs a package that is not installed{hint}: {exc}") from None
     except ValueError as exc:
-        raise ValueError(f"{text}: no fsspec filesystem handles {scheme}:// URLs ({exc})") from None
+        raise InputError(f"{text}: no fsspec filesystem handles {scheme}:// URLs ({exc})") from None
     return Path(path.path) if path.protocol in LOCAL_PROTOCOLS else path
 
 
@@ -80,8 +81,8 @@ def check_build_target(out: Location) -> None:
     """Refuse a location that holds something other than a store or an unfinished build:
     a file, or a non-empty folder without store.json or build/."""
     if out.is_file():
-        raise ValueError(f"{out}: is a file, not a store folder; choose another location")
+        raise OutputError(f"{out}: is a file, not a store folder; choose another location")
     if out.is_dir() and not (out / "store.json").is_file() and not (out / "build").is_dir():
         if next(iter(out.iterdir()), None) is not None:
-            raise ValueError(f"{out}: a non-empty folder that holds no earth3d store or unfinished build; "
+            raise OutputError(f"{out}: a non-empty folder that holds no earth3d store or unfinished build; "
                              "choose an empty or new location")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .chunk import FORMAT_VERSION
 from .fs import Location, write_atomic
-from .errors import StoreError
+from ..errors import StoreError
 from .keys import Key
 
 INDEX_MAGIC = b"E3DINDEX"

@@ -8,30 +8,35 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-import torch
 
+from ..errors import InputFileError, StoreError
 from ..gaussians import Gaussians
 from . import chunk as chunkfile
-from .build import STORE_FORMAT, chunk_path, index_path
 from .chunk import FLAG_LEAF, FORMAT_VERSION
-from .errors import StoreError
 from .fs import Location, location
 from .index import read_index
 from .keys import Key, child, subtree_root
+from .layout import META_FILE, STORE_FORMAT, WORK_FOLDER, chunk_path, index_path
 
 INDEX_CACHE_FILES = 512
 
 
 class Store:
-    """An opened store. Subtree index files are read when first needed and kept in a small LRU."""
+    """An opened store. Subtree index files are read when first needed and kept in a small LRU.
+
+    Raises:
+        InputFileError: `path` is not a folder.
+        StoreError: the folder is not a finished earth3d store of a version this reader reads.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = location(path)
-        meta_path = self.path / "store.json"
+        meta_path = self.path / META_FILE
         if not self.path.is_dir():
-            raise FileNotFoundError(f"{self.path}: no such store folder")
+            raise InputFileError(f"{self.path}: no such store folder")
         if not meta_path.is_file():
-            hint = " (an unfinished build: run the build again to resume it)" if (self.path / "build").is_dir() else ""
+            unfinished = (self.path / WORK_FOLDER).is_dir()
+            hint = " (an unfinished build: run the build again to resume it)" if unfinished else ""
             raise StoreError(f"{self.path}: not an earth3d store, store.json is missing{hint}")
         try:
             meta = json.loads(meta_path.read_text())
@@ -117,11 +122,19 @@ class Store:
         key = tuple(int(v) for v in key)
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
-        t = torch.from_numpy
-        return Gaussians(np.array(head["origin"], dtype=np.float64), t(arr["means"]), t(arr["quats"]),
-                         t(arr["scales"]), t(arr["opacities"]), t(arr["sh"]))
+        return Gaussians.from_arrays(np.array(head["origin"], dtype=np.float64), arr["means"], arr["quats"],
+                                     arr["scales"], arr["opacities"], arr["sh"])
 
 
 def open_store(path: str | os.PathLike) -> Store:
-    """Open a built store, a folder or fsspec URL (see docs/FORMAT.md)."""
+    """Open a built store, a folder or fsspec URL (see docs/FORMAT.md).
+
+    Raises:
+        InputFileError: `path` is not a folder.
+        StoreError: the folder is not a finished earth3d store of a version this reader reads.
+
+    Example:
+        >>> store = open_store("world.store")  # doctest: +SKIP
+        >>> store.info()["splat_count"]  # doctest: +SKIP
+    """
     return Store(path)
