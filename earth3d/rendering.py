@@ -14,7 +14,8 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
     """Render a Stream (its cut for `camera`), a Store (through a default Stream) or Gaussians.
 
     `renderer` defaults to `earth3d.renderers.default_renderer()` (gsplat on CUDA, else the CPU
-    rasterizer). The output's `n_splats` is the number of splats drawn.
+    rasterizer). The output's `n_splats` is the number of splats drawn (that survived culling),
+    as every renderer reports it.
     """
     if isinstance(source, Store):
         with Stream(source) as stream:
@@ -25,6 +26,4 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
         gaussians = source
     else:
         raise TypeError(f"render() takes a Stream, Store or Gaussians, not {type(source).__name__}")
-    out = (renderer or default_renderer()).render(gaussians, camera, background)
-    out.n_splats = len(gaussians)
-    return out
+    return (renderer or default_renderer()).render(gaussians, camera, background)

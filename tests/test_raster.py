@@ -12,6 +12,7 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 from scipy import ndimage
 
 import earth3d
+from earth3d.errors import InputFileError
 from earth3d.raster import read as read_module
 
 from conftest import data_path
@@ -241,16 +242,16 @@ def test_vertical_datum_warning_once_and_declared(tmp_path):
 
 # ---------------------------------------------------------------------- bad input
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.tif"):
+    with pytest.raises(InputFileError, match="nope.tif"):
         earth3d.read_raster(tmp_path / "nope.tif")
-    with pytest.raises(FileNotFoundError, match="ortho.tif"):
+    with pytest.raises(InputFileError, match="ortho.tif"):
         earth3d.read_raster(data_path("pairs", "para_landsat5", "srtm.tif"), tmp_path / "ortho.tif")
 
 
 def test_not_a_raster(tmp_path):
     text = tmp_path / "notes.tif"
     text.write_text("this is not a GeoTIFF\n")
-    with pytest.raises(ValueError, match=r"notes\.tif.*not a readable raster"):
+    with pytest.raises(InputFileError, match=r"notes\.tif.*not a readable raster"):
         earth3d.read_raster(text)
 
 
@@ -259,7 +260,7 @@ def test_raster_without_crs(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _write(path, np.ones((8, 8), dtype=np.float32), crs=None)
-    with pytest.raises(ValueError, match=r"nocrs\.tif has no CRS"):
+    with pytest.raises(InputFileError, match=r"nocrs\.tif has no CRS"):
         earth3d.read_raster(path)
 
 
@@ -272,16 +273,16 @@ def test_no_overlap(tmp_path):
 
 def test_all_nodata_dem(tmp_path):
     path = _write(tmp_path / "empty.tif", np.full((10, 10), -9999, dtype=np.float32), nodata=-9999)
-    with pytest.raises(ValueError, match=r"empty\.tif has no valid cells"):
+    with pytest.raises(InputFileError, match=r"empty\.tif has no valid cells"):
         earth3d.read_raster(path)
     nan = _write(tmp_path / "nan.tif", np.full((10, 10), np.nan, dtype=np.float32))
-    with pytest.raises(ValueError, match=r"nan\.tif has no valid cells"):
+    with pytest.raises(InputFileError, match=r"nan\.tif has no valid cells"):
         earth3d.read_raster(nan)
 
 
 def test_wrong_band_count(tmp_path):
     two = _write(tmp_path / "two.tif", np.full((2, 10, 10), 100, dtype=np.uint8))
-    with pytest.raises(ValueError, match=r"two\.tif has 2 band\(s\)"):
+    with pytest.raises(InputFileError, match=r"two\.tif has 2 band\(s\)"):
         earth3d.read_raster(data_path("pairs", "para_landsat5", "srtm.tif"), two)
     five = _write(tmp_path / "five.tif", np.full((5, 10, 10), 100, dtype=np.uint8))
     r = earth3d.read_raster(data_path("pairs", "para_landsat5", "srtm.tif"), five, rgb_bands=(3, 2, 1))

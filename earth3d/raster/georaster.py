@@ -8,6 +8,8 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
+from ..errors import InputError
+
 
 @dataclass
 class GeoRaster:
@@ -31,9 +33,9 @@ class GeoRaster:
     def __post_init__(self) -> None:
         h, w = self.height.shape
         if self.rgb.shape != (h, w, 3):
-            raise ValueError(f"GeoRaster rgb has shape {self.rgb.shape}, expected {(h, w, 3)}")
+            raise InputError(f"GeoRaster rgb has shape {self.rgb.shape}, expected {(h, w, 3)}")
         if self.valid.shape != (h, w):
-            raise ValueError(f"GeoRaster valid mask has shape {self.valid.shape}, expected {(h, w)}")
+            raise InputError(f"GeoRaster valid mask has shape {self.valid.shape}, expected {(h, w)}")
         self.crs = CRS.from_user_input(self.crs)
 
     @property

@@ -11,16 +11,14 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from ..atomic import replacing
+from ..atomic import check_output, replacing
 from .georaster import GeoRaster
 
 DEM_NODATA = -9999.0
 
 
 def _write(path: Path, data: np.ndarray, profile: dict, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_output(path, overwrite, flag="overwrite=True")
     with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:
         ds.write(data)
 

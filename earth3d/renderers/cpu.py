@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from ..errors import InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from ..geometry.gaussian_math import quat_rotmat
@@ -213,7 +214,7 @@ class CpuRenderer:
 
     def __init__(self, antialiased: bool = True, tile_size: int = 32, eps2d: float = EPS2D):
         if tile_size <= 0:
-            raise ValueError(f"tile_size={tile_size} must be positive")
+            raise InputError(f"tile_size={tile_size} must be positive")
         self.antialiased = antialiased
         self.tile_size = int(tile_size)
         self.eps2d = float(eps2d)
@@ -232,7 +233,7 @@ class CpuRenderer:
         renderer (the record buffer is shared by its renders)."""
         bg = np.asarray(background, dtype=np.float32).reshape(-1)
         if bg.shape != (3,) or not np.all(np.isfinite(bg)):
-            raise ValueError(f"background {background!r} must be 3 finite numbers")
+            raise InputError(f"background {background!r} must be 3 finite numbers")
         clock = STAGE_CLOCK
         t0 = clock()
         g = gaussians.to("cpu")

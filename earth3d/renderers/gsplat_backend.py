@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import DependencyError, InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from .base import RenderOutput
@@ -18,7 +19,7 @@ def _import_gsplat():
     try:
         import gsplat
     except ImportError as exc:
-        raise ImportError("GsplatRenderer needs gsplat: pip install earth3d[gpu]") from exc
+        raise DependencyError("GsplatRenderer needs gsplat: pip install earth3d[gpu]") from exc
     return gsplat
 
 
@@ -34,7 +35,7 @@ class GsplatRenderer:
         gsplat = _import_gsplat()
         bg = torch.as_tensor(background, dtype=torch.float32, device=self.device).reshape(-1)
         if bg.shape != (3,) or not torch.isfinite(bg).all():
-            raise ValueError(f"background {background!r} must be 3 finite numbers")
+            raise InputError(f"background {background!r} must be 3 finite numbers")
         g = gaussians.to(self.device).rebased(camera.position)
         if len(g) == 0:
             z = torch.zeros((camera.height, camera.width), dtype=torch.float32, device=self.device)

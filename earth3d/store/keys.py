@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 CUBE_LOG2 = 24
 CUBE_SIDE_M = float(2**CUBE_LOG2)
 CUBE_MIN_M = -CUBE_SIDE_M / 2
@@ -41,7 +43,7 @@ def cell_coords(points: np.ndarray, level: int) -> np.ndarray:
     coords = np.floor((points - CUBE_MIN_M) / cell_size(level)).astype(np.int64)
     if coords.size and (coords.min() < 0 or coords.max() >= (1 << level)):
         bad = np.abs(points).max()
-        raise ValueError(f"splat position {bad:.0f} m from the earth's centre is outside the store cube "
+        raise InputError(f"splat position {bad:.0f} m from the earth's centre is outside the store cube "
                          f"(|coordinate| < {CUBE_SIDE_M / 2:.0f} m)")
     return coords
 
@@ -61,14 +63,14 @@ def unpack(level: int, packed: np.ndarray) -> np.ndarray:
 def parent(key: Key) -> Key:
     level, x, y, z = key
     if level == 0:
-        raise ValueError("the level-0 root has no parent")
+        raise InputError("the level-0 root has no parent")
     return (level - 1, x >> 1, y >> 1, z >> 1)
 
 
 def ancestor(key: Key, level: int) -> Key:
     shift = key[0] - level
     if shift < 0:
-        raise ValueError(f"node {key} has no ancestor at deeper level {level}")
+        raise InputError(f"node {key} has no ancestor at deeper level {level}")
     return (level, key[1] >> shift, key[2] >> shift, key[3] >> shift)
 
 
