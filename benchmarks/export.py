@@ -91,10 +91,10 @@ def main() -> None:
         path = args.store
         if path is None:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from lod_scaling import build_store
+            from lod_scaling import build_world_store
 
             args.workdir.mkdir(parents=True, exist_ok=True)
-            path, _ = build_store(args.splats, args.tiles, args.workdir, workers=1, rebuild=False)
+            path, _ = build_world_store(args.splats, args.tiles, args.workdir, workers=1, rebuild=False)
         tmp = Path(tempfile.mkdtemp(prefix="earth3d-bench-"))
         try:
             store_tiles(path, tmp / "tiles", args.repeat, args.layout, args.workers)

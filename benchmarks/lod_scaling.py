@@ -40,7 +40,7 @@ from terrain_tiles import TiledWorld  # noqa: E402
 ALTITUDES = [(10.0, -30.0), (1_000.0, -45.0), (100_000.0, -90.0), (2_000_000.0, -90.0)]  # metres, pitch
 
 
-def build_store(size: float, tiles: int, workdir: Path, workers: int, rebuild: bool) -> tuple[Path, dict]:
+def build_world_store(size: float, tiles: int, workdir: Path, workers: int, rebuild: bool) -> tuple[Path, dict]:
     out = workdir / f"store_{size:.0e}"
     if (out / "store.json").is_file() and not rebuild:
         return out, json.loads((out / "build_stats.json").read_text())
@@ -162,7 +162,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     stores = []
     for size in sorted(args.sizes):
-        path, st = build_store(size, args.tiles, args.workdir, args.workers, args.rebuild)
+        path, st = build_world_store(size, args.tiles, args.workdir, args.workers, args.rebuild)
         rate = st["splats"] / max(st["seconds"] - st["lift_seconds"], 1e-9)
         lifting = (f"{st['lift_seconds']:.1f} s lifting, not counted" if args.workers == 1
                    else "lifting on the workers, counted")

@@ -107,6 +107,7 @@ class Gaussians:
 
     @classmethod
     def empty(cls, origin=(0.0, 0.0, 0.0), sh_degree: int = 0) -> "Gaussians":
+        """No splats, at `origin`, with coefficient arrays for `sh_degree`."""
         k = (sh_degree + 1) ** 2
         z = lambda *s: torch.zeros(s, dtype=torch.float32)  # noqa: E731
         return cls(np.asarray(origin, dtype=np.float64), z(0, 3), z(0, 4), z(0, 3), z(0), z(0, k, 3))
@@ -117,10 +118,12 @@ class Gaussians:
 
     @property
     def sh_degree(self) -> int:
+        """Degree of the SH colour coefficients (0 to 3)."""
         return int(round(self.sh.shape[1] ** 0.5)) - 1
 
     @property
     def device(self) -> torch.device:
+        """The device of the tensors."""
         return self.means.device
 
     @property
@@ -136,12 +139,14 @@ class Gaussians:
         """The attributes as float32 numpy arrays on the CPU: the one way out to numpy.
 
         Tensors already on the CPU in float32 are viewed without a copy (the arrays share their
-        memory; detached from autograd)."""
+        memory; detached from autograd).
+        """
         f32 = lambda t: t.detach().to("cpu", torch.float32).numpy()  # noqa: E731
         return GaussianArrays(*(f32(getattr(self, k)) for k in FIELDS))
 
     def nbytes(self) -> int:
-        return sum(t.element_size() * t.nelement() for t in (self.means, self.quats, self.scales, self.opacities, self.sh))
+        """Bytes held by the tensors."""
+        return sum(getattr(self, k).element_size() * getattr(self, k).nelement() for k in FIELDS)
 
     # ------------------------------------------------------------------ transforms
     def __getitem__(self, index) -> "Gaussians":
@@ -152,7 +157,8 @@ class Gaussians:
                          self.opacities[index], self.sh[index])
 
     def to(self, device) -> "Gaussians":
-        return Gaussians(self.origin.copy(), *(t.to(device) for t in (self.means, self.quats, self.scales, self.opacities, self.sh)))
+        """The same splats with their tensors on `device`."""
+        return Gaussians(self.origin.copy(), *(getattr(self, k).to(device) for k in FIELDS))
 
     def rebased(self, origin) -> "Gaussians":
         """The same splats as offsets from another float64 ECEF origin."""
@@ -237,7 +243,7 @@ class Gaussians:
 
 @njit(cache=True)
 def _rebase_into(src: np.ndarray, offset: np.ndarray, dst: np.ndarray) -> None:
-    """dst = src + offset, each sum formed in float64 and rounded once to float32."""
+    """Dst = src + offset, each sum formed in float64 and rounded once to float32."""
     for i in range(src.shape[0]):
         for j in range(3):
             dst[i, j] = np.float32(np.float64(src[i, j]) + offset[j])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .gaussians import Gaussians
 from .geometry import Camera
-from .renderers import RenderOutput, Renderer, default_renderer
+from .renderers import Renderer, RenderOutput, default_renderer
 from .store import Store
 from .stream import Stream
 

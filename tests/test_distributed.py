@@ -82,8 +82,9 @@ def reference(sources, tmp_path_factory):
 
 # ------------------------------------------------------------------------------ crashes
 def _killed_build(out: str, target: str, nth: int, torn: bool, on_dask: bool, sources: list) -> None:
-    """Run in a fresh child process (spawned: torch's thread pool does not survive a fork): build, and SIGKILL this process at the nth atomic write of a file
-    whose name contains `target` (a torn write: half the temporary written, nothing renamed)."""
+    """Run in a fresh child process (spawned: torch's thread pool does not survive a fork): build, and
+    SIGKILL this process at the nth atomic write of a file whose name contains `target` (a torn write: half
+    the temporary written, nothing renamed)."""
     replace, seen = os.replace, [0]
 
     def hook(src, dst):

@@ -5,10 +5,24 @@ import pytest
 import torch
 
 from earth3d.errors import InputError
-from earth3d.geometry.gaussian_math import (covariance, covariance_nb, decompose_covariance, decompose_covariance_nb,
-                                            eval_sh, eval_sh_nb, pack_covariance, quat_to_rotmat, quat_to_rotmat_nb,
-                                            rotate_quats, rotate_quats_nb, rotmat_to_quat, rotmat_to_quat_nb, sh_basis,
-                                            sh_basis_nb, sh_degree_of)
+from earth3d.geometry.gaussian_math import (
+    covariance,
+    covariance_nb,
+    decompose_covariance,
+    decompose_covariance_nb,
+    eval_sh,
+    eval_sh_nb,
+    pack_covariance,
+    quat_to_rotmat,
+    quat_to_rotmat_nb,
+    rotate_quats,
+    rotate_quats_nb,
+    rotmat_to_quat,
+    rotmat_to_quat_nb,
+    sh_basis,
+    sh_basis_nb,
+    sh_degree_of,
+)
 
 
 def random_quats(n, seed=0):

@@ -43,4 +43,5 @@ def test_load_bad_file(tmp_path):
 
 def test_shape_checked():
     with pytest.raises(ValueError, match="quats"):
-        Gaussians(np.zeros(3), torch.zeros(2, 3), torch.zeros(3, 4), torch.zeros(2, 3), torch.zeros(2), torch.zeros(2, 1, 3))
+        Gaussians(np.zeros(3), torch.zeros(2, 3), torch.zeros(3, 4), torch.zeros(2, 3), torch.zeros(2),
+                  torch.zeros(2, 1, 3))

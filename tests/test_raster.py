@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from conftest import data_path
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from scipy import ndimage
 
 import earth3d
 from earth3d.errors import InputFileError
 from earth3d.raster import read as read_module
-
-from conftest import data_path
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +24,10 @@ def _quiet_geoid(monkeypatch):
     warnings.filterwarnings("ignore", message=".*heights are used as ellipsoidal.*")
 
 
-def _write(path, data, crs="EPSG:32622", transform=Affine(30, 0, 619395, 0, -30, -410205), **profile):
+TRANSFORM = Affine(30, 0, 619395, 0, -30, -410205)
+
+
+def _write(path, data, crs="EPSG:32622", transform=TRANSFORM, **profile):
     data = np.asarray(data)
     if data.ndim == 2:
         data = data[None]
@@ -57,18 +59,21 @@ def test_percentile_stretch_and_auto():
         # The stretch is linear in the raw values.
         inside = (stretched.rgb[..., band] > 0) & (stretched.rgb[..., band] < 1)
         slope, intercept = np.polyfit(raw.rgb[..., band][inside], stretched.rgb[..., band][inside], 1)
-        np.testing.assert_allclose(slope * raw.rgb[..., band][inside] + intercept, stretched.rgb[..., band][inside], atol=2e-3)
+        np.testing.assert_allclose(slope * raw.rgb[..., band][inside] + intercept, stretched.rgb[..., band][inside],
+                                   atol=2e-3)
     auto = earth3d.read_raster(dem, ortho)  # "auto": raw DNs get the (2, 98) stretch
     np.testing.assert_array_equal(auto.rgb, stretched.rgb)
     bright = earth3d.read_raster(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"))
-    plain = earth3d.read_raster(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"), stretch=None)
+    plain = earth3d.read_raster(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"),
+                                stretch=None)
     np.testing.assert_array_equal(bright.rgb, plain.rgb)  # full-range imagery is left alone
     with pytest.raises(ValueError, match="stretch"):
         earth3d.read_raster(dem, ortho, stretch=(98, 2))
 
 
 def test_alpha_band_masks_and_nodata_dem():
-    r = earth3d.read_raster(data_path("pairs", "duluth_drone", "dtm.tif"), data_path("pairs", "duluth_drone", "orthophoto.tif"))
+    r = earth3d.read_raster(data_path("pairs", "duluth_drone", "dtm.tif"),
+                            data_path("pairs", "duluth_drone", "orthophoto.tif"))
     with rasterio.open(data_path("pairs", "duluth_drone", "dtm.tif")) as d:
         dem_valid = d.read(1) != d.nodata
         assert r.transform == d.transform  # the DTM is the finer grid: the lifting grid is its grid
@@ -137,7 +142,8 @@ def test_ortho_in_another_crs_is_reprojected(tmp_path):
     assert 29.0 < r.resolution[0] <= 30.0 and 29.0 < r.resolution[1] <= 30.0
     x, y = r.cell_centers()
     cols, rows = ~ref.transform @ (x, y)
-    sampled = np.stack([ndimage.map_coordinates(ref.rgb[..., b], [rows - 0.5, cols - 0.5], order=1) for b in range(3)], -1)
+    sampled = np.stack([ndimage.map_coordinates(ref.rgb[..., b], [rows - 0.5, cols - 0.5], order=1)
+                        for b in range(3)], -1)
     inner = ndimage.binary_erosion(r.valid, iterations=3)
     assert inner.mean() > 0.8
     rmse = np.sqrt(np.mean((r.rgb[inner] - sampled[inner]) ** 2))
@@ -145,7 +151,8 @@ def test_ortho_in_another_crs_is_reprojected(tmp_path):
 
 
 def test_small_dem_reads_only_its_part_of_a_large_ortho(tmp_path):
-    dem_path, ortho_path = data_path("pairs", "para_landsat5", "srtm.tif"), data_path("pairs", "para_landsat5", "rgb_b3b2b1.tif")
+    dem_path = data_path("pairs", "para_landsat5", "srtm.tif")
+    ortho_path = data_path("pairs", "para_landsat5", "rgb_b3b2b1.tif")
     with rasterio.open(dem_path) as d:
         window = rasterio.windows.Window(100, 120, 40, 30)
         small = _write(tmp_path / "small.tif", d.read(1, window=window), transform=d.window_transform(window))

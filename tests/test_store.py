@@ -20,10 +20,10 @@ from scipy.spatial import cKDTree
 import earth3d
 from earth3d.errors import ChunkError, InputFileError, StoreError
 from earth3d.store import build_store, open_store
-from earth3d.store.tasks import read_splats
 from earth3d.store.chunk import HEADER
 from earth3d.store.keys import cell_min, cell_size, parent
 from earth3d.store.merge import footprint, merge_splats
+from earth3d.store.tasks import read_splats
 
 LEAF_CAP = 1024
 
@@ -121,7 +121,7 @@ def test_geometric_error_shrinks_with_level(world):
             assert store.entry(c)["error"] <= e["error"]  # a parent is never more exact than a child
     levels = sorted(by_level)[-6:]
     medians = [np.median(by_level[lv]) for lv in levels]
-    assert all(a > b for a, b in zip(medians, medians[1:])), medians
+    assert all(a > b for a, b in zip(medians, medians[1:], strict=False)), medians
 
 
 def test_merge_matches_moments_and_keeps_coverage(world):
@@ -264,7 +264,8 @@ def test_killed_build_resumes_to_identical_store(world, tmp_path, kill_fraction)
     reference = world[3]
     out = tmp_path / "killed"
     dem, ortho = data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif")
-    script = BUILD_SCRIPT.format(tests=str(Path(__file__).parent), dem=str(dem), ortho=str(ortho), out=str(out), cap=LEAF_CAP)
+    script = BUILD_SCRIPT.format(tests=str(Path(__file__).parent), dem=str(dem), ortho=str(ortho), out=str(out),
+                                 cap=LEAF_CAP)
     proc = subprocess.Popen([sys.executable, "-c", script])
     want = int(kill_fraction * reference.info()["node_count"])
     deadline = time.time() + 120

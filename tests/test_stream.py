@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import ndimage
+from test_store import LEAF_CAP, all_keys, tile_sources
 
 import earth3d
 from earth3d.renderers import CpuRenderer
@@ -15,7 +16,6 @@ from earth3d.renderers.projection import project_gaussians
 from earth3d.store import build_store
 from earth3d.store.keys import parent
 from earth3d.stream import Stream, distance_to_box, screen_coverage, screen_space_error, visible
-from test_store import LEAF_CAP, all_keys, tile_sources
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_cut_obeys_sse_rule_and_covers_the_view(world):
 
     vis, s = sse(cut)
     assert vis.all()
-    for k, v in zip(cut, s):
+    for k, v in zip(cut, s, strict=False):
         assert store.is_leaf(k) or v <= 1.0
     parents = sorted({parent(k) for k in cut if k[0] > 0})
     pvis, ps = sse(parents)
@@ -65,7 +65,7 @@ def test_cut_obeys_sse_rule_and_covers_the_view(world):
     # Every visible leaf is drawn itself or through an ancestor: nothing in view is left out.
     leaves = [k for k in all_keys(store) if store.is_leaf(k)]
     lvis, _ = sse(leaves)
-    for k in (k for k, v in zip(leaves, lvis) if v):
+    for k in (k for k, v in zip(leaves, lvis, strict=False) if v):
         a = k
         while a not in chosen:
             a = parent(a)  # raises at the root if nothing covers the leaf

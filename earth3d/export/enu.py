@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
 
-from ..gaussians import Gaussians
 from ..errors import InputError
+from ..gaussians import Gaussians
 from ..geometry import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 from ..geometry.gaussian_math import rotate_quats_nb, sh_basis_nb
 
@@ -25,7 +24,8 @@ from ..geometry.gaussian_math import rotate_quats_nb, sh_basis_nb
 @dataclass(frozen=True)
 class LocalFrame:
     """An ENU frame: geodetic origin (lon, lat in degrees, ellipsoidal height in m), its ECEF point
-    and the rotation whose columns are the east, north and up axes in ECEF."""
+    and the rotation whose columns are the east, north and up axes in ECEF.
+    """
 
     lon: float
     lat: float
@@ -35,6 +35,7 @@ class LocalFrame:
 
     @classmethod
     def at(cls, lon: float, lat: float, height: float) -> "LocalFrame":
+        """The ENU frame at geodetic (lon, lat in degrees, ellipsoidal height in m), validated."""
         lon, lat, height = check_lonlath((lon, lat, height))
         return cls(lon, lat, height, geodetic_to_ecef(lon, lat, height), enu_basis(lon, lat))
 
@@ -78,28 +79,20 @@ def to_local(gaussians: Gaussians, frame: LocalFrame, axes: np.ndarray | None = 
     and SH coefficients (N, K, 3), all expressed in the local axes.
     """
     rot = frame.basis.T if axes is None else np.asarray(axes, dtype=np.float64) @ frame.basis.T
-    g = gaussians.to("cpu")
-    f64 = lambda t: t.numpy().astype(np.float64)  # noqa: E731  (numpy: cheaper than torch for many small tiles)
-    offset = np.asarray(g.origin - frame.origin_ecef, dtype=np.float64)
-    means = (f64(g.means) + offset) @ rot.T
-    quats = rotate_quats_nb(f64(g.quats), rot)
-    sh = rotate_sh(f64(g.sh), rot)
-    return means, quats, f64(g.scales), f64(g.opacities), sh
+    a = gaussians.arrays()  # numpy: cheaper than torch for many small tiles
+    offset = np.asarray(gaussians.origin - frame.origin_ecef, dtype=np.float64)
+    means = (a.means.astype(np.float64) + offset) @ rot.T
+    quats = rotate_quats_nb(a.quats, rot)
+    sh = rotate_sh(a.sh.astype(np.float64), rot)
+    return means, quats, a.scales.astype(np.float64), a.opacities.astype(np.float64), sh
 
 
 def from_local(frame: LocalFrame, rot_local_to_enu: np.ndarray, means, quats, scales, opacities, sh) -> Gaussians:
     """Splats given in local axes (local -> ENU by `rot_local_to_enu`) as Gaussians at the frame's ECEF origin."""
     rot = frame.basis @ np.asarray(rot_local_to_enu, dtype=np.float64)
     means_ecef = np.asarray(means, dtype=np.float64) @ rot.T
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-    return Gaussians(
-        frame.origin_ecef.copy(),
-        t(means_ecef),
-        t(rotate_quats_nb(np.asarray(quats, dtype=np.float64), rot)),
-        t(scales),
-        t(opacities),
-        t(rotate_sh(np.asarray(sh, dtype=np.float64), rot)),
-    )
+    return Gaussians.from_arrays(frame.origin_ecef.copy(), means_ecef, rotate_quats_nb(quats, rot), scales, opacities,
+                                 rotate_sh(np.asarray(sh, dtype=np.float64), rot))
 
 
 def rotate_sh(sh: np.ndarray, rot: np.ndarray) -> np.ndarray:

@@ -31,8 +31,8 @@ from ..atomic import write_bytes_atomic
 from ..gaussians import SH_C0, Gaussians
 from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
-from .files import check_target
 from .enu import LocalFrame, check_lonlath, to_local
+from .files import check_target
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz, spz_unit
 

@@ -34,8 +34,8 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
-from .files import check_target
 from .enu import LocalFrame, check_lonlath, from_local, to_local
+from .files import check_target
 
 SIDECAR_FORMAT = "earth3d.ply-georef/1"
 _PLY_TYPES = {

@@ -37,8 +37,8 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
-from .files import check_target
 from .enu import LocalFrame, check_lonlath, from_local, to_local
+from .files import check_target
 
 MAGIC = 0x5053474E
 COLOR_SCALE = 0.15

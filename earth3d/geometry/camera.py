@@ -133,10 +133,12 @@ class Camera:
     # ------------------------------------------------------------------ derived
     @property
     def fov_y_rad(self) -> float:
+        """Vertical field of view in radians."""
         return 2.0 * math.atan(0.5 * self.height / self.fy)
 
     @property
     def forward(self) -> np.ndarray:
+        """Unit viewing direction (the camera's +z axis) in ECEF."""
         return self.rotation[:, 2]
 
     def intrinsics(self) -> np.ndarray:

@@ -34,7 +34,8 @@ GroundFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Waypoint:
     """A point the camera flies through: geodetic position (ellipsoidal height, m) and, optionally, its
     view direction (Cesium heading/pitch/roll in degrees). A missing heading follows the path; a missing
-    pitch uses the path's default pitch."""
+    pitch uses the path's default pitch.
+    """
 
     lon: float
     lat: float
@@ -114,7 +115,7 @@ def _look_rotations(positions: np.ndarray, forward: np.ndarray) -> np.ndarray:
 
 
 def _cameras(positions, rotations, width: int, height: int, fov_y_deg: float) -> list[Camera]:
-    return [Camera.from_pose(p, r, width, height, fov_y_deg) for p, r in zip(positions, rotations)]
+    return [Camera.from_pose(p, r, width, height, fov_y_deg) for p, r in zip(positions, rotations, strict=False)]
 
 
 def _geodesic_points(lon: float, lat: float, azimuth_deg, distance_m) -> tuple[np.ndarray, np.ndarray]:
@@ -261,7 +262,8 @@ def _unwrap_keys(keys: Rotation) -> Rotation:
 
 def read_waypoints(path: str | Path) -> list[Waypoint]:
     """Waypoints from a CSV (header with lon, lat, height and optional heading, pitch, roll)
-    or a JSON list of objects with the same keys."""
+    or a JSON list of objects with the same keys.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"waypoints file {path} does not exist")

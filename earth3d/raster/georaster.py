@@ -40,6 +40,7 @@ class GeoRaster:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the grid."""
         return tuple(self.height.shape)
 
     @property
@@ -57,5 +58,5 @@ class GeoRaster:
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
         h, w = self.shape
-        xs, ys = zip(*(self.transform * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
+        xs, ys = zip(*(self.transform * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))), strict=False)
         return min(xs), min(ys), max(xs), max(ys)

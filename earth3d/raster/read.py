@@ -176,7 +176,8 @@ def _ortho_bands(ortho, path: Path, rgb_bands) -> tuple[tuple[int, int, int], in
 
 def _read_ortho(ortho, path: Path, rgb_bands, alpha_band, stretch, grid: _Grid) -> tuple[np.ndarray, _Grid]:
     """Colour bands (3, h, w) float64 in [0, 1], NaN where masked, over the part of the file that
-    covers `grid` (a window, so a large orthophoto over a small DEM is not read whole), and their grid."""
+    covers `grid` (a window, so a large orthophoto over a small DEM is not read whole), and their grid.
+    """
     left, top = grid.transform @ (0, 0)
     right, bottom = grid.transform @ (grid.width, grid.height)
     bounds = transform_bounds(grid.crs, ortho.crs, min(left, right), min(top, bottom), max(left, right),
@@ -300,7 +301,9 @@ def _as_res(resolution) -> tuple[float, float] | None:
 
 
 def _grid_over(bounds, res, dem: _Grid, ortho: _Grid | None) -> _Grid:
-    """A north-up grid of cell size `res` inside `bounds`, on the DEM's (or same-CRS ortho's) grid lines when they match."""
+    """A north-up grid of cell size `res` inside `bounds`, on the DEM's (or same-CRS ortho's) grid lines
+    when they match.
+    """
     left, bottom, right, top = bounds
     anchors_x = [g.transform.c for g in (dem, ortho) if g is not None and math.isclose(abs(g.transform.a), res[0])]
     anchors_y = [g.transform.f for g in (dem, ortho) if g is not None and math.isclose(abs(g.transform.e), res[1])]
@@ -326,7 +329,8 @@ def _snap(lo: float, hi: float, anchor: float, step: float) -> tuple[float, int]
 def _onto(bands: np.ndarray, src: _Grid, dst: _Grid, resampling: Resampling) -> np.ndarray:
     """Bands (B, H, W) with NaN for no data, on `dst`: cut out when the grids line up, else reprojected."""
     s, d = src.transform, dst.transform
-    if src.crs == dst.crs and (s.b, s.d, d.b, d.d) == (0, 0, 0, 0) and math.isclose(s.a, d.a) and math.isclose(s.e, d.e):
+    aligned = (s.b, s.d, d.b, d.d) == (0, 0, 0, 0) and math.isclose(s.a, d.a) and math.isclose(s.e, d.e)
+    if src.crs == dst.crs and aligned:
         col, row = (d.c - s.c) / s.a, (d.f - s.f) / s.e
         c0, r0 = round(col), round(row)
         aligned = abs(col - c0) < 1e-6 and abs(row - r0) < 1e-6
@@ -353,7 +357,8 @@ def _fmt(bounds) -> str:
 
 # ---------------------------------------------------------------------- colour without an orthophoto
 _RAMP_STOPS = np.array([0.0, 0.25, 0.55, 0.8, 1.0])
-_RAMP_RGB = np.array([[0.20, 0.45, 0.25], [0.45, 0.60, 0.30], [0.62, 0.52, 0.36], [0.55, 0.45, 0.40], [0.95, 0.95, 0.95]])
+_RAMP_RGB = np.array([[0.20, 0.45, 0.25], [0.45, 0.60, 0.30], [0.62, 0.52, 0.36], [0.55, 0.45, 0.40],
+                      [0.95, 0.95, 0.95]])
 
 
 def _cell_size_m(grid_crs: CRS, transform: Affine, height: int) -> tuple[np.ndarray, float]:
@@ -375,7 +380,8 @@ _SEA_RGB = np.array([[0.55, 0.75, 0.85], [0.05, 0.15, 0.35]])  # shallow to deep
 
 def _terrain_colours(height: np.ndarray, valid: np.ndarray, grid: _Grid) -> np.ndarray:
     """Hypsometric ramp shaded by a north-west hillshade (H, W, 3): land from green through brown
-    to white over its height range, and, where heights are below 0, sea from light to dark blue."""
+    to white over its height range, and, where heights are below 0, sea from light to dark blue.
+    """
     filled = np.where(valid, height, np.nanmedian(height[valid]))
     lo, hi = np.percentile(filled[valid], [1, 99])
     lo = max(lo, 0.0) if hi > 0 else lo  # the land ramp starts at sea level when there is sea

@@ -29,6 +29,8 @@ class RenderOutput:
 
 @runtime_checkable
 class Renderer(Protocol):
-    def render(self, gaussians: Gaussians, camera: Camera, background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
+    """Anything that turns Gaussians and a camera into a `RenderOutput`."""
+    def render(self, gaussians: Gaussians, camera: Camera,
+               background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
         """Rasterize `gaussians` seen from `camera`."""
         ...

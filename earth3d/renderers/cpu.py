@@ -37,8 +37,7 @@ from ..gaussians import Gaussians
 from ..geometry import Camera
 from ..geometry.gaussian_math import quat_rotmat
 from .base import RenderOutput
-from .composite import ALPHA_MAX, ALPHA_MIN, T_MIN, rasterize  # noqa: F401 - gsplat's constants
-from .composite import CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX  # noqa: F401 - record columns
+from .composite import ALPHA_MAX, ALPHA_MIN, CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX, T_MIN, rasterize  # noqa: F401 - gsplat's constants  # noqa: F401 - record columns
 from .projection import EPS2D, RADIUS_SIGMAS, splat_colors
 
 STAGE_CLOCK = time.perf_counter  # what `CpuRenderer.timings` measures
@@ -51,7 +50,8 @@ PIXEL_SLACK = 1e-2
 def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
     """One record per splat: means2d, conic (a, b, c), opacity (compensated when
     antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
-    alpha can reach 1/255 and depth (colours are added per tile). EXT_X is -1 for culled splats."""
+    alpha can reach 1/255 and depth (colours are added per tile). EXT_X is -1 for culled splats.
+    """
     rec = np.empty((means.shape[0], RECORD), dtype=np.float32)  # culled rows: only EXT_X and DEPTH are set
     _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far,
                   antialiased, rec)
@@ -80,7 +80,8 @@ def _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, 
         if not (tz > near and tz < far):
             continue
         # camera-frame M = V R S; covariance = M M^T
-        qw, qx, qy, qz = np.float64(quats[i, 0]), np.float64(quats[i, 1]), np.float64(quats[i, 2]), np.float64(quats[i, 3])
+        qw, qx = np.float64(quats[i, 0]), np.float64(quats[i, 1])
+        qy, qz = np.float64(quats[i, 2]), np.float64(quats[i, 3])
         n2 = qw * qw + qx * qx + qy * qy + qz * qz
         if not n2 > 0.0:
             continue
@@ -230,7 +231,8 @@ class CpuRenderer:
 
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
         """Rasterize `gaussians` seen from `camera`; tensors on the CPU. One render at a time per
-        renderer (the record buffer is shared by its renders)."""
+        renderer (the record buffer is shared by its renders).
+        """
         bg = np.asarray(background, dtype=np.float32).reshape(-1)
         if bg.shape != (3,) or not np.all(np.isfinite(bg)):
             raise InputError(f"background {background!r} must be 3 finite numbers")

@@ -2,7 +2,8 @@
 
 The splats are rebased onto the camera position in float64 on the device before the
 float32 cast, so gsplat sees small offsets and a view matrix without translation:
-precision does not depend on where on Earth the camera is."""
+precision does not depend on where on Earth the camera is.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +26,15 @@ def _import_gsplat():
 
 class GsplatRenderer:
     """gsplat.rasterization on a CUDA device; `antialiased` picks rasterize_mode
-    "antialiased" (default) or "classic". Outputs stay on the device."""
+    "antialiased" (default) or "classic". Outputs stay on the device.
+    """
 
     def __init__(self, antialiased: bool = True, device: str | torch.device = "cuda"):
         self.antialiased = antialiased
         self.device = torch.device(device)
 
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
+        """Rasterize `gaussians` seen from `camera` on the device."""
         gsplat = _import_gsplat()
         bg = torch.as_tensor(background, dtype=torch.float32, device=self.device).reshape(-1)
         if bg.shape != (3,) or not torch.isfinite(bg).all():

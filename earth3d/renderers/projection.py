@@ -29,7 +29,8 @@ RADIUS_SIGMAS = 3.33  # splat radius in standard deviations, as in gsplat
 class ProjectedSplats:
     """Screen-space splats: means2d (N, 2) px, conics (N, 3) = (a, b, c) of the inverse 2D
     covariance [[a, b], [b, c]], depths (N,) camera z in metres, radii (N, 2) int32 px
-    (0 where culled), opacities (N,) (compensated in antialiased mode), colors (N, 3)."""
+    (0 where culled), opacities (N,) (compensated in antialiased mode), colors (N, 3).
+    """
 
     means2d: torch.Tensor
     conics: torch.Tensor
@@ -61,7 +62,8 @@ def intrinsics(camera: Camera, dtype: torch.dtype = torch.float32) -> torch.Tens
     return torch.from_numpy(camera.intrinsics()).to(dtype)
 
 
-def world_to_camera(means: torch.Tensor, covars: torch.Tensor, viewmat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def world_to_camera(means: torch.Tensor, covars: torch.Tensor,
+                    viewmat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Means (N, 3) and covariances (N, 3, 3) into the camera frame of a 4x4 view matrix."""
     rot, trans = viewmat[:3, :3], viewmat[:3, 3]
     means_c = means @ rot.T + trans
@@ -113,7 +115,7 @@ def perspective_project(
     compensations = torch.sqrt(torch.clamp(det_orig / det, min=0.0))
     conics = torch.stack([c11 / det, -c01 / det, c00 / det], dim=-1)
 
-    radius = torch.stack([torch.ceil(RADIUS_SIGMAS * torch.sqrt(c00)), torch.ceil(RADIUS_SIGMAS * torch.sqrt(c11))], dim=-1)
+    radius = torch.ceil(RADIUS_SIGMAS * torch.sqrt(torch.stack([c00, c11], dim=-1)))
     valid = (det > 0) & (tz > near) & (tz < far)
     inside = (
         (means2d[:, 0] + radius[:, 0] > 0)

@@ -23,7 +23,8 @@ from .tasks import Source, build_leaf, build_parent, finalize, ingest, leaf_task
 
 def _have_dask(workers: int) -> bool:
     """Whether dask.distributed is there for a local cluster; without it a build asked for
-    several workers runs in this process (same bytes, slower) and says so once."""
+    several workers runs in this process (same bytes, slower) and says so once.
+    """
     try:
         import distributed  # noqa: F401
     except ImportError:

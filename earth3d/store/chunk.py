@@ -72,7 +72,8 @@ class Splats:
     @staticmethod
     def concat(parts: list["Splats"]) -> "Splats":
         """The parts one after another (same SH size)."""
-        return Splats(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("pos", "quats", "scales", "opacities", "sh")))
+        fields = ("pos", "quats", "scales", "opacities", "sh")
+        return Splats(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 def checksum(data: bytes | bytearray | memoryview) -> bytes:
@@ -86,6 +87,7 @@ def checksum(data: bytes | bytearray | memoryview) -> bytes:
 
 
 def payload_size(count: int, sh_k: int) -> int:
+    """Bytes after the header for `count` splats with `sh_k` SH coefficients each."""
     return 4 * count * (3 + 4 + 3 + 1 + 3 * sh_k)
 
 
@@ -128,7 +130,8 @@ def parse_header(buf: bytes | bytearray, key: Key, path: Location) -> np.void:
     if head["magic"] != CHUNK_MAGIC:
         raise ChunkError(key, path, f"not an earth3d chunk (magic {bytes(head['magic'])!r})")
     if head["version"] != FORMAT_VERSION:
-        raise ChunkError(key, path, f"chunk format version {int(head['version'])}, this reader reads version {FORMAT_VERSION}")
+        raise ChunkError(key, path, f"chunk format version {int(head['version'])}, "
+                                    f"this reader reads version {FORMAT_VERSION}")
     got_key = (int(head["level"]), *map(int, head["xyz"]))
     if got_key != tuple(key):
         raise ChunkError(key, path, f"chunk header names node {key_name(got_key)}")
@@ -142,9 +145,11 @@ def verify(buf: bytearray, head: np.void, key: Key, path: Location, expected: by
     """Check the BLAKE2b checksum against the header's and, if given, the index's."""
     digest = checksum(buf)
     if digest != bytes(head["checksum"]):
-        raise ChunkError(key, path, f"checksum mismatch: header {bytes(head['checksum']).hex()}, bytes {digest.hex()} (corrupt)")
+        raise ChunkError(key, path, f"checksum mismatch: header {bytes(head['checksum']).hex()}, "
+                                    f"bytes {digest.hex()} (corrupt)")
     if expected is not None and digest != expected:
-        raise ChunkError(key, path, f"checksum mismatch: index {expected.hex()}, chunk {digest.hex()} (stale or replaced)")
+        raise ChunkError(key, path, f"checksum mismatch: index {expected.hex()}, "
+                                    f"chunk {digest.hex()} (stale or replaced)")
 
 
 def decode(buf: bytearray, head: np.void) -> dict[str, np.ndarray]:

@@ -45,7 +45,8 @@ def _dask():
 def connect(client=None, scheduler: str | None = None, workers: int | None = None,
             timeout: float = CONNECT_TIMEOUT_S):
     """(client, owned): the given client, one connected to `scheduler`, or one on a new local
-    cluster of `workers` single-threaded processes. `owned` clients are closed by the caller."""
+    cluster of `workers` single-threaded processes. `owned` clients are closed by the caller.
+    """
     distributed = _dask()
     if client is not None:
         return client, False
@@ -53,7 +54,8 @@ def connect(client=None, scheduler: str | None = None, workers: int | None = Non
         try:
             return distributed.Client(scheduler, timeout=timeout), True
         except (OSError, TimeoutError) as exc:
-            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}") from None
+            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: "
+                                  f"{exc}") from None
     if workers is None or workers < 1:
         raise InputError(f"workers={workers} must be >= 1 for a local Dask cluster")
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -63,7 +65,8 @@ def connect(client=None, scheduler: str | None = None, workers: int | None = Non
 
 def _one_thread() -> None:
     """Kernels inside a task use the task's own thread only: a worker's thread count is its
-    parallelism, so n single-threaded workers use n cores, not n times numba's and torch's pools."""
+    parallelism, so n single-threaded workers use n cores, not n times numba's and torch's pools.
+    """
     import multiprocessing
 
     import numba
@@ -95,7 +98,8 @@ def _ingest(p: BuildPlan, index: int, source: Source) -> BuildPlan:
 def _ingest_all(client, distributed, p: BuildPlan, sources: list[Source], progress: bool) -> BuildPlan:
     """Spill every source. Callables (reading, synthesis, lifting) run on the workers; Gaussians
     already in this process's memory are spilled here rather than shipped to a worker. The first
-    source runs alone when it fixes the build's SH size and bucket level, as in-process."""
+    source runs alone when it fixes the build's SH size and bucket level, as in-process.
+    """
     def submit_or_run(i: int, src: Source):
         if isinstance(src, Gaussians):
             return ingest(p, i, src)[0]
@@ -119,7 +123,8 @@ def _finish(p: BuildPlan, nodes: list[Key], keep_work: bool) -> int:
 
 def _wait(distributed, futures: list, desc: str, progress: bool) -> list:
     """Results of `futures` in their order, with a progress bar (tasks done / total);
-    the first failed task's error is raised."""
+    the first failed task's error is raised.
+    """
     with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
         for f in distributed.as_completed(futures, loop=futures[0].client.loop) if futures else ():
             f.result()
@@ -143,7 +148,8 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
                   connect_timeout: float = CONNECT_TIMEOUT_S) -> Store:
     """Build (or resume) a store at `out_path` (folder or fsspec URL) on a Dask cluster: the
     given `client`, the scheduler at `scheduler`, or a local cluster of `workers` processes.
-    Returns the opened store. Nothing is written before the location and the cluster check out."""
+    Returns the opened store. Nothing is written before the location and the cluster check out.
+    """
     out = location(out_path)
     distributed = _dask()
     client, owned = connect(client, scheduler, workers, connect_timeout)
@@ -159,7 +165,7 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
         leaf_futures = [client.submit(_leaf, p, t, pure=False) for t in tasks]
         writer: dict[Key, object] = {}
         nodes: list[Key] = []
-        for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress)):
+        for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress), strict=False):
             for k in keys:
                 writer[tuple(k)] = fut
             nodes.extend(tuple(k) for k in keys)

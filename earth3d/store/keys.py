@@ -55,12 +55,14 @@ def pack(level: int, coords: np.ndarray) -> np.ndarray:
 
 
 def unpack(level: int, packed: np.ndarray) -> np.ndarray:
+    """Inverse of `pack`: (N, 3) coordinates of packed keys of one level."""
     packed = np.asarray(packed, dtype=np.int64)
     mask = (1 << level) - 1
     return np.stack([packed >> (2 * level), (packed >> level) & mask, packed & mask], axis=1)
 
 
 def parent(key: Key) -> Key:
+    """The node one level up that contains `key`."""
     level, x, y, z = key
     if level == 0:
         raise InputError("the level-0 root has no parent")
@@ -68,6 +70,7 @@ def parent(key: Key) -> Key:
 
 
 def ancestor(key: Key, level: int) -> Key:
+    """The node at `level` (not deeper than the key's) that contains `key`."""
     shift = key[0] - level
     if shift < 0:
         raise InputError(f"node {key} has no ancestor at deeper level {level}")
@@ -91,4 +94,5 @@ def subtree_root(key: Key) -> Key:
 
 
 def key_name(key: Key) -> str:
+    """A node key as level/x/y/z, for messages and file names."""
     return f"{key[0]}/{key[1]}/{key[2]}/{key[3]}"

@@ -34,7 +34,8 @@ class Bounds:
     """A node's bounding volumes: the ECEF AABB (bmin, bmax) and an oriented box (centre,
     half_axes: columns are the box axes scaled by their half-lengths), both enclosing the
     splats' 3-std-dev ellipsoids. The oriented box follows the principal axes of the
-    splat means, so a terrain patch gets a thin box: distances and culling stay tight."""
+    splat means, so a terrain patch gets a thin box: distances and culling stay tight.
+    """
 
     bmin: np.ndarray
     bmax: np.ndarray

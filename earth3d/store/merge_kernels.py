@@ -16,7 +16,8 @@ import numpy as np
 @numba.njit(cache=True)
 def box_extents(pos: np.ndarray, cov: np.ndarray, axes: np.ndarray, sigmas: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-axis (min, max) of the splats' `sigmas`-std-dev ellipsoids projected on the unit
-    columns of `axes` (identity: the AABB), positions taken relative to the first point."""
+    columns of `axes` (identity: the AABB), positions taken relative to the first point.
+    """
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
     for i in range(pos.shape[0]):
@@ -34,7 +35,8 @@ def box_extents(pos: np.ndarray, cov: np.ndarray, axes: np.ndarray, sigmas: floa
 @numba.njit(cache=True)
 def factorize(keys: np.ndarray) -> tuple[np.ndarray, int]:
     """Labels 0..m-1 of int64 `keys` in order of first appearance, with an open-addressing
-    hash table: O(n), deterministic, no sort."""
+    hash table: O(n), deterministic, no sort.
+    """
     n = keys.shape[0]
     size = 1
     while size < 2 * n:

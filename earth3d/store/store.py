@@ -74,9 +74,11 @@ class Store:
 
     @property
     def sh_degree(self) -> int:
+        """SH degree of the stored splats."""
         return int(self.meta["sh_degree"])
 
     def root_keys(self) -> list[Key]:
+        """Keys of the level-0 nodes."""
         return [tuple(k) for k in self.meta["roots"]]
 
     # ------------------------------------------------------------------ index
@@ -95,6 +97,7 @@ class Store:
         return table
 
     def has(self, key: Key) -> bool:
+        """Whether the store holds node `key`."""
         return tuple(key) in self._subtree(subtree_root(tuple(key)))
 
     def entry(self, key: Key) -> np.void:
@@ -106,6 +109,7 @@ class Store:
         return found
 
     def is_leaf(self, key: Key) -> bool:
+        """Whether node `key` is a leaf (full detail)."""
         return bool(self.entry(key)["flags"] & FLAG_LEAF)
 
     def children(self, key: Key) -> list[Key]:
@@ -115,6 +119,7 @@ class Store:
 
     # ------------------------------------------------------------------ chunks
     def chunk_path(self, key: Key) -> Location:
+        """The chunk file of node `key`."""
         return chunk_path(self.path, tuple(key))
 
     def read(self, key: Key) -> Gaussians:

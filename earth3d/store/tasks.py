@@ -35,8 +35,22 @@ from . import chunk as chunkfile
 from .chunk import FORMAT_VERSION, Splats
 from .fs import Location, check_build_target, file_size, location, remove_tree, write_atomic
 from .index import ENTRY, write_index
-from .keys import (CUBE_SIDE_M, MAX_LEVEL, SUBTREE_LEVELS, Key, cell_center, cell_coords, cell_min, cell_size,
-                   child, octant_of, pack, parent, subtree_root, unpack)
+from .keys import (
+    CUBE_SIDE_M,
+    MAX_LEVEL,
+    SUBTREE_LEVELS,
+    Key,
+    cell_center,
+    cell_coords,
+    cell_min,
+    cell_size,
+    child,
+    octant_of,
+    pack,
+    parent,
+    subtree_root,
+    unpack,
+)
 from .layout import META_FILE, STORE_FORMAT, WORK_FOLDER, chunk_path, index_path
 from .merge import merge_splats, splat_bounds
 
@@ -56,12 +70,15 @@ class BuildPlan:
 
     @property
     def work(self) -> Location:
+        """The build's work folder (spill files, plan, progress markers)."""
         return self.out / WORK_FOLDER
 
     def chunk_path(self, key: Key) -> Location:
+        """The chunk file of node `key` in the store being built."""
         return chunk_path(self.out, key)
 
     def save(self) -> None:
+        """Write the plan to build/plan.json (atomically)."""
         write_atomic(self.work / "plan.json", json.dumps(
             {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level}).encode())
 
@@ -69,7 +86,8 @@ class BuildPlan:
 def plan(out_path: str | os.PathLike, *, leaf_cap: int = 32768, bucket_level: int | None = None,
          sh_degree: int | None = None) -> BuildPlan:
     """Start or resume a build in `out_path` (a folder or fsspec URL). An interrupted build's
-    settings are kept; settings given here that contradict them are refused."""
+    settings are kept; settings given here that contradict them are refused.
+    """
     if leaf_cap < 1:
         raise InputError(f"leaf_cap={leaf_cap} must be >= 1")
     if bucket_level is not None and not 1 <= bucket_level <= MAX_BUCKET_LEVEL:
@@ -98,7 +116,8 @@ SPILL_FIELDS = ("pos", "quats", "scales", "opacities", "sh")
 
 def _spill_widths(sh_k: int) -> list[tuple[str, np.dtype, tuple]]:
     """Spill files hold, for c splats, the blocks pos f64 (c, 3), quats f32 (c, 4),
-    scales f32 (c, 3), opacities f32 (c,), sh f32 (c, K, 3), back to back."""
+    scales f32 (c, 3), opacities f32 (c,), sh f32 (c, K, 3), back to back.
+    """
     return [("pos", np.dtype("<f8"), (3,)), ("quats", np.dtype("<f4"), (4,)), ("scales", np.dtype("<f4"), (3,)),
             ("opacities", np.dtype("<f4"), ()), ("sh", np.dtype("<f4"), (sh_k, 3))]
 
@@ -116,7 +135,8 @@ def _choose_bucket_level(splats: Splats, leaf_cap: int) -> int:
 
 def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[int, int]]:
     """Spill source `index` into bucket files (skipped if already done). Returns the plan
-    (its sh_k and bucket level are fixed by the first source) and {bucket: count}."""
+    (its sh_k and bucket level are fixed by the first source) and {bucket: count}.
+    """
     marker = p.work / "spill" / f"{index:06d}.json"
     if marker.is_file():
         return p, {int(k): v for k, v in json.loads(marker.read_text()).items()}
@@ -138,7 +158,7 @@ def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[in
         fields = [np.ascontiguousarray(getattr(splats, f)[order], dtype=dt) for f, dt, _ in _spill_widths(p.sh_k)]
         folder = p.work / "spill" / f"{index:06d}"
         folder.mkdir(parents=True, exist_ok=True)
-        for b, s, c in zip(ids.tolist(), starts.tolist(), sizes.tolist()):
+        for b, s, c in zip(ids.tolist(), starts.tolist(), sizes.tolist(), strict=False):
             write_atomic(folder / f"{b}.bin", b"".join(memoryview(a[s:s + c]).cast("B") for a in fields))
             counts[b] = c
     write_atomic(marker, json.dumps({str(k): v for k, v in counts.items()}).encode())
@@ -173,7 +193,8 @@ def _bucket_counts(p: BuildPlan) -> dict[int, int]:
 
 def leaf_tasks(p: BuildPlan) -> list[LeafTask]:
     """Group buckets top-down: a cell with at most leaf_cap splats is one leaf task, a
-    bigger cell above the bucket level is split, a bucket cell is one task."""
+    bigger cell above the bucket level is split, a bucket cell is one task.
+    """
     counts = _bucket_counts(p)
     if not counts:
         return []
@@ -189,7 +210,8 @@ def leaf_tasks(p: BuildPlan) -> list[LeafTask]:
             tasks.append(LeafTask(key, tuple(ids[sel].tolist())))
             continue
         shift = B - key[0] - 1
-        oct_ = (((coords[sel, 0] >> shift) & 1) << 2) | (((coords[sel, 1] >> shift) & 1) << 1) | ((coords[sel, 2] >> shift) & 1)
+        bits = (coords[sel] >> shift) & 1
+        oct_ = (bits[:, 0] << 2) | (bits[:, 1] << 1) | bits[:, 2]
         for o in range(7, -1, -1):
             part = sel[oct_ == o]
             if len(part):
@@ -274,7 +296,8 @@ def parent_tasks(nodes: Iterable[Key]) -> list[list[tuple[Key, list[Key]]]]:
 def read_splats(root: Location, key: Key, verify: bool = True) -> tuple[Splats, np.void]:
     """A chunk's splats with absolute float64 positions, and its header (validated; without
     the checksum pass when `verify` is False: a build's own chunks were checked when written
-    or when a resumed build found them)."""
+    or when a resumed build found them).
+    """
     path = chunk_path(root, key)
     if verify:
         head, arr = chunkfile.load(path, key)
@@ -345,7 +368,8 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
         "splat_count_total": int(entries["count"].sum()),
         "chunk_bytes": int(entries["nbytes"].sum()),
         "index_bytes": index_bytes,
-        "extent": {"bmin": entries["bmin"][leaves].min(axis=0).tolist(), "bmax": entries["bmax"][leaves].max(axis=0).tolist()},
+        "extent": {"bmin": entries["bmin"][leaves].min(axis=0).tolist(),
+                   "bmax": entries["bmax"][leaves].max(axis=0).tolist()},
         "roots": [list(k) for k in nodes if k[0] == 0],
     }
     write_atomic(p.out / META_FILE, json.dumps(meta, indent=1).encode())

@@ -17,12 +17,27 @@ Example:
     tensor([[1., 2., 3.]])
 """
 
-from .covariance import (PACKED, covariance, covariance_nb, decompose_covariance, decompose_covariance_nb,
-                         pack_covariance)
-from .rotation import (quat_mul, quat_multiply, quat_rotmat, quat_to_rotmat, quat_to_rotmat_nb, rotate_quats,
-                       rotate_quats_nb, rotmat_quat, rotmat_to_quat, rotmat_to_quat_nb)
-from .sh import (MAX_DEGREE, SH_C0, eval_sh, eval_sh_nb, sh_basis, sh_basis_nb, sh_basis_row, sh_color_row,
-                 sh_degree_of)
+from .covariance import (
+                         PACKED,
+                         covariance,
+                         covariance_nb,
+                         decompose_covariance,
+                         decompose_covariance_nb,
+                         pack_covariance,
+)
+from .rotation import (
+                         quat_mul,
+                         quat_multiply,
+                         quat_rotmat,
+                         quat_to_rotmat,
+                         quat_to_rotmat_nb,
+                         rotate_quats,
+                         rotate_quats_nb,
+                         rotmat_quat,
+                         rotmat_to_quat,
+                         rotmat_to_quat_nb,
+)
+from .sh import MAX_DEGREE, SH_C0, eval_sh, eval_sh_nb, sh_basis, sh_basis_nb, sh_basis_row, sh_color_row, sh_degree_of
 
 __all__ = [
     "MAX_DEGREE", "PACKED", "SH_C0", "covariance", "covariance_nb", "decompose_covariance", "decompose_covariance_nb",

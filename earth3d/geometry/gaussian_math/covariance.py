@@ -27,7 +27,8 @@ def covariance(quats: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
 
 def decompose_covariance(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Inverse of `covariance` (torch): (quats with w >= 0, scales ascending) with a proper rotation,
-    from symmetric (..., 3, 3)."""
+    from symmetric (..., 3, 3).
+    """
     evals, evecs = torch.linalg.eigh(cov.double())
     evecs = evecs * torch.where(torch.linalg.det(evecs) < 0, -1.0, 1.0).to(evecs.dtype)[..., None, None]
     scales = evals.clamp(min=0).sqrt()
@@ -42,7 +43,8 @@ def pack_covariance(cov: torch.Tensor) -> torch.Tensor:
 @njit(cache=True, fastmath=False)
 def covariance_nb(quats: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """Numba twin of `covariance`: packed (N, 6) float64 covariances of quats (N, 4) wxyz (any
-    norm) and scales (N, 3)."""
+    norm) and scales (N, 3).
+    """
     n = quats.shape[0]
     out = np.empty((n, 6))
     for i in range(n):
@@ -89,7 +91,8 @@ def _jacobi(m: np.ndarray, v: np.ndarray) -> None:
 @njit(cache=True)
 def decompose_covariance_nb(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Numba twin of `decompose_covariance` on packed (N, 6) covariances: float32 (quats wxyz with
-    w >= 0, scales ascending), a proper rotation (Jacobi eigenvectors instead of LAPACK's)."""
+    w >= 0, scales ascending), a proper rotation (Jacobi eigenvectors instead of LAPACK's).
+    """
     n = cov.shape[0]
     quats = np.empty((n, 4), np.float32)
     scales = np.empty((n, 3), np.float32)

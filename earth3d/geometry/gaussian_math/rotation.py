@@ -32,7 +32,8 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
 @njit(cache=True)
 def quat_rotmat(w: float, x: float, y: float, z: float) -> tuple:
     """The rotation matrix of the quaternion (w, x, y, z) (any non-zero norm) as 9 floats, row
-    by row (numba kernel; one division, no square root)."""
+    by row (numba kernel; one division, no square root).
+    """
     s = 2.0 / (w * w + x * x + y * y + z * z)
     return (1 - s * (y * y + z * z), s * (x * y - w * z), s * (x * z + w * y),
             s * (x * y + w * z), 1 - s * (x * x + z * z), s * (y * z - w * x),
@@ -84,7 +85,8 @@ def rotmat_to_quat(rot: torch.Tensor) -> torch.Tensor:
 @njit(cache=True)
 def rotmat_quat(r: np.ndarray) -> tuple:
     """The unit quaternion (w, x, y, z), w >= 0, of the 3x3 rotation `r` (numba kernel, Shepperd's
-    method: the largest of the four candidate denominators)."""
+    method: the largest of the four candidate denominators).
+    """
     tr = r[0, 0] + r[1, 1] + r[2, 2]
     if tr > max(r[0, 0], r[1, 1], r[2, 2]):
         s = math.sqrt(max(1.0 + tr, 1e-12)) * 2

@@ -115,7 +115,8 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
 @njit(cache=True)
 def sh_color_row(sh: np.ndarray, dx: float, dy: float, dz: float, basis: np.ndarray, out: np.ndarray) -> None:
     """Colour (3,) of one splat's coefficients `sh` (K, 3) along (dx, dy, dz) into `out`;
-    `basis` is K scratch values (numba kernel)."""
+    `basis` is K scratch values (numba kernel).
+    """
     k = sh.shape[0]
     norm = max((dx * dx + dy * dy + dz * dz) ** 0.5, 1e-12)
     sh_basis_row(dx / norm, dy / norm, dz / norm, k, basis)
