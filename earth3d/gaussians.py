@@ -102,8 +102,8 @@ class Gaussians:
     def from_rgb(cls, origin, means, quats, scales, opacities, rgb) -> "Gaussians":
         """Gaussians with degree-0 colour from linear RGB in [0, 1] (arrays or tensors)."""
         rgb = torch.as_tensor(np.asarray(rgb), dtype=torch.float32)
-        return cls.from_arrays(origin, *(np.asarray(a) for a in (means, quats, scales, opacities)),
-                               rgb_to_sh0(rgb).numpy())
+        return cls.from_arrays(origin, np.asarray(means), np.asarray(quats), np.asarray(scales),
+                               np.asarray(opacities), rgb_to_sh0(rgb).numpy())
 
     @classmethod
     def empty(cls, origin=(0.0, 0.0, 0.0), sh_degree: int = 0) -> "Gaussians":

@@ -77,6 +77,17 @@ class BuildPlan:
         """The chunk file of node `key` in the store being built."""
         return chunk_path(self.out, key)
 
+    @property
+    def fixed(self) -> tuple[int, int]:
+        """(sh_k, bucket_level), once the first ingested source has fixed them.
+
+        Raises:
+            StoreError: no source has been ingested yet.
+        """
+        if self.sh_k is None or self.bucket_level is None:
+            raise StoreError(f"{self.out}: the build has no SH size and bucket level yet; ingest a source first")
+        return self.sh_k, self.bucket_level
+
     def save(self) -> None:
         """Write the plan to build/plan.json (atomically)."""
         write_atomic(self.work / "plan.json", json.dumps(
@@ -148,18 +159,19 @@ def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[in
         probe = Splats.from_gaussians(g[: min(len(g), 100_000)], sh_degree_of(sh_k))
         p = BuildPlan(p.out, p.leaf_cap, sh_k, p.bucket_level or _choose_bucket_level(probe, p.leaf_cap))
         p.save()
-    splats = Splats.from_gaussians(g, sh_degree_of(p.sh_k))
+    sh_k, bucket_level = p.fixed
+    splats = Splats.from_gaussians(g, sh_degree_of(sh_k))
     _check_splats(splats, index)
     counts: dict[int, int] = {}
     if len(splats):
-        buckets = pack(p.bucket_level, cell_coords(splats.pos, p.bucket_level))
+        buckets = pack(bucket_level, cell_coords(splats.pos, bucket_level))
         order = np.argsort(buckets, kind="stable")
         ids, starts, sizes = np.unique(buckets[order], return_index=True, return_counts=True)
-        fields = [np.ascontiguousarray(getattr(splats, f)[order], dtype=dt) for f, dt, _ in _spill_widths(p.sh_k)]
+        fields = [np.ascontiguousarray(getattr(splats, f)[order], dtype=dt) for f, dt, _ in _spill_widths(sh_k)]
         folder = p.work / "spill" / f"{index:06d}"
         folder.mkdir(parents=True, exist_ok=True)
         for b, s, c in zip(ids.tolist(), starts.tolist(), sizes.tolist(), strict=False):
-            write_atomic(folder / f"{b}.bin", b"".join(memoryview(a[s:s + c]).cast("B") for a in fields))
+            write_atomic(folder / f"{b}.bin", b"".join(a[s:s + c].data.cast("B") for a in fields))
             counts[b] = c
     write_atomic(marker, json.dumps({str(k): v for k, v in counts.items()}).encode())
     return p, counts
@@ -185,7 +197,8 @@ class LeafTask:
 
 def _bucket_counts(p: BuildPlan) -> dict[int, int]:
     total: dict[int, int] = defaultdict(int)
-    for marker in sorted((p.work / "spill").glob("*.json")):
+    markers: list[Location] = sorted((p.work / "spill").glob("*.json"), key=str)
+    for marker in markers:
         for b, c in json.loads(marker.read_text()).items():
             total[int(b)] += c
     return total
@@ -198,7 +211,7 @@ def leaf_tasks(p: BuildPlan) -> list[LeafTask]:
     counts = _bucket_counts(p)
     if not counts:
         return []
-    B = p.bucket_level
+    _, B = p.fixed
     ids = np.array(sorted(counts), dtype=np.int64)
     cnt = np.array([counts[i] for i in ids.tolist()], dtype=np.int64)
     coords = unpack(B, ids)
@@ -220,8 +233,9 @@ def leaf_tasks(p: BuildPlan) -> list[LeafTask]:
 
 
 def _load_buckets(p: BuildPlan, buckets: Iterable[int]) -> Splats:
-    widths = _spill_widths(p.sh_k)
-    per = _spill_bytes_per_splat(p.sh_k)
+    sh_k, _ = p.fixed
+    widths = _spill_widths(sh_k)
+    per = _spill_bytes_per_splat(sh_k)
     parts = []
     sources = sorted(d for d in (p.work / "spill").iterdir() if d.is_dir())
     for b in buckets:
@@ -280,7 +294,7 @@ def parent_tasks(nodes: Iterable[Key]) -> list[list[tuple[Key, list[Key]]]]:
     """(parent, children) tasks grouped by level, deepest first, above the given nodes."""
     by_level: dict[int, set[Key]] = defaultdict(set)
     for k in nodes:
-        by_level[k[0]].add(tuple(k))
+        by_level[k[0]].add((k[0], k[1], k[2], k[3]))
     if not by_level:
         return []
     levels = []
@@ -326,7 +340,7 @@ def build_parent(p: BuildPlan, key: Key, children: list[Key]) -> None:
 # ---------------------------------------------------------------------------- phase 4: index
 def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> None:
     """Write the subtree index files and store.json from the chunk headers."""
-    nodes = sorted(set(map(tuple, nodes)))
+    nodes = sorted({(k[0], k[1], k[2], k[3]) for k in nodes})
     if not nodes:
         raise InputError(f"{p.out}: the sources hold no splats; nothing to store")
     entries = np.zeros(len(nodes), ENTRY)
@@ -359,7 +373,7 @@ def finalize(p: BuildPlan, nodes: Iterable[Key], *, keep_work: bool = False) -> 
         "version": FORMAT_VERSION,
         "cube": {"side_m": CUBE_SIDE_M, "center_ecef_m": [0.0, 0.0, 0.0]},
         "subtree_levels": SUBTREE_LEVELS,
-        "sh_degree": int(round(math.sqrt(p.sh_k))) - 1,
+        "sh_degree": sh_degree_of(p.fixed[0]),
         "leaf_cap": p.leaf_cap,
         "levels": [int(entries["level"].min()), int(entries["level"].max())],
         "node_count": len(nodes),
