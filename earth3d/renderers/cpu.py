@@ -1,6 +1,6 @@
 """CPU tile rasterizer (numba) with gsplat's projection and compositing rules.
 
-Pipeline, all numba except view-dependent colours:
+Pipeline, all numba:
 
 1. `_project_into`: gsplat's EWA projection per splat (see `projection.py`, which is the
    PyTorch reference of the same maths), with the view matrix formed in float64
@@ -15,7 +15,7 @@ Pipeline, all numba except view-dependent colours:
    so ties stay in splat order: the order of gsplat's sorted (tile, depth) intersection
    keys), then composites front to back a pixel row at a time in SIMD lanes (see
    `composite.py`); colours are degree-0 SH evaluated there, or view-dependent colours
-   from `projection.eval_sh` for the visible splats.
+   from the Gaussian-maths core's `eval_sh_nb` for the visible splats.
 
 Outputs: rgb = sum(w c) + T * background, alpha = 1 - T, depth = sum(w z) / alpha
 (0 where alpha == 0), with w the compositing weights and z the camera-frame depth.
@@ -35,10 +35,10 @@ from numba import njit, prange
 from ..errors import InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
-from ..geometry.gaussian_math import quat_rotmat
+from ..geometry.gaussian_math import eval_sh_nb, quat_rotmat
 from .base import RenderOutput
 from .composite import ALPHA_MAX, ALPHA_MIN, CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX, T_MIN, rasterize  # noqa: F401 - gsplat's constants  # noqa: F401 - record columns
-from .projection import EPS2D, RADIUS_SIGMAS, splat_colors
+from .projection import EPS2D, RADIUS_SIGMAS
 
 STAGE_CLOCK = time.perf_counter  # what `CpuRenderer.timings` measures
 # Slack on the analytic "alpha >= 1/255" bounds; the exact per-pixel test still decides.
@@ -201,10 +201,6 @@ def _bin_tiles(rec, rec_bits, visible, tile_size, tiles_x, tiles_y, n_chunks):
     return offsets, pair_keys, ids
 
 
-def _f32(t: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
-
-
 class CpuRenderer:
     """Tile rasterizer on the CPU with gsplat's projection and compositing.
 
@@ -238,19 +234,20 @@ class CpuRenderer:
             raise InputError(f"background {background!r} must be 3 finite numbers")
         clock = STAGE_CLOCK
         t0 = clock()
-        g = gaussians.to("cpu")
-        view = camera.world_to_camera(g.origin)  # float64: relative to the camera before any float32
-        rec = self._records(len(g))
-        _project_into(_f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), view,
+        a = gaussians.arrays()  # float32 numpy views of CPU tensors
+        view = camera.world_to_camera(gaussians.origin)  # float64: relative to the camera before any float32
+        rec = self._records(len(gaussians))
+        c = np.ascontiguousarray
+        _project_into(c(a.means), c(a.quats), c(a.scales), c(a.opacities), view,
                       camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height,
                       self.eps2d, camera.near, camera.far, self.antialiased, rec)
         visible = np.flatnonzero(rec[:, EXT_X] >= 0.0).astype(np.int32)
-        if g.sh_degree == 0:  # a view of the degree-0 coefficients: the rasterizer turns them into colours
-            colors, from_sh0 = _f32(g.sh)[:, 0, :], True
-        else:  # view-dependent colours, evaluated for the visible splats only
-            colors, from_sh0 = np.zeros((len(g), 3), dtype=np.float32), False
-            with torch.no_grad():
-                colors[visible] = _f32(splat_colors(g[torch.from_numpy(visible).long()], camera))
+        if gaussians.sh_degree == 0:  # a view of the degree-0 coefficients: the rasterizer turns them into colours
+            colors, from_sh0 = a.sh[:, 0, :], True
+        else:  # view-dependent colours, evaluated for the visible splats only, along camera-relative directions
+            colors, from_sh0 = np.zeros((len(gaussians), 3), dtype=np.float32), False
+            dirs = a.means[visible].astype(np.float64) + (gaussians.origin - camera.position)
+            colors[visible] = eval_sh_nb(a.sh[visible], dirs)
         t1 = clock()
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
