@@ -133,7 +133,7 @@ class Gaussians:
 
     def means_ecef(self) -> np.ndarray:
         """Absolute ECEF means in float64 (N, 3)."""
-        return self.means.detach().cpu().double().numpy() + self.origin
+        return self.arrays().means.astype(np.float64) + self.origin
 
     def arrays(self) -> GaussianArrays:
         """The attributes as float32 numpy arrays on the CPU: the one way out to numpy.
