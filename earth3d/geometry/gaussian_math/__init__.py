@@ -5,9 +5,9 @@ in and out); tests/test_gaussian_math.py checks each pair agrees. Lifting, the r
 store's merging and the exporters all call these, and numba kernels elsewhere call the per-element
 kernels (`quat_rotmat`, `rotmat_quat`, `quat_mul`, `sh_basis_row`, `sh_color_row`) directly.
 
-numba re-validates a cached function against its own file only: after editing this package,
-delete the cached ``*.nbi``/``*.nbc`` files under earth3d/ so that the kernels calling it
-(earth3d/renderers/cpu.py, earth3d/store/merge_kernels.py) are recompiled.
+numba re-validates a cached function against its own file only: after editing a kernel here,
+delete the cached ``*.nbi``/``*.nbc`` files under earth3d/ so that the kernels calling it (in this
+package, and `_project_into` in earth3d/renderers/cpu.py) are recompiled.
 
 Example:
     >>> import torch
