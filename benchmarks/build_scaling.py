@@ -22,7 +22,7 @@ from pathlib import Path
 import distributed
 
 import earth3d
-from earth3d.store import build
+from earth3d.store import build_store
 from earth3d.synth import ProceduralWorld
 
 TILE_DEG_PER_PX = 30.0 / 111_320.0  # 30 m cells at the equator, in degrees
@@ -46,7 +46,7 @@ def warm_up() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        build([partial(lifted_tile, 0, (10.0, 0.0, 10.02, 0.02))], Path(tmp) / "warm")
+        build_store([partial(lifted_tile, 0, (10.0, 0.0, 10.02, 0.02))], Path(tmp) / "warm")
 
 
 def digest(root: Path) -> str:
@@ -61,7 +61,7 @@ def digest(root: Path) -> str:
 def timed_build(srcs: list, out: Path, client=None) -> float:
     shutil.rmtree(out, ignore_errors=True)
     t = time.perf_counter()
-    build(srcs, out, client=client)
+    build_store(srcs, out, client=client)
     return time.perf_counter() - t
 
 
@@ -77,7 +77,7 @@ def main() -> None:
 
     warm_up()
     t_local = min(timed_build(srcs, args.workdir / "local") for _ in range(args.repeat))
-    info = earth3d.store.open(args.workdir / "local").info()
+    info = earth3d.store.open_store(args.workdir / "local").info()
     leaf_splats, n = info["splat_count"], info["splat_count_all_levels"]
     reference = digest(args.workdir / "local")
     print(f"world: {len(srcs)} procedural tiles of {args.tile_px}^2 cells at 30 m, {leaf_splats:,} full-detail splats "

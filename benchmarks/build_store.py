@@ -1,7 +1,7 @@
 """Store build speed (splats/s) against py3dtiles' point-cloud tiling of the same points.
 
 The world is real SRTM terrain tiled over a square (benchmarks/terrain_tiles.py),
-lifted to Gaussians up front so that only building is timed. earth3d.store.build
+lifted to Gaussians up front so that only building is timed. earth3d.store.build_store
 (leaves, merged inner nodes, checksummed chunks, subtree index) runs with
 --workers processes; the baseline, in the same run, is `py3dtiles convert --jobs
 <workers>` on the splat centres and colours written as a binary PLY (it tiles and
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from earth3d import Gaussians  # noqa: E402
-from earth3d.store import build  # noqa: E402
+from earth3d.store import build_store  # noqa: E402
 from terrain_tiles import TiledWorld  # noqa: E402
 
 
@@ -86,13 +86,13 @@ def main() -> None:
     for _ in range(args.repeat):
         shutil.rmtree(args.workdir / "store", ignore_errors=True)
         t = time.perf_counter()
-        store = build(tiles, args.workdir / "store", workers=args.workers)
+        store = build_store(tiles, args.workdir / "store", workers=args.workers)
         t_store = min(t_store, time.perf_counter() - t)
         t = time.perf_counter()
         baseline()
         t_base = min(t_base, time.perf_counter() - t)
     info = store.info()
-    print(f"earth3d.store.build: {t_store:.1f} s, {n / t_store:,.0f} splats/s with {args.workers} workers "
+    print(f"earth3d.store.build_store: {t_store:.1f} s, {n / t_store:,.0f} splats/s with {args.workers} workers "
           f"({info['node_count']:,} nodes, levels {info['levels']}, {info['bytes_on_disk'] / n:.1f} B/splat; "
           f"best of {args.repeat})")
     print(f"baseline {name}: {t_base:.1f} s, {n / t_base:,.0f} splats/s (best of {args.repeat})")

@@ -32,7 +32,7 @@ import earth3d
 from earth3d import Gaussians
 from earth3d.export import (read_ply, write_ply, write_spz, write_terrain_glb, write_terrain_tileset,
                             write_tileset)
-from earth3d.store import build, open_store
+from earth3d.store import build_store, open_store
 
 DEFAULT_DSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "pairs" / "alexandria_lidar" / "dsm.tif"
 
@@ -91,10 +91,10 @@ def main() -> None:
         path = args.store
         if path is None:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from lod_scaling import build_store
+            from lod_scaling import build_world_store
 
             args.workdir.mkdir(parents=True, exist_ok=True)
-            path, _ = build_store(args.splats, args.tiles, args.workdir, workers=1, rebuild=False)
+            path, _ = build_world_store(args.splats, args.tiles, args.workdir, workers=1, rebuild=False)
         tmp = Path(tempfile.mkdtemp(prefix="earth3d-bench-"))
         try:
             store_tiles(path, tmp / "tiles", args.repeat, args.layout, args.workers)
@@ -133,7 +133,7 @@ def main() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build([g], tmp / "store", leaf_cap=args.leaf_cap)
+        build_store([g], tmp / "store", leaf_cap=args.leaf_cap)
     store = open_store(tmp / "store")
     keys, stack = [], list(store.root_keys())
     while stack:

@@ -80,7 +80,7 @@ def main() -> None:
 
     _ensure_demo(args.demo_dir)
     meta = json.loads((args.demo_dir / "path.json").read_text())
-    store = earth3d.store.open(args.demo_dir / meta["store"])
+    store = earth3d.store.open_store(args.demo_dir / meta["store"])
     lon, lat = meta["street_lonlat"]
     cams = paths.descent(lon, lat, args.frames, ground_m=meta["ground_m"], heading_deg=meta["heading_deg"],
                          street_distance_m=meta["street_m"], width=args.width, height=args.height)

@@ -32,7 +32,7 @@ import earth3d  # noqa: E402
 from earth3d.geometry import paths  # noqa: E402
 from earth3d.renderers import CpuRenderer, GsplatRenderer  # noqa: E402
 from earth3d.scenarios import render_path  # noqa: E402
-from earth3d.store import build, open_store  # noqa: E402
+from earth3d.store import build_store, open_store  # noqa: E402
 from earth3d.stream import Stream  # noqa: E402
 
 ALTITUDES = [(10.0, -30.0), (1_000.0, -45.0), (100_000.0, -90.0), (2_000_000.0, -90.0)]
@@ -143,7 +143,7 @@ def main() -> None:
     out = args.workdir / f"store_{args.splats:.0e}"
     if not (out / "store.json").is_file():
         t = time.perf_counter()
-        store = build(world.sources(), out, workers=args.workers)
+        store = build_store(world.sources(), out, workers=args.workers)
         dt = time.perf_counter() - t
         n = store.info()["splat_count"]
         print(f"built {n:,} splats in {dt:.1f} s ({n / dt:,.0f} splats/s)")

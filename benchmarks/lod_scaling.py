@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import earth3d  # noqa: E402
 from earth3d.renderers import default_renderer  # noqa: E402
-from earth3d.store import build, open_store  # noqa: E402
+from earth3d.store import build_store, open_store  # noqa: E402
 from earth3d.stream import Stream  # noqa: E402
 from terrain_tiles import TiledWorld  # noqa: E402
 
 ALTITUDES = [(10.0, -30.0), (1_000.0, -45.0), (100_000.0, -90.0), (2_000_000.0, -90.0)]  # metres, pitch
 
 
-def build_store(size: float, tiles: int, workdir: Path, workers: int, rebuild: bool) -> tuple[Path, dict]:
+def build_world_store(size: float, tiles: int, workdir: Path, workers: int, rebuild: bool) -> tuple[Path, dict]:
     out = workdir / f"store_{size:.0e}"
     if (out / "store.json").is_file() and not rebuild:
         return out, json.loads((out / "build_stats.json").read_text())
@@ -48,7 +48,7 @@ def build_store(size: float, tiles: int, workdir: Path, workers: int, rebuild: b
         shutil.rmtree(out, ignore_errors=True)
     world = TiledWorld(size, tiles)
     t = time.perf_counter()
-    store = build(world.sources(), out, workers=workers)
+    store = build_store(world.sources(), out, workers=workers)
     total = time.perf_counter() - t
     n = store.info()["splat_count"]
     stats = {"splats": n, "seconds": total, "lift_seconds": world.lift_seconds, "stride": world.stride,
@@ -162,7 +162,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     stores = []
     for size in sorted(args.sizes):
-        path, st = build_store(size, args.tiles, args.workdir, args.workers, args.rebuild)
+        path, st = build_world_store(size, args.tiles, args.workdir, args.workers, args.rebuild)
         rate = st["splats"] / max(st["seconds"] - st["lift_seconds"], 1e-9)
         lifting = (f"{st['lift_seconds']:.1f} s lifting, not counted" if args.workers == 1
                    else "lifting on the workers, counted")

@@ -62,7 +62,7 @@ def rotate_z(g: Gaussians, angle_rad: float) -> Gaussians:
 
 
 class TiledWorld:
-    """Sources for `earth3d.store.build`: one callable per tile, row-major."""
+    """Sources for `earth3d.store.build_store`: one callable per tile, row-major."""
 
     def __init__(self, total_splats: float, tiles: int):
         self.dem = read_dem()

@@ -35,7 +35,7 @@ from pathlib import Path
 import earth3d
 from earth3d.export import write_tileset
 from earth3d.export.viewer import CESIUM_PACKAGE, npm_cache, serve
-from earth3d.store import build, open_store
+from earth3d.store import build_store, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("EARTH3D_TEST_DATA", REPO.parent / "shared" / "data"))
@@ -111,7 +111,7 @@ def duluth_store(workdir: Path, resolution: float) -> Path:
             warnings.simplefilter("ignore")
             raster = earth3d.read_raster(DATA / "pairs" / "duluth_drone" / "dtm.tif",
                                          DATA / "pairs" / "duluth_drone" / "orthophoto.tif", resolution=resolution)
-        build([earth3d.lift(raster, walls=False)], path)
+        build_store([earth3d.lift(raster, walls=False)], path)
     return path
 
 

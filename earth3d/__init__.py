@@ -9,7 +9,7 @@ from .gaussians import Gaussians
 from .geometry import Camera
 from .raster import GeoRaster
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source of the version: pyproject.toml reads it (setuptools attr)
 
 _LAZY = {
     "read_raster": "earth3d.raster.read",

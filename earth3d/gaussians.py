@@ -4,6 +4,14 @@ Means are float32 offsets, in ECEF axes, from a float64 ECEF `origin`; rotations
 are unit quaternions (w, x, y, z) in ECEF axes; `scales` are per-axis standard
 deviations in metres; `opacities` are in [0, 1]; colours are spherical-harmonic
 coefficients `sh` of shape (N, K, 3) with K = (degree + 1)^2 (degree 0: K = 1).
+
+`Gaussians` (torch tensors, offsets from an origin) is the type every stage passes on; the store
+keeps its own numpy container, `earth3d.store.chunk.Splats` (absolute float64 positions), for
+building. The boundary between torch and numpy is one conversion each way:
+`Gaussians.from_arrays` (numpy in, no copy for float32 arrays) and `Gaussians.arrays` (numpy
+out, no copy for CPU float32 tensors); `Splats.from_gaussians` / `Splats.to_gaussians` are
+built on those two. Concatenation is `Gaussians.concat` for every caller (lifting, streaming,
+the command line).
 """
 
 from __future__ import annotations
@@ -11,15 +19,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
+from numba import njit
 
 from .atomic import replacing
+from .errors import InputError, InputFileError
+from .geometry.gaussian_math import SH_C0
 
-SH_C0 = 0.28209479177387814  # Y_0^0, as in gsplat and the 3DGS PLY convention
 FORMAT = "earth3d.gaussians/1"
+FIELDS = ("means", "quats", "scales", "opacities", "sh")
+
+
+class GaussianArrays(NamedTuple):
+    """A splat set's attributes as float32 numpy arrays (see `Gaussians.arrays`)."""
+
+    means: np.ndarray
+    quats: np.ndarray
+    scales: np.ndarray
+    opacities: np.ndarray
+    sh: np.ndarray
 
 
 def rgb_to_sh0(rgb: torch.Tensor) -> torch.Tensor:
@@ -29,6 +50,15 @@ def rgb_to_sh0(rgb: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Gaussians:
+    """Splats as torch tensors: float32 offsets `means` from the float64 ECEF `origin`, unit
+    quaternions, std-devs, opacities and SH colour coefficients (see the module docstring).
+
+    Example:
+        >>> g = Gaussians.from_rgb((6378137.0, 0, 0), [[0, 0, 0]], [[1, 0, 0, 0]], [[1, 1, 0.1]], [0.9], [[1, 0, 0]])
+        >>> len(g), g.sh_degree, g.arrays().means.dtype
+        (1, 0, dtype('float32'))
+    """
+
     origin: np.ndarray
     means: torch.Tensor
     quats: torch.Tensor
@@ -42,19 +72,42 @@ class Gaussians:
         shapes = {"means": (n, 3), "quats": (n, 4), "scales": (n, 3), "opacities": (n,)}
         for name, shape in shapes.items():
             if tuple(getattr(self, name).shape) != shape:
-                raise ValueError(f"Gaussians.{name} has shape {tuple(getattr(self, name).shape)}, expected {shape}")
+                raise InputError(f"Gaussians.{name} has shape {tuple(getattr(self, name).shape)}, expected {shape}")
         if self.sh.ndim != 3 or self.sh.shape[0] != n or self.sh.shape[2] != 3 or self.sh.shape[1] not in (1, 4, 9, 16):
-            raise ValueError(f"Gaussians.sh has shape {tuple(self.sh.shape)}, expected ({n}, K, 3), K in 1/4/9/16")
+            raise InputError(f"Gaussians.sh has shape {tuple(self.sh.shape)}, expected ({n}, K, 3), K in 1/4/9/16")
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def from_arrays(cls, origin, means, quats, scales, opacities, sh) -> "Gaussians":
+        """Gaussians from numpy arrays (or anything numpy takes): the one way in from numpy.
+
+        Float32 C-contiguous arrays are wrapped without a copy (the tensors share their memory);
+        other arrays are converted to float32 first.
+
+        Args:
+            origin: float64 ECEF origin (3,).
+            means: offsets (N, 3) from `origin`, metres.
+            quats: (N, 4) wxyz.
+            scales: (N, 3) std-devs, metres.
+            opacities: (N,) in [0, 1].
+            sh: (N, K, 3) SH coefficients.
+
+        Raises:
+            InputError: an array has the wrong shape.
+        """
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+        return cls(origin, t(means), t(quats), t(scales), t(opacities), t(sh))
+
+    @classmethod
     def from_rgb(cls, origin, means, quats, scales, opacities, rgb) -> "Gaussians":
-        """Gaussians with degree-0 colour from linear RGB in [0, 1]."""
-        t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-        return cls(origin, t(means), t(quats), t(scales), t(opacities), rgb_to_sh0(t(rgb)))
+        """Gaussians with degree-0 colour from linear RGB in [0, 1] (arrays or tensors)."""
+        rgb = torch.as_tensor(np.asarray(rgb), dtype=torch.float32)
+        return cls.from_arrays(origin, np.asarray(means), np.asarray(quats), np.asarray(scales),
+                               np.asarray(opacities), rgb_to_sh0(rgb).numpy())
 
     @classmethod
     def empty(cls, origin=(0.0, 0.0, 0.0), sh_degree: int = 0) -> "Gaussians":
+        """No splats, at `origin`, with coefficient arrays for `sh_degree`."""
         k = (sh_degree + 1) ** 2
         z = lambda *s: torch.zeros(s, dtype=torch.float32)  # noqa: E731
         return cls(np.asarray(origin, dtype=np.float64), z(0, 3), z(0, 4), z(0, 3), z(0), z(0, k, 3))
@@ -65,10 +118,12 @@ class Gaussians:
 
     @property
     def sh_degree(self) -> int:
+        """Degree of the SH colour coefficients (0 to 3)."""
         return int(round(self.sh.shape[1] ** 0.5)) - 1
 
     @property
     def device(self) -> torch.device:
+        """The device of the tensors."""
         return self.means.device
 
     @property
@@ -78,10 +133,20 @@ class Gaussians:
 
     def means_ecef(self) -> np.ndarray:
         """Absolute ECEF means in float64 (N, 3)."""
-        return self.means.detach().cpu().double().numpy() + self.origin
+        return self.arrays().means.astype(np.float64) + self.origin
+
+    def arrays(self) -> GaussianArrays:
+        """The attributes as float32 numpy arrays on the CPU: the one way out to numpy.
+
+        Tensors already on the CPU in float32 are viewed without a copy (the arrays share their
+        memory; detached from autograd).
+        """
+        f32 = lambda t: t.detach().to("cpu", torch.float32).numpy()  # noqa: E731
+        return GaussianArrays(*(f32(getattr(self, k)) for k in FIELDS))
 
     def nbytes(self) -> int:
-        return sum(t.element_size() * t.nelement() for t in (self.means, self.quats, self.scales, self.opacities, self.sh))
+        """Bytes held by the tensors."""
+        return sum(getattr(self, k).element_size() * getattr(self, k).nelement() for k in FIELDS)
 
     # ------------------------------------------------------------------ transforms
     def __getitem__(self, index) -> "Gaussians":
@@ -92,7 +157,8 @@ class Gaussians:
                          self.opacities[index], self.sh[index])
 
     def to(self, device) -> "Gaussians":
-        return Gaussians(self.origin.copy(), *(t.to(device) for t in (self.means, self.quats, self.scales, self.opacities, self.sh)))
+        """The same splats with their tensors on `device`."""
+        return Gaussians(self.origin.copy(), *(getattr(self, k).to(device) for k in FIELDS))
 
     def rebased(self, origin) -> "Gaussians":
         """The same splats as offsets from another float64 ECEF origin."""
@@ -113,36 +179,71 @@ class Gaussians:
         return Gaussians(self.origin, self.means, self.quats, self.scales, self.opacities, sh)
 
     @staticmethod
-    def concat(parts: Sequence["Gaussians"], origin=None) -> "Gaussians":
-        """Concatenate splat sets, rebasing onto `origin` (default: the first part's)."""
-        parts = [p for p in parts if p is not None]
-        if not parts:
-            raise ValueError("Gaussians.concat needs at least one part")
-        origin = parts[0].origin if origin is None else np.asarray(origin, dtype=np.float64)
-        degree = max(p.sh_degree for p in parts)
-        parts = [p.rebased(origin).with_sh_degree(degree) for p in parts]
-        cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-        return Gaussians(origin, cat("means"), cat("quats"), cat("scales"), cat("opacities"), cat("sh"))
+    def concat(parts: Sequence["Gaussians | None"], origin=None, sh_degree: int | None = None) -> "Gaussians":
+        """Concatenate splat sets, rebased onto `origin` (default: the first part's) in float64.
+
+        SH coefficients are padded with zeros or cut to `sh_degree` (default: the highest of the
+        parts). Parts on the CPU that need no gradient are copied once into preallocated arrays
+        (no tensor kernels: their thread pools stall when the cores are busy elsewhere); others
+        are concatenated with torch on their device.
+
+        Raises:
+            InputError: no parts and no `origin` (with an origin, no parts give an empty set).
+        """
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            if origin is None:
+                raise InputError("Gaussians.concat needs at least one part, or an origin for an empty set")
+            return Gaussians.empty(origin, 0 if sh_degree is None else sh_degree)
+        origin = kept[0].origin if origin is None else np.asarray(origin, dtype=np.float64).reshape(3)
+        degree = max(p.sh_degree for p in kept) if sh_degree is None else int(sh_degree)
+        if any(p.device.type != "cpu" or p.means.requires_grad or p.sh.requires_grad for p in kept):
+            kept = [p.rebased(origin).with_sh_degree(degree) for p in kept]
+            cat = lambda name: torch.cat([getattr(p, name) for p in kept])  # noqa: E731
+            return Gaussians(origin, *(cat(name) for name in FIELDS))
+        n, k = sum(len(p) for p in kept), (degree + 1) ** 2
+        out = GaussianArrays(np.empty((n, 3), np.float32), np.empty((n, 4), np.float32),
+                             np.empty((n, 3), np.float32), np.empty(n, np.float32), np.zeros((n, k, 3), np.float32))
+        at = 0
+        for p in kept:
+            a, end = p.arrays(), at + len(p)
+            _rebase_into(a.means, np.asarray(p.origin - origin, dtype=np.float64), out.means[at:end])
+            out.quats[at:end], out.scales[at:end], out.opacities[at:end] = a.quats, a.scales, a.opacities
+            kk = min(k, a.sh.shape[1])
+            out.sh[at:end, :kk] = a.sh[:, :kk]
+            at = end
+        return Gaussians.from_arrays(origin.copy(), *out)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
         """Write an .npz atomically (temporary name, then rename)."""
-        arrays = {k: getattr(self, k).detach().cpu().numpy() for k in ("means", "quats", "scales", "opacities", "sh")}
         with replacing(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, format=np.array(FORMAT), origin=self.origin, **arrays)
+            np.savez(f, format=np.array(FORMAT), origin=self.origin, **self.arrays()._asdict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Gaussians":
+        """Read an .npz written by `save`.
+
+        Raises:
+            InputFileError: the file is missing or is not an earth3d Gaussians file.
+        """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such Gaussians file")
+            raise InputFileError(f"{path}: no such Gaussians file")
         try:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["format"]) != FORMAT:
-                    raise ValueError(f"{path}: format {data['format']!s} is not {FORMAT}")
-                t = lambda k: torch.from_numpy(np.ascontiguousarray(data[k]))  # noqa: E731
-                return cls(data["origin"], t("means"), t("quats"), t("scales"), t("opacities"), t("sh"))
+                    raise InputFileError(f"{path}: format {data['format']!s} is not {FORMAT}")
+                return cls.from_arrays(data["origin"], *(data[k] for k in FIELDS))
+        except InputFileError:
+            raise
         except (KeyError, OSError, ValueError) as exc:
-            if isinstance(exc, ValueError) and str(path) in str(exc):
-                raise
-            raise ValueError(f"{path}: not a readable earth3d Gaussians file ({exc})") from exc
+            raise InputFileError(f"{path}: not a readable earth3d Gaussians file ({exc})") from exc
+
+
+@njit(cache=True)
+def _rebase_into(src: np.ndarray, offset: np.ndarray, dst: np.ndarray) -> None:
+    """Dst = src + offset, each sum formed in float64 and rounded once to float32."""
+    for i in range(src.shape[0]):
+        for j in range(3):
+            dst[i, j] = np.float32(np.float64(src[i, j]) + offset[j])

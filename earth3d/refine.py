@@ -360,8 +360,8 @@ def refine_store(store_path: str | os.PathLike, dataset: str | os.PathLike, out:
     """
     from . import store as store_mod
 
-    src = store_mod.open(store_path)
+    src = store_mod.open_store(store_path)
     images, cameras = read_dataset(dataset)
     result = refine(load_store_splats(src), images, cameras, **options)
-    store_mod.build([result.gaussians], out, leaf_cap=int(src.meta["leaf_cap"]), sh_degree=src.sh_degree)
+    store_mod.build_store([result.gaussians], out, leaf_cap=int(src.meta["leaf_cap"]), sh_degree=src.sh_degree)
     return result

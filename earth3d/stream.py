@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Iterable, Literal
 
 import numpy as np
-import torch
-from numba import njit
 
+from .errors import InputError
 from .gaussians import Gaussians
 from .geometry import Camera
 from .nodes import NodeTable
@@ -48,7 +47,8 @@ def _view_key(camera: Camera) -> tuple:
 class CutStats:
     """What the last `select` drew: nodes of the SSE cut, nodes drawn (interactive mode may
     draw coarser ancestors), splats, cut nodes still loading, cache bytes, nodes tested,
-    nodes left coarser than the SSE rule asks because of the splat budget."""
+    nodes left coarser than the SSE rule asks because of the splat budget.
+    """
 
     cut_nodes: int = 0
     drawn_nodes: int = 0
@@ -61,7 +61,8 @@ class CutStats:
 
 def frustum_planes(camera: Camera) -> np.ndarray:
     """Inward normals (5, 3) in camera axes of the left, right, top, bottom and near planes
-    (the near plane's offset is handled separately)."""
+    (the near plane's offset is handled separately).
+    """
     w, h = camera.width, camera.height
     return np.array([
         [1.0, 0.0, camera.cx / camera.fx],
@@ -82,7 +83,8 @@ def below_horizon(camera: Camera, corners_rel: np.ndarray, radius: float = OCCLU
     """Boolean (N,) of boxes (camera-relative corners (N, 8, 3)) hidden behind a sphere of
     `radius` at the earth's centre. The points hidden by a sphere, seen from outside it,
     include the convex set inside its tangent cone and beyond the plane of the tangent
-    circle; a box whose 8 corners are all in that set is hidden."""
+    circle; a box whose 8 corners are all in that set is hidden.
+    """
     to_centre = -camera.position
     dist = float(np.linalg.norm(to_centre))
     if dist <= radius:
@@ -97,7 +99,8 @@ def below_horizon(camera: Camera, corners_rel: np.ndarray, radius: float = OCCLU
 
 def visible(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
     """Boolean (N,) of oriented boxes neither wholly outside the view frustum nor wholly
-    behind the earth (horizon culling against a sphere inside every surface)."""
+    behind the earth (horizon culling against a sphere inside every surface).
+    """
     corners = box_corners(center - camera.position, half_axes)  # float64, camera-relative
     cam = corners @ camera.rotation  # (N, 8, 3) in camera axes
     d = cam @ frustum_planes(camera).T  # (N, 8, 5)
@@ -107,7 +110,8 @@ def visible(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.nda
 
 def screen_coverage(camera: Camera, center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
     """Pixels (N,) of the image covered by the rectangle around oriented boxes' projected corners
-    (the whole image for a box reaching the camera's near plane)."""
+    (the whole image for a box reaching the camera's near plane).
+    """
     cam = box_corners(center - camera.position, half_axes) @ camera.rotation  # (N, 8, 3) camera axes
     z = cam[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -134,37 +138,6 @@ def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) 
         return np.where(distance > 0, error * scale / np.maximum(distance, 1e-300), np.inf)
 
 
-@njit(cache=True)
-def _rebase_into(src: np.ndarray, offset: np.ndarray, dst: np.ndarray) -> None:
-    """dst = src + offset, each sum formed in float64 and rounded once to float32."""
-    for i in range(src.shape[0]):
-        for j in range(3):
-            dst[i, j] = np.float32(np.float64(src[i, j]) + offset[j])
-
-
-def concat_rebased(parts: list[Gaussians], origin: np.ndarray, sh_degree: int) -> Gaussians:
-    """Chunks of one store as one splat set with offsets from `origin`, rebased in float64.
-
-    Filled part by part into preallocated numpy arrays: one copy of each splat, and no
-    tensor kernels (their thread pools stall when the cores are busy elsewhere).
-    """
-    origin = np.asarray(origin, dtype=np.float64)
-    k = (sh_degree + 1) ** 2
-    n = sum(len(g) for g in parts)
-    means, quats, scales = np.empty((n, 3), np.float32), np.empty((n, 4), np.float32), np.empty((n, 3), np.float32)
-    opacities, sh = np.empty(n, np.float32), np.zeros((n, k, 3), np.float32)
-    at = 0
-    for g in parts:
-        end = at + len(g)
-        _rebase_into(g.means.numpy(), np.asarray(g.origin - origin, dtype=np.float64), means[at:end])
-        quats[at:end], scales[at:end], opacities[at:end] = g.quats.numpy(), g.scales.numpy(), g.opacities.numpy()
-        kk = min(k, g.sh.shape[1])
-        sh[at:end, :kk] = g.sh.numpy()[:, :kk]
-        at = end
-    t = torch.from_numpy
-    return Gaussians(origin.copy(), t(means), t(quats), t(scales), t(opacities), t(sh))
-
-
 class Stream:
     """Selects, loads and caches the chunks a camera needs from a `Store`."""
 
@@ -173,14 +146,15 @@ class Stream:
         if not isinstance(store, Store):
             store = Store(store)
         if mode not in ("complete", "interactive"):
-            raise ValueError(f"mode={mode!r} must be 'complete' or 'interactive'")
+            raise InputError(f"mode={mode!r} must be 'complete' or 'interactive'")
         if not sse_threshold_px > 0:
-            raise ValueError(f"sse_threshold_px={sse_threshold_px} must be positive")
+            raise InputError(f"sse_threshold_px={sse_threshold_px} must be positive")
         if splat_budget_per_pixel is not None and not splat_budget_per_pixel > 0:
-            raise ValueError(f"splat_budget_per_pixel={splat_budget_per_pixel} must be positive or None")
+            raise InputError(f"splat_budget_per_pixel={splat_budget_per_pixel} must be positive or None")
         if cache_bytes < 0 or threads < 1:
-            raise ValueError(f"cache_bytes={cache_bytes} must be >= 0 and threads={threads} >= 1")
-        self.store, self.cache_bytes, self.sse_threshold_px, self.mode = store, int(cache_bytes), float(sse_threshold_px), mode
+            raise InputError(f"cache_bytes={cache_bytes} must be >= 0 and threads={threads} >= 1")
+        self.store, self.cache_bytes, self.mode = store, int(cache_bytes), mode
+        self.sse_threshold_px = float(sse_threshold_px)
         self.splat_budget_per_pixel = splat_budget_per_pixel
         self._cache: OrderedDict[Key, Gaussians] = OrderedDict()
         self._cached_bytes = 0
@@ -195,7 +169,8 @@ class Stream:
     # ------------------------------------------------------------------ selection
     def _tests(self, camera: Camera, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(visible, sse, refinement priority) of node rows, in one vectorized call. The priority
-        is the SSE times the pixels the node covers: the error a refinement removes from the image."""
+        is the SSE times the pixels the node covers: the error a refinement removes from the image.
+        """
         t = self._nodes
         center, half_axes = t.center[rows], t.half_axes[rows]
         vis = visible(camera, center, half_axes)
@@ -220,7 +195,7 @@ class Stream:
         chosen: list[int] = []
 
         def place(rows: np.ndarray, sse: np.ndarray, priority: np.ndarray) -> None:
-            for q, e, p in zip(rows.tolist(), sse.tolist(), priority.tolist()):
+            for q, e, p in zip(rows.tolist(), sse.tolist(), priority.tolist(), strict=False):
                 if t.leaf[q] or e <= tau:
                     chosen.append(q)
                 else:
@@ -241,7 +216,7 @@ class Stream:
                 visited += len(rows)
                 kv, ks, kp = self._tests(camera, rows)
                 at = 0
-                for q, lst in zip(batch, lists):
+                for q, lst in zip(batch, lists, strict=False):
                     v = kv[at:at + len(lst)]
                     part = slice(at, at + len(lst))
                     kids[q] = (lst[v], ks[part][v], kp[part][v], int(t.count[lst[v]].sum()))
@@ -258,7 +233,8 @@ class Stream:
 
     def _remembered_cut(self, camera: Camera) -> list[Key]:
         """`cut`, remembered for the last few views: `prefetch` cuts each view ahead of the
-        path several frames in a row, then `select` draws it; this costs one cut per view."""
+        path several frames in a row, then `select` draws it; this costs one cut per view.
+        """
         memo = (_view_key(camera), self.sse_threshold_px, self.splat_budget_per_pixel)
         hit = self._cuts.get(memo)
         if hit is not None:
@@ -301,7 +277,7 @@ class Stream:
                     parts[k] = g
             drawn = [k for k in parts if not self._has_drawn_ancestor(k, parts)]
         gs = [parts[k] for k in drawn if parts[k] is not None and len(parts[k])]
-        out = concat_rebased(gs, camera.position, self.store.sh_degree)
+        out = Gaussians.concat(gs, camera.position, self.store.sh_degree)
         self.last = CutStats(len(keys), len(drawn), len(out), missing, self._cached_bytes, self.last.visited,
                              self.last.budget_limited)
         return out
@@ -394,13 +370,16 @@ class Stream:
 
     @property
     def cached_bytes(self) -> int:
+        """Bytes of the chunks in the cache."""
         return self._cached_bytes
 
     def cached_keys(self) -> list[Key]:
+        """Keys of the cached chunks, least recently used first."""
         with self._lock:
             return list(self._cache)
 
     def close(self) -> None:
+        """Stop the loader threads (pending loads are cancelled)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "Stream":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import earth3d
 from earth3d.export import write_tileset
-from earth3d.store import build
+from earth3d.store import build_store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -32,7 +32,7 @@ def main() -> None:
     splats = earth3d.lift(raster)
     print(f"{raster.source}: {raster.shape[1]} x {raster.shape[0]} cells -> {len(splats):,} splats")
     with tempfile.TemporaryDirectory() as tmp:
-        store = build([splats], Path(tmp) / "store", leaf_cap=16384)
+        store = build_store([splats], Path(tmp) / "store", leaf_cap=16384)
         tileset = write_tileset(store, args.out, compression="spz")
     tiles = json.loads(Path(tileset).read_text())
     print(f"wrote {tileset}: 3D Tiles {tiles['asset']['version']}, root geometric error {tiles['geometricError']:.1f} m")

@@ -17,7 +17,7 @@ import numpy as np
 
 import earth3d
 from earth3d import Camera
-from earth3d.store import build
+from earth3d.store import build_store
 from earth3d.stream import Stream
 from earth3d.synth import ProceduralWorld
 from earth3d.video import write_png
@@ -38,7 +38,7 @@ def main() -> None:
     ground = float(np.nanmedian(raster.height))
     print(f"city at ({lon:.4f}, {lat:.4f}): {raster.shape[1]} x {raster.shape[0]} cells, {len(splats):,} splats")
 
-    with tempfile.TemporaryDirectory() as tmp, Stream(build([splats], Path(tmp) / "store")) as stream:
+    with tempfile.TemporaryDirectory() as tmp, Stream(build_store([splats], Path(tmp) / "store")) as stream:
         views = {
             "high.png": Camera.from_geodetic(lon - 0.018, lat - 0.018, ground + 2000, heading_deg=45, pitch_deg=-35,
                                              width=960, height=540),

@@ -23,7 +23,7 @@ from earth3d.export.viewer import CESIUM_PACKAGE, npm_cache, serve
 from earth3d.geometry import Camera
 from earth3d.raster import GeoRaster
 from earth3d.renderers.cpu import CpuRenderer
-from earth3d.store import build
+from earth3d.store import build_store
 
 NPM_DIR = npm_cache()
 PACKAGES = [CESIUM_PACKAGE, "playwright-core@1.65.1"]
@@ -112,7 +112,7 @@ def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
                      r.transform @ Affine.translation(c0, r0), r.crs, r.vertical_datum, r.source)
     splats = earth3d.lift(crop, walls=False)
     if content.startswith("splats"):
-        build([splats], tmp_path / "store", leaf_cap=2000)
+        build_store([splats], tmp_path / "store", leaf_cap=2000)
         layout = "implicit" if content == "splats-implicit" else "explicit"
         write_tileset(tmp_path / "store", tmp_path / "tiles", compression="spz", layout=layout)
     else:

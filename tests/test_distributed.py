@@ -17,7 +17,8 @@ import pytest
 from affine import Affine
 
 import earth3d
-from earth3d.store import StoreError, build, open_store
+from earth3d.errors import Earth3dError, OutputError, StoreError
+from earth3d.store import build_store, open_store
 from earth3d.store import chunk as chunkfile
 from earth3d.store.distributed import build_on_dask
 
@@ -74,15 +75,16 @@ def sources():
 def reference(sources, tmp_path_factory):
     """The uninterrupted in-process build."""
     out = tmp_path_factory.mktemp("ref") / "world"
-    store = build(sources, out, leaf_cap=LEAF_CAP)
+    store = build_store(sources, out, leaf_cap=LEAF_CAP)
     assert store.info()["node_count"] > 40
     return files(out)
 
 
 # ------------------------------------------------------------------------------ crashes
 def _killed_build(out: str, target: str, nth: int, torn: bool, on_dask: bool, sources: list) -> None:
-    """Run in a fresh child process (spawned: torch's thread pool does not survive a fork): build, and SIGKILL this process at the nth atomic write of a file
-    whose name contains `target` (a torn write: half the temporary written, nothing renamed)."""
+    """Run in a fresh child process (spawned: torch's thread pool does not survive a fork): build, and
+    SIGKILL this process at the nth atomic write of a file whose name contains `target` (a torn write: half
+    the temporary written, nothing renamed)."""
     replace, seen = os.replace, [0]
 
     def hook(src, dst):
@@ -99,9 +101,9 @@ def _killed_build(out: str, target: str, nth: int, torn: bool, on_dask: bool, so
     os.replace = hook
     if on_dask:
         with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as c:
-            build(sources, out, leaf_cap=LEAF_CAP, client=c)
+            build_store(sources, out, leaf_cap=LEAF_CAP, client=c)
     else:
-        build(sources, out, leaf_cap=LEAF_CAP)
+        build_store(sources, out, leaf_cap=LEAF_CAP)
 
 
 # (file name part, nth write, torn, on Dask): while spilling a source, after and during leaf
@@ -131,7 +133,7 @@ def test_killed_build_resumes_to_identical_store(sources, reference, tmp_path, t
     if torn:
         assert any(out.rglob("*.tmp")), "the kill did not happen inside a write"
 
-    resumed = build(sources, out, leaf_cap=LEAF_CAP)
+    resumed = build_store(sources, out, leaf_cap=LEAF_CAP)
     assert files(out) == reference
     assert resumed.info()["node_count"] == sum(k.endswith(".e3c") for k in reference)
 
@@ -144,21 +146,21 @@ def test_resume_with_other_settings_is_refused(sources, tmp_path):
     child.join(120)
     before = files(out)
     with pytest.raises(ValueError, match="leaf_cap=512.*not 256"):
-        build(sources, out, leaf_cap=256)
+        build_store(sources, out, leaf_cap=256)
     with pytest.raises(ValueError, match="sh_k=1.*not 16"):
-        build(sources, out, leaf_cap=LEAF_CAP, sh_degree=3)
+        build_store(sources, out, leaf_cap=LEAF_CAP, sh_degree=3)
     assert files(out) == before
 
 
 # ------------------------------------------------------------------------------ fsspec locations
 def test_memory_store_in_process_and_on_threads(sources, reference):
     url = "memory://earth3d-test/world"
-    store = build(sources, url, leaf_cap=LEAF_CAP)
+    store = build_store(sources, url, leaf_cap=LEAF_CAP)
     assert files(url) == reference
     key = store.root_keys()[0]
     assert len(store.read(key)) == store.entry(key)["count"]  # readable through the URL too
     with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as c:
-        build(sources, "memory://earth3d-test/dask", leaf_cap=LEAF_CAP, client=c)
+        build_store(sources, "memory://earth3d-test/dask", leaf_cap=LEAF_CAP, client=c)
     assert files("memory://earth3d-test/dask") == reference
     fsspec.filesystem("memory").rm("/earth3d-test", recursive=True)
 
@@ -166,21 +168,21 @@ def test_memory_store_in_process_and_on_threads(sources, reference):
 @pytest.mark.parametrize("url, match", [("s3://earth3d-no-bucket/world", r"pip install 'earth3d\[s3\]'"),
                                         ("nosuchfs://x/world", "no fsspec filesystem handles nosuchfs://")])
 def test_url_without_backend_is_refused(sources, url, match):
-    with pytest.raises(ValueError, match=match):
-        build(sources, url, leaf_cap=LEAF_CAP)
+    with pytest.raises(Earth3dError, match=match):  # DependencyError for s3://, InputError for an unknown scheme
+        build_store(sources, url, leaf_cap=LEAF_CAP)
 
 
 def test_location_holding_something_else_is_refused(sources, tmp_path):
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"\xff\xd8")
-    with pytest.raises(ValueError, match=f"{other}: a non-empty folder that holds no earth3d store"):
-        build(sources, other, leaf_cap=LEAF_CAP)
+    with pytest.raises(OutputError, match=f"{other}: a non-empty folder that holds no earth3d store"):
+        build_store(sources, other, leaf_cap=LEAF_CAP)
     assert [p.name for p in other.iterdir()] == ["cat.jpg"]
     afile = tmp_path / "notes.txt"
     afile.write_text("keep me")
-    with pytest.raises(ValueError, match=f"{afile}: is a file"):
-        build(sources, afile, leaf_cap=LEAF_CAP, workers=2)
+    with pytest.raises(OutputError, match=f"{afile}: is a file"):
+        build_store(sources, afile, leaf_cap=LEAF_CAP, workers=2)
     assert afile.read_text() == "keep me"
 
 
@@ -215,7 +217,7 @@ def test_process_cluster_builds_identical_store(sources, reference, client, tmp_
     watcher = threading.Thread(target=reader)
     watcher.start()
     try:
-        store = build(sources, out, leaf_cap=LEAF_CAP, client=client)
+        store = build_store(sources, out, leaf_cap=LEAF_CAP, client=client)
     finally:
         stop.set()
         watcher.join()
@@ -227,20 +229,20 @@ def test_process_cluster_builds_identical_store(sources, reference, client, tmp_
 
 def test_process_cluster_with_sources_in_memory(sources, reference, client, tmp_path):
     """Gaussians already in memory are spilled by the caller, not shipped; same bytes."""
-    build([s() for s in sources], tmp_path / "world", leaf_cap=LEAF_CAP, client=client)
+    build_store([s() for s in sources], tmp_path / "world", leaf_cap=LEAF_CAP, client=client)
     assert files(tmp_path / "world") == reference
 
 
 def test_memory_store_with_process_workers_is_refused(sources, client):
     with pytest.raises(ValueError, match="memory:// store lives in one process"):
-        build(sources, "memory://earth3d-test/procs", leaf_cap=LEAF_CAP, client=client)
+        build_store(sources, "memory://earth3d-test/procs", leaf_cap=LEAF_CAP, client=client)
     assert not fsspec.filesystem("memory").exists("/earth3d-test/procs")
 
 
 def test_worker_killed_mid_build(client, tmp_path):
     full = world_sources(crop=None)
     out_ref, out = tmp_path / "ref", tmp_path / "world"
-    build(full, out_ref, leaf_cap=LEAF_CAP)
+    build_store(full, out_ref, leaf_cap=LEAF_CAP)
     pids = client.run(os.getpid)
     killed = []
 
@@ -257,7 +259,7 @@ def test_worker_killed_mid_build(client, tmp_path):
     t = threading.Thread(target=killer)
     t.start()
     try:
-        build(full, out, leaf_cap=LEAF_CAP, client=client)
+        build_store(full, out, leaf_cap=LEAF_CAP, client=client)
     finally:
         t.join()
     assert killed, "no worker was killed during the build"

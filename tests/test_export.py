@@ -22,7 +22,8 @@ from conftest import data_path
 import earth3d
 from earth3d import Gaussians
 from earth3d.export import read_ply, write_ply
-from earth3d.export.frames import LocalFrame, rotate_sh, sh_basis
+from earth3d.export.enu import LocalFrame, rotate_sh
+from earth3d.geometry.gaussian_math import sh_basis_nb as sh_basis
 from earth3d.export.glb import accessor_array, read_glb
 from earth3d.export.gltf import ENU_TO_GLTF, write_splats_glb, write_terrain_glb
 from earth3d.export.ply import ply_dtype, sidecar_path

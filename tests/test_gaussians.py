@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from earth3d import Gaussians
+from earth3d.errors import InputFileError
 
 
 def _random(n, origin=(6378137.0, 0.0, 0.0), seed=0):
@@ -34,12 +35,13 @@ def test_save_load_round_trip(tmp_path):
 def test_load_bad_file(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_text("not an npz")
-    with pytest.raises(ValueError, match="bad.npz"):
+    with pytest.raises(InputFileError, match="bad.npz"):
         Gaussians.load(bad)
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
+    with pytest.raises(InputFileError, match="missing.npz"):
         Gaussians.load(tmp_path / "missing.npz")
 
 
 def test_shape_checked():
     with pytest.raises(ValueError, match="quats"):
-        Gaussians(np.zeros(3), torch.zeros(2, 3), torch.zeros(3, 4), torch.zeros(2, 3), torch.zeros(2), torch.zeros(2, 1, 3))
+        Gaussians(np.zeros(3), torch.zeros(2, 3), torch.zeros(3, 4), torch.zeros(2, 3), torch.zeros(2),
+                  torch.zeros(2, 1, 3))

@@ -11,8 +11,8 @@ from earth3d.geometry import (
     ecef_to_geodetic,
     enu_to_ecef,
     geodetic_to_ecef,
-    rotmat_to_quat,
     quat_to_rotmat,
+    rotmat_to_quat,
 )
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from earth3d.errors import InputFileError
 from earth3d.geometry import geodetic_to_ecef
 from earth3d.geometry.paths import Waypoint, descent, orbit, read_waypoints, waypoint_path
 
@@ -175,9 +176,9 @@ def test_bad_input_is_rejected(call, match):
 
 
 def test_bad_waypoints_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(InputFileError, match="does not exist"):
         read_waypoints(tmp_path / "missing.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("lon,lat\n1,2\n3,4\n")
-    with pytest.raises(ValueError, match=r"bad.csv.*height"):
+    with pytest.raises(InputFileError, match=r"bad.csv.*height"):
         read_waypoints(bad)

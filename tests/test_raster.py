@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from conftest import data_path
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from scipy import ndimage
 
 import earth3d
+from earth3d.errors import InputFileError
 from earth3d.raster import read as read_module
-
-from conftest import data_path
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,10 @@ def _quiet_geoid(monkeypatch):
     warnings.filterwarnings("ignore", message=".*heights are used as ellipsoidal.*")
 
 
-def _write(path, data, crs="EPSG:32622", transform=Affine(30, 0, 619395, 0, -30, -410205), **profile):
+TRANSFORM = Affine(30, 0, 619395, 0, -30, -410205)
+
+
+def _write(path, data, crs="EPSG:32622", transform=TRANSFORM, **profile):
     data = np.asarray(data)
     if data.ndim == 2:
         data = data[None]
@@ -56,18 +59,21 @@ def test_percentile_stretch_and_auto():
         # The stretch is linear in the raw values.
         inside = (stretched.rgb[..., band] > 0) & (stretched.rgb[..., band] < 1)
         slope, intercept = np.polyfit(raw.rgb[..., band][inside], stretched.rgb[..., band][inside], 1)
-        np.testing.assert_allclose(slope * raw.rgb[..., band][inside] + intercept, stretched.rgb[..., band][inside], atol=2e-3)
+        np.testing.assert_allclose(slope * raw.rgb[..., band][inside] + intercept, stretched.rgb[..., band][inside],
+                                   atol=2e-3)
     auto = earth3d.read_raster(dem, ortho)  # "auto": raw DNs get the (2, 98) stretch
     np.testing.assert_array_equal(auto.rgb, stretched.rgb)
     bright = earth3d.read_raster(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"))
-    plain = earth3d.read_raster(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"), stretch=None)
+    plain = earth3d.read_raster(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"),
+                                stretch=None)
     np.testing.assert_array_equal(bright.rgb, plain.rgb)  # full-range imagery is left alone
     with pytest.raises(ValueError, match="stretch"):
         earth3d.read_raster(dem, ortho, stretch=(98, 2))
 
 
 def test_alpha_band_masks_and_nodata_dem():
-    r = earth3d.read_raster(data_path("pairs", "duluth_drone", "dtm.tif"), data_path("pairs", "duluth_drone", "orthophoto.tif"))
+    r = earth3d.read_raster(data_path("pairs", "duluth_drone", "dtm.tif"),
+                            data_path("pairs", "duluth_drone", "orthophoto.tif"))
     with rasterio.open(data_path("pairs", "duluth_drone", "dtm.tif")) as d:
         dem_valid = d.read(1) != d.nodata
         assert r.transform == d.transform  # the DTM is the finer grid: the lifting grid is its grid
@@ -136,7 +142,8 @@ def test_ortho_in_another_crs_is_reprojected(tmp_path):
     assert 29.0 < r.resolution[0] <= 30.0 and 29.0 < r.resolution[1] <= 30.0
     x, y = r.cell_centers()
     cols, rows = ~ref.transform @ (x, y)
-    sampled = np.stack([ndimage.map_coordinates(ref.rgb[..., b], [rows - 0.5, cols - 0.5], order=1) for b in range(3)], -1)
+    sampled = np.stack([ndimage.map_coordinates(ref.rgb[..., b], [rows - 0.5, cols - 0.5], order=1)
+                        for b in range(3)], -1)
     inner = ndimage.binary_erosion(r.valid, iterations=3)
     assert inner.mean() > 0.8
     rmse = np.sqrt(np.mean((r.rgb[inner] - sampled[inner]) ** 2))
@@ -144,7 +151,8 @@ def test_ortho_in_another_crs_is_reprojected(tmp_path):
 
 
 def test_small_dem_reads_only_its_part_of_a_large_ortho(tmp_path):
-    dem_path, ortho_path = data_path("pairs", "para_landsat5", "srtm.tif"), data_path("pairs", "para_landsat5", "rgb_b3b2b1.tif")
+    dem_path = data_path("pairs", "para_landsat5", "srtm.tif")
+    ortho_path = data_path("pairs", "para_landsat5", "rgb_b3b2b1.tif")
     with rasterio.open(dem_path) as d:
         window = rasterio.windows.Window(100, 120, 40, 30)
         small = _write(tmp_path / "small.tif", d.read(1, window=window), transform=d.window_transform(window))
@@ -241,16 +249,16 @@ def test_vertical_datum_warning_once_and_declared(tmp_path):
 
 # ---------------------------------------------------------------------- bad input
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.tif"):
+    with pytest.raises(InputFileError, match="nope.tif"):
         earth3d.read_raster(tmp_path / "nope.tif")
-    with pytest.raises(FileNotFoundError, match="ortho.tif"):
+    with pytest.raises(InputFileError, match="ortho.tif"):
         earth3d.read_raster(data_path("pairs", "para_landsat5", "srtm.tif"), tmp_path / "ortho.tif")
 
 
 def test_not_a_raster(tmp_path):
     text = tmp_path / "notes.tif"
     text.write_text("this is not a GeoTIFF\n")
-    with pytest.raises(ValueError, match=r"notes\.tif.*not a readable raster"):
+    with pytest.raises(InputFileError, match=r"notes\.tif.*not a readable raster"):
         earth3d.read_raster(text)
 
 
@@ -259,7 +267,7 @@ def test_raster_without_crs(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _write(path, np.ones((8, 8), dtype=np.float32), crs=None)
-    with pytest.raises(ValueError, match=r"nocrs\.tif has no CRS"):
+    with pytest.raises(InputFileError, match=r"nocrs\.tif has no CRS"):
         earth3d.read_raster(path)
 
 
@@ -272,16 +280,16 @@ def test_no_overlap(tmp_path):
 
 def test_all_nodata_dem(tmp_path):
     path = _write(tmp_path / "empty.tif", np.full((10, 10), -9999, dtype=np.float32), nodata=-9999)
-    with pytest.raises(ValueError, match=r"empty\.tif has no valid cells"):
+    with pytest.raises(InputFileError, match=r"empty\.tif has no valid cells"):
         earth3d.read_raster(path)
     nan = _write(tmp_path / "nan.tif", np.full((10, 10), np.nan, dtype=np.float32))
-    with pytest.raises(ValueError, match=r"nan\.tif has no valid cells"):
+    with pytest.raises(InputFileError, match=r"nan\.tif has no valid cells"):
         earth3d.read_raster(nan)
 
 
 def test_wrong_band_count(tmp_path):
     two = _write(tmp_path / "two.tif", np.full((2, 10, 10), 100, dtype=np.uint8))
-    with pytest.raises(ValueError, match=r"two\.tif has 2 band\(s\)"):
+    with pytest.raises(InputFileError, match=r"two\.tif has 2 band\(s\)"):
         earth3d.read_raster(data_path("pairs", "para_landsat5", "srtm.tif"), two)
     five = _write(tmp_path / "five.tif", np.full((5, 10, 10), 100, dtype=np.uint8))
     r = earth3d.read_raster(data_path("pairs", "para_landsat5", "srtm.tif"), five, rgb_bands=(3, 2, 1))

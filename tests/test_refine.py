@@ -98,10 +98,10 @@ def test_refine_store_writes_a_new_store(tmp_path):
     cams = _views(fine, 6, size=32)
     truth = earth3d.lift(fine)
     write_dataset(tmp_path / "views", [CpuRenderer().render(truth, c).rgb.numpy().clip(0, 1) for c in cams], cams)
-    earth3d.store.build([earth3d.lift(coarse)], tmp_path / "coarse.e3d", leaf_cap=256)
+    earth3d.store.build_store([earth3d.lift(coarse)], tmp_path / "coarse.e3d", leaf_cap=256)
     result = refine_store(tmp_path / "coarse.e3d", tmp_path / "views", tmp_path / "refined.e3d", holdout_every=3,
                           device="cpu")
-    src, out = earth3d.store.open(tmp_path / "coarse.e3d"), earth3d.store.open(tmp_path / "refined.e3d")
+    src, out = earth3d.store.open_store(tmp_path / "coarse.e3d"), earth3d.store.open_store(tmp_path / "refined.e3d")
     assert out.info()["splat_count"] == src.info()["splat_count"] and out.info()["leaf_cap"] == 256
     assert result.psnr_after > result.psnr_before
     refined = load_store_splats(out)
@@ -141,7 +141,7 @@ def test_refine_command_builds_a_new_store_and_refuses_to_overwrite(tmp_path, ca
     cams = _views(fine, 6, size=32)
     truth = earth3d.lift(fine)
     write_dataset(tmp_path / "views", [CpuRenderer().render(truth, c).rgb.numpy().clip(0, 1) for c in cams], cams)
-    earth3d.store.build([earth3d.lift(coarse)], tmp_path / "coarse.e3d", leaf_cap=256)
+    earth3d.store.build_store([earth3d.lift(coarse)], tmp_path / "coarse.e3d", leaf_cap=256)
     args = ["refine", "--store", str(tmp_path / "coarse.e3d"), "--dataset", str(tmp_path / "views"),
             "--out", str(tmp_path / "refined.e3d"), "--holdout-every", "3", "--device", "cpu", "--quiet"]
     assert main(args) == 0

@@ -12,9 +12,15 @@ import torch
 
 from earth3d import Camera, Gaussians
 from earth3d.geometry import covariance, enu_basis, geodetic_to_ecef, rotmat_to_quat
+from earth3d.geometry.gaussian_math import eval_sh
 from earth3d.renderers import CpuRenderer, GsplatRenderer, Renderer, RenderOutput, cpu, default_renderer
-from earth3d.renderers.projection import (eval_sh, intrinsics, perspective_project, project_gaussians, view_matrix,
-                                          world_to_camera)
+from earth3d.renderers.projection import (
+    intrinsics,
+    perspective_project,
+    project_gaussians,
+    view_matrix,
+    world_to_camera,
+)
 from earth3d.renderers.torch_reference import TorchTileRenderer
 
 LON, LAT = 150.0, 60.0  # far from (0, 0, 0) and from the axes
@@ -57,10 +63,12 @@ def test_projection_matches_gsplat(dtype, gsplat_impl):
     radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref = gsplat_impl._fully_fused_projection(
         g.means.to(dtype), covars, viewmat[None], K[None], cam.width, cam.height,
         eps2d=0.3, near_plane=cam.near, far_plane=cam.far, calc_compensations=True)
-    radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref = (x[0] for x in (radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref))
+    radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref = (
+        x[0] for x in (radii_ref, m2d_ref, depth_ref, conic_ref, comp_ref))
 
     means_c, covars_c = world_to_camera(g.means.to(dtype), covars, viewmat)
-    radii, m2d, depth, conic, comp = perspective_project(means_c, covars_c, K, cam.width, cam.height, 0.3, cam.near, cam.far)
+    radii, m2d, depth, conic, comp = perspective_project(means_c, covars_c, K, cam.width, cam.height, 0.3,
+                                                         cam.near, cam.far)
 
     vis_ref = (radii_ref > 0).all(-1)
     vis = (radii > 0).all(-1)
@@ -168,7 +176,8 @@ def test_needle_splats_match_brute_force():
     rng = np.random.default_rng(13)
     n = 60
     g, cam = random_scene(n, seed=13, width=64, height=48, dist=(1.0, 6.0))
-    scales = torch.as_tensor(np.stack([rng.uniform(20.0, 60.0, n), np.full(n, 1e-4), np.full(n, 1e-4)], 1), dtype=torch.float32)
+    scales = torch.as_tensor(np.stack([rng.uniform(20.0, 60.0, n), np.full(n, 1e-4), np.full(n, 1e-4)], 1),
+                             dtype=torch.float32)
     g = Gaussians(g.origin, g.means, g.quats, scales, torch.full((n,), 0.9), g.sh)
     out = CpuRenderer(antialiased=False).render(g, cam)
     rgb, _, alpha = brute_force(g, cam, False, (0.0, 0.0, 0.0))

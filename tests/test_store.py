@@ -18,11 +18,12 @@ from affine import Affine
 from scipy.spatial import cKDTree
 
 import earth3d
-from earth3d.store import ChunkError, StoreError, build, merge, open_store
-from earth3d.store.build import read_splats
+from earth3d.errors import ChunkError, InputFileError, StoreError
+from earth3d.store import build_store, open_store
 from earth3d.store.chunk import HEADER
 from earth3d.store.keys import cell_min, cell_size, parent
-from earth3d.store.merge import footprint
+from earth3d.store.merge import footprint, merge_splats
+from earth3d.store.tasks import read_splats
 
 LEAF_CAP = 1024
 
@@ -51,7 +52,7 @@ def world(tmp_path_factory):
     raster, sources = tile_sources(data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif"))
     full = earth3d.Gaussians.concat([s() for s in sources])
     out = tmp_path_factory.mktemp("store") / "rmnp"
-    store = build(sources, out, leaf_cap=LEAF_CAP)
+    store = build_store(sources, out, leaf_cap=LEAF_CAP)
     return raster, sources, full, store
 
 
@@ -120,7 +121,7 @@ def test_geometric_error_shrinks_with_level(world):
             assert store.entry(c)["error"] <= e["error"]  # a parent is never more exact than a child
     levels = sorted(by_level)[-6:]
     medians = [np.median(by_level[lv]) for lv in levels]
-    assert all(a > b for a, b in zip(medians, medians[1:])), medians
+    assert all(a > b for a, b in zip(medians, medians[1:], strict=False)), medians
 
 
 def test_merge_matches_moments_and_keeps_coverage(world):
@@ -128,7 +129,7 @@ def test_merge_matches_moments_and_keeps_coverage(world):
     k = next(k for k in all_keys(store) if len(store.children(k)) >= 2 and k[0] > 8)
     kids = [read_splats(store.path, c)[0] for c in store.children(k)]
     splats = earth3d.store.Splats.concat(kids)
-    merged, error, res = merge(splats, cell_min(k), cell_size(k[0]))
+    merged, error, res = merge_splats(splats, cell_min(k), cell_size(k[0]))
     w = splats.opacities * footprint(splats.scales)
     wm = merged.opacities * footprint(merged.scales)
     # Coverage (opacity x footprint) is conserved (up to the MAX_WIDEN cap on very overlapped
@@ -139,7 +140,7 @@ def test_merge_matches_moments_and_keeps_coverage(world):
     assert cKDTree(merged.pos).query(splats.pos)[0].max() <= np.sqrt(3) * error
     # With faint splats no cluster is widened or clamped: weight and centroid are exact.
     faint = earth3d.store.Splats(splats.pos, splats.quats, splats.scales, splats.opacities * 0.05, splats.sh)
-    merged_f, _, _ = merge(faint, cell_min(k), cell_size(k[0]))
+    merged_f, _, _ = merge_splats(faint, cell_min(k), cell_size(k[0]))
     wf, wmf = faint.opacities * footprint(faint.scales), merged_f.opacities * footprint(merged_f.scales)
     np.testing.assert_allclose(wmf.sum(), wf.sum(), rtol=1e-4)
     c_in = (wf[:, None] * faint.pos).sum(0) / wf.sum()
@@ -226,7 +227,7 @@ def test_store_of_another_version_or_unfinished(damaged, tmp_path):
     (path / "build").mkdir()
     with pytest.raises(StoreError, match="unfinished build"):
         open_store(path)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InputFileError, match="nowhere: no such store folder"):
         open_store(tmp_path / "nowhere")
 
 
@@ -245,9 +246,9 @@ BUILD_SCRIPT = """
 import sys, warnings
 sys.path.insert(0, {tests!r})
 from test_store import tile_sources
-from earth3d.store import build
+from earth3d.store import build_store
 _, sources = tile_sources({dem!r}, {ortho!r})
-build(sources, {out!r}, leaf_cap={cap})
+build_store(sources, {out!r}, leaf_cap={cap})
 """
 
 
@@ -263,7 +264,8 @@ def test_killed_build_resumes_to_identical_store(world, tmp_path, kill_fraction)
     reference = world[3]
     out = tmp_path / "killed"
     dem, ortho = data_path("pairs", "rmnp", "dem.tif"), data_path("pairs", "rmnp", "rgb.tif")
-    script = BUILD_SCRIPT.format(tests=str(Path(__file__).parent), dem=str(dem), ortho=str(ortho), out=str(out), cap=LEAF_CAP)
+    script = BUILD_SCRIPT.format(tests=str(Path(__file__).parent), dem=str(dem), ortho=str(ortho), out=str(out),
+                                 cap=LEAF_CAP)
     proc = subprocess.Popen([sys.executable, "-c", script])
     want = int(kill_fraction * reference.info()["node_count"])
     deadline = time.time() + 120
@@ -279,7 +281,7 @@ def test_killed_build_resumes_to_identical_store(world, tmp_path, kill_fraction)
         open_store(out)
 
     _, sources = tile_sources(dem, ortho)
-    resumed = build(sources, out, leaf_cap=LEAF_CAP)
+    resumed = build_store(sources, out, leaf_cap=LEAF_CAP)
     assert _files(resumed.path) == _files(reference.path)
     for k in all_keys(resumed):
         resumed.read(k)  # every chunk validates

@@ -31,10 +31,10 @@ def node_tools() -> Path:
 # ---------------------------------------------------------------------------------------------- 3D Tiles
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, crop):
-    from earth3d.store import build, open_store
+    from earth3d.store import build_store, open_store
 
     path = tmp_path_factory.mktemp("store") / "duluth"
-    build([earth3d.lift(crop, walls=False)], path, leaf_cap=400)
+    build_store([earth3d.lift(crop, walls=False)], path, leaf_cap=400)
     return open_store(path)
 
 

@@ -20,7 +20,7 @@ from earth3d.export import write_tileset
 from earth3d.export.glb import read_glb
 from earth3d.export.spz import decode_spz
 from earth3d.geometry import geodetic_to_ecef
-from earth3d.store import build, open_store
+from earth3d.store import build_store, open_store
 
 SPLATS = "KHR_gaussian_splatting"
 SPZ_2 = "KHR_gaussian_splatting_compression_spz_2"
@@ -135,7 +135,7 @@ def _planet_store(path: Path) -> object:
     ecef = geodetic_to_ecef(lon, lat, np.zeros(n))
     quats = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
     g = Gaussians.from_rgb(np.zeros(3), ecef, quats, np.full((n, 3), 2e4), np.full(n, 0.8), rng.uniform(0, 1, (n, 3)))
-    build([g], path, leaf_cap=300)
+    build_store([g], path, leaf_cap=300)
     return open_store(path)
 
 
@@ -143,7 +143,7 @@ def _tiny_store(path: Path, crop) -> object:  # noqa: F811
     """A few dozen splats: one leaf, the store's level-0 root."""
     g = earth3d.lift(crop, walls=False)
     keep = torch.arange(0, len(g), max(1, len(g) // 40))
-    build([Gaussians(g.origin, g.means[keep], g.quats[keep], g.scales[keep], g.opacities[keep], g.sh[keep])], path)
+    build_store([Gaussians(g.origin, g.means[keep], g.quats[keep], g.scales[keep], g.opacities[keep], g.sh[keep])], path)
     return open_store(path)
 
 
@@ -174,7 +174,7 @@ def test_root_volume_sits_on_data_that_straddles_the_octree_halving_planes(tmp_p
     origin = ecef.mean(axis=0)
     g = Gaussians.from_rgb(origin, ecef - origin, np.tile([1.0, 0, 0, 0], (n, 1)), np.full((n, 3), 1.0),
                            np.full(n, 0.8), rng.uniform(0, 1, (n, 3)))
-    build([g], tmp_path / "store", leaf_cap=200)
+    build_store([g], tmp_path / "store", leaf_cap=200)
     s = open_store(tmp_path / "store")
     assert len(s.children(tuple(s.root_keys()[0]))) > 1  # the root itself branches: no smaller implicit root
     write_tileset(s, tmp_path / "ts", layout=layout)

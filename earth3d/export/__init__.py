@@ -6,7 +6,7 @@ records that origin (longitude, latitude, ellipsoidal height and its ECEF point)
 be put back on the globe exactly.
 """
 
-from .frames import LocalFrame
+from .enu import LocalFrame
 from .gltf import write_splats_glb, write_terrain_glb
 from .ply import read_ply, write_ply
 from .spz import read_spz, write_spz

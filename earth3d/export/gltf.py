@@ -42,7 +42,7 @@ from ..atomic import check_output, write_bytes_atomic
 from ..gaussians import SH_C0, Gaussians
 from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
-from .frames import LocalFrame, check_lonlath, to_local
+from .enu import LocalFrame, check_lonlath, to_local
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz, spz_unit
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..store.keys import cell_center, cell_size
-from .frames import LocalFrame
+from .enu import LocalFrame
 from .subtree import encode_subtree, level_offset, morton3, tile_bits
 from .tile_content import parallel_map, write_node
 from .tile_tree import Node, has_content, subtree_keys, top_node

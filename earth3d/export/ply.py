@@ -34,7 +34,7 @@ import numpy as np
 
 from ..atomic import check_output, write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
-from .frames import LocalFrame, check_lonlath, from_local, to_local
+from .enu import LocalFrame, check_lonlath, from_local, to_local
 
 SIDECAR_FORMAT = "earth3d.ply-georef/1"
 _PLY_TYPES = {

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..atomic import check_output, write_bytes_atomic, write_json_atomic
 from ..gaussians import Gaussians
-from .frames import LocalFrame, check_lonlath, from_local, to_local
+from .enu import LocalFrame, check_lonlath, from_local, to_local
 
 MAGIC = 0x5053474E
 COLOR_SCALE = 0.15

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..raster import GeoRaster
-from .frames import LocalFrame, check_lonlath
+from .enu import LocalFrame, check_lonlath
 from .gltf import UNLIT, cell_positions, filled_heights, mesh_glb, raster_center
 from .tileset import Tile, finish, staged_output
 

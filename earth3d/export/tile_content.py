@@ -17,7 +17,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..gaussians import Gaussians
-from .frames import LocalFrame, to_local
+from .enu import LocalFrame, to_local
 from .gltf import ENU_TO_GLTF, local_splats_glb
 
 T = TypeVar("T")

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..gaussians import Gaussians
 from ..geometry import ecef_to_geodetic
-from .frames import LocalFrame, check_lonlath
+from .enu import LocalFrame, check_lonlath
 from .gltf import SPLATS, SPZ_2
 from .implicit import SCHEMA, write_implicit
 from .tile_content import default_workers, parallel_map, splat_bounds, write_node

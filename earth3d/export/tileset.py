@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import check_output, write_json_atomic
-from .frames import LocalFrame
+from .enu import LocalFrame
 
 MIN_HALF_SIZE_M = 1e-3
 CONTENT_GLTF = "3DTILES_content_gltf"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
 from .frames import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 
 # Deeper than any ocean trench below the ellipsoid: a camera there is a mistake.
@@ -42,17 +43,17 @@ class Camera:
         if not self._check:
             return
         if not np.all(np.isfinite(pos)):
-            raise ValueError(f"camera position {pos.tolist()} is not finite")
+            raise InputError(f"camera position {pos.tolist()} is not finite")
         if not np.all(np.isfinite(rot)) or not np.allclose(rot.T @ rot, np.eye(3), atol=1e-6):
-            raise ValueError("camera rotation is not a finite orthonormal matrix")
+            raise InputError("camera rotation is not a finite orthonormal matrix")
         if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"camera size {self.width}x{self.height} must be positive")
+            raise InputError(f"camera size {self.width}x{self.height} must be positive")
         for name in ("fx", "fy", "cx", "cy"):
             if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"camera intrinsic {name}={getattr(self, name)} is not finite")
+                raise InputError(f"camera intrinsic {name}={getattr(self, name)} is not finite")
         lon, lat, h = self.geodetic()
         if h < MIN_CAMERA_HEIGHT_M:
-            raise ValueError(
+            raise InputError(
                 f"camera at lon={lon:.6f} lat={lat:.6f} h={h:.1f} m is more than "
                 f"{-MIN_CAMERA_HEIGHT_M / 1000:.0f} km below the ellipsoid"
             )
@@ -76,13 +77,13 @@ class Camera:
                       pitch_deg=pitch_deg, roll_deg=roll_deg, fov_y_deg=fov_y_deg)
         for name, value in values.items():
             if not math.isfinite(float(value)):
-                raise ValueError(f"camera {name}={value} is not finite")
+                raise InputError(f"camera {name}={value} is not finite")
         if not -90.0 <= lat_deg <= 90.0:
-            raise ValueError(f"camera lat_deg={lat_deg} is outside [-90, 90]")
+            raise InputError(f"camera lat_deg={lat_deg} is outside [-90, 90]")
         if alt_m < MIN_CAMERA_HEIGHT_M:
-            raise ValueError(f"camera alt_m={alt_m} is more than 12 km below the ellipsoid")
+            raise InputError(f"camera alt_m={alt_m} is more than 12 km below the ellipsoid")
         if not 0.0 < fov_y_deg < 180.0:
-            raise ValueError(f"camera fov_y_deg={fov_y_deg} must be in (0, 180)")
+            raise InputError(f"camera fov_y_deg={fov_y_deg} must be in (0, 180)")
         h, p, r = np.radians([heading_deg, pitch_deg, roll_deg])
         forward = np.array([math.sin(h) * math.cos(p), math.cos(h) * math.cos(p), math.sin(p)])
         up = np.array([-math.sin(h) * math.sin(p), -math.cos(h) * math.sin(p), math.cos(p)])
@@ -112,14 +113,14 @@ class Camera:
         """A camera at geodetic `eye` (lon, lat, h) looking at geodetic `target`, with no roll."""
         for name, point in (("eye", eye), ("target", target)):
             if not all(math.isfinite(float(v)) for v in point):
-                raise ValueError(f"camera {name}={tuple(point)} is not finite")
+                raise InputError(f"camera {name}={tuple(point)} is not finite")
             if not -90.0 <= point[1] <= 90.0:
-                raise ValueError(f"camera {name} latitude {point[1]} is outside [-90, 90]")
+                raise InputError(f"camera {name} latitude {point[1]} is outside [-90, 90]")
         position = geodetic_to_ecef(*eye)
         forward = geodetic_to_ecef(*target) - position
         dist = np.linalg.norm(forward)
         if dist == 0:
-            raise ValueError("camera eye and target are the same point")
+            raise InputError("camera eye and target are the same point")
         forward /= dist
         up_local = enu_basis(eye[0], eye[1])[:, 2]
         right = np.cross(forward, up_local)
@@ -132,10 +133,12 @@ class Camera:
     # ------------------------------------------------------------------ derived
     @property
     def fov_y_rad(self) -> float:
+        """Vertical field of view in radians."""
         return 2.0 * math.atan(0.5 * self.height / self.fy)
 
     @property
     def forward(self) -> np.ndarray:
+        """Unit viewing direction (the camera's +z axis) in ECEF."""
         return self.rotation[:, 2]
 
     def intrinsics(self) -> np.ndarray:

@@ -20,6 +20,7 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation, RotationSpline
 
+from ..errors import InputError, InputFileError
 from .camera import Camera
 from .frames import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 
@@ -33,7 +34,8 @@ GroundFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Waypoint:
     """A point the camera flies through: geodetic position (ellipsoidal height, m) and, optionally, its
     view direction (Cesium heading/pitch/roll in degrees). A missing heading follows the path; a missing
-    pitch uses the path's default pitch."""
+    pitch uses the path's default pitch.
+    """
 
     lon: float
     lat: float
@@ -45,21 +47,21 @@ class Waypoint:
     def __post_init__(self) -> None:
         for name in ("lon", "lat", "height", "roll"):
             if not math.isfinite(float(getattr(self, name))):
-                raise ValueError(f"waypoint {name}={getattr(self, name)} is not finite")
+                raise InputError(f"waypoint {name}={getattr(self, name)} is not finite")
         if not -90.0 <= self.lat <= 90.0:
-            raise ValueError(f"waypoint lat={self.lat} is outside [-90, 90]")
+            raise InputError(f"waypoint lat={self.lat} is outside [-90, 90]")
         if not -180.0 <= self.lon <= 360.0:
-            raise ValueError(f"waypoint lon={self.lon} is outside [-180, 360]")
+            raise InputError(f"waypoint lon={self.lon} is outside [-180, 360]")
         for name in ("heading", "pitch"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(float(value)):
-                raise ValueError(f"waypoint {name}={value} is not finite")
+                raise InputError(f"waypoint {name}={value} is not finite")
 
 
 # ---------------------------------------------------------------------------- helpers
 def _check_frames(n_frames: int, minimum: int = 1) -> None:
     if int(n_frames) != n_frames or n_frames < minimum:
-        raise ValueError(f"n_frames={n_frames} must be an integer >= {minimum}")
+        raise InputError(f"n_frames={n_frames} must be an integer >= {minimum}")
 
 
 def _ground_at(ground: float | GroundFn, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -69,7 +71,7 @@ def _ground_at(ground: float | GroundFn, lon: np.ndarray, lat: np.ndarray) -> np
     else:
         heights = np.full(np.shape(lon), float(ground))
     if not np.all(np.isfinite(heights)):
-        raise ValueError("ground height is not finite along the camera path")
+        raise InputError("ground height is not finite along the camera path")
     return heights
 
 
@@ -113,7 +115,7 @@ def _look_rotations(positions: np.ndarray, forward: np.ndarray) -> np.ndarray:
 
 
 def _cameras(positions, rotations, width: int, height: int, fov_y_deg: float) -> list[Camera]:
-    return [Camera.from_pose(p, r, width, height, fov_y_deg) for p, r in zip(positions, rotations)]
+    return [Camera.from_pose(p, r, width, height, fov_y_deg) for p, r in zip(positions, rotations, strict=False)]
 
 
 def _geodesic_points(lon: float, lat: float, azimuth_deg, distance_m) -> tuple[np.ndarray, np.ndarray]:
@@ -146,11 +148,11 @@ def orbit(
     """
     _check_frames(n_frames)
     if not (math.isfinite(radius_m) and radius_m > 0):
-        raise ValueError(f"orbit radius_m={radius_m} must be positive")
+        raise InputError(f"orbit radius_m={radius_m} must be positive")
     if not math.isfinite(altitude_m):
-        raise ValueError(f"orbit altitude_m={altitude_m} is not finite")
+        raise InputError(f"orbit altitude_m={altitude_m} is not finite")
     if not -90.0 <= lat <= 90.0:
-        raise ValueError(f"orbit lat={lat} is outside [-90, 90]")
+        raise InputError(f"orbit lat={lat} is outside [-90, 90]")
     bearings = start_heading_deg + 360.0 * turns * np.arange(n_frames) / n_frames
     lons, lats = _geodesic_points(lon, lat, bearings, radius_m)
     heights = np.full(n_frames, target_height_m + altitude_m)
@@ -178,7 +180,7 @@ def _surface_spline(waypoints: Sequence[Waypoint]):
     steps = np.linalg.norm(np.diff(geodetic_to_ecef(lon, lat, hgt), axis=0), axis=1)
     if np.any(steps <= 0):
         i = int(np.argmin(steps))
-        raise ValueError(f"waypoints {i} and {i + 1} are at the same position")
+        raise InputError(f"waypoints {i} and {i + 1} are at the same position")
     knots = np.concatenate([[0.0], np.cumsum(steps)])
     bc = "natural" if len(waypoints) > 2 else "not-a-knot"
     return knots, CubicSpline(knots, surface, bc_type=bc), CubicSpline(knots, hgt, bc_type=bc)
@@ -213,9 +215,9 @@ def waypoint_path(
     _check_frames(n_frames, 2)
     waypoints = [w if isinstance(w, Waypoint) else Waypoint(*w) for w in waypoints]
     if len(waypoints) < 2:
-        raise ValueError(f"a waypoint path needs at least 2 waypoints, got {len(waypoints)}")
+        raise InputError(f"a waypoint path needs at least 2 waypoints, got {len(waypoints)}")
     if speed not in ("ground", "screen"):
-        raise ValueError(f"speed={speed!r} must be 'ground' or 'screen'")
+        raise InputError(f"speed={speed!r} must be 'ground' or 'screen'")
     knots, track, hspline = _surface_spline(waypoints)
 
     # Arc length on a dense sampling, then invert it to get frames at equal spacing.
@@ -226,7 +228,7 @@ def waypoint_path(
         mid_geo = 0.5 * (geo[1:] + geo[:-1])
         above = mid_geo[:, 2] - _ground_at(ground_m, mid_geo[:, 0], mid_geo[:, 1])
         if np.any(above <= 0):
-            raise ValueError("the waypoint path goes below the ground; raise the waypoints")
+            raise InputError("the waypoint path goes below the ground; raise the waypoints")
         seg = seg / above
     arc = np.concatenate([[0.0], np.cumsum(seg)])
     s = np.interp(np.linspace(0.0, arc[-1], n_frames), arc, dense)
@@ -260,15 +262,16 @@ def _unwrap_keys(keys: Rotation) -> Rotation:
 
 def read_waypoints(path: str | Path) -> list[Waypoint]:
     """Waypoints from a CSV (header with lon, lat, height and optional heading, pitch, roll)
-    or a JSON list of objects with the same keys."""
+    or a JSON list of objects with the same keys.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"waypoints file {path} does not exist")
+        raise InputFileError(f"waypoints file {path} does not exist")
     try:
         if path.suffix.lower() == ".json":
             rows = json.loads(path.read_text())
             if not isinstance(rows, list):
-                raise ValueError("expected a JSON list of waypoint objects")
+                raise InputError("expected a JSON list of waypoint objects")
         else:
             with path.open(newline="") as f:
                 rows = list(csv.DictReader(f))
@@ -279,9 +282,9 @@ def read_waypoints(path: str | Path) -> list[Waypoint]:
             points.append(Waypoint(float(row["lon"]), float(row["lat"]), float(row["height"]), **opt))
     except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         detail = f"missing column {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ValueError(f"waypoints file {path} is not valid: {detail}") from None
+        raise InputFileError(f"waypoints file {path} is not valid: {detail}") from None
     if len(points) < 2:
-        raise ValueError(f"waypoints file {path} holds {len(points)} waypoint(s); at least 2 are needed")
+        raise InputFileError(f"waypoints file {path} holds {len(points)} waypoint(s); at least 2 are needed")
     return points
 
 
@@ -316,16 +319,16 @@ def descent(
     """
     _check_frames(n_frames, 2)
     if not -90.0 <= lat <= 90.0 or not -180.0 <= lon <= 360.0:
-        raise ValueError(f"descent target lon={lon}, lat={lat} is outside the globe")
+        raise InputError(f"descent target lon={lon}, lat={lat} is outside the globe")
     if not 0 < end_altitude_m < start_altitude_m:
-        raise ValueError(
+        raise InputError(
             f"descent altitudes must satisfy 0 < end ({end_altitude_m}) < start ({start_altitude_m})")
     if not 0.0 <= street_fraction < 1.0:
-        raise ValueError(f"street_fraction={street_fraction} must be in [0, 1)")
+        raise InputError(f"street_fraction={street_fraction} must be in [0, 1)")
     if not -90.0 <= end_pitch_deg < 0.0:
-        raise ValueError(f"end_pitch_deg={end_pitch_deg} must be in [-90, 0) so the camera sees the ground")
+        raise InputError(f"end_pitch_deg={end_pitch_deg} must be in [-90, 0) so the camera sees the ground")
     if street_distance_m < 0:
-        raise ValueError(f"street_distance_m={street_distance_m} must not be negative")
+        raise InputError(f"street_distance_m={street_distance_m} must not be negative")
 
     n_street = int(round(street_fraction * n_frames)) if street_distance_m > 0 else 0
     n_street = min(n_street, n_frames - 2)

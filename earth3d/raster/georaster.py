@@ -8,6 +8,8 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
+from ..errors import InputError
+
 
 @dataclass
 class GeoRaster:
@@ -31,13 +33,14 @@ class GeoRaster:
     def __post_init__(self) -> None:
         h, w = self.height.shape
         if self.rgb.shape != (h, w, 3):
-            raise ValueError(f"GeoRaster rgb has shape {self.rgb.shape}, expected {(h, w, 3)}")
+            raise InputError(f"GeoRaster rgb has shape {self.rgb.shape}, expected {(h, w, 3)}")
         if self.valid.shape != (h, w):
-            raise ValueError(f"GeoRaster valid mask has shape {self.valid.shape}, expected {(h, w)}")
+            raise InputError(f"GeoRaster valid mask has shape {self.valid.shape}, expected {(h, w)}")
         self.crs = CRS.from_user_input(self.crs)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the grid."""
         return tuple(self.height.shape)
 
     @property
@@ -55,5 +58,5 @@ class GeoRaster:
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
         h, w = self.shape
-        xs, ys = zip(*(self.transform * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
+        xs, ys = zip(*(self.transform * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))), strict=False)
         return min(xs), min(ys), max(xs), max(ys)

@@ -26,6 +26,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
+from ..errors import InputError, InputFileError
 from .georaster import GeoRaster
 
 # A lifting grid beyond this many cells is almost certainly a resolution mistake.
@@ -81,12 +82,12 @@ def read_raster(
     `resolution` (CRS units, x or (x, y)) overrides the lifting cell size.
     """
     if vertical_datum not in (None, "ellipsoid"):
-        raise ValueError(f"vertical_datum={vertical_datum!r}: expected None (infer) or 'ellipsoid'")
+        raise InputError(f"vertical_datum={vertical_datum!r}: expected None (infer) or 'ellipsoid'")
     stretch = _check_stretch(stretch)
     dem_path = Path(dem_path)
     with _open(dem_path, "DEM") as dem:
         if not 1 <= dem_band <= dem.count:
-            raise ValueError(f"DEM {dem_path}: band {dem_band} requested, the file has {dem.count} band(s)")
+            raise InputFileError(f"DEM {dem_path}: band {dem_band} requested, the file has {dem.count} band(s)")
         dem_crs = CRS.from_user_input(dem.crs)
         heights = _read_heights(dem, dem_band, dem_path)
         dem_grid = _Grid(dem.transform, dem.width, dem.height, dem_crs)
@@ -110,7 +111,7 @@ def read_raster(
             ortho_bounds = _bounds_in(ortho, horizontal_crs)
             overlap = _intersect(dem_bounds, ortho_bounds)
             if overlap is None:
-                raise ValueError(
+                raise InputError(
                     f"DEM {dem_path} (bounds {_fmt(dem_bounds)}) and orthophoto {ortho_path} "
                     f"(bounds {_fmt(ortho_bounds)} in the DEM's CRS) do not overlap"
                 )
@@ -137,14 +138,14 @@ def read_raster(
 # ---------------------------------------------------------------------- files
 def _open(path: Path, role: str) -> rasterio.io.DatasetReader:
     if not path.exists():
-        raise FileNotFoundError(f"{role} {path}: no such file")
+        raise InputFileError(f"{role} {path}: no such file")
     try:
         ds = rasterio.open(path)
     except RasterioIOError as exc:
-        raise ValueError(f"{role} {path} is not a readable raster: {exc}") from exc
+        raise InputFileError(f"{role} {path} is not a readable raster: {exc}") from exc
     if ds.crs is None:
         ds.close()
-        raise ValueError(f"{role} {path} has no CRS: a geo-referenced raster (e.g. a GeoTIFF with a CRS) is needed")
+        raise InputFileError(f"{role} {path} has no CRS: a geo-referenced raster (e.g. a GeoTIFF with a CRS) is needed")
     return ds
 
 
@@ -162,20 +163,21 @@ def _ortho_bands(ortho, path: Path, rgb_bands) -> tuple[tuple[int, int, int], in
     alpha_band = interp.index(ColorInterp.alpha) + 1 if ColorInterp.alpha in interp else None
     if rgb_bands is None:
         if ortho.count not in (3, 4):
-            raise ValueError(
+            raise InputFileError(
                 f"orthophoto {path} has {ortho.count} band(s): expected 3 (RGB) or 4 (RGB + alpha or NIR); "
                 "pass rgb_bands=(r, g, b) to pick bands"
             )
         named = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
         rgb_bands = tuple(interp.index(c) + 1 for c in named) if all(c in interp for c in named) else (1, 2, 3)
     if len(rgb_bands) != 3 or not all(1 <= b <= ortho.count for b in rgb_bands):
-        raise ValueError(f"orthophoto {path}: rgb_bands={rgb_bands} must be 3 band numbers in 1..{ortho.count}")
+        raise InputError(f"orthophoto {path}: rgb_bands={rgb_bands} must be 3 band numbers in 1..{ortho.count}")
     return tuple(rgb_bands), alpha_band
 
 
 def _read_ortho(ortho, path: Path, rgb_bands, alpha_band, stretch, grid: _Grid) -> tuple[np.ndarray, _Grid]:
     """Colour bands (3, h, w) float64 in [0, 1], NaN where masked, over the part of the file that
-    covers `grid` (a window, so a large orthophoto over a small DEM is not read whole), and their grid."""
+    covers `grid` (a window, so a large orthophoto over a small DEM is not read whole), and their grid.
+    """
     left, top = grid.transform @ (0, 0)
     right, bottom = grid.transform @ (grid.width, grid.height)
     bounds = transform_bounds(grid.crs, ortho.crs, min(left, right), min(top, bottom), max(left, right),
@@ -203,9 +205,9 @@ def _check_stretch(stretch) -> Stretch:
     try:
         lo, hi = (float(v) for v in stretch)
     except (TypeError, ValueError):
-        raise ValueError(f"stretch={stretch!r}: expected (low, high) percentiles, None or 'auto'") from None
+        raise InputError(f"stretch={stretch!r}: expected (low, high) percentiles, None or 'auto'") from None
     if not 0.0 <= lo < hi <= 100.0:
-        raise ValueError(f"stretch={stretch!r}: percentiles must satisfy 0 <= low < high <= 100")
+        raise InputError(f"stretch={stretch!r}: percentiles must satisfy 0 <= low < high <= 100")
     return lo, hi
 
 
@@ -294,21 +296,23 @@ def _as_res(resolution) -> tuple[float, float] | None:
         return None
     rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
     if not (math.isfinite(rx) and math.isfinite(ry) and rx > 0 and ry > 0):
-        raise ValueError(f"resolution={resolution!r} must be positive and finite")
+        raise InputError(f"resolution={resolution!r} must be positive and finite")
     return float(rx), float(ry)
 
 
 def _grid_over(bounds, res, dem: _Grid, ortho: _Grid | None) -> _Grid:
-    """A north-up grid of cell size `res` inside `bounds`, on the DEM's (or same-CRS ortho's) grid lines when they match."""
+    """A north-up grid of cell size `res` inside `bounds`, on the DEM's (or same-CRS ortho's) grid lines
+    when they match.
+    """
     left, bottom, right, top = bounds
     anchors_x = [g.transform.c for g in (dem, ortho) if g is not None and math.isclose(abs(g.transform.a), res[0])]
     anchors_y = [g.transform.f for g in (dem, ortho) if g is not None and math.isclose(abs(g.transform.e), res[1])]
     x0, width = _snap(left, right, anchors_x[0] if anchors_x else left, res[0])
     i0, height = _snap(-top, -bottom, -(anchors_y[0] if anchors_y else top), res[1])
     if width < 1 or height < 1:
-        raise ValueError(f"the overlap {_fmt(bounds)} is smaller than one {res[0]:g} x {res[1]:g} cell")
+        raise InputError(f"the overlap {_fmt(bounds)} is smaller than one {res[0]:g} x {res[1]:g} cell")
     if width * height > MAX_CELLS:
-        raise ValueError(
+        raise InputError(
             f"lifting grid of {width} x {height} cells at {res[0]:g} x {res[1]:g} CRS units is too large "
             f"(over {MAX_CELLS} cells); pass a coarser resolution="
         )
@@ -325,7 +329,8 @@ def _snap(lo: float, hi: float, anchor: float, step: float) -> tuple[float, int]
 def _onto(bands: np.ndarray, src: _Grid, dst: _Grid, resampling: Resampling) -> np.ndarray:
     """Bands (B, H, W) with NaN for no data, on `dst`: cut out when the grids line up, else reprojected."""
     s, d = src.transform, dst.transform
-    if src.crs == dst.crs and (s.b, s.d, d.b, d.d) == (0, 0, 0, 0) and math.isclose(s.a, d.a) and math.isclose(s.e, d.e):
+    aligned = (s.b, s.d, d.b, d.d) == (0, 0, 0, 0) and math.isclose(s.a, d.a) and math.isclose(s.e, d.e)
+    if src.crs == dst.crs and aligned:
         col, row = (d.c - s.c) / s.a, (d.f - s.f) / s.e
         c0, r0 = round(col), round(row)
         aligned = abs(col - c0) < 1e-6 and abs(row - r0) < 1e-6
@@ -343,7 +348,7 @@ def _onto(bands: np.ndarray, src: _Grid, dst: _Grid, resampling: Resampling) -> 
 
 def _require_valid(valid: np.ndarray, what: str) -> None:
     if not valid.any():
-        raise ValueError(f"{what} has no valid cells (all nodata, NaN or transparent)")
+        raise InputFileError(f"{what} has no valid cells (all nodata, NaN or transparent)")
 
 
 def _fmt(bounds) -> str:
@@ -352,7 +357,8 @@ def _fmt(bounds) -> str:
 
 # ---------------------------------------------------------------------- colour without an orthophoto
 _RAMP_STOPS = np.array([0.0, 0.25, 0.55, 0.8, 1.0])
-_RAMP_RGB = np.array([[0.20, 0.45, 0.25], [0.45, 0.60, 0.30], [0.62, 0.52, 0.36], [0.55, 0.45, 0.40], [0.95, 0.95, 0.95]])
+_RAMP_RGB = np.array([[0.20, 0.45, 0.25], [0.45, 0.60, 0.30], [0.62, 0.52, 0.36], [0.55, 0.45, 0.40],
+                      [0.95, 0.95, 0.95]])
 
 
 def _cell_size_m(grid_crs: CRS, transform: Affine, height: int) -> tuple[np.ndarray, float]:
@@ -374,7 +380,8 @@ _SEA_RGB = np.array([[0.55, 0.75, 0.85], [0.05, 0.15, 0.35]])  # shallow to deep
 
 def _terrain_colours(height: np.ndarray, valid: np.ndarray, grid: _Grid) -> np.ndarray:
     """Hypsometric ramp shaded by a north-west hillshade (H, W, 3): land from green through brown
-    to white over its height range, and, where heights are below 0, sea from light to dark blue."""
+    to white over its height range, and, where heights are below 0, sea from light to dark blue.
+    """
     filled = np.where(valid, height, np.nanmedian(height[valid]))
     lo, hi = np.percentile(filled[valid], [1, 99])
     lo = max(lo, 0.0) if hi > 0 else lo  # the land ramp starts at sea level when there is sea

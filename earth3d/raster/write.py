@@ -27,7 +27,8 @@ def write_raster(raster: GeoRaster, dem_path: str | os.PathLike, ortho_path: str
                  *, overwrite: bool = False) -> tuple[Path, Path | None]:
     """Write `raster`'s heights as a float32 DEM (nodata -9999 where invalid) and, when `ortho_path` is
     given, its colours as an RGB uint8 orthophoto with an alpha band for invalid cells. Deflate-compressed,
-    tiled GeoTIFFs in the raster's CRS; each is written under a temporary name and renamed."""
+    tiled GeoTIFFs in the raster's CRS; each is written under a temporary name and renamed.
+    """
     dem_path = Path(dem_path)
     h, w = raster.shape
     # Ellipsoidal heights are declared with a 3D CRS, so readers need not assume a geoid.

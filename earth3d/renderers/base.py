@@ -13,9 +13,13 @@ from ..geometry import Camera
 
 @dataclass
 class RenderOutput:
-    """rgb (H, W, 3) in [0, 1], depth (H, W) metres along the optical axis (alpha-weighted,
-    normalised by alpha; 0 where nothing was drawn), alpha (H, W), all float32 CPU-or-device tensors;
-    `n_splats` is the number of splats handed to the rasterizer."""
+    """What a renderer returns.
+
+    rgb (H, W, 3) in [0, 1], depth (H, W) metres along the optical axis (alpha-weighted,
+    normalised by alpha; 0 where nothing was drawn), alpha (H, W), all float32 CPU-or-device
+    tensors; `n_splats` is the number of splats drawn: those that survived culling (in front of
+    the near plane, before the far plane, on screen), at most the number handed to the renderer.
+    """
 
     rgb: torch.Tensor
     depth: torch.Tensor
@@ -25,6 +29,8 @@ class RenderOutput:
 
 @runtime_checkable
 class Renderer(Protocol):
-    def render(self, gaussians: Gaussians, camera: Camera, background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
+    """Anything that turns Gaussians and a camera into a `RenderOutput`."""
+    def render(self, gaussians: Gaussians, camera: Camera,
+               background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
         """Rasterize `gaussians` seen from `camera`."""
         ...

@@ -78,7 +78,8 @@ def exp_neg(x):
 @njit(inline="always", fastmath=True)
 def _block(buf, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d):
     """One splat over the 16 pixels of the block whose state starts at `buf[base]`; returns how
-    many it finished. `dx0`, `dy0` are the splat's centre less the block's corner."""
+    many it finished. `dx0`, `dy0` are the splat's centre less the block's corner.
+    """
     finished = np.float32(0.0)
     start = np.uint64(base)  # unsigned indices: no negative-index wraparound, so the loop vectorizes
     for lane in range(LANES):
@@ -104,10 +105,11 @@ def _block(buf, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height, tile_size, tiles_x, tile_order,
-              background, out_rgb, out_depth, out_alpha):
+def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height, tile_size, tiles_x,  # noqa: C901
+              tile_order, background, out_rgb, out_depth, out_alpha):
     """Sort every tile's pairs by depth key and composite it front to back (parallel over
-    tiles, busiest first)."""
+    tiles, busiest first).
+    """
     nb = (tile_size + SIDE - 1) // SIDE  # blocks on a side of a tile
     lane_x = np.empty(LANES, dtype=np.float32)  # pixel centres of the lanes in a block
     lane_y = np.empty(LANES, dtype=np.float32)

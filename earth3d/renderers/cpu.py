@@ -1,6 +1,6 @@
 """CPU tile rasterizer (numba) with gsplat's projection and compositing rules.
 
-Pipeline, all numba except view-dependent colours:
+Pipeline, all numba:
 
 1. `_project_into`: gsplat's EWA projection per splat (see `projection.py`, which is the
    PyTorch reference of the same maths), with the view matrix formed in float64
@@ -15,7 +15,7 @@ Pipeline, all numba except view-dependent colours:
    so ties stay in splat order: the order of gsplat's sorted (tile, depth) intersection
    keys), then composites front to back a pixel row at a time in SIMD lanes (see
    `composite.py`); colours are degree-0 SH evaluated there, or view-dependent colours
-   from `projection.eval_sh` for the visible splats.
+   from the Gaussian-maths core's `eval_sh_nb` for the visible splats.
 
 Outputs: rgb = sum(w c) + T * background, alpha = 1 - T, depth = sum(w z) / alpha
 (0 where alpha == 0), with w the compositing weights and z the camera-frame depth.
@@ -32,12 +32,13 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from ..errors import InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
+from ..geometry.gaussian_math import eval_sh_nb, quat_rotmat
 from .base import RenderOutput
-from .composite import ALPHA_MAX, ALPHA_MIN, T_MIN, rasterize  # noqa: F401 - gsplat's constants
-from .composite import CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX  # noqa: F401 - record columns
-from .projection import EPS2D, RADIUS_SIGMAS, splat_colors
+from .composite import ALPHA_MAX, ALPHA_MIN, CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX, T_MIN, rasterize  # noqa: F401 - gsplat's constants  # noqa: F401 - record columns
+from .projection import EPS2D, RADIUS_SIGMAS
 
 STAGE_CLOCK = time.perf_counter  # what `CpuRenderer.timings` measures
 # Slack on the analytic "alpha >= 1/255" bounds; the exact per-pixel test still decides.
@@ -49,7 +50,8 @@ PIXEL_SLACK = 1e-2
 def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
     """One record per splat: means2d, conic (a, b, c), opacity (compensated when
     antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
-    alpha can reach 1/255 and depth (colours are added per tile). EXT_X is -1 for culled splats."""
+    alpha can reach 1/255 and depth (colours are added per tile). EXT_X is -1 for culled splats.
+    """
     rec = np.empty((means.shape[0], RECORD), dtype=np.float32)  # culled rows: only EXT_X and DEPTH are set
     _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far,
                   antialiased, rec)
@@ -78,14 +80,12 @@ def _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, 
         if not (tz > near and tz < far):
             continue
         # camera-frame M = V R S; covariance = M M^T
-        qw, qx, qy, qz = np.float64(quats[i, 0]), np.float64(quats[i, 1]), np.float64(quats[i, 2]), np.float64(quats[i, 3])
+        qw, qx = np.float64(quats[i, 0]), np.float64(quats[i, 1])
+        qy, qz = np.float64(quats[i, 2]), np.float64(quats[i, 3])
         n2 = qw * qw + qx * qx + qy * qy + qz * qz
         if not n2 > 0.0:
             continue
-        q2 = 2.0 / n2  # the rotation of the normalized quaternion, with one division
-        r00, r01, r02 = 1 - q2 * (qy * qy + qz * qz), q2 * (qx * qy - qw * qz), q2 * (qx * qz + qw * qy)
-        r10, r11, r12 = q2 * (qx * qy + qw * qz), 1 - q2 * (qx * qx + qz * qz), q2 * (qy * qz - qw * qx)
-        r20, r21, r22 = q2 * (qx * qz - qw * qy), q2 * (qy * qz + qw * qx), 1 - q2 * (qx * qx + qy * qy)
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rotmat(qw, qx, qy, qz)
         sx, sy, sz = np.float64(scales[i, 0]), np.float64(scales[i, 1]), np.float64(scales[i, 2])
         # rows 0..2 of V R, columns scaled by S
         m00 = (view[0, 0] * r00 + view[0, 1] * r10 + view[0, 2] * r20) * sx
@@ -201,10 +201,6 @@ def _bin_tiles(rec, rec_bits, visible, tile_size, tiles_x, tiles_y, n_chunks):
     return offsets, pair_keys, ids
 
 
-def _f32(t: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
-
-
 class CpuRenderer:
     """Tile rasterizer on the CPU with gsplat's projection and compositing.
 
@@ -215,7 +211,7 @@ class CpuRenderer:
 
     def __init__(self, antialiased: bool = True, tile_size: int = 32, eps2d: float = EPS2D):
         if tile_size <= 0:
-            raise ValueError(f"tile_size={tile_size} must be positive")
+            raise InputError(f"tile_size={tile_size} must be positive")
         self.antialiased = antialiased
         self.tile_size = int(tile_size)
         self.eps2d = float(eps2d)
@@ -231,25 +227,27 @@ class CpuRenderer:
 
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
         """Rasterize `gaussians` seen from `camera`; tensors on the CPU. One render at a time per
-        renderer (the record buffer is shared by its renders)."""
+        renderer (the record buffer is shared by its renders).
+        """
         bg = np.asarray(background, dtype=np.float32).reshape(-1)
         if bg.shape != (3,) or not np.all(np.isfinite(bg)):
-            raise ValueError(f"background {background!r} must be 3 finite numbers")
+            raise InputError(f"background {background!r} must be 3 finite numbers")
         clock = STAGE_CLOCK
         t0 = clock()
-        g = gaussians.to("cpu")
-        view = camera.world_to_camera(g.origin)  # float64: relative to the camera before any float32
-        rec = self._records(len(g))
-        _project_into(_f32(g.means), _f32(g.quats), _f32(g.scales), _f32(g.opacities), view,
+        a = gaussians.arrays()  # float32 numpy views of CPU tensors
+        view = camera.world_to_camera(gaussians.origin)  # float64: relative to the camera before any float32
+        rec = self._records(len(gaussians))
+        c = np.ascontiguousarray
+        _project_into(c(a.means), c(a.quats), c(a.scales), c(a.opacities), view,
                       camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height,
                       self.eps2d, camera.near, camera.far, self.antialiased, rec)
         visible = np.flatnonzero(rec[:, EXT_X] >= 0.0).astype(np.int32)
-        if g.sh_degree == 0:  # a view of the degree-0 coefficients: the rasterizer turns them into colours
-            colors, from_sh0 = _f32(g.sh)[:, 0, :], True
-        else:  # view-dependent colours, evaluated for the visible splats only
-            colors, from_sh0 = np.zeros((len(g), 3), dtype=np.float32), False
-            with torch.no_grad():
-                colors[visible] = _f32(splat_colors(g[torch.from_numpy(visible).long()], camera))
+        if gaussians.sh_degree == 0:  # a view of the degree-0 coefficients: the rasterizer turns them into colours
+            colors, from_sh0 = a.sh[:, 0, :], True
+        else:  # view-dependent colours, evaluated for the visible splats only, along camera-relative directions
+            colors, from_sh0 = np.zeros((len(gaussians), 3), dtype=np.float32), False
+            dirs = a.means[visible].astype(np.float64) + (gaussians.origin - camera.position)
+            colors[visible] = eval_sh_nb(a.sh[visible], dirs)
         t1 = clock()
         width, height, ts = camera.width, camera.height, self.tile_size
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)

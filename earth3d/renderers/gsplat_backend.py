@@ -2,12 +2,14 @@
 
 The splats are rebased onto the camera position in float64 on the device before the
 float32 cast, so gsplat sees small offsets and a view matrix without translation:
-precision does not depend on where on Earth the camera is."""
+precision does not depend on where on Earth the camera is.
+"""
 
 from __future__ import annotations
 
 import torch
 
+from ..errors import DependencyError, InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from .base import RenderOutput
@@ -18,23 +20,25 @@ def _import_gsplat():
     try:
         import gsplat
     except ImportError as exc:
-        raise ImportError("GsplatRenderer needs gsplat: pip install earth3d[gpu]") from exc
+        raise DependencyError("GsplatRenderer needs gsplat: pip install earth3d[gpu]") from exc
     return gsplat
 
 
 class GsplatRenderer:
     """gsplat.rasterization on a CUDA device; `antialiased` picks rasterize_mode
-    "antialiased" (default) or "classic". Outputs stay on the device."""
+    "antialiased" (default) or "classic". Outputs stay on the device.
+    """
 
     def __init__(self, antialiased: bool = True, device: str | torch.device = "cuda"):
         self.antialiased = antialiased
         self.device = torch.device(device)
 
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
+        """Rasterize `gaussians` seen from `camera` on the device."""
         gsplat = _import_gsplat()
         bg = torch.as_tensor(background, dtype=torch.float32, device=self.device).reshape(-1)
         if bg.shape != (3,) or not torch.isfinite(bg).all():
-            raise ValueError(f"background {background!r} must be 3 finite numbers")
+            raise InputError(f"background {background!r} must be 3 finite numbers")
         g = gaussians.to(self.device).rebased(camera.position)
         if len(g) == 0:
             z = torch.zeros((camera.height, camera.width), dtype=torch.float32, device=self.device)

@@ -4,7 +4,8 @@ This follows gsplat's pinhole projection (`fully_fused_projection`): world-to-ca
 of means and covariances, the perspective Jacobian with tx/tz and ty/tz clamped to
 1.3x the field of view, a 0.3 px low-pass added to the 2D covariance, its inverse
 (the conic), a 3.33-sigma per-axis radius, near/far and off-screen culling, and the
-"antialiased" opacity compensation sqrt(det(cov2d) / det(cov2d + eps2d I)).
+"antialiased" opacity compensation sqrt(det(cov2d) / det(cov2d + eps2d I)). Covariances and
+view-dependent colours come from the Gaussian-maths core (earth3d.geometry.gaussian_math).
 
 Precision: the view matrix comes from `Camera.world_to_camera(gaussians.origin)`,
 whose translation is formed in float64 before the float32 cast, so splats near the
@@ -18,24 +19,18 @@ from dataclasses import dataclass
 import torch
 
 from ..gaussians import Gaussians
-from ..geometry import Camera, covariance
+from ..geometry import Camera
+from ..geometry.gaussian_math import covariance, eval_sh
 
 EPS2D = 0.3  # px^2 low-pass added to every projected covariance, as in gsplat
 RADIUS_SIGMAS = 3.33  # splat radius in standard deviations, as in gsplat
-
-# Real SH basis constants (gsplat / 3DGS convention, degrees 0-3).
-_SH_C0 = 0.28209479177387814
-_SH_C1 = 0.4886025119029199
-_SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
-_SH_C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
-          -0.4570457994644658, 1.445305721320277, -0.5900435899266435)
-
 
 @dataclass
 class ProjectedSplats:
     """Screen-space splats: means2d (N, 2) px, conics (N, 3) = (a, b, c) of the inverse 2D
     covariance [[a, b], [b, c]], depths (N,) camera z in metres, radii (N, 2) int32 px
-    (0 where culled), opacities (N,) (compensated in antialiased mode), colors (N, 3)."""
+    (0 where culled), opacities (N,) (compensated in antialiased mode), colors (N, 3).
+    """
 
     means2d: torch.Tensor
     conics: torch.Tensor
@@ -67,7 +62,8 @@ def intrinsics(camera: Camera, dtype: torch.dtype = torch.float32) -> torch.Tens
     return torch.from_numpy(camera.intrinsics()).to(dtype)
 
 
-def world_to_camera(means: torch.Tensor, covars: torch.Tensor, viewmat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def world_to_camera(means: torch.Tensor, covars: torch.Tensor,
+                    viewmat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Means (N, 3) and covariances (N, 3, 3) into the camera frame of a 4x4 view matrix."""
     rot, trans = viewmat[:3, :3], viewmat[:3, 3]
     means_c = means @ rot.T + trans
@@ -119,7 +115,7 @@ def perspective_project(
     compensations = torch.sqrt(torch.clamp(det_orig / det, min=0.0))
     conics = torch.stack([c11 / det, -c01 / det, c00 / det], dim=-1)
 
-    radius = torch.stack([torch.ceil(RADIUS_SIGMAS * torch.sqrt(c00)), torch.ceil(RADIUS_SIGMAS * torch.sqrt(c11))], dim=-1)
+    radius = torch.ceil(RADIUS_SIGMAS * torch.sqrt(torch.stack([c00, c11], dim=-1)))
     valid = (det > 0) & (tz > near) & (tz < far)
     inside = (
         (means2d[:, 0] + radius[:, 0] > 0)
@@ -132,36 +128,11 @@ def perspective_project(
     return radii, means2d, tz, conics, compensations
 
 
-def eval_sh(sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
-    """Colour (N, 3) from SH coefficients (N, K, 3), K in 1/4/9/16, seen along `dirs` (N, 3).
-
-    gsplat's basis and sign convention, then its +0.5 offset and clamp at 0.
-    """
-    k = sh.shape[1]
-    out = _SH_C0 * sh[:, 0]
-    if k > 1:
-        d = dirs / dirs.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-        x, y, z = d[:, 0:1], d[:, 1:2], d[:, 2:3]
-        out = out - _SH_C1 * y * sh[:, 1] + _SH_C1 * z * sh[:, 2] - _SH_C1 * x * sh[:, 3]
-        if k > 4:
-            xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
-            out = (out + _SH_C2[0] * xy * sh[:, 4] + _SH_C2[1] * yz * sh[:, 5]
-                   + _SH_C2[2] * (2 * zz - xx - yy) * sh[:, 6] + _SH_C2[3] * xz * sh[:, 7]
-                   + _SH_C2[4] * (xx - yy) * sh[:, 8])
-            if k > 9:
-                out = (out + _SH_C3[0] * y * (3 * xx - yy) * sh[:, 9] + _SH_C3[1] * xy * z * sh[:, 10]
-                       + _SH_C3[2] * y * (4 * zz - xx - yy) * sh[:, 11]
-                       + _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * sh[:, 12]
-                       + _SH_C3[4] * x * (4 * zz - xx - yy) * sh[:, 13]
-                       + _SH_C3[5] * z * (xx - yy) * sh[:, 14] + _SH_C3[6] * x * (xx - 3 * yy) * sh[:, 15])
-    return torch.clamp_min(out + 0.5, 0.0)
-
-
 def splat_colors(gaussians: Gaussians, camera: Camera, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """View-dependent colours (N, 3); view directions are formed relative to the camera."""
     sh = gaussians.sh.to(dtype)
-    if sh.shape[1] == 1:
-        return torch.clamp_min(_SH_C0 * sh[:, 0] + 0.5, 0.0)
+    if sh.shape[1] == 1:  # view-independent: no directions needed
+        return eval_sh(sh, sh[:, 0])
     offset = torch.as_tensor(gaussians.origin - camera.position, dtype=dtype, device=gaussians.device)
     return eval_sh(sh, gaussians.means.to(dtype) + offset)
 

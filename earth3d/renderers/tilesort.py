@@ -31,7 +31,8 @@ def _insertion(keys, ids, lo, hi):
 @njit(cache=True)
 def sort_pairs(keys, ids, lo, hi):
     """Sort keys[lo:hi] and ids[lo:hi] by key in place, stably: insertion sort for short runs,
-    else buckets on the top 8 bits in which the keys differ, each bucket sorted the same way."""
+    else buckets on the top 8 bits in which the keys differ, each bucket sorted the same way.
+    """
     if hi - lo <= SHORT:
         _insertion(keys, ids, lo, hi)
         return
@@ -47,7 +48,8 @@ def sort_pairs(keys, ids, lo, hi):
 def bucket_pairs(keys, ids, lo, hi):
     """Stable counting sort of keys[lo:hi] (and ids) on the top 8 bits in which the keys
     differ; returns the bucket bounds (257,). Sorting each bucket in turn then sorts the
-    run, and a tile whose pixels all finish early never sorts its far buckets."""
+    run, and a tile whose pixels all finish early never sorts its far buckets.
+    """
     bounds = np.full(257, hi, dtype=np.int64)
     bounds[0] = lo
     n = hi - lo

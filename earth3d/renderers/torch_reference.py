@@ -18,7 +18,8 @@ from .projection import EPS2D, ProjectedSplats, project_gaussians
 MAX_BATCH_ELEMENTS = 1 << 23  # pixels x padded splats held at once per batch of tiles
 
 
-def tile_intersections(p: ProjectedSplats, tile_size: int, tiles_x: int, tiles_y: int) -> tuple[torch.Tensor, torch.Tensor]:
+def tile_intersections(p: ProjectedSplats, tile_size: int, tiles_x: int,
+                       tiles_y: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(offsets (T+1,), splat ids): each tile's splats sorted front to back, ties by index."""
     tile_m = p.means2d / tile_size
     tile_r = p.radii.float() / tile_size
@@ -50,6 +51,7 @@ class TorchTileRenderer:
 
     @torch.no_grad()
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
+        """Rasterize `gaussians` seen from `camera` (CPU tensors)."""
         bg = torch.as_tensor(background, dtype=torch.float32).reshape(3)
         p = project_gaussians(gaussians.to("cpu"), camera, self.antialiased, self.eps2d)
         p = p[p.visible]
@@ -80,7 +82,8 @@ class TorchTileRenderer:
             px = corner[tiles][:, None, :] + local_px[None]  # (B, P, 2)
             d = p.means2d[gid][:, None, :, :] - px[:, :, None, :]  # (B, P, L, 2)
             con = p.conics[gid][:, None]  # (B, 1, L, 3)
-            sigma = 0.5 * (con[..., 0] * d[..., 0] ** 2 + con[..., 2] * d[..., 1] ** 2) + con[..., 1] * d[..., 0] * d[..., 1]
+            dx, dy = d[..., 0], d[..., 1]
+            sigma = 0.5 * (con[..., 0] * dx**2 + con[..., 2] * dy**2) + con[..., 1] * dx * dy
             alpha = torch.clamp_max(p.opacities[gid][:, None] * torch.exp(-sigma), 0.999)
             alpha = torch.where((sigma >= 0) & (alpha >= 1.0 / 255.0) & valid[:, None], alpha, 0.0)
             trans_after = torch.cumprod(1.0 - alpha, dim=-1)

@@ -22,14 +22,15 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
         background: RGB in [0, 1] where nothing is drawn.
 
     Returns:
-        The RenderOutput (rgb, depth, alpha); its `n_splats` is the number of splats drawn.
+        The RenderOutput (rgb, depth, alpha); its `n_splats` is the number of splats drawn
+        (those that survived culling), as every renderer reports it.
 
     Raises:
         TypeError: `source` is none of the three.
 
     Example:
         >>> import earth3d                                          # doctest: +SKIP
-        >>> with earth3d.stream.Stream(earth3d.store.open("world.e3d")) as stream:  # doctest: +SKIP
+        >>> with earth3d.stream.Stream(earth3d.store.open_store("world.e3d")) as stream:  # doctest: +SKIP
         ...     out = earth3d.render(stream, camera)
     """
     if isinstance(source, Store):
@@ -41,6 +42,4 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
         gaussians = source
     else:
         raise TypeError(f"render() takes a Stream, Store or Gaussians, not {type(source).__name__}")
-    out = (renderer or default_renderer()).render(gaussians, camera, background)
-    out.n_splats = len(gaussians)
-    return out
+    return (renderer or default_renderer()).render(gaussians, camera, background)

@@ -20,7 +20,7 @@ from ..errors import OutputError, OutputExistsError
 from ..lifting import lift
 from ..raster import GeoRaster
 from ..store import Store, open_store
-from ..store import build as store_build
+from ..store import build_store as store_build
 from ..store.fs import Location, is_local, location, remove_tree
 from .levels import DEMO_LEVELS, Level, nested_rasters
 from .report import Report

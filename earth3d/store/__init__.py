@@ -1,16 +1,21 @@
-"""The on-disk LOD octree of splats: building, the format, reading (docs/FORMAT.md)."""
+"""The on-disk LOD octree of splats: building, the format, reading (docs/FORMAT.md).
 
-from .build import BuildPlan, LeafTask, build, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
+`build_store(sources, path)` builds (or resumes) a store and `open_store(path)` opens one; the
+per-node build tasks (`plan`, `ingest`, `leaf_tasks`, `build_leaf`, `build_parent`, `finalize`)
+for other schedulers are in `earth3d.store.tasks`; errors are `earth3d.errors.StoreError` and
+`ChunkError`.
+
+Example:
+    >>> from earth3d.store import build_store, open_store
+    >>> build_store([gaussians], "world.store")  # doctest: +SKIP
+    >>> open_store("world.store").info()  # doctest: +SKIP
+"""
+
+from .build import build_store
 from .chunk import FORMAT_VERSION, Splats
-from .errors import ChunkError, StoreError
 from .keys import CUBE_SIDE_M, Key, cell_center, cell_size
-from .merge import merge
 from .store import Store, open_store
 
-open = open_store  # noqa: A001  (earth3d.store.open(path), like the built-in for files)
-
 __all__ = [
-    "BuildPlan", "CUBE_SIDE_M", "ChunkError", "FORMAT_VERSION", "Key", "LeafTask", "Splats", "Store", "StoreError",
-    "build", "build_leaf", "build_parent", "cell_center", "cell_size", "finalize", "ingest", "leaf_tasks", "merge",
-    "open", "open_store", "parent_tasks", "plan",
+    "CUBE_SIDE_M", "FORMAT_VERSION", "Key", "Splats", "Store", "build_store", "cell_center", "cell_size", "open_store",
 ]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ChunkError
+from ..errors import ChunkError
+from ..gaussians import Gaussians
 from .fs import Location, file_size
 from .keys import Key, key_name
 
@@ -35,7 +36,13 @@ _CHECKSUM_AT = HEADER.fields["checksum"][1]
 
 @dataclass
 class Splats:
-    """Splats as plain arrays: absolute float64 ECEF positions plus float32 attributes."""
+    """Splats as plain arrays: absolute float64 ECEF positions plus float32 attributes.
+
+    The store's building works on these (spilling, splitting by position, merging: absolute
+    float64 positions need no origin bookkeeping and numba takes numpy); every other stage
+    passes `earth3d.Gaussians`. `from_gaussians` and `to_gaussians` are the only conversions,
+    built on `Gaussians.arrays` and `Gaussians.from_arrays`.
+    """
 
     pos: np.ndarray  # (N, 3) float64 ECEF
     quats: np.ndarray  # (N, 4) float32 wxyz
@@ -46,12 +53,27 @@ class Splats:
     def __len__(self) -> int:
         return int(self.pos.shape[0])
 
+    @classmethod
+    def from_gaussians(cls, gaussians: Gaussians, sh_degree: int | None = None) -> "Splats":
+        """The splats of `gaussians` with absolute positions, SH padded or cut to `sh_degree` (default: theirs)."""
+        g = gaussians if sh_degree is None else gaussians.with_sh_degree(sh_degree)
+        a = g.arrays()
+        return cls(a.means.astype(np.float64) + g.origin, a.quats, a.scales, a.opacities, a.sh)
+
+    def to_gaussians(self, origin) -> Gaussians:
+        """These splats as `Gaussians` with offsets from the float64 ECEF `origin` (rounded once to float32)."""
+        origin = np.asarray(origin, dtype=np.float64).reshape(3)
+        return Gaussians.from_arrays(origin, self.pos - origin, self.quats, self.scales, self.opacities, self.sh)
+
     def take(self, index) -> "Splats":
+        """The splats at `index` (a slice, integer array or boolean mask)."""
         return Splats(self.pos[index], self.quats[index], self.scales[index], self.opacities[index], self.sh[index])
 
     @staticmethod
     def concat(parts: list["Splats"]) -> "Splats":
-        return Splats(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("pos", "quats", "scales", "opacities", "sh")))
+        """The parts one after another (same SH size)."""
+        fields = ("pos", "quats", "scales", "opacities", "sh")
+        return Splats(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 def checksum(data: bytes | bytearray | memoryview) -> bytes:
@@ -65,6 +87,7 @@ def checksum(data: bytes | bytearray | memoryview) -> bytes:
 
 
 def payload_size(count: int, sh_k: int) -> int:
+    """Bytes after the header for `count` splats with `sh_k` SH coefficients each."""
     return 4 * count * (3 + 4 + 3 + 1 + 3 * sh_k)
 
 
@@ -107,7 +130,8 @@ def parse_header(buf: bytes | bytearray, key: Key, path: Location) -> np.void:
     if head["magic"] != CHUNK_MAGIC:
         raise ChunkError(key, path, f"not an earth3d chunk (magic {bytes(head['magic'])!r})")
     if head["version"] != FORMAT_VERSION:
-        raise ChunkError(key, path, f"chunk format version {int(head['version'])}, this reader reads version {FORMAT_VERSION}")
+        raise ChunkError(key, path, f"chunk format version {int(head['version'])}, "
+                                    f"this reader reads version {FORMAT_VERSION}")
     got_key = (int(head["level"]), *map(int, head["xyz"]))
     if got_key != tuple(key):
         raise ChunkError(key, path, f"chunk header names node {key_name(got_key)}")
@@ -121,9 +145,11 @@ def verify(buf: bytearray, head: np.void, key: Key, path: Location, expected: by
     """Check the BLAKE2b checksum against the header's and, if given, the index's."""
     digest = checksum(buf)
     if digest != bytes(head["checksum"]):
-        raise ChunkError(key, path, f"checksum mismatch: header {bytes(head['checksum']).hex()}, bytes {digest.hex()} (corrupt)")
+        raise ChunkError(key, path, f"checksum mismatch: header {bytes(head['checksum']).hex()}, "
+                                    f"bytes {digest.hex()} (corrupt)")
     if expected is not None and digest != expected:
-        raise ChunkError(key, path, f"checksum mismatch: index {expected.hex()}, chunk {digest.hex()} (stale or replaced)")
+        raise ChunkError(key, path, f"checksum mismatch: index {expected.hex()}, "
+                                    f"chunk {digest.hex()} (stale or replaced)")
 
 
 def decode(buf: bytearray, head: np.void) -> dict[str, np.ndarray]:

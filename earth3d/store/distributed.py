@@ -1,7 +1,7 @@
 """Building a store as a Dask graph, for builds that outgrow one machine.
 
 The graph is made of the same per-node tasks as the in-process build
-(earth3d.store.build), so both write the same bytes:
+(earth3d.store.tasks), so both write the same bytes:
 
 - one `ingest` task per callable source (reading, synthesis and lifting run on the worker
   that ingests it; Gaussians already in the caller's memory are spilled by the caller);
@@ -24,10 +24,12 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from ..errors import DependencyError, InputError
 from ..gaussians import Gaussians
-from .build import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 from .fs import is_local, location
 from .keys import Key
+from .store import Store, open_store
+from .tasks import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -36,14 +38,15 @@ def _dask():
     try:
         import distributed
     except ImportError:
-        raise ImportError("Dask builds need dask.distributed: pip install 'earth3d[dask]'") from None
+        raise DependencyError("Dask builds need dask.distributed: pip install 'earth3d[dask]'") from None
     return distributed
 
 
 def connect(client=None, scheduler: str | None = None, workers: int | None = None,
             timeout: float = CONNECT_TIMEOUT_S):
     """(client, owned): the given client, one connected to `scheduler`, or one on a new local
-    cluster of `workers` single-threaded processes. `owned` clients are closed by the caller."""
+    cluster of `workers` single-threaded processes. `owned` clients are closed by the caller.
+    """
     distributed = _dask()
     if client is not None:
         return client, False
@@ -51,9 +54,10 @@ def connect(client=None, scheduler: str | None = None, workers: int | None = Non
         try:
             return distributed.Client(scheduler, timeout=timeout), True
         except (OSError, TimeoutError) as exc:
-            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}") from None
+            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: "
+                                  f"{exc}") from None
     if workers is None or workers < 1:
-        raise ValueError(f"workers={workers} must be >= 1 for a local Dask cluster")
+        raise InputError(f"workers={workers} must be >= 1 for a local Dask cluster")
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
     return distributed.Client(cluster, set_as_default=False), True
@@ -61,7 +65,8 @@ def connect(client=None, scheduler: str | None = None, workers: int | None = Non
 
 def _one_thread() -> None:
     """Kernels inside a task use the task's own thread only: a worker's thread count is its
-    parallelism, so n single-threaded workers use n cores, not n times numba's and torch's pools."""
+    parallelism, so n single-threaded workers use n cores, not n times numba's and torch's pools.
+    """
     import multiprocessing
 
     import numba
@@ -93,7 +98,8 @@ def _ingest(p: BuildPlan, index: int, source: Source) -> BuildPlan:
 def _ingest_all(client, distributed, p: BuildPlan, sources: list[Source], progress: bool) -> BuildPlan:
     """Spill every source. Callables (reading, synthesis, lifting) run on the workers; Gaussians
     already in this process's memory are spilled here rather than shipped to a worker. The first
-    source runs alone when it fixes the build's SH size and bucket level, as in-process."""
+    source runs alone when it fixes the build's SH size and bucket level, as in-process.
+    """
     def submit_or_run(i: int, src: Source):
         if isinstance(src, Gaussians):
             return ingest(p, i, src)[0]
@@ -117,7 +123,8 @@ def _finish(p: BuildPlan, nodes: list[Key], keep_work: bool) -> int:
 
 def _wait(distributed, futures: list, desc: str, progress: bool) -> list:
     """Results of `futures` in their order, with a progress bar (tasks done / total);
-    the first failed task's error is raised."""
+    the first failed task's error is raised.
+    """
     with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
         for f in distributed.as_completed(futures, loop=futures[0].client.loop) if futures else ():
             f.result()
@@ -131,19 +138,18 @@ def _check_reachable(client, out) -> None:
         return
     pids = set(client.run(os.getpid).values())
     if pids != {os.getpid()}:
-        raise ValueError(f"{out}: a memory:// store lives in one process, but the Dask workers run in others; "
+        raise InputError(f"{out}: a memory:// store lives in one process, but the Dask workers run in others; "
                          "use a shared folder or object store URL, or a cluster with processes=False")
 
 
 def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler: str | None = None,
                   workers: int | None = None, leaf_cap: int = 32768, bucket_level: int | None = None,
                   sh_degree: int | None = None, keep_work: bool = False, progress: bool = False,
-                  connect_timeout: float = CONNECT_TIMEOUT_S):
+                  connect_timeout: float = CONNECT_TIMEOUT_S) -> Store:
     """Build (or resume) a store at `out_path` (folder or fsspec URL) on a Dask cluster: the
     given `client`, the scheduler at `scheduler`, or a local cluster of `workers` processes.
-    Returns the opened store. Nothing is written before the location and the cluster check out."""
-    from .store import open_store
-
+    Returns the opened store. Nothing is written before the location and the cluster check out.
+    """
     out = location(out_path)
     distributed = _dask()
     client, owned = connect(client, scheduler, workers, connect_timeout)
@@ -152,14 +158,14 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
         p = plan(out, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
         sources = list(sources)
         if not sources:
-            raise ValueError("build needs at least one source")
+            raise InputError(f"{out}: a build needs at least one source")
         p = _ingest_all(client, distributed, p, sources, progress)
 
         tasks = leaf_tasks(p)
         leaf_futures = [client.submit(_leaf, p, t, pure=False) for t in tasks]
         writer: dict[Key, object] = {}
         nodes: list[Key] = []
-        for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress)):
+        for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress), strict=False):
             for k in keys:
                 writer[tuple(k)] = fut
             nodes.extend(tuple(k) for k in keys)

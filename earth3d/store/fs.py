@@ -16,6 +16,7 @@ import fsspec
 from upath import UPath
 
 from ..atomic import write_bytes_atomic
+from ..errors import DependencyError, InputError, OutputError
 
 Location = Union[Path, UPath]
 LOCAL_PROTOCOLS = ("", "file", "local")
@@ -24,7 +25,8 @@ EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 
 def location(where: str | os.PathLike | Location) -> Location:
     """A Path for a local folder or file:// URL, else a UPath; a clear error for a URL
-    whose scheme has no installed fsspec backend."""
+    whose scheme has no installed fsspec backend.
+    """
     if isinstance(where, UPath):
         return Path(where.path) if where.protocol in LOCAL_PROTOCOLS else where
     if isinstance(where, Path):
@@ -39,13 +41,15 @@ def location(where: str | os.PathLike | Location) -> Location:
     except ImportError as exc:
         extra = EXTRAS.get(scheme)
         hint = f" (pip install 'earth3d[{extra}]')" if extra else ""
-        raise ValueError(f"{text}: the {scheme}:// filesystem needs a package that is not installed{hint}: {exc}") from None
+        raise DependencyError(f"{text}: the {scheme}:// filesystem needs a package that is not "
+                              f"installed{hint}: {exc}") from None
     except ValueError as exc:
-        raise ValueError(f"{text}: no fsspec filesystem handles {scheme}:// URLs ({exc})") from None
+        raise InputError(f"{text}: no fsspec filesystem handles {scheme}:// URLs ({exc})") from None
     return Path(path.path) if path.protocol in LOCAL_PROTOCOLS else path
 
 
 def is_local(path: Location) -> bool:
+    """Whether `path` is on the local filesystem (a Path, not a UPath)."""
     return not isinstance(path, UPath)
 
 
@@ -78,10 +82,11 @@ def remove_tree(path: Location) -> None:
 
 def check_build_target(out: Location) -> None:
     """Refuse a location that holds something other than a store or an unfinished build:
-    a file, or a non-empty folder without store.json or build/."""
+    a file, or a non-empty folder without store.json or build/.
+    """
     if out.is_file():
-        raise ValueError(f"{out}: is a file, not a store folder; choose another location")
+        raise OutputError(f"{out}: is a file, not a store folder; choose another location")
     if out.is_dir() and not (out / "store.json").is_file() and not (out / "build").is_dir():
         if next(iter(out.iterdir()), None) is not None:
-            raise ValueError(f"{out}: a non-empty folder that holds no earth3d store or unfinished build; "
+            raise OutputError(f"{out}: a non-empty folder that holds no earth3d store or unfinished build; "
                              "choose an empty or new location")

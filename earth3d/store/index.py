@@ -10,13 +10,14 @@ import hashlib
 
 import numpy as np
 
+from ..errors import StoreError
 from .chunk import FORMAT_VERSION
 from .fs import Location, write_atomic
-from .errors import StoreError
 from .keys import Key
 
 INDEX_MAGIC = b"E3DINDEX"
-INDEX_HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("count", "<u4"), ("checksum", "V16"), ("reserved", "<u8")])
+INDEX_HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("count", "<u4"), ("checksum", "V16"),
+                         ("reserved", "<u8")])
 ENTRY = np.dtype([
     ("level", "<u1"), ("child_mask", "<u1"), ("flags", "<u2"), ("xyz", "<u4", (3,)), ("count", "<u4"),
     ("nbytes", "<u8"), ("error", "<f8"), ("bmin", "<f8", (3,)), ("bmax", "<f8", (3,)),
@@ -25,6 +26,7 @@ ENTRY = np.dtype([
 
 
 def entry_key(entry: np.void) -> Key:
+    """The node key (level, x, y, z) of an index entry."""
     return (int(entry["level"]), *map(int, entry["xyz"]))
 
 

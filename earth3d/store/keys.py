@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 CUBE_LOG2 = 24
 CUBE_SIDE_M = float(2**CUBE_LOG2)
 CUBE_MIN_M = -CUBE_SIDE_M / 2
@@ -41,7 +43,7 @@ def cell_coords(points: np.ndarray, level: int) -> np.ndarray:
     coords = np.floor((points - CUBE_MIN_M) / cell_size(level)).astype(np.int64)
     if coords.size and (coords.min() < 0 or coords.max() >= (1 << level)):
         bad = np.abs(points).max()
-        raise ValueError(f"splat position {bad:.0f} m from the earth's centre is outside the store cube "
+        raise InputError(f"splat position {bad:.0f} m from the earth's centre is outside the store cube "
                          f"(|coordinate| < {CUBE_SIDE_M / 2:.0f} m)")
     return coords
 
@@ -53,22 +55,25 @@ def pack(level: int, coords: np.ndarray) -> np.ndarray:
 
 
 def unpack(level: int, packed: np.ndarray) -> np.ndarray:
+    """Inverse of `pack`: (N, 3) coordinates of packed keys of one level."""
     packed = np.asarray(packed, dtype=np.int64)
     mask = (1 << level) - 1
     return np.stack([packed >> (2 * level), (packed >> level) & mask, packed & mask], axis=1)
 
 
 def parent(key: Key) -> Key:
+    """The node one level up that contains `key`."""
     level, x, y, z = key
     if level == 0:
-        raise ValueError("the level-0 root has no parent")
+        raise InputError("the level-0 root has no parent")
     return (level - 1, x >> 1, y >> 1, z >> 1)
 
 
 def ancestor(key: Key, level: int) -> Key:
+    """The node at `level` (not deeper than the key's) that contains `key`."""
     shift = key[0] - level
     if shift < 0:
-        raise ValueError(f"node {key} has no ancestor at deeper level {level}")
+        raise InputError(f"node {key} has no ancestor at deeper level {level}")
     return (level, key[1] >> shift, key[2] >> shift, key[3] >> shift)
 
 
@@ -89,4 +94,5 @@ def subtree_root(key: Key) -> Key:
 
 
 def key_name(key: Key) -> str:
+    """A node key as level/x/y/z, for messages and file names."""
     return f"{key[0]}/{key[1]}/{key[2]}/{key[3]}"

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry.gaussian_math import covariance_nb, decompose_covariance_nb
 from .chunk import Splats
-from .kernels import box_extents, cov6, decompose6, factorize
+from .merge_kernels import box_extents, factorize
 
 TARGET_RATIO = 6.0  # children's splats per merged splat; accepted range [4, 8]
 MAX_GRID = 1 << 20
@@ -33,7 +34,8 @@ class Bounds:
     """A node's bounding volumes: the ECEF AABB (bmin, bmax) and an oriented box (centre,
     half_axes: columns are the box axes scaled by their half-lengths), both enclosing the
     splats' 3-std-dev ellipsoids. The oriented box follows the principal axes of the
-    splat means, so a terrain patch gets a thin box: distances and culling stay tight."""
+    splat means, so a terrain patch gets a thin box: distances and culling stay tight.
+    """
 
     bmin: np.ndarray
     bmax: np.ndarray
@@ -45,7 +47,7 @@ def splat_bounds(splats: Splats, sigmas: float = 3.0) -> Bounds:
     """AABB and oriented box of the splats' `sigmas`-std-dev ellipsoids (float64)."""
     if len(splats) == 0:
         raise ValueError("cannot bound an empty splat set")
-    cov = cov6(splats.quats, splats.scales)
+    cov = covariance_nb(splats.quats, splats.scales)
     ref = splats.pos[0].copy()
     rel = splats.pos - ref
     lo, hi = box_extents(rel, cov, np.eye(3), sigmas)
@@ -99,7 +101,8 @@ def choose_grid(rel: np.ndarray, side: float, ratio: float = TARGET_RATIO) -> in
     return min(tried)[1]
 
 
-def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARGET_RATIO) -> tuple[Splats, float, int]:
+def merge_splats(splats: Splats, cell_min: np.ndarray, side: float,
+                 ratio: float = TARGET_RATIO) -> tuple[Splats, float, int]:
     """Merge splats inside one node cube into ~len/ratio splats.
 
     Returns (merged splats, geometric error, voxels per axis). The geometric
@@ -121,7 +124,7 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
 
     mu = np.stack([wmean(rel[:, i]) for i in range(3)], axis=1)
     d = rel - mu[labels]
-    cov = cov6(splats.quats, splats.scales)
+    cov = covariance_nb(splats.quats, splats.scales)
     merged_cov = np.empty((m, 6))
     for c, (i, j) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
         merged_cov[:, c] = wmean(cov[:, c] + d[:, i] * d[:, j])
@@ -130,7 +133,7 @@ def merge(splats: Splats, cell_min: np.ndarray, side: float, ratio: float = TARG
     # A floor on the variance keeps single flat splats invertible after decomposition.
     floor = (1e-4 * side / res) ** 2
     merged_cov[:, [0, 3, 5]] += floor
-    quats, scales = decompose6(merged_cov)  # scales ascending
+    quats, scales = decompose_covariance_nb(merged_cov)  # scales ascending
     # Moment matching shrinks coverage when members overlap (a voxel of splats at spacing d
     # gets std-dev ~0.3 voxel); widen the two largest axes so opacity x footprint keeps the
     # members' summed opacity x footprint, then the opacity is that sum over the footprint.

@@ -8,30 +8,35 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-import torch
 
+from ..errors import InputFileError, StoreError
 from ..gaussians import Gaussians
 from . import chunk as chunkfile
-from .build import STORE_FORMAT, chunk_path, index_path
 from .chunk import FLAG_LEAF, FORMAT_VERSION
-from .errors import StoreError
 from .fs import Location, location
 from .index import read_index
 from .keys import Key, child, subtree_root
+from .layout import META_FILE, STORE_FORMAT, WORK_FOLDER, chunk_path, index_path
 
 INDEX_CACHE_FILES = 512
 
 
 class Store:
-    """An opened store. Subtree index files are read when first needed and kept in a small LRU."""
+    """An opened store. Subtree index files are read when first needed and kept in a small LRU.
+
+    Raises:
+        InputFileError: `path` is not a folder.
+        StoreError: the folder is not a finished earth3d store of a version this reader reads.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = location(path)
-        meta_path = self.path / "store.json"
+        meta_path = self.path / META_FILE
         if not self.path.is_dir():
-            raise FileNotFoundError(f"{self.path}: no such store folder")
+            raise InputFileError(f"{self.path}: no such store folder")
         if not meta_path.is_file():
-            hint = " (an unfinished build: run the build again to resume it)" if (self.path / "build").is_dir() else ""
+            unfinished = (self.path / WORK_FOLDER).is_dir()
+            hint = " (an unfinished build: run the build again to resume it)" if unfinished else ""
             raise StoreError(f"{self.path}: not an earth3d store, store.json is missing{hint}")
         try:
             meta = json.loads(meta_path.read_text())
@@ -69,9 +74,11 @@ class Store:
 
     @property
     def sh_degree(self) -> int:
+        """SH degree of the stored splats."""
         return int(self.meta["sh_degree"])
 
     def root_keys(self) -> list[Key]:
+        """Keys of the level-0 nodes."""
         return [tuple(k) for k in self.meta["roots"]]
 
     # ------------------------------------------------------------------ index
@@ -90,6 +97,7 @@ class Store:
         return table
 
     def has(self, key: Key) -> bool:
+        """Whether the store holds node `key`."""
         return tuple(key) in self._subtree(subtree_root(tuple(key)))
 
     def entry(self, key: Key) -> np.void:
@@ -101,6 +109,7 @@ class Store:
         return found
 
     def is_leaf(self, key: Key) -> bool:
+        """Whether node `key` is a leaf (full detail)."""
         return bool(self.entry(key)["flags"] & FLAG_LEAF)
 
     def children(self, key: Key) -> list[Key]:
@@ -110,6 +119,7 @@ class Store:
 
     # ------------------------------------------------------------------ chunks
     def chunk_path(self, key: Key) -> Location:
+        """The chunk file of node `key`."""
         return chunk_path(self.path, tuple(key))
 
     def read(self, key: Key) -> Gaussians:
@@ -117,11 +127,19 @@ class Store:
         key = tuple(int(v) for v in key)
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
-        t = torch.from_numpy
-        return Gaussians(np.array(head["origin"], dtype=np.float64), t(arr["means"]), t(arr["quats"]),
-                         t(arr["scales"]), t(arr["opacities"]), t(arr["sh"]))
+        return Gaussians.from_arrays(np.array(head["origin"], dtype=np.float64), arr["means"], arr["quats"],
+                                     arr["scales"], arr["opacities"], arr["sh"])
 
 
 def open_store(path: str | os.PathLike) -> Store:
-    """Open a built store, a folder or fsspec URL (see docs/FORMAT.md)."""
+    """Open a built store, a folder or fsspec URL (see docs/FORMAT.md).
+
+    Raises:
+        InputFileError: `path` is not a folder.
+        StoreError: the folder is not a finished earth3d store of a version this reader reads.
+
+    Example:
+        >>> store = open_store("world.store")  # doctest: +SKIP
+        >>> store.info()["splat_count"]  # doctest: +SKIP
+    """
     return Store(path)

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
 
+from ..errors import InputError
 from ..gaussians import Gaussians
-from ..geometry import ecef_to_geodetic, enu_basis, geodetic_to_ecef, rotmat_to_quat
+from ..geometry import ecef_to_geodetic, enu_basis, geodetic_to_ecef
+from ..geometry.gaussian_math import rotate_quats_nb, sh_basis_nb
 
 
 @dataclass(frozen=True)
 class LocalFrame:
     """An ENU frame: geodetic origin (lon, lat in degrees, ellipsoidal height in m), its ECEF point
-    and the rotation whose columns are the east, north and up axes in ECEF."""
+    and the rotation whose columns are the east, north and up axes in ECEF.
+    """
 
     lon: float
     lat: float
@@ -33,6 +35,7 @@ class LocalFrame:
 
     @classmethod
     def at(cls, lon: float, lat: float, height: float) -> "LocalFrame":
+        """The ENU frame at geodetic (lon, lat in degrees, ellipsoidal height in m), validated."""
         lon, lat, height = check_lonlath((lon, lat, height))
         return cls(lon, lat, height, geodetic_to_ecef(lon, lat, height), enu_basis(lon, lat))
 
@@ -55,17 +58,17 @@ class LocalFrame:
 
 
 def check_lonlath(origin_lonlath) -> tuple[float, float, float]:
-    """Validate a geodetic origin (lon, lat, h); raise ValueError naming the bad value."""
+    """Validate a geodetic origin (lon, lat, h); raise InputError (a ValueError) naming the bad value."""
     values = np.asarray(origin_lonlath, dtype=np.float64).reshape(-1)
     if values.shape != (3,):
-        raise ValueError(f"geodetic origin must be (lon, lat, height), got {origin_lonlath!r}")
+        raise InputError(f"geodetic origin must be (lon, lat, height), got {origin_lonlath!r}")
     lon, lat, h = (float(v) for v in values)
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"geodetic origin {origin_lonlath!r} is not finite")
+        raise InputError(f"geodetic origin {origin_lonlath!r} is not finite")
     if not -90.0 <= lat <= 90.0:
-        raise ValueError(f"geodetic origin latitude {lat} is outside [-90, 90] degrees")
+        raise InputError(f"geodetic origin latitude {lat} is outside [-90, 90] degrees")
     if not -540.0 <= lon <= 540.0:
-        raise ValueError(f"geodetic origin longitude {lon} is outside [-540, 540] degrees")
+        raise InputError(f"geodetic origin longitude {lon} is outside [-540, 540] degrees")
     return lon, lat, h
 
 
@@ -76,48 +79,20 @@ def to_local(gaussians: Gaussians, frame: LocalFrame, axes: np.ndarray | None = 
     and SH coefficients (N, K, 3), all expressed in the local axes.
     """
     rot = frame.basis.T if axes is None else np.asarray(axes, dtype=np.float64) @ frame.basis.T
-    g = gaussians.to("cpu")
-    f64 = lambda t: t.numpy().astype(np.float64)  # noqa: E731  (numpy: cheaper than torch for many small tiles)
-    offset = np.asarray(g.origin - frame.origin_ecef, dtype=np.float64)
-    means = (f64(g.means) + offset) @ rot.T
-    quats = rotate_quats(f64(g.quats), rot)
-    sh = rotate_sh(f64(g.sh), rot)
-    return means, quats, f64(g.scales), f64(g.opacities), sh
+    a = gaussians.arrays()  # numpy: cheaper than torch for many small tiles
+    offset = np.asarray(gaussians.origin - frame.origin_ecef, dtype=np.float64)
+    means = (a.means.astype(np.float64) + offset) @ rot.T
+    quats = rotate_quats_nb(a.quats, rot)
+    sh = rotate_sh(a.sh.astype(np.float64), rot)
+    return means, quats, a.scales.astype(np.float64), a.opacities.astype(np.float64), sh
 
 
 def from_local(frame: LocalFrame, rot_local_to_enu: np.ndarray, means, quats, scales, opacities, sh) -> Gaussians:
     """Splats given in local axes (local -> ENU by `rot_local_to_enu`) as Gaussians at the frame's ECEF origin."""
     rot = frame.basis @ np.asarray(rot_local_to_enu, dtype=np.float64)
     means_ecef = np.asarray(means, dtype=np.float64) @ rot.T
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-    return Gaussians(
-        frame.origin_ecef.copy(),
-        t(means_ecef),
-        t(rotate_quats(np.asarray(quats, dtype=np.float64), rot)),
-        t(scales),
-        t(opacities),
-        t(rotate_sh(np.asarray(sh, dtype=np.float64), rot)),
-    )
-
-
-def rotate_quats(quats: np.ndarray, rot: np.ndarray) -> np.ndarray:
-    """Quaternions wxyz (N, 4) of rotations R, turned into rot @ R: the Hamilton product q_rot * q (float64)."""
-    w0, x0, y0, z0 = _quat_of(tuple(np.asarray(rot, dtype=np.float64).reshape(-1).tolist()))
-    q = np.asarray(quats, dtype=np.float64)
-    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    out = np.stack([
-        w0 * w - x0 * x - y0 * y - z0 * z,
-        w0 * x + x0 * w + y0 * z - z0 * y,
-        w0 * y - x0 * z + y0 * w + z0 * x,
-        w0 * z + x0 * y - y0 * x + z0 * w,
-    ], axis=-1)
-    return out / np.linalg.norm(out, axis=-1, keepdims=True)
-
-
-@lru_cache(maxsize=64)
-def _quat_of(rot: tuple) -> np.ndarray:
-    """The unit quaternion of a rotation matrix given as 9 floats (cached: exporters turn every tile by one matrix)."""
-    return rotmat_to_quat(torch.tensor(rot, dtype=torch.float64).reshape(3, 3)).numpy()
+    return Gaussians.from_arrays(frame.origin_ecef.copy(), means_ecef, rotate_quats_nb(quats, rot), scales, opacities,
+                                 rotate_sh(np.asarray(sh, dtype=np.float64), rot))
 
 
 def rotate_sh(sh: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -131,8 +106,8 @@ def rotate_sh(sh: np.ndarray, rot: np.ndarray) -> np.ndarray:
         return sh.copy()
     out = sh.copy()
     dirs = _sample_directions()
-    basis_before = sh_basis(dirs, degree)
-    basis_after = sh_basis(dirs @ np.asarray(rot, dtype=np.float64).T, degree)
+    basis_before = sh_basis_nb(dirs, degree)
+    basis_after = sh_basis_nb(dirs @ np.asarray(rot, dtype=np.float64).T, degree)
     for band in range(1, degree + 1):
         lo, hi = band * band, (band + 1) * (band + 1)
         # basis_after = basis_before @ D^T  ->  coefficients c' = D c
@@ -150,32 +125,3 @@ def _sample_directions() -> np.ndarray:
     phi = np.pi * (1 + 5**0.5) * i
     r = np.sqrt(1 - z * z)
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=-1)
-
-
-def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
-    """Real SH basis (M, (degree+1)^2) at unit directions, in the 3DGS / gsplat ordering and signs."""
-    x, y, z = dirs[:, 0], dirs[:, 1], dirs[:, 2]
-    cols = [np.full_like(x, 0.28209479177387814)]
-    if degree >= 1:
-        c1 = 0.4886025119029199
-        cols += [-c1 * y, c1 * z, -c1 * x]
-    if degree >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        cols += [
-            1.0925484305920792 * x * y,
-            -1.0925484305920792 * y * z,
-            0.31539156525252005 * (2 * zz - xx - yy),
-            -1.0925484305920792 * x * z,
-            0.5462742152960396 * (xx - yy),
-        ]
-    if degree >= 3:
-        cols += [
-            -0.5900435899266435 * y * (3 * xx - yy),
-            2.890611442640554 * x * y * z,
-            -0.4570457994644658 * y * (4 * zz - xx - yy),
-            0.3731763325901154 * z * (2 * zz - 3 * xx - 3 * yy),
-            -0.4570457994644658 * x * (4 * zz - xx - yy),
-            1.445305721320277 * z * (xx - yy),
-            -0.5900435899266435 * x * (xx - 3 * yy),
-        ]
-    return np.stack(cols, axis=-1)
