@@ -170,7 +170,7 @@ class Tables:
 
 
 # ------------------------------------------------------------------------- precomputation
-def _optical_depth_table(atm: Atmosphere) -> torch.Tensor:
+def optical_depth_table(atm: Atmosphere) -> torch.Tensor:
     dt = torch.float64
     u = (torch.arange(TRANSMITTANCE_MU, dtype=dt) + 0.5) / TRANSMITTANCE_MU
     v = (torch.arange(TRANSMITTANCE_R, dtype=dt) + 0.5) / TRANSMITTANCE_R
@@ -246,7 +246,7 @@ def compute_tables(atm: Atmosphere) -> Tables:
     """All three tables for `atm`, in float64 on the CPU (no cache)."""
     with torch.no_grad():
         empty = torch.zeros(1, 1, 1, dtype=torch.float64)
-        t = Tables(atm, _optical_depth_table(atm), torch.zeros(6, 1, 1, 1, dtype=torch.float64), empty.expand(3, 1, 1))
+        t = Tables(atm, optical_depth_table(atm), torch.zeros(6, 1, 1, 1, dtype=torch.float64), empty.expand(3, 1, 1))
         t.scattering_table = _scattering_table(atm, t)
         t.irradiance_table = _irradiance_table(atm, t)
     return t
