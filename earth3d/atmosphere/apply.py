@@ -116,7 +116,7 @@ def apply_atmosphere(output: RenderOutput, camera: Camera, sky: Sky | Sun | None
         fa = frame_atmosphere(tabs, camera, sun.direction, t_far=t_far, sky_stride=int(sky.sky_stride),
                               volume_stride=int(sky.volume_stride), slices=int(sky.slices), exposure=sky.exposure,
                               relight=sky.relight, ground_albedo=sky.ground_albedo,
-                              ground_height_m=sky.ground_height_m)
+                              ground_height_m=sky.ground_height_m, need=(alpha < 1.0).cpu().numpy())
         radius = sky.atmosphere.sun_angular_radius
         if device.type == "cpu":
             new = composite_numba(rgb, alpha, depth, fa, camera, radius)

@@ -83,9 +83,10 @@ def _lut(table, x):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, out):  # pragma: no cover - numba
+def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, exact_map, exact, out):  # pragma: no cover - numba
     h, w = alpha.shape
-    fx, fy, cx, cy, t0, inv_log, has_vol, x_max = params[0], params[1], params[2], params[3], params[4], params[5], params[6], params[7]
+    fx, fy, cx, cy, t0 = params[0], params[1], params[2], params[3], params[4]
+    inv_log, has_vol, x_max, has_exact = params[5], params[6], params[7], params[8]
     sx0, sy0, sx1, sy1 = int(sun[0]), int(sun[1]), int(sun[2]), int(sun[3])
     bh, bw = bg.shape[0], bg.shape[1]
     gy, gx, gk = vol.shape[0], vol.shape[1], vol.shape[2]
@@ -104,9 +105,14 @@ def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, o
             bx0 = min(int(bx), bw - 2)
             ax = bx - bx0
             res = np.zeros(3, dtype=np.float32)
-            for c in range(3):
-                res[c] = (1.0 - a) * ((bg[by0, bx0, c] * (1.0 - ax) + bg[by0, bx0 + 1, c] * ax) * (1.0 - ay)
-                                      + (bg[by0 + 1, bx0, c] * (1.0 - ax) + bg[by0 + 1, bx0 + 1, c] * ax) * ay)
+            j = exact_map[y, x] if has_exact > 0.0 else -1
+            if j >= 0:
+                for c in range(3):
+                    res[c] = (1.0 - a) * exact[j, c]
+            else:
+                for c in range(3):
+                    res[c] = (1.0 - a) * ((bg[by0, bx0, c] * (1.0 - ax) + bg[by0, bx0 + 1, c] * ax) * (1.0 - ay)
+                                          + (bg[by0 + 1, bx0, c] * (1.0 - ax) + bg[by0 + 1, bx0 + 1, c] * ax) * ay)
             if a > 0.0:
                 col = np.zeros(3, dtype=np.float32)
                 for c in range(3):
@@ -157,13 +163,15 @@ def composite_numba(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
     vol = fa.volume if fa.volume is not None else torch.zeros(2, 2, 2, 6)
     params = np.array([camera.fx, camera.fy, camera.cx, camera.cy, fa.t0,
                        1.0 / math.log1p(fa.t_far / fa.t0) if fa.volume is not None else 0.0,
-                       1.0 if fa.volume is not None else 0.0, _X_MAX])
+                       1.0 if fa.volume is not None else 0.0, _X_MAX, 1.0 if fa.exact_map is not None else 0.0])
+    exact_map = fa.exact_map if fa.exact_map is not None else np.full((1, 1), -1, dtype=np.int32)
+    exact = fa.exact_values.numpy() if fa.exact_values is not None else np.zeros((1, 3), dtype=np.float32)
     out = np.empty((camera.height, camera.width, 3), dtype=np.float32)
     _composite_kernel(np.ascontiguousarray(rgb.numpy(), dtype=np.float32),
                       np.ascontiguousarray(alpha.numpy(), dtype=np.float32),
                       np.ascontiguousarray(depth.numpy(), dtype=np.float32),
                       fa.background.numpy(), vol.numpy(), params, _sun_params(camera, fa, sun_radius),
-                      _DECODE, _ENCODE, out)
+                      _DECODE, _ENCODE, exact_map, np.ascontiguousarray(exact, dtype=np.float32), out)
     return torch.from_numpy(out)
 
 
@@ -177,6 +185,11 @@ def composite_torch(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
     lin = srgb_to_linear((rgb / a.clamp_min(1e-12)).clamp(0.0, 1.0))
     bg = F.interpolate(fa.background.to(dev).permute(2, 0, 1)[None], size=(h, w), mode="bilinear",
                        align_corners=True)[0].permute(1, 2, 0)
+    if fa.exact_map is not None and fa.exact_values is not None:
+        ys, xs = np.nonzero(fa.exact_map >= 0)
+        bg = bg.clone()
+        bg[torch.as_tensor(ys, device=dev), torch.as_tensor(xs, device=dev)] = \
+            fa.exact_values.to(dev)[torch.as_tensor(fa.exact_map[ys, xs], device=dev, dtype=torch.long)]
     if fa.volume is not None:
         xs = torch.arange(w, device=dev, dtype=torch.float32)
         ys = torch.arange(h, device=dev, dtype=torch.float32)

@@ -54,6 +54,8 @@ class FrameAtmosphere:
     exposure: torch.Tensor  # (3,) pi / E_ref times the user's exposure
     sun_camera: np.ndarray  # (3,) the sun's direction in the camera frame
     sun_colour: np.ndarray  # (3,) display-linear radiance of the sun's disc seen from the camera
+    exact_map: np.ndarray | None = None  # (H, W) int32: row of exact_values for a pixel, -1 for none
+    exact_values: torch.Tensor | None = None  # (M, 3) background evaluated at those pixels
 
 
 def atmosphere_scale(atm: Atmosphere) -> np.ndarray:
@@ -119,34 +121,24 @@ def _lit(tabs: Tables, e_ref: torch.Tensor, r_p: torch.Tensor, mu_s_p: torch.Ten
     return tabs.irradiance_at(r_p, mu_s_p) / e_ref
 
 
-def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: float | None,
-                     sky_stride: int = 8, volume_stride: int = 32, slices: int = 24, exposure: float = 1.0,
-                     relight: bool = True, ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08),
-                     ground_height_m: float = 0.0) -> FrameAtmosphere:
-    """Coarse sky map and aerial-perspective volume of a frame (see the module's docstring).
-
-    `t_far` is the farthest covered distance (ECEF metres) or None when nothing is covered.
-    """
+def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, e_ref: torch.Tensor,
+                ground_albedo, ground_height_m: float, px: np.ndarray, py: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """Display-linear background radiance (..., 3) through pixel coordinates, and each ray's class
+    (0 misses the atmosphere, 1 sky, 2 fill ground, 3 sky grazing the planet seen from above 50 km)."""
     atm = tabs.atm
-    w, h = camera.width, camera.height
-    e_ref = reference_irradiance(tabs)
-    k = exposure * math.pi / e_ref  # (3,)
-
-    # --- background on a grid of pixel centres
-    hs, ws = max(2, math.ceil(h / sky_stride) + 1), max(2, math.ceil(w / sky_stride) + 1)
-    gy, gx = np.meshgrid(np.linspace(0.5, h - 0.5, hs), np.linspace(0.5, w - 0.5, ws), indexing="ij")
-    dirs, _ = pixel_rays(camera, gx, gy)
-    rays = _Rays(tabs, camera, sun, dirs)
+    rays = _Rays(tabs, camera, sun, pixel_rays(camera, px, py)[0])
     dev = rays.r.device
     hits_g = np.zeros(rays.rmu.shape, dtype=bool)
+    d_g = np.zeros(rays.rmu.shape)
     if ground_albedo is not None:
         rg = atm.bottom_radius + max(float(ground_height_m), 0.0) * atm.bottom_radius / WGS84_A
         disc = rays.rmu ** 2 - rays.r_np ** 2 + rg * rg
         hits_g = (disc >= 0.0) & (rays.rmu < 0.0) & (rays.r_np >= rg) & rays.hits
         d_g = -rays.rmu - np.sqrt(np.maximum(disc, 0.0))
     background = torch.zeros(*rays.rmu.shape, 3, dtype=torch.float32, device=dev)
-    sky_mask = torch.as_tensor(rays.hits & ~hits_g, device=dev)
-    if bool(sky_mask.any()):  # rays to space: the sky's radiance
+    sky_rays = rays.hits & ~hits_g
+    sky_mask = torch.as_tensor(sky_rays, device=dev)
+    if sky_rays.any():  # rays to space: the sky's radiance
         sel = [x[sky_mask] for x in (rays.r, rays.mu, rays.mu_s, rays.nu, rays.ground)]
         background[sky_mask] = tabs.radiance(*sel) * k
     if hits_g.any():  # rays to the fill ground: its lit albedo through the air, plus the air's light
@@ -156,6 +148,54 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
         inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(*sel, d, rays.ground[g_mask])
         albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
         background[g_mask] = albedo * tabs.irradiance_at(r_p, mu_s_p) / e_ref * torch.exp(-tau) + inscatter * k
+    classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
+    r_cam = float(np.linalg.norm(camera.position * atmosphere_scale(atm)))
+    if r_cam > atm.bottom_radius + 50_000.0:
+        mu = np.clip(rays.rmu / rays.r_np, -1.0, 1.0)
+        impact = np.where(mu < 0.0, rays.r_np * np.sqrt(1.0 - mu * mu), rays.r_np)
+        classes = np.where(sky_rays & (impact < atm.bottom_radius + 50_000.0), 3, classes)
+    return background, classes
+
+
+def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: float | None,
+                     sky_stride: int = 8, volume_stride: int = 32, slices: int = 24, exposure: float = 1.0,
+                     relight: bool = True, ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08),
+                     ground_height_m: float = 0.0, need: np.ndarray | None = None) -> FrameAtmosphere:
+    """Coarse sky map and aerial-perspective volume of a frame (see the module's docstring).
+
+    `t_far` is the farthest covered distance (ECEF metres) or None when nothing is covered;
+    `need` (H, W) marks the pixels whose background shows (alpha < 1), None for all.
+    """
+    atm = tabs.atm
+    w, h = camera.width, camera.height
+    e_ref = reference_irradiance(tabs)
+    k = exposure * math.pi / e_ref  # (3,)
+
+    # --- background on a grid of pixel centres, exact where the grid straddles an edge
+    hs, ws = max(2, math.ceil(h / sky_stride) + 1), max(2, math.ceil(w / sky_stride) + 1)
+    gy, gx = np.meshgrid(np.linspace(0.5, h - 0.5, hs), np.linspace(0.5, w - 0.5, ws), indexing="ij")
+    bg_args = (tabs, camera, sun, k, e_ref, ground_albedo, ground_height_m)
+    background, classes = _background(*bg_args, gx, gy)
+    exact_map, exact_values = None, None
+    edge = np.zeros((hs - 1, ws - 1), dtype=bool)
+    corners = np.stack([classes[:-1, :-1], classes[1:, :-1], classes[:-1, 1:], classes[1:, 1:]])
+    edge = corners.min(axis=0) != corners.max(axis=0)
+    if edge.any() and (need is None or need.any()):
+        grown = edge.copy()  # one cell more on every side: the glow beside an edge is steep too
+        grown[1:] |= edge[:-1]
+        grown[:-1] |= edge[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        cy = np.minimum((np.arange(h) * (hs - 1)) // max(h - 1, 1), hs - 2)
+        cx = np.minimum((np.arange(w) * (ws - 1)) // max(w - 1, 1), ws - 2)
+        mask = grown[cy][:, cx]
+        if need is not None:
+            mask &= need
+        ys, xs = np.nonzero(mask)
+        if len(ys):
+            exact_values, _ = _background(*bg_args, xs + 0.5, ys + 0.5)
+            exact_map = np.full((h, w), -1, dtype=np.int32)
+            exact_map[ys, xs] = np.arange(len(ys), dtype=np.int32)
     sky = background
 
     # --- aerial perspective volume
@@ -191,4 +231,5 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
         trans = torch.exp(-tabs.optical_depth_to_top(cam_rays.r, cam_rays.mu)[0])
     disc_radiance = _vec(atm.solar_irradiance, trans) / (math.pi * atm.sun_angular_radius ** 2)
     sun_colour = (disc_radiance * trans * k).cpu().numpy().astype(np.float64)
-    return FrameAtmosphere(background.contiguous(), volume, t0, t_far or 0.0, k, sun_cam, sun_colour)
+    return FrameAtmosphere(background.contiguous(), volume, t0, t_far or 0.0, k, sun_cam, sun_colour,
+                           exact_map, exact_values)
