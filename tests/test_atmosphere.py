@@ -46,7 +46,8 @@ def test_noon_zenith_is_bluer_than_horizon(tabs):
     sun = Sun.at("2024-03-20T19:10Z")  # solar noon at the equinox over the park: 50 degrees high, due south
     assert sun.horizon_angles(LON, LAT)[1] == pytest.approx(50.0, abs=0.5)
     up = Camera.from_geodetic(LON, LAT, 10.0, 0.0, 90.0, width=64, height=48, fov_y_deg=20)
-    level = Camera.from_geodetic(LON, LAT, 10.0, 0.0, 2.0, width=64, height=48, fov_y_deg=20)  # north: away from the sun
+    # looking north, away from the sun
+    level = Camera.from_geodetic(LON, LAT, 10.0, 0.0, 2.0, width=64, height=48, fov_y_deg=20)
     zenith = centre(apply_atmosphere(empty(up), up, Sky(sun=sun)).rgb)
     horizon = centre(apply_atmosphere(empty(level), level, Sky(sun=sun)).rgb)
     assert zenith[2] > zenith[1] > zenith[0]  # blue

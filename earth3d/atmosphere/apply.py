@@ -47,7 +47,7 @@ class Sky:
     ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08)
     ground_height_m: float = 0.0
     sky_stride: int = 8
-    volume_stride: int = 32
+    volume_stride: int = 48
     slices: int = 24
 
     def __post_init__(self) -> None:

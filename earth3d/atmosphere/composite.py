@@ -31,10 +31,12 @@ _X_MAX = 64.0  # linear values above this encode as 1 (the shoulder is within 1e
 
 
 def srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    """The sRGB decoding function (IEC 61966-2-1)."""
     return torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB encoding function, after clamping to [0, 1]."""
     x = x.clamp(0.0, 1.0)
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
 
@@ -83,7 +85,7 @@ def _lut(table, x):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, exact_map, exact, out):  # pragma: no cover - numba
+def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, exact_map, exact, out):
     h, w = alpha.shape
     fx, fy, cx, cy, t0 = params[0], params[1], params[2], params[3], params[4]
     inv_log, has_vol, x_max, has_exact = params[5], params[6], params[7], params[8]
@@ -98,13 +100,14 @@ def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, e
         vy = y * (gy - 1) / max(h - 1, 1)
         vy0 = min(int(vy), max(gy - 2, 0))
         avy = vy - vy0
+        res = np.empty(3, dtype=np.float32)  # per row, not per pixel: allocations are slow
+        col = np.empty(3, dtype=np.float32)
         for x in range(w):
             a = alpha[y, x]
             a = min(max(a, 0.0), 1.0)
             bx = x * (bw - 1) / max(w - 1, 1)
             bx0 = min(int(bx), bw - 2)
             ax = bx - bx0
-            res = np.zeros(3, dtype=np.float32)
             j = exact_map[y, x] if has_exact > 0.0 else -1
             if j >= 0:
                 for c in range(3):
@@ -114,7 +117,6 @@ def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, e
                     res[c] = (1.0 - a) * ((bg[by0, bx0, c] * (1.0 - ax) + bg[by0, bx0 + 1, c] * ax) * (1.0 - ay)
                                           + (bg[by0 + 1, bx0, c] * (1.0 - ax) + bg[by0 + 1, bx0 + 1, c] * ax) * ay)
             if a > 0.0:
-                col = np.zeros(3, dtype=np.float32)
                 for c in range(3):
                     col[c] = _lut(decode, min(rgb[y, x, c] / a, 1.0))
                 if has_vol > 0.0:
@@ -186,10 +188,10 @@ def composite_torch(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
     bg = F.interpolate(fa.background.to(dev).permute(2, 0, 1)[None], size=(h, w), mode="bilinear",
                        align_corners=True)[0].permute(1, 2, 0)
     if fa.exact_map is not None and fa.exact_values is not None:
-        ys, xs = np.nonzero(fa.exact_map >= 0)
+        ey, ex = np.nonzero(fa.exact_map >= 0)
         bg = bg.clone()
-        bg[torch.as_tensor(ys, device=dev), torch.as_tensor(xs, device=dev)] = \
-            fa.exact_values.to(dev)[torch.as_tensor(fa.exact_map[ys, xs], device=dev, dtype=torch.long)]
+        bg[torch.as_tensor(ey, device=dev), torch.as_tensor(ex, device=dev)] = \
+            fa.exact_values.to(dev)[torch.as_tensor(fa.exact_map[ey, ex], device=dev, dtype=torch.long)]
     if fa.volume is not None:
         xs = torch.arange(w, device=dev, dtype=torch.float32)
         ys = torch.arange(h, device=dev, dtype=torch.float32)

@@ -64,6 +64,7 @@ def atmosphere_scale(atm: Atmosphere) -> np.ndarray:
 
 
 def reference_irradiance(tabs: Tables) -> torch.Tensor:
+    """E_ref (3,): sun and sky irradiance on a horizontal surface at sea level, sun 60 degrees high."""
     atm = tabs.atm
     dev = tabs.depth_table.device
     r = torch.tensor([atm.bottom_radius], dtype=torch.float32, device=dev)
@@ -122,9 +123,13 @@ def _lit(tabs: Tables, e_ref: torch.Tensor, r_p: torch.Tensor, mu_s_p: torch.Ten
 
 
 def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, e_ref: torch.Tensor,
-                ground_albedo, ground_height_m: float, px: np.ndarray, py: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-    """Display-linear background radiance (..., 3) through pixel coordinates, and each ray's class
-    (0 misses the atmosphere, 1 sky, 2 fill ground, 3 sky grazing the planet seen from above 50 km)."""
+                ground_albedo, ground_height_m: float, px: np.ndarray,
+                py: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """Display-linear background radiance (..., 3) through pixel coordinates, and each ray's class.
+
+    Classes: 0 misses the atmosphere, 1 sky, 2 fill ground, 3 sky grazing the planet seen from
+    above 50 km.
+    """
     atm = tabs.atm
     rays = _Rays(tabs, camera, sun, pixel_rays(camera, px, py)[0])
     dev = rays.r.device
@@ -143,9 +148,9 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
         background[sky_mask] = tabs.radiance(*sel) * k
     if hits_g.any():  # rays to the fill ground: its lit albedo through the air, plus the air's light
         g_mask = torch.as_tensor(hits_g, device=dev)
-        sel = [x[g_mask] for x in (rays.r, rays.mu, rays.mu_s, rays.nu)]
         d = torch.as_tensor(d_g[hits_g], dtype=torch.float32, device=dev)
-        inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(*sel, d, rays.ground[g_mask])
+        inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(rays.r[g_mask], rays.mu[g_mask], rays.mu_s[g_mask],
+                                                             rays.nu[g_mask], d, rays.ground[g_mask])
         albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
         background[g_mask] = albedo * tabs.irradiance_at(r_p, mu_s_p) / e_ref * torch.exp(-tau) + inscatter * k
     classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
@@ -158,7 +163,7 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
 
 
 def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: float | None,
-                     sky_stride: int = 8, volume_stride: int = 32, slices: int = 24, exposure: float = 1.0,
+                     sky_stride: int = 8, volume_stride: int = 48, slices: int = 24, exposure: float = 1.0,
                      relight: bool = True, ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08),
                      ground_height_m: float = 0.0, need: np.ndarray | None = None) -> FrameAtmosphere:
     """Coarse sky map and aerial-perspective volume of a frame (see the module's docstring).
@@ -177,9 +182,10 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
     bg_args = (tabs, camera, sun, k, e_ref, ground_albedo, ground_height_m)
     background, classes = _background(*bg_args, gx, gy)
     exact_map, exact_values = None, None
-    edge = np.zeros((hs - 1, ws - 1), dtype=bool)
     corners = np.stack([classes[:-1, :-1], classes[1:, :-1], classes[:-1, 1:], classes[1:, 1:]])
-    edge = corners.min(axis=0) != corners.max(axis=0)
+    # Cells across the planet's edge seen from high up (space, grazing sky): the limb is a few
+    # pixels thick there. From low down the horizon is a soft haze and the coarse map suffices.
+    edge = (corners.min(axis=0) != corners.max(axis=0)) & ((corners == 0) | (corners == 3)).any(axis=0)
     if edge.any() and (need is None or need.any()):
         grown = edge.copy()  # one cell more on every side: the glow beside an edge is steep too
         grown[1:] |= edge[:-1]
@@ -211,7 +217,7 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
         dist = np.maximum(t[None, None, :] * vr.stretch[..., None] - vr.enter[..., None], 0.0)
         d = torch.as_tensor(dist, dtype=torch.float32, device=sky.device)
         ex = [x.unsqueeze(-1).expand_as(d) for x in (vr.r, vr.mu, vr.mu_s, vr.nu, vr.ground)]
-        inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(*ex[:4], d, ex[4])
+        inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(ex[0], ex[1], ex[2], ex[3], d, ex[4])
         factor = _lit(tabs, e_ref, r_p, mu_s_p, relight) * torch.exp(-tau)
         inscatter = inscatter * k
         if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)

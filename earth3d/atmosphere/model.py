@@ -101,16 +101,19 @@ def extinction(atm: Atmosphere, h: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------- geometry
 def distance_to_top(atm: Atmosphere, r: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """Distance from radius r along zenith cosine mu to the top of the atmosphere."""
     disc = r * r * (mu * mu - 1.0) + atm.top_radius ** 2
     return (-r * mu + torch.sqrt(disc.clamp_min(0.0))).clamp_min(0.0)
 
 
 def distance_to_bottom(atm: Atmosphere, r: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """Distance from radius r along zenith cosine mu to the ground (meaningful where the ray hits it)."""
     disc = r * r * (mu * mu - 1.0) + atm.bottom_radius ** 2
     return (-r * mu - torch.sqrt(disc.clamp_min(0.0))).clamp_min(0.0)
 
 
 def intersects_ground(atm: Atmosphere, r: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """Whether the ray from radius r along zenith cosine mu meets the planet."""
     return (mu < 0.0) & (r * r * (mu * mu - 1.0) + atm.bottom_radius ** 2 >= 0.0)
 
 
@@ -120,6 +123,7 @@ def coord_from_unit(x: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def unit_from_coord(u: torch.Tensor, n: int) -> torch.Tensor:
+    """Inverse of `coord_from_unit`."""
     return (u - 0.5 / n) / (1.0 - 1.0 / n)
 
 
@@ -136,6 +140,7 @@ def transmittance_uv(atm: Atmosphere, r: torch.Tensor, mu: torch.Tensor) -> tupl
 
 
 def transmittance_r_mu(atm: Atmosphere, u: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of `transmittance_uv`: (r, mu) of texture coordinates."""
     big_h = atm.horizon_length
     rho = big_h * unit_from_coord(v, TRANSMITTANCE_R)
     r = torch.sqrt(rho * rho + atm.bottom_radius ** 2)
@@ -198,13 +203,15 @@ def scattering_r_mu_mu_s_nu(atm: Atmosphere, u_nu, u_mu_s, u_mu, u_r) -> tuple[t
     # sky branch
     dmin_s, dmax_s = atm.top_radius - r, rho + big_h
     d_s = dmin_s + (dmax_s - dmin_s) * unit_from_coord(2.0 * u_mu - 1.0, half)
-    mu_sk = torch.where(d_s == 0.0, torch.ones_like(d_s), (big_h ** 2 - rho * rho - d_s * d_s) / (2.0 * r * d_s.clamp_min(1e-9)))
+    mu_sk = torch.where(d_s == 0.0, torch.ones_like(d_s),
+                        (big_h ** 2 - rho * rho - d_s * d_s) / (2.0 * r * d_s.clamp_min(1e-9)))
     mu = torch.where(ground, mu_g, mu_sk).clamp(-1.0, 1.0)
     x_mu_s = unit_from_coord(u_mu_s, SCATTERING_MU_S)
     d_min, d_max, big_a = _mu_s_extent(atm)
     a = (big_a - x_mu_s * big_a) / (1.0 + x_mu_s * big_a)
     d = d_min + torch.clamp(a, max=big_a) * (d_max - d_min)
-    mu_s = torch.where(d == 0.0, torch.ones_like(d), (big_h ** 2 - d * d) / (2.0 * rb * d.clamp_min(1e-9))).clamp(-1.0, 1.0)
+    mu_s = torch.where(d == 0.0, torch.ones_like(d), (big_h ** 2 - d * d) / (2.0 * rb * d.clamp_min(1e-9)))
+    mu_s = mu_s.clamp(-1.0, 1.0)
     nu = (u_nu * 2.0 - 1.0).clamp(-1.0, 1.0)
     # nu is bounded by the angles of the view and sun to the zenith.
     spread = torch.sqrt(((1.0 - mu * mu) * (1.0 - mu_s * mu_s)).clamp_min(0.0))
@@ -214,6 +221,7 @@ def scattering_r_mu_mu_s_nu(atm: Atmosphere, u_nu, u_mu_s, u_mu, u_r) -> tuple[t
 
 # --------------------------------------------------------------------------------- phases
 def rayleigh_phase(nu: torch.Tensor) -> torch.Tensor:
+    """Rayleigh phase function of the scattering angle's cosine."""
     return 3.0 / (16.0 * math.pi) * (1.0 + nu * nu)
 
 
@@ -224,5 +232,6 @@ def mie_phase(g: float, nu: torch.Tensor) -> torch.Tensor:
 
 
 def smoothstep(e0: float, e1: float, x: torch.Tensor) -> torch.Tensor:
+    """GLSL's smoothstep."""
     t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)

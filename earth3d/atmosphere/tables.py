@@ -84,6 +84,7 @@ class Tables:
     irradiance_table: torch.Tensor
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> "Tables":
+        """The tables on another device or dtype."""
         return Tables(self.atm, self.depth_table.to(device, dtype), self.scattering_table.to(device, dtype),
                       self.irradiance_table.to(device, dtype))
 
@@ -151,7 +152,7 @@ class Tables:
         mie = mie * smoothstep(0.0, 0.01, mu_s).unsqueeze(-1)
         return sun * (ray * rayleigh_phase(nu).unsqueeze(-1) + mie * mie_phase(self.atm.mie_g, nu).unsqueeze(-1))
 
-    def radiance_to_point(self, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def radiance_to_point(self, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor, ...]:
         """In-scattered radiance over the first `d` metres of the ray and what is at its end.
 
         Returns (radiance (..., 3), optical depth (..., 3), r_p, mu_s_p): the point's radius and
@@ -171,6 +172,7 @@ class Tables:
 
 # ------------------------------------------------------------------------- precomputation
 def optical_depth_table(atm: Atmosphere) -> torch.Tensor:
+    """Optical depth to the top of the atmosphere (3, R, MU), trapezoids over 500 samples per ray."""
     dt = torch.float64
     u = (torch.arange(TRANSMITTANCE_MU, dtype=dt) + 0.5) / TRANSMITTANCE_MU
     v = (torch.arange(TRANSMITTANCE_R, dtype=dt) + 0.5) / TRANSMITTANCE_R
