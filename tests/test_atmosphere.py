@@ -14,9 +14,10 @@ import torch
 
 import earth3d
 from earth3d import Camera
-from earth3d.atmosphere import Atmosphere, Sky, Sun, apply_atmosphere, tables
+from earth3d.atmosphere import Atmosphere, Sky, Sun, apply_atmosphere, kernels, tables
 from earth3d.atmosphere.composite import composite_torch
 from earth3d.atmosphere.frame import frame_atmosphere
+from earth3d.atmosphere.model import distance_to_bottom, intersects_ground
 from earth3d.atmosphere.tables import Tables, optical_depth_table
 from earth3d.errors import InputError
 from earth3d.geometry import enu_basis, rotmat_to_quat
@@ -138,10 +139,29 @@ def test_numba_and_torch_passes_agree(tabs):
     frame.alpha[20:24] = 0.5
     frame.rgb[:24] *= frame.alpha[:24, :, None]
     fast = apply_atmosphere(frame, cam, sky).rgb
-    fa = frame_atmosphere(tabs, cam, sky.sun.direction, t_far=30_000.0 * 1.2, sky_stride=8, volume_stride=32,
-                          slices=24)
+    fa = frame_atmosphere(tabs, cam, sky.sun.direction, t_far=30_000.0 * 1.2, sky_stride=sky.sky_stride,
+                          volume_stride=sky.volume_stride, slices=sky.slices)
     ref = composite_torch(frame.rgb, frame.alpha, frame.depth, fa, cam, tabs.atm.sun_angular_radius)
     assert float((fast - ref).abs().max()) < 2.5 / 255
+
+
+def test_numba_lookups_match_torch(tabs):
+    rng = np.random.default_rng(0)
+    n = 5000
+    r = 6_371_000.0 + rng.uniform(0.0, 100_000.0, n)
+    mu, mu_s = rng.uniform(-1, 1, n), rng.uniform(-0.3, 1, n)
+    nu = np.clip(mu * mu_s + np.sqrt((1 - mu ** 2) * (1 - mu_s ** 2)) * rng.uniform(-1, 1, n), -1, 1)
+    t = [torch.as_tensor(x, dtype=torch.float32) for x in (r, mu, mu_s, nu)]
+    ground = intersects_ground(tabs.atm, t[0], t[1])
+    to_ground = np.where(ground.numpy(), distance_to_bottom(tabs.atm, t[0], t[1]).numpy(), 1e9)
+    d = np.minimum(rng.uniform(0, 200_000.0, n), to_ground)
+    sky = kernels.sky_radiance(tabs, r, mu, mu_s, nu, ground.numpy())
+    np.testing.assert_allclose(sky, tabs.radiance(*t, ground).numpy(), atol=1e-3)
+    out = kernels.to_point(tabs, r, mu, mu_s, nu, d, ground.numpy())
+    ins, tau, r_p, mu_s_p = tabs.radiance_to_point(*t, torch.as_tensor(d, dtype=torch.float32), ground)
+    np.testing.assert_allclose(out[:, :3], ins.numpy(), atol=1e-3)
+    np.testing.assert_allclose(out[:, 3:6], tau.numpy(), atol=1e-2)
+    np.testing.assert_allclose(out[:, 6:], tabs.irradiance_at(r_p, mu_s_p).numpy(), atol=1e-3)
 
 
 def test_render_with_atmosphere():

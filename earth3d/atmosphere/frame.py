@@ -31,7 +31,8 @@ import torch
 
 from ..geometry import Camera
 from ..geometry.frames import WGS84_A, WGS84_B
-from .model import Atmosphere, _vec, intersects_ground
+from . import kernels
+from .model import Atmosphere, _vec
 from .tables import Tables
 
 REFERENCE_SUN_ELEVATION_DEG = 60.0
@@ -107,19 +108,46 @@ class _Rays:
         r = np.where(self.hits & (enter > 0), atm.top_radius, r0)
         rmu = rmu0 + enter
         self.enter = enter
+        self.r_np = np.broadcast_to(r, rmu.shape).astype(np.float64)
+        self.mu_np = np.clip(rmu / r, -1.0, 1.0)
+        self.mu_s_np = np.clip((c @ s + enter * (v @ s)) / r, -1.0, 1.0)
+        self.nu_np = np.clip(v @ s, -1.0, 1.0)
+        self.ground_np = (self.mu_np < 0.0) & (self.r_np ** 2 * (self.mu_np ** 2 - 1.0) + atm.bottom_radius ** 2 >= 0.0)
         f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)  # noqa: E731
-        self.r, self.mu = f(r), f(np.clip(rmu / r, -1.0, 1.0))
-        self.mu_s = f(np.clip((c @ s + enter * (v @ s)) / r, -1.0, 1.0))
-        self.nu = f(np.clip(v @ s, -1.0, 1.0))
-        self.ground = intersects_ground(atm, self.r, self.mu)
+        self.r, self.mu, self.mu_s, self.nu = f(self.r_np), f(self.mu_np), f(self.mu_s_np), f(self.nu_np)
+        self.ground = torch.as_tensor(self.ground_np, device=dev)
         self.rmu = rmu
-        self.r_np = r
 
 
-def _lit(tabs: Tables, e_ref: torch.Tensor, r_p: torch.Tensor, mu_s_p: torch.Tensor, relight: bool) -> torch.Tensor:
-    if not relight:
-        return torch.ones(*r_p.shape, 3, dtype=r_p.dtype, device=r_p.device)
-    return tabs.irradiance_at(r_p, mu_s_p) / e_ref
+def _eval_sky(tabs: Tables, rays: _Rays, sel: np.ndarray) -> torch.Tensor:
+    """Sky radiance (M, 3) of the selected rays: numba on the CPU, torch elsewhere."""
+    dev = tabs.depth_table.device
+    if dev.type == "cpu":
+        out = kernels.sky_radiance(tabs, rays.r_np[sel], rays.mu_np[sel], rays.mu_s_np[sel], rays.nu_np[sel],
+                                   rays.ground_np[sel])
+        return torch.from_numpy(out).float()
+    m = torch.as_tensor(sel, device=dev)
+    return tabs.radiance(rays.r[m], rays.mu[m], rays.mu_s[m], rays.nu[m], rays.ground[m])
+
+
+def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(in-scattered radiance, optical depth, irradiance at the point), each (..., 3), for segments
+    of length d (numpy arrays of one shape).
+    """
+    dev = tabs.depth_table.device
+    shape = np.shape(d)
+    arrays = [np.broadcast_to(x, shape).ravel() for x in (r, mu, mu_s, nu, d, ground)]
+    if dev.type == "cpu":
+        out = torch.from_numpy(kernels.to_point(tabs, *arrays)).float().reshape(*shape, 9)
+        return out[..., :3], out[..., 3:6], out[..., 6:]
+    f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)  # noqa: E731
+    ins, tau, r_p, mu_s_p = tabs.radiance_to_point(*(f(a) for a in arrays[:5]), torch.as_tensor(arrays[5], device=dev))
+    irr = tabs.irradiance_at(r_p, mu_s_p)
+    return ins.reshape(*shape, 3), tau.reshape(*shape, 3), irr.reshape(*shape, 3)
+
+
+def _lit(irradiance: torch.Tensor, e_ref: torch.Tensor, relight: bool) -> torch.Tensor:
+    return irradiance / e_ref if relight else torch.ones_like(irradiance)
 
 
 def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, e_ref: torch.Tensor,
@@ -144,15 +172,13 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
     sky_rays = rays.hits & ~hits_g
     sky_mask = torch.as_tensor(sky_rays, device=dev)
     if sky_rays.any():  # rays to space: the sky's radiance
-        sel = [x[sky_mask] for x in (rays.r, rays.mu, rays.mu_s, rays.nu, rays.ground)]
-        background[sky_mask] = tabs.radiance(*sel) * k
+        background[sky_mask] = _eval_sky(tabs, rays, sky_rays).to(dev) * k
     if hits_g.any():  # rays to the fill ground: its lit albedo through the air, plus the air's light
         g_mask = torch.as_tensor(hits_g, device=dev)
-        d = torch.as_tensor(d_g[hits_g], dtype=torch.float32, device=dev)
-        inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(rays.r[g_mask], rays.mu[g_mask], rays.mu_s[g_mask],
-                                                             rays.nu[g_mask], d, rays.ground[g_mask])
+        sel = [x[hits_g] for x in (rays.r_np, rays.mu_np, rays.mu_s_np, rays.nu_np, d_g, rays.ground_np)]
+        inscatter, tau, irradiance = _eval_point(tabs, *sel)
         albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
-        background[g_mask] = albedo * tabs.irradiance_at(r_p, mu_s_p) / e_ref * torch.exp(-tau) + inscatter * k
+        background[g_mask] = albedo * irradiance / e_ref * torch.exp(-tau) + inscatter * k
     classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
     r_cam = float(np.linalg.norm(camera.position * atmosphere_scale(atm)))
     if r_cam > atm.bottom_radius + 50_000.0:
@@ -215,14 +241,13 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
         vr = _Rays(tabs, camera, sun, vdirs)
         t = t0 * ((1.0 + t_far / t0) ** (np.arange(slices) / (slices - 1)) - 1.0)  # (K,) ECEF metres
         dist = np.maximum(t[None, None, :] * vr.stretch[..., None] - vr.enter[..., None], 0.0)
-        d = torch.as_tensor(dist, dtype=torch.float32, device=sky.device)
-        ex = [x.unsqueeze(-1).expand_as(d) for x in (vr.r, vr.mu, vr.mu_s, vr.nu, vr.ground)]
-        inscatter, tau, r_p, mu_s_p = tabs.radiance_to_point(ex[0], ex[1], ex[2], ex[3], d, ex[4])
-        factor = _lit(tabs, e_ref, r_p, mu_s_p, relight) * torch.exp(-tau)
+        ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
+        inscatter, tau, irradiance = _eval_point(tabs, *ex, dist, vr.ground_np[..., None])
+        factor = _lit(irradiance, e_ref, relight) * torch.exp(-tau)
         inscatter = inscatter * k
         if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)
             miss = torch.as_tensor(~vr.hits, device=sky.device)[..., None, None]
-            factor = torch.where(miss, _lit(tabs, e_ref, r_p, mu_s_p, relight), factor)
+            factor = torch.where(miss, _lit(irradiance, e_ref, relight), factor)
             inscatter = torch.where(miss, 0.0, inscatter)
         volume = torch.cat([factor, inscatter], dim=-1).contiguous()  # (Gy, Gx, K, 6)
 
