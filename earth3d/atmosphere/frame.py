@@ -141,7 +141,8 @@ def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor,
         out = torch.from_numpy(kernels.to_point(tabs, *arrays)).float().reshape(*shape, 9)
         return out[..., :3], out[..., 3:6], out[..., 6:]
     f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)  # noqa: E731
-    ins, tau, r_p, mu_s_p = tabs.radiance_to_point(*(f(a) for a in arrays[:5]), torch.as_tensor(arrays[5], device=dev))
+    ins, tau, r_p, mu_s_p = tabs.radiance_to_point(f(arrays[0]), f(arrays[1]), f(arrays[2]), f(arrays[3]),
+                                                   f(arrays[4]), torch.as_tensor(arrays[5], device=dev))
     irr = tabs.irradiance_at(r_p, mu_s_p)
     return ins.reshape(*shape, 3), tau.reshape(*shape, 3), irr.reshape(*shape, 3)
 
@@ -176,7 +177,7 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
     if hits_g.any():  # rays to the fill ground: its lit albedo through the air, plus the air's light
         g_mask = torch.as_tensor(hits_g, device=dev)
         sel = [x[hits_g] for x in (rays.r_np, rays.mu_np, rays.mu_s_np, rays.nu_np, d_g, rays.ground_np)]
-        inscatter, tau, irradiance = _eval_point(tabs, *sel)
+        inscatter, tau, irradiance = _eval_point(tabs, sel[0], sel[1], sel[2], sel[3], sel[4], sel[5])
         albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
         background[g_mask] = albedo * irradiance / e_ref * torch.exp(-tau) + inscatter * k
     classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
@@ -242,7 +243,7 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
         t = t0 * ((1.0 + t_far / t0) ** (np.arange(slices) / (slices - 1)) - 1.0)  # (K,) ECEF metres
         dist = np.maximum(t[None, None, :] * vr.stretch[..., None] - vr.enter[..., None], 0.0)
         ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
-        inscatter, tau, irradiance = _eval_point(tabs, *ex, dist, vr.ground_np[..., None])
+        inscatter, tau, irradiance = _eval_point(tabs, ex[0], ex[1], ex[2], ex[3], dist, vr.ground_np[..., None])
         factor = _lit(irradiance, e_ref, relight) * torch.exp(-tau)
         inscatter = inscatter * k
         if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)

@@ -195,8 +195,9 @@ def sky_radiance(tabs: Tables, r, mu, mu_s, nu, ground) -> np.ndarray:
     """Sky radiance (N, 3) of whole rays (numpy float64 in, float64 out)."""
     depth, scat, _ = _arrays(tabs)
     out = np.empty((len(r), 3))
-    sky_kernel(depth, scat, _params(tabs), *(np.ascontiguousarray(x, dtype=np.float64) for x in (r, mu, mu_s, nu)),
-               np.ascontiguousarray(ground, dtype=np.bool_), out)
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    sky_kernel(depth, scat, _params(tabs), f(r), f(mu), f(mu_s), f(nu), np.ascontiguousarray(ground, dtype=np.bool_),
+               out)
     return out
 
 
@@ -204,7 +205,7 @@ def to_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> np.ndarray:
     """(N, 9): in-scattered radiance, optical depth and irradiance at the end of each segment."""
     depth, scat, irr = _arrays(tabs)
     out = np.empty((len(r), 9))
-    point_kernel(depth, scat, irr, _params(tabs),
-                 *(np.ascontiguousarray(x, dtype=np.float64) for x in (r, mu, mu_s, nu, d)),
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    point_kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu), f(d),
                  np.ascontiguousarray(ground, dtype=np.bool_), out)
     return out
