@@ -145,6 +145,16 @@ def test_numba_and_torch_passes_agree(tabs):
     assert float((fast - ref).abs().max()) < 2.5 / 255
 
 
+def test_frame_maps_numba_match_torch(tabs):
+    cam = Camera.from_geodetic(0.0, 0.0, 2_000_000.0, 90.0, -40.0, width=64, height=48)
+    sun = Sun.from_horizon(90.0, 20.0, 0.0, 0.0).direction
+    maps = [frame_atmosphere(tabs, cam, sun, t_far=2.5e6, backend=b) for b in ("auto", "torch")]
+    assert maps[0].volume is not None and maps[1].volume is not None
+    np.testing.assert_allclose(maps[0].background.numpy(), maps[1].background.numpy(), atol=2e-3)
+    np.testing.assert_allclose(maps[0].volume.numpy(), maps[1].volume.numpy(), atol=2e-3)
+    np.testing.assert_allclose(maps[0].exact_values.numpy(), maps[1].exact_values.numpy(), atol=2e-3)
+
+
 def test_numba_lookups_match_torch(tabs):
     rng = np.random.default_rng(0)
     n = 5000

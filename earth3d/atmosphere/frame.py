@@ -119,10 +119,13 @@ class _Rays:
         self.rmu = rmu
 
 
+_NUMBA = [True]  # numba twins on the CPU; `frame_atmosphere(..., backend="torch")` turns them off
+
+
 def _eval_sky(tabs: Tables, rays: _Rays, sel: np.ndarray) -> torch.Tensor:
     """Sky radiance (M, 3) of the selected rays: numba on the CPU, torch elsewhere."""
     dev = tabs.depth_table.device
-    if dev.type == "cpu":
+    if dev.type == "cpu" and _NUMBA[0]:
         out = kernels.sky_radiance(tabs, rays.r_np[sel], rays.mu_np[sel], rays.mu_s_np[sel], rays.nu_np[sel],
                                    rays.ground_np[sel])
         return torch.from_numpy(out).float()
@@ -137,7 +140,7 @@ def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor,
     dev = tabs.depth_table.device
     shape = np.shape(d)
     arrays = [np.broadcast_to(x, shape).ravel() for x in (r, mu, mu_s, nu, d, ground)]
-    if dev.type == "cpu":
+    if dev.type == "cpu" and _NUMBA[0]:
         out = torch.from_numpy(kernels.to_point(tabs, *arrays)).float().reshape(*shape, 9)
         return out[..., :3], out[..., 3:6], out[..., 6:]
     f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)  # noqa: E731
@@ -192,12 +195,24 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
 def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: float | None,
                      sky_stride: int = 8, volume_stride: int = 48, slices: int = 24, exposure: float = 1.0,
                      relight: bool = True, ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08),
-                     ground_height_m: float = 0.0, need: np.ndarray | None = None) -> FrameAtmosphere:
+                     ground_height_m: float = 0.0, need: np.ndarray | None = None,
+                     backend: str = "auto") -> FrameAtmosphere:
     """Coarse sky map and aerial-perspective volume of a frame (see the module's docstring).
 
     `t_far` is the farthest covered distance (ECEF metres) or None when nothing is covered;
     `need` (H, W) marks the pixels whose background shows (alpha < 1), None for all.
+    `backend`: "auto" (numba kernels for CPU tables, torch otherwise) or "torch" (always torch).
     """
+    _NUMBA[0] = backend != "torch"
+    try:
+        return _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slices, exposure, relight,
+                                 ground_albedo, ground_height_m, need)
+    finally:
+        _NUMBA[0] = True
+
+
+def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slices, exposure, relight,
+                      ground_albedo, ground_height_m, need) -> FrameAtmosphere:
     atm = tabs.atm
     w, h = camera.width, camera.height
     e_ref = reference_irradiance(tabs)
