@@ -139,7 +139,7 @@ def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor,
     """
     dev = tabs.depth_table.device
     shape = np.shape(d)
-    arrays = [np.broadcast_to(x, shape).ravel() for x in (r, mu, mu_s, nu, d, ground)]
+    arrays = [np.array(np.broadcast_to(x, shape)).ravel() for x in (r, mu, mu_s, nu, d, ground)]
     if dev.type == "cpu" and _NUMBA[0]:
         out = torch.from_numpy(kernels.to_point(tabs, *arrays)).float().reshape(*shape, 9)
         return out[..., :3], out[..., 3:6], out[..., 6:]
