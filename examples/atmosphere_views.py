@@ -6,6 +6,7 @@ Writes into --out:
   at a 25 degree downward pitch, looking north, without and with the atmosphere (sun 50 degrees
   high in the south-west);
 - rmnp_sunset.png: the same view with the sun 2 degrees above the western horizon;
+- rmnp_sunset_west.png: from east of the park looking west-north-west into a sun 3 degrees high;
 - orbit_2000km.png: a 20 x 20 degree region of the procedural world at 6 km cells, seen from
   2,000 km up towards the limb, the sun setting over its eastern part (the night side).
 
@@ -53,6 +54,12 @@ def rmnp_views(data: Path, out: Path, renderer) -> None:
             frame = earth3d.render(stream, cam, renderer, atmosphere=sky)
             write_png(out / name, frame.rgb)
             print(f"wrote {out / name} ({frame.n_splats:,} splats)")
+        # Into the setting sun: from east of the park, looking west-north-west.
+        west = Camera.from_geodetic(-105.42, 40.33, ground + 9000.0, 290.0, -25.0, width=1280, height=720)
+        sky = Sky(sun=Sun.from_horizon(292.0, 3.0, -105.42, 40.33), ground_height_m=ground)
+        frame = earth3d.render(stream, west, renderer, atmosphere=sky)
+        write_png(out / "rmnp_sunset_west.png", frame.rgb)
+        print(f"wrote {out / 'rmnp_sunset_west.png'} ({frame.n_splats:,} splats)")
 
 
 def orbit_view(out: Path, renderer) -> None:

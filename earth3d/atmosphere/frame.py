@@ -225,15 +225,18 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
     background, classes = _background(*bg_args, gx, gy)
     exact_map, exact_values = None, None
     corners = np.stack([classes[:-1, :-1], classes[1:, :-1], classes[:-1, 1:], classes[1:, 1:]])
-    # Cells across the planet's edge seen from high up (space, grazing sky): the limb is a few
-    # pixels thick there. From low down the horizon is a soft haze and the coarse map suffices.
-    edge = (corners.min(axis=0) != corners.max(axis=0)) & ((corners == 0) | (corners == 3)).any(axis=0)
+    # Cells across an edge (the fill ground's horizon, the planet's limb) are evaluated per pixel;
+    # seen from high up (space, grazing sky) one cell more on each side, as the glow beside the
+    # limb is a few pixels thick.
+    edge = corners.min(axis=0) != corners.max(axis=0)
+    limb = edge & ((corners == 0) | (corners == 3)).any(axis=0)
     if edge.any() and (need is None or need.any()):
-        grown = edge.copy()  # one cell more on every side: the glow beside an edge is steep too
-        grown[1:] |= edge[:-1]
-        grown[:-1] |= edge[1:]
+        grown = limb.copy()
+        grown[1:] |= limb[:-1]
+        grown[:-1] |= limb[1:]
         grown[:, 1:] |= grown[:, :-1].copy()
         grown[:, :-1] |= grown[:, 1:].copy()
+        grown |= edge
         cy = np.minimum((np.arange(h) * (hs - 1)) // max(h - 1, 1), hs - 2)
         cx = np.minimum((np.arange(w) * (ws - 1)) // max(w - 1, 1), ws - 2)
         mask = grown[cy][:, cx]
