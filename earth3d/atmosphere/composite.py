@@ -84,6 +84,23 @@ def _lut(table, x):
     return table[i] * (1.0 - a) + table[i + 1] * a
 
 
+@njit(inline="always", fastmath=True)
+def _aerial(vol, vy0, avy, vx0, avx, z, col):
+    """Col = col * factor + in-scattered light, trilinear in the volume at (row, column, slice z)."""
+    z0 = min(int(z), vol.shape[2] - 2)
+    az = z - z0
+    for c in range(6):
+        v00 = vol[vy0, vx0, z0, c] * (1 - az) + vol[vy0, vx0, z0 + 1, c] * az
+        v01 = vol[vy0, vx0 + 1, z0, c] * (1 - az) + vol[vy0, vx0 + 1, z0 + 1, c] * az
+        v10 = vol[vy0 + 1, vx0, z0, c] * (1 - az) + vol[vy0 + 1, vx0, z0 + 1, c] * az
+        v11 = vol[vy0 + 1, vx0 + 1, z0, c] * (1 - az) + vol[vy0 + 1, vx0 + 1, z0 + 1, c] * az
+        v = (v00 * (1 - avx) + v01 * avx) * (1 - avy) + (v10 * (1 - avx) + v11 * avx) * avy
+        if c < 3:
+            col[c] = col[c] * v
+        else:
+            col[c - 3] = col[c - 3] + v
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, exact_map, exact, out):
     h, w = alpha.shape
@@ -92,6 +109,21 @@ def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, e
     sx0, sy0, sx1, sy1 = int(sun[0]), int(sun[1]), int(sun[2]), int(sun[3])
     bh, bw = bg.shape[0], bg.shape[1]
     gy, gx, gk = vol.shape[0], vol.shape[1], vol.shape[2]
+    # Per-column terms, once.
+    bx0s = np.empty(w, dtype=np.int64)
+    axs = np.empty(w, dtype=np.float32)
+    vx0s = np.empty(w, dtype=np.int64)
+    avxs = np.empty(w, dtype=np.float32)
+    xn2s = np.empty(w, dtype=np.float32)
+    for x in range(w):
+        bx = x * (bw - 1) / max(w - 1, 1)
+        bx0s[x] = min(int(bx), bw - 2)
+        axs[x] = bx - bx0s[x]
+        vx = x * (gx - 1) / max(w - 1, 1)
+        vx0s[x] = min(int(vx), max(gx - 2, 0))
+        avxs[x] = vx - vx0s[x]
+        xn = (x + 0.5 - cx) / fx
+        xn2s[x] = xn * xn
     for y in prange(h):
         yn = (y + 0.5 - cy) / fy
         by = y * (bh - 1) / max(h - 1, 1)
@@ -105,40 +137,30 @@ def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, e
         for x in range(w):
             a = alpha[y, x]
             a = min(max(a, 0.0), 1.0)
-            bx = x * (bw - 1) / max(w - 1, 1)
-            bx0 = min(int(bx), bw - 2)
-            ax = bx - bx0
-            j = exact_map[y, x] if has_exact > 0.0 else -1
-            if j >= 0:
-                for c in range(3):
-                    res[c] = (1.0 - a) * exact[j, c]
+            if a < 1.0:
+                j = exact_map[y, x] if has_exact > 0.0 else -1
+                if j >= 0:
+                    for c in range(3):
+                        res[c] = (1.0 - a) * exact[j, c]
+                else:
+                    bx0 = bx0s[x]
+                    ax = axs[x]
+                    for c in range(3):
+                        res[c] = (1.0 - a) * ((bg[by0, bx0, c] * (1.0 - ax) + bg[by0, bx0 + 1, c] * ax) * (1.0 - ay)
+                                              + (bg[by0 + 1, bx0, c] * (1.0 - ax) + bg[by0 + 1, bx0 + 1, c] * ax) * ay)
             else:
-                for c in range(3):
-                    res[c] = (1.0 - a) * ((bg[by0, bx0, c] * (1.0 - ax) + bg[by0, bx0 + 1, c] * ax) * (1.0 - ay)
-                                          + (bg[by0 + 1, bx0, c] * (1.0 - ax) + bg[by0 + 1, bx0 + 1, c] * ax) * ay)
+                res[0] = 0.0
+                res[1] = 0.0
+                res[2] = 0.0
             if a > 0.0:
+                inv_a = 1.0 / a
                 for c in range(3):
-                    col[c] = _lut(decode, min(rgb[y, x, c] / a, 1.0))
+                    col[c] = _lut(decode, min(rgb[y, x, c] * inv_a, 1.0))
                 if has_vol > 0.0:
-                    xn = (x + 0.5 - cx) / fx
-                    t = depth[y, x] * math.sqrt(1.0 + xn * xn + yn * yn)
+                    t = depth[y, x] * math.sqrt(1.0 + xn2s[x] + yn * yn)
                     z = math.log1p(max(t, 0.0) / t0) * inv_log * (gk - 1)
                     z = min(max(z, 0.0), gk - 1.0)
-                    z0 = min(int(z), gk - 2)
-                    az = z - z0
-                    vx = x * (gx - 1) / max(w - 1, 1)
-                    vx0 = min(int(vx), gx - 2)
-                    avx = vx - vx0
-                    for c in range(6):
-                        v00 = vol[vy0, vx0, z0, c] * (1 - az) + vol[vy0, vx0, z0 + 1, c] * az
-                        v01 = vol[vy0, vx0 + 1, z0, c] * (1 - az) + vol[vy0, vx0 + 1, z0 + 1, c] * az
-                        v10 = vol[vy0 + 1, vx0, z0, c] * (1 - az) + vol[vy0 + 1, vx0, z0 + 1, c] * az
-                        v11 = vol[vy0 + 1, vx0 + 1, z0, c] * (1 - az) + vol[vy0 + 1, vx0 + 1, z0 + 1, c] * az
-                        v = (v00 * (1 - avx) + v01 * avx) * (1 - avy) + (v10 * (1 - avx) + v11 * avx) * avy
-                        if c < 3:
-                            col[c] = col[c] * v
-                        else:
-                            col[c - 3] = col[c - 3] + v
+                    _aerial(vol, vy0, avy, vx0s[x], avxs[x], z, col)
                 for c in range(3):
                     res[c] += a * col[c]
             if sy0 <= y < sy1 and sx0 <= x < sx1 and a < 1.0:
