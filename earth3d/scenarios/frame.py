@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from ..renderers import Renderer, RenderOutput, default_renderer
 from ..store import Store
 from ..stream import Stream
 
+if TYPE_CHECKING:
+    from ..atmosphere import Sky, Sun
+
 
 def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Renderer | None = None,
-           background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
+           background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+           atmosphere: "bool | Sky | Sun | None" = False) -> RenderOutput:
     """Render a Stream (its cut for `camera`), a Store (through a default Stream) or Gaussians.
 
     Args:
@@ -19,7 +25,10 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
         camera: the view.
         renderer: the rasterizer (default: `earth3d.renderers.default_renderer()`, gsplat on CUDA,
             else the CPU one).
-        background: RGB in [0, 1] where nothing is drawn.
+        background: RGB in [0, 1] where nothing is drawn (ignored with an atmosphere).
+        atmosphere: draw the sky, the sun and aerial perspective
+            (`earth3d.atmosphere.apply_atmosphere`): True for the defaults, a `Sky` or a `Sun`
+            to choose; False or None (the default) for none.
 
     Returns:
         The RenderOutput (rgb, depth, alpha); its `n_splats` is the number of splats drawn
@@ -42,4 +51,10 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
         gaussians = source
     else:
         raise TypeError(f"render() takes a Stream, Store or Gaussians, not {type(source).__name__}")
-    return (renderer or default_renderer()).render(gaussians, camera, background)
+    with_sky = atmosphere is not None and atmosphere is not False
+    out = (renderer or default_renderer()).render(gaussians, camera, (0.0, 0.0, 0.0) if with_sky else background)
+    if with_sky:
+        from ..atmosphere import apply_atmosphere
+
+        out = apply_atmosphere(out, camera, None if atmosphere is True else atmosphere)
+    return out

@@ -1,0 +1,211 @@
+"""numba twins of the table lookups in `tables.py`, for the per-frame evaluations on the CPU.
+
+The torch code allocates a tensor per operation, which for the few tens of thousands of rays of a
+frame costs more than the arithmetic; these kernels do one pass per ray with scalars. They follow
+`model.py` and `tables.py` line for line (a test checks that both agree).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .model import SCATTERING_MU, SCATTERING_MU_S, SCATTERING_NU, SCATTERING_R, TRANSMITTANCE_MU, TRANSMITTANCE_R
+from .tables import Tables
+
+# P: bottom, top, H, mu_s d_min, d_max, A, mie g, sun angular radius, irradiance rgb (8..10)
+
+
+@njit(inline="always", fastmath=True)
+def _coord(x, n):
+    return 0.5 / n + x * (1.0 - 1.0 / n)
+
+
+@njit(inline="always", fastmath=True)
+def _axis(u, n):
+    f = min(max(u * n - 0.5, 0.0), n - 1.0)
+    i = min(int(f), max(n - 2, 0))
+    return i, f - i
+
+
+@njit(fastmath=True)
+def _bilinear(tex, u, v, out):
+    c_n, h, w = tex.shape
+    i, a = _axis(u, w)
+    j, b = _axis(v, h)
+    for c in range(c_n):
+        out[c] = ((tex[c, j, i] * (1 - a) + tex[c, j, i + 1] * a) * (1 - b)
+                  + (tex[c, j + 1, i] * (1 - a) + tex[c, j + 1, i + 1] * a) * b)
+
+
+@njit(fastmath=True)
+def _trilinear_add(tex, x, y, z, weight, out):
+    c_n, d, h, w = tex.shape
+    i, a = _axis(x, w)
+    j, b = _axis(y, h)
+    k, e = _axis(z, d)
+    for c in range(c_n):
+        lo = ((tex[c, k, j, i] * (1 - a) + tex[c, k, j, i + 1] * a) * (1 - b)
+              + (tex[c, k, j + 1, i] * (1 - a) + tex[c, k, j + 1, i + 1] * a) * b)
+        hi = ((tex[c, k + 1, j, i] * (1 - a) + tex[c, k + 1, j, i + 1] * a) * (1 - b)
+              + (tex[c, k + 1, j + 1, i] * (1 - a) + tex[c, k + 1, j + 1, i + 1] * a) * b)
+        out[c] += weight * (lo * (1 - e) + hi * e)
+
+
+@njit(inline="always", fastmath=True)
+def _dist_top(p, r, mu):
+    disc = r * r * (mu * mu - 1.0) + p[1] * p[1]
+    return max(-r * mu + math.sqrt(max(disc, 0.0)), 0.0)
+
+
+@njit(fastmath=True)
+def _tau_top(depth, p, r, mu, out):
+    rho = math.sqrt(max(r * r - p[0] * p[0], 0.0))
+    d = _dist_top(p, r, mu)
+    d_min = p[1] - r
+    d_max = rho + p[2]
+    x_mu = (d - d_min) / max(d_max - d_min, 1e-9)
+    _bilinear(depth, _coord(x_mu, TRANSMITTANCE_MU), _coord(rho / p[2], TRANSMITTANCE_R), out)
+
+
+@njit(fastmath=True)
+def _optical_depth(depth, p, r, mu, d, ground, out, tmp):
+    r_d = min(max(math.sqrt(max(d * d + 2.0 * r * mu * d + r * r, 0.0)), p[0]), p[1])
+    mu_d = min(max((r * mu + d) / r_d, -1.0), 1.0)
+    if ground:
+        _tau_top(depth, p, r_d, -mu_d, out)
+        _tau_top(depth, p, r, -mu, tmp)
+    else:
+        _tau_top(depth, p, r, mu, out)
+        _tau_top(depth, p, r_d, mu_d, tmp)
+    for c in range(3):
+        out[c] = max(out[c] - tmp[c], 0.0)
+
+
+@njit(fastmath=True)
+def _scattering(scat, p, r, mu, mu_s, nu, ground, out):
+    rb, big_h = p[0], p[2]
+    rho = math.sqrt(max(r * r - rb * rb, 0.0))
+    u_r = _coord(rho / big_h, SCATTERING_R)
+    r_mu = r * mu
+    disc = r_mu * r_mu - r * r + rb * rb
+    half = SCATTERING_MU // 2
+    if ground:
+        d = -r_mu - math.sqrt(max(disc, 0.0))
+        dmin, dmax = r - rb, rho
+        x = 0.0 if dmax == dmin else (d - dmin) / max(dmax - dmin, 1e-9)
+        u_mu = 0.5 - 0.5 * _coord(min(max(x, 0.0), 1.0), half)
+    else:
+        d = -r_mu + math.sqrt(max(disc + big_h * big_h, 0.0))
+        dmin, dmax = p[1] - r, rho + big_h
+        x = (d - dmin) / max(dmax - dmin, 1e-9)
+        u_mu = 0.5 + 0.5 * _coord(min(max(x, 0.0), 1.0), half)
+    d_s = _dist_top(p, rb, mu_s)
+    a = (d_s - p[3]) / (p[4] - p[3])
+    u_mu_s = _coord(max(1.0 - a / p[5], 0.0) / (1.0 + a), SCATTERING_MU_S)
+    tex_x = (nu + 1.0) / 2.0 * (SCATTERING_NU - 1)
+    k = min(max(math.floor(tex_x), 0.0), SCATTERING_NU - 2.0)
+    lerp = tex_x - k
+    for c in range(6):
+        out[c] = 0.0
+    _trilinear_add(scat, (k + u_mu_s) / SCATTERING_NU, u_mu, u_r, 1.0 - lerp, out)
+    _trilinear_add(scat, (k + 1.0 + u_mu_s) / SCATTERING_NU, u_mu, u_r, lerp, out)
+
+
+@njit(inline="always", fastmath=True)
+def _phased(p, s, mu_s, nu, c):
+    ray_phase = 3.0 / (16.0 * math.pi) * (1.0 + nu * nu)
+    g = p[6]
+    mie_phase = (3.0 / (8.0 * math.pi) * (1.0 - g * g) / (2.0 + g * g) * (1.0 + nu * nu)
+                 / max(1.0 + g * g - 2.0 * g * nu, 1e-9) ** 1.5)
+    t = min(max(mu_s / 0.01, 0.0), 1.0)
+    return p[8 + c] * (s[c] * ray_phase + s[3 + c] * t * t * (3.0 - 2.0 * t) * mie_phase)
+
+
+@njit(fastmath=True)
+def _irradiance(depth, irr, p, r, mu_s, out, tmp):
+    sin_h = p[0] / r
+    cos_h = -math.sqrt(max(1.0 - sin_h * sin_h, 0.0))
+    edge = sin_h * p[7]
+    t = min(max((mu_s - cos_h + edge) / (2.0 * edge), 0.0), 1.0)
+    visible = t * t * (3.0 - 2.0 * t)
+    _tau_top(depth, p, r, mu_s, tmp)
+    n_mu_s, n_r = irr.shape[2], irr.shape[1]
+    u = 0.5 / n_mu_s + (mu_s * 0.5 + 0.5) * (1.0 - 1.0 / n_mu_s)
+    v = 0.5 / n_r + (r - p[0]) / (p[1] - p[0]) * (1.0 - 1.0 / n_r)
+    _bilinear(irr, u, v, out)
+    for c in range(3):
+        out[c] += p[8 + c] * math.exp(-tmp[c]) * visible * max(mu_s, 0.0)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cover - numba
+    """Out (N, 3): single-scattered radiance of whole rays."""
+    for i in prange(r.shape[0]):
+        s = np.empty(6)
+        _scattering(scat, p, r[i], mu[i], mu_s[i], nu[i], ground[i], s)
+        for c in range(3):
+            out[i, c] = _phased(p, s, mu_s[i], nu[i], c)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: no cover - numba
+    """Out (N, 9): in-scattered radiance, optical depth, irradiance at the point."""
+    for i in prange(r.shape[0]):
+        s = np.empty(6)
+        sp = np.empty(6)
+        tau = np.empty(3)
+        tmp = np.empty(3)
+        e = np.empty(3)
+        ri, mui, musi, nui, di = r[i], mu[i], mu_s[i], nu[i], d[i]
+        r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
+        mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
+        mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
+        _optical_depth(depth, p, ri, mui, di, ground[i], tau, tmp)
+        _scattering(scat, p, ri, mui, musi, nui, ground[i], s)
+        _scattering(scat, p, r_p, mu_p, mu_s_p, nui, ground[i], sp)
+        for c in range(3):
+            t = math.exp(-tau[c])
+            s[c] = max(s[c] - t * sp[c], 0.0)
+            s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
+        _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+        for c in range(3):
+            out[i, c] = _phased(p, s, musi, nui, c)
+            out[i, 3 + c] = tau[c]
+            out[i, 6 + c] = e[c]
+
+
+def _params(tabs: Tables) -> np.ndarray:
+    from .model import _mu_s_extent
+
+    atm = tabs.atm
+    d_min, d_max, big_a = _mu_s_extent(atm)
+    return np.array([atm.bottom_radius, atm.top_radius, atm.horizon_length, d_min, d_max, big_a, atm.mie_g,
+                     atm.sun_angular_radius, *atm.solar_irradiance], dtype=np.float64)
+
+
+def _arrays(tabs: Tables):
+    f = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
+    return f(tabs.depth_table), f(tabs.scattering_table), f(tabs.irradiance_table)
+
+
+def sky_radiance(tabs: Tables, r, mu, mu_s, nu, ground) -> np.ndarray:
+    """Sky radiance (N, 3) of whole rays (numpy float64 in, float64 out)."""
+    depth, scat, _ = _arrays(tabs)
+    out = np.empty((len(r), 3))
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    sky_kernel(depth, scat, _params(tabs), f(r), f(mu), f(mu_s), f(nu), np.ascontiguousarray(ground, dtype=np.bool_),
+               out)
+    return out
+
+
+def to_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> np.ndarray:
+    """(N, 9): in-scattered radiance, optical depth and irradiance at the end of each segment."""
+    depth, scat, irr = _arrays(tabs)
+    out = np.empty((len(r), 9))
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    point_kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu), f(d),
+                 np.ascontiguousarray(ground, dtype=np.bool_), out)
+    return out
