@@ -6,6 +6,7 @@ value the command line passes through to the library fails with the flag the use
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -52,7 +53,53 @@ class Common:
 
 
 @dataclass(kw_only=True)
-class SceneOptions(Common):
+class SkyOptions(Common):
+    """The sky, the sun and the haze drawn over the splats (on by default)."""
+
+    no_atmosphere: bool = False
+    """Draw no sky, haze or sunlight: the splats over a plain background."""
+    sun_azimuth: float | None = None
+    """Sun azimuth in degrees clockwise from north, over the scene (with --sun-elevation)."""
+    sun_elevation: float | None = None
+    """Sun elevation in degrees above the horizon (with --sun-azimuth)."""
+    time: str | None = None
+    """UTC date and time that places the sun, ISO 8601 (e.g. 2024-06-21T18:00Z)."""
+
+    def sky(self, lon: float, lat: float, ground_m: float):
+        """The `earth3d.atmosphere.Sky` these options ask for over (lon, lat), or None with --no-atmosphere.
+
+        Raises:
+            InputError: a sun given twice (--time and --sun-azimuth/--sun-elevation), half given,
+                or out of range.
+        """
+        from ..atmosphere import Sky
+        from ..geometry.sun import Sun
+
+        by_angles = (self.sun_azimuth, self.sun_elevation)
+        if self.no_atmosphere:
+            if self.time is not None or any(v is not None for v in by_angles):
+                raise InputError("--no-atmosphere draws no sun: drop --time, --sun-azimuth and --sun-elevation")
+            return None
+        if self.time is not None and any(v is not None for v in by_angles):
+            raise InputError("give the sun either by --time or by --sun-azimuth and --sun-elevation, not both")
+        if (by_angles[0] is None) != (by_angles[1] is None):
+            raise InputError("--sun-azimuth and --sun-elevation go together")
+        sun = None
+        if self.time is not None:
+            try:
+                sun = Sun.at(self.time)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"--time {self.time!r}: not an ISO 8601 UTC time ({exc})") from None
+        elif self.sun_azimuth is not None and self.sun_elevation is not None:
+            if not (math.isfinite(self.sun_azimuth) and -90.0 <= self.sun_elevation <= 90.0):
+                raise InputError(f"--sun-azimuth {self.sun_azimuth} --sun-elevation {self.sun_elevation}: "
+                                 "the azimuth must be finite and the elevation within -90..90 degrees")
+            sun = Sun.from_horizon(self.sun_azimuth, self.sun_elevation, lon, lat)
+        return Sky(sun=sun, ground_height_m=ground_m)
+
+
+@dataclass(kw_only=True)
+class SceneOptions(SkyOptions):
     """Where the splats come from: a store, or a DEM (+ orthophoto) lifted in memory."""
 
     store: Path | None = None

@@ -9,11 +9,11 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import InputError
-from ._common import Common, RendererName, Report, check_frames, check_new, check_size, make_renderer
+from ._common import RendererName, Report, SkyOptions, check_frames, check_new, check_size, make_renderer
 
 
 @dataclass(kw_only=True)
-class Demo(Common):
+class Demo(SkyOptions):
     """Procedural world, no download: synthesize a continent down to a city street, lift it, build a
     store, and fly from 2,000 km down to street level and along a street. Writes an mp4 and a poster.
     """
@@ -89,10 +89,11 @@ class Demo(Common):
         cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,
                                                  width=self.width, height=self.height)
         poster_frame = frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
+        slon, slat, heading = street
+        sky = self.sky(slon, slat, float(ground(np.array([slon]), np.array([slat]))[0]))
         splats = render_flythrough(st, cameras, video, poster=(poster, poster_frame), fps=self.fps, sse=self.sse,
                                    splat_budget=self.splat_budget, cache_mb=self.cache_mb, renderer=renderer,
-                                   overwrite=self.overwrite, report=report)
-        slon, slat, heading = street
+                                   atmosphere=sky, overwrite=self.overwrite, report=report)
         write_json(path_json, {"city_lonlat": [lon, lat], "street_lonlat": [slon, slat], "heading_deg": heading,
                                "street_m": self.street, "frames": self.frames, "seed": self.seed,
                                "ground_m": float(ground(np.array([slon]), np.array([slat]))[0]),

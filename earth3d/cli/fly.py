@@ -95,8 +95,12 @@ class Fly(SceneOptions):
         report = Report(self.quiet)
         with self.open_scene(report) as scene:
             cameras = self.cameras(scene)
+            lon0, lat0 = scene.centre()
+            lon = lon0 if self.lon is None else self.lon
+            lat = lat0 if self.lat is None else self.lat
+            sky = self.sky(lon, lat, float(scene.ground()(np.array([lon]), np.array([lat]))[0]))
             with report.stage("render"), Mp4Writer(self.out, self.fps, overwrite=self.overwrite) as video:
-                frames = render_path(scene.source, cameras, renderer=scene.renderer)
+                frames = render_path(scene.source, cameras, renderer=scene.renderer, atmosphere=sky)
                 for frame in report.progress(frames, len(cameras), "frames"):
                     rgb = frame.output.rgb
                     video.append(rgb)

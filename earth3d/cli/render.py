@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -38,8 +39,8 @@ class Render(SceneOptions):
     height: int = 720
     depth: Path | None = None
     """Also write the depth map: .png (16-bit, log-scaled) or .npy (float32 metres)."""
-    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    """Background colour, RGB in [0, 1]."""
+    background: tuple[float, float, float] | None = None
+    """Background colour, RGB in [0, 1], where no splat is drawn (needs --no-atmosphere; default black)."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -57,6 +58,13 @@ class Render(SceneOptions):
             check_new(self.depth, self.overwrite)
             if self.depth.suffix.lower() not in (".png", ".npy"):
                 raise InputError(f"--depth {self.depth} must end in .png or .npy")
+        background = (0.0, 0.0, 0.0) if self.background is None else self.background
+        if self.background is not None:
+            if not self.no_atmosphere:
+                raise InputError("--background replaces the sky: pass --no-atmosphere with it")
+            if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in background):
+                raise InputError(f"--background {' '.join(f'{v:g}' for v in background)}: "
+                                 "each of R G B must be within 0..1")
         report = Report(self.quiet)
         with self.open_scene(report) as scene:
             lon0, lat0 = scene.centre()
@@ -72,8 +80,8 @@ class Render(SceneOptions):
                 camera = Camera.from_geodetic(lon, lat, ground + self.alt, self.heading, self.pitch, self.roll,
                                               self.width, self.height, self.fov)
             with report.stage("render"):
-                frame = next(render_path(scene.source, [camera], renderer=scene.renderer,
-                                         background=self.background))
+                frame = next(render_path(scene.source, [camera], renderer=scene.renderer, background=background,
+                                         atmosphere=self.sky(lon, lat, ground)))
         out = frame.output
         write_png(self.out, out.rgb, overwrite=self.overwrite)
         report.say(f"wrote {self.out} ({self.width}x{self.height}, {out.n_splats} splats)")

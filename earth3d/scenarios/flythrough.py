@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..atomic import check_output
 from ..geometry import Camera
@@ -15,12 +15,15 @@ from ..video import Mp4Writer, write_png
 from .path import render_path
 from .report import Report
 
+if TYPE_CHECKING:
+    from ..atmosphere import Sky, Sun
+
 
 def render_flythrough(store: Store, cameras: Sequence[Camera], video: str | os.PathLike, *,
                       poster: tuple[str | os.PathLike, int] | None = None, frames_dir: str | os.PathLike | None = None,
                       fps: float = 24.0, sse: float = 1.0, splat_budget: float | None = 1.0, cache_mb: int = 1024,
-                      renderer: Renderer | None = None, overwrite: bool = False,
-                      report: Report | None = None) -> list[int]:
+                      renderer: Renderer | None = None, atmosphere: "bool | Sky | Sun | None" = False,
+                      overwrite: bool = False, report: Report | None = None) -> list[int]:
     """Render `cameras` from a store through a prefetching Stream into an H.264 mp4.
 
     Args:
@@ -34,6 +37,7 @@ def render_flythrough(store: Store, cameras: Sequence[Camera], video: str | os.P
         splat_budget: most splats per pixel drawn (None: the screen-space error alone decides).
         cache_mb: chunk cache budget, MiB.
         renderer: the rasterizer (default: gsplat on CUDA, else the CPU one).
+        atmosphere: the sky and aerial perspective drawn over each frame (see `earth3d.render`).
         overwrite: replace existing outputs.
         report: progress ("render" stage and a frame progress bar); silent by default.
 
@@ -58,7 +62,7 @@ def render_flythrough(store: Store, cameras: Sequence[Camera], video: str | os.P
     with Stream(store, cache_bytes=cache_mb * 2**20, sse_threshold_px=sse,
                 splat_budget_per_pixel=splat_budget) as stream, report.stage("render"), \
             Mp4Writer(video, fps, overwrite=overwrite) as mp4:
-        frames = render_path(stream, cameras, renderer=renderer)
+        frames = render_path(stream, cameras, renderer=renderer, atmosphere=atmosphere)
         for frame in report.progress(frames, len(cameras), "frames"):
             rgb = frame.output.rgb
             splats.append(frame.output.n_splats)

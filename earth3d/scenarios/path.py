@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from ..renderers import Renderer, RenderOutput, default_renderer
 from ..stream import Stream
 from .frame import render
+
+if TYPE_CHECKING:
+    from ..atmosphere import Sky, Sun
 
 #: Views ahead on the path whose chunks load while the current frame renders.
 PREFETCH_FRAMES = 8
@@ -44,7 +47,8 @@ class PathFrame:
 
 def render_path(source: Stream | Gaussians, cameras: Sequence[Camera], *, renderer: Renderer | None = None,
                 prefetch: int = PREFETCH_FRAMES, prefetch_splats_per_pixel: float | None = PREFETCH_SPLATS_PER_PIXEL,
-                background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Iterator[PathFrame]:
+                background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                atmosphere: "bool | Sky | Sun | None" = False) -> Iterator[PathFrame]:
     """Render `cameras` in order, prefetching the chunks of the views ahead; yields each frame as it is done.
 
     Args:
@@ -54,7 +58,8 @@ def render_path(source: Stream | Gaussians, cameras: Sequence[Camera], *, render
         prefetch: how many views ahead start loading while a frame renders (0: none).
         prefetch_splats_per_pixel: most splats of new chunks queued per frame, per pixel of the
             view (None: up to the stream's cache budget).
-        background: RGB in [0, 1] where nothing is drawn.
+        background: RGB in [0, 1] where nothing is drawn (ignored with an atmosphere).
+        atmosphere: the sky and aerial perspective drawn over each frame (see `render`).
 
     Returns:
         An iterator of `PathFrame`s, one per camera, rendered lazily as it is advanced.
@@ -83,5 +88,5 @@ def render_path(source: Stream | Gaussians, cameras: Sequence[Camera], *, render
         else:
             gaussians = source
         stream_s = time.perf_counter() - start
-        out = render(gaussians, camera, renderer, background)
+        out = render(gaussians, camera, renderer, background, atmosphere)
         yield PathFrame(i, camera, out, stream_s)
