@@ -342,3 +342,29 @@ def test_synth_across_the_antimeridian(tmp_path):
     assert main(["synth", "--bbox", "179.95", "0.00", "180.05", "0.05", "--resolution", "500", "--out", str(out),
                  "--quiet"]) == 0
     assert iio.imread(out / "preview.png").shape[1] >= 20
+
+
+def test_render_draws_a_sky_by_default_and_not_with_no_atmosphere(store, tmp_path):
+    """An oblique view up to the horizon: the sky above it is blue with the atmosphere, black without."""
+    common = ["render", "--store", str(store), "--alt", "3000", "--pitch", "-5", "--width", "64", "--height", "48",
+              "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "sky.png"), "--time", "2024-03-20T15:00Z"]) == 0
+    assert main([*common, "--out", str(tmp_path / "none.png"), "--no-atmosphere"]) == 0
+    sky, none = iio.imread(tmp_path / "sky.png")[:6].astype(float), iio.imread(tmp_path / "none.png")[:6]
+    assert none.max() <= 10, "without an atmosphere the sky is the black background"
+    assert sky[..., 2].mean() > 60 and sky[..., 2].mean() > sky[..., 0].mean(), "the sky is bright and blue"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--background", "1", "1", "1"], ["--background", "--no-atmosphere"]),
+    (["--no-atmosphere", "--background", "5", "-1", "nan"], ["--background", "0..1"]),
+    (["--time", "2024-03-20T15:00Z", "--sun-azimuth", "90", "--sun-elevation", "10"], ["--time", "--sun-azimuth"]),
+    (["--sun-azimuth", "90"], ["--sun-azimuth", "--sun-elevation"]),
+    (["--time", "yesterday"], ["--time", "yesterday"]),
+])
+def test_render_refuses_bad_sky_options(store, tmp_path, capsys, args, words):
+    out = tmp_path / "x.png"
+    assert main(["render", "--store", str(store), "--width", "16", "--height", "16", "--out", str(out),
+                 *args]) == 1
+    _one_error_line(capsys, *words)
+    assert not out.exists()
