@@ -157,11 +157,47 @@ def dem_correlations(worlds):
     return rows
 
 
+RENDERS = {
+    "europe_10km": ((-12.0, 34.0, 34.0, 62.0), 10000.0),
+    "grenoble_1km": ((4.6, 44.6, 6.9, 45.9), 1000.0),
+    "grenoble_30m": ((5.68, 45.14, 5.83, 45.24), 30.0),
+    "nile_delta_30m": ((31.70, 31.30, 31.90, 31.45), 30.0),
+    "hokkaido_30m": ((141.25, 43.00, 141.45, 43.13), 30.0),
+}
+
+
+def render(world, folder: Path) -> None:
+    """PNGs of the colour and of the shaded heights of each view in RENDERS."""
+    import imageio.v3 as iio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (box, res) in RENDERS.items():
+        t = time.process_time()
+        g = world.generate(bbox=box, resolution_m=res)
+        iio.imwrite(folder / f"{name}_rgb.png", (np.clip(g.rgb, 0, 1) * 255).astype(np.uint8))
+        h = g.height.astype(np.float64)
+        gy, gx = np.gradient(h, res)
+        shade = np.clip(0.6 + 0.4 * (-gx - gy) / np.sqrt(1 + gx * gx + gy * gy), 0, 1)
+        lo, hi = np.percentile(h[h > 0], [1, 99]) if (h > 0).any() else (0.0, 1.0)
+        t_h = np.clip((h - lo) / max(hi - lo, 1.0), 0, 1)
+        ramp = np.stack([0.25 + 0.6 * t_h, 0.45 + 0.35 * t_h, 0.2 + 0.6 * t_h], -1) * shade[..., None]
+        ramp[h <= 0] = (0.1, 0.2, 0.45)
+        iio.imwrite(folder / f"{name}_height.png", (ramp * 255).astype(np.uint8))
+        print(f"  {name}: {g.shape[1]} x {g.shape[0]} px at {res:g} m, heights {h.min():.0f}..{h.max():.0f} m, "
+              f"{time.process_time() - t:.1f} s CPU")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--boxes", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--render", type=Path, default=None, help="write PNG views into this folder and stop")
     args = ap.parse_args()
+    if args.render is not None:
+        from earth3d.synth import EarthWorld
+
+        render(EarthWorld(args.seed), args.render)
+        return
 
     print(f"import earth3d.synth: {import_time():.2f} s CPU (fresh process)")
     from earth3d.synth import EarthWorld, ProceduralWorld

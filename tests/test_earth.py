@@ -72,7 +72,9 @@ def test_alps_are_high_and_the_rhone_delta_low(world):
 
 def test_coarse_pixels_average_the_fine_ones(world):
     west, east, s, n = 5.5, 5.7, 45.1, 45.2
-    res = exact_res(west, east, 0.5 * (s + n), 16)
+    for _ in range(5):  # a box exactly 16 x 8 cells of `res` (and 64 x 32 of res / 4)
+        res = exact_res(west, east, 0.5 * (s + n), 16)
+        n = s + 8 * res / M_PER_DEG
     coarse = world.generate(bbox=(west, s, east, n), resolution_m=res)
     fine = world.generate(bbox=(west, s, east, n), resolution_m=res / 4)
     h, w = coarse.shape

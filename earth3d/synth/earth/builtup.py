@@ -65,7 +65,8 @@ def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed):
                         wt = (fu if di else 1.0 - fu) * (fv if dj else 1.0 - fv)
                         out[j, i] = min(1.0, out[j, i] + a * wt)
             continue
-        p1, p2, p3 = (_phase(cid[c], k, seed) * 2.0 * math.pi for k in range(3))
+        tau = 2.0 * math.pi
+        p1, p2, p3 = _phase(cid[c], 0, seed) * tau, _phase(cid[c], 1, seed) * tau, _phase(cid[c], 2, seed) * tau
         reach = 1.45 * r + pix
         ilo = max(0, int(math.floor((lc - reach / (M_PER_DEG * coslat) - lon0) / dlon)))
         ihi = min(w - 1, int(math.ceil((lc + reach / (M_PER_DEG * coslat) - lon0) / dlon)))

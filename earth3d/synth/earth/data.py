@@ -118,9 +118,9 @@ def read_image(name: str) -> np.ndarray:
     return img
 
 
-def _fill(values: np.ndarray, weight: np.ndarray, sigmas=(1.0, 3.0, 10.0, 40.0)) -> np.ndarray:
-    """Values where weight > 0, extended elsewhere by normalized convolution at growing scales (lon wraps)."""
-    from scipy.ndimage import gaussian_filter
+def _fill(values: np.ndarray, weight: np.ndarray, sigmas=(1.0, 3.0)) -> np.ndarray:
+    """Values where weight > 0, extended by normalized convolution (lon wraps), then from the nearest cell."""
+    from scipy.ndimage import distance_transform_edt, gaussian_filter
 
     vals = values if values.ndim == 3 else values[..., None]
     out = vals * (weight[..., None] > 0)
@@ -132,8 +132,9 @@ def _fill(values: np.ndarray, weight: np.ndarray, sigmas=(1.0, 3.0, 10.0, 40.0))
         ok = (~have) & (w > 1e-3)
         out[ok] = num[ok] / w[ok, None]
         have = have | ok
-    if not have.all():
-        out[~have] = (vals * weight[..., None]).sum((0, 1)) / max(weight.sum(), 1e-9)
+    if have.any() and not have.all():
+        _, (ri, ci) = distance_transform_edt(~have, return_indices=True)
+        out = out[ri, ci]
     return out if values.ndim == 3 else out[..., 0]
 
 
