@@ -125,8 +125,16 @@ def dem_cells(path: Path):
     return xs, ys, z, (xs.min(), ys.min(), xs.max(), ys.max())
 
 
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation, NaN when either side is constant."""
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def dem_correlations(worlds):
     from earth3d.synth.earth import data as D
+    from earth3d.synth.earth.sample import sample_grid
     from earth3d.synth.grid import lattice_for
 
     rows = []
@@ -150,9 +158,12 @@ def dem_correlations(worlds):
             key = (gri * cell.width + gci).ravel()
             gen = np.bincount(key, weights=g.height.ravel().astype(np.float64), minlength=real.size)
             gen /= np.maximum(np.bincount(key, minlength=real.size), 1)
-            out[name] = float(np.corrcoef(real.ravel()[full], gen[full])[0, 1])
-        etopo = D.sample_grid(D.grids()[..., D.ELEV], cell.lats(), cell.lons(), cell.dlat, cell.dlon, D.GRID_N)
-        out["ETOPO1 colour inversion alone"] = float(np.corrcoef(real.ravel()[full], etopo.ravel()[full])[0, 1])
+            out[name] = pearson(real.ravel()[full], gen[full])
+            if "Celtic" in label and name == "EarthWorld":
+                land = full & (real.ravel() > 0)
+                out["EarthWorld, land cells only"] = pearson(real.ravel()[land], gen[land])
+        etopo = sample_grid(D.grids()[..., D.ELEV], cell.lats(), cell.lons(), cell.dlat, cell.dlon, D.GRID_N)
+        out["ETOPO1 colour inversion alone"] = pearson(real.ravel()[full], etopo.ravel()[full].astype(np.float64))
         rows.append((label, out))
     return rows
 
@@ -162,7 +173,7 @@ RENDERS = {
     "grenoble_1km": ((4.6, 44.6, 6.9, 45.9), 1000.0),
     "grenoble_30m": ((5.68, 45.14, 5.83, 45.24), 30.0),
     "nile_delta_30m": ((31.70, 31.30, 31.90, 31.45), 30.0),
-    "hokkaido_30m": ((141.25, 43.00, 141.45, 43.13), 30.0),
+    "hokkaido_30m": ((141.10, 42.98, 141.30, 43.11), 30.0),
 }
 
 

@@ -84,3 +84,51 @@ def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed):
                 if cov > out[j, i]:
                     out[j, i] = cov
     return out
+
+
+BLOCK_M = 110.0  # street spacing of the built-up texture
+STREET_HALF_M = 6.0
+PARCELS = 3  # parcels per block side
+ROOFS = np.array([[0.62, 0.36, 0.28], [0.55, 0.54, 0.52], [0.70, 0.69, 0.66], [0.38, 0.37, 0.38],
+                  [0.50, 0.42, 0.36], [0.33, 0.40, 0.26]])  # the last one: a yard with trees
+STREET = np.array([0.30, 0.30, 0.31])
+STREET_SHARE = 1.0 - (1.0 - 2.0 * STREET_HALF_M / BLOCK_M) ** 2
+# means of the texture over many blocks: the colour and height of built-up land at coarse pixels
+URBAN_RGB = (STREET_SHARE * STREET + (1.0 - STREET_SHARE) * ROOFS.mean(0)).astype(np.float32)
+URBAN_HEIGHT_M = (1.0 - STREET_SHARE) * (len(ROOFS) - 1) / len(ROOFS) * (4.0 + 16.0 / 3.0)
+
+
+def _hash(ix: np.ndarray, iy: np.ndarray, seed: int) -> np.ndarray:
+    h = (ix.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (iy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+    h ^= np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(32)
+    return h
+
+
+def urban_texture(lats: np.ndarray, lons: np.ndarray, res_m: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Colour (H, W, 3) and roof height (H, W) of built-up land: a street grid, parcels with roofs.
+
+    Streets every BLOCK_M metres east and north (anti-aliased over the pixel, tending to their
+    area share for pixels wider than a block); each of the PARCELS x PARCELS parcels of a block
+    has one roof colour and height from a hash of its index. The colour's mean over many blocks
+    is URBAN_RGB, the height's mean URBAN_HEIGHT_M, so the levels agree.
+    """
+    y = lats[:, None] * M_PER_DEG
+    x = lons[None, :] * M_PER_DEG * np.cos(np.radians(lats))[:, None]
+    fx, fy = np.mod(x, BLOCK_M), np.mod(y, BLOCK_M)
+    d = np.minimum(np.minimum(fx, BLOCK_M - fx), np.minimum(fy, BLOCK_M - fy))
+    share = STREET_SHARE
+    street = np.clip((STREET_HALF_M - d) / res_m + 0.5, 0.0, 1.0)
+    blend = float(np.clip(res_m / BLOCK_M - 0.5, 0.0, 1.0))
+    street = (1.0 - blend) * street + blend * share
+    p = BLOCK_M / PARCELS
+    h = _hash(np.floor(x / p).astype(np.int64), np.broadcast_to(np.floor(y / p).astype(np.int64), x.shape), seed)
+    k = (h % np.uint64(len(ROOFS))).astype(np.int64)
+    roof = (1.0 - blend) * ROOFS[k] + blend * ROOFS.mean(0)
+    tall = ((h >> np.uint64(20)) % np.uint64(1000)).astype(np.float64) / 1000.0
+    height = np.where(k == len(ROOFS) - 1, 0.0, 4.0 + 16.0 * tall ** 2)
+    height = (1.0 - blend) * height + blend * height.mean()
+    rgb = street[..., None] * STREET + (1.0 - street[..., None]) * roof
+    return rgb.astype(np.float32), ((1.0 - street) * height).astype(np.float32)

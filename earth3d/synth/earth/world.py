@@ -8,13 +8,14 @@ ProceduralWorld):
   so a 1 km cell stays land where the mask says land;
 - height: on land, the ETOPO1 elevation (see etopo.py; sea cells excluded and filled over
   the sea so coasts do not dip) plus the ProceduralWorld's own detail, that is its height
-  minus its 8 km field (see coarse.py), scaled by the ratio of the real to the procedural
+  minus its 8 km field (see coarse.py), taken from three copies shifted in longitude where
+  each is land, scaled by the ratio of the real to the procedural
   local relief; the detail fades in from 8 km to 2 km pixels, so coarse pixels are the data;
   the sea surface is at 0 m (the DSM, like ProceduralWorld's water);
 - colour: Blue Marble (land colour on land, sea colour at sea, both filled across the coast)
   modulated by the ProceduralWorld's colour over its own 8 km colour (texture, shading);
 - built-up areas: every GeoNames place of 1000+ inhabitants (see builtup.py), drawn as a
-  grey built-up share over the land colour and a mean roof height.
+  built-up share over the land colour: streets and roofs below 400 m pixels, their mean above.
 
 Everything is a function of position and pixel size only: tiles are seamless, across the
 antimeridian too, and can be generated in any order.
@@ -33,14 +34,13 @@ from ..base import resolve_region
 from ..grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from ..world import ProceduralWorld
 from . import data as D
-from .builtup import builtup, radius_m
+from .builtup import URBAN_HEIGHT_M, URBAN_RGB, builtup, radius_m, urban_texture
 from .coarse import CoarseProcedural
 from .noise import fbm
 
 DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
 COARSE_M = 8000.0
-URBAN_RGB = np.array([0.47, 0.45, 0.43], dtype=np.float32)
-URBAN_HEIGHT_M = 8.0  # mean height of built-up land (buildings between streets)
+SHIFTS = (0.0, 137.0, -101.0)  # longitude shifts of the procedural copies that give the detail
 
 
 def detail_weight(res_m: float) -> float:
@@ -123,31 +123,47 @@ class EarthWorld:
         elev = D.sample_elevation(lats, lons, lat.dlat, lat.dlon)
         col_land, col_sea = D.sample_colours(lats, lons, lat.dlat, lat.dlon)
         if wd > 0.0:
-            proc = self.procedural.generate(bbox=box, resolution_m=res)
-            coarse = self._coarse.sample(lats, lons)
-            real_relief = self._relief(lambda a, b: D.sample_elevation(a, b, lat.dlat, lat.dlon), lats, lons)
-            proc_relief = self._relief(lambda a, b: self._coarse.sample(a, b)[..., 0], lats, lons)
-            gain = np.clip((real_relief + 15.0) / (proc_relief + 15.0), 0.1, 3.0)
-            elev = elev + wd * gain * (proc.height - coarse[..., 0])
-            ratio = np.clip(proc.rgb / np.maximum(coarse[..., 1:], 0.02), 0.4, 2.5)
+            dh, ratio = self._detail(box, res, lats, lons, lat.dlat, lat.dlon)
+            elev = elev + wd * dh
             col_land = col_land * (1.0 + wd * (ratio - 1.0))
 
         u = self._builtup(lats, lons, lat.dlat, lat.dlon) * land
-        urban = URBAN_RGB
-        if res < 400.0:  # blocks, roofs and yards as a texture until the city generator is steered here
-            texture = 1.0 + 0.25 * fbm(lats, lons, self.seed + 202, wavelength_m=400.0, finest_m=2.0 * res)
-            urban = URBAN_RGB * texture.astype(np.float32)[..., None]
-        col_land = col_land * (1.0 - 0.8 * u[..., None]) + 0.8 * u[..., None] * urban
+        urban, roofs = URBAN_RGB, URBAN_HEIGHT_M
+        if res < 400.0:  # streets and parcels until the city generator is steered by these footprints
+            urban, roofs = urban_texture(lats, lons, res, self.seed)
+        col_land = col_land * (1.0 - 0.85 * u[..., None]) + 0.85 * u[..., None] * urban
         if res >= 1000.0:
             w_land = np.clip(share, 0.0, 1.0)[..., None]
         else:
             w_land = land[..., None].astype(np.float32)
         rgb = np.clip(col_land * w_land + col_sea * (1.0 - w_land), 0.0, 1.0).astype(np.float32)
-        height = np.where(land, np.maximum(elev, 0.5) + URBAN_HEIGHT_M * u, 0.0).astype(np.float32)
+        height = np.where(land, np.maximum(elev, 0.5) + roofs * u, 0.0).astype(np.float32)
         transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
         return GeoRaster(rgb=rgb, height=height, valid=np.ones(height.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
                          source=f"EarthWorld(seed={self.seed}) {resolution_m} m/px")
+
+    def _detail(self, box, res: float, lats, lons, dlat: float, dlon: float):
+        """Procedural height detail (m) and colour ratio per pixel, from the world at SHIFTS of longitude.
+
+        Each shifted copy contributes where it is land (its 8 km height above 50 m), so the
+        procedural ocean, flat, leaves no hole in the detail unless every copy is at sea there.
+        """
+        real_relief = self._relief(lambda a, b: D.sample_elevation(a, b, dlat, dlon), lats, lons)
+        dh = np.zeros(lats.shape + lons.shape)
+        ratio = np.zeros(dh.shape + (3,))
+        total = np.zeros(dh.shape)
+        for shift in SHIFTS:
+            proc = self.procedural.generate(bbox=(box[0] + shift, box[1], box[2] + shift, box[3]), resolution_m=res)
+            coarse = self._coarse.sample(lats, lons + shift)
+            proc_relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], lats, lons)
+            gain = np.clip((real_relief + 15.0) / (proc_relief + 15.0), 0.1, 3.0)
+            w = np.clip(coarse[..., 0] / 50.0, 0.0, 1.0)
+            dh += w * gain * (proc.height - coarse[..., 0])
+            ratio += w[..., None] * np.clip(proc.rgb / np.maximum(coarse[..., 1:], 0.02), 0.6, 1.6)
+            total += w
+        norm = np.maximum(total, 1.0)
+        return dh / norm, (ratio + (norm - total)[..., None]) / norm[..., None]
 
     def _builtup(self, lats, lons, dlat, dlon) -> np.ndarray:
         p = D.places()
