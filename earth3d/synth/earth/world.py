@@ -8,8 +8,8 @@ ProceduralWorld):
   so a 1 km cell stays land where the mask says land;
 - height: on land, the ETOPO1 elevation (see etopo.py; sea cells excluded and filled over
   the sea so coasts do not dip) plus the ProceduralWorld's own detail, that is its height
-  minus its 8 km field (see coarse.py), taken from three copies shifted in longitude where
-  each is land, scaled by the ratio of the real to the procedural
+  minus its 8 km field (see coarse.py), taken from copies shifted in longitude where
+  they are land, scaled by the ratio of the real to the procedural
   local relief; the detail fades in from 8 km to 2 km pixels, so coarse pixels are the data;
   the sea surface is at 0 m (the DSM, like ProceduralWorld's water);
 - colour: Blue Marble (land colour on land, sea colour at sea, both filled across the coast)
@@ -40,7 +40,8 @@ from .noise import fbm
 
 DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
 COARSE_M = 8000.0
-SHIFTS = (0.0, 137.0, -101.0)  # longitude shifts of the procedural copies that give the detail
+# longitude shifts of the procedural copies that give the detail, in the order they are used
+SHIFTS = (0.0, 137.0, -101.0, 53.0, -151.0, 89.0, -29.0, 167.0, -67.0, 23.0, 113.0, -127.0)
 
 
 def detail_weight(res_m: float) -> float:
@@ -144,26 +145,31 @@ class EarthWorld:
                          source=f"EarthWorld(seed={self.seed}) {resolution_m} m/px")
 
     def _detail(self, box, res: float, lats, lons, dlat: float, dlon: float):
-        """Procedural height detail (m) and colour ratio per pixel, from the world at SHIFTS of longitude.
+        """Procedural height detail (m) and colour ratio per pixel, from copies of the world shifted in longitude.
 
-        Each shifted copy contributes where it is land (its 8 km height above 50 m), so the
-        procedural ocean, flat, leaves no hole in the detail unless every copy is at sea there.
+        The procedural ocean is flat and has no detail, so each pixel takes its detail from
+        the first copies (in SHIFTS order) that are land there (8 km height above 0 to 50 m),
+        their weights summing to at most 1; a copy with no weight in the tile is not generated.
+        The weights depend on position only, so tiles stay seamless.
         """
         real_relief = self._relief(lambda a, b: D.sample_elevation(a, b, dlat, dlon), lats, lons)
         dh = np.zeros(lats.shape + lons.shape)
         ratio = np.zeros(dh.shape + (3,))
         total = np.zeros(dh.shape)
         for shift in SHIFTS:
-            proc = self.procedural.generate(bbox=(box[0] + shift, box[1], box[2] + shift, box[3]), resolution_m=res)
             coarse = self._coarse.sample(lats, lons + shift)
+            w = np.minimum(np.clip(coarse[..., 0] / 50.0, 0.0, 1.0), 1.0 - total)
+            if w.max() <= 0.0:
+                continue
+            proc = self.procedural.generate(bbox=(box[0] + shift, box[1], box[2] + shift, box[3]), resolution_m=res)
             proc_relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], lats, lons)
             gain = np.clip((real_relief + 15.0) / (proc_relief + 15.0), 0.1, 3.0)
-            w = np.clip(coarse[..., 0] / 50.0, 0.0, 1.0)
             dh += w * gain * (proc.height - coarse[..., 0])
             ratio += w[..., None] * np.clip(proc.rgb / np.maximum(coarse[..., 1:], 0.02), 0.6, 1.6)
             total += w
-        norm = np.maximum(total, 1.0)
-        return dh / norm, (ratio + (norm - total)[..., None]) / norm[..., None]
+            if total.min() >= 1.0:
+                break
+        return dh, ratio + (1.0 - total)[..., None]
 
     def _builtup(self, lats, lons, dlat, dlon) -> np.ndarray:
         p = D.places()
