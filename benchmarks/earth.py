@@ -32,8 +32,8 @@ DEMS = {
 }
 
 
-def import_time() -> float:
-    code = "import time; t = time.process_time(); import earth3d.synth; print(time.process_time() - t)"
+def import_time(module: str = "earth3d.synth") -> float:
+    code = f"import time; t = time.process_time(); import {module}; print(time.process_time() - t)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
@@ -210,7 +210,9 @@ def main() -> None:
         render(EarthWorld(args.seed), args.render)
         return
 
-    print(f"import earth3d.synth: {import_time():.2f} s CPU (fresh process)")
+    t_synth, t_base = import_time(), import_time("numba, torch, earth3d.raster")
+    print(f"import earth3d.synth: {t_synth:.2f} s CPU (fresh process); baseline import numba, torch, earth3d.raster: "
+          f"{t_base:.2f} s; ratio {t_synth / t_base:.2f} (the data load later, on first use)")
     from earth3d.synth import EarthWorld, ProceduralWorld
     from earth3d.synth.earth import data as D
 
@@ -221,7 +223,7 @@ def main() -> None:
         print(f"installed {pkg}: {size / 1e6:.1f} MB")
     worlds = {"EarthWorld": EarthWorld(args.seed), "ProceduralWorld (baseline)": ProceduralWorld(args.seed)}
     rng = np.random.default_rng(args.seed)
-    for res, size in ((1000.0, 0.5), (10000.0, 4.0)):
+    for res, size in ((1000.0, 1.0), (10000.0, 4.0)):
         boxes = random_boxes(args.boxes, size, rng)
         t = time.process_time()
         agree, de = land_and_colour(worlds, boxes, res)

@@ -116,3 +116,14 @@ def test_ciede2000_reference_pairs():
     want = [2.0425, 2.8615, 3.4412, 2.3669, 27.1492, 1.2644, 0.9082]
     np.testing.assert_allclose(ciede2000(a, b), want, atol=1e-4)
     np.testing.assert_allclose(srgb_to_lab(np.ones(3)), [100, 0, 0], atol=1e-3)
+
+
+def test_etopo_inversion_recovers_table_elevations():
+    from earth3d.synth.earth.etopo import LAND_TABLE, SEA_TABLE, invert, table_colours
+
+    z_land, rgb_land = table_colours(LAND_TABLE[LAND_TABLE[:, 0] <= 3000], 50.0)
+    z_sea, rgb_sea = table_colours(SEA_TABLE[SEA_TABLE[:, 0] >= -6000], 250.0)
+    for z, rgb, land in ((z_land, rgb_land, True), (z_sea, rgb_sea, False)):
+        img = np.clip(np.round(0.85 * rgb), 0, 255).astype(np.uint8)[None]  # the prior's typical shading
+        got = invert(img, np.full(img.shape[:2], land))[0]
+        assert np.median(np.abs(got - z)) < 60.0

