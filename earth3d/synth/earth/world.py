@@ -14,6 +14,8 @@ ProceduralWorld):
   the sea surface is at 0 m (the DSM, like ProceduralWorld's water);
 - colour: Blue Marble (land colour on land, sea colour at sea, both filled across the coast)
   modulated by the ProceduralWorld's colour over its own 8 km colour (texture, shading);
+- lakes: the GSHHG lake mask (1.25 arc-minutes), dark, their surface the lowest data
+  elevation within one coarse cell (8 km) of the pixel;
 - built-up areas: every GeoNames place of 1000+ inhabitants (see builtup.py), drawn as a
   built-up share over the land colour: streets and roofs below 400 m pixels, their mean above.
 
@@ -40,6 +42,7 @@ from .noise import fbm
 
 DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
 COARSE_M = 8000.0
+LAKE_RGB = np.array([0.06, 0.13, 0.19], dtype=np.float32)
 # longitude shifts of the procedural copies that give the detail, in the order they are used
 SHIFTS = (0.0, 137.0, -101.0, 53.0, -151.0, 89.0, -29.0, 167.0, -67.0, 23.0, 113.0, -127.0)
 
@@ -81,16 +84,24 @@ class EarthWorld:
             return D.sample_grid_frac(lats, lons, dlat, dlon)
         return D.sample_mask(lats, lons, dlat, dlon)
 
-    def _coast(self, share: np.ndarray, lats, lons, res_m: float) -> np.ndarray:
-        """Land (bool) per pixel: the mask's share, its edge roughened below 1 km."""
+    def _coast(self, share: np.ndarray, lats, lons, res_m: float, seed: int = 101) -> np.ndarray:
+        """Share over 0.5 (bool) per pixel of a mask's share, its edge roughened below 1 km."""
         if res_m >= 1000.0:
             return share > 0.5
         amp = 0.45 * min(1.0, math.log2(1000.0 / res_m) / math.log2(1000.0 / 30.0))
         edge = (share > 0.0) & (share < 1.0)
         if not edge.any():
             return share > 0.5
-        n = fbm(lats, lons, self.seed + 101, wavelength_m=1500.0, finest_m=2.0 * res_m)
+        n = fbm(lats, lons, self.seed + seed, wavelength_m=1500.0, finest_m=2.0 * res_m)
         return (share + amp * n) > 0.5
+
+    def _lake_level(self, base: np.ndarray, lats, lons, dlat: float, dlon: float) -> np.ndarray:
+        """A lake's surface: the lowest data elevation at the pixel and one coarse cell around (flat valleys)."""
+        step = COARSE_M / M_PER_DEG
+        level = base
+        for dy, dx in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+            level = np.minimum(level, D.sample_elevation(lats + dy, lons + dx, dlat, dlon))
+        return level
 
     def _relief(self, sampler, lats, lons) -> np.ndarray:
         """Local relief: RMS difference to the four neighbours one coarse cell away (fixed degree offsets)."""
@@ -119,16 +130,19 @@ class EarthWorld:
         res = float(resolution_m)
         share = self.land_share(lats, lons, lat.dlat, lat.dlon)
         land = self._coast(share, lats, lons, res)
+        lake_share = D.sample_lakes(lats, lons, lat.dlat, lat.dlon) * (share > 0.5)
+        lake = self._coast(lake_share, lats, lons, res, seed=303) & land
         wd = detail_weight(lat.res_y_m)
 
-        elev = D.sample_elevation(lats, lons, lat.dlat, lat.dlon)
+        base = D.sample_elevation(lats, lons, lat.dlat, lat.dlon)
+        elev = base
         col_land, col_sea = D.sample_colours(lats, lons, lat.dlat, lat.dlon)
         if wd > 0.0:
             dh, ratio = self._detail(box, res, lats, lons, lat.dlat, lat.dlon)
             elev = elev + wd * dh
             col_land = col_land * (1.0 + wd * (ratio - 1.0))
 
-        u = self._builtup(lats, lons, lat.dlat, lat.dlon) * land
+        u = self._builtup(lats, lons, lat.dlat, lat.dlon) * (land & ~lake)
         urban: np.ndarray = URBAN_RGB
         roofs: np.ndarray | float = URBAN_HEIGHT_M
         if res < 400.0:  # streets and parcels until the city generator is steered by these footprints
@@ -138,8 +152,11 @@ class EarthWorld:
             w_land = np.clip(share, 0.0, 1.0)[..., None]
         else:
             w_land = land[..., None].astype(np.float32)
+        w_lake = (np.clip(lake_share, 0.0, 1.0) if res >= 1000.0 else lake)[..., None] * w_land
+        col_land = col_land * (1.0 - w_lake) + LAKE_RGB * w_lake
         rgb = np.clip(col_land * w_land + col_sea * (1.0 - w_land), 0.0, 1.0).astype(np.float32)
-        height = np.where(land, np.maximum(elev, 0.5) + roofs * u, 0.0).astype(np.float32)
+        ground = np.maximum(self._lake_level(base, lats, lons, lat.dlat, lat.dlon), 0.5) if lake.any() else base
+        height = np.where(land, np.where(lake, ground, np.maximum(elev, 0.5) + roofs * u), 0.0).astype(np.float32)
         transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
         return GeoRaster(rgb=rgb, height=height, valid=np.ones(height.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
