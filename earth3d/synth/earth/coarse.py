@@ -10,7 +10,6 @@ tile asked for; the finer world minus this field is its detail below about `res_
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import numpy as np
@@ -79,12 +78,3 @@ class CoarseProcedural:
         rows = np.stack([self._row(int(r), lons) for r in uniq])
         a, b = rows[np.searchsorted(uniq, r0c)], rows[np.searchsorted(uniq, r1c)]
         return (a * (1.0 - f) + b * f).astype(np.float32)
-
-    def band_degrees(self) -> float:
-        """Row spacing in degrees."""
-        return 1.0 / self.rows_per_deg
-
-    @staticmethod
-    def wavelength_m(res_m: float) -> float:
-        """Shortest wavelength the coarse field carries (two cells)."""
-        return 2.0 * res_m if math.isfinite(res_m) else math.inf
