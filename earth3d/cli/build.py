@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from ..errors import InputError
 from ._common import Common, Report, check_bbox, check_input
@@ -28,7 +28,9 @@ class Build(Common):
     synth_resolution: float = 30.0
     """Cell size in metres of the --synth region."""
     seed: int = 0
-    """Procedural world seed for --synth."""
+    """World seed for --synth."""
+    world: Literal["procedural", "earth"] = "procedural"
+    """The world --synth draws from: an invented planet, or Earth laid out by open data."""
     leaf_cap: int = 32768
     """Most splats in a leaf chunk."""
     workers: int = 1
@@ -62,7 +64,8 @@ class Build(Common):
         report = Report(self.quiet)
         sources = [partial(lifted_raster, d, o, self.resolution) for d, o in zip(self.dem, orthos, strict=True)]
         if self.synth is not None:
-            sources.append(partial(synthesized, check_bbox(self.synth, "--synth"), self.synth_resolution, self.seed))
+            sources.append(partial(synthesized, check_bbox(self.synth, "--synth"), self.synth_resolution, self.seed,
+                                   self.world))
         st = build_store(sources, self.out, overwrite=self.overwrite, leaf_cap=self.leaf_cap, workers=self.workers,
                          scheduler=self.scheduler, report=report)
         info = st.info()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -27,7 +27,15 @@ class Demo(SkyOptions):
     seed: int = 0
     """World seed."""
     near: tuple[float, float] = (0.0, 0.0)
-    """LON LAT: fly to the city nearest this point."""
+    """LON LAT: fly to the procedural world's city nearest this point."""
+    place: str | None = None
+    """Fly into the generated version of this real place (a GeoNames name, e.g. Grenoble): Earth's world."""
+    lon: float | None = None
+    """With --lat: fly into this point of Earth's world."""
+    lat: float | None = None
+    """With --lon: fly into this point of Earth's world."""
+    world: Literal["procedural", "earth"] | None = None
+    """An invented planet, or Earth laid out by open data (default: earth with --place or --lon/--lat)."""
     street: float = 40.0
     """Metres flown along the street at the end."""
     cache_mb: int = 1024
@@ -63,7 +71,9 @@ class Demo(SkyOptions):
             render_flythrough,
             street_descent,
         )
-        from ..synth import ProceduralWorld
+        from ..scenarios.sources import make_world
+        from ..synth import place
+        from ..synth.earth import check_lonlat
         from ..video import write_json
 
         check_size(self.width, self.height)
@@ -73,6 +83,18 @@ class Demo(SkyOptions):
                 raise InputError(f"{flag} {value} must be positive")
         if self.splat_budget is not None and not self.splat_budget > 0:
             raise InputError(f"--splat-budget {self.splat_budget} must be positive or None")
+        if (self.lon is None) != (self.lat is None):
+            raise InputError("--lon and --lat go together")
+        if self.place is not None and self.lon is not None:
+            raise InputError("give either --place or --lon/--lat, not both")
+        target = None
+        if self.place is not None:
+            target = place(self.place)
+        elif self.lon is not None and self.lat is not None:
+            try:
+                target = check_lonlat(self.lon, self.lat)
+            except InputError as exc:
+                raise InputError(f"--lon {self.lon} --lat {self.lat}: {exc}") from None
         video, poster, store_path, path_json = (self.out / n for n in
                                                 ("flythrough.mp4", "poster.png", "world.e3d", "path.json"))
         for path in (video, poster, path_json):
@@ -80,9 +102,15 @@ class Demo(SkyOptions):
         check_store_output(store_path, self.overwrite, flag="--overwrite")
         renderer = make_renderer(self.renderer)
         report = Report(self.quiet)
-        world = ProceduralWorld(self.seed)
-        with report.stage("find city"):
-            lon, lat = world.find_city(self.near)
+        name = self.world or ("earth" if target is not None else "procedural")
+        world = make_world(name, self.seed)
+        if target is not None:
+            lon, lat = target
+        elif hasattr(world, "find_city"):
+            with report.stage("find city"):
+                lon, lat = world.find_city(self.near)
+        else:
+            raise InputError(f"--world {name}: give --place NAME or --lon/--lat to fly to")
         levels = QUICK_LEVELS if self.quick else DEMO_LEVELS
         st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
                                          workers=self.workers, overwrite=self.overwrite, report=report)

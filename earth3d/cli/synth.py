@@ -30,6 +30,8 @@ class Synth(Common):
     """Cell size in metres."""
     seed: int = 0
     """World seed: the same seed gives the same planet."""
+    world: Literal["procedural", "earth"] = "procedural"
+    """An invented planet, or Earth laid out by open data (the `earth` extra)."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -39,7 +41,8 @@ class Synth(Common):
         """Synthesize the region and write the GeoTIFF pair and the preview."""
         from ..raster.write import write_raster
         from ..scenarios.levels import level_bbox
-        from ..synth import LEVELS, ProceduralWorld
+        from ..scenarios.sources import make_world
+        from ..synth import LEVELS
         from ..video import write_png
 
         regions = [r for r in (self.bbox, self.tile, self.city) if r is not None]
@@ -49,12 +52,15 @@ class Synth(Common):
         for path in names.values():
             check_new(path, self.overwrite)
         report = Report(self.quiet)
-        world = ProceduralWorld(self.seed)
+        world = make_world(self.world, self.seed)
         resolution = LEVELS[self.level] if self.level else self.resolution
         region: dict
         if self.city is not None:
             if not self.city > 0:
                 raise InputError(f"--city {self.city} must be a positive width in metres")
+            if not hasattr(world, "find_city"):
+                raise InputError(f"--city picks a city of the procedural world; with --world {self.world} "
+                                 "give --bbox or --tile")
             with report.stage("find city"):
                 lon, lat = world.find_city()
             region = dict(bbox=level_bbox(lon, lat, self.city / 2))

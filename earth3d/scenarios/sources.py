@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import InputError
 from ..gaussians import Gaussians
 from ..lifting import lift
 from ..raster import read_raster
@@ -33,11 +34,41 @@ def lifted_raster(dem: str | os.PathLike, ortho: str | os.PathLike | None = None
     return lift(read_raster(dem, ortho, resolution=resolution))
 
 
-def synthesized(bbox: tuple[float, float, float, float], resolution_m: float, seed: int = 0) -> Gaussians:
-    """Splats of a region (west, south, east, north degrees) of the procedural world of `seed`."""
-    from ..synth import ProceduralWorld
+#: The built-in worlds by name: an invented planet, or Earth laid out by open data.
+WORLDS = ("procedural", "earth")
 
-    return lift(ProceduralWorld(seed).generate(bbox=bbox, resolution_m=resolution_m))
+
+def make_world(name: str = "procedural", seed: int = 0):
+    """The built-in world called `name` (see `WORLDS`), as a `TileGenerator`.
+
+    Args:
+        name: "procedural" (`earth3d.synth.ProceduralWorld`, an invented planet) or "earth"
+            (`earth3d.synth.EarthWorld`, Earth from open data; needs the `earth` extra).
+        seed: the world seed: the same seed gives the same world.
+
+    Returns:
+        The generator.
+
+    Raises:
+        InputError: an unknown name.
+
+    Example:
+        >>> make_world("procedural", seed=3)
+        ProceduralWorld(seed=3)
+    """
+    from ..synth import EarthWorld, ProceduralWorld
+
+    if name == "procedural":
+        return ProceduralWorld(seed)
+    if name == "earth":
+        return EarthWorld(seed)
+    raise InputError(f"world {name!r}: unknown; choose one of {', '.join(WORLDS)}")
+
+
+def synthesized(bbox: tuple[float, float, float, float], resolution_m: float, seed: int = 0,
+                world: str = "procedural") -> Gaussians:
+    """Splats of a region (west, south, east, north degrees) of the built-in world `world` of `seed`."""
+    return lift(make_world(world, seed).generate(bbox=bbox, resolution_m=resolution_m))
 
 
 def store_leaves(store: Store) -> Gaussians:
