@@ -28,9 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from terrain_tiles import TiledWorld  # noqa: E402
+
 from earth3d import Gaussians  # noqa: E402
 from earth3d.store import build_store  # noqa: E402
-from terrain_tiles import TiledWorld  # noqa: E402
 
 
 def write_ply(path: Path, tiles: list[Gaussians]) -> None:

@@ -30,8 +30,7 @@ from pathlib import Path
 
 import earth3d
 from earth3d import Gaussians
-from earth3d.export import (read_ply, write_ply, write_spz, write_terrain_glb, write_terrain_tileset,
-                            write_tileset)
+from earth3d.export import read_ply, write_ply, write_spz, write_terrain_glb, write_terrain_tileset, write_tileset
 from earth3d.store import build_store, open_store
 
 DEFAULT_DSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "pairs" / "alexandria_lidar" / "dsm.tif"

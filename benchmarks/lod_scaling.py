@@ -31,11 +31,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from terrain_tiles import TiledWorld  # noqa: E402
+
 import earth3d  # noqa: E402
 from earth3d.renderers import default_renderer  # noqa: E402
 from earth3d.store import build_store, open_store  # noqa: E402
 from earth3d.stream import Stream  # noqa: E402
-from terrain_tiles import TiledWorld  # noqa: E402
 
 ALTITUDES = [(10.0, -30.0), (1_000.0, -45.0), (100_000.0, -90.0), (2_000_000.0, -90.0)]  # metres, pitch
 
@@ -67,7 +68,8 @@ def cameras(tiles: int, width: int, height: int) -> list[earth3d.Camera]:
 
 def frame(stream: Stream, renderer, cam) -> tuple[int, float, float, float]:
     """(splats drawn, cold cut + load s, warm cut s, render s): loading from disk is timed
-    apart from the frame itself, which is the cut with its chunks cached plus rendering."""
+    apart from the frame itself, which is the cut with its chunks cached plus rendering.
+    """
     t = time.perf_counter()
     stream.select(cam)
     t_cold = time.perf_counter() - t
@@ -81,7 +83,8 @@ def frame(stream: Stream, renderer, cam) -> tuple[int, float, float, float]:
 
 def budget_sweep(stores: list, cams: list, renderer, budgets: list[float], cache_mb: int) -> None:
     """Frame time of the largest store against its splat budget (splats per pixel), beside the
-    smallest store drawn whole: how much of a frame's cost follows the splats drawn."""
+    smallest store drawn whole: how much of a frame's cost follows the splats drawn.
+    """
     (small, small_path), (large, large_path) = stores[0], stores[-1]
     print(f"\nframe time against the splat budget: largest store ({large:,} splats) vs smallest ({small:,})")
     print(f"{'altitude m':>10} {'store':>12} {'budget/px':>9} {'drawn':>10} {'frame s':>8} {'vs smallest':>11}")
@@ -105,7 +108,8 @@ def current_rss_kb() -> int:
 def descent(store_path: str, frames: int, cache_mb: int, target: tuple[float, float, float], width: int, height: int,
             render_every: int) -> None:
     """Run in a fresh process: a descent from 2,000 km to 2 m above the ground at `target`
-    (lon, lat, ground height), printing peak RSS."""
+    (lon, lat, ground height), printing peak RSS.
+    """
     lon, lat, ground = target
     renderer = default_renderer()
     store = open_store(store_path)

@@ -36,7 +36,8 @@ def write_png(path: str | os.PathLike, image, overwrite: bool = True) -> Path:
 
 def write_depth(path: str | os.PathLike, depth, alpha=None, overwrite: bool = True) -> Path:
     """Write a depth map: `.npy` keeps float32 metres (0 where nothing was drawn); `.png` stores
-    16-bit grey scaled to the drawn range, near bright and far dark, with 0 for empty pixels."""
+    16-bit grey scaled to the drawn range, near bright and far dark, with 0 for empty pixels.
+    """
     path = Path(path)
     if isinstance(depth, torch.Tensor):
         depth = depth.detach().cpu().numpy()

@@ -23,12 +23,12 @@ import earth3d
 from earth3d import Gaussians
 from earth3d.export import read_ply, write_ply
 from earth3d.export.enu import LocalFrame, rotate_sh
-from earth3d.geometry.gaussian_math import sh_basis_nb as sh_basis
 from earth3d.export.glb import accessor_array, read_glb
 from earth3d.export.gltf import ENU_TO_GLTF, write_splats_glb, write_terrain_glb
 from earth3d.export.ply import ply_dtype, sidecar_path
 from earth3d.export.spz import decode_spz, encode_spz, read_spz, write_spz
 from earth3d.geometry import Camera, covariance, ecef_to_geodetic, geodetic_to_ecef
+from earth3d.geometry.gaussian_math import sh_basis_nb as sh_basis
 from earth3d.raster import GeoRaster
 
 NPM_DIR = Path(os.environ.get("EARTH3D_NPM_CACHE", Path.home() / ".cache" / "earth3d-npm"))

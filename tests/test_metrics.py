@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import data_path
 
 from earth3d.metrics import (
     cell_size_m,
@@ -21,8 +22,6 @@ from earth3d.metrics import (
 )
 from earth3d.raster.georaster import GeoRaster
 from earth3d.synth import FittedGenerator
-
-from conftest import data_path
 
 
 def fbm_surface(n: int, beta: float, seed: int = 0) -> np.ndarray:

@@ -6,14 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import data_path
 
 from earth3d import read_raster
 from earth3d.metrics import compare
 from earth3d.metrics.terrain import cell_size_m, power_spectrum
 from earth3d.synth import BIOMES, ProceduralWorld, TileGenerator, tile_bbox, tile_for_lonlat
 from earth3d.synth.grid import M_PER_DEG
-
-from conftest import data_path
 
 # Spectral exponents beta measured with earth3d.metrics.power_spectrum on the real land DEMs of
 # the shared data set (30-80 m: Fort Worth plains 3.38, Para hills 3.44, RMNP 3.48, eastern

@@ -40,7 +40,8 @@ class GlbBuilder:
                  component: int = FLOAT, normalized: bool = False, minmax: bool = False,
                  target: int | None = ARRAY_BUFFER, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> int:
         """An accessor over `array` (N,) or (N, C), stored in its own view; or, with `array=None`,
-        an accessor of `count` x `width` `component`s with no data (filled by an extension)."""
+        an accessor of `count` x `width` `component`s with no data (filled by an extension).
+        """
         if array is None:
             acc = {"componentType": component, "count": int(count), "type": _TYPES[width]}
             if normalized:

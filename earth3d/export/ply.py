@@ -66,7 +66,8 @@ def ply_dtype(sh_degree: int) -> np.dtype:
 
 def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, overwrite: bool = False) -> Path:
     """Write `gaussians` as a 3DGS PLY in the ENU frame at `origin_lonlath` (default: the geodetic point of
-    the splats' ECEF origin), plus the `<file>.json` sidecar. Returns the PLY path."""
+    the splats' ECEF origin), plus the `<file>.json` sidecar. Returns the PLY path.
+    """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     side = check_output(sidecar_path(path), overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)

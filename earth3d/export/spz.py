@@ -95,7 +95,8 @@ def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional
 
 def spz_unit(means: np.ndarray, scales: np.ndarray) -> float:
     """The smallest power-of-two length unit (>= 1 m) in which `means` fit SPZ's 24-bit fixed point and
-    `scales` its log-encoded range; a container (a glTF node matrix) scales the decoded values back."""
+    `scales` its log-encoded range; a container (a glTF node matrix) scales the decoded values back.
+    """
     extent = float(np.abs(means).max()) if len(means) else 0.0
     largest = float(np.max(scales)) if len(scales) else 0.0
     need = max(1.0, extent / _MAX_FIXED, largest / MAX_SCALE)
@@ -104,7 +105,8 @@ def spz_unit(means: np.ndarray, scales: np.ndarray) -> float:
 
 def decode_spz(blob: bytes, source: str = "SPZ data") -> dict:
     """Unpack a gzipped SPZ blob (version 2 or 3) into float arrays in SPZ's frame:
-    means, quats (wxyz), scales (linear), opacities, sh (N, K, 3)."""
+    means, quats (wxyz), scales (linear), opacities, sh (N, K, 3).
+    """
     try:
         raw = gzip.decompress(blob)
     except (OSError, EOFError, zlib.error) as exc:
@@ -150,7 +152,8 @@ def decode_spz(blob: bytes, source: str = "SPZ data") -> dict:
 def write_spz(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, version: int = 3,
               overwrite: bool = False) -> Path:
     """Write `gaussians` as a standalone .spz in the local ENU frame (x east, y up, z south)
-    at `origin_lonlath` (default: the splats' own origin), with a `<file>.json` geo-reference."""
+    at `origin_lonlath` (default: the splats' own origin), with a `<file>.json` geo-reference.
+    """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     side = check_output(path.with_name(path.name + ".json"), overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)

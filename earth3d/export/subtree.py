@@ -90,7 +90,8 @@ def encode_subtree(tiles: np.ndarray, contents: np.ndarray, children: np.ndarray
 
 def decode_subtree(data: bytes, subtree_levels: int, source: str = "subtree") -> dict:
     """Parse a binary subtree: {"json", "tiles", "contents", "children"} (bool arrays in bit order)
-    and "views" (the bytes of each buffer view of the internal buffer)."""
+    and "views" (the bytes of each buffer view of the internal buffer).
+    """
     if len(data) < 24:
         raise ValueError(f"{source}: shorter than the 24-byte subtree header")
     magic, version, json_len, bin_len = struct.unpack_from("<IIQQ", data, 0)

@@ -41,7 +41,8 @@ def splat_bounds(gaussians: Gaussians, frame: LocalFrame) -> tuple[np.ndarray, n
 
 def _bounds(means: np.ndarray, quats: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ENU bounds of splats given in glTF axes. Along axis i a splat reaches 3 * sqrt(sum_j (R_ij s_j)^2),
-    R its rotation matrix (written out per element: numpy reduces a length-3 axis slowly)."""
+    R its rotation matrix (written out per element: numpy reduces a length-3 axis slowly).
+    """
     w, x, y, z = quats.T
     sx, sy, sz = scales.T
     rows = ((1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
@@ -77,7 +78,8 @@ def default_workers() -> int:
 
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     """`map(fn, items)` in order on `workers` threads, with a bounded number of tasks in flight
-    (so that a million tiles do not become a million pending futures)."""
+    (so that a million tiles do not become a million pending futures).
+    """
     if workers <= 1:
         yield from map(fn, items)
         return

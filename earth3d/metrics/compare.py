@@ -14,12 +14,12 @@ from ..raster.georaster import GeoRaster
 from .image import colour_histograms, image_spectrum
 from .terrain import (
     cell_size_m,
-    valid_block,
     hypsometric_integral,
     local_relief,
     power_spectrum,
     semivariogram,
     slope_degrees,
+    valid_block,
 )
 
 

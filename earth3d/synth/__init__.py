@@ -9,7 +9,8 @@ that the kernels calling them (in kernel.py, world.py) are recompiled.
 """
 
 from .base import TileGenerator
-from .earth import EarthWorld as EarthWorld, place as place  # Earth from open data (extra `earth`)
+from .earth import EarthWorld as EarthWorld  # Earth from open data (extra `earth`)
+from .earth import place as place
 from .fitted import FittedGenerator, FittedModel
 from .grid import tile_bbox, tile_for_lonlat
 from .raster_source import RasterSource
