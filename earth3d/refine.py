@@ -185,12 +185,14 @@ def _refine_gsplat(g: Gaussians, images, cameras, train, iterations, antialiased
     rest = g.sh[:, 1:]
     for it in range(iterations):
         viewmat, K, img, cam = views[it % len(views)]
-        out, _, _ = gsplat.rasterization(
+        out, alpha, _ = gsplat.rasterization(
             means=means, quats=g.quats, scales=torch.exp(log_scales), opacities=torch.sigmoid(logit),
             colors=torch.cat([sh0, rest], 1), viewmats=viewmat[None], Ks=K[None], width=cam.width,
-            height=cam.height, near_plane=cam.near, far_plane=cam.far, sh_degree=g.sh_degree, backgrounds=bg,
+            height=cam.height, near_plane=cam.near, far_plane=cam.far, sh_degree=g.sh_degree,
             rasterize_mode="antialiased" if antialiased else "classic")
-        loss = torch.nn.functional.mse_loss(out[0], img)
+        # The background is composited here, as GsplatRenderer does (gsplat 1.5's packed path
+        # rejects a batched `backgrounds`).
+        loss = torch.nn.functional.mse_loss(out[0] + (1.0 - alpha[0]) * bg, img)
         opt.zero_grad()
         loss.backward()
         opt.step()
