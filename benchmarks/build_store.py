@@ -42,7 +42,8 @@ def write_ply(path: Path, tiles: list[Gaussians]) -> None:
     with open(path, "wb") as f:
         f.write(header.encode())
         for g in tiles:
-            rec = np.empty(len(g), [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+            rec = np.empty(len(g), [("x", "<f8"), ("y", "<f8"), ("z", "<f8"),
+                                    ("red", "u1"), ("green", "u1"), ("blue", "u1")])
             rec["x"], rec["y"], rec["z"] = g.means_ecef().T
             rec["red"], rec["green"], rec["blue"] = (g.rgb.numpy() * 255).round().astype(np.uint8).T
             f.write(rec.tobytes())
@@ -64,7 +65,8 @@ def main() -> None:
     t = time.perf_counter()
     tiles = [s() for s in world.sources()]
     n = sum(len(g) for g in tiles)
-    print(f"world: {n:,} splats in {len(tiles)} lifted tiles (stride {world.stride}, {time.perf_counter() - t:.1f} s to make)")
+    print(f"world: {n:,} splats in {len(tiles)} lifted tiles (stride {world.stride}, "
+          f"{time.perf_counter() - t:.1f} s to make)")
 
     exe = Path(args.py3dtiles)
     if exe.is_file():

@@ -88,7 +88,7 @@ def budget_sweep(stores: list, cams: list, renderer, budgets: list[float], cache
     (small, small_path), (large, large_path) = stores[0], stores[-1]
     print(f"\nframe time against the splat budget: largest store ({large:,} splats) vs smallest ({small:,})")
     print(f"{'altitude m':>10} {'store':>12} {'budget/px':>9} {'drawn':>10} {'frame s':>8} {'vs smallest':>11}")
-    for (alt, _), cam in zip(ALTITUDES, cams):
+    for (alt, _), cam in zip(ALTITUDES, cams, strict=True):
         rows = [(small, small_path, 1.0)] + [(large, large_path, b) for b in budgets]
         base = None
         for n, path, b in rows:
@@ -159,7 +159,8 @@ def main() -> None:
         if args.target is None:
             world = TiledWorld(1e5, args.tiles)
             args.target = (*world.centre(), world.ground_height())
-        descent(args.descent, args.frames, args.cache_mb, tuple(args.target), args.width, args.height, args.render_every)
+        descent(args.descent, args.frames, args.cache_mb, tuple(args.target), args.width, args.height,
+                args.render_every)
         return
     if max(args.sizes) > args.tiles**2 * 1e6 * 1.01:
         ap.error(f"--tiles {args.tiles} holds at most {args.tiles**2 * 1e6:.0e} splats")
@@ -172,7 +173,8 @@ def main() -> None:
                    else "lifting on the workers, counted")
         print(f"build {st['splats']:>12,} splats (stride {st['stride']}): {st['seconds']:.1f} s "
               f"({lifting}), {rate:,.0f} splats/s with {args.workers} workers, "
-              f"{st['nodes']:,} nodes, {st['bytes'] / 2**20:,.0f} MiB, {st['bytes'] / st['splats']:.1f} B/splat", flush=True)
+              f"{st['nodes']:,} nodes, {st['bytes'] / 2**20:,.0f} MiB, {st['bytes'] / st['splats']:.1f} B/splat",
+              flush=True)
         stores.append((st["splats"], path))
 
     cams = cameras(args.tiles, args.width, args.height)
@@ -185,7 +187,7 @@ def main() -> None:
           f"{'cold load s':>11} {'cut s':>7} {'render s':>9} {'frame s':>8}")
     for n, path in stores:
         store = open_store(path)
-        for (alt, _), cam in zip(ALTITUDES, cams):
+        for (alt, _), cam in zip(ALTITUDES, cams, strict=True):
             with Stream(store, cache_bytes=args.cache_mb * 2**20) as stream:
                 drawn, t_cold, t_sel, t_ren = frame(stream, renderer, cam)
                 nodes = stream.last.cut_nodes

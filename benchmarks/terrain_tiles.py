@@ -89,7 +89,8 @@ class TiledWorld:
     def sources(self) -> list:
         """Picklable callables: on Dask workers each process lifts with its own copy of the world."""
         _WORLDS.setdefault((self.total_splats, self.tiles), self)
-        return [partial(world_tile, self.total_splats, self.tiles, r, c) for r in range(self.tiles) for c in range(self.tiles)]
+        return [partial(world_tile, self.total_splats, self.tiles, r, c)
+                for r in range(self.tiles) for c in range(self.tiles)]
 
     def centre(self) -> tuple[float, float]:
         """lon, lat of the middle of the central tile."""

@@ -88,7 +88,8 @@ def test_nadir_render_reproduces_orthophoto(pair):
     shifted, _ = _metrics(img[1:, 1:], ref[:-1, :-1])
     assert shifted < value_psnr - 8.0, shifted
     # With the renderer's own defaults (0.3 px low-pass) and default splats the image is softer but close.
-    soft, soft_ssim = _metrics(CpuRenderer(antialiased=False).render(earth3d.lift(r), nadir_camera(r)).rgb[rows, cols], ref)
+    soft_rgb = CpuRenderer(antialiased=False).render(earth3d.lift(r), nadir_camera(r)).rgb
+    soft, soft_ssim = _metrics(soft_rgb[rows, cols], ref)
     print(f"{pair}: one cell off: PSNR {shifted:.2f} dB; default lift + renderer low-pass: "
           f"PSNR {soft:.2f} dB, SSIM {soft_ssim:.4f}")
     assert soft > 18.0
@@ -282,7 +283,8 @@ def test_geographic_crs_cells_in_metres():
     g = earth3d.lift(r, walls=False, sigma=0.5)
     # 0.0015 deg cells at 40.35 N: ~127 m east-west, ~167 m north-south.
     lat = 40.35
-    dx = np.radians(0.0015) * 6378137.0 * np.cos(np.radians(lat)) / np.sqrt(1 - 0.00669438 * np.sin(np.radians(lat)) ** 2)
+    dx = (np.radians(0.0015) * 6378137.0 * np.cos(np.radians(lat))
+          / np.sqrt(1 - 0.00669438 * np.sin(np.radians(lat)) ** 2))
     dy = np.radians(0.0015) * 6335439.0 / (1 - 0.00669438 * np.sin(np.radians(lat)) ** 2) ** 1.5
     rot = quat_to_rotmat(g.quats.double()).numpy()
     lon_c, lat_c, _ = ecef_to_geodetic(g.means_ecef()[len(g) // 2])
@@ -358,7 +360,8 @@ def test_cell_between_two_jumps_keeps_a_cell_sized_splat():
 
 def test_bad_parameters():
     r = _para()
-    for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0}, {"sigma": 0.4, "backing": True}):
+    for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0},
+               {"sigma": 0.4, "backing": True}):
         with pytest.raises(ValueError, match=next(iter(kw))):
             earth3d.lift(r, **kw)
     tiny = GeoRaster(r.rgb[:1], r.height[:1], r.valid[:1], r.transform, r.crs)

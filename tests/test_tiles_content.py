@@ -143,7 +143,8 @@ def _tiny_store(path: Path, crop) -> object:  # noqa: F811
     """A few dozen splats: one leaf, the store's level-0 root."""
     g = earth3d.lift(crop, walls=False)
     keep = torch.arange(0, len(g), max(1, len(g) // 40))
-    build_store([Gaussians(g.origin, g.means[keep], g.quats[keep], g.scales[keep], g.opacities[keep], g.sh[keep])], path)
+    build_store([Gaussians(g.origin, g.means[keep], g.quats[keep], g.scales[keep], g.opacities[keep], g.sh[keep])],
+                path)
     return open_store(path)
 
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -98,7 +100,8 @@ def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None
     return path
 
 
-def read_ply(path: str | os.PathLike, origin_lonlath=None, heading_deg: float = 0.0, up: str | None = None) -> Gaussians:
+def read_ply(path: str | os.PathLike, origin_lonlath: Sequence[float] | None = None, heading_deg: float = 0.0,
+             up: str | None = None) -> Gaussians:
     """Read a 3DGS PLY and place it on the globe.
 
     The geodetic origin is `origin_lonlath` when given, else the one in the `<file>.json` sidecar;
@@ -126,33 +129,21 @@ def read_ply(path: str | os.PathLike, origin_lonlath=None, heading_deg: float = 
 
 
 def read_ply_records(path: Path) -> np.ndarray:
-    """The `vertex` element of a PLY (binary little/big endian or ascii) as a numpy structured array."""
+    """The `vertex` element of a PLY (binary little/big endian or ascii) as a numpy structured array.
+
+    Args:
+        path: The PLY file.
+
+    Returns:
+        One record per vertex, with one field per `property` of the header.
+
+    Raises:
+        ValueError: The file is not a PLY, its header is malformed, or its body is truncated.
+    """
     with open(path, "rb") as f:
         if f.readline().strip() != b"ply":
             raise ValueError(f"{path}: not a PLY file (no 'ply' magic line)")
-        fmt, elements, current = None, [], None
-        while True:
-            line = f.readline()
-            if not line:
-                raise ValueError(f"{path}: PLY header has no end_header line")
-            words = line.decode("ascii", errors="replace").split()
-            if not words or words[0] in ("comment", "obj_info"):
-                continue
-            if words[0] == "end_header":
-                break
-            if words[0] == "format" and len(words) >= 2:
-                fmt = words[1]
-            elif words[0] == "element" and len(words) == 3:
-                current = (words[1], int(words[2]), [])
-                elements.append(current)
-            elif words[0] == "property" and current is not None:
-                if words[1] == "list":
-                    raise ValueError(f"{path}: list property {words[-1]!r} in element {current[0]!r} is not supported")
-                if words[1] not in _PLY_TYPES:
-                    raise ValueError(f"{path}: unknown PLY property type {words[1]!r} for {words[-1]!r}")
-                current[2].append((words[2], _PLY_TYPES[words[1]]))
-            else:
-                raise ValueError(f"{path}: malformed PLY header line {line.decode(errors='replace').strip()!r}")
+        fmt, elements = _read_ply_header(f, path)
         if fmt not in ("binary_little_endian", "binary_big_endian", "ascii"):
             raise ValueError(f"{path}: unsupported PLY format {fmt!r}")
         if not elements or elements[0][0] != "vertex":
@@ -169,6 +160,43 @@ def read_ply_records(path: Path) -> np.ndarray:
         if len(body) < count * dtype.itemsize:
             raise ValueError(f"{path}: PLY body is truncated ({len(body)} of {count * dtype.itemsize} bytes)")
         return np.frombuffer(body, dtype=dtype)
+
+
+_PlyElement = tuple[str, int, list[tuple[str, str]]]
+
+
+def _read_ply_header(f: BinaryIO, path: Path) -> tuple[str | None, list[_PlyElement]]:
+    """The header lines after the magic up to `end_header`: the format and the elements with their properties."""
+    fmt: str | None = None
+    elements: list[_PlyElement] = []
+    while True:
+        line = f.readline()
+        if not line:
+            raise ValueError(f"{path}: PLY header has no end_header line")
+        words = line.decode("ascii", errors="replace").split()
+        if not words or words[0] in ("comment", "obj_info"):
+            continue
+        if words[0] == "end_header":
+            return fmt, elements
+        if words[0] == "format" and len(words) >= 2:
+            fmt = words[1]
+        elif words[0] == "element" and len(words) == 3:
+            elements.append((words[1], int(words[2]), []))
+        elif words[0] == "property" and elements:
+            elements[-1][2].append(_ply_property(words, elements[-1][0], path))
+        else:
+            raise ValueError(f"{path}: malformed PLY header line {line.decode(errors='replace').strip()!r}")
+
+
+def _ply_property(words: list[str], element: str, path: Path) -> tuple[str, str]:
+    """One scalar `property TYPE NAME` header line as (name, numpy type code)."""
+    if words[1] == "list":
+        raise ValueError(f"{path}: list property {words[-1]!r} in element {element!r} is not supported")
+    if len(words) != 3:
+        raise ValueError(f"{path}: malformed PLY property line {' '.join(words)!r}")
+    if words[1] not in _PLY_TYPES:
+        raise ValueError(f"{path}: unknown PLY property type {words[1]!r} for {words[-1]!r}")
+    return words[2], _PLY_TYPES[words[1]]
 
 
 def _splat_arrays(records: np.ndarray, path: Path):

@@ -71,7 +71,8 @@ def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional
         while fractional_bits > 0 and extent * (1 << fractional_bits) > _MAX_FIXED:
             fractional_bits -= 1
     if extent * (1 << fractional_bits) > _MAX_FIXED:
-        raise ValueError(f"SPZ positions reach {extent:.1f} m, beyond 24-bit fixed point with {fractional_bits} fractional bits")
+        raise ValueError(f"SPZ positions reach {extent:.1f} m, beyond 24-bit fixed point "
+                         f"with {fractional_bits} fractional bits")
 
     fixed = np.round(means * (1 << fractional_bits)).astype(np.int64).astype("<i4")
     positions = fixed.view(np.uint8).reshape(n, 3, 4)[:, :, :3].reshape(-1)
