@@ -222,7 +222,8 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
     rise = np.abs(dh)
 
     # The wall stands on the cell boundary, from the lower height up to the upper one.
-    mx, my = raster.transform @ (cols + 0.5 + 0.5 * (axis == 1), rows + 0.5 + 0.5 * (axis == 0))
+    # affine's stub types `@` for a pair of floats only; it maps arrays of coordinates just as well
+    mx, my = raster.transform @ (cols + 0.5 + 0.5 * (axis == 1), rows + 0.5 + 0.5 * (axis == 0))  # type: ignore[operator]
     h_lo = heights[lo_rows, lo_cols]
     bottom = crs_to_ecef(raster.crs, mx, my, h_lo)
     top = crs_to_ecef(raster.crs, mx, my, h_lo + rise)

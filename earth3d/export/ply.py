@@ -200,6 +200,8 @@ def _ply_property(words: list[str], element: str, path: Path) -> tuple[str, str]
 
 
 def _splat_arrays(records: np.ndarray, path: Path):
+    if records.dtype.names is None:
+        raise ValueError(f"{path}: PLY vertex element has no named properties")
     names = set(records.dtype.names)
     required = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
                 "rot_0", "rot_1", "rot_2", "rot_3"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def encode_subtree(tiles: np.ndarray, contents: np.ndarray, children: np.ndarray
     if tile_table is not None:
         name, properties = tile_table
         count = int(np.asarray(tiles, dtype=bool).sum())
-        table = {"class": name, "count": count, "properties": {}}
+        table: dict[str, Any] = {"class": name, "count": count, "properties": {}}
         for prop, values in properties.items():
             values = np.ascontiguousarray(values)
             if len(values) != count:

@@ -10,6 +10,7 @@ All reprojection goes through rasterio.warp; all CRS work through pyproj.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def _open(path: Path, role: str) -> rasterio.io.DatasetReader:
 
 def _read_heights(dem, band: int, path: Path) -> np.ndarray:
     data = dem.read(band, masked=True)
-    heights = np.ma.asarray(data).astype(np.float64).filled(np.nan)
+    heights = np.ma.filled(np.ma.asarray(data).astype(np.float64), np.nan)
     heights[~np.isfinite(heights)] = np.nan
     _require_valid(np.isfinite(heights), f"DEM {path}")
     return heights
@@ -200,8 +201,10 @@ def _read_ortho(ortho, path: Path, rgb_bands, alpha_band, stretch, grid: _Grid) 
 
 
 def _check_stretch(stretch) -> Stretch:
-    if stretch is None or (isinstance(stretch, str) and stretch == "auto"):
-        return stretch
+    if stretch is None:
+        return None
+    if isinstance(stretch, str) and stretch == "auto":
+        return "auto"
     try:
         lo, hi = (float(v) for v in stretch)
     except (TypeError, ValueError):
@@ -239,9 +242,12 @@ def _vertical_datum(heights: np.ndarray, grid: _Grid, declared: str | None, path
         return heights, horizontal, "ellipsoid"
     if crs.is_compound:
         vertical = crs.sub_crs_list[-1]
+        geodetic = crs.geodetic_crs
+        if geodetic is None:
+            raise InputFileError(f"DEM {path}: its CRS {crs.name!r} has no geodetic datum to take heights to")
         with warnings.catch_warnings():  # a missing grid is reported below, in one warning
             warnings.simplefilter("ignore")
-            group = TransformerGroup(crs, crs.geodetic_crs.to_3d(), always_xy=True)
+            group = TransformerGroup(crs, geodetic.to_3d(), always_xy=True)
         if group.best_available and group.transformers:
             rows, cols = np.indices(heights.shape)
             x, y = grid.transform @ (cols + 0.5, rows + 0.5)
@@ -294,7 +300,10 @@ def _intersect(a, b):
 def _as_res(resolution) -> tuple[float, float] | None:
     if resolution is None:
         return None
-    rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
+    try:
+        rx, ry = (float(v) for v in ((resolution, resolution) if isinstance(resolution, numbers.Real) else resolution))
+    except (TypeError, ValueError):
+        raise InputError(f"resolution={resolution!r} must be a number or an (x, y) pair of numbers") from None
     if not (math.isfinite(rx) and math.isfinite(ry) and rx > 0 and ry > 0):
         raise InputError(f"resolution={resolution!r} must be positive and finite")
     return float(rx), float(ry)

@@ -21,6 +21,19 @@ SUBTREE_LEVELS = 5  # an index file holds levels L0 .. L0 + 4 below a root at L0
 Key = tuple[int, int, int, int]
 
 
+def as_key(values) -> Key:
+    """A node key (level, x, y, z) of Python ints from any four integers (a tuple, a numpy row).
+
+    Args:
+        values: Four integers: level, x, y, z.
+
+    Returns:
+        The key as a tuple of four Python ints.
+    """
+    level, x, y, z = (int(v) for v in values)
+    return level, x, y, z
+
+
 def cell_size(level: int) -> float:
     """Side of a level's cells in metres."""
     return CUBE_SIDE_M / (1 << level)

@@ -94,7 +94,7 @@ class BuildPlan:
             {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level}).encode())
 
 
-def plan(out_path: str | os.PathLike, *, leaf_cap: int = 32768, bucket_level: int | None = None,
+def plan(out_path: str | os.PathLike | Location, *, leaf_cap: int = 32768, bucket_level: int | None = None,
          sh_degree: int | None = None) -> BuildPlan:
     """Start or resume a build in `out_path` (a folder or fsspec URL). An interrupted build's
     settings are kept; settings given here that contradict them are refused.
