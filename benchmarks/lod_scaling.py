@@ -60,7 +60,7 @@ def build_world_store(size: float, tiles: int, workdir: Path, workers: int, rebu
 
 def cameras(tiles: int, width: int, height: int) -> list[earth3d.Camera]:
     world = TiledWorld(1e5, tiles)
-    lon, lat = world.centre()
+    lon, lat = world.center()
     ground = world.ground_height()
     return [earth3d.Camera.from_geodetic(lon, lat, ground + alt, heading_deg=20.0, pitch_deg=pitch,
                                          width=width, height=height) for alt, pitch in ALTITUDES]
@@ -158,7 +158,7 @@ def main() -> None:
     if args.descent:
         if args.target is None:
             world = TiledWorld(1e5, args.tiles)
-            args.target = (*world.centre(), world.ground_height())
+            args.target = (*world.center(), world.ground_height())
         descent(args.descent, args.frames, args.cache_mb, tuple(args.target), args.width, args.height,
                 args.render_every)
         return
@@ -210,7 +210,7 @@ def main() -> None:
         budget_sweep(stores, cams, renderer, args.budgets, args.cache_mb)
     if args.frames:
         world = TiledWorld(1e5, args.tiles)
-        target = [str(v) for v in (*world.centre(), world.ground_height())]
+        target = [str(v) for v in (*world.center(), world.ground_height())]
         subprocess.run([sys.executable, __file__, "--descent", str(stores[-1][1]), "--frames", str(args.frames),
                         "--cache-mb", str(args.cache_mb), "--target", *target, "--width", str(args.width),
                         "--height", str(args.height), "--render-every", str(args.render_every)], check=True)

@@ -1,6 +1,6 @@
 """Lift a GeoRaster into geo-referenced Gaussians: one flat splat per valid cell, plus walls.
 
-Every cell centre is placed on the terrain in ECEF (float64 through pyproj),
+Every cell center is placed on the terrain in ECEF (float64 through pyproj),
 and the surface tangents come from differences of neighbouring ECEF
 positions, so projected and geographic CRSs are handled alike and cell sizes
 are true metres. A splat's covariance spans its cell's tangent parallelogram,
@@ -53,7 +53,7 @@ def lift(
     under 1e-4, so near-opaque splats can leave it at alpha ~0.98.
     sigma: in-plane standard deviation as a fraction of the cell spacing along
     each tangent. Gaussians trade sharpness for coverage: 0.8 keeps alpha >= 0.99
-    between cell centres (at a lattice corner four splats each reach
+    between cell centers (at a lattice corner four splats each reach
     exp(-0.25 / sigma^2)), while ~0.45 reproduces the orthophoto pixel for pixel
     at one cell per pixel but lets the background show between cells in close
     views (`backing` gets both). thickness: standard deviation along the normal, as a
@@ -93,8 +93,8 @@ def lift(
     heights = _fill_invalid(raster.height.astype(np.float64), valid)
     x, y = raster.cell_centers()
     points = crs_to_ecef(raster.crs, x, y, heights)  # (H, W, 3) float64
-    centre = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), float(np.median(heights[valid])))
-    origin = centre.reshape(3)
+    center = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), float(np.median(heights[valid])))
+    origin = center.reshape(3)
 
     t_u = _tangent(points, heights, axis=1, threshold=wall_threshold)[valid]
     t_v = _tangent(points, heights, axis=0, threshold=wall_threshold)[valid]

@@ -74,23 +74,23 @@ def frustum_planes(camera: Camera) -> np.ndarray:
 
 
 def box_corners(center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
-    """The 8 corners (N, 8, 3) of oriented boxes (N, 3) centres, (N, 3, 3) half-axis columns."""
+    """The 8 corners (N, 8, 3) of oriented boxes (N, 3) centers, (N, 3, 3) half-axis columns."""
     signs = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], dtype=np.float64) * 2 - 1
     return center[:, None, :] + np.einsum("kj,nij->nki", signs, half_axes)
 
 
 def below_horizon(camera: Camera, corners_rel: np.ndarray, radius: float = OCCLUDER_RADIUS_M) -> np.ndarray:
     """Boolean (N,) of boxes (camera-relative corners (N, 8, 3)) hidden behind a sphere of
-    `radius` at the earth's centre. The points hidden by a sphere, seen from outside it,
+    `radius` at the earth's center. The points hidden by a sphere, seen from outside it,
     include the convex set inside its tangent cone and beyond the plane of the tangent
     circle; a box whose 8 corners are all in that set is hidden.
     """
-    to_centre = -camera.position
-    dist = float(np.linalg.norm(to_centre))
+    to_center = -camera.position
+    dist = float(np.linalg.norm(to_center))
     if dist <= radius:
         return np.zeros(corners_rel.shape[0], dtype=bool)
-    u = to_centre / dist
-    along = corners_rel @ u  # (N, 8) distance along the view of the centre
+    u = to_center / dist
+    along = corners_rel @ u  # (N, 8) distance along the view of the center
     cos_half = np.sqrt(dist * dist - radius * radius) / dist  # the tangent cone's half-angle
     in_cone = along >= cos_half * np.linalg.norm(corners_rel, axis=2)
     beyond = along >= (dist * dist - radius * radius) / dist

@@ -1,7 +1,7 @@
 """What a viewer gets from a splat tileset: every GLB carries the attributes KHR_gaussian_splatting requires
 (SPZ-compressed or not, still read by SPZ's reference decoder and splat-transform), the first tiles it
 fetches from the root hold content worth drawing, in both layouts and for stores from a few splats to the
-whole planet, and the tileset's root volume sits on the data (viewers render relative to its centre)."""
+whole planet, and the tileset's root volume sits on the data (viewers render relative to its center)."""
 
 from __future__ import annotations
 

@@ -177,7 +177,7 @@ def filled_heights(raster: GeoRaster) -> np.ndarray:
 
 def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame,
                    heights: np.ndarray | None = None) -> np.ndarray:
-    """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain
+    """ENU positions (float64, (N, 3)) of the centers of cells (rows, cols) on the terrain
     (`heights`: the raster's `filled_heights`, when the caller has them already).
     """
     t = raster.transform
@@ -237,7 +237,7 @@ def mesh_glb(enu: np.ndarray, uv: np.ndarray, tris: np.ndarray, rgb: np.ndarray,
 def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath=None,
                       max_error: float | None = None, overwrite: bool = False) -> Path:
     """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
-    frame at `origin_lonlath` (default: the raster's centre at its median valid height).
+    frame at `origin_lonlath` (default: the raster's center at its median valid height).
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     if origin_lonlath is None:
@@ -248,7 +248,7 @@ def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath
 
 
 def raster_center(raster: GeoRaster) -> tuple[float, float, float]:
-    """Geodetic (lon, lat, h) of the raster's centre at its median valid height."""
+    """Geodetic (lon, lat, h) of the raster's center at its median valid height."""
     left, bottom, right, top = raster.bounds()
     height = float(np.median(raster.height[raster.valid])) if raster.valid.any() else 0.0
     ecef = crs_to_ecef(raster.crs, (left + right) / 2, (bottom + top) / 2, height)

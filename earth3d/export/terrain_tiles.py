@@ -30,7 +30,7 @@ def write_terrain_tileset(raster: GeoRaster, out_dir: str | os.PathLike, tile_ce
     """Write a 3D Tiles 1.1 tileset of textured terrain meshes for `raster` into `out_dir`.
 
     `tile_cells`: most quads along a tile's side. `texture_px`: most texture pixels along a tile's side.
-    `origin_lonlath`: the tileset's ENU frame (default: the raster's centre at its median height).
+    `origin_lonlath`: the tileset's ENU frame (default: the raster's center at its median height).
     Returns the path of tileset.json.
     """
     if tile_cells < 1 or texture_px < 1:

@@ -311,7 +311,7 @@ def descent(
     Descent: the altitude above the ground eases from `start_altitude_m` to `end_altitude_m` on a
     log scale (smoothstep in log-altitude, so it is monotone and starts and stops gently). The camera
     looks straight down until `tilt_below_m`, then tilts up to `end_pitch_deg` while keeping (lon, lat)
-    in the centre of the image. Street: the last `street_fraction` of the frames fly
+    in the center of the image. Street: the last `street_fraction` of the frames fly
     `street_distance_m` along `heading_deg` at `end_altitude_m` above the ground, easing in and out.
     `ground_m` is the ground height (a constant, or a function of lon/lat arrays) the altitudes are
     measured from; along the street it is smoothed and taken as the upper envelope so the camera

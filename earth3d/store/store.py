@@ -124,7 +124,7 @@ class Store:
         return chunk_path(self.path, as_key(key))
 
     def read(self, key: Key) -> Gaussians:
-        """A node's splats (offsets from its cell centre), validated against the index entry."""
+        """A node's splats (offsets from its cell center), validated against the index entry."""
         key = as_key(key)
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))

@@ -276,9 +276,9 @@ def build_leaf(p: BuildPlan, task: LeafTask) -> list[Key]:
             _write_node(p, key, splats.take(idx), 0.0, leaf=True)
             leaves.append(key)
             continue
-        centre = cell_center(key)
+        center = cell_center(key)
         pos = splats.pos[idx]
-        oct_ = ((pos[:, 0] >= centre[0]) * 4 + (pos[:, 1] >= centre[1]) * 2 + (pos[:, 2] >= centre[2])).astype(np.int64)
+        oct_ = ((pos[:, 0] >= center[0]) * 4 + (pos[:, 1] >= center[1]) * 2 + (pos[:, 2] >= center[2])).astype(np.int64)
         order = np.argsort(oct_, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(oct_, minlength=8))])
         for o in range(7, -1, -1):
