@@ -51,6 +51,17 @@ from .geometry import Camera
 from .renderers.projection import EPS2D, project_gaussians
 from .renderers.torch_reference import MAX_BATCH_ELEMENTS, tile_intersections
 
+__all__ = [
+    "RefineResult",
+    "load_store_splats",
+    "psnr",
+    "read_dataset",
+    "refine",
+    "refine_store",
+    "view_weights",
+    "write_dataset",
+]
+
 TILE = 16
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 

@@ -31,6 +31,20 @@ from .nodes import NodeTable
 from .store import Store
 from .store.keys import Key, parent
 
+__all__ = [
+    "CUT_MEMO",
+    "OCCLUDER_RADIUS_M",
+    "CutStats",
+    "Stream",
+    "below_horizon",
+    "box_corners",
+    "distance_to_box",
+    "frustum_planes",
+    "screen_coverage",
+    "screen_space_error",
+    "visible",
+]
+
 Mode = Literal["complete", "interactive"]
 # The polar radius less the deepest ocean trench: every surface point lies outside this sphere.
 OCCLUDER_RADIUS_M = 6_356_752.0 - 11_000.0

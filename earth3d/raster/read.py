@@ -61,26 +61,41 @@ def read_raster(
     """A DEM (any CRS, int or float) and an optional orthophoto as one GeoRaster.
 
     Nodata and NaN heights, orthophoto nodata and transparent (alpha 0) pixels
-    are masked (`valid` False). Orthophoto bands: red/green/blue come from the
-    file's colour interpretation (else bands 1, 2, 3) unless `rgb_bands`
-    (1-based) says otherwise; a 4th band is used as alpha only when the file
-    marks it as alpha (an NIR band is ignored). Colours are scaled by `stretch`:
-    a (low, high) pair stretches each band between those percentiles of its
-    valid values over the DEM; None scales by the data type's range (uint8 /255, uint16
-    /65535, float taken as [0, 1]); "auto" applies a (2, 98) stretch to dark
-    raw-DN imagery (99.9th percentile under 75% of the type's range, or floats
-    outside [0, 1]) and scales by the type's range otherwise.
-
-    Without an orthophoto, colour is a hypsometric ramp (green lowlands, brown
-    hills, white peaks, over the raster's own height range; blues below sea
+    are masked (`valid` False). Without an orthophoto, colour is a hypsometric ramp (green
+    lowlands, brown hills, white peaks, over the raster's own height range; blues below sea
     level) shaded by a hillshade lit from the north-west.
 
     Heights: a DEM whose CRS has a vertical component that pyproj can turn into
     ellipsoidal heights is converted. Otherwise (a 2D CRS, or no geoid grid
     installed) heights are used as ellipsoidal heights, `vertical_datum` records
-    "geoid (assumed EGM96), not corrected" and one warning per process says so;
-    pass `vertical_datum="ellipsoid"` to declare the heights ellipsoidal.
-    `resolution` (CRS units, x or (x, y)) overrides the lifting cell size.
+    "geoid (assumed EGM96), not corrected" and one warning per process says so.
+
+    Args:
+        dem_path: The DEM file (a GeoTIFF or anything rasterio reads, with a CRS).
+        ortho_path: An orthophoto over the DEM, in any CRS (reprojected onto the DEM's grid).
+        stretch: How colours are scaled: a (low, high) pair stretches each band between those
+            percentiles of its valid values over the DEM; None scales by the data type's range
+            (uint8 /255, uint16 /65535, float taken as [0, 1]); "auto" applies a (2, 98) stretch
+            to dark raw-DN imagery (99.9th percentile under 75% of the type's range, or floats
+            outside [0, 1]) and scales by the type's range otherwise.
+        dem_band: The DEM band holding the heights (1-based).
+        rgb_bands: The orthophoto's red, green and blue bands (1-based); default: the file's
+            colour interpretation, else bands 1, 2, 3. A 4th band is used as alpha only when the
+            file marks it as alpha (an NIR band is ignored).
+        vertical_datum: "ellipsoid" declares the heights ellipsoidal (no conversion, no warning).
+        resolution: The lifting cell size in CRS units, x or (x, y) (default: the DEM's own).
+
+    Returns:
+        The GeoRaster: heights, colours in [0, 1], validity mask, CRS and transform.
+
+    Raises:
+        InputFileError: A file is missing, unreadable, has no CRS or lacks the requested band.
+        InputError: An option is invalid (stretch, rgb_bands, vertical_datum, resolution), or the
+            orthophoto does not overlap the DEM.
+
+    Example:
+        >>> r = earth3d.read_raster("dem.tif", "ortho.tif")  # doctest: +SKIP
+        >>> r.shape, r.crs  # doctest: +SKIP
     """
     if vertical_datum not in (None, "ellipsoid"):
         raise InputError(f"vertical_datum={vertical_datum!r}: expected None (infer) or 'ellipsoid'")

@@ -55,6 +55,24 @@ from .layout import META_FILE, STORE_FORMAT, WORK_FOLDER, chunk_path, index_path
 from .merge import merge_splats, splat_bounds
 
 Source = Union[Gaussians, Callable[[], Gaussians]]
+
+__all__ = [
+    "BUCKET_SPLATS",
+    "MAX_BUCKET_LEVEL",
+    "SPILL_FIELDS",
+    "BuildPlan",
+    "Source",
+    "LeafTask",
+    "build_leaf",
+    "build_parent",
+    "finalize",
+    "ingest",
+    "leaf_tasks",
+    "parent_tasks",
+    "plan",
+    "read_splats",
+]
+
 BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
 MAX_BUCKET_LEVEL = 20
 
