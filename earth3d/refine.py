@@ -368,6 +368,15 @@ def refine_store(store_path: str | os.PathLike, dataset: str | os.PathLike, out:
     """Refine a store's leaf splats against a dataset folder and build the result as a new store at `out`.
 
     The new store has the same leaf capacity and SH degree; its inner levels are merged afresh.
+
+    Args:
+        store_path: The store to refine.
+        dataset: A folder of posed images (`write_dataset`'s layout).
+        out: Where the refined store is built.
+        **options: Passed to `refine` (iterations, learning rates, ...).
+
+    Returns:
+        The RefineResult of `refine` (the refined splats; held-out PSNR before and after).
     """
     from . import store as store_mod
 

@@ -153,7 +153,25 @@ def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) 
 
 
 class Stream:
-    """Selects, loads and caches the chunks a camera needs from a `Store`."""
+    """Selects, loads and caches the chunks a camera needs from a `Store`.
+
+    Args:
+        store: The store, or the path or URL of one.
+        cache_bytes: Most bytes of decoded chunks kept in memory (least recently used go first).
+        sse_threshold_px: A node whose screen-space error is at most this many pixels is drawn
+            instead of its children.
+        mode: "complete" waits for every chunk of a cut; "interactive" draws what is loaded.
+        threads: Threads loading chunks in the background.
+        splat_budget_per_pixel: Most splats per image pixel a cut holds (refinements of the
+            largest error first); None for no budget.
+
+    Raises:
+        InputError: An option is out of range.
+
+    Example:
+        >>> with Stream(open_store("world.e3d")) as stream:  # doctest: +SKIP
+        ...     g = stream.select(camera)
+    """
 
     def __init__(self, store: Store | str, cache_bytes: int = 1 << 30, sse_threshold_px: float = 1.0,
                  mode: Mode = "complete", threads: int = 2, splat_budget_per_pixel: float | None = 1.0):
@@ -266,6 +284,16 @@ class Stream:
 
         "complete" waits for every chunk of the cut; "interactive" draws what is
         loaded and stands in the nearest loaded ancestor for chunks still loading.
+
+        Args:
+            camera: The view the cut is chosen for.
+
+        Returns:
+            The splats to draw, with their origin at the camera position; `self.last` holds the
+            cut's statistics (CutStats).
+
+        Raises:
+            ChunkError: A chunk of the cut is missing or corrupt ("complete" mode).
         """
         keys = self._remembered_cut(camera)
         if self.mode == "complete":

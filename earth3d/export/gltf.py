@@ -137,8 +137,22 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
 
 def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None,
                      compression: str | None = None, overwrite: bool = False) -> Path:
-    """Write `gaussians` as a GLB with KHR_gaussian_splatting in the ENU frame at `origin_lonlath`
-    (default: the splats' own origin). `compression="spz"` stores them as SPZ.
+    """Write `gaussians` as a GLB with KHR_gaussian_splatting in the local ENU frame.
+
+    Args:
+        gaussians: The splats.
+        path: The .glb file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the splats' own origin).
+        compression: None for float attributes, "spz" to store them as SPZ.
+        overwrite: Replace an existing file.
+
+    Returns:
+        The .glb path.
+
+    Raises:
+        ValueError: An unknown `compression`.
+        OutputExistsError: The file exists and `overwrite` is False.
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
@@ -236,8 +250,25 @@ def mesh_glb(enu: np.ndarray, uv: np.ndarray, tris: np.ndarray, rgb: np.ndarray,
 
 def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath=None,
                       max_error: float | None = None, overwrite: bool = False) -> Path:
-    """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
-    frame at `origin_lonlath` (default: the raster's center at its median valid height).
+    """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the
+    local ENU frame.
+
+    Args:
+        raster: Heights and colours.
+        path: The .glb file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the raster's center at its median valid height).
+        max_error: Largest height error of the simplified mesh, metres (default: a tenth of the
+            ground resolution; 1 m for a geographic CRS).
+        overwrite: Replace an existing file.
+
+    Returns:
+        The .glb path.
+
+    Raises:
+        ImportError: pydelatin is not installed (the `export` extra).
+        ValueError: The raster is too small or has no valid height.
+        OutputExistsError: The file exists and `overwrite` is False.
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     if origin_lonlath is None:

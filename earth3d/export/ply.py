@@ -67,8 +67,23 @@ def ply_dtype(sh_degree: int) -> np.dtype:
 
 
 def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, overwrite: bool = False) -> Path:
-    """Write `gaussians` as a 3DGS PLY in the ENU frame at `origin_lonlath` (default: the geodetic point of
-    the splats' ECEF origin), plus the `<file>.json` sidecar. Returns the PLY path.
+    """Write `gaussians` as a 3DGS PLY in the local ENU frame, plus the `<file>.json` sidecar.
+
+    Args:
+        gaussians: The splats.
+        path: The .ply file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the geodetic point of the splats' ECEF origin).
+        overwrite: Replace existing files.
+
+    Returns:
+        The PLY path.
+
+    Raises:
+        OutputExistsError: The PLY or its sidecar exists and `overwrite` is False.
+
+    Example:
+        >>> write_ply(earth3d.lift(raster), "scene.ply")  # doctest: +SKIP
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     side = check_output(sidecar_path(path), overwrite, make_parent=False, flag="overwrite=True")
@@ -104,9 +119,22 @@ def read_ply(path: str | os.PathLike, origin_lonlath: Sequence[float] | None = N
              up: str | None = None) -> Gaussians:
     """Read a 3DGS PLY and place it on the globe.
 
-    The geodetic origin is `origin_lonlath` when given, else the one in the `<file>.json` sidecar;
-    one of them is required. `up` is "z" (default; ENU) or "y" (east, up, south); `heading_deg`
-    turns the scene about the vertical, clockwise seen from above.
+    Args:
+        path: The .ply file (binary or ascii, one `vertex` element with the 3DGS properties).
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the
+            file's frame; default: the one in the `<file>.json` sidecar (one of them is required).
+        heading_deg: Turns the scene about the vertical, clockwise seen from above.
+        up: "z" (default; ENU) or "y" (east, up, south); default: the sidecar's, else "z".
+
+    Returns:
+        The splats, with their ECEF origin at `origin_lonlath`.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: No geodetic origin, an unknown `up`, or a malformed PLY or sidecar.
+
+    Example:
+        >>> g = read_ply("point_cloud.ply", origin_lonlath=(7.45, 46.95, 540.0))  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():

@@ -56,7 +56,11 @@ class Store:
 
     # ------------------------------------------------------------------ metadata
     def info(self) -> dict:
-        """Extent (ECEF AABB), levels, node and splat counts, bytes on disk, format version."""
+        """Extent (ECEF AABB), levels, node and splat counts, bytes on disk, format version.
+
+        Returns:
+            A JSON-ready dict of the store's description.
+        """
         m = self.meta
         return {
             "path": str(self.path),
@@ -124,7 +128,18 @@ class Store:
         return chunk_path(self.path, as_key(key))
 
     def read(self, key: Key) -> Gaussians:
-        """A node's splats (offsets from its cell center), validated against the index entry."""
+        """A node's splats (offsets from its cell center), validated against the index entry.
+
+        Args:
+            key: The node (level, x, y, z).
+
+        Returns:
+            The node's splats, with their origin at the cell center.
+
+        Raises:
+            KeyError: The store has no such node.
+            ChunkError: The chunk file is missing, truncated, or fails its checksum.
+        """
         key = as_key(key)
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
@@ -134,6 +149,12 @@ class Store:
 
 def open_store(path: str | os.PathLike | Location) -> Store:
     """Open a built store, a folder or fsspec URL (see docs/FORMAT.md).
+
+    Args:
+        path: The store folder, or a URL such as memory://world or s3://bucket/world.
+
+    Returns:
+        The opened Store (index files are read on demand).
 
     Raises:
         InputFileError: `path` is not a folder.

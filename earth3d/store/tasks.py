@@ -116,6 +116,19 @@ def plan(out_path: str | os.PathLike | Location, *, leaf_cap: int = 32768, bucke
          sh_degree: int | None = None) -> BuildPlan:
     """Start or resume a build in `out_path` (a folder or fsspec URL). An interrupted build's
     settings are kept; settings given here that contradict them are refused.
+
+    Args:
+        out_path: Where the store is built.
+        leaf_cap: Most splats in a leaf node.
+        bucket_level: Octree level of the ingest buckets (default: chosen from the data).
+        sh_degree: SH degree of the stored splats (default: that of the sources).
+
+    Returns:
+        The build plan, recorded under the build's work folder.
+
+    Raises:
+        InputError: An option is out of range or contradicts the interrupted build's.
+        OutputError: `out_path` holds something other than a store or an unfinished build.
     """
     if leaf_cap < 1:
         raise InputError(f"leaf_cap={leaf_cap} must be >= 1")
