@@ -116,7 +116,13 @@ ENTRY_POINTS = [
 # Synthesis entry points whose docstrings still lack a section (earth3d/synth is being rewritten;
 # its docstrings are finished there). Each one listed here is an expected failure; remove it once
 # its docstring is complete (a listed entry point that passes fails the test, as a reminder).
-SYNTH_DOCS_TODO: set[str] = set()
+# earth3d.synth.place and EarthWorld are not in earth3d.synth.__all__ on this branch.
+SYNTH_DOCS_TODO = {
+    "earth3d.synth:ProceduralWorld.generate",  # no Args:, no Returns:
+    "earth3d.synth:EarthWorld.generate",  # no Args:, no Returns:
+    "earth3d.synth:RasterSource",  # no Args: (constructor)
+    "earth3d.synth:FittedGenerator.fit",  # no Args:, no Returns:
+}
 
 
 def _resolve(entry: str):
@@ -179,7 +185,8 @@ def test_synth_todo_names_entry_points():
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_entry_point_docs(entry):
-    if entry in SYNTH_DOCS_TODO:
-        pytest.xfail("synthesis docstrings are being rewritten")
     problems = _doc_problems(_resolve(entry))
+    if entry in SYNTH_DOCS_TODO:
+        assert problems, f"{entry} is documented now: remove it from SYNTH_DOCS_TODO"
+        pytest.xfail(f"{entry}: {', '.join(problems)} (synthesis docstrings still to finish)")
     assert not problems, f"{entry}: {', '.join(problems)}"
