@@ -305,7 +305,7 @@ def test_gsplat_renderer_feeds_camera_relative_splats(monkeypatch):
     seen = {}
 
     def rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height, near_plane, far_plane,
-                      sh_degree, backgrounds, render_mode, rasterize_mode):
+                      sh_degree, render_mode, rasterize_mode, backgrounds=None):
         seen.update(render_mode=render_mode, sh_degree=sh_degree, reach=float(means.abs().max()),
                     translation=float(viewmats[0, :3, 3].abs().max()), dtype=means.dtype)
         K = Ks[0].double().numpy()
@@ -313,7 +313,7 @@ def test_gsplat_renderer_feeds_camera_relative_splats(monkeypatch):
                           K[0, 0], K[1, 1], K[0, 2], K[1, 2], near_plane, far_plane)
         splats = Gaussians(cam.position, means, quats, scales, opacities, colors)
         out = CpuRenderer(antialiased=rasterize_mode == "antialiased").render(
-            splats, view_cam, background=tuple(backgrounds[0].tolist()))
+            splats, view_cam, background=(0.0, 0.0, 0.0) if backgrounds is None else tuple(backgrounds[0].tolist()))
         return (torch.cat([out.rgb, out.depth[..., None]], -1)[None], out.alpha[None, ..., None],
                 {"radii": torch.ones(out.n_splats, 2, dtype=torch.int32)})
 
