@@ -37,7 +37,8 @@ def sources(seed: int, tiles: int, tile_px: int) -> list:
     lon0, lat0 = ProceduralWorld(seed).find_city()
     side = tile_px * TILE_DEG_PER_PX
     west, south = lon0 - tiles * side / 2, lat0 - tiles * side / 2
-    return [partial(lifted_tile, seed, (west + i * side, south + j * side, west + (i + 1) * side, south + (j + 1) * side))
+    return [partial(lifted_tile, seed,
+                    (west + i * side, south + j * side, west + (i + 1) * side, south + (j + 1) * side))
             for j in range(tiles) for i in range(tiles)]
 
 

@@ -4,7 +4,7 @@ The world is real SRTM terrain tiled over a square (benchmarks/terrain_tiles.py)
 lifted to Gaussians up front so that only building is timed. earth3d.store.build_store
 (leaves, merged inner nodes, checksummed chunks, subtree index) runs with
 --workers processes; the baseline, in the same run, is `py3dtiles convert --jobs
-<workers>` on the splat centres and colours written as a binary PLY (it tiles and
+<workers>` on the splat centers and colours written as a binary PLY (it tiles and
 subsamples points, with no covariance merging). py3dtiles needs an older numpy than
 earth3d, so it lives in its own venv:
 
@@ -35,14 +35,15 @@ from earth3d.store import build_store  # noqa: E402
 
 
 def write_ply(path: Path, tiles: list[Gaussians]) -> None:
-    """The splat centres (float64 ECEF) and colours of every tile as one binary PLY, tile by tile."""
+    """The splat centers (float64 ECEF) and colours of every tile as one binary PLY, tile by tile."""
     header = ("ply\nformat binary_little_endian 1.0\n"
               f"element vertex {sum(len(g) for g in tiles)}\nproperty double x\nproperty double y\nproperty double z\n"
               "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
     with open(path, "wb") as f:
         f.write(header.encode())
         for g in tiles:
-            rec = np.empty(len(g), [("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+            rec = np.empty(len(g), [("x", "<f8"), ("y", "<f8"), ("z", "<f8"),
+                                    ("red", "u1"), ("green", "u1"), ("blue", "u1")])
             rec["x"], rec["y"], rec["z"] = g.means_ecef().T
             rec["red"], rec["green"], rec["blue"] = (g.rgb.numpy() * 255).round().astype(np.uint8).T
             f.write(rec.tobytes())
@@ -64,7 +65,8 @@ def main() -> None:
     t = time.perf_counter()
     tiles = [s() for s in world.sources()]
     n = sum(len(g) for g in tiles)
-    print(f"world: {n:,} splats in {len(tiles)} lifted tiles (stride {world.stride}, {time.perf_counter() - t:.1f} s to make)")
+    print(f"world: {n:,} splats in {len(tiles)} lifted tiles (stride {world.stride}, "
+          f"{time.perf_counter() - t:.1f} s to make)")
 
     exe = Path(args.py3dtiles)
     if exe.is_file():

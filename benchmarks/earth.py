@@ -3,7 +3,7 @@
 Prints: import time of earth3d.synth and installed data size; over random land/coast boxes at
 1 km and 10 km cells, land/sea agreement with the 1 km mask, mean CIEDE2000 difference from Blue
 Marble at 4 arc-minutes, distance from every GeoNames city over 100,000 inhabitants in the boxes
-to the centre of its generated built-up area; Pearson correlation of heights with real DEMs, both
+to the center of its generated built-up area; Pearson correlation of heights with real DEMs, both
 averaged to 8 km cells.
 
     EARTH3D_TEST_DATA=/work/shared/data python benchmarks/earth.py [--boxes 24] [--seed 0]
@@ -71,10 +71,10 @@ def land_and_colour(worlds, boxes, res):
         lat = lattice_for(box, res)
         lats, lons = lat.lats(), lat.lons()
         ref = sample_grid(bm, lats, lons, lat.dlat, lat.dlon, D.GRID_N) / 255.0
-        centre = D.sample_mask(lats, lons, 1e-9, 1e-9) > 0.5  # the mask at each pixel centre
+        center = D.sample_mask(lats, lons, 1e-9, 1e-9) > 0.5  # the mask at each pixel center
         for name, w in worlds.items():
             g = w.generate(bbox=box, resolution_m=res)
-            agree[name].append(np.mean((g.height > 0) == centre))
+            agree[name].append(np.mean((g.height > 0) == center))
             de[name].append(ciede2000(srgb_to_lab(block_mean(g.rgb, k)), srgb_to_lab(block_mean(ref, k))).mean())
     return {n: float(np.mean(v)) for n, v in agree.items()}, {n: float(np.mean(v)) for n, v in de.items()}
 
@@ -230,12 +230,12 @@ def main() -> None:
         print(f"\n{len(boxes)} random land/coast boxes of {size} deg at {res / 1000:g} km cells "
               f"({time.process_time() - t:.1f} s CPU)")
         for name in worlds:
-            print(f"  {name:28s} land/sea agreement with the 1 km mask at pixel centres {100 * agree[name]:6.2f} %"
+            print(f"  {name:28s} land/sea agreement with the 1 km mask at pixel centers {100 * agree[name]:6.2f} %"
                   f"   mean CIEDE2000 vs Blue Marble (4') {de[name]:6.2f}")
         print(f"  ratio EarthWorld / baseline: CIEDE2000 {de['EarthWorld'] / de['ProceduralWorld (baseline)']:.3f}")
         d = city_offsets(worlds["EarthWorld"], boxes)
         if d:
-            print(f"  GeoNames cities > 100,000 in the boxes: {len(d)}; distance to the centre of their built-up "
+            print(f"  GeoNames cities > 100,000 in the boxes: {len(d)}; distance to the center of their built-up "
                   f"area: median {np.median(d):.2f} km, 90th percentile {np.percentile(d, 90):.2f} km, "
                   f"max {np.max(d):.2f} km")
         else:

@@ -57,7 +57,7 @@ def timed(renderer, splats, camera, repeat: int = 1):
 
 
 def compare(store, world: TiledWorld, gpu, cpu) -> None:
-    lon, lat = world.centre()
+    lon, lat = world.center()
     ground = world.ground_height()
     print("\n1. gsplat vs CPU renderer, same splats, 1280x720")
     worst = np.inf
@@ -77,7 +77,7 @@ def compare(store, world: TiledWorld, gpu, cpu) -> None:
 
 
 def descent(store, world: TiledWorld, gpu, frames: int) -> None:
-    lon, lat = world.centre()
+    lon, lat = world.center()
     ground = world.ground_height()
     cams = paths.descent(lon, lat, frames, ground_m=ground, heading_deg=20.0, width=1920, height=1080)
     alts = np.array([c.geodetic()[2] for c in cams]) - ground
@@ -104,7 +104,7 @@ def descent(store, world: TiledWorld, gpu, frames: int) -> None:
 
 
 def views(store, world: TiledWorld, gpu, cpu, n: int) -> None:
-    lon, lat = world.centre()
+    lon, lat = world.center()
     ground = world.ground_height()
     rng = np.random.default_rng(0)
     cams = [earth3d.Camera.from_geodetic(lon + rng.uniform(-0.05, 0.05), lat + rng.uniform(-0.05, 0.05),

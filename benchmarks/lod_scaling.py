@@ -60,7 +60,7 @@ def build_world_store(size: float, tiles: int, workdir: Path, workers: int, rebu
 
 def cameras(tiles: int, width: int, height: int) -> list[earth3d.Camera]:
     world = TiledWorld(1e5, tiles)
-    lon, lat = world.centre()
+    lon, lat = world.center()
     ground = world.ground_height()
     return [earth3d.Camera.from_geodetic(lon, lat, ground + alt, heading_deg=20.0, pitch_deg=pitch,
                                          width=width, height=height) for alt, pitch in ALTITUDES]
@@ -88,7 +88,7 @@ def budget_sweep(stores: list, cams: list, renderer, budgets: list[float], cache
     (small, small_path), (large, large_path) = stores[0], stores[-1]
     print(f"\nframe time against the splat budget: largest store ({large:,} splats) vs smallest ({small:,})")
     print(f"{'altitude m':>10} {'store':>12} {'budget/px':>9} {'drawn':>10} {'frame s':>8} {'vs smallest':>11}")
-    for (alt, _), cam in zip(ALTITUDES, cams):
+    for (alt, _), cam in zip(ALTITUDES, cams, strict=True):
         rows = [(small, small_path, 1.0)] + [(large, large_path, b) for b in budgets]
         base = None
         for n, path, b in rows:
@@ -158,8 +158,9 @@ def main() -> None:
     if args.descent:
         if args.target is None:
             world = TiledWorld(1e5, args.tiles)
-            args.target = (*world.centre(), world.ground_height())
-        descent(args.descent, args.frames, args.cache_mb, tuple(args.target), args.width, args.height, args.render_every)
+            args.target = (*world.center(), world.ground_height())
+        descent(args.descent, args.frames, args.cache_mb, tuple(args.target), args.width, args.height,
+                args.render_every)
         return
     if max(args.sizes) > args.tiles**2 * 1e6 * 1.01:
         ap.error(f"--tiles {args.tiles} holds at most {args.tiles**2 * 1e6:.0e} splats")
@@ -172,7 +173,8 @@ def main() -> None:
                    else "lifting on the workers, counted")
         print(f"build {st['splats']:>12,} splats (stride {st['stride']}): {st['seconds']:.1f} s "
               f"({lifting}), {rate:,.0f} splats/s with {args.workers} workers, "
-              f"{st['nodes']:,} nodes, {st['bytes'] / 2**20:,.0f} MiB, {st['bytes'] / st['splats']:.1f} B/splat", flush=True)
+              f"{st['nodes']:,} nodes, {st['bytes'] / 2**20:,.0f} MiB, {st['bytes'] / st['splats']:.1f} B/splat",
+              flush=True)
         stores.append((st["splats"], path))
 
     cams = cameras(args.tiles, args.width, args.height)
@@ -185,7 +187,7 @@ def main() -> None:
           f"{'cold load s':>11} {'cut s':>7} {'render s':>9} {'frame s':>8}")
     for n, path in stores:
         store = open_store(path)
-        for (alt, _), cam in zip(ALTITUDES, cams):
+        for (alt, _), cam in zip(ALTITUDES, cams, strict=True):
             with Stream(store, cache_bytes=args.cache_mb * 2**20) as stream:
                 drawn, t_cold, t_sel, t_ren = frame(stream, renderer, cam)
                 nodes = stream.last.cut_nodes
@@ -208,7 +210,7 @@ def main() -> None:
         budget_sweep(stores, cams, renderer, args.budgets, args.cache_mb)
     if args.frames:
         world = TiledWorld(1e5, args.tiles)
-        target = [str(v) for v in (*world.centre(), world.ground_height())]
+        target = [str(v) for v in (*world.center(), world.ground_height())]
         subprocess.run([sys.executable, __file__, "--descent", str(stores[-1][1]), "--frames", str(args.frames),
                         "--cache-mb", str(args.cache_mb), "--target", *target, "--width", str(args.width),
                         "--height", str(args.height), "--render-every", str(args.render_every)], check=True)

@@ -107,13 +107,16 @@ def main() -> None:
 
     baseline = TorchTileRenderer()
     t_ref, c_ref, ref = timed(lambda: baseline.render(g, cam), args.baseline_frames)
-    print(f"TorchTileRenderer (torch):  median {t_ref:.3f} s wall ({c_ref:.3f} s CPU) over {args.baseline_frames} frames, "
+    print(f"TorchTileRenderer (torch):  median {t_ref:.3f} s wall ({c_ref:.3f} s CPU) "
+          f"over {args.baseline_frames} frames, "
           f"{ref.n_splats / t_ref / 1e6:.2f} M splats/s")
     err = (out.rgb - ref.rgb).double()
     psnr = 10 * np.log10(1.0 / max(float((err ** 2).mean()), 1e-30))
     print(f"agreement of the two images: PSNR {psnr:.1f} dB, max |rgb difference| {float(err.abs().max()):.1e}")
-    print(f"speed-up of CpuRenderer over the PyTorch tile compositor: {t_ref / t_cpu:.1f}x wall, {c_ref / c_cpu:.1f}x CPU")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work slows the wall times)")
+    print(f"speed-up of CpuRenderer over the PyTorch tile compositor: {t_ref / t_cpu:.1f}x wall, "
+          f"{c_ref / c_cpu:.1f}x CPU")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(other work slows the wall times)")
 
 
 if __name__ == "__main__":

@@ -89,18 +89,19 @@ class TiledWorld:
     def sources(self) -> list:
         """Picklable callables: on Dask workers each process lifts with its own copy of the world."""
         _WORLDS.setdefault((self.total_splats, self.tiles), self)
-        return [partial(world_tile, self.total_splats, self.tiles, r, c) for r in range(self.tiles) for c in range(self.tiles)]
+        return [partial(world_tile, self.total_splats, self.tiles, r, c)
+                for r in range(self.tiles) for c in range(self.tiles)]
 
-    def centre(self) -> tuple[float, float]:
+    def center(self) -> tuple[float, float]:
         """lon, lat of the middle of the central tile."""
         mid = self.tiles // 2
         return LON0 + (mid + 0.5) * TILE_DEG, LAT0 + (mid + 0.5) * TILE_DEG
 
     def ground_height(self, window_deg: float = 0.01) -> float:
-        """The highest DEM height within `window_deg` of the centre (cameras stay above ground)."""
+        """The highest DEM height within `window_deg` of the center (cameras stay above ground)."""
         r = self.dem
         n = max(1, int(window_deg / (TILE_DEG / r.shape[1])))
-        cy, cx = r.shape[0] // 2, r.shape[1] // 2  # the tile centre is its own mirror image
+        cy, cx = r.shape[0] // 2, r.shape[1] // 2  # the tile center is its own mirror image
         return float(np.nanmax(r.height[cy - n:cy + n + 1, cx - n:cx + n + 1]))
 
 

@@ -3,7 +3,7 @@
 For fixed geometry a rendered pixel is linear in the splat colours: compositing weights
 `w = alpha * T` do not depend on colour. Straight down at one pixel per cell, lifting's
 splats (one per cell, in-plane covariance `sigma^2` cells^2 along the grid axes) project
-to Gaussians centred on the pixel centres with covariance `(sigma^2 + eps2d) I` px^2
+to Gaussians centered on the pixel centers with covariance `(sigma^2 + eps2d) I` px^2
 (eps2d: the renderer's 0.3 px^2 low-pass) and, in gsplat's "antialiased" mode, opacity
 `opacity * sigma^2 / (sigma^2 + eps2d)`. Each pixel composites the splats of its
 neighbourhood front to back in depth order (here: height along the scene's vertical,

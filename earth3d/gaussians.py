@@ -92,6 +92,9 @@ class Gaussians:
             opacities: (N,) in [0, 1].
             sh: (N, K, 3) SH coefficients.
 
+        Returns:
+            The Gaussians, float32 tensors on the CPU.
+
         Raises:
             InputError: an array has the wrong shape.
         """
@@ -216,7 +219,11 @@ class Gaussians:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
-        """Write an .npz atomically (temporary name, then rename)."""
+        """Write an .npz atomically (temporary name, then rename).
+
+        Args:
+            path: The file to write (replaced if it exists).
+        """
         with replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, format=np.array(FORMAT), origin=self.origin, **self.arrays()._asdict())
 
@@ -224,8 +231,18 @@ class Gaussians:
     def load(cls, path: str | os.PathLike) -> "Gaussians":
         """Read an .npz written by `save`.
 
+        Args:
+            path: The file written by `Gaussians.save`.
+
+        Returns:
+            The Gaussians, on the CPU.
+
         Raises:
             InputFileError: the file is missing or is not an earth3d Gaussians file.
+
+        Example:
+            >>> g.save("tile.npz")  # doctest: +SKIP
+            >>> Gaussians.load("tile.npz")  # doctest: +SKIP
         """
         path = Path(path)
         if not path.is_file():

@@ -1,6 +1,6 @@
 """Lift a GeoRaster into geo-referenced Gaussians: one flat splat per valid cell, plus walls.
 
-Every cell centre is placed on the terrain in ECEF (float64 through pyproj),
+Every cell center is placed on the terrain in ECEF (float64 through pyproj),
 and the surface tangents come from differences of neighbouring ECEF
 positions, so projected and geographic CRSs are handled alike and cell sizes
 are true metres. A splat's covariance spans its cell's tangent parallelogram,
@@ -48,33 +48,45 @@ def lift(
 ) -> Gaussians:
     """Gaussians for every valid cell of `raster` (masked cells give none), with walls at height jumps.
 
-    opacity: splat opacity in (0, 1]; 0.98 rather than 1 because gsplat-style
-    compositing stops a pixel *before* a splat that would drive its transmittance
-    under 1e-4, so near-opaque splats can leave it at alpha ~0.98.
-    sigma: in-plane standard deviation as a fraction of the cell spacing along
-    each tangent. Gaussians trade sharpness for coverage: 0.8 keeps alpha >= 0.99
-    between cell centres (at a lattice corner four splats each reach
-    exp(-0.25 / sigma^2)), while ~0.45 reproduces the orthophoto pixel for pixel
-    at one cell per pixel but lets the background show between cells in close
-    views (`backing` gets both). thickness: standard deviation along the normal, as a
-    fraction of the mean cell spacing. walls: add vertical splats where the
-    height between 4-neighbours jumps by more than `wall_threshold` cell
-    spacings, coloured as the upper cell times `wall_shade`, at most
-    `max_wall_layers` per jump (taller walls get taller splats).
-    backing: two splats per cell instead of one, to have both: a sharp splat
-    (sigma SHARP_SIGMA) on the surface carries the orthophoto pixel for pixel, and
-    the `sigma` splat, sunk BACKING_DEPTH cell spacings below it along the normal,
-    sorts behind its neighbours' sharp splats and fills the gaps between them.
-    Twice the splats; worth it for close views of a fine orthophoto.
-    solve_colours: colours solved so that the nadir render at one pixel per cell
-    (gsplat's antialiased mode and 0.3 px^2 low-pass, as `default_renderer()`)
-    reproduces `raster.rgb` (bounded least squares, tiled; see `colour_solve`);
-    False copies each cell's pixel into its splat. With `backing` the colours are
-    copied (the sharp layer already carries the pixels).
+    Args:
+        raster: The heights and colours to lift (`earth3d.read_raster`, a synthesized world).
+        opacity: Splat opacity in (0, 1]; 0.98 rather than 1 because gsplat-style
+            compositing stops a pixel *before* a splat that would drive its transmittance
+            under 1e-4, so near-opaque splats can leave it at alpha ~0.98.
+        sigma: In-plane standard deviation as a fraction of the cell spacing along
+            each tangent. Gaussians trade sharpness for coverage: 0.8 keeps alpha >= 0.99
+            between cell centers (at a lattice corner four splats each reach
+            exp(-0.25 / sigma^2)), while ~0.45 reproduces the orthophoto pixel for pixel
+            at one cell per pixel but lets the background show between cells in close
+            views (`backing` gets both).
+        thickness: Standard deviation along the normal, as a fraction of the mean cell spacing.
+        walls: Add vertical splats where the height between 4-neighbours jumps by more than
+            `wall_threshold` cell spacings, coloured as the upper cell times `wall_shade`, at most
+            `max_wall_layers` per jump (taller walls get taller splats).
+        wall_threshold: The height jump, in cell spacings, that gets a wall.
+        wall_shade: Factor on the upper cell's colour for its wall.
+        max_wall_layers: Most splat layers stacked in one wall.
+        backing: Two splats per cell instead of one, to have both: a sharp splat
+            (sigma SHARP_SIGMA) on the surface carries the orthophoto pixel for pixel, and
+            the `sigma` splat, sunk BACKING_DEPTH cell spacings below it along the normal,
+            sorts behind its neighbours' sharp splats and fills the gaps between them.
+            Twice the splats; worth it for close views of a fine orthophoto.
+        solve_colours: Colours solved so that the nadir render at one pixel per cell
+            (gsplat's antialiased mode and 0.3 px^2 low-pass, as `default_renderer()`)
+            reproduces `raster.rgb` (bounded least squares, tiled; see `colour_solve`);
+            False copies each cell's pixel into its splat. With `backing` the colours are
+            copied (the sharp layer already carries the pixels).
+
+    Returns:
+        The splats (SH degree 0) around an ECEF origin at the raster's center.
+
+    Raises:
+        ValueError: An option is out of range, or the raster is smaller than 2 x 2 cells or has
+            no valid cell.
 
     Example:
-        >>> r = earth3d.read_raster("dem.tif", "ortho.tif")
-        >>> g = earth3d.lift(r)  # one splat per valid cell, colours solved
+        >>> r = earth3d.read_raster("dem.tif", "ortho.tif")  # doctest: +SKIP
+        >>> g = earth3d.lift(r)  # one splat per valid cell, colours solved  # doctest: +SKIP
     """
     if not 0.0 < opacity <= 1.0:
         raise ValueError(f"opacity={opacity} must be in (0, 1]")
@@ -93,8 +105,8 @@ def lift(
     heights = _fill_invalid(raster.height.astype(np.float64), valid)
     x, y = raster.cell_centers()
     points = crs_to_ecef(raster.crs, x, y, heights)  # (H, W, 3) float64
-    centre = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), float(np.median(heights[valid])))
-    origin = centre.reshape(3)
+    center = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), float(np.median(heights[valid])))
+    origin = center.reshape(3)
 
     t_u = _tangent(points, heights, axis=1, threshold=wall_threshold)[valid]
     t_v = _tangent(points, heights, axis=0, threshold=wall_threshold)[valid]
@@ -222,7 +234,8 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
     rise = np.abs(dh)
 
     # The wall stands on the cell boundary, from the lower height up to the upper one.
-    mx, my = raster.transform @ (cols + 0.5 + 0.5 * (axis == 1), rows + 0.5 + 0.5 * (axis == 0))
+    # affine's stub types `@` for a pair of floats only; it maps arrays of coordinates just as well
+    mx, my = raster.transform @ (cols + 0.5 + 0.5 * (axis == 1), rows + 0.5 + 0.5 * (axis == 0))  # type: ignore[operator]
     h_lo = heights[lo_rows, lo_cols]
     bottom = crs_to_ecef(raster.crs, mx, my, h_lo)
     top = crs_to_ecef(raster.crs, mx, my, h_lo + rise)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .store import Store
 from .store.chunk import FLAG_LEAF
-from .store.keys import Key, child
+from .store.keys import Key, as_key, child
 
 
 class NodeTable:
@@ -58,7 +58,7 @@ class NodeTable:
 
     def rows(self, keys: list[Key]) -> np.ndarray:
         """Rows (int64) of several nodes."""
-        return np.array([self.row(tuple(k)) for k in keys], dtype=np.int64)
+        return np.array([self.row(as_key(k)) for k in keys], dtype=np.int64)
 
     def children(self, r: int) -> np.ndarray:
         """Rows of a node's existing children (empty for a leaf)."""

@@ -51,6 +51,17 @@ from .geometry import Camera
 from .renderers.projection import EPS2D, project_gaussians
 from .renderers.torch_reference import MAX_BATCH_ELEMENTS, tile_intersections
 
+__all__ = [
+    "RefineResult",
+    "load_store_splats",
+    "psnr",
+    "read_dataset",
+    "refine",
+    "refine_store",
+    "view_weights",
+    "write_dataset",
+]
+
 TILE = 16
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 
@@ -359,6 +370,15 @@ def refine_store(store_path: str | os.PathLike, dataset: str | os.PathLike, out:
     """Refine a store's leaf splats against a dataset folder and build the result as a new store at `out`.
 
     The new store has the same leaf capacity and SH degree; its inner levels are merged afresh.
+
+    Args:
+        store_path: The store to refine.
+        dataset: A folder of posed images (`write_dataset`'s layout).
+        out: Where the refined store is built.
+        **options: Passed to `refine` (iterations, learning rates, ...).
+
+    Returns:
+        The RefineResult of `refine` (the refined splats; held-out PSNR before and after).
     """
     from . import store as store_mod
 

@@ -31,6 +31,20 @@ from .nodes import NodeTable
 from .store import Store
 from .store.keys import Key, parent
 
+__all__ = [
+    "CUT_MEMO",
+    "OCCLUDER_RADIUS_M",
+    "CutStats",
+    "Stream",
+    "below_horizon",
+    "box_corners",
+    "distance_to_box",
+    "frustum_planes",
+    "screen_coverage",
+    "screen_space_error",
+    "visible",
+]
+
 Mode = Literal["complete", "interactive"]
 # The polar radius less the deepest ocean trench: every surface point lies outside this sphere.
 OCCLUDER_RADIUS_M = 6_356_752.0 - 11_000.0
@@ -74,23 +88,23 @@ def frustum_planes(camera: Camera) -> np.ndarray:
 
 
 def box_corners(center: np.ndarray, half_axes: np.ndarray) -> np.ndarray:
-    """The 8 corners (N, 8, 3) of oriented boxes (N, 3) centres, (N, 3, 3) half-axis columns."""
+    """The 8 corners (N, 8, 3) of oriented boxes (N, 3) centers, (N, 3, 3) half-axis columns."""
     signs = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], dtype=np.float64) * 2 - 1
     return center[:, None, :] + np.einsum("kj,nij->nki", signs, half_axes)
 
 
 def below_horizon(camera: Camera, corners_rel: np.ndarray, radius: float = OCCLUDER_RADIUS_M) -> np.ndarray:
     """Boolean (N,) of boxes (camera-relative corners (N, 8, 3)) hidden behind a sphere of
-    `radius` at the earth's centre. The points hidden by a sphere, seen from outside it,
+    `radius` at the earth's center. The points hidden by a sphere, seen from outside it,
     include the convex set inside its tangent cone and beyond the plane of the tangent
     circle; a box whose 8 corners are all in that set is hidden.
     """
-    to_centre = -camera.position
-    dist = float(np.linalg.norm(to_centre))
+    to_center = -camera.position
+    dist = float(np.linalg.norm(to_center))
     if dist <= radius:
         return np.zeros(corners_rel.shape[0], dtype=bool)
-    u = to_centre / dist
-    along = corners_rel @ u  # (N, 8) distance along the view of the centre
+    u = to_center / dist
+    along = corners_rel @ u  # (N, 8) distance along the view of the center
     cos_half = np.sqrt(dist * dist - radius * radius) / dist  # the tangent cone's half-angle
     in_cone = along >= cos_half * np.linalg.norm(corners_rel, axis=2)
     beyond = along >= (dist * dist - radius * radius) / dist
@@ -139,7 +153,25 @@ def screen_space_error(camera: Camera, error: np.ndarray, distance: np.ndarray) 
 
 
 class Stream:
-    """Selects, loads and caches the chunks a camera needs from a `Store`."""
+    """Selects, loads and caches the chunks a camera needs from a `Store`.
+
+    Args:
+        store: The store, or the path or URL of one.
+        cache_bytes: Most bytes of decoded chunks kept in memory (least recently used go first).
+        sse_threshold_px: A node whose screen-space error is at most this many pixels is drawn
+            instead of its children.
+        mode: "complete" waits for every chunk of a cut; "interactive" draws what is loaded.
+        threads: Threads loading chunks in the background.
+        splat_budget_per_pixel: Most splats per image pixel a cut holds (refinements of the
+            largest error first); None for no budget.
+
+    Raises:
+        InputError: An option is out of range.
+
+    Example:
+        >>> with Stream(open_store("world.e3d")) as stream:  # doctest: +SKIP
+        ...     g = stream.select(camera)
+    """
 
     def __init__(self, store: Store | str, cache_bytes: int = 1 << 30, sse_threshold_px: float = 1.0,
                  mode: Mode = "complete", threads: int = 2, splat_budget_per_pixel: float | None = 1.0):
@@ -252,6 +284,16 @@ class Stream:
 
         "complete" waits for every chunk of the cut; "interactive" draws what is
         loaded and stands in the nearest loaded ancestor for chunks still loading.
+
+        Args:
+            camera: The view the cut is chosen for.
+
+        Returns:
+            The splats to draw, with their origin at the camera position; `self.last` holds the
+            cut's statistics (CutStats).
+
+        Raises:
+            ChunkError: A chunk of the cut is missing or corrupt ("complete" mode).
         """
         keys = self._remembered_cut(camera)
         if self.mode == "complete":

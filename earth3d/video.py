@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -82,7 +83,8 @@ class Mp4Writer:
             raise ValueError(f"fps={fps} must be positive")
         self._tmp = temporary_sibling(self.path)
         self._fps, self._quality = float(fps), quality
-        self._encoder = None  # imageio-ffmpeg's frame writer, started by the first frame (it needs the size)
+        # imageio-ffmpeg's frame writer, started by the first frame (it needs the size)
+        self._encoder: Generator[None, np.ndarray | None, None] | None = None
         self._size: tuple[int, int] | None = None
         self.frames = 0
 
@@ -90,20 +92,22 @@ class Mp4Writer:
         """Add one (H, W, 3) frame; every frame must have the size of the first, with even sides."""
         frame = to_uint8(image)
         size = frame.shape[:2]
-        if self._size is None:
+        if self._encoder is None or self._size is None:
             if size[0] % 2 or size[1] % 2:
                 raise ValueError(f"video frames must have even width and height, got {size[1]}x{size[0]}")
             self._size = size
-            self._encoder = imageio_ffmpeg.write_frames(
+            self._encoder = encoder = imageio_ffmpeg.write_frames(
                 str(self._tmp), (size[1], size[0]), fps=self._fps, codec="libx264", quality=self._quality,
                 pix_fmt_out="yuv420p", macro_block_size=2, ffmpeg_log_level="error",
                 output_params=["-f", "mp4"],  # the temporary name has no .mp4 for ffmpeg to go by
             )
-            self._encoder.send(None)
-        elif size != self._size:
-            raise ValueError(f"video frame {self.frames} is {size[1]}x{size[0]}, expected "
-                             f"{self._size[1]}x{self._size[0]}")
-        self._encoder.send(np.ascontiguousarray(frame))
+            encoder.send(None)
+        else:
+            encoder = self._encoder
+            if size != self._size:
+                raise ValueError(f"video frame {self.frames} is {size[1]}x{size[0]}, expected "
+                                 f"{self._size[1]}x{self._size[0]}")
+        encoder.send(np.ascontiguousarray(frame))
         self.frames += 1
 
     def close(self) -> Path:

@@ -33,15 +33,15 @@ def main() -> None:
     splats = earth3d.lift(raster, backing=True)  # sharp surface splats over a hole-free backing layer
     print(f"{raster.shape[1]} x {raster.shape[0]} cells -> {len(splats)} splats ({raster.vertical_datum})")
 
-    # The scene centre as longitude, latitude and (ellipsoidal) height.
+    # The scene center as longitude, latitude and (ellipsoidal) height.
     h, w = raster.shape
     ground = float(np.median(raster.height[raster.valid]))
-    centre = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), ground)
-    lon, lat, _ = ecef_to_geodetic(centre)
+    center = crs_to_ecef(raster.crs, *(raster.transform @ (w / 2, h / 2)), ground)
+    lon, lat, _ = ecef_to_geodetic(center)
 
     views = {
         "nadir": Camera.from_geodetic(lon, lat, ground + 12_000, pitch_deg=-90, width=640, height=640, fov_y_deg=45),
-        # 6 km south-west of the centre, 3 km up, looking north-east and 25 degrees down.
+        # 6 km south-west of the center, 3 km up, looking north-east and 25 degrees down.
         "oblique": Camera.look_at((lon - 0.04, lat - 0.04, ground + 3_000), (lon, lat, ground),
                                   width=960, height=540, fov_y_deg=55),
     }

@@ -35,7 +35,8 @@ def main() -> None:
         store = build_store([splats], Path(tmp) / "store", leaf_cap=16384)
         tileset = write_tileset(store, args.out, compression="spz")
     tiles = json.loads(Path(tileset).read_text())
-    print(f"wrote {tileset}: 3D Tiles {tiles['asset']['version']}, root geometric error {tiles['geometricError']:.1f} m")
+    print(f"wrote {tileset}: 3D Tiles {tiles['asset']['version']}, "
+          f"root geometric error {tiles['geometricError']:.1f} m")
 
 
 if __name__ == "__main__":

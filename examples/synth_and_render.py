@@ -1,7 +1,7 @@
 """Synthesize a region of the procedural world, lift it to splats, build a store and render it.
 
 A 3 x 3 km box around the first city the world places near (0, 0), at 4 m cells, seen from
-2 km up looking north-east at 35 degrees down, and from 600 m over the city centre.
+2 km up looking north-east at 35 degrees down, and from 600 m over the city center.
 Writes high.png and low.png.
 
     python examples/synth_and_render.py [--seed 0] [--out .]

@@ -37,7 +37,7 @@ def empty(camera: Camera) -> RenderOutput:
     return RenderOutput(torch.zeros(h, w, 3), torch.zeros(h, w), torch.zeros(h, w))
 
 
-def centre(rgb: torch.Tensor) -> np.ndarray:
+def center(rgb: torch.Tensor) -> np.ndarray:
     h, w = rgb.shape[:2]
     return rgb[h // 2 - 2:h // 2 + 2, w // 2 - 2:w // 2 + 2].reshape(-1, 3).mean(0).numpy()
 
@@ -49,8 +49,8 @@ def test_noon_zenith_is_bluer_than_horizon(tabs):
     up = Camera.from_geodetic(LON, LAT, 10.0, 0.0, 90.0, width=64, height=48, fov_y_deg=20)
     # looking north, away from the sun
     level = Camera.from_geodetic(LON, LAT, 10.0, 0.0, 2.0, width=64, height=48, fov_y_deg=20)
-    zenith = centre(apply_atmosphere(empty(up), up, Sky(sun=sun)).rgb)
-    horizon = centre(apply_atmosphere(empty(level), level, Sky(sun=sun)).rgb)
+    zenith = center(apply_atmosphere(empty(up), up, Sky(sun=sun)).rgb)
+    horizon = center(apply_atmosphere(empty(level), level, Sky(sun=sun)).rgb)
     assert zenith[2] > zenith[1] > zenith[0]  # blue
     assert zenith[2] / zenith.sum() > horizon[2] / horizon.sum() + 0.03  # the horizon is whiter
     assert horizon.mean() > zenith.mean()  # and brighter
@@ -102,8 +102,8 @@ def test_distant_surfaces_fade_into_haze(tabs):
     sky = Sky(sun=Sun.from_horizon(150.0, 50.0, LON, LAT), relight=False)
     contrast, blue = [], []
     for distance in (1_000.0, 20_000.0, 80_000.0):
-        dark = centre(apply_atmosphere(flat_frame(cam, 0.1, distance), cam, sky).rgb)
-        light = centre(apply_atmosphere(flat_frame(cam, 0.6, distance), cam, sky).rgb)
+        dark = center(apply_atmosphere(flat_frame(cam, 0.1, distance), cam, sky).rgb)
+        light = center(apply_atmosphere(flat_frame(cam, 0.6, distance), cam, sky).rgb)
         contrast.append(float((light - dark).mean()))
         blue.append(float(dark[2] - dark[0]))
     assert contrast[0] > contrast[1] > contrast[2] > 0  # far ridges are flatter

@@ -153,8 +153,8 @@ def test_cesium_draws_exported_tileset(tmp_path, browser_tools, content):
     corr = np.corrcoef(img[both].mean(axis=-1), ours[both].mean(axis=-1))[0, 1]
     assert corr > 0.8, f"CesiumJS's image and ours differ (correlation {corr:.2f})"
     # and without seams: no thin dark lines across the drawn surface (CesiumJS renders splats in float32
-    # relative to the centre of the tileset's root volume; an implicit root volume centred on the earth's
-    # centre left them quantized to ~0.5 m, which drew dark lines across the surface)
+    # relative to the center of the tileset's root volume; an implicit root volume centered on the earth's
+    # center left them quantized to ~0.5 m, which drew dark lines across the surface)
     seams = _thin_dark_lines(img, drawn)
     assert seams < 1e-3, f"{seams:.2%} of the drawn surface lies on thin dark lines"
 

@@ -56,7 +56,7 @@ def test_build_and_info(store, capsys):
     assert main(["info", str(store), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["splat_count"] > 3000 and info["node_count"] > 1 and info["format_version"] >= 1
-    lon, lat, _ = info["centre_lonlath"]
+    lon, lat, _ = info["center_lonlath"]
     assert -50.0 < lon < -49.8 and -3.8 < lat < -3.7
     assert main(["info", str(store)]) == 0
     assert "bytes_on_disk" in capsys.readouterr().out
@@ -71,7 +71,7 @@ def test_render_from_store(store, tmp_path):
     _not_blank(image)
     d = np.load(depth)
     assert d.shape == (48, 64) and np.isfinite(d).all()
-    # At pitch -60 the ground is about 4000 / sin(60 deg) m away at the image centre.
+    # At pitch -60 the ground is about 4000 / sin(60 deg) m away at the image center.
     assert 3000 < np.median(d[20:28, 28:36]) < 6000
 
 
@@ -151,7 +151,7 @@ def test_export_ply_then_import_ply(store, tmp_path, capsys):
     assert main(["info", str(store), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert back_info["splat_count"] == info["splat_count"]
-    np.testing.assert_allclose(back_info["centre_lonlath"][:2], info["centre_lonlath"][:2], atol=1e-4)
+    np.testing.assert_allclose(back_info["center_lonlath"][:2], info["center_lonlath"][:2], atol=1e-4)
 
 
 def test_console_script_in_a_subprocess(store):
@@ -190,7 +190,7 @@ def test_build_from_a_procedural_region(tmp_path, capsys):
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["splat_count"] > 300
-    assert 9.70 < info["centre_lonlath"][0] < 9.74
+    assert 9.70 < info["center_lonlath"][0] < 9.74
 
 
 def test_synth_tile_and_level(tmp_path):

@@ -149,7 +149,7 @@ def test_missing_data_package_names_the_extra(monkeypatch):
 
 def test_lake_geneva_is_water_at_its_level(world):
     g = world.generate(bbox=(6.45, 46.38, 6.65, 46.48), resolution_m=500.0)  # the middle of the lake
-    centre = g.height[g.shape[0] // 3:2 * g.shape[0] // 3, g.shape[1] // 3:2 * g.shape[1] // 3]
-    assert centre.std() < 1e-3 * max(centre.mean(), 1.0) + 60.0  # flat-ish water surface
-    assert 200.0 < np.median(centre) < 700.0  # real level 372 m
+    center = g.height[g.shape[0] // 3:2 * g.shape[0] // 3, g.shape[1] // 3:2 * g.shape[1] // 3]
+    assert center.std() < 1e-3 * max(center.mean(), 1.0) + 60.0  # flat-ish water surface
+    assert 200.0 < np.median(center) < 700.0  # real level 372 m
     assert g.rgb[..., 2].mean() < 0.3 and g.rgb.mean() < 0.2  # dark water

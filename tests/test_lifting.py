@@ -29,7 +29,7 @@ def _duluth():
 
 
 def nadir_camera(r: GeoRaster, altitude_factor: float = 30.0) -> Camera:
-    """Straight down over the raster centre, one pixel per cell, image axes along the grid's x and -y.
+    """Straight down over the raster center, one pixel per cell, image axes along the grid's x and -y.
 
     The camera sits `altitude_factor` scene sizes up, so the view is nearly orthographic:
     relief shifts a pixel by at most relief / altitude * half-width (< 0.1 px here).
@@ -38,17 +38,17 @@ def nadir_camera(r: GeoRaster, altitude_factor: float = 30.0) -> Camera:
     rx, ry = r.resolution
     cx, cy = r.transform @ (w / 2, h / 2)
     ref = float(np.median(r.height[r.valid]))
-    centre = crs_to_ecef(r.crs, cx, cy, ref)
-    step_x = crs_to_ecef(r.crs, cx + rx, cy, ref) - centre
-    step_y = crs_to_ecef(r.crs, cx, cy - ry, ref) - centre  # one row down the image
-    up = crs_to_ecef(r.crs, cx, cy, ref + 1.0) - centre
+    center = crs_to_ecef(r.crs, cx, cy, ref)
+    step_x = crs_to_ecef(r.crs, cx + rx, cy, ref) - center
+    step_y = crs_to_ecef(r.crs, cx, cy - ry, ref) - center  # one row down the image
+    up = crs_to_ecef(r.crs, cx, cy, ref + 1.0) - center
     up /= np.linalg.norm(up)
     right = step_x - (step_x @ up) * up
     right /= np.linalg.norm(right)
     forward = -up
     down = np.cross(forward, right)
     dist = altitude_factor * max(w * np.linalg.norm(step_x), h * np.linalg.norm(step_y))
-    return Camera(centre + up * dist, np.stack([right, down, forward], axis=1), w, h,
+    return Camera(center + up * dist, np.stack([right, down, forward], axis=1), w, h,
                   dist / np.linalg.norm(step_x), dist / np.linalg.norm(step_y), w / 2, h / 2, near=1.0)
 
 
@@ -71,7 +71,7 @@ def _largest_valid_square(valid: np.ndarray, margin: int = 2) -> tuple[slice, sl
 def test_nadir_render_reproduces_orthophoto(pair):
     """One pixel per cell, straight down: the render matches the lifted grid's colours.
 
-    The comparison samples the splat surface at the cell centres (no 0.3 px screen-space
+    The comparison samples the splat surface at the cell centers (no 0.3 px screen-space
     low-pass, classic compositing), with the sharp surface splats of `backing`: it checks
     that each cell's colour sits exactly at its cell, so a one-cell misregistration fails it.
     """
@@ -88,7 +88,8 @@ def test_nadir_render_reproduces_orthophoto(pair):
     shifted, _ = _metrics(img[1:, 1:], ref[:-1, :-1])
     assert shifted < value_psnr - 8.0, shifted
     # With the renderer's own defaults (0.3 px low-pass) and default splats the image is softer but close.
-    soft, soft_ssim = _metrics(CpuRenderer(antialiased=False).render(earth3d.lift(r), nadir_camera(r)).rgb[rows, cols], ref)
+    soft_rgb = CpuRenderer(antialiased=False).render(earth3d.lift(r), nadir_camera(r)).rgb
+    soft, soft_ssim = _metrics(soft_rgb[rows, cols], ref)
     print(f"{pair}: one cell off: PSNR {shifted:.2f} dB; default lift + renderer low-pass: "
           f"PSNR {soft:.2f} dB, SSIM {soft_ssim:.4f}")
     assert soft > 18.0
@@ -136,14 +137,14 @@ def _close_camera(r: GeoRaster, row: int, col: int, cells_above: float = 3.0) ->
     """Straight down from `cells_above` cell spacings over cell (row, col), 90 deg field of view."""
     x, y = r.transform @ (col + 0.5, row + 0.5)
     ground = float(r.height[row, col])
-    centre = crs_to_ecef(r.crs, x, y, ground)
-    up = crs_to_ecef(r.crs, x, y, ground + 1.0) - centre
-    east = crs_to_ecef(r.crs, x + 1.0, y, ground) - centre
+    center = crs_to_ecef(r.crs, x, y, ground)
+    up = crs_to_ecef(r.crs, x, y, ground + 1.0) - center
+    east = crs_to_ecef(r.crs, x + 1.0, y, ground) - center
     right = east - (east @ up) * up
     right /= np.linalg.norm(right)
     down = np.cross(-up, right)
     size = 160
-    return Camera(centre + up * cells_above * max(r.resolution), np.stack([right, down, -up], axis=1), size, size,
+    return Camera(center + up * cells_above * max(r.resolution), np.stack([right, down, -up], axis=1), size, size,
                   size / 2, size / 2, size / 2, size / 2, near=0.01)
 
 
@@ -168,7 +169,7 @@ def _block_hits(r: GeoRaster, cam: Camera, border: int = 2) -> np.ndarray:
     """Pixels whose ray hits the DSM taken as flat-topped columns, at least `border` cells inside.
 
     Independent of the renderer and of lifting: rays are marched in a local ENU frame at the
-    raster centre, and (E, N) map to grid (col, row) by an affine map fitted through pyproj
+    raster center, and (E, N) map to grid (col, row) by an affine map fitted through pyproj
     (over ~0.5 km the curvature and projection error are millimetres).
     """
     h, w = r.shape
@@ -224,7 +225,7 @@ def test_oblique_view_of_dsm_has_no_holes():
           f"no walls {covered_without:.4f}")
     assert covered >= 0.995, covered
     assert covered_without < 0.98 and covered_without < covered - 0.02, covered_without
-    # Sharper splats leave the background showing between cell centres: the measure can fail.
+    # Sharper splats leave the background showing between cell centers: the measure can fail.
     thin = (renderer.render(earth3d.lift(r, sigma=0.5), cam).alpha.numpy()[terrain] >= 0.99).mean()
     print(f"sigma 0.5: {thin:.4f}")
     assert thin < 0.9, thin
@@ -240,7 +241,7 @@ def test_oblique_view_of_dsm_has_no_holes():
 
 
 # ---------------------------------------------------------------------- geometry
-def test_splats_sit_on_the_terrain_at_cell_centres():
+def test_splats_sit_on_the_terrain_at_cell_centers():
     r = _para()
     g = earth3d.lift(r, walls=False, solve_colours=False)
     assert len(g) == r.valid.sum()
@@ -282,7 +283,8 @@ def test_geographic_crs_cells_in_metres():
     g = earth3d.lift(r, walls=False, sigma=0.5)
     # 0.0015 deg cells at 40.35 N: ~127 m east-west, ~167 m north-south.
     lat = 40.35
-    dx = np.radians(0.0015) * 6378137.0 * np.cos(np.radians(lat)) / np.sqrt(1 - 0.00669438 * np.sin(np.radians(lat)) ** 2)
+    dx = (np.radians(0.0015) * 6378137.0 * np.cos(np.radians(lat))
+          / np.sqrt(1 - 0.00669438 * np.sin(np.radians(lat)) ** 2))
     dy = np.radians(0.0015) * 6335439.0 / (1 - 0.00669438 * np.sin(np.radians(lat)) ** 2) ** 1.5
     rot = quat_to_rotmat(g.quats.double()).numpy()
     lon_c, lat_c, _ = ecef_to_geodetic(g.means_ecef()[len(g) // 2])
@@ -358,7 +360,8 @@ def test_cell_between_two_jumps_keeps_a_cell_sized_splat():
 
 def test_bad_parameters():
     r = _para()
-    for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0}, {"sigma": 0.4, "backing": True}):
+    for kw in ({"opacity": 0.0}, {"opacity": 1.5}, {"sigma": -1.0}, {"thickness": 0.0},
+               {"sigma": 0.4, "backing": True}):
         with pytest.raises(ValueError, match=next(iter(kw))):
             earth3d.lift(r, **kw)
     tiny = GeoRaster(r.rgb[:1], r.height[:1], r.valid[:1], r.transform, r.crs)

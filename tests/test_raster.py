@@ -118,7 +118,7 @@ def test_reprojection_onto_finer_ortho_grid():
         assert col0 == pytest.approx(round(col0), abs=1e-6) and row0 == pytest.approx(round(row0), abs=1e-6)
         window = o.read(window=((round(row0), round(row0) + r.shape[0]), (round(col0), round(col0) + r.shape[1])))
         np.testing.assert_allclose(r.rgb[r.valid], np.moveaxis(window, 0, -1)[r.valid] / 255.0, atol=1e-6)
-        # Heights: the DEM interpolated bilinearly at the cell centres.
+        # Heights: the DEM interpolated bilinearly at the cell centers.
         dem = d.read(1).astype(np.float64)
         x, y = r.cell_centers()
         cols, rows = ~d.transform @ (x, y)

@@ -32,7 +32,7 @@ def _fine_and_coarse() -> tuple[GeoRaster, GeoRaster]:
 
 
 def _views(r: GeoRaster, count: int, size: int = 64) -> list[Camera]:
-    """`count` cameras around the crop's centre, 40-70 deg down, `size` px square, 50 deg field of view."""
+    """`count` cameras around the crop's center, 40-70 deg down, `size` px square, 50 deg field of view."""
     h, w = r.shape
     x, y = r.transform @ (w / 2, h / 2)
     ground = float(np.median(r.height))

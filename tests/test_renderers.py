@@ -328,7 +328,7 @@ def test_gsplat_renderer_feeds_camera_relative_splats(monkeypatch):
         np.testing.assert_allclose(out.depth.numpy(), ref.depth.numpy(), rtol=1e-5, atol=1e-3)
         assert out.n_splats == ref.n_splats
     assert seen["render_mode"] == "RGB+ED" and seen["sh_degree"] == 1 and seen["dtype"] == torch.float32
-    assert seen["translation"] == 0.0 and seen["reach"] < 1000.0  # offsets from the camera, not from the Earth centre
+    assert seen["translation"] == 0.0 and seen["reach"] < 1000.0  # offsets from the camera, not from the Earth center
 
 
 @pytest.mark.gpu

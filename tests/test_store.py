@@ -81,7 +81,7 @@ def test_round_trip_and_info(world):
     back = earth3d.Gaussians.concat([store.read(k) for k in leaves])
     a, b = full.means_ecef(), back.means_ecef()
     dist, match = cKDTree(a).query(b)
-    assert dist.max() < 5e-3  # float32 offsets from each cell centre (and from the tile's origin)
+    assert dist.max() < 5e-3  # float32 offsets from each cell center (and from the tile's origin)
     assert len(np.unique(match)) == len(a)  # a permutation: every splat comes back once
     ia, ib = match, np.arange(len(b))
     for name in ("scales", "opacities", "sh"):

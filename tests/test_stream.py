@@ -208,8 +208,8 @@ def test_screen_coverage_of_boxes():
     east /= np.linalg.norm(east)
     north = np.cross(up, east)
 
-    def box(centre, half):  # a flat box of half-size `half` m, level with the ground
-        return centre[None], np.stack([east * half, north * half, up * 1.0], axis=1)[None]
+    def box(center, half):  # a flat box of half-size `half` m, level with the ground
+        return center[None], np.stack([east * half, north * half, up * 1.0], axis=1)[None]
 
     full, small, around = (screen_coverage(cam, *b) for b in (box(below, 5000.0), box(below, 10.0),
                                                                 box(cam.position, 10.0)))

@@ -162,7 +162,7 @@ def _demorton(index: np.ndarray, levels: int) -> np.ndarray:
 
 
 def _implied_box(root_box: list, key: tuple) -> np.ndarray:
-    """A tile's box derived from the implicit root box, as CesiumJS derives it (centre and half axes)."""
+    """A tile's box derived from the implicit root box, as CesiumJS derives it (center and half axes)."""
     box = np.asarray(root_box, dtype=np.float64)
     level, xyz = key[0], np.asarray(key[1:], dtype=np.float64)
     half = box[3:].reshape(3, 3)  # rows: the box's x, y, z half axes
@@ -171,7 +171,7 @@ def _implied_box(root_box: list, key: tuple) -> np.ndarray:
 
 
 def _inside(points: np.ndarray, box: np.ndarray, tol: float) -> bool:
-    """Whether points lie in an oriented box (centre, then three half-axis vectors)."""
+    """Whether points lie in an oriented box (center, then three half-axis vectors)."""
     axes = box[3:].reshape(3, 3)
     local = (points - box[:3]) @ axes.T / (axes * axes).sum(axis=1)  # coordinates in units of each half axis
     return bool((np.abs(local) <= 1 + tol).all())
@@ -403,7 +403,7 @@ def test_terrain_tileset(tmp_path, crop):
     assert {u.split("/")[1] for u in uris} == {"0", "1", "2"}  # 64 cells, 16 per tile: three levels
     root = ts["root"]
     assert root["geometricError"] > 0 and "content" in root
-    # full-resolution leaves: every vertex is a cell centre at its cell's height
+    # full-resolution leaves: every vertex is a cell center at its cell's height
     m = np.asarray(root["transform"]).reshape(4, 4).T
     to_crs = transformer(ECEF_CRS, crop.crs.to_3d())
     inverse = ~crop.transform

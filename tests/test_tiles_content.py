@@ -1,7 +1,7 @@
 """What a viewer gets from a splat tileset: every GLB carries the attributes KHR_gaussian_splatting requires
 (SPZ-compressed or not, still read by SPZ's reference decoder and splat-transform), the first tiles it
 fetches from the root hold content worth drawing, in both layouts and for stores from a few splats to the
-whole planet, and the tileset's root volume sits on the data (viewers render relative to its centre)."""
+whole planet, and the tileset's root volume sits on the data (viewers render relative to its center)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,8 @@ def _tiny_store(path: Path, crop) -> object:  # noqa: F811
     """A few dozen splats: one leaf, the store's level-0 root."""
     g = earth3d.lift(crop, walls=False)
     keep = torch.arange(0, len(g), max(1, len(g) // 40))
-    build_store([Gaussians(g.origin, g.means[keep], g.quats[keep], g.scales[keep], g.opacities[keep], g.sh[keep])], path)
+    build_store([Gaussians(g.origin, g.means[keep], g.quats[keep], g.scales[keep], g.opacities[keep], g.sh[keep])],
+                path)
     return open_store(path)
 
 

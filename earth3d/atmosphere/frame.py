@@ -43,7 +43,7 @@ class FrameAtmosphere:
     """The coarse maps of one frame, on the tables' device, float32.
 
     background: (Hs, Ws, 3) display-linear radiance of the background at grid points that sit on
-    pixel centres (0.5 + j * (W - 1) / (Ws - 1)); volume: (Gy, Gx, K, 6), the surface factor (3)
+    pixel centers (0.5 + j * (W - 1) / (Ws - 1)); volume: (Gy, Gx, K, 6), the surface factor (3)
     then the in-scattered light (3), at distances t_k = t0 * ((1 + t_far / t0) ** (k / (K - 1)) - 1)
     along the ray (ECEF metres); `None` when no pixel is covered.
     """
@@ -74,7 +74,7 @@ def reference_irradiance(tabs: Tables) -> torch.Tensor:
 
 
 def pixel_rays(camera: Camera, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit ECEF directions (..., 3) through pixel coordinates (x + 0.5 is a pixel centre), and |q|,
+    """Unit ECEF directions (..., 3) through pixel coordinates (x + 0.5 is a pixel center), and |q|,
     the length of the camera-frame ray (x', y', 1) that turns depth into distance.
     """
     q = np.stack(np.broadcast_arrays((px - camera.cx) / camera.fx, (py - camera.cy) / camera.fy, 1.0), axis=-1)
@@ -218,7 +218,7 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
     e_ref = reference_irradiance(tabs)
     k = exposure * math.pi / e_ref  # (3,)
 
-    # --- background on a grid of pixel centres, exact where the grid straddles an edge
+    # --- background on a grid of pixel centers, exact where the grid straddles an edge
     hs, ws = max(2, math.ceil(h / sky_stride) + 1), max(2, math.ceil(w / sky_stride) + 1)
     gy, gx = np.meshgrid(np.linspace(0.5, h - 0.5, hs), np.linspace(0.5, w - 0.5, ws), indexing="ij")
     bg_args = (tabs, camera, sun, k, e_ref, ground_albedo, ground_height_m)

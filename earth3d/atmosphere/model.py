@@ -16,7 +16,7 @@ pixel from two lookups.
 
 Functions here work on torch tensors of any shape, broadcasting, in the parameterizations of the
 2017 code: `transmittance_uv`, `scattering_uvwz` and their inverses. Distances are metres,
-positions relative to the planet's centre.
+positions relative to the planet's center.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Atmosphere:
     Rayleigh: scale height 8 km, scattering 5.8e-6, 13.5e-6, 33.1e-6 /m at 680, 550, 440 nm
     (Bruneton & Neyret 2008). Mie: scale height 1.2 km, scattering 21e-6 /m, extinction
     scattering / 0.9, Cornette-Shanks phase with g = 0.76. Ozone: absorption 0.650e-6, 1.881e-6,
-    0.085e-6 /m at its peak, a tent from 10 to 40 km centred at 25 km (Bruneton 2017, Hillaire 2020).
+    0.085e-6 /m at its peak, a tent from 10 to 40 km centered at 25 km (Bruneton 2017, Hillaire 2020).
     `solar_irradiance` is relative (the display's white); `min_sun_cosine` is the lowest sun
     (cos of the sun zenith angle, 102 degrees) the tables cover: lower suns give a dark sky.
     """
@@ -57,7 +57,7 @@ class Atmosphere:
     mie_scale_height: float = 1_200.0
     mie_g: float = 0.76
     ozone_absorption: RGB = (0.650e-6, 1.881e-6, 0.085e-6)
-    ozone_centre: float = 25_000.0
+    ozone_center: float = 25_000.0
     ozone_half_width: float = 15_000.0
     solar_irradiance: RGB = (1.0, 1.0, 1.0)
     sun_angular_radius: float = 0.004675
@@ -95,7 +95,7 @@ def extinction(atm: Atmosphere, h: torch.Tensor) -> torch.Tensor:
     h = h.unsqueeze(-1)
     rayleigh = torch.exp(-h / atm.rayleigh_scale_height) * _vec(atm.rayleigh_scattering, h)
     mie = torch.exp(-h / atm.mie_scale_height) * _vec(atm.mie_extinction, h)
-    ozone = (1.0 - (h - atm.ozone_centre).abs() / atm.ozone_half_width).clamp_min(0.0) * _vec(atm.ozone_absorption, h)
+    ozone = (1.0 - (h - atm.ozone_center).abs() / atm.ozone_half_width).clamp_min(0.0) * _vec(atm.ozone_absorption, h)
     return rayleigh + mie + ozone
 
 
@@ -118,7 +118,7 @@ def intersects_ground(atm: Atmosphere, r: torch.Tensor, mu: torch.Tensor) -> tor
 
 
 def coord_from_unit(x: torch.Tensor, n: int) -> torch.Tensor:
-    """Unit range to texture coordinate, with texel centres at 0 and 1 of the range."""
+    """Unit range to texture coordinate, with texel centers at 0 and 1 of the range."""
     return 0.5 / n + x * (1.0 - 1.0 / n)
 
 
@@ -189,7 +189,7 @@ def scattering_uvwz(atm: Atmosphere, r, mu, mu_s, nu, ground) -> tuple[torch.Ten
 
 
 def scattering_r_mu_mu_s_nu(atm: Atmosphere, u_nu, u_mu_s, u_mu, u_r) -> tuple[torch.Tensor, ...]:
-    """Inverse of `scattering_uvwz` at texel centres: (r, mu, mu_s, nu, ground)."""
+    """Inverse of `scattering_uvwz` at texel centers: (r, mu, mu_s, nu, ground)."""
     big_h = atm.horizon_length
     rb = atm.bottom_radius
     rho = big_h * unit_from_coord(u_r, SCATTERING_R)

@@ -6,7 +6,7 @@ defaults) and keeps them in memory and in an on-disk cache (`$EARTH3D_CACHE_DIR`
 tabulated over the sun's zenith cosine and its angle to the view, so one set serves every sun.
 
 Lookups take torch tensors of any shape (float32 or float64) and use `grid_sample` (bilinear in
-2D, trilinear in 3D, texel centres as in OpenGL), so they run on the CPU or on a CUDA device.
+2D, trilinear in 3D, texel centers as in OpenGL), so they run on the CPU or on a CUDA device.
 """
 
 from __future__ import annotations

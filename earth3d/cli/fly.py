@@ -22,9 +22,9 @@ class Fly(SceneOptions):
     path: Literal["orbit", "waypoints", "descent"] = "orbit"
     """Which path: an orbit around --lon/--lat, a --waypoints file, or a descent from orbit to the street."""
     lon: float | None = None
-    """Target longitude (default: the scene's centre)."""
+    """Target longitude (default: the scene's center)."""
     lat: float | None = None
-    """Target latitude (default: the scene's centre)."""
+    """Target latitude (default: the scene's center)."""
     radius: float = 3000.0
     """Orbit radius in metres."""
     alt: float = 1500.0
@@ -55,10 +55,10 @@ class Fly(SceneOptions):
         "street_distance_m": "--street", "fps": "--fps", "alt_m": "height (ground + --alt)"}
 
     def cameras(self, scene) -> list[Camera]:
-        """The --path's cameras over `scene` (its centre and ground place the orbit and the descent)."""
+        """The --path's cameras over `scene` (its center and ground place the orbit and the descent)."""
         from ..geometry import paths
 
-        lon0, lat0 = scene.centre()
+        lon0, lat0 = scene.center()
         lon = lon0 if self.lon is None else self.lon
         lat = lat0 if self.lat is None else self.lat
         ground = scene.ground()
@@ -95,7 +95,7 @@ class Fly(SceneOptions):
         report = Report(self.quiet)
         with self.open_scene(report) as scene:
             cameras = self.cameras(scene)
-            lon0, lat0 = scene.centre()
+            lon0, lat0 = scene.center()
             lon = lon0 if self.lon is None else self.lon
             lat = lat0 if self.lat is None else self.lat
             sky = self.sky(lon, lat, float(scene.ground()(np.array([lon]), np.array([lat]))[0]))

@@ -31,7 +31,7 @@ class Info(Common):
         extent = info["extent_ecef_m"]
         lo, hi = np.asarray(extent["bmin"], np.float64), np.asarray(extent["bmax"], np.float64)
         lon, lat, h = ecef_to_geodetic(0.5 * (lo + hi))
-        info["centre_lonlath"] = [round(float(lon), 7), round(float(lat), 7), round(float(h), 2)]
+        info["center_lonlath"] = [round(float(lon), 7), round(float(lat), 7), round(float(h), 2)]
         info["extent_size_m"] = [round(float(v), 2) for v in hi - lo]
         if self.json:
             print(json_mod.dumps(info, indent=2, default=list))

@@ -20,9 +20,9 @@ class Render(SceneOptions):
     out: Path
     """Output PNG."""
     lon: float | None = None
-    """Camera longitude in degrees (default: the scene's centre)."""
+    """Camera longitude in degrees (default: the scene's center)."""
     lat: float | None = None
-    """Camera latitude in degrees (default: the scene's centre)."""
+    """Camera latitude in degrees (default: the scene's center)."""
     alt: float = 5000.0
     """Camera height in metres above the ground under the camera."""
     heading: float = 0.0
@@ -67,7 +67,7 @@ class Render(SceneOptions):
                                  "each of R G B must be within 0..1")
         report = Report(self.quiet)
         with self.open_scene(report) as scene:
-            lon0, lat0 = scene.centre()
+            lon0, lat0 = scene.center()
             lon = lon0 if self.lon is None else self.lon
             lat = lat0 if self.lat is None else self.lat
             if not -90 <= lat <= 90 or not -180 <= lon <= 360:

@@ -10,7 +10,7 @@ import numpy as np
 FLOAT, UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5121, 5123, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 _TYPES = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4"}
-_COMPONENTS = {np.dtype("float32"): FLOAT, np.dtype("uint8"): UNSIGNED_BYTE,
+_COMPONENTS: dict[np.dtype, int] = {np.dtype("float32"): FLOAT, np.dtype("uint8"): UNSIGNED_BYTE,
                np.dtype("uint16"): UNSIGNED_SHORT, np.dtype("uint32"): UNSIGNED_INT}
 
 
@@ -43,6 +43,8 @@ class GlbBuilder:
         an accessor of `count` x `width` `component`s with no data (filled by an extension).
         """
         if array is None:
+            if count is None or width is None:
+                raise ValueError("an accessor without data needs its count and width")
             acc = {"componentType": component, "count": int(count), "type": _TYPES[width]}
             if normalized:
                 acc["normalized"] = True

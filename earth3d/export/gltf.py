@@ -137,8 +137,22 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
 
 def write_splats_glb(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None,
                      compression: str | None = None, overwrite: bool = False) -> Path:
-    """Write `gaussians` as a GLB with KHR_gaussian_splatting in the ENU frame at `origin_lonlath`
-    (default: the splats' own origin). `compression="spz"` stores them as SPZ.
+    """Write `gaussians` as a GLB with KHR_gaussian_splatting in the local ENU frame.
+
+    Args:
+        gaussians: The splats.
+        path: The .glb file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the splats' own origin).
+        compression: None for float attributes, "spz" to store them as SPZ.
+        overwrite: Replace an existing file.
+
+    Returns:
+        The .glb path.
+
+    Raises:
+        ValueError: An unknown `compression`.
+        OutputExistsError: The file exists and `overwrite` is False.
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
@@ -177,7 +191,7 @@ def filled_heights(raster: GeoRaster) -> np.ndarray:
 
 def cell_positions(raster: GeoRaster, rows: np.ndarray, cols: np.ndarray, frame: LocalFrame,
                    heights: np.ndarray | None = None) -> np.ndarray:
-    """ENU positions (float64, (N, 3)) of the centres of cells (rows, cols) on the terrain
+    """ENU positions (float64, (N, 3)) of the centers of cells (rows, cols) on the terrain
     (`heights`: the raster's `filled_heights`, when the caller has them already).
     """
     t = raster.transform
@@ -236,8 +250,25 @@ def mesh_glb(enu: np.ndarray, uv: np.ndarray, tris: np.ndarray, rgb: np.ndarray,
 
 def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath=None,
                       max_error: float | None = None, overwrite: bool = False) -> Path:
-    """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the ENU
-    frame at `origin_lonlath` (default: the raster's centre at its median valid height).
+    """Write a raster as a textured terrain GLB, simplified to `max_error` metres (pydelatin), in the
+    local ENU frame.
+
+    Args:
+        raster: Heights and colours.
+        path: The .glb file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the raster's center at its median valid height).
+        max_error: Largest height error of the simplified mesh, metres (default: a tenth of the
+            ground resolution; 1 m for a geographic CRS).
+        overwrite: Replace an existing file.
+
+    Returns:
+        The .glb path.
+
+    Raises:
+        ImportError: pydelatin is not installed (the `export` extra).
+        ValueError: The raster is too small or has no valid height.
+        OutputExistsError: The file exists and `overwrite` is False.
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     if origin_lonlath is None:
@@ -248,7 +279,7 @@ def write_terrain_glb(raster: GeoRaster, path: str | os.PathLike, origin_lonlath
 
 
 def raster_center(raster: GeoRaster) -> tuple[float, float, float]:
-    """Geodetic (lon, lat, h) of the raster's centre at its median valid height."""
+    """Geodetic (lon, lat, h) of the raster's center at its median valid height."""
     left, bottom, right, top = raster.bounds()
     height = float(np.median(raster.height[raster.valid])) if raster.valid.any() else 0.0
     ecef = crs_to_ecef(raster.crs, (left + right) / 2, (bottom + top) / 2, height)

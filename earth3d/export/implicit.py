@@ -1,7 +1,7 @@
 """3D Tiles 1.1 implicit tiling of a store's octree (subdivisionScheme OCTREE), for large trees.
 
 The store's octree is already an implicit octree: its level-0 cell is the cube of side 2^24 m around the
-earth's centre in ECEF axes, and node (L, x, y, z) is the cell x, y, z of level L. The implicit root tile
+earth's center in ECEF axes, and node (L, x, y, z) is the cell x, y, z of level L. The implicit root tile
 is the cell of the store node where the tile tree starts (`tile_tree.top_node`: below the store's chain
 of single-child nodes, a node with more than one child or with content of its own), written in the
 tileset's ENU frame as a `box` whose axes are the ECEF x, y and z axes (a rotated box in the frame):
@@ -57,7 +57,7 @@ def uri(template: str, key: tuple) -> str:
 
 
 def root_box(frame: LocalFrame, key: tuple = (0, 0, 0, 0)) -> list[float]:
-    """The cell of store node `key` as a 3D Tiles box in the frame: centre and ECEF axes in ENU, times half the side."""
+    """The cell of store node `key` as a 3D Tiles box in the frame: center and ECEF axes in ENU, times half the side."""
     center = frame.basis.T @ (cell_center(key) - frame.origin_ecef)
     half_axes = frame.basis.T * (cell_size(key[0]) / 2)  # column i: the ECEF axis i in ENU
     return [*map(float, center), *(float(v) for i in range(3) for v in half_axes[:, i])]
@@ -108,8 +108,8 @@ def write_implicit(store, nodes: dict[tuple, Node], roots: list, frame: LocalFra
     }
     # The implicit root sits below a content-less tile with the tight box of all the content: the tileset's
     # bounding volume is then where the data are, not the octree cell (the whole 2^24 m cube when the data
-    # straddle one of its halving planes). CesiumJS renders splats in float32 relative to the centre of the
-    # tileset's bounding volume: from a cell centred on the earth's centre they come out quantized to ~0.5 m,
+    # straddle one of its halving planes). CesiumJS renders splats in float32 relative to the center of the
+    # tileset's bounding volume: from a cell centered on the earth's center they come out quantized to ~0.5 m,
     # which shows as dark lines across the splats.
     lo, hi = boxes[(0, 0, 0, 0)]
     error = max(implied, empty_tile_error(lo, hi))
@@ -130,7 +130,7 @@ def _close(tiles: dict[tuple, Node], bounds: dict, centers: dict) -> tuple[dict,
         for c in node.children:
             lo, hi = np.minimum(lo, boxes[c][0]), np.maximum(hi, boxes[c][1])
             error = max(error, errors[c])
-        if not np.all(lo <= hi):  # no splats below (a build writes no such node): the cell centre
+        if not np.all(lo <= hi):  # no splats below (a build writes no such node): the cell center
             lo = hi = centers[key]
         if key not in bounds:
             error = max(error, empty_tile_error(lo, hi))

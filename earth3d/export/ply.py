@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -65,8 +67,23 @@ def ply_dtype(sh_degree: int) -> np.dtype:
 
 
 def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, overwrite: bool = False) -> Path:
-    """Write `gaussians` as a 3DGS PLY in the ENU frame at `origin_lonlath` (default: the geodetic point of
-    the splats' ECEF origin), plus the `<file>.json` sidecar. Returns the PLY path.
+    """Write `gaussians` as a 3DGS PLY in the local ENU frame, plus the `<file>.json` sidecar.
+
+    Args:
+        gaussians: The splats.
+        path: The .ply file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the geodetic point of the splats' ECEF origin).
+        overwrite: Replace existing files.
+
+    Returns:
+        The PLY path.
+
+    Raises:
+        OutputExistsError: The PLY or its sidecar exists and `overwrite` is False.
+
+    Example:
+        >>> write_ply(earth3d.lift(raster), "scene.ply")  # doctest: +SKIP
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     side = check_output(sidecar_path(path), overwrite, make_parent=False, flag="overwrite=True")
@@ -98,12 +115,26 @@ def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None
     return path
 
 
-def read_ply(path: str | os.PathLike, origin_lonlath=None, heading_deg: float = 0.0, up: str | None = None) -> Gaussians:
+def read_ply(path: str | os.PathLike, origin_lonlath: Sequence[float] | None = None, heading_deg: float = 0.0,
+             up: str | None = None) -> Gaussians:
     """Read a 3DGS PLY and place it on the globe.
 
-    The geodetic origin is `origin_lonlath` when given, else the one in the `<file>.json` sidecar;
-    one of them is required. `up` is "z" (default; ENU) or "y" (east, up, south); `heading_deg`
-    turns the scene about the vertical, clockwise seen from above.
+    Args:
+        path: The .ply file (binary or ascii, one `vertex` element with the 3DGS properties).
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the
+            file's frame; default: the one in the `<file>.json` sidecar (one of them is required).
+        heading_deg: Turns the scene about the vertical, clockwise seen from above.
+        up: "z" (default; ENU) or "y" (east, up, south); default: the sidecar's, else "z".
+
+    Returns:
+        The splats, with their ECEF origin at `origin_lonlath`.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: No geodetic origin, an unknown `up`, or a malformed PLY or sidecar.
+
+    Example:
+        >>> g = read_ply("point_cloud.ply", origin_lonlath=(7.45, 46.95, 540.0))  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():
@@ -126,33 +157,21 @@ def read_ply(path: str | os.PathLike, origin_lonlath=None, heading_deg: float = 
 
 
 def read_ply_records(path: Path) -> np.ndarray:
-    """The `vertex` element of a PLY (binary little/big endian or ascii) as a numpy structured array."""
+    """The `vertex` element of a PLY (binary little/big endian or ascii) as a numpy structured array.
+
+    Args:
+        path: The PLY file.
+
+    Returns:
+        One record per vertex, with one field per `property` of the header.
+
+    Raises:
+        ValueError: The file is not a PLY, its header is malformed, or its body is truncated.
+    """
     with open(path, "rb") as f:
         if f.readline().strip() != b"ply":
             raise ValueError(f"{path}: not a PLY file (no 'ply' magic line)")
-        fmt, elements, current = None, [], None
-        while True:
-            line = f.readline()
-            if not line:
-                raise ValueError(f"{path}: PLY header has no end_header line")
-            words = line.decode("ascii", errors="replace").split()
-            if not words or words[0] in ("comment", "obj_info"):
-                continue
-            if words[0] == "end_header":
-                break
-            if words[0] == "format" and len(words) >= 2:
-                fmt = words[1]
-            elif words[0] == "element" and len(words) == 3:
-                current = (words[1], int(words[2]), [])
-                elements.append(current)
-            elif words[0] == "property" and current is not None:
-                if words[1] == "list":
-                    raise ValueError(f"{path}: list property {words[-1]!r} in element {current[0]!r} is not supported")
-                if words[1] not in _PLY_TYPES:
-                    raise ValueError(f"{path}: unknown PLY property type {words[1]!r} for {words[-1]!r}")
-                current[2].append((words[2], _PLY_TYPES[words[1]]))
-            else:
-                raise ValueError(f"{path}: malformed PLY header line {line.decode(errors='replace').strip()!r}")
+        fmt, elements = _read_ply_header(f, path)
         if fmt not in ("binary_little_endian", "binary_big_endian", "ascii"):
             raise ValueError(f"{path}: unsupported PLY format {fmt!r}")
         if not elements or elements[0][0] != "vertex":
@@ -171,7 +190,46 @@ def read_ply_records(path: Path) -> np.ndarray:
         return np.frombuffer(body, dtype=dtype)
 
 
+_PlyElement = tuple[str, int, list[tuple[str, str]]]
+
+
+def _read_ply_header(f: BinaryIO, path: Path) -> tuple[str | None, list[_PlyElement]]:
+    """The header lines after the magic up to `end_header`: the format and the elements with their properties."""
+    fmt: str | None = None
+    elements: list[_PlyElement] = []
+    while True:
+        line = f.readline()
+        if not line:
+            raise ValueError(f"{path}: PLY header has no end_header line")
+        words = line.decode("ascii", errors="replace").split()
+        if not words or words[0] in ("comment", "obj_info"):
+            continue
+        if words[0] == "end_header":
+            return fmt, elements
+        if words[0] == "format" and len(words) >= 2:
+            fmt = words[1]
+        elif words[0] == "element" and len(words) == 3:
+            elements.append((words[1], int(words[2]), []))
+        elif words[0] == "property" and elements:
+            elements[-1][2].append(_ply_property(words, elements[-1][0], path))
+        else:
+            raise ValueError(f"{path}: malformed PLY header line {line.decode(errors='replace').strip()!r}")
+
+
+def _ply_property(words: list[str], element: str, path: Path) -> tuple[str, str]:
+    """One scalar `property TYPE NAME` header line as (name, numpy type code)."""
+    if words[1] == "list":
+        raise ValueError(f"{path}: list property {words[-1]!r} in element {element!r} is not supported")
+    if len(words) != 3:
+        raise ValueError(f"{path}: malformed PLY property line {' '.join(words)!r}")
+    if words[1] not in _PLY_TYPES:
+        raise ValueError(f"{path}: unknown PLY property type {words[1]!r} for {words[-1]!r}")
+    return words[2], _PLY_TYPES[words[1]]
+
+
 def _splat_arrays(records: np.ndarray, path: Path):
+    if records.dtype.names is None:
+        raise ValueError(f"{path}: PLY vertex element has no named properties")
     names = set(records.dtype.names)
     required = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
                 "rot_0", "rot_1", "rot_2", "rot_3"]

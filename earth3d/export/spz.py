@@ -71,7 +71,8 @@ def encode_spz(means, quats, scales, opacities, sh, version: int = 3, fractional
         while fractional_bits > 0 and extent * (1 << fractional_bits) > _MAX_FIXED:
             fractional_bits -= 1
     if extent * (1 << fractional_bits) > _MAX_FIXED:
-        raise ValueError(f"SPZ positions reach {extent:.1f} m, beyond 24-bit fixed point with {fractional_bits} fractional bits")
+        raise ValueError(f"SPZ positions reach {extent:.1f} m, beyond 24-bit fixed point "
+                         f"with {fractional_bits} fractional bits")
 
     fixed = np.round(means * (1 << fractional_bits)).astype(np.int64).astype("<i4")
     positions = fixed.view(np.uint8).reshape(n, 3, 4)[:, :, :3].reshape(-1)
@@ -151,8 +152,26 @@ def decode_spz(blob: bytes, source: str = "SPZ data") -> dict:
 
 def write_spz(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, version: int = 3,
               overwrite: bool = False) -> Path:
-    """Write `gaussians` as a standalone .spz in the local ENU frame (x east, y up, z south)
-    at `origin_lonlath` (default: the splats' own origin), with a `<file>.json` geo-reference.
+    """Write `gaussians` as a standalone .spz in the local ENU frame (x east, y up, z south),
+    with a `<file>.json` geo-reference.
+
+    Args:
+        gaussians: The splats (SH degree 0 to 3).
+        path: The .spz file.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            (default: the splats' own origin).
+        version: SPZ version, 2 or 3.
+        overwrite: Replace existing files.
+
+    Returns:
+        The .spz path.
+
+    Raises:
+        ValueError: An unsupported version or SH degree, or positions beyond SPZ's fixed point range.
+        OutputExistsError: The file or its sidecar exists and `overwrite` is False.
+
+    Example:
+        >>> write_spz(g, "scene.spz")  # doctest: +SKIP
     """
     path = check_output(path, overwrite, make_parent=False, flag="overwrite=True")
     side = check_output(path.with_name(path.name + ".json"), overwrite, make_parent=False, flag="overwrite=True")
@@ -165,7 +184,20 @@ def write_spz(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None
 
 
 def read_spz(path: str | os.PathLike, origin_lonlath=None) -> Gaussians:
-    """Read a .spz written by `write_spz` (or any RUB-frame SPZ placed with `origin_lonlath`)."""
+    """Read a .spz written by `write_spz` (or any RUB-frame SPZ placed with `origin_lonlath`).
+
+    Args:
+        path: The .spz file.
+        origin_lonlath: The geodetic origin of the file's frame; default: the one in its
+            `<file>.json` sidecar (one of them is required).
+
+    Returns:
+        The splats, with their ECEF origin at the frame's origin.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: No geodetic origin, or the file is not SPZ data this reader reads.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such SPZ file")

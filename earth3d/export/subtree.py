@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def encode_subtree(tiles: np.ndarray, contents: np.ndarray, children: np.ndarray
     if tile_table is not None:
         name, properties = tile_table
         count = int(np.asarray(tiles, dtype=bool).sum())
-        table = {"class": name, "count": count, "properties": {}}
+        table: dict[str, Any] = {"class": name, "count": count, "properties": {}}
         for prop, values in properties.items():
             values = np.ascontiguousarray(values)
             if len(values) != count:
@@ -98,7 +99,8 @@ def decode_subtree(data: bytes, subtree_levels: int, source: str = "subtree") ->
     if magic != MAGIC or version != VERSION:
         raise ValueError(f"{source}: not a version-1 subtree (magic {magic:#x}, version {version})")
     if json_len % 8 or bin_len % 8 or 24 + json_len + bin_len != len(data):
-        raise ValueError(f"{source}: chunk lengths {json_len} + {bin_len} do not fit {len(data)} bytes on 8-byte bounds")
+        raise ValueError(f"{source}: chunk lengths {json_len} + {bin_len} do not fit {len(data)} bytes "
+                         "on 8-byte bounds")
     doc = json.loads(data[24:24 + json_len])
     binary = data[24 + json_len:]
     views = [binary[v["byteOffset"]:v["byteOffset"] + v["byteLength"]] for v in doc.get("bufferViews", [])]
@@ -106,7 +108,8 @@ def decode_subtree(data: bytes, subtree_levels: int, source: str = "subtree") ->
     def bits(avail: dict, n: int) -> np.ndarray:
         if "constant" in avail:
             return np.full(n, bool(avail["constant"]))
-        return np.unpackbits(np.frombuffer(views[avail["bitstream"]], np.uint8), count=n, bitorder="little").astype(bool)
+        packed = np.frombuffer(views[avail["bitstream"]], np.uint8)
+        return np.unpackbits(packed, count=n, bitorder="little").astype(bool)
 
     n = tile_bits(subtree_levels)
     return {"json": doc, "views": views, "tiles": bits(doc["tileAvailability"], n),

@@ -29,9 +29,24 @@ def write_terrain_tileset(raster: GeoRaster, out_dir: str | os.PathLike, tile_ce
                           texture_px: int = 512, origin_lonlath=None, overwrite: bool = False) -> Path:
     """Write a 3D Tiles 1.1 tileset of textured terrain meshes for `raster` into `out_dir`.
 
-    `tile_cells`: most quads along a tile's side. `texture_px`: most texture pixels along a tile's side.
-    `origin_lonlath`: the tileset's ENU frame (default: the raster's centre at its median height).
-    Returns the path of tileset.json.
+    Args:
+        raster: Heights and colours.
+        out_dir: The tileset folder.
+        tile_cells: Most quads along a tile's side.
+        texture_px: Most texture pixels along a tile's side.
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            of the tileset (default: the raster's center at its median height).
+        overwrite: Replace an existing tileset.
+
+    Returns:
+        The path of tileset.json.
+
+    Raises:
+        ValueError: Non-positive sizes, or a raster too small or without valid heights.
+        OutputExistsError: `out_dir` holds a tileset and `overwrite` is False.
+
+    Example:
+        >>> write_terrain_tileset(earth3d.read_raster("dem.tif", "ortho.tif"), "terrain")  # doctest: +SKIP
     """
     if tile_cells < 1 or texture_px < 1:
         raise ValueError(f"tile_cells={tile_cells} and texture_px={texture_px} must be positive")

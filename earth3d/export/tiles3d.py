@@ -68,12 +68,30 @@ def write_tileset(store, out_dir: str | os.PathLike, compression: str | None = "
                   overwrite: bool = False, layout: str = "auto", workers: int | None = None) -> Path:
     """Write a 3D Tiles 1.1 tileset for `store` (a store path or an opened store) into `out_dir`.
 
-    `compression`: "spz" (KHR_gaussian_splatting_compression_spz_2) or None (plain float attributes;
-    CesiumJS draws only SPZ splat tiles, others as points). `origin_lonlath`: the ENU frame of the
-    tileset (default: under the mean of the root nodes' splats). `layout`: "explicit", "implicit" or
-    "auto" (implicit from IMPLICIT_MIN_NODES nodes on). `workers`: threads writing tiles (default: the
-    usable CPUs). tileset.json is written last, and tiles/ is replaced only then, so a failed run leaves
-    any previous tileset as it was. Returns the path of tileset.json.
+    tileset.json is written last, and tiles/ is replaced only then, so a failed run leaves
+    any previous tileset as it was.
+
+    Args:
+        store: The store, or its path or URL.
+        out_dir: The tileset folder.
+        compression: "spz" (KHR_gaussian_splatting_compression_spz_2) or None (plain float
+            attributes; CesiumJS draws only SPZ splat tiles, others as points).
+        origin_lonlath: The geodetic origin (lon, lat in degrees, ellipsoidal height in m) of the ENU frame
+            of the tileset (default: under the mean of the root nodes' splats).
+        overwrite: Replace an existing tileset in `out_dir`.
+        layout: "explicit", "implicit" or "auto" (implicit from IMPLICIT_MIN_NODES nodes on).
+        workers: Threads writing tiles (default: the usable CPUs).
+
+    Returns:
+        The path of tileset.json.
+
+    Raises:
+        ValueError: An unknown `compression` or `layout`, or a store without splats in its roots.
+        OutputExistsError: `out_dir` holds a tileset and `overwrite` is False.
+
+    Example:
+        >>> write_tileset("world.e3d", "world_tiles")  # doctest: +SKIP
+        PosixPath('world_tiles/tileset.json')
     """
     if isinstance(store, (str, os.PathLike)):
         from ..store import open_store

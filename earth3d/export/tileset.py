@@ -3,7 +3,7 @@
 Every tileset written here has one local ENU frame: the root tile's `transform` takes it to ECEF,
 bounding volumes are `box`es in it (axis-aligned, but for the cube of an implicit root, whose axes are
 ECEF's), and content GLBs hold glTF y-up coordinates of the same frame (3D Tiles turns glTF y-up into
-z-up), relative to their content's centre.
+z-up), relative to their content's center.
 """
 
 from __future__ import annotations

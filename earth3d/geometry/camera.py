@@ -72,7 +72,27 @@ class Camera:
         height: int = 720,
         fov_y_deg: float = 60.0,
     ) -> "Camera":
-        """A camera at a geodetic position (ellipsoidal height) with Cesium heading/pitch/roll."""
+        """A camera at a geodetic position (ellipsoidal height) with Cesium heading/pitch/roll.
+
+        Args:
+            lon_deg: Longitude, degrees.
+            lat_deg: Latitude, degrees.
+            alt_m: Ellipsoidal height, metres.
+            heading_deg: Clockwise from north, degrees.
+            pitch_deg: Above the horizon, degrees (-90 looks straight down).
+            roll_deg: About the view direction, degrees.
+            width: Image width, pixels.
+            height: Image height, pixels.
+            fov_y_deg: Vertical field of view, degrees.
+
+        Returns:
+            The Camera (ECEF position, camera-to-ECEF rotation, intrinsics).
+
+        Example:
+            >>> cam = Camera.from_geodetic(7.45, 46.95, 3000.0, heading_deg=30.0, pitch_deg=-35.0)
+            >>> cam.width, cam.height
+            (1280, 720)
+        """
         values = dict(lon_deg=lon_deg, lat_deg=lat_deg, alt_m=alt_m, heading_deg=heading_deg,
                       pitch_deg=pitch_deg, roll_deg=roll_deg, fov_y_deg=fov_y_deg)
         for name, value in values.items():
@@ -110,7 +130,23 @@ class Camera:
         height: int = 720,
         fov_y_deg: float = 60.0,
     ) -> "Camera":
-        """A camera at geodetic `eye` (lon, lat, h) looking at geodetic `target`, with no roll."""
+        """A camera at geodetic `eye` (lon, lat, h) looking at geodetic `target`, with no roll.
+
+        Args:
+            eye: Camera position: longitude, latitude (degrees), ellipsoidal height (m).
+            target: The point looked at, in the same terms.
+            width: Image width, pixels.
+            height: Image height, pixels.
+            fov_y_deg: Vertical field of view, degrees.
+
+        Returns:
+            The Camera.
+
+        Example:
+            >>> cam = Camera.look_at((7.40, 46.90, 2500.0), (7.45, 46.95, 600.0))
+            >>> round(cam.geodetic()[2])
+            2500
+        """
         for name, point in (("eye", eye), ("target", target)):
             if not all(math.isfinite(float(v)) for v in point):
                 raise InputError(f"camera {name}={tuple(point)} is not finite")

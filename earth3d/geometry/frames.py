@@ -29,7 +29,16 @@ def transformer(src: CRS | str | int, dst: CRS | str | int) -> Transformer:
 
 
 def geodetic_to_ecef(lon_deg, lat_deg, h_m) -> np.ndarray:
-    """Longitude/latitude (degrees) and ellipsoidal height (m) to ECEF metres, shape (..., 3)."""
+    """Longitude/latitude (degrees) and ellipsoidal height (m) to ECEF metres, shape (..., 3).
+
+    Args:
+        lon_deg: Longitude, degrees (scalar or array).
+        lat_deg: Latitude, degrees (broadcast with `lon_deg`).
+        h_m: Ellipsoidal height above WGS84, metres (broadcast).
+
+    Returns:
+        float64 ECEF coordinates (EPSG:4978), shape (..., 3).
+    """
     x, y, z = transformer(GEODETIC_CRS, ECEF_CRS).transform(
         np.asarray(lon_deg, dtype=np.float64),
         np.asarray(lat_deg, dtype=np.float64),
@@ -39,7 +48,14 @@ def geodetic_to_ecef(lon_deg, lat_deg, h_m) -> np.ndarray:
 
 
 def ecef_to_geodetic(xyz) -> np.ndarray:
-    """ECEF metres (..., 3) to (..., 3) of longitude, latitude (degrees), ellipsoidal height (m)."""
+    """ECEF metres (..., 3) to (..., 3) of longitude, latitude (degrees), ellipsoidal height (m).
+
+    Args:
+        xyz: ECEF coordinates (EPSG:4978), metres, shape (..., 3).
+
+    Returns:
+        float64 (..., 3): longitude, latitude in degrees and ellipsoidal height in metres.
+    """
     xyz = np.asarray(xyz, dtype=np.float64)
     lon, lat, h = transformer(ECEF_CRS, GEODETIC_CRS).transform(xyz[..., 0], xyz[..., 1], xyz[..., 2])
     return np.stack(np.broadcast_arrays(lon, lat, h), axis=-1).astype(np.float64)

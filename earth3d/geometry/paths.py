@@ -144,7 +144,31 @@ def orbit(
 
     The camera looks at the point (or, with `pitch_deg`, at that fixed pitch towards it). Frames are
     evenly spaced in angle and the last one stops one step short of the first, so a full turn loops.
-    `start_heading_deg` is the bearing from the point to the first camera position.
+
+    Args:
+        lon: Longitude of the point circled, degrees.
+        lat: Latitude, degrees.
+        target_height_m: Ellipsoidal height of the point, metres.
+        radius_m: Horizontal distance from the point, metres.
+        altitude_m: Height above the point, metres.
+        n_frames: Number of cameras.
+        start_heading_deg: The bearing from the point to the first camera position.
+        turns: Number of turns (negative: anticlockwise seen from above).
+        pitch_deg: A fixed pitch instead of looking at the point.
+        width: Image width, pixels.
+        height: Image height, pixels.
+        fov_y_deg: Vertical field of view, degrees.
+
+    Returns:
+        `n_frames` cameras.
+
+    Raises:
+        InputError: A non-positive radius, a non-finite altitude or a latitude off the globe.
+
+    Example:
+        >>> cams = orbit(7.45, 46.95, 540.0, radius_m=3000.0, altitude_m=1500.0, n_frames=60)
+        >>> len(cams)
+        60
     """
     _check_frames(n_frames)
     if not (math.isfinite(radius_m) and radius_m > 0):
@@ -207,10 +231,32 @@ def waypoint_path(
     """A smooth flight through `waypoints` (at least two), sampled at constant speed.
 
     Positions follow cubic splines (ground track in ECEF, height separately) reparametrised by arc
-    length, so consecutive frames are equally far apart (`speed="ground"`), or equally far apart
-    measured in camera heights above `ground_m` (`speed="screen"`: the image moves at constant
-    speed whether the camera is high or low). Orientations are keyed at each waypoint (its own
-    heading/pitch/roll, or facing along the path) and interpolated with a rotation spline.
+    length. Orientations are keyed at each waypoint (its own heading/pitch/roll, or facing along
+    the path) and interpolated with a rotation spline.
+
+    Args:
+        waypoints: At least two waypoints (lon, lat, height and optional heading, pitch, roll).
+        n_frames: Number of cameras.
+        speed: "ground": consecutive frames equally far apart; "screen": equally far apart
+            measured in camera heights above `ground_m` (the image moves at constant speed whether
+            the camera is high or low).
+        ground_m: The ground height (a constant, or a function of lon/lat arrays).
+        default_pitch_deg: Pitch of waypoints that give none.
+        width: Image width, pixels.
+        height: Image height, pixels.
+        fov_y_deg: Vertical field of view, degrees.
+
+    Returns:
+        `n_frames` cameras.
+
+    Raises:
+        InputError: Fewer than two waypoints, two at the same position, an unknown `speed`, or a
+            path that goes below the ground.
+
+    Example:
+        >>> path = waypoint_path([Waypoint(7.40, 46.90, 3000.0), Waypoint(7.45, 46.95, 1500.0)], 50)
+        >>> len(path)
+        50
     """
     _check_frames(n_frames, 2)
     waypoints = [w if isinstance(w, Waypoint) else Waypoint(*w) for w in waypoints]
@@ -263,6 +309,15 @@ def _unwrap_keys(keys: Rotation) -> Rotation:
 def read_waypoints(path: str | Path) -> list[Waypoint]:
     """Waypoints from a CSV (header with lon, lat, height and optional heading, pitch, roll)
     or a JSON list of objects with the same keys.
+
+    Args:
+        path: The .csv or .json file.
+
+    Returns:
+        The waypoints, in file order (at least two).
+
+    Raises:
+        InputFileError: The file is missing, malformed, or holds fewer than two waypoints.
     """
     path = Path(path)
     if not path.is_file():
@@ -311,11 +366,37 @@ def descent(
     Descent: the altitude above the ground eases from `start_altitude_m` to `end_altitude_m` on a
     log scale (smoothstep in log-altitude, so it is monotone and starts and stops gently). The camera
     looks straight down until `tilt_below_m`, then tilts up to `end_pitch_deg` while keeping (lon, lat)
-    in the centre of the image. Street: the last `street_fraction` of the frames fly
+    in the center of the image. Street: the last `street_fraction` of the frames fly
     `street_distance_m` along `heading_deg` at `end_altitude_m` above the ground, easing in and out.
-    `ground_m` is the ground height (a constant, or a function of lon/lat arrays) the altitudes are
-    measured from; along the street it is smoothed and taken as the upper envelope so the camera
-    glides rather than follows every bump.
+
+    Args:
+        lon: Longitude of the point descended onto, degrees.
+        lat: Latitude, degrees.
+        n_frames: Number of cameras.
+        ground_m: The ground height (a constant, or a function of lon/lat arrays) the altitudes are
+            measured from; along the street it is smoothed and taken as the upper envelope so the
+            camera glides rather than follows every bump.
+        start_altitude_m: First altitude above the ground, metres.
+        end_altitude_m: Street-level altitude above the ground, metres.
+        heading_deg: Direction of the street flight, clockwise from north.
+        street_distance_m: Length of the street flight, metres.
+        street_fraction: Share of the frames spent on the street.
+        end_pitch_deg: Pitch at street level, degrees.
+        tilt_below_m: Altitude under which the camera starts tilting up, metres.
+        width: Image width, pixels.
+        height: Image height, pixels.
+        fov_y_deg: Vertical field of view, degrees.
+
+    Returns:
+        `n_frames` cameras.
+
+    Raises:
+        InputError: The target is off the globe, `n_frames` is too small, or the ground is not finite.
+
+    Example:
+        >>> cams = descent(7.45, 46.95, 120, ground_m=540.0)
+        >>> len(cams)
+        120
     """
     _check_frames(n_frames, 2)
     if not -90.0 <= lat <= 90.0 or not -180.0 <= lon <= 360.0:

@@ -5,7 +5,7 @@ Conventions:
 
 - The result is a unit vector in ECEF (EPSG:4978) pointing from the Earth towards the sun. The
   sun is treated as infinitely far, so the direction is the same for every point of the planet
-  (parallax is 4e-5 rad) and is taken through the Earth's centre (the subsolar point).
+  (parallax is 4e-5 rad) and is taken through the Earth's center (the subsolar point).
 - Azimuth is in degrees clockwise from north (north 0, east 90, south 180, west 270) and
   elevation in degrees above the local horizon, the plane normal to the ellipsoid's (geodetic)
   up at the place. Elevations are geometric: no refraction correction (refraction lifts the sun
@@ -77,11 +77,11 @@ def declination_and_equation_of_time(when: datetime | str) -> tuple[float, float
     mean_long = math.radians((280.46646 + jc * (36000.76983 + jc * 0.0003032)) % 360.0)
     mean_anom = math.radians(357.52911 + jc * (35999.05029 - 0.0001537 * jc))
     ecc = 0.016708634 - jc * (0.000042037 + 0.0000001267 * jc)
-    centre = (math.sin(mean_anom) * (1.914602 - jc * (0.004817 + 0.000014 * jc))
+    center = (math.sin(mean_anom) * (1.914602 - jc * (0.004817 + 0.000014 * jc))
               + math.sin(2 * mean_anom) * (0.019993 - 0.000101 * jc)
               + math.sin(3 * mean_anom) * 0.000289)
     omega = math.radians(125.04 - 1934.136 * jc)
-    app_long = math.radians(math.degrees(mean_long) + centre - 0.00569 - 0.00478 * math.sin(omega))
+    app_long = math.radians(math.degrees(mean_long) + center - 0.00569 - 0.00478 * math.sin(omega))
     mean_obliq = 23.0 + (26.0 + (21.448 - jc * (46.815 + jc * (0.00059 - jc * 0.001813))) / 60.0) / 60.0
     obliq = math.radians(mean_obliq + 0.00256 * math.cos(omega))
     decl = math.degrees(math.asin(math.sin(obliq) * math.sin(app_long)))

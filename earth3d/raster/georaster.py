@@ -49,7 +49,7 @@ class GeoRaster:
         return abs(self.transform.a), abs(self.transform.e)
 
     def cell_centers(self) -> tuple[np.ndarray, np.ndarray]:
-        """CRS coordinates (x, y) of every cell centre, each (H, W)."""
+        """CRS coordinates (x, y) of every cell center, each (H, W)."""
         h, w = self.shape
         cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
         t = self.transform

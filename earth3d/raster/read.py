@@ -10,6 +10,7 @@ All reprojection goes through rasterio.warp; all CRS work through pyproj.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from dataclasses import dataclass
@@ -60,26 +61,41 @@ def read_raster(
     """A DEM (any CRS, int or float) and an optional orthophoto as one GeoRaster.
 
     Nodata and NaN heights, orthophoto nodata and transparent (alpha 0) pixels
-    are masked (`valid` False). Orthophoto bands: red/green/blue come from the
-    file's colour interpretation (else bands 1, 2, 3) unless `rgb_bands`
-    (1-based) says otherwise; a 4th band is used as alpha only when the file
-    marks it as alpha (an NIR band is ignored). Colours are scaled by `stretch`:
-    a (low, high) pair stretches each band between those percentiles of its
-    valid values over the DEM; None scales by the data type's range (uint8 /255, uint16
-    /65535, float taken as [0, 1]); "auto" applies a (2, 98) stretch to dark
-    raw-DN imagery (99.9th percentile under 75% of the type's range, or floats
-    outside [0, 1]) and scales by the type's range otherwise.
-
-    Without an orthophoto, colour is a hypsometric ramp (green lowlands, brown
-    hills, white peaks, over the raster's own height range; blues below sea
+    are masked (`valid` False). Without an orthophoto, colour is a hypsometric ramp (green
+    lowlands, brown hills, white peaks, over the raster's own height range; blues below sea
     level) shaded by a hillshade lit from the north-west.
 
     Heights: a DEM whose CRS has a vertical component that pyproj can turn into
     ellipsoidal heights is converted. Otherwise (a 2D CRS, or no geoid grid
     installed) heights are used as ellipsoidal heights, `vertical_datum` records
-    "geoid (assumed EGM96), not corrected" and one warning per process says so;
-    pass `vertical_datum="ellipsoid"` to declare the heights ellipsoidal.
-    `resolution` (CRS units, x or (x, y)) overrides the lifting cell size.
+    "geoid (assumed EGM96), not corrected" and one warning per process says so.
+
+    Args:
+        dem_path: The DEM file (a GeoTIFF or anything rasterio reads, with a CRS).
+        ortho_path: An orthophoto over the DEM, in any CRS (reprojected onto the DEM's grid).
+        stretch: How colours are scaled: a (low, high) pair stretches each band between those
+            percentiles of its valid values over the DEM; None scales by the data type's range
+            (uint8 /255, uint16 /65535, float taken as [0, 1]); "auto" applies a (2, 98) stretch
+            to dark raw-DN imagery (99.9th percentile under 75% of the type's range, or floats
+            outside [0, 1]) and scales by the type's range otherwise.
+        dem_band: The DEM band holding the heights (1-based).
+        rgb_bands: The orthophoto's red, green and blue bands (1-based); default: the file's
+            colour interpretation, else bands 1, 2, 3. A 4th band is used as alpha only when the
+            file marks it as alpha (an NIR band is ignored).
+        vertical_datum: "ellipsoid" declares the heights ellipsoidal (no conversion, no warning).
+        resolution: The lifting cell size in CRS units, x or (x, y) (default: the DEM's own).
+
+    Returns:
+        The GeoRaster: heights, colours in [0, 1], validity mask, CRS and transform.
+
+    Raises:
+        InputFileError: A file is missing, unreadable, has no CRS or lacks the requested band.
+        InputError: An option is invalid (stretch, rgb_bands, vertical_datum, resolution), or the
+            orthophoto does not overlap the DEM.
+
+    Example:
+        >>> r = earth3d.read_raster("dem.tif", "ortho.tif")  # doctest: +SKIP
+        >>> r.shape, r.crs  # doctest: +SKIP
     """
     if vertical_datum not in (None, "ellipsoid"):
         raise InputError(f"vertical_datum={vertical_datum!r}: expected None (infer) or 'ellipsoid'")
@@ -151,7 +167,7 @@ def _open(path: Path, role: str) -> rasterio.io.DatasetReader:
 
 def _read_heights(dem, band: int, path: Path) -> np.ndarray:
     data = dem.read(band, masked=True)
-    heights = np.ma.asarray(data).astype(np.float64).filled(np.nan)
+    heights = np.ma.filled(np.ma.asarray(data).astype(np.float64), np.nan)
     heights[~np.isfinite(heights)] = np.nan
     _require_valid(np.isfinite(heights), f"DEM {path}")
     return heights
@@ -200,8 +216,10 @@ def _read_ortho(ortho, path: Path, rgb_bands, alpha_band, stretch, grid: _Grid) 
 
 
 def _check_stretch(stretch) -> Stretch:
-    if stretch is None or (isinstance(stretch, str) and stretch == "auto"):
-        return stretch
+    if stretch is None:
+        return None
+    if isinstance(stretch, str) and stretch == "auto":
+        return "auto"
     try:
         lo, hi = (float(v) for v in stretch)
     except (TypeError, ValueError):
@@ -239,9 +257,12 @@ def _vertical_datum(heights: np.ndarray, grid: _Grid, declared: str | None, path
         return heights, horizontal, "ellipsoid"
     if crs.is_compound:
         vertical = crs.sub_crs_list[-1]
+        geodetic = crs.geodetic_crs
+        if geodetic is None:
+            raise InputFileError(f"DEM {path}: its CRS {crs.name!r} has no geodetic datum to take heights to")
         with warnings.catch_warnings():  # a missing grid is reported below, in one warning
             warnings.simplefilter("ignore")
-            group = TransformerGroup(crs, crs.geodetic_crs.to_3d(), always_xy=True)
+            group = TransformerGroup(crs, geodetic.to_3d(), always_xy=True)
         if group.best_available and group.transformers:
             rows, cols = np.indices(heights.shape)
             x, y = grid.transform @ (cols + 0.5, rows + 0.5)
@@ -294,7 +315,10 @@ def _intersect(a, b):
 def _as_res(resolution) -> tuple[float, float] | None:
     if resolution is None:
         return None
-    rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
+    try:
+        rx, ry = (float(v) for v in ((resolution, resolution) if isinstance(resolution, numbers.Real) else resolution))
+    except (TypeError, ValueError):
+        raise InputError(f"resolution={resolution!r} must be a number or an (x, y) pair of numbers") from None
     if not (math.isfinite(rx) and math.isfinite(ry) and rx > 0 and ry > 0):
         raise InputError(f"resolution={resolution!r} must be positive and finite")
     return float(rx), float(ry)

@@ -28,6 +28,21 @@ def write_raster(raster: GeoRaster, dem_path: str | os.PathLike, ortho_path: str
     """Write `raster`'s heights as a float32 DEM (nodata -9999 where invalid) and, when `ortho_path` is
     given, its colours as an RGB uint8 orthophoto with an alpha band for invalid cells. Deflate-compressed,
     tiled GeoTIFFs in the raster's CRS; each is written under a temporary name and renamed.
+
+    Args:
+        raster: The raster to write.
+        dem_path: The DEM GeoTIFF to write.
+        ortho_path: The orthophoto GeoTIFF to write, if any.
+        overwrite: Replace existing files.
+
+    Returns:
+        The paths written: (DEM, orthophoto or None).
+
+    Raises:
+        OutputExistsError: A file exists and `overwrite` is False.
+
+    Example:
+        >>> write_raster(world.generate(bbox=(7.4, 46.9, 7.5, 47.0)), "dem.tif", "ortho.tif")  # doctest: +SKIP
     """
     dem_path = Path(dem_path)
     h, w = raster.shape

@@ -10,7 +10,14 @@ from .gsplat_backend import GsplatRenderer
 
 
 def default_renderer(antialiased: bool = True) -> Renderer:
-    """GsplatRenderer when a CUDA device is present and gsplat is installed, else CpuRenderer."""
+    """GsplatRenderer when a CUDA device is present and gsplat is installed, else CpuRenderer.
+
+    Args:
+        antialiased: gsplat's antialiased mode (opacity compensation of the low-pass filter).
+
+    Returns:
+        The renderer.
+    """
     has_cuda = torch.cuda.is_available() and torch.cuda.device_count() > 0
     if has_cuda:
         try:

@@ -6,7 +6,7 @@ Per pixel this is gsplat's forward pass:
     alpha = min(0.999, opacity * exp(-sigma))      (skip if alpha < 1/255)
     next_T = T * (1 - alpha)                       (stop before adding if next_T <= 1e-4)
 
-with pixel centres at (x + 0.5, y + 0.5), splats in each tile's front-to-back order.
+with pixel centers at (x + 0.5, y + 0.5), splats in each tile's front-to-back order.
 
 Why blocks: a branchy per-pixel loop costs about as much per splat row as per pixel. Here a
 splat is drawn over the 4x4 pixel blocks its bounding box touches, each block one loop of
@@ -78,7 +78,7 @@ def exp_neg(x):
 @njit(inline="always", fastmath=True)
 def _block(buf, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d):
     """One splat over the 16 pixels of the block whose state starts at `buf[base]`; returns how
-    many it finished. `dx0`, `dy0` are the splat's centre less the block's corner.
+    many it finished. `dx0`, `dy0` are the splat's center less the block's corner.
     """
     finished = np.float32(0.0)
     start = np.uint64(base)  # unsigned indices: no negative-index wraparound, so the loop vectorizes
@@ -111,7 +111,7 @@ def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height
     tiles, busiest first).
     """
     nb = (tile_size + SIDE - 1) // SIDE  # blocks on a side of a tile
-    lane_x = np.empty(LANES, dtype=np.float32)  # pixel centres of the lanes in a block
+    lane_x = np.empty(LANES, dtype=np.float32)  # pixel centers of the lanes in a block
     lane_y = np.empty(LANES, dtype=np.float32)
     for lane in range(LANES):
         lane_x[lane] = lane % SIDE + 0.5

@@ -228,6 +228,17 @@ class CpuRenderer:
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
         """Rasterize `gaussians` seen from `camera`; tensors on the CPU. One render at a time per
         renderer (the record buffer is shared by its renders).
+
+        Args:
+            gaussians: The splats.
+            camera: The view.
+            background: RGB in [0, 1] where nothing is drawn.
+
+        Returns:
+            The RenderOutput: rgb (H, W, 3), depth and alpha, and the number of splats drawn.
+
+        Example:
+            >>> out = CpuRenderer().render(g, Camera.from_geodetic(7.45, 46.95, 3000.0))  # doctest: +SKIP
         """
         bg = np.asarray(background, dtype=np.float32).reshape(-1)
         if bg.shape != (3,) or not np.all(np.isfinite(bg)):

@@ -34,7 +34,16 @@ class GsplatRenderer:
         self.device = torch.device(device)
 
     def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
-        """Rasterize `gaussians` seen from `camera` on the device."""
+        """Rasterize `gaussians` seen from `camera` on the device.
+
+        Args:
+            gaussians: The splats.
+            camera: The view.
+            background: RGB in [0, 1] where nothing is drawn.
+
+        Returns:
+            The RenderOutput: rgb (H, W, 3), depth and alpha, and the number of splats drawn.
+        """
         gsplat = _import_gsplat()
         bg = torch.as_tensor(background, dtype=torch.float32, device=self.device).reshape(-1)
         if bg.shape != (3,) or not torch.isfinite(bg).all():

@@ -60,7 +60,7 @@ class TorchTileRenderer:
         offsets, ids = tile_intersections(p, ts, tiles_x, tiles_y)
         counts = offsets[1:] - offsets[:-1]
 
-        # Pixel centres of every tile (T, ts*ts, 2); the canvas is cropped at the end.
+        # Pixel centers of every tile (T, ts*ts, 2); the canvas is cropped at the end.
         iy, ix = torch.meshgrid(torch.arange(ts), torch.arange(ts), indexing="ij")
         local_px = torch.stack([ix.reshape(-1), iy.reshape(-1)], -1).float() + 0.5
         n_tiles = tiles_x * tiles_y

@@ -29,7 +29,7 @@ Example:
 from .descent import POSTER_ALTITUDE_M, frame_near_altitude, street_descent
 from .flythrough import render_flythrough
 from .frame import render
-from .levels import DEMO_LEVELS, QUICK_LEVELS, GroundFn, Level, level_bbox, nested_rasters, raster_centre, raster_ground
+from .levels import DEMO_LEVELS, QUICK_LEVELS, GroundFn, Level, level_bbox, nested_rasters, raster_center, raster_ground
 from .path import PREFETCH_FRAMES, PREFETCH_SPLATS_PER_PIXEL, PathFrame, render_path
 from .report import Report
 from .scene import RasterScene, Scene, StoreScene, open_raster_scene, open_store_scene
@@ -41,6 +41,6 @@ __all__ = [
     "DEMO_LEVELS", "GroundFn", "Level", "POSTER_ALTITUDE_M", "PREFETCH_FRAMES", "PREFETCH_SPLATS_PER_PIXEL",
     "PathFrame", "QUICK_LEVELS", "RasterScene", "Report", "Scene", "StoreScene", "build_nested_store",
     "build_store", "check_store_output", "find_street", "frame_near_altitude", "level_bbox", "lifted_raster",
-    "nested_rasters", "open_raster_scene", "open_store_scene", "raster_centre", "raster_ground", "render",
+    "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground", "render",
     "render_flythrough", "render_path", "store_leaves", "street_descent", "synthesized",
 ]

@@ -56,5 +56,5 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
     if with_sky:
         from ..atmosphere import apply_atmosphere
 
-        out = apply_atmosphere(out, camera, None if atmosphere is True else atmosphere)
+        out = apply_atmosphere(out, camera, None if isinstance(atmosphere, bool) else atmosphere)
     return out

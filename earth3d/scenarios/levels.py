@@ -51,7 +51,7 @@ QUICK_LEVELS = (
 
 
 def level_bbox(lon: float, lat: float, half_size_m: float) -> tuple[float, float, float, float]:
-    """(west, south, east, north) of a square `2 * half_size_m` on a side centred on (lon, lat).
+    """(west, south, east, north) of a square `2 * half_size_m` on a side centered on (lon, lat).
 
     Across the antimeridian east is written above 180 (east > west), as `earth3d.synth.grid.check_bbox`
     expects; latitudes are clamped to +-89.9.
@@ -141,8 +141,8 @@ def raster_ground(*rasters: GeoRaster) -> GroundFn:
     return ground
 
 
-def raster_centre(raster: GeoRaster) -> tuple[float, float]:
-    """(lon, lat) in degrees of the centre of `raster`."""
+def raster_center(raster: GeoRaster) -> tuple[float, float]:
+    """(lon, lat) in degrees of the center of `raster`."""
     h, w = raster.shape
     x, y = raster.transform @ (w / 2, h / 2)
     lon, lat = transformer(raster.crs, GEODETIC_CRS.to_2d()).transform(x, y)

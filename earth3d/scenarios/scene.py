@@ -1,6 +1,6 @@
 """A scene to render: splats from a store (streamed with levels of detail) or from a lifted raster.
 
-Both answer what a single view or a path over the scene needs: where the scene is (`centre`), the
+Both answer what a single view or a path over the scene needs: where the scene is (`center`), the
 ground height under a point (`ground`, so cameras can be placed at a height above it) and what to
 hand to `render_path` (`source`, with the `renderer`).
 """
@@ -20,7 +20,7 @@ from ..renderers import Renderer
 from ..store import Store, open_store
 from ..stream import Stream
 from .frame import render
-from .levels import GroundFn, raster_centre, raster_ground
+from .levels import GroundFn, raster_center, raster_ground
 from .report import Report
 
 #: Ground probes of a store, each from closer above the ground than the last.
@@ -37,8 +37,8 @@ class Scene(Protocol):
         """What `render_path` draws from."""
         ...
 
-    def centre(self) -> tuple[float, float]:
-        """(lon, lat) of the scene's centre, degrees."""
+    def center(self) -> tuple[float, float]:
+        """(lon, lat) of the scene's center, degrees."""
         ...
 
     def ground(self) -> GroundFn:
@@ -67,9 +67,9 @@ class RasterScene:
         """The lifted splats, drawn whole."""
         return self.gaussians
 
-    def centre(self) -> tuple[float, float]:
-        """(lon, lat) of the raster's centre, degrees."""
-        return raster_centre(self.raster)
+    def center(self) -> tuple[float, float]:
+        """(lon, lat) of the raster's center, degrees."""
+        return raster_center(self.raster)
 
     def ground(self) -> GroundFn:
         """The raster's nearest cell height under each point."""
@@ -106,8 +106,8 @@ class StoreScene:
         """The Stream views are drawn through."""
         return self.stream
 
-    def centre(self) -> tuple[float, float]:
-        """(lon, lat) of the centre of the store's extent, degrees."""
+    def center(self) -> tuple[float, float]:
+        """(lon, lat) of the center of the store's extent, degrees."""
         lon, lat, _ = ecef_to_geodetic(0.5 * (self._extent[0] + self._extent[1]))
         return float(lon), float(lat)
 
@@ -125,10 +125,10 @@ class StoreScene:
         def probe(lon: float, lat: float, height: float) -> float:
             cam = Camera.from_geodetic(lon, lat, height, 0.0, -90.0, 0.0, 16, 16, fov_y_deg=0.2)
             out = render(probes, cam, self.renderer)
-            centre = out.depth[6:10, 6:10][out.alpha[6:10, 6:10] > 0.5]
-            if centre.numel() == 0:
+            center = out.depth[6:10, 6:10][out.alpha[6:10, 6:10] > 0.5]
+            if center.numel() == 0:
                 raise ValueError(f"the store {self.store.path} has no ground at lon={lon:.6f}, lat={lat:.6f}")
-            return height - float(centre.median())
+            return height - float(center.median())
 
         def ground(lon, lat):
             out = []
@@ -175,7 +175,7 @@ def open_store_scene(store: str | os.PathLike, renderer: Renderer, *, cache_mb: 
     Example:
         >>> from earth3d.renderers import CpuRenderer                  # doctest: +SKIP
         >>> with open_store_scene("world.e3d", CpuRenderer()) as scene:  # doctest: +SKIP
-        ...     lon, lat = scene.centre()
+        ...     lon, lat = scene.center()
     """
     with (report or Report(quiet=True)).stage("open store"):
         st = open_store(store)

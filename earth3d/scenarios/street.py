@@ -75,8 +75,8 @@ def find_street(raster: GeoRaster, lon: float, lat: float, length_m: float, sear
             if clear.any():
                 # The middle of the clear run nearest the target.
                 edges = np.flatnonzero(np.diff(np.concatenate([[0], clear.astype(np.int8), [0]])))
-                centres = lo_b + (edges[0::2] + edges[1::2] - 1) // 2
-                b = int(centres[np.argmin(np.abs(centres - b0))])
+                centers = lo_b + (edges[0::2] + edges[1::2] - 1) // 2
+                b = int(centers[np.argmin(np.abs(centers - b0))])
                 score = (half_width_m, -abs(b - b0) * across)
                 if best is None or score > best[0]:
                     best = (score, heading, b)

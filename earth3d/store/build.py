@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from .distributed import build_on_dask
+from .fs import Location
 from .store import Store, open_store
 from .tasks import Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 
@@ -34,7 +35,7 @@ def _have_dask(workers: int) -> bool:
     return True
 
 
-def build_store(sources: Iterable[Source], out_path: str | os.PathLike, *, leaf_cap: int = 32768,
+def build_store(sources: Iterable[Source], out_path: str | os.PathLike | Location, *, leaf_cap: int = 32768,
                 bucket_level: int | None = None, sh_degree: int | None = None, workers: int = 1,
                 client=None, scheduler: str | None = None, keep_work: bool = False,
                 progress: bool = False) -> Store:

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ChunkError
 from ..gaussians import Gaussians
 from .fs import Location, file_size
-from .keys import Key, key_name
+from .keys import Key, as_key, key_name
 
 FORMAT_VERSION = 1
 CHUNK_MAGIC = b"E3DCHUNK"
@@ -31,7 +31,7 @@ HEADER = np.dtype([
     ("obb_half_axes", "<f8", (3, 3)), ("checksum", "V16"),
 ])
 assert HEADER.itemsize == 240
-_CHECKSUM_AT = HEADER.fields["checksum"][1]
+_CHECKSUM_AT = HEADER.itemsize - HEADER["checksum"].itemsize  # the checksum is the last field
 
 
 @dataclass
@@ -116,7 +116,8 @@ def read_bytes(path: Location, key: Key, expected_size: int | None = None) -> by
         raise ChunkError(key, path, f"chunk has {size} bytes, the index says {expected_size} (truncated or replaced)")
     buf = bytearray(size)
     with path.open("rb") as f:
-        got = f.readinto(buf)
+        # UPath.open is typed as returning BinaryIO, but local and fsspec files both have readinto
+        got = f.readinto(buf)  # type: ignore[attr-defined]
     if got != size:
         raise ChunkError(key, path, f"read {got} of {size} bytes")
     return buf
@@ -132,7 +133,7 @@ def parse_header(buf: bytes | bytearray, key: Key, path: Location) -> np.void:
     if head["version"] != FORMAT_VERSION:
         raise ChunkError(key, path, f"chunk format version {int(head['version'])}, "
                                     f"this reader reads version {FORMAT_VERSION}")
-    got_key = (int(head["level"]), *map(int, head["xyz"]))
+    got_key = as_key((head["level"], *head["xyz"]))
     if got_key != tuple(key):
         raise ChunkError(key, path, f"chunk header names node {key_name(got_key)}")
     want = HEADER.itemsize + payload_size(int(head["count"]), int(head["sh_k"]))

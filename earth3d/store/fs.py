@@ -60,21 +60,21 @@ def write_atomic(path: Location, data: bytes) -> None:
     most a stray temporary file. There is no fsync: a chunk torn by a power cut fails its
     checksum and is rebuilt on resume. Elsewhere: a single put of the whole object.
     """
-    if is_local(path):
+    if isinstance(path, UPath):
+        path.fs.pipe_file(path.path, bytes(data))
+    else:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, data)
-    else:
-        path.fs.pipe_file(path.path, bytes(data))
 
 
 def file_size(path: Location) -> int:
     """Size in bytes (FileNotFoundError when missing)."""
-    return os.path.getsize(path) if is_local(path) else int(path.stat().st_size)
+    return int(path.stat().st_size) if isinstance(path, UPath) else os.path.getsize(path)
 
 
 def remove_tree(path: Location) -> None:
     """Remove a folder and everything under it, if it is there."""
-    if is_local(path):
+    if not isinstance(path, UPath):
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists():
         path.fs.rm(path.path, recursive=True)

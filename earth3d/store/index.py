@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import StoreError
 from .chunk import FORMAT_VERSION
 from .fs import Location, write_atomic
-from .keys import Key
+from .keys import Key, as_key
 
 INDEX_MAGIC = b"E3DINDEX"
 INDEX_HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("count", "<u4"), ("checksum", "V16"),
@@ -27,7 +27,7 @@ ENTRY = np.dtype([
 
 def entry_key(entry: np.void) -> Key:
     """The node key (level, x, y, z) of an index entry."""
-    return (int(entry["level"]), *map(int, entry["xyz"]))
+    return as_key((entry["level"], *entry["xyz"]))
 
 
 def write_index(path: Location, entries: np.ndarray) -> None:

@@ -1,6 +1,6 @@
 """Deterministic octree keys on a fixed global cube around the earth.
 
-The cube has side 2**24 m (about 16,777 km), centred at the earth's centre, in
+The cube has side 2**24 m (about 16,777 km), centered at the earth's center, in
 ECEF axes. A node key is (level, x, y, z): level L cells have side 2**(24 - L) m
 and integer coordinates in [0, 2**L). Every build places the same point in the
 same cell, so parts of the world built apart share one key space.
@@ -21,6 +21,19 @@ SUBTREE_LEVELS = 5  # an index file holds levels L0 .. L0 + 4 below a root at L0
 Key = tuple[int, int, int, int]
 
 
+def as_key(values) -> Key:
+    """A node key (level, x, y, z) of Python ints from any four integers (a tuple, a numpy row).
+
+    Args:
+        values: Four integers: level, x, y, z.
+
+    Returns:
+        The key as a tuple of four Python ints.
+    """
+    level, x, y, z = (int(v) for v in values)
+    return level, x, y, z
+
+
 def cell_size(level: int) -> float:
     """Side of a level's cells in metres."""
     return CUBE_SIDE_M / (1 << level)
@@ -33,7 +46,7 @@ def cell_min(key: Key) -> np.ndarray:
 
 
 def cell_center(key: Key) -> np.ndarray:
-    """The float64 ECEF centre of a cell: the origin its chunk's offsets are relative to."""
+    """The float64 ECEF center of a cell: the origin its chunk's offsets are relative to."""
     return cell_min(key) + cell_size(key[0]) / 2
 
 
@@ -43,7 +56,7 @@ def cell_coords(points: np.ndarray, level: int) -> np.ndarray:
     coords = np.floor((points - CUBE_MIN_M) / cell_size(level)).astype(np.int64)
     if coords.size and (coords.min() < 0 or coords.max() >= (1 << level)):
         bad = np.abs(points).max()
-        raise InputError(f"splat position {bad:.0f} m from the earth's centre is outside the store cube "
+        raise InputError(f"splat position {bad:.0f} m from the earth's center is outside the store cube "
                          f"(|coordinate| < {CUBE_SIDE_M / 2:.0f} m)")
     return coords
 

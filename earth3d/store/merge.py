@@ -31,7 +31,7 @@ MAX_WIDEN = 2.0  # largest factor on a merged splat's in-plane std-devs
 
 @dataclass(frozen=True)
 class Bounds:
-    """A node's bounding volumes: the ECEF AABB (bmin, bmax) and an oriented box (centre,
+    """A node's bounding volumes: the ECEF AABB (bmin, bmax) and an oriented box (center,
     half_axes: columns are the box axes scaled by their half-lengths), both enclosing the
     splats' 3-std-dev ellipsoids. The oriented box follows the principal axes of the
     splat means, so a terrain patch gets a thin box: distances and culling stay tight.

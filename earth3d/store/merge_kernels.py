@@ -23,12 +23,12 @@ def box_extents(pos: np.ndarray, cov: np.ndarray, axes: np.ndarray, sigmas: floa
     for i in range(pos.shape[0]):
         for j in range(3):
             a0, a1, a2 = axes[0, j], axes[1, j], axes[2, j]
-            centre = pos[i, 0] * a0 + pos[i, 1] * a1 + pos[i, 2] * a2
+            center = pos[i, 0] * a0 + pos[i, 1] * a1 + pos[i, 2] * a2
             var = (cov[i, 0] * a0 * a0 + cov[i, 3] * a1 * a1 + cov[i, 5] * a2 * a2
                    + 2.0 * (cov[i, 1] * a0 * a1 + cov[i, 2] * a0 * a2 + cov[i, 4] * a1 * a2))
             half = sigmas * math.sqrt(max(var, 0.0))
-            lo[j] = min(lo[j], centre - half)
-            hi[j] = max(hi[j], centre + half)
+            lo[j] = min(lo[j], center - half)
+            hi[j] = max(hi[j], center + half)
     return lo, hi
 
 

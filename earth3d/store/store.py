@@ -15,7 +15,7 @@ from . import chunk as chunkfile
 from .chunk import FLAG_LEAF, FORMAT_VERSION
 from .fs import Location, location
 from .index import read_index
-from .keys import Key, child, subtree_root
+from .keys import Key, as_key, child, subtree_root
 from .layout import META_FILE, STORE_FORMAT, WORK_FOLDER, chunk_path, index_path
 
 INDEX_CACHE_FILES = 512
@@ -29,7 +29,7 @@ class Store:
         StoreError: the folder is not a finished earth3d store of a version this reader reads.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike | Location):
         self.path = location(path)
         meta_path = self.path / META_FILE
         if not self.path.is_dir():
@@ -56,7 +56,11 @@ class Store:
 
     # ------------------------------------------------------------------ metadata
     def info(self) -> dict:
-        """Extent (ECEF AABB), levels, node and splat counts, bytes on disk, format version."""
+        """Extent (ECEF AABB), levels, node and splat counts, bytes on disk, format version.
+
+        Returns:
+            A JSON-ready dict of the store's description.
+        """
         m = self.meta
         return {
             "path": str(self.path),
@@ -98,11 +102,12 @@ class Store:
 
     def has(self, key: Key) -> bool:
         """Whether the store holds node `key`."""
-        return tuple(key) in self._subtree(subtree_root(tuple(key)))
+        key = as_key(key)
+        return key in self._subtree(subtree_root(key))
 
     def entry(self, key: Key) -> np.void:
         """The index entry of a node: level, xyz, child_mask, flags, count, nbytes, error, bmin, bmax, checksum."""
-        key = tuple(int(v) for v in key)
+        key = as_key(key)
         found = self._subtree(subtree_root(key)).get(key)
         if found is None:
             raise KeyError(f"{self.path}: no node (level={key[0]}, x={key[1]}, y={key[2]}, z={key[3]}) in the store")
@@ -115,24 +120,41 @@ class Store:
     def children(self, key: Key) -> list[Key]:
         """Keys of the node's existing children (empty for a leaf)."""
         mask = int(self.entry(key)["child_mask"])
-        return [child(tuple(key), o) for o in range(8) if mask >> o & 1]
+        return [child(as_key(key), o) for o in range(8) if mask >> o & 1]
 
     # ------------------------------------------------------------------ chunks
     def chunk_path(self, key: Key) -> Location:
         """The chunk file of node `key`."""
-        return chunk_path(self.path, tuple(key))
+        return chunk_path(self.path, as_key(key))
 
     def read(self, key: Key) -> Gaussians:
-        """A node's splats (offsets from its cell centre), validated against the index entry."""
-        key = tuple(int(v) for v in key)
+        """A node's splats (offsets from its cell center), validated against the index entry.
+
+        Args:
+            key: The node (level, x, y, z).
+
+        Returns:
+            The node's splats, with their origin at the cell center.
+
+        Raises:
+            KeyError: The store has no such node.
+            ChunkError: The chunk file is missing, truncated, or fails its checksum.
+        """
+        key = as_key(key)
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
         return Gaussians.from_arrays(np.array(head["origin"], dtype=np.float64), arr["means"], arr["quats"],
                                      arr["scales"], arr["opacities"], arr["sh"])
 
 
-def open_store(path: str | os.PathLike) -> Store:
+def open_store(path: str | os.PathLike | Location) -> Store:
     """Open a built store, a folder or fsspec URL (see docs/FORMAT.md).
+
+    Args:
+        path: The store folder, or a URL such as memory://world or s3://bucket/world.
+
+    Returns:
+        The opened Store (index files are read on demand).
 
     Raises:
         InputFileError: `path` is not a folder.

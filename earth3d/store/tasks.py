@@ -55,6 +55,24 @@ from .layout import META_FILE, STORE_FORMAT, WORK_FOLDER, chunk_path, index_path
 from .merge import merge_splats, splat_bounds
 
 Source = Union[Gaussians, Callable[[], Gaussians]]
+
+__all__ = [
+    "BUCKET_SPLATS",
+    "MAX_BUCKET_LEVEL",
+    "SPILL_FIELDS",
+    "BuildPlan",
+    "Source",
+    "LeafTask",
+    "build_leaf",
+    "build_parent",
+    "finalize",
+    "ingest",
+    "leaf_tasks",
+    "parent_tasks",
+    "plan",
+    "read_splats",
+]
+
 BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
 MAX_BUCKET_LEVEL = 20
 
@@ -94,10 +112,23 @@ class BuildPlan:
             {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level}).encode())
 
 
-def plan(out_path: str | os.PathLike, *, leaf_cap: int = 32768, bucket_level: int | None = None,
+def plan(out_path: str | os.PathLike | Location, *, leaf_cap: int = 32768, bucket_level: int | None = None,
          sh_degree: int | None = None) -> BuildPlan:
     """Start or resume a build in `out_path` (a folder or fsspec URL). An interrupted build's
     settings are kept; settings given here that contradict them are refused.
+
+    Args:
+        out_path: Where the store is built.
+        leaf_cap: Most splats in a leaf node.
+        bucket_level: Octree level of the ingest buckets (default: chosen from the data).
+        sh_degree: SH degree of the stored splats (default: that of the sources).
+
+    Returns:
+        The build plan, recorded under the build's work folder.
+
+    Raises:
+        InputError: An option is out of range or contradicts the interrupted build's.
+        OutputError: `out_path` holds something other than a store or an unfinished build.
     """
     if leaf_cap < 1:
         raise InputError(f"leaf_cap={leaf_cap} must be >= 1")
@@ -276,9 +307,9 @@ def build_leaf(p: BuildPlan, task: LeafTask) -> list[Key]:
             _write_node(p, key, splats.take(idx), 0.0, leaf=True)
             leaves.append(key)
             continue
-        centre = cell_center(key)
+        center = cell_center(key)
         pos = splats.pos[idx]
-        oct_ = ((pos[:, 0] >= centre[0]) * 4 + (pos[:, 1] >= centre[1]) * 2 + (pos[:, 2] >= centre[2])).astype(np.int64)
+        oct_ = ((pos[:, 0] >= center[0]) * 4 + (pos[:, 1] >= center[1]) * 2 + (pos[:, 2] >= center[2])).astype(np.int64)
         order = np.argsort(oct_, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(oct_, minlength=8))])
         for o in range(7, -1, -1):

@@ -40,7 +40,8 @@ def cesium_build(install: bool = True) -> Path:
         raise RuntimeError(f"the viewer needs CesiumJS ({CESIUM_PACKAGE}) and npm to install it; install Node.js "
                            "and npm, or pass the Build/Cesium folder of a CesiumJS 1.145+ with --cesium") from None
     except subprocess.CalledProcessError as exc:
-        raise RuntimeError(f"npm install {CESIUM_PACKAGE} failed: {exc.stderr.decode(errors='replace').strip()[-300:]}") from None
+        detail = exc.stderr.decode(errors="replace").strip()[-300:]
+        raise RuntimeError(f"npm install {CESIUM_PACKAGE} failed: {detail}") from None
     return folder
 
 

@@ -267,6 +267,7 @@ def test_worker_killed_mid_build(client, tmp_path):
 
 
 # ------------------------------------------------------------------------------ command line
+@pytest.mark.slow  # ~26 s: starts a 2-process local cluster, then waits out a connection to a dead scheduler
 def test_cli_build_on_a_local_cluster_and_bad_scheduler(tmp_path, capsys):
     from earth3d.cli import main
 
