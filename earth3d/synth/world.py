@@ -16,6 +16,7 @@ from pyproj import CRS
 
 from ..raster.georaster import GeoRaster
 from . import kernel as K
+from .hydrology import hydrology_fields
 from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from .shading import hillshade
@@ -64,7 +65,9 @@ class ProceduralWorld:
         out_rgb = np.empty((h, w, 3))
         out_w = np.empty((h, w))
         out_b = np.empty((h, w), dtype=np.uint8)
-        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, out_h, out_s, out_rgb, out_w, out_b)
+        hyd = hydrology_fields(self._seeds, lons, lats, dlat)
+        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd,
+                 out_h, out_s, out_rgb, out_w, out_b)
         return out_h, out_s, out_rgb, out_w, out_b
 
     def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:

@@ -1,0 +1,515 @@
+"""Relief that drains: a hierarchical river network and the terrain carved around it (numba).
+
+The land surface is the lower envelope of valleys cut around a tree of channels,
+in the spirit of Génevaux et al. 2013 and of Dendry (Gaillard et al. 2019):
+
+- level 0: a jittered node per cell of a global 1/32 degree lattice (about 3.5 km).
+  Node elevations come from the smooth macro relief (wavelengths >= ~10 km); per
+  block of 32 x 32 nodes (with a margin of 24 nodes all round) a priority flood
+  (Barnes et al. 2014) fills its depressions, routes every node to a neighbour
+  (the flood tree: downstream elevations strictly decrease) and accumulates
+  drainage area. Blocks are pure functions of their index, cached (lru_cache), so
+  a node's receiver never depends on which tile asked. Filled nodes are lakes
+  (flat water up to the spill level, draining through their outlet); nodes under
+  the sea are the outlets, so rivers reach the sea.
+- levels 1..6 (1.7 km down to 54 m): a jittered node per cell connects to the nearest
+  point of the coarser channels (tributaries); its elevation is the junction's plus
+  a share of the hillslope rise, so it cuts a side valley into the coarser hillslope.
+- the surface at a point is min over nearby channel segments of
+  (channel elevation at the nearest point + hillslope gradient x distance), with a
+  valley floor about a cell wide. Channel elevations fall monotonically downstream and
+  every term rises away from its channel, so the only minima are river mouths:
+  no closed depressions by construction.
+
+Levels finer than the cell size fade out (their tributaries rise to the coarser
+hillslope), so coarse tiles approximate averages of fine ones; river geometry
+(level 0 with midpoint displacement) does not depend on the cell size, so a river
+seen at 1 km/px is the same river in the same place at 1 m/px.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from numba import njit, prange
+
+from . import kernel as K
+from .grid import M_PER_DEG
+from .noise import hash2, noise, rehash, smoothstep, unit
+from .relief import dissection, octave_table, relief
+
+Q0_DEG = 1.0 / 32.0  # level-0 node spacing (about 3.5 km)
+N_LEVELS = 7  # 3.5 km down to 54 m
+BLOCK = 32  # level-0 nodes per block side (1 degree)
+MARGIN = 24  # nodes of margin around a block in its flood
+NS = 4  # sub-segments of a level-0 channel (midpoint displacement); finer levels use 1
+JITTER = 0.8
+CONTROL_RES_M = 8000.0  # node elevations: the relief octaves resolved at this cell size
+BETA = 0.45  # a tributary's channel rises at this share of the hillslope gradient
+GAMMA = 1.08  # hillslope gradient grows by this factor per finer level (relief H < 1)
+EPS_SLOPE = 2e-4  # least channel gradient through filled depressions (lakes)
+LAKE_MIN_M = 2.0  # a node flooded deeper than this is a lake
+RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
+WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
+MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
+N_FIELDS = K.N_HYDRO
+F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
+    K.H_CHANNEL, K.H_HILL, K.H_WATER, K.H_RIVER_DIST, K.H_AREA, K.H_LAKE, K.H_SLOPE)
+
+
+def n_lon(k: int) -> int:
+    return 360 * 32 * 2 ** k
+
+
+# ----------------------------------------------------------------------------- per-node helpers
+@njit(cache=True)
+def node_pos(i, j, k, seed):
+    """(lon, lat) of node (i, j) of level k; i may lie outside [0, N) (unwrapped longitude)."""
+    q = Q0_DEG / (1 << k)
+    nl = np.int64(360 * 32) << np.int64(k)
+    h = hash2(np.int64(i % nl), np.int64(j), seed + np.uint64(k))
+    return (-180.0 + (i + 0.5 + JITTER * (unit(h) - 0.5)) * q,
+            -90.0 + (j + 0.5 + JITTER * (unit(rehash(h, 1)) - 0.5)) * q)
+
+
+@njit(cache=True)
+def width_m(area):
+    return WIDTH_M * math.sqrt(area / 1e8)
+
+
+@njit(cache=True)
+def hillslope_gradient(m, x, y, z, S):
+    """Hillslope gradient (rise per run) of the landform at unit vector (x, y, z) with macro fields m."""
+    land, mtn, plat, hill, base, amp = K.landform(m)
+    dis, vee = dissection(m[0] - K.SEA, land, mtn, plat, hill, x, y, z, S[K.S_REL])
+    return land * ((0.02 + 0.0016 * max(dis - 200.0 * mtn, 0.0)) * (1.0 - mtn) + 0.55 * mtn)
+
+
+@njit(cache=True)
+def _control(lon, lat, S, table, out):
+    """Node control elevation (m), hillslope gradient, moisture into out[0:3]."""
+    m = np.empty(K.N_MACRO)
+    x, y, z = K.unit_vector(lon, lat)
+    K.macro_at(x, y, z, S, m)
+    land, mtn, plat, hill, base, amp = K.landform(m)
+    d = m[0] - K.SEA
+    dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[K.S_REL])
+    rel, _, _, _, _ = relief(x, y, z, table, amp, dis, vee, mtn, 0.0, S[K.S_REL])
+    h = base + 0.45 * amp * land * (1.0 - mtn) + rel
+    t, w = K.climate(m, lat, h, d)
+    out[0] = h
+    out[1] = hillslope_gradient(m, x, y, z, S)
+    out[2] = w * smoothstep(-2.0, 2.0, t)
+
+
+# ----------------------------------------------------------------------------- level 0: flooded blocks
+@njit(cache=True)
+def _block(bi, bj, S, seed):
+    """Flood of level-0 block (bi, bj): per core node (lon, lat, filled z, raw z, area m^2,
+    receiver i, receiver j, hillslope gradient, moisture, receiver filled z)."""
+    table = octave_table(CONTROL_RES_M)
+    nlat = 180 * 32
+    i0 = bi * BLOCK - MARGIN
+    j0 = bj * BLOCK - MARGIN
+    n = BLOCK + 2 * MARGIN
+    z = np.empty((n, n))
+    lon = np.empty((n, n))
+    lat = np.empty((n, n))
+    sg = np.empty((n, n))
+    wet = np.empty((n, n))
+    ok = np.zeros((n, n), dtype=np.bool_)
+    buf = np.empty(3)
+    for a in range(n):
+        j = j0 + a
+        if j < 0 or j >= nlat:
+            continue
+        for b in range(n):
+            lo, la = node_pos(i0 + b, j, 0, seed)
+            lon[a, b], lat[a, b] = lo, la
+            _control(lo, la, S, table, buf)
+            z[a, b], sg[a, b], wet[a, b] = buf[0], buf[1], buf[2]
+            ok[a, b] = True
+    # priority flood from the margin's edge and the sea; the flood tree gives the receivers
+    filled = z.copy()
+    seen = ~ok
+    rec = np.full(n * n, -1, dtype=np.int64)
+    order = np.empty(n * n, dtype=np.int64)
+    heap = [(0.0, 0, 0)]
+    heap.pop()
+    cnt = 0
+    for a in range(n):
+        for b in range(n):
+            if not ok[a, b]:
+                continue
+            edge = a == 0 or b == 0 or a == n - 1 or b == n - 1 or not ok[max(a - 1, 0), b] or not ok[min(a + 1, n - 1), b]
+            if edge or z[a, b] < 0.0:
+                seen[a, b] = True
+                heapq_push(heap, (z[a, b], cnt, a * n + b))
+                cnt += 1
+    m = 0
+    while len(heap) > 0:
+        level, _, c = heapq_pop(heap)
+        order[m] = c
+        m += 1
+        a, b = c // n, c % n
+        for da in range(-1, 2):
+            for db in range(-1, 2):
+                na, nb = a + da, b + db
+                if na < 0 or nb < 0 or na >= n or nb >= n or seen[na, nb]:
+                    continue
+                seen[na, nb] = True
+                dist = math.hypot((lon[na, nb] - lon[a, b]) * math.cos(math.radians(lat[a, b])), lat[na, nb] - lat[a, b])
+                filled[na, nb] = max(z[na, nb], level + EPS_SLOPE * dist * M_PER_DEG)
+                rec[na * n + nb] = c
+                heapq_push(heap, (filled[na, nb], cnt, na * n + nb))
+                cnt += 1
+    area = np.zeros(n * n)
+    for c in range(n * n):
+        a, b = c // n, c % n
+        if ok[a, b]:
+            area[c] = (Q0_DEG * M_PER_DEG) ** 2 * math.cos(math.radians(lat[a, b]))
+    for t in range(m - 1, -1, -1):
+        c = order[t]
+        if rec[c] >= 0:
+            area[rec[c]] += area[c]
+    out = np.full((BLOCK, BLOCK, 10), np.nan)
+    for a in range(MARGIN, MARGIN + BLOCK):
+        for b in range(MARGIN, MARGIN + BLOCK):
+            if not ok[a, b]:
+                continue
+            c = a * n + b
+            o = out[a - MARGIN, b - MARGIN]
+            o[0], o[1], o[2], o[3], o[4] = lon[a, b], lat[a, b], filled[a, b], z[a, b], area[c]
+            r = rec[c]
+            if r >= 0:
+                o[5], o[6], o[9] = i0 + r % n, j0 + r // n, filled[r // n, r % n]
+            else:
+                o[5], o[6], o[9] = -1.0, -1.0, z[a, b]
+            o[7], o[8] = sg[a, b], wet[a, b]
+    return out
+
+
+@njit(cache=True)
+def heapq_push(heap, item):
+    heap.append(item)
+    k = len(heap) - 1
+    while k > 0:
+        p = (k - 1) // 2
+        if heap[p] <= heap[k]:
+            break
+        heap[p], heap[k] = heap[k], heap[p]
+        k = p
+
+
+@njit(cache=True)
+def heapq_pop(heap):
+    top = heap[0]
+    last = heap.pop()
+    if len(heap) > 0:
+        heap[0] = last
+        k = 0
+        size = len(heap)
+        while True:
+            c1, c2, s = 2 * k + 1, 2 * k + 2, k
+            if c1 < size and heap[c1] < heap[s]:
+                s = c1
+            if c2 < size and heap[c2] < heap[s]:
+                s = c2
+            if s == k:
+                break
+            heap[s], heap[k] = heap[k], heap[s]
+            k = s
+    return top
+
+
+_BLOCK_CACHE_SEEDS: dict[int, np.ndarray] = {}
+
+
+@lru_cache(maxsize=4096)
+def block0(seed_key: int, bi: int, bj: int) -> np.ndarray:
+    """Level-0 node data of block (bi, bj) (longitude block index taken modulo the globe), cached."""
+    nb = 360 * 32 // BLOCK
+    S = _BLOCK_CACHE_SEEDS[seed_key]
+    out = _block(bi % nb, bj, S, S[K.S_RIVER])
+    out.setflags(write=False)
+    return out
+
+
+def register_seeds(S: np.ndarray) -> int:
+    key = hash(S.tobytes())
+    _BLOCK_CACHE_SEEDS[key] = S
+    return key
+
+
+def level0_window(seed_key: int, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
+    """Level-0 node data for node indices [i0, i1) x [j0, j1) (i unwrapped), longitudes continuous with i."""
+    nb = 360 * 32 // BLOCK
+    out = np.full((j1 - j0, i1 - i0, 10), np.nan)
+    for bj in range(j0 // BLOCK, (j1 - 1) // BLOCK + 1):
+        if bj < 0 or bj >= 180 * 32 // BLOCK:
+            continue
+        for bi in range(i0 // BLOCK, (i1 - 1) // BLOCK + 1):
+            blk = block0(seed_key, bi % nb, bj)
+            a0, a1 = max(j0, bj * BLOCK), min(j1, (bj + 1) * BLOCK)
+            b0, b1 = max(i0, bi * BLOCK), min(i1, (bi + 1) * BLOCK)
+            part = blk[a0 - bj * BLOCK:a1 - bj * BLOCK, b0 - bi * BLOCK:b1 - bi * BLOCK].copy()
+            shift = (bi - bi % nb) * BLOCK  # unwrapped longitude: whole turns of the globe
+            part[..., 0] += shift * Q0_DEG
+            part[..., 5] = np.where(part[..., 5] >= 0, part[..., 5] + shift, -1.0)
+            out[a0 - j0:a1 - j0, b0 - i0:b1 - i0] = part
+    return out
+
+
+# ----------------------------------------------------------------------------- the network of a window
+@njit(cache=True)
+def _closest(px, py, ax, ay, bx, by, coslat):
+    """(distance m, parameter t in [0, 1]) from (px, py) to segment a-b, all in degrees, at cos(lat)."""
+    ux = (bx - ax) * coslat
+    uy = by - ay
+    vx = (px - ax) * coslat
+    vy = py - ay
+    ll = ux * ux + uy * uy
+    t = 0.0 if ll <= 0.0 else min(max((vx * ux + vy * uy) / ll, 0.0), 1.0)
+    dx, dy = vx - t * ux, vy - t * uy
+    return math.sqrt(dx * dx + dy * dy) * M_PER_DEG, t
+
+
+@njit(cache=True)
+def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
+    """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement."""
+    nj, ni = w0.shape[0], w0.shape[1]
+    for a in range(nj):
+        for b in range(ni):
+            o = w0[a, b]
+            c = a * ni + b
+            if math.isnan(o[0]):
+                VX[c, :] = np.nan
+                continue
+            AREA[c] = o[4]
+            WET[c] = o[8]
+            LAKE[c] = o[2] - o[3] if o[2] - o[3] >= LAKE_MIN_M else 0.0
+            ax, ay = o[0], o[1]
+            if o[5] < 0:
+                bx, by, ez = ax, ay, o[3]
+            else:
+                bx, by = node_pos(np.int64(o[5]), np.int64(o[6]), 0, seed)
+                ez = o[9]
+            e0 = o[2] if o[5] >= 0 else o[3]
+            # displacement perpendicular to the chord, tapered to zero at both ends
+            coslat = math.cos(math.radians(ay))
+            nx, ny = -(by - ay), (bx - ax) * coslat * coslat
+            h = hash2(np.int64(round(ax * 4096.0)), np.int64(round(ay * 4096.0)), seed ^ np.uint64(77))
+            m1 = 0.32 * (unit(rehash(h, 1)) - 0.5)
+            for s in range(NS + 1):
+                t = s / NS
+                disp = m1 * math.sin(math.pi * t) + 0.12 * (unit(rehash(h, 2 + s)) - 0.5) * math.sin(2.0 * math.pi * t) ** 2
+                VX[c, s] = ax + (bx - ax) * t + disp * nx / coslat
+                VY[c, s] = ay + (by - ay) * t + disp * ny / coslat
+                VE[c, s] = e0 + (ez - e0) * t
+
+
+@njit(cache=True)
+def _lookup(k, ii, jj, I0, J0, NI, NJ, OFF):
+    a, b = jj - J0[k], ii - I0[k]
+    if a < 0 or b < 0 or a >= NJ[k] or b >= NI[k]:
+        return -1
+    return OFF[k] + a * NI[k] + b
+
+
+@njit(cache=True)
+def _nseg(k):
+    return NS if k == 0 else 1
+
+
+@njit(cache=True)
+def _s_at(lon, lat, w0, i0, j0):
+    """Hillslope gradient bilinear over the level-0 lattice (unjittered cell centres)."""
+    fi = (lon + 180.0) / Q0_DEG - 0.5 - i0
+    fj = (lat + 90.0) / Q0_DEG - 0.5 - j0
+    b = min(max(int(math.floor(fi)), 0), w0.shape[1] - 2)
+    a = min(max(int(math.floor(fj)), 0), w0.shape[0] - 2)
+    tx, ty = min(max(fi - b, 0.0), 1.0), min(max(fj - a, 0.0), 1.0)
+    s00, s01, s10, s11 = w0[a, b, 7], w0[a, b + 1, 7], w0[a + 1, b, 7], w0[a + 1, b + 1, 7]
+    s00 = 0.0 if math.isnan(s00) else s00
+    s01 = 0.0 if math.isnan(s01) else s01
+    s10 = 0.0 if math.isnan(s10) else s10
+    s11 = 0.0 if math.isnan(s11) else s11
+    return (s00 + (s01 - s00) * tx) + ((s10 + (s11 - s10) * tx) - (s00 + (s01 - s00) * tx)) * ty
+
+
+@njit(cache=True)
+def _s_noise(lon, lat, seed):
+    x, y, z = K.unit_vector(lon, lat)
+    f = 6371008.8 / 6000.0
+    return math.exp(0.35 * noise(x * f, y * f, z * f, seed ^ np.uint64(0x51))
+                    + 0.2 * noise(2.3 * x * f, 2.3 * y * f, 2.3 * z * f, seed ^ np.uint64(0x52)))
+
+
+@njit(cache=True)
+def fade(k, res):
+    """Weight of level k's tributaries at cell size res: 1 when resolved by >= 3 cells, 0 under 1 cell."""
+    return smoothstep(1.0, 3.0, Q0_DEG / (1 << k) * M_PER_DEG / res)
+
+
+@njit(parallel=True, cache=True)
+def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
+    """Nodes of level k >= 1: each joins the nearest point of the coarser channels."""
+    nl = np.int64(360 * 32) << np.int64(k)
+    beta = BETA + (1.0 - BETA) * (1.0 - fade(k, res))
+    gk = GAMMA ** k
+    for a in prange(NJ[k]):
+        for b in range(NI[k]):
+            c = OFF[k] + a * NI[k] + b
+            i, j = I0[k] + b, J0[k] + a
+            if j < 0 or j >= nl // 2:
+                VX[c, :] = np.nan
+                continue
+            lon, lat = node_pos(i, j, k, seed)
+            coslat = math.cos(math.radians(lat))
+            best, bx, by, be, ba = math.inf, lon, lat, 0.0, 0.0
+            for lv in range(k):
+                q = Q0_DEG / (1 << lv)
+                ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
+                for jj in range(cj - 2, cj + 3):
+                    for ii in range(ci - 2, ci + 3):
+                        p = _lookup(lv, ii, jj, I0, J0, NI, NJ, OFF)
+                        if p < 0 or math.isnan(VX[p, 0]):
+                            continue
+                        for s in range(_nseg(lv)):
+                            d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                            if d < best:
+                                best = d
+                                bx = VX[p, s] + t * (VX[p, s + 1] - VX[p, s])
+                                by = VY[p, s] + t * (VY[p, s + 1] - VY[p, s])
+                                be = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                                ba = AREA[p]
+            sg = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed) * gk
+            VX[c, 0], VY[c, 0], VX[c, 1], VY[c, 1] = lon, lat, bx, by
+            VE[c, 0] = be + beta * sg * best
+            VE[c, 1] = be
+            AREA[c] = 2.0 * (Q0_DEG / (1 << k) * M_PER_DEG) ** 2 * coslat
+            _ = ba
+
+
+@njit(parallel=True, cache=True)
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, out):
+    """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
+
+    F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
+    F_WATER: river or lake water fraction of the cell; F_RIVER_DIST: distance (m) to the nearest
+    river bank (negative inside); F_AREA: that river's drainage area (m^2); F_LAKE: lake fraction;
+    F_SLOPE: hillslope gradient at the cell.
+    """
+    for r in prange(lats.shape[0]):
+        lat = lats[r]
+        coslat = math.cos(math.radians(lat))
+        for col in range(lons.shape[0]):
+            lon = lons[col]
+            sp = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed)
+            best, bch, bhill, bslope, blake = math.inf, 0.0, 0.0, 0.0, 0.0
+            redge, rarea, rwet = math.inf, 0.0, 0.0
+            r0 = 0.5 * res
+            for k in range(kmax + 1):
+                q = Q0_DEG / (1 << k)
+                sk = sp * GAMMA ** k
+                ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
+                for jj in range(cj - 2, cj + 3):
+                    for ii in range(ci - 2, ci + 3):
+                        p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
+                        if p < 0 or math.isnan(VX[p, 0]):
+                            continue
+                        half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
+                        for s in range(_nseg(k)):
+                            d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                            e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                            if k == 0 and AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2:
+                                est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
+                                if d - est < redge:
+                                    redge, rarea, rwet = d - est, AREA[p], est
+                            x = d - max(0.5 * r0, half)
+                            hill = 0.0
+                            dh = 0.0
+                            if x > 0.0:
+                                ss = math.sqrt(x * x + r0 * r0)
+                                hill = sk * (ss - r0)
+                                dh = sk * x / ss
+                            f = e + hill
+                            if f < best:
+                                best, bch, bhill, bslope = f, e, hill, dh
+                                blake = LAKE[p] if k == 0 else 0.0
+            o = out[r, col]
+            o[F_CHANNEL] = bch
+            o[F_HILL] = bhill
+            lake_f = 0.0
+            if blake > 0.0:
+                lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
+            river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
+            o[F_WATER] = max(lake_f, river_f)
+            o[F_RIVER_DIST] = redge
+            o[F_AREA] = rarea
+            o[F_LAKE] = lake_f
+            o[F_SLOPE] = bslope
+            _ = rwet
+
+
+class Network:
+    """The channel network of one window of the world: packed node arrays for every level."""
+
+    def __init__(self, seeds: np.ndarray, west: float, south: float, east: float, north: float,
+                 res: float, kmax: int):
+        self.seed = seeds[K.S_RIVER]
+        key = register_seeds(seeds)
+        self.kmax = kmax
+        margins = [0.0] * (kmax + 2)
+        for k in range(kmax, -1, -1):
+            margins[k] = 3.0 * Q0_DEG / (1 << k) + margins[k + 1]
+        I0, J0, NI, NJ, OFF = (np.zeros(kmax + 1, dtype=np.int64) for _ in range(5))
+        total = 0
+        for k in range(kmax + 1):
+            q = Q0_DEG / (1 << k)
+            m = margins[k]
+            I0[k] = math.floor((west - m + 180.0) / q)
+            J0[k] = math.floor((south - m + 90.0) / q)
+            NI[k] = math.floor((east + m + 180.0) / q) + 1 - I0[k]
+            NJ[k] = math.floor((north + m + 90.0) / q) + 1 - J0[k]
+            OFF[k] = total
+            total += NI[k] * NJ[k]
+        self.I0, self.J0, self.NI, self.NJ, self.OFF = I0, J0, NI, NJ, OFF
+        self.w0 = level0_window(key, int(I0[0]), int(I0[0] + NI[0]), int(J0[0]), int(J0[0] + NJ[0]))
+        self.VX = np.full((total, NS + 1), np.nan)
+        self.VY = np.full((total, NS + 1), np.nan)
+        self.VE = np.full((total, NS + 1), np.nan)
+        self.AREA = np.zeros(total)
+        self.LAKE = np.zeros(total)
+        self.WET = np.zeros(total)
+        n0 = int(NI[0] * NJ[0])
+        _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
+                          self.LAKE[:n0], self.WET[:n0])
+        for k in range(1, kmax + 1):
+            _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
+
+    def fields(self, lons: np.ndarray, lats: np.ndarray, res: float) -> np.ndarray:
+        out = np.empty((lats.size, lons.size, N_FIELDS))
+        surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, out)
+        return out
+
+
+def levels_for(res: float) -> int:
+    """Finest level resolved at cell size `res` (tributaries spaced at least a cell apart)."""
+    k = 0
+    while k + 1 < N_LEVELS and fade(k + 1, res) > 0.0:
+        k += 1
+    return k
+
+
+def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat: float) -> np.ndarray:
+    """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons of cell size dlat degrees."""
+    res = dlat * M_PER_DEG
+    if res > MAX_RES_M:
+        return np.empty((0, 0, N_FIELDS))
+    net = Network(seeds, float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()),
+                  res, levels_for(res))
+    return net.fields(lons, lats, res)
