@@ -47,8 +47,9 @@ MARGIN = 24  # nodes of margin around a block in its flood
 NS = 4  # sub-segments of a level-0 channel (midpoint displacement); finer levels use 1
 JITTER = 0.8
 CONTROL_RES_M = 8000.0  # node elevations: the relief octaves resolved at this cell size
-BETA = 0.45  # a tributary's channel rises at this share of the hillslope gradient
-GAMMA = 1.08  # hillslope gradient grows by this factor per finer level (relief H < 1)
+BETA = 0.35  # a tributary's channel rises at this share of the hillslope gradient
+GAMMA = 1.25  # hillslope gradient grows by this factor per finer level (relief H < 1)
+CONCAVE = 0.2  # valley sides steepen from the floor to the full gradient over this share of the spacing
 EPS_SLOPE = 2e-4  # least channel gradient through filled depressions (lakes)
 LAKE_MIN_M = 2.0  # a node flooded deeper than this is a lake
 RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
@@ -84,7 +85,7 @@ def hillslope_gradient(m, x, y, z, S):
     """Hillslope gradient (rise per run) of the landform at unit vector (x, y, z) with macro fields m."""
     land, mtn, plat, hill, base, amp = K.landform(m)
     dis, vee = dissection(m[0] - K.SEA, land, mtn, plat, hill, x, y, z, S[K.S_REL])
-    return land * ((0.02 + 0.0016 * max(dis - 200.0 * mtn, 0.0)) * (1.0 - mtn) + 0.55 * mtn)
+    return land * ((0.01 + (0.0034 - 0.0011 * plat) * max(dis - 200.0 * mtn, 0.0)) * (1.0 - mtn) + 0.64 * mtn)
 
 
 @njit(cache=True)
@@ -343,8 +344,8 @@ def _s_at(lon, lat, w0, i0, j0):
 def _s_noise(lon, lat, seed):
     x, y, z = K.unit_vector(lon, lat)
     f = 6371008.8 / 6000.0
-    return math.exp(0.35 * noise(x * f, y * f, z * f, seed ^ np.uint64(0x51))
-                    + 0.2 * noise(2.3 * x * f, 2.3 * y * f, 2.3 * z * f, seed ^ np.uint64(0x52)))
+    return math.exp(0.45 * noise(x * f, y * f, z * f, seed ^ np.uint64(0x51))
+                    + 0.25 * noise(2.3 * x * f, 2.3 * y * f, 2.3 * z * f, seed ^ np.uint64(0x52)))
 
 
 @njit(cache=True)
@@ -358,7 +359,6 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
     """Nodes of level k >= 1: each joins the nearest point of the coarser channels."""
     nl = np.int64(360 * 32) << np.int64(k)
     beta = BETA + (1.0 - BETA) * (1.0 - fade(k, res))
-    gk = GAMMA ** k
     for a in prange(NJ[k]):
         for b in range(NI[k]):
             c = OFF[k] + a * NI[k] + b
@@ -368,7 +368,7 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
                 continue
             lon, lat = node_pos(i, j, k, seed)
             coslat = math.cos(math.radians(lat))
-            best, bx, by, be, ba = math.inf, lon, lat, 0.0, 0.0
+            best, bx, by, be, ba, blv = math.inf, lon, lat, 0.0, 0.0, 0
             for lv in range(k):
                 q = Q0_DEG / (1 << lv)
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
@@ -385,9 +385,12 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
                                 by = VY[p, s] + t * (VY[p, s + 1] - VY[p, s])
                                 be = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
                                 ba = AREA[p]
-            sg = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed) * gk
+                                blv = lv
+            # the tributary's head lies at a share beta of the parent valley's side at that distance
+            sg = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed) * GAMMA ** blv
+            lp = CONCAVE * Q0_DEG / (1 << blv) * M_PER_DEG
             VX[c, 0], VY[c, 0], VX[c, 1], VY[c, 1] = lon, lat, bx, by
-            VE[c, 0] = be + beta * sg * best
+            VE[c, 0] = be + beta * sg * best * best / (best + lp)
             VE[c, 1] = be
             AREA[c] = 2.0 * (Q0_DEG / (1 << k) * M_PER_DEG) ** 2 * coslat
             _ = ba
@@ -414,6 +417,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
             for k in range(kmax + 1):
                 q = Q0_DEG / (1 << k)
                 sk = sp * GAMMA ** k
+                lk = CONCAVE * q * M_PER_DEG
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
                 for jj in range(cj - 2, cj + 3):
                     for ii in range(ci - 2, ci + 3):
@@ -432,9 +436,12 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                             hill = 0.0
                             dh = 0.0
                             if x > 0.0:
+                                # concave valley side: gradient from 0 at the floor to sk on the
+                                # upper slopes, over a share of the level's spacing
                                 ss = math.sqrt(x * x + r0 * r0)
-                                hill = sk * (ss - r0)
-                                dh = sk * x / ss
+                                xe = ss - r0
+                                hill = sk * xe * xe / (xe + lk)
+                                dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / ss
                             f = e + hill
                             if f < best:
                                 best, bch, bhill, bslope = f, e, hill, dh
