@@ -50,6 +50,10 @@ CONTROL_RES_M = 8000.0  # node elevations: the relief octaves resolved at this c
 BETA = 0.35  # a tributary's channel rises at this share of the hillslope gradient
 GAMMA = 1.25  # hillslope gradient grows by this factor per finer level (relief H < 1)
 CONCAVE = 0.2  # valley sides steepen from the floor to the full gradient over this share of the spacing
+FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in cells
+SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
+SMOOTH_RES_M = 240.0  # cells from this size up round the crests
+LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
 EPS_SLOPE = 2e-4  # least channel gradient through filled depressions (lakes)
 LAKE_MIN_M = 2.0  # a node flooded deeper than this is a lake
 RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
@@ -320,6 +324,12 @@ def _lookup(k, ii, jj, I0, J0, NI, NJ, OFF):
 
 
 @njit(cache=True)
+def _linked(a, b, REC):
+    """Whether level-0 nodes a and b share a channel end (one drains into the other, or both into one)."""
+    return REC[a] == b or REC[b] == a or (REC[a] >= 0 and REC[a] == REC[b])
+
+
+@njit(cache=True)
 def _nseg(k):
     return NS if k == 0 else 1
 
@@ -351,7 +361,7 @@ def _s_noise(lon, lat, seed):
 @njit(cache=True)
 def fade(k, res):
     """Weight of level k's tributaries at cell size res: 1 when resolved by >= 3 cells, 0 under 1 cell."""
-    return smoothstep(1.0, 3.0, Q0_DEG / (1 << k) * M_PER_DEG / res)
+    return smoothstep(FADE_CELLS[0], FADE_CELLS[1], Q0_DEG / (1 << k) * M_PER_DEG / res)
 
 
 @njit(parallel=True, cache=True)
@@ -397,7 +407,7 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
 
 
 @njit(parallel=True, cache=True)
-def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, out):
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, out):
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
@@ -411,9 +421,15 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
         for col in range(lons.shape[0]):
             lon = lons[col]
             sp = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed)
-            best, bch, bhill, bslope, blake = math.inf, 0.0, 0.0, 0.0, 0.0
+            best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
+            ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
+            f1, f2, n1, n2 = math.inf, math.inf, -1, -1
             redge, rarea, rwet = math.inf, 0.0, 0.0
-            r0 = 0.5 * res
+            r0 = res / math.sqrt(12.0)
+            # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
+            lower = 1.0
+            for k in range(1, N_LEVELS):
+                lower *= 1.0 - LOWER * (1.0 - fade(k, res))
             for k in range(kmax + 1):
                 q = Q0_DEG / (1 << k)
                 sk = sp * GAMMA ** k
@@ -432,23 +448,36 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                                 est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
                                 if d - est < redge:
                                     redge, rarea, rwet = d - est, AREA[p], est
-                            x = d - max(0.5 * r0, half)
-                            hill = 0.0
-                            dh = 0.0
-                            if x > 0.0:
-                                # concave valley side: gradient from 0 at the floor to sk on the
-                                # upper slopes, over a share of the level's spacing
-                                ss = math.sqrt(x * x + r0 * r0)
-                                xe = ss - r0
-                                hill = sk * xe * xe / (xe + lk)
-                                dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / ss
+                            # concave valley side: gradient from 0 at the floor to sk on the upper
+                            # slopes, over a share of the level's spacing; the distance is rounded
+                            # over the cell (a box-averaged V) so coarse cells average fine ones
+                            x = max(d - half, 0.0)
+                            xe = math.sqrt(x * x + r0 * r0)
+                            hill = sk * xe * xe / (xe + lk)
+                            dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
                             f = e + hill
-                            if f < best:
-                                best, bch, bhill, bslope = f, e, hill, dh
+                            if f < fmin:
+                                fmin, bch, bhill, bslope = f, e, hill, dh
                                 blake = LAKE[p] if k == 0 else 0.0
+                            best = min(best, f)
+                            if k == 0:
+                                if f < f1:
+                                    if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
+                                        f2, n2 = f1, n1
+                                    f1, n1 = f, p
+                                elif f < f2 and p != n1 and not _linked(n1, p, REC):
+                                    f2, n2 = f, p
+                if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
+                    # a crest between two valleys: lowered to the box average over the cell
+                    # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
+                    # keep sharp crests)
+                    hh = (ks - (f2 - f1)) / ks
+                    crest = 0.25 * hh * hh * ks
+                    if best > f1 - crest:
+                        best = f1 - crest
             o = out[r, col]
             o[F_CHANNEL] = bch
-            o[F_HILL] = bhill
+            o[F_HILL] = (best - bch) * lower
             lake_f = 0.0
             if blake > 0.0:
                 lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
@@ -491,6 +520,12 @@ class Network:
         self.AREA = np.zeros(total)
         self.LAKE = np.zeros(total)
         self.WET = np.zeros(total)
+        rec_i, rec_j = self.w0[..., 5].ravel(), self.w0[..., 6].ravel()
+        ok = np.isfinite(rec_i) & (rec_i >= 0)
+        ri = np.where(ok, rec_i, 0).astype(np.int64) - I0[0]
+        rj = np.where(ok, rec_j, 0).astype(np.int64) - J0[0]
+        inside = ok & (ri >= 0) & (ri < NI[0]) & (rj >= 0) & (rj < NJ[0])
+        self.REC = np.where(inside, rj * NI[0] + ri, -1).astype(np.int64)
         n0 = int(NI[0] * NJ[0])
         _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
                           self.LAKE[:n0], self.WET[:n0])
@@ -500,7 +535,7 @@ class Network:
     def fields(self, lons: np.ndarray, lats: np.ndarray, res: float) -> np.ndarray:
         out = np.empty((lats.size, lons.size, N_FIELDS))
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, out)
         return out
 
 
@@ -517,6 +552,22 @@ def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat
     res = dlat * M_PER_DEG
     if res > MAX_RES_M:
         return np.empty((0, 0, N_FIELDS))
+    # coarse cells: the mean of SUPER x SUPER sub-cells (a valley network is not linear in its
+    # height, so a point sample at a coarse cell would not be the average of the finer cells)
+    sub = SUPER if res >= SUPER_RES_M else 1
+    if sub > 1:
+        off = (np.arange(sub) + 0.5) / sub - 0.5
+        dlon = float(lons[1] - lons[0]) if lons.size > 1 else dlat
+        lons = (lons[:, None] + off[None, :] * dlon).ravel()
+        lats = (lats[:, None] - off[None, :] * dlat).ravel()
+    r = res / sub
     net = Network(seeds, float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()),
-                  res, levels_for(res))
-    return net.fields(lons, lats, res)
+                  r, levels_for(r))
+    f = net.fields(lons, lats, r)
+    if sub > 1:
+        h, w = f.shape[0] // sub, f.shape[1] // sub
+        g = f.reshape(h, sub, w, sub, N_FIELDS)
+        f = g.mean(axis=(1, 3))
+        f[..., F_RIVER_DIST] = g[..., F_RIVER_DIST].min(axis=(1, 3))
+        f[..., F_AREA] = g[..., F_AREA].max(axis=(1, 3))
+    return f
