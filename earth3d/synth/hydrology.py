@@ -55,7 +55,8 @@ SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
 SMOOTH_RES_M = 240.0  # cells from this size up round the crests
 LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
 EPS_SLOPE = 2e-4  # least channel gradient through filled depressions (lakes)
-LAKE_MIN_M = 2.0  # a node flooded deeper than this is a lake
+LAKE_MIN_M = 3.0  # a node flooded deeper than this is a lake ...
+LAKE_MAX_M = 25.0  # ... whose shore lies where its valley sides rise this high above the water
 RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
@@ -294,7 +295,7 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
                 continue
             AREA[c] = o[4]
             WET[c] = o[8]
-            LAKE[c] = o[2] - o[3] if o[2] - o[3] >= LAKE_MIN_M else 0.0
+            LAKE[c] = min(o[2] - o[3], LAKE_MAX_M) if o[2] - o[3] >= LAKE_MIN_M else 0.0
             ax, ay = o[0], o[1]
             if o[5] < 0:
                 bx, by, ez = ax, ay, o[3]
@@ -571,3 +572,53 @@ def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat
         f[..., F_RIVER_DIST] = g[..., F_RIVER_DIST].min(axis=(1, 3))
         f[..., F_AREA] = g[..., F_AREA].max(axis=(1, 3))
     return f
+
+
+class River:
+    """A river centreline: lon/lat vertices (degrees) with drainage area (m^2) and channel width (m) at each."""
+
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, area_m2: np.ndarray):
+        self.lon, self.lat, self.area_m2 = lon, lat, area_m2
+        self.width_m = WIDTH_M * np.sqrt(area_m2 / 1e8)
+
+    def __repr__(self) -> str:
+        return f"River({self.lon.size} vertices, up to {self.area_m2.max() / 1e6:.0f} km^2, {self.width_m.max():.0f} m wide)"
+
+
+def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: float) -> list[River]:
+    """The rivers (level-0 channels carrying water) whose nodes lie in the box, as chains of polylines.
+
+    Each chain runs from a source (or the box edge) downstream until it leaves the box, reaches
+    the sea, or joins a river already listed (its last vertex is then the junction).
+    """
+    net = Network(seeds, west, south, east, north, 1000.0, 0)
+    ni, nj = int(net.NI[0]), int(net.NJ[0])
+    n = ni * nj
+    wet = net.AREA[:n] * np.clip((net.WET[:n] - 0.15) / 0.3, 0.0, 1.0) ** 2 * (3.0 - 2.0 * np.clip((net.WET[:n] - 0.15) / 0.3, 0.0, 1.0))
+    lon0, lat0 = net.VX[:n, 0], net.VY[:n, 0]
+    inside = np.isfinite(lon0) & (lon0 >= west) & (lon0 < east) & (lat0 >= south) & (lat0 < north)
+    is_river = inside & (wet >= RIVER_MIN_M2)
+    rec = net.REC
+    has_up = np.zeros(n, dtype=bool)
+    for c in np.flatnonzero(is_river):
+        if rec[c] >= 0:
+            has_up[rec[c]] = True
+    out: list[River] = []
+    seen = np.zeros(n, dtype=bool)
+    starts = list(np.flatnonzero(is_river & ~has_up)) + list(np.flatnonzero(is_river & has_up))
+    for c in starts:
+        if seen[c]:
+            continue
+        xs, ys, areas = [net.VX[c, 0]], [net.VY[c, 0]], [net.AREA[c]]
+        while True:
+            seen[c] = True
+            xs.extend(net.VX[c, 1:])
+            ys.extend(net.VY[c, 1:])
+            areas.extend([net.AREA[c]] * NS)
+            r = rec[c]
+            if r < 0 or not is_river[r] or seen[r] or net.VX[c, 0] == net.VX[c, NS]:
+                break
+            c = r
+        if len(xs) > 1:
+            out.append(River(np.array(xs), np.array(ys), np.array(areas)))
+    return out
