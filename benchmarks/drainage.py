@@ -108,8 +108,10 @@ def main() -> None:
         print(f"  {os.path.basename(name):34}{100 * a:8.2f}{100 * b:10.2f}{t:8.3f}")
     print(f"  tau range of the real DEMs: {min(taus):.3f} .. {max(taus):.3f}")
     gen = stats(heights(args.tiles))
-    print(f"\ngenerated, 30 m, {args.tiles} tiles of 256 x 256 (mean [max] over tiles); baseline = {args.baseline or 'none'}")
-    print(f"{'case':11}{'':6}{'depr>1m %':>16}{'depr>20m %':>17}{'tau':>8}   bars (20 m <= 1 %, 1 m <= real, tau in range)")
+    print(f"\ngenerated, 30 m, {args.tiles} tiles of 256 x 256 (mean [max] over tiles); "
+          f"baseline = {args.baseline or 'none'}")
+    print(f"{'case':11}{'':6}{'depr>1m %':>16}{'depr>20m %':>17}{'tau':>8}   "
+          "bars (20 m <= 1 %, 1 m <= real, tau in range)")
     for case, (_, dem) in CASES.items():
         for label, rows in (("this", gen[case]), ("base", base[case] if base else None)):
             if rows is None:

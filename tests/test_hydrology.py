@@ -119,8 +119,8 @@ def test_rivers_and_fields_are_deterministic(river):
     assert np.array_equal(a, again)
     w, s, e, n = riv.lon.min() - 0.01, riv.lat.min() - 0.01, riv.lon.max() + 0.01, riv.lat.max() + 0.01
     again_rivers = ProceduralWorld(1).rivers((w, s, e, n))
-    vertices = {(round(x, 9), round(y, 9)) for r in again_rivers for x, y in zip(r.lon, r.lat)}
-    assert all((round(x, 9), round(y, 9)) in vertices for x, y in zip(riv.lon, riv.lat))
+    vertices = {(round(x, 9), round(y, 9)) for r in again_rivers for x, y in zip(r.lon, r.lat, strict=True)}
+    assert all((round(x, 9), round(y, 9)) in vertices for x, y in zip(riv.lon, riv.lat, strict=True))
 
 
 def test_river_widens_downstream(river):

@@ -16,10 +16,10 @@ from pyproj import CRS
 
 from ..raster.georaster import GeoRaster
 from . import kernel as K
-from .hydrology import River, hydrology_fields
-from .hydrology import rivers as _rivers
 from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
+from .hydrology import River, hydrology_fields
+from .hydrology import rivers as _rivers
 from .shading import hillshade
 
 # Cell sizes (m) of the named levels. The world is one continuous function of position and cell
