@@ -274,7 +274,9 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                         best = f1 - crest
             o = out[r, col]
             o[F_CHANNEL] = bch
-            o[F_HILL] = (best - bch) * lower
+            # (unresolved tributaries cut deeper where the valley sides are high)
+            hv = best - bch
+            o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
             lake_f = 0.0
             if blake > 0.0:
                 lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
