@@ -120,6 +120,11 @@ def _lookup(k, ii, jj, I0, J0, NI, NJ, OFF):
     return OFF[k] + a * NI[k] + b
 
 
+# node offsets of the 5 x 5 neighbourhood, nearest first
+_SPIRAL = np.array(sorted(((i, j) for i in range(-2, 3) for j in range(-2, 3)), key=lambda o: (o[0] ** 2 + o[1] ** 2, o)),
+                   dtype=np.int64)
+
+
 @njit(cache=True)
 def _linked(a, b, REC):
     """Whether level-0 nodes a and b share a channel end (one drains into the other, or both into one)."""
@@ -204,7 +209,7 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
 
 
 @njit(parallel=True, cache=True)
-def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, out):  # noqa: C901
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, BB, out):  # noqa: C901
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
@@ -232,12 +237,23 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                 sk = sp * GAMMA ** k
                 lk = CONCAVE * q * M_PER_DEG
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
-                for jj in range(cj - 2, cj + 3):
-                    for ii in range(ci - 2, ci + 3):
+                for o in range(_SPIRAL.shape[0]):
+                    if True:
+                        ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
                         p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
                         if p < 0 or math.isnan(VX[p, 0]):
                             continue
                         half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
+                        if k == 0 and f2 < math.inf:
+                            # skip a channel whose lowest possible value cannot change any output
+                            bx = max(BB[p, 0] - lon, 0.0, lon - BB[p, 1]) * coslat
+                            by = max(BB[p, 2] - lat, 0.0, lat - BB[p, 3])
+                            dmin = math.sqrt(bx * bx + by * by) * M_PER_DEG
+                            x = max(dmin - half, 0.0)
+                            xe = math.sqrt(x * x + r0 * r0)
+                            lb = min(VE[p, 0], VE[p, NS]) + sk * xe * xe / (xe + lk)
+                            if lb >= f2 and dmin - 5.0 * half >= redge:
+                                continue
                         for s in range(_nseg(k)):
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
@@ -328,6 +344,9 @@ class Network:
         n0 = int(NI[0] * NJ[0])
         _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
                           self.LAKE[:n0], self.WET[:n0])
+        # bounding boxes of the level-0 channels (lon min, max, lat min, max) to skip far ones
+        self.BB = np.stack([np.nanmin(self.VX[:n0], axis=1), np.nanmax(self.VX[:n0], axis=1),
+                            np.nanmin(self.VY[:n0], axis=1), np.nanmax(self.VY[:n0], axis=1)], axis=1)
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
 
@@ -335,7 +354,7 @@ class Network:
         """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
         out = np.empty((lats.size, lons.size, N_FIELDS))
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, self.BB, out)
         return out
 
 
