@@ -121,8 +121,8 @@ def _lookup(k, ii, jj, I0, J0, NI, NJ, OFF):
 
 
 # node offsets of the 5 x 5 neighbourhood, nearest first
-_SPIRAL = np.array(sorted(((i, j) for i in range(-2, 3) for j in range(-2, 3)), key=lambda o: (o[0] ** 2 + o[1] ** 2, o)),
-                   dtype=np.int64)
+_SPIRAL = np.array(sorted(((i, j) for i in range(-2, 3) for j in range(-2, 3)),
+                          key=lambda o: (o[0] ** 2 + o[1] ** 2, o)), dtype=np.int64)
 
 
 @njit(cache=True)
@@ -238,7 +238,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                 lk = CONCAVE * q * M_PER_DEG
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
                 for o in range(_SPIRAL.shape[0]):
-                    if True:
+                    if o >= 0:
                         ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
                         p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
                         if p < 0 or math.isnan(VX[p, 0]):
