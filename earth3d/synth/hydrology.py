@@ -238,48 +238,47 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                 lk = CONCAVE * q * M_PER_DEG
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
                 for o in range(_SPIRAL.shape[0]):
-                    if o >= 0:
-                        ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
-                        p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
-                        if p < 0 or math.isnan(VX[p, 0]):
+                    ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
+                    p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
+                    if p < 0 or math.isnan(VX[p, 0]):
+                        continue
+                    half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
+                    if k == 0 and f2 < math.inf:
+                        # skip a channel whose lowest possible value cannot change any output
+                        bx = max(BB[p, 0] - lon, 0.0, lon - BB[p, 1]) * coslat
+                        by = max(BB[p, 2] - lat, 0.0, lat - BB[p, 3])
+                        dmin = math.sqrt(bx * bx + by * by) * M_PER_DEG
+                        x = max(dmin - half, 0.0)
+                        xe = math.sqrt(x * x + r0 * r0)
+                        lb = min(VE[p, 0], VE[p, NS]) + sk * xe * xe / (xe + lk)
+                        if lb >= f2 and dmin - 5.0 * half >= redge:
                             continue
-                        half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
-                        if k == 0 and f2 < math.inf:
-                            # skip a channel whose lowest possible value cannot change any output
-                            bx = max(BB[p, 0] - lon, 0.0, lon - BB[p, 1]) * coslat
-                            by = max(BB[p, 2] - lat, 0.0, lat - BB[p, 3])
-                            dmin = math.sqrt(bx * bx + by * by) * M_PER_DEG
-                            x = max(dmin - half, 0.0)
-                            xe = math.sqrt(x * x + r0 * r0)
-                            lb = min(VE[p, 0], VE[p, NS]) + sk * xe * xe / (xe + lk)
-                            if lb >= f2 and dmin - 5.0 * half >= redge:
-                                continue
-                        for s in range(_nseg(k)):
-                            d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
-                            e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
-                            if k == 0 and AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2:
-                                est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
-                                if d - est < redge:
-                                    redge, rarea, rwet = d - est, AREA[p], est
-                            # concave valley side: gradient from 0 at the floor to sk on the upper
-                            # slopes, over a share of the level's spacing; the distance is rounded
-                            # over the cell (a box-averaged V) so coarse cells average fine ones
-                            x = max(d - half, 0.0)
-                            xe = math.sqrt(x * x + r0 * r0)
-                            hill = sk * xe * xe / (xe + lk)
-                            dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
-                            f = e + hill
-                            if f < fmin:
-                                fmin, bch, bhill, bslope = f, e, hill, dh
-                                blake = LAKE[p] if k == 0 else 0.0
-                            best = min(best, f)
-                            if k == 0:
-                                if f < f1:
-                                    if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
-                                        f2, n2 = f1, n1
-                                    f1, n1 = f, p
-                                elif f < f2 and p != n1 and not _linked(n1, p, REC):
-                                    f2, n2 = f, p
+                    for s in range(_nseg(k)):
+                        d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                        e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                        if k == 0 and AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2:
+                            est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
+                            if d - est < redge:
+                                redge, rarea, rwet = d - est, AREA[p], est
+                        # concave valley side: gradient from 0 at the floor to sk on the upper
+                        # slopes, over a share of the level's spacing; the distance is rounded
+                        # over the cell (a box-averaged V) so coarse cells average fine ones
+                        x = max(d - half, 0.0)
+                        xe = math.sqrt(x * x + r0 * r0)
+                        hill = sk * xe * xe / (xe + lk)
+                        dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
+                        f = e + hill
+                        if f < fmin:
+                            fmin, bch, bhill, bslope = f, e, hill, dh
+                            blake = LAKE[p] if k == 0 else 0.0
+                        best = min(best, f)
+                        if k == 0:
+                            if f < f1:
+                                if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
+                                    f2, n2 = f1, n1
+                                f1, n1 = f, p
+                            elif f < f2 and p != n1 and not _linked(n1, p, REC):
+                                f2, n2 = f, p
                 if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
                     # a crest between two valleys: lowered to the box average over the cell
                     # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
