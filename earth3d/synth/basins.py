@@ -60,7 +60,8 @@ def _control(lon, lat, S, table, out):
     rel, _, _, _, _ = relief(x, y, z, table, amp, dis, vee, mtn, 0.0, S[K.S_REL])
     h = base + 0.45 * amp * land * (1.0 - mtn) + rel
     t, w = K.climate(m, lat, h, d)
-    out[0] = h
+    # only the sea drains the land: inland ground below sea level is a basin to fill, not an outlet
+    out[0] = h if land < 0.5 else max(h, 1.0)
     out[1] = hillslope_gradient(m, x, y, z, S)
     out[2] = w * smoothstep(-2.0, 2.0, t)
 

@@ -47,8 +47,8 @@ FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in ce
 SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
 SMOOTH_RES_M = 240.0  # cells from this size up round the crests
 LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
-LAKE_MIN_M = 3.0  # a node flooded deeper than this is a lake ...
-LAKE_MAX_M = 25.0  # ... whose shore lies where its valley sides rise this high above the water
+LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
+LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
 RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
@@ -90,7 +90,9 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
                 continue
             AREA[c] = o[4]
             WET[c] = o[8]
-            LAKE[c] = min(o[2] - o[3], LAKE_MAX_M) if o[2] - o[3] >= LAKE_MIN_M else 0.0
+            # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, in humid climates
+            flood = (o[2] - o[3] - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
+            LAKE[c] = min(flood, LAKE_MAX_M) if flood > 0.0 else 0.0
             ax, ay = o[0], o[1]
             if o[5] < 0:
                 bx, by, ez = ax, ay, o[3]
@@ -270,7 +272,11 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                         f = e + hill
                         if f < fmin:
                             fmin, bch, bhill, bslope = f, e, hill, dh
-                            blake = LAKE[p] if k == 0 else 0.0
+                            blake = 0.0
+                            if k == 0:
+                                # the lake's reach tapers along the channel between node and receiver
+                                tt = (s + t) / NS
+                                blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
                         best = min(best, f)
                         if k == 0:
                             if f < f1:
