@@ -10,8 +10,9 @@ Fields, coarse to fine:
 - climate: temperature from latitude, noise and a 6.5 K/km lapse rate; moisture from
   noise, distance to the sea and latitude belts; biomes from a Whittaker-like table,
   land-cover patches (clearings, woods), rock on steep slopes, snow, beaches, sea ice;
-- rivers along the zero lines of a meandering noise field, in carved valleys; lakes
-  filling carved bowls up to a level that follows the smooth terrain;
+- land relief, rivers and lakes from the drained relief of hydrology.py (valleys around
+  a hierarchical channel network; rivers widen with drainage area and reach the sea;
+  lakes fill flooded depressions of the macro relief and drain through their outlets);
 - land use: farmland fields and cities in a local metric frame of a 0.5 degree cell,
   as exact area averages over the pixel footprint (see city.py).
 """
@@ -33,6 +34,12 @@ N_MACRO = 7
 MACRO_STEP_DEG = 1.0 / 128.0  # finest global lattice of the macro fields (about 870 m)
 CELL_DEG = 0.5  # land-use cell: one local frame, at most one city
 N_SEEDS = 16
+# Per-pixel hydrology fields (earth3d.synth.hydrology computes them; render takes them as input):
+# channel elevation of the valley (m), height above it (m), water fraction (river or lake),
+# distance to the nearest river bank (m, negative in the channel), that river's drainage area (m^2),
+# lake fraction, hillslope gradient.
+N_HYDRO = 7
+H_CHANNEL, H_HILL, H_WATER, H_RIVER_DIST, H_AREA, H_LAKE, H_SLOPE = range(N_HYDRO)
 S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH, S_LAKE = range(15)
 
 BIOMES = ("ocean", "ice", "tundra", "boreal forest", "temperate forest", "grassland/farmland",
@@ -162,45 +169,6 @@ def biome_weights(t, w, out):
 
 
 @njit(cache=True)
-def river(x, y, z, seed):
-    """Distance (m) to the nearest river line and the river's order in [0, 1].
-
-    Rivers follow the zero lines of a two-octave noise field with a 30 km base
-    wavelength (meandering, connected curves); the distance is |n| / |grad n|
-    along the surface, a first-order estimate that is exact near the line.
-    """
-    f = EARTH_RADIUS_M / 30000.0
-    n1, ax, ay, az = noised(x * f, y * f, z * f, seed)
-    n2, bx, by, bz = noised(x * 2.3 * f + 3.1, y * 2.3 * f, z * 2.3 * f, seed ^ np.uint64(5))
-    n = n1 + 0.3 * n2
-    gx, gy, gz = f * (ax + 0.69 * bx), f * (ay + 0.69 * by), f * (az + 0.69 * bz)
-    radial = gx * x + gy * y + gz * z
-    g = math.sqrt(max(gx * gx + gy * gy + gz * gz - radial * radial, 1e-30)) / EARTH_RADIUS_M
-    order = smoothstep(-0.2, 0.4, noise(x * f * 0.3, y * f * 0.3, z * f * 0.3, seed ^ np.uint64(9)))
-    return abs(n) / g, order
-
-
-@njit(cache=True)
-def lake(u, v, cell_half_u, cell_half_v, seed):
-    """Lake of the 6 km lake cell holding local point (u, v): (r / radius, depth scale) or (inf, 0).
-
-    Each cell holds at most one lake, strictly inside it (and inside its land-use
-    cell), with a shoreline made irregular by the terrain it floods.
-    """
-    size = 6000.0
-    iu, iv = math.floor(u / size), math.floor(v / size)
-    h = hash2(np.int64(iu), np.int64(iv), seed)
-    if unit(h) > 0.35:
-        return math.inf, 0.0
-    cu = (iu + 0.5 + 0.3 * (unit(rehash(h, 1)) - 0.5)) * size
-    cv = (iv + 0.5 + 0.3 * (unit(rehash(h, 2)) - 0.5)) * size
-    radius = 400.0 + 1300.0 * unit(rehash(h, 3)) ** 2
-    if abs(cu) + radius > cell_half_u or abs(cv) + radius > cell_half_v:
-        return math.inf, 0.0
-    return math.hypot(u - cu, v - cv) / radius, 0.5 + unit(rehash(h, 4))
-
-
-@njit(cache=True)
 def _jline(k, spacing, jit, seed):
     return (k + (unit(hash2(k, 7, seed)) - 0.5) * jit) * spacing
 
@@ -280,11 +248,13 @@ def city_site(ci, cj, S, mbuf):
 
 
 @njit(parallel=True, cache=True)
-def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shape, out_rgb, out_water, out_biome):
+def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out_shape, out_rgb, out_water, out_biome):
     """Evaluate the world at every cell centre (lats[j], lons[i]).
 
     `grid` holds the macro fields on a global lattice of step `gstep` degrees starting at
     (glon0, glat0) when it has rows; otherwise macro fields are evaluated per cell.
+    `hyd` holds the hydrology fields (H_* indices) at the same cells: the land surface is the
+    drained relief of earth3d.synth.hydrology, blended into the noise relief offshore.
     Writes heights (surface: water at 0 m), the surface used for sun shading
     (the same without building walls: terrain, roof pitch, crowns), colours before
     shading, water fraction and biome ids.
@@ -349,21 +319,22 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[S_REL])
             rel, slope_coarse, slope_cover, tex, rel_smooth = relief(x, y, z, table, amp, dis, vee, mtn, urban, S[S_REL])
             lift = base + 0.45 * amp * land * (1.0 - mtn)
+            # ---- land: the drained relief (valleys around a channel network, no closed depressions);
+            # cities flatten the hillslopes, not the valleys; offshore the noise relief
+            # (cells coarser than hydrology.MAX_RES_M come without hydrology fields: noise relief only)
             h = lift + rel
+            lake_f = 0.0
+            river_f = 0.0
+            if hyd.shape[0] > 0:
+                hy = hyd[j, i]
+                landw = smoothstep(-0.03, -0.005, d)
+                h = lerp(h, hy[H_CHANNEL] + hy[H_HILL] * (1.0 - 0.9 * urban), landw)
+                slope_coarse = lerp(slope_coarse, hy[H_SLOPE], landw)
+                slope_cover = lerp(slope_cover, hy[H_SLOPE], landw)
+                lake_f = hy[H_LAKE] * landw
+                river_f = max(hy[H_WATER] * landw - lake_f, 0.0)
             # ---- climate and natural colour
             t, w = climate(m, lat, h, d)
-            # ---- rivers: valleys carved along river lines, water where the channel is
-            river_f = 0.0
-            gate = land * smoothstep(0.2, 0.4, w) * (1.0 - 0.8 * mtn) * smoothstep(2.0, 20.0, h) * smoothstep(-2.0, 2.0, t)
-            if gate > 0.0:
-                dist, order = river(x, y, z, S[S_RIVER])
-                half = 6.0 + 45.0 * order
-                valley = 150.0 + 600.0 * order
-                if dist < valley:
-                    carve = gate * min(0.05 * amp, 3.0 + 12.0 * order) * (1.0 - smoothstep(0.0, valley, dist))
-                    h -= carve
-                    # area fraction of the channel over the cell (box filter of a band of width 2 * half)
-                    river_f = gate * smoothstep(0.3, 0.6, order + 0.3 * w) * min(max((half + 0.5 * res - dist) / res, 0.0), 1.0)
             bid = biome_weights(t, w, bw)
             ice = smoothstep(-8.0, -14.0, t)
             for c in range(3):
@@ -409,30 +380,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 nat[c] = lerp(nat[c], _SNOW[c], snow)
                 nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
             # ---- city overlay
-            # ---- lakes: a bowl carved under a level that follows the smooth (>= 20 km) terrain;
-            # water fills the part of the bowl below the level, so the shore follows the relief
-            lake_f = 0.0
-            lake_level = 0.0
-            if land > 0.5 and urban < 0.5 and mtn < 0.5 and dis < 60.0:
-                lr, ldepth = lake(u, v, 0.5 * CELL_DEG * M_PER_DEG * cos0, 0.5 * CELL_DEG * M_PER_DEG,
-                                  hash2(ci, cj, S[S_LAKE]))
-                if lr < 1.6:
-                    # irregular shores: the bowl's radius wanders with two octaves of noise
-                    fl = EARTH_RADIUS_M / 900.0
-                    lr *= 1.0 + 0.3 * (noise(x * fl, y * fl, z * fl, S[S_LAKE])
-                                       + 0.5 * noise(x * 2.7 * fl, y * 2.7 * fl, z * 2.7 * fl, S[S_LAKE] ^ np.uint64(1)))
-                if lr < 1.0:
-                    # none in valley-dissected country: its valleys drain it
-                    lgate = (smoothstep(0.3, 0.5, w) * smoothstep(-2.0, 2.0, t) * (1.0 - urban) * (1.0 - mtn)
-                             * (1.0 - smoothstep(15.0, 60.0, dis)))
-                    lake_level = lift + rel_smooth
-                    bowl = (1.0 - lr * lr) ** 2
-                    h -= lgate * bowl * (ldepth * (0.08 * amp + 4.0) + max(h - lake_level, 0.0))
-                    lake_f = lgate * min(max(0.5 + (lake_level - h) / (res * (slope_coarse + 0.02)), 0.0), 1.0)
-                    lake_f *= smoothstep(0.0, 2.0, lake_level)
             surface = max(h, 0.0)
-            if lake_f > 0.0:
-                surface = lerp(surface, max(surface, lake_level), lake_f)
             shape = surface
             if urban > 0.0 and h > 0.5:
                 urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
@@ -459,9 +407,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
                 for c in range(3):
                     nat[c] = lerp(nat[c], _RIVER[c] * (1.0 + 0.1 * tex), river_f)
             if lake_f > 0.0:
-                depth_l = max(lake_level - h, 0.0)
                 for c in range(3):
-                    nat[c] = lerp(nat[c], lerp(_SHALLOW[c], _LAKE[c], smoothstep(0.0, 1.5, depth_l)), lake_f)
+                    nat[c] = lerp(nat[c], lerp(_SHALLOW[c], _LAKE[c], lake_f), lake_f)
             depth = max(-h, 0.0)
             sea_ice = smoothstep(-9.0, -13.0, t)
             for c in range(3):

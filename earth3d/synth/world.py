@@ -18,6 +18,8 @@ from ..raster.georaster import GeoRaster
 from . import kernel as K
 from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
+from .hydrology import River, hydrology_fields
+from .hydrology import rivers as _rivers
 from .shading import hillshade
 
 # Cell sizes (m) of the named levels. The world is one continuous function of position and cell
@@ -64,7 +66,9 @@ class ProceduralWorld:
         out_rgb = np.empty((h, w, 3))
         out_w = np.empty((h, w))
         out_b = np.empty((h, w), dtype=np.uint8)
-        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, out_h, out_s, out_rgb, out_w, out_b)
+        hyd = hydrology_fields(self._seeds, lons, lats, dlat)
+        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd,
+                 out_h, out_s, out_rgb, out_w, out_b)
         return out_h, out_s, out_rgb, out_w, out_b
 
     def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
@@ -88,6 +92,36 @@ class ProceduralWorld:
         return GeoRaster(rgb=colour, height=dsm, valid=np.ones(dsm.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
                          source=f"ProceduralWorld(seed={self.seed}) {resolution_m} m/px")
+
+    def hydrology(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None):
+        """Hydrology fields of a region: (fields (H, W, N_HYDRO), affine transform in EPSG:4326).
+
+        Fields (indices earth3d.synth.kernel.H_*): channel elevation of the cell's valley (m),
+        height above it (m), water fraction (river or lake), distance to the nearest river bank
+        (m, negative inside the channel), that river's drainage area (m^2), lake fraction and
+        hillslope gradient. Cells coarser than hydrology.MAX_RES_M have no fields (zero rows).
+        """
+        box = resolve_region(region, bbox, tile)
+        lat = lattice_for(box, resolution_m, self.max_pixels)
+        fields = hydrology_fields(self._seeds, lat.lons(), lat.lats(), lat.dlat)
+        return fields, Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
+
+    def rivers(self, bbox) -> list[River]:
+        """River centrelines in a (west, south, east, north) box: the same network the rasters draw.
+
+        Each River holds lon/lat vertices (degrees, longitudes continuous with the box's) with the
+        drainage area (m^2) and channel width (m) at each vertex, from a source or the box edge
+        downstream to the sea, the box edge or a junction with another listed river.
+
+        Example:
+            >>> world = ProceduralWorld(1)
+            >>> lon, lat = world.find_landform("hills")
+            >>> longest = max(world.rivers((lon - 0.5, lat - 0.5, lon + 0.5, lat + 0.5)), key=lambda r: r.lon.size)
+        """
+        from .grid import check_bbox
+
+        west, south, east, north = check_bbox(bbox)
+        return _rivers(self._seeds, west, south, east, north)
 
     def biome_map(self, width: int = 512, height: int | None = None) -> np.ndarray:
         """Biome ids (indices into BIOMES) on a global equirectangular grid, north row first."""

@@ -1,0 +1,449 @@
+"""Relief that drains: a hierarchical river network and the terrain carved around it (numba).
+
+The land surface is the lower envelope of valleys cut around a tree of channels,
+in the spirit of Génevaux et al. 2013 and of Dendry (Gaillard et al. 2019):
+
+- level 0: a jittered node per cell of a global 1/32 degree lattice (about 3.5 km).
+  Node elevations come from the smooth macro relief (wavelengths >= ~10 km); per
+  block of 32 x 32 nodes (with a margin of 24 nodes all round) a priority flood
+  (Barnes et al. 2014) fills its depressions, routes every node to a neighbour
+  (the flood tree: downstream elevations strictly decrease) and accumulates
+  drainage area. Blocks are pure functions of their index, cached (lru_cache), so
+  a node's receiver never depends on which tile asked. Filled nodes are lakes
+  (flat water up to the spill level, draining through their outlet); nodes under
+  the sea are the outlets, so rivers reach the sea.
+- levels 1..6 (1.7 km down to 54 m): a jittered node per cell connects to the nearest
+  point of the coarser channels (tributaries); its elevation is the junction's plus
+  a share of the hillslope rise, so it cuts a side valley into the coarser hillslope.
+- the surface at a point is min over nearby channel segments of
+  (channel elevation at the nearest point + hillslope gradient x distance), with a
+  valley floor about a cell wide. Channel elevations fall monotonically downstream and
+  every term rises away from its channel, so the only minima are river mouths:
+  no closed depressions by construction.
+
+Levels finer than the cell size fade out (their tributaries rise to the coarser
+hillslope), so coarse tiles approximate averages of fine ones; river geometry
+(level 0 with midpoint displacement) does not depend on the cell size, so a river
+seen at 1 km/px is the same river in the same place at 1 m/px.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import kernel as K
+from .basins import NS, Q0_DEG, level0_window, node_pos, register_seeds
+from .grid import M_PER_DEG
+from .noise import hash2, noise, rehash, smoothstep, unit
+
+N_LEVELS = 7  # 3.5 km down to 54 m
+BETA = 0.35  # a tributary's channel rises at this share of the hillslope gradient
+GAMMA = 1.25  # hillslope gradient grows by this factor per finer level (relief H < 1)
+CONCAVE = 0.2  # valley sides steepen from the floor to the full gradient over this share of the spacing
+FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in cells
+SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
+SMOOTH_RES_M = 240.0  # cells from this size up round the crests
+LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
+LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
+LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
+RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
+WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
+MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
+N_FIELDS = K.N_HYDRO
+F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
+    K.H_CHANNEL, K.H_HILL, K.H_WATER, K.H_RIVER_DIST, K.H_AREA, K.H_LAKE, K.H_SLOPE)
+
+
+@njit(cache=True)
+def width_m(area):
+    """Channel width (m) at drainage area `area` (m^2)."""
+    return WIDTH_M * math.sqrt(area / 1e8)
+
+
+# ----------------------------------------------------------------------------- the network of a window
+@njit(cache=True)
+def _closest(px, py, ax, ay, bx, by, coslat):
+    """(distance m, parameter t in [0, 1]) from (px, py) to segment a-b, all in degrees, at cos(lat)."""
+    ux = (bx - ax) * coslat
+    uy = by - ay
+    vx = (px - ax) * coslat
+    vy = py - ay
+    ll = ux * ux + uy * uy
+    t = 0.0 if ll <= 0.0 else min(max((vx * ux + vy * uy) / ll, 0.0), 1.0)
+    dx, dy = vx - t * ux, vy - t * uy
+    return math.sqrt(dx * dx + dy * dy) * M_PER_DEG, t
+
+
+@njit(cache=True)
+def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
+    """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement."""
+    nj, ni = w0.shape[0], w0.shape[1]
+    for a in range(nj):
+        for b in range(ni):
+            o = w0[a, b]
+            c = a * ni + b
+            if math.isnan(o[0]):
+                VX[c, :] = np.nan
+                continue
+            AREA[c] = o[4]
+            WET[c] = o[8]
+            # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, in humid climates
+            flood = (o[2] - o[3] - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
+            LAKE[c] = min(flood, LAKE_MAX_M) if flood > 0.0 else 0.0
+            ax, ay = o[0], o[1]
+            if o[5] < 0:
+                bx, by, ez = ax, ay, o[3]
+            else:
+                bx, by = node_pos(np.int64(o[5]), np.int64(o[6]), 0, seed)
+                ez = o[9]
+            e0 = o[2] if o[5] >= 0 else o[3]
+            # displacement perpendicular to the chord, tapered to zero at both ends
+            coslat = math.cos(math.radians(ay))
+            nx, ny = -(by - ay), (bx - ax) * coslat * coslat
+            h = hash2(np.int64(round(ax * 4096.0)), np.int64(round(ay * 4096.0)), seed ^ np.uint64(77))
+            m1 = 0.32 * (unit(rehash(h, 1)) - 0.5)
+            for s in range(NS + 1):
+                t = s / NS
+                wiggle = 0.12 * (unit(rehash(h, 2 + s)) - 0.5) * math.sin(2.0 * math.pi * t) ** 2
+                disp = m1 * math.sin(math.pi * t) + wiggle
+                VX[c, s] = ax + (bx - ax) * t + disp * nx / coslat
+                VY[c, s] = ay + (by - ay) * t + disp * ny / coslat
+                VE[c, s] = e0 + (ez - e0) * t
+
+
+@njit(cache=True)
+def _lookup(k, ii, jj, I0, J0, NI, NJ, OFF):
+    a, b = jj - J0[k], ii - I0[k]
+    if a < 0 or b < 0 or a >= NJ[k] or b >= NI[k]:
+        return -1
+    return OFF[k] + a * NI[k] + b
+
+
+# node offsets of the 5 x 5 neighbourhood, nearest first
+_SPIRAL = np.array(sorted(((i, j) for i in range(-2, 3) for j in range(-2, 3)),
+                          key=lambda o: (o[0] ** 2 + o[1] ** 2, o)), dtype=np.int64)
+
+
+@njit(cache=True)
+def _linked(a, b, REC):
+    """Whether level-0 nodes a and b share a channel end (one drains into the other, or both into one)."""
+    return REC[a] == b or REC[b] == a or (REC[a] >= 0 and REC[a] == REC[b])
+
+
+@njit(cache=True)
+def _nseg(k):
+    return NS if k == 0 else 1
+
+
+@njit(cache=True)
+def _s_at(lon, lat, w0, i0, j0):
+    """Hillslope gradient bilinear over the level-0 lattice (unjittered cell centres)."""
+    fi = (lon + 180.0) / Q0_DEG - 0.5 - i0
+    fj = (lat + 90.0) / Q0_DEG - 0.5 - j0
+    b = min(max(int(math.floor(fi)), 0), w0.shape[1] - 2)
+    a = min(max(int(math.floor(fj)), 0), w0.shape[0] - 2)
+    tx, ty = min(max(fi - b, 0.0), 1.0), min(max(fj - a, 0.0), 1.0)
+    s00, s01, s10, s11 = w0[a, b, 7], w0[a, b + 1, 7], w0[a + 1, b, 7], w0[a + 1, b + 1, 7]
+    s00 = 0.0 if math.isnan(s00) else s00
+    s01 = 0.0 if math.isnan(s01) else s01
+    s10 = 0.0 if math.isnan(s10) else s10
+    s11 = 0.0 if math.isnan(s11) else s11
+    return (s00 + (s01 - s00) * tx) + ((s10 + (s11 - s10) * tx) - (s00 + (s01 - s00) * tx)) * ty
+
+
+@njit(cache=True)
+def _s_noise(lon, lat, seed):
+    x, y, z = K.unit_vector(lon, lat)
+    f = 6371008.8 / 6000.0
+    return math.exp(0.45 * noise(x * f, y * f, z * f, seed ^ np.uint64(0x51))
+                    + 0.25 * noise(2.3 * x * f, 2.3 * y * f, 2.3 * z * f, seed ^ np.uint64(0x52)))
+
+
+@njit(cache=True)
+def fade(k, res):
+    """Weight of level k's tributaries at cell size res: 1 when resolved by >= 3 cells, 0 under 1 cell."""
+    return smoothstep(FADE_CELLS[0], FADE_CELLS[1], Q0_DEG / (1 << k) * M_PER_DEG / res)
+
+
+@njit(parallel=True, cache=True)
+def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
+    """Nodes of level k >= 1: each joins the nearest point of the coarser channels."""
+    nl = np.int64(360 * 32) << np.int64(k)
+    beta = BETA + (1.0 - BETA) * (1.0 - fade(k, res))
+    for a in prange(NJ[k]):
+        for b in range(NI[k]):
+            c = OFF[k] + a * NI[k] + b
+            i, j = I0[k] + b, J0[k] + a
+            if j < 0 or j >= nl // 2:
+                VX[c, :] = np.nan
+                continue
+            lon, lat = node_pos(i, j, k, seed)
+            coslat = math.cos(math.radians(lat))
+            best, bx, by, be, ba, blv = math.inf, lon, lat, 0.0, 0.0, 0
+            for lv in range(k):
+                q = Q0_DEG / (1 << lv)
+                ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
+                for jj in range(cj - 2, cj + 3):
+                    for ii in range(ci - 2, ci + 3):
+                        p = _lookup(lv, ii, jj, I0, J0, NI, NJ, OFF)
+                        if p < 0 or math.isnan(VX[p, 0]):
+                            continue
+                        for s in range(_nseg(lv)):
+                            d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                            if d < best:
+                                best = d
+                                bx = VX[p, s] + t * (VX[p, s + 1] - VX[p, s])
+                                by = VY[p, s] + t * (VY[p, s + 1] - VY[p, s])
+                                be = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                                ba = AREA[p]
+                                blv = lv
+            # the tributary's head lies at a share beta of the parent valley's side at that distance
+            sg = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed) * GAMMA ** blv
+            lp = CONCAVE * Q0_DEG / (1 << blv) * M_PER_DEG
+            VX[c, 0], VY[c, 0], VX[c, 1], VY[c, 1] = lon, lat, bx, by
+            VE[c, 0] = be + beta * sg * best * best / (best + lp)
+            VE[c, 1] = be
+            AREA[c] = 2.0 * (Q0_DEG / (1 << k) * M_PER_DEG) ** 2 * coslat
+            _ = ba
+
+
+@njit(parallel=True, cache=True)
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, BB, out):  # noqa: C901
+    """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
+
+    F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
+    F_WATER: river or lake water fraction of the cell; F_RIVER_DIST: distance (m) to the nearest
+    river bank (negative inside); F_AREA: that river's drainage area (m^2); F_LAKE: lake fraction;
+    F_SLOPE: hillslope gradient at the cell.
+    """
+    for r in prange(lats.shape[0]):
+        lat = lats[r]
+        coslat = math.cos(math.radians(lat))
+        for col in range(lons.shape[0]):
+            lon = lons[col]
+            sp = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed)
+            best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
+            ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
+            f1, f2, n1, n2 = math.inf, math.inf, -1, -1
+            redge, rarea, rwet = math.inf, 0.0, 0.0
+            r0 = res / math.sqrt(12.0)
+            # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
+            lower = 1.0
+            for k in range(1, N_LEVELS):
+                lower *= 1.0 - LOWER * (1.0 - fade(k, res))
+            for k in range(kmax + 1):
+                q = Q0_DEG / (1 << k)
+                sk = sp * GAMMA ** k
+                lk = CONCAVE * q * M_PER_DEG
+                ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
+                for o in range(_SPIRAL.shape[0]):
+                    ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
+                    p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
+                    if p < 0 or math.isnan(VX[p, 0]):
+                        continue
+                    half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
+                    if k == 0 and f2 < math.inf:
+                        # skip a channel whose lowest possible value cannot change any output
+                        bx = max(BB[p, 0] - lon, 0.0, lon - BB[p, 1]) * coslat
+                        by = max(BB[p, 2] - lat, 0.0, lat - BB[p, 3])
+                        dmin = math.sqrt(bx * bx + by * by) * M_PER_DEG
+                        x = max(dmin - half, 0.0)
+                        xe = math.sqrt(x * x + r0 * r0)
+                        lb = min(VE[p, 0], VE[p, NS]) + sk * xe * xe / (xe + lk)
+                        if lb >= f2 and dmin - 5.0 * half >= redge:
+                            continue
+                    for s in range(_nseg(k)):
+                        d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                        e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                        if k == 0 and AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2:
+                            est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
+                            if d - est < redge:
+                                redge, rarea, rwet = d - est, AREA[p], est
+                        # concave valley side: gradient from 0 at the floor to sk on the upper
+                        # slopes, over a share of the level's spacing; the distance is rounded
+                        # over the cell (a box-averaged V) so coarse cells average fine ones
+                        x = max(d - half, 0.0)
+                        xe = math.sqrt(x * x + r0 * r0)
+                        hill = sk * xe * xe / (xe + lk)
+                        dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
+                        f = e + hill
+                        if f < fmin:
+                            fmin, bch, bhill, bslope = f, e, hill, dh
+                            blake = 0.0
+                            if k == 0:
+                                # the lake's reach tapers along the channel between node and receiver
+                                tt = (s + t) / NS
+                                blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
+                        best = min(best, f)
+                        if k == 0:
+                            if f < f1:
+                                if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
+                                    f2, n2 = f1, n1
+                                f1, n1 = f, p
+                            elif f < f2 and p != n1 and not _linked(n1, p, REC):
+                                f2, n2 = f, p
+                if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
+                    # a crest between two valleys: lowered to the box average over the cell
+                    # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
+                    # keep sharp crests)
+                    hh = (ks - (f2 - f1)) / ks
+                    crest = 0.25 * hh * hh * ks
+                    if best > f1 - crest:
+                        best = f1 - crest
+            o = out[r, col]
+            o[F_CHANNEL] = bch
+            # (unresolved tributaries cut deeper where the valley sides are high)
+            hv = best - bch
+            o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
+            lake_f = 0.0
+            if blake > 0.0:
+                lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
+            river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
+            o[F_WATER] = max(lake_f, river_f)
+            o[F_RIVER_DIST] = redge
+            o[F_AREA] = rarea
+            o[F_LAKE] = lake_f
+            o[F_SLOPE] = bslope
+            _ = rwet
+
+
+class Network:
+    """The channel network of one window of the world: packed node arrays for every level."""
+
+    def __init__(self, seeds: np.ndarray, west: float, south: float, east: float, north: float,
+                 res: float, kmax: int):
+        self.seed = seeds[K.S_RIVER]
+        key = register_seeds(seeds)
+        self.kmax = kmax
+        margins = [0.0] * (kmax + 2)
+        for k in range(kmax, -1, -1):
+            margins[k] = 3.0 * Q0_DEG / (1 << k) + margins[k + 1]
+        I0, J0, NI, NJ, OFF = (np.zeros(kmax + 1, dtype=np.int64) for _ in range(5))
+        total = 0
+        for k in range(kmax + 1):
+            q = Q0_DEG / (1 << k)
+            m = margins[k]
+            I0[k] = math.floor((west - m + 180.0) / q)
+            J0[k] = math.floor((south - m + 90.0) / q)
+            NI[k] = math.floor((east + m + 180.0) / q) + 1 - I0[k]
+            NJ[k] = math.floor((north + m + 90.0) / q) + 1 - J0[k]
+            OFF[k] = total
+            total += NI[k] * NJ[k]
+        self.I0, self.J0, self.NI, self.NJ, self.OFF = I0, J0, NI, NJ, OFF
+        self.w0 = level0_window(key, int(I0[0]), int(I0[0] + NI[0]), int(J0[0]), int(J0[0] + NJ[0]))
+        self.VX = np.full((total, NS + 1), np.nan)
+        self.VY = np.full((total, NS + 1), np.nan)
+        self.VE = np.full((total, NS + 1), np.nan)
+        self.AREA = np.zeros(total)
+        self.LAKE = np.zeros(total)
+        self.WET = np.zeros(total)
+        rec_i, rec_j = self.w0[..., 5].ravel(), self.w0[..., 6].ravel()
+        ok = np.isfinite(rec_i) & (rec_i >= 0)
+        ri = np.where(ok, rec_i, 0).astype(np.int64) - I0[0]
+        rj = np.where(ok, rec_j, 0).astype(np.int64) - J0[0]
+        inside = ok & (ri >= 0) & (ri < NI[0]) & (rj >= 0) & (rj < NJ[0])
+        self.REC = np.where(inside, rj * NI[0] + ri, -1).astype(np.int64)
+        n0 = int(NI[0] * NJ[0])
+        _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
+                          self.LAKE[:n0], self.WET[:n0])
+        # bounding boxes of the level-0 channels (lon min, max, lat min, max) to skip far ones
+        self.BB = np.stack([np.nanmin(self.VX[:n0], axis=1), np.nanmax(self.VX[:n0], axis=1),
+                            np.nanmin(self.VY[:n0], axis=1), np.nanmax(self.VY[:n0], axis=1)], axis=1)
+        for k in range(1, kmax + 1):
+            _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
+
+    def fields(self, lons: np.ndarray, lats: np.ndarray, res: float) -> np.ndarray:
+        """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
+        out = np.empty((lats.size, lons.size, N_FIELDS))
+        surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, self.BB, out)
+        return out
+
+
+def levels_for(res: float) -> int:
+    """Finest level resolved at cell size `res` (tributaries spaced at least a cell apart)."""
+    k = 0
+    while k + 1 < N_LEVELS and fade(k + 1, res) > 0.0:
+        k += 1
+    return k
+
+
+def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat: float) -> np.ndarray:
+    """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons of cell size dlat degrees."""
+    res = dlat * M_PER_DEG
+    if res > MAX_RES_M:
+        return np.empty((0, 0, N_FIELDS))
+    # coarse cells: the mean of SUPER x SUPER sub-cells (a valley network is not linear in its
+    # height, so a point sample at a coarse cell would not be the average of the finer cells)
+    sub = SUPER if res >= SUPER_RES_M else 1
+    if sub > 1:
+        off = (np.arange(sub) + 0.5) / sub - 0.5
+        dlon = float(lons[1] - lons[0]) if lons.size > 1 else dlat
+        lons = (lons[:, None] + off[None, :] * dlon).ravel()
+        lats = (lats[:, None] - off[None, :] * dlat).ravel()
+    r = res / sub
+    net = Network(seeds, float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()),
+                  r, levels_for(r))
+    f = net.fields(lons, lats, r)
+    if sub > 1:
+        h, w = f.shape[0] // sub, f.shape[1] // sub
+        g = f.reshape(h, sub, w, sub, N_FIELDS)
+        f = g.mean(axis=(1, 3))
+        f[..., F_RIVER_DIST] = g[..., F_RIVER_DIST].min(axis=(1, 3))
+        f[..., F_AREA] = g[..., F_AREA].max(axis=(1, 3))
+    return f
+
+
+class River:
+    """A river centreline: lon/lat vertices (degrees) with drainage area (m^2) and channel width (m) at each."""
+
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, area_m2: np.ndarray):
+        self.lon, self.lat, self.area_m2 = lon, lat, area_m2
+        self.width_m = WIDTH_M * np.sqrt(area_m2 / 1e8)
+
+    def __repr__(self) -> str:
+        return (f"River({self.lon.size} vertices, up to {self.area_m2.max() / 1e6:.0f} km^2, "
+                f"{self.width_m.max():.0f} m wide)")
+
+
+def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: float) -> list[River]:
+    """The rivers (level-0 channels carrying water) whose nodes lie in the box, as chains of polylines.
+
+    Each chain runs from a source (or the box edge) downstream until it leaves the box, reaches
+    the sea, or joins a river already listed (its last vertex is then the junction).
+    """
+    net = Network(seeds, west, south, east, north, 1000.0, 0)
+    ni, nj = int(net.NI[0]), int(net.NJ[0])
+    n = ni * nj
+    t = np.clip((net.WET[:n] - 0.15) / 0.3, 0.0, 1.0)
+    wet = net.AREA[:n] * t * t * (3.0 - 2.0 * t)  # as in surface(): smoothstep(0.15, 0.45, moisture)
+    lon0, lat0 = net.VX[:n, 0], net.VY[:n, 0]
+    inside = np.isfinite(lon0) & (lon0 >= west) & (lon0 < east) & (lat0 >= south) & (lat0 < north)
+    is_river = inside & (wet >= RIVER_MIN_M2)
+    rec = net.REC
+    has_up = np.zeros(n, dtype=bool)
+    for c in np.flatnonzero(is_river):
+        if rec[c] >= 0:
+            has_up[rec[c]] = True
+    out: list[River] = []
+    seen = np.zeros(n, dtype=bool)
+    starts = list(np.flatnonzero(is_river & ~has_up)) + list(np.flatnonzero(is_river & has_up))
+    for c in starts:
+        if seen[c]:
+            continue
+        xs, ys, areas = [net.VX[c, 0]], [net.VY[c, 0]], [net.AREA[c]]
+        while True:
+            seen[c] = True
+            xs.extend(net.VX[c, 1:])
+            ys.extend(net.VY[c, 1:])
+            areas.extend([net.AREA[c]] * NS)
+            r = rec[c]
+            if r < 0 or not is_river[r] or seen[r] or net.VX[c, 0] == net.VX[c, NS]:
+                break
+            c = r
+        if len(xs) > 1:
+            out.append(River(np.array(xs), np.array(ys), np.array(areas)))
+    return out

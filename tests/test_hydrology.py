@@ -1,0 +1,128 @@
+"""Drained relief: no closed depressions, rivers continuous across tiles and levels, drainage metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from earth3d.metrics.drainage import depression_share, drainage_stats, fill_depressions, flow_accumulation
+from earth3d.synth import ProceduralWorld
+from earth3d.synth import kernel as K
+from earth3d.synth.grid import M_PER_DEG
+
+# Shares of cells in closed depressions deeper than 1 m of the real DEMs (earth3d.metrics.drainage):
+# Big Tujunga mountains 0.41 %, Jacksboro hills 3.87 %.
+REAL_SHARE_1M = {"mountains": 0.0041, "hills": 0.0387}
+
+
+def box(lon, lat, n, res):
+    dlat = n * res / M_PER_DEG
+    dlon = dlat / math.cos(math.radians(lat))
+    return (lon - dlon / 2, lat - dlat / 2, lon + dlon / 2, lat + dlat / 2)
+
+
+def test_priority_flood_fills_a_pit_and_drains_to_the_border():
+    z = np.add.outer(np.arange(10.0), np.arange(10.0))
+    z[5, 5] = -3.0  # a pit 11 m deep below its lowest neighbour (8 m)
+    filled = fill_depressions(z)
+    assert filled[5, 5] == pytest.approx(8.0) and (filled >= z).all()  # spills over (4, 4)
+    assert depression_share(z, 1.0) == pytest.approx(1 / 100)
+    acc = flow_accumulation(z)
+    assert acc.sum() > z.size and acc.max() >= 10  # flow gathers towards the low corner
+    with pytest.raises(ValueError, match="2D array"):
+        fill_depressions(np.zeros(5))
+
+
+@pytest.mark.parametrize("kind", ["mountains", "hills"])
+def test_generated_relief_has_no_deep_depressions(kind):
+    for seed in (1, 2):
+        world = ProceduralWorld(seed)
+        lon, lat = world.find_landform(kind)
+        z = world.generate(bbox=box(lon, lat, 128, 30.0), resolution_m=30.0).height
+        stats = drainage_stats(z)
+        assert stats.share_20m <= 0.01, stats
+        assert stats.share_1m <= REAL_SHARE_1M[kind], stats
+
+
+@pytest.fixture(scope="module")
+def river():
+    """A large river of world 1 near its hills and a point in the middle of it, away from the sea."""
+    world = ProceduralWorld(1)
+    lon, lat = world.find_landform("hills")
+    rivers = world.rivers((lon - 0.5, lat - 0.5, lon + 0.5, lat + 0.5))
+    assert rivers, "no river in a degree of hills"
+    big = max(rivers, key=lambda r: r.area_m2.max() if r.lon.size >= 9 else 0.0)
+    k = big.lon.size // 2
+    return world, big, (0.5 * (big.lon[k] + big.lon[k + 1]), 0.5 * (big.lat[k] + big.lat[k + 1]))
+
+
+def _distance_to_line(lons, lats, river):
+    """Distance (m) from points to the river's polyline."""
+    c = math.cos(math.radians(float(np.mean(lats))))
+    px, py = lons[:, None] * c, lats[:, None]
+    ax, ay = river.lon[:-1][None] * c, river.lat[:-1][None]
+    bx, by = river.lon[1:][None] * c, river.lat[1:][None]
+    ux, uy = bx - ax, by - ay
+    t = np.clip(((px - ax) * ux + (py - ay) * uy) / np.maximum(ux * ux + uy * uy, 1e-30), 0.0, 1.0)
+    return np.hypot(px - ax - t * ux, py - ay - t * uy).min(axis=1) * M_PER_DEG
+
+
+def _river_cells(world, b, res, threshold):
+    """Cells whose centre lies less than `threshold` metres outside a river's banks."""
+    fields, tr = world.hydrology(bbox=b, resolution_m=res)
+    rows, cols = np.nonzero(fields[..., K.H_RIVER_DIST] < threshold)
+    return tr.c + (cols + 0.5) * tr.a, tr.f + (rows + 0.5) * tr.e, fields
+
+
+def test_river_is_the_same_across_three_levels(river):
+    world, riv, (lon, lat) = river
+    # continental 1 km (cells the river passes through), regional 30 m and city 1 m (cells in the channel):
+    # the cells lie on this river or on another river of the same network, within half its width and a cell
+    for res, n, threshold in [(1000.0, 12, 500.0), (30.0, 64, 0.0), (1.0, 160, 0.0)]:
+        b = box(lon, lat, n, res)
+        lons, lats, _ = _river_cells(world, b, res, threshold)
+        assert lons.size > 0, f"no river cells at {res} m/px"
+        here = _distance_to_line(lons, lats, riv)
+        assert (here <= riv.width_m.max() / 2 + res).sum() >= min(3, lons.size), (res, here.min())
+        network = world.rivers((b[0] - 0.05, b[1] - 0.05, b[2] + 0.05, b[3] + 0.05))
+        d = np.min([_distance_to_line(lons, lats, r) - 2.5 * r.width_m.max() for r in network], axis=0)
+        assert d.max() <= res, (res, d.max())
+
+
+def test_river_crosses_a_tile_border(river):
+    world, riv, (lon, lat) = river
+    res, n = 30.0, 64
+    west, south, east, north = box(lon, lat, n, res)
+    mid = lon
+    left = world.hydrology(bbox=(west, south, mid, north), resolution_m=res)[0]
+    right = world.hydrology(bbox=(mid, south, east, north), resolution_m=res)[0]
+    whole = world.hydrology(bbox=(west, south, east, north), resolution_m=res)[0]
+    half = left.shape[1]
+    np.testing.assert_allclose(np.concatenate([left, right], axis=1)[..., K.H_WATER], whole[..., K.H_WATER], atol=1e-9)
+    # the river reaches the border from both sides: wet cells in the last and first columns, within a cell
+    wl = np.flatnonzero(left[:, -1, K.H_WATER] > 0.2)
+    wr = np.flatnonzero(right[:, 0, K.H_WATER] > 0.2)
+    if wl.size == 0 and wr.size == 0:
+        pytest.skip("the river runs along, not across, this border")
+    assert wl.size and wr.size and abs(np.median(wl) - np.median(wr)) <= 1.5 + 0.5 * max(wl.size, wr.size), (wl, wr)
+    assert half == n // 2
+
+
+def test_rivers_and_fields_are_deterministic(river):
+    world, riv, (lon, lat) = river
+    b = box(lon, lat, 48, 30.0)
+    a = world.hydrology(bbox=b, resolution_m=30.0)[0]
+    ProceduralWorld(1).hydrology(bbox=box(lon + 3.0, lat, 48, 30.0), resolution_m=30.0)
+    again = ProceduralWorld(1).hydrology(bbox=b, resolution_m=30.0)[0]
+    assert np.array_equal(a, again)
+    w, s, e, n = riv.lon.min() - 0.01, riv.lat.min() - 0.01, riv.lon.max() + 0.01, riv.lat.max() + 0.01
+    again_rivers = ProceduralWorld(1).rivers((w, s, e, n))
+    vertices = {(round(x, 9), round(y, 9)) for r in again_rivers for x, y in zip(r.lon, r.lat, strict=True)}
+    assert all((round(x, 9), round(y, 9)) in vertices for x, y in zip(riv.lon, riv.lat, strict=True))
+
+
+def test_river_widens_downstream(river):
+    _, riv, _ = river
+    assert np.all(np.diff(riv.area_m2) >= 0) and riv.width_m[-1] > riv.width_m[0]
