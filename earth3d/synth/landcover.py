@@ -1,0 +1,325 @@
+"""Land cover with texture: forest canopies, field parcels, grass, soil and rock (numba, per pixel).
+
+Everything here is a function of the position (u, v) in the metric frame of a
+land-use cell and of the pixel size `res`, averaged over the pixel footprint so
+that a coarse pixel is close to the mean of the finer pixels inside it:
+
+- band_texture: 2D gradient-noise octaves from a top wavelength down to the pixel,
+  each weighted by its mean attenuation over a res x res box (band limit);
+- canopy: a forest canopy of individual crowns on a jittered lattice (gaps where
+  a lattice site holds no tree), each a sunlit Gaussian dome with its shadow cast
+  down-sun. A Gaussian of std s averaged over a box of side res is close to a
+  Gaussian of variance s^2 + res^2/12 with the same integral, so the crowns are
+  evaluated in closed form at any pixel size up to CROWN_EXACT; coarser pixels get
+  the expected mean plus noise with the standard deviation of a box average of the
+  crown field (a scale-dependent variance term);
+- fields: farmland parcels in districts of a few km, each with its own orientation
+  and parcel size (large on plains, small on hills), the parcel colours drawn from
+  the colours of real NAIP fields (FIELD_PALETTE), crop rows as stripes whose box
+  average is exact (sinc), and tracks between parcels; parcels not farmed keep the
+  natural cover, so woodlots and cut clearings have straight, sharp edges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .noise import hash2, rehash, smoothstep, unit
+
+# Median colours of homogeneous 60 m blocks of land in the NAIP North Dakota orthophoto
+# (2020-08-31), clustered with k-means: `python examples/field_palette.py -k 16` prints them.
+FIELD_PALETTE = np.array([
+    [0.198, 0.312, 0.237], [0.235, 0.366, 0.263], [0.266, 0.364, 0.266], [0.220, 0.347, 0.254],
+    [0.231, 0.314, 0.246], [0.256, 0.385, 0.267], [0.296, 0.384, 0.281], [0.337, 0.407, 0.297],
+    [0.249, 0.340, 0.256], [0.387, 0.429, 0.322], [0.273, 0.402, 0.276], [0.437, 0.454, 0.356],
+    [0.307, 0.424, 0.289], [0.193, 0.264, 0.221], [0.220, 0.282, 0.235], [0.554, 0.554, 0.426],
+])
+# Harvested, ploughed and fallow parcels (bare soil, stubble), brighter and browner than the
+# August greens of the palette; a share SOIL_SHARE of the parcels take one of these.
+SOIL_PALETTE = np.array([[0.52, 0.47, 0.38], [0.40, 0.34, 0.27], [0.62, 0.58, 0.46], [0.46, 0.42, 0.33]])
+SOIL_SHARE = 0.3
+TRACK_RGB = np.array([0.50, 0.48, 0.40])
+CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
+CROWN_SIGMA = 0.3  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
+SHADOW = 0.75  # depth of a crown's cast shadow relative to its sunlit dome
+SUN_U, SUN_V = -0.7071, 0.7071  # direction to the sun (north-west), as in shading.SUN_AZIMUTH_DEG
+_E_SIG2 = 1.03  # E[(0.7 + 0.6 U)^2]
+_E_SIG4 = 1.1  # about E[(0.7 + 0.6 U)^4]
+_E_B2 = 1.0 + 0.16 / 3.0  # E[b^2] for b = 0.6 + 0.8 U
+_GRAD2 = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
+                   [0.7071, 0.7071], [-0.7071, 0.7071], [0.7071, -0.7071], [-0.7071, -0.7071]])
+NOISE2_STD = 0.22  # standard deviation of noise2 (measured)
+
+
+@njit(cache=True)
+def noise2(x, y, seed):
+    """2D gradient noise (quintic fade, 8 gradient directions), value in about [-0.7, 0.7]."""
+    fx, fy = math.floor(x), math.floor(y)
+    ix, iy = np.int64(fx), np.int64(fy)
+    wx, wy = x - fx, y - fy
+    ux = wx * wx * wx * (wx * (wx * 6.0 - 15.0) + 10.0)
+    uy = wy * wy * wy * (wy * (wy * 6.0 - 15.0) + 10.0)
+    m = np.uint64(7)
+    a = hash2(ix, iy, seed) & m
+    b = hash2(ix + 1, iy, seed) & m
+    c = hash2(ix, iy + 1, seed) & m
+    d = hash2(ix + 1, iy + 1, seed) & m
+    G = _GRAD2
+    va = G[a, 0] * wx + G[a, 1] * wy
+    vb = G[b, 0] * (wx - 1.0) + G[b, 1] * wy
+    vc = G[c, 0] * wx + G[c, 1] * (wy - 1.0)
+    vd = G[d, 0] * (wx - 1.0) + G[d, 1] * (wy - 1.0)
+    x0 = va + ux * (vb - va)
+    x1 = vc + ux * (vd - vc)
+    return x0 + uy * (x1 - x0)
+
+
+@njit(cache=True)
+def band_weight(lam, res):
+    """Mean attenuation of a wave of length lam by a res x res box (as relief.octave_table)."""
+    t = lam / res
+    return math.exp(-0.5 / (t * t)) * smoothstep(0.6, 1.1, t)
+
+
+@njit(cache=True)
+def band_texture(u, v, res, lam_top, lam_min, seed):
+    """Octaves of 2D noise from lam_top down to lam_min (halving), band-limited to the pixel size.
+
+    Each octave has unit standard deviation before its band weight, so the sum of n
+    resolved octaves has a standard deviation of about sqrt(n) (power spectrum slope 2,
+    like most natural images).
+    """
+    lam = lam_top
+    acc = 0.0
+    o = 0
+    while lam >= lam_min and lam > 0.6 * res:
+        s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
+        off = unit(s) * 1000.0
+        acc += band_weight(lam, res) * noise2(u / lam + off, v / lam - off, s)
+        lam *= 0.5
+        o += 1
+    return acc / NOISE2_STD
+
+
+@njit(cache=True)
+def _canopy_mean(cover):
+    return cover * 2.0 * math.pi * CROWN_SIGMA * CROWN_SIGMA * _E_SIG2 * (1.0 - SHADOW)
+
+
+@njit(cache=True)
+def canopy(u, v, res, spacing, cover, seed):
+    """Relative brightness (zero mean) of a canopy of crowns averaged over the res x res pixel at (u, v).
+
+    Crowns sit on a jittered lattice of `spacing` metres; a site holds a tree with
+    probability `cover` (the rest are gaps). Returns about -0.5 (gap, shadow) to
+    +0.8 (sunlit crown top) at fine pixels, tending to noise of decreasing
+    amplitude (about 1/res) at coarse ones.
+    """
+    s = spacing
+    if res > CROWN_EXACT:
+        # statistics of the box average: Var = density * E[b^2] * pi * E[sig^4 / sig'^2] * (1 + SHADOW^2)
+        sig = CROWN_SIGMA * s
+        s2 = sig * sig + res * res / 12.0
+        var = cover / (s * s) * _E_B2 * math.pi * sig ** 4 * _E_SIG4 / s2 * (1.0 + SHADOW * SHADOW)
+        n = noise2(u / (1.3 * res), v / (1.3 * res), seed ^ np.uint64(0x5A5A)) / NOISE2_STD
+        return math.sqrt(var) * n
+    sig_max = CROWN_SIGMA * s * 1.3
+    reach = 3.2 * math.sqrt(sig_max * sig_max + res * res / 12.0) + 1.2 * sig_max
+    i0 = int(math.floor((u - reach) / s))
+    i1 = int(math.floor((u + reach) / s))
+    j0 = int(math.floor((v - reach) / s))
+    j1 = int(math.floor((v + reach) / s))
+    acc = 0.0
+    r12 = res * res / 12.0
+    for i in range(i0, i1 + 1):
+        for j in range(j0, j1 + 1):
+            h = hash2(i, j, seed)
+            if unit(h) >= cover:
+                continue
+            cu = (i + 0.1 + 0.8 * unit(rehash(h, 1))) * s
+            cv = (j + 0.1 + 0.8 * unit(rehash(h, 2))) * s
+            sig = CROWN_SIGMA * s * (0.7 + 0.6 * unit(rehash(h, 3)))
+            b = 0.6 + 0.8 * unit(rehash(h, 4))
+            sg2 = sig * sig
+            s2 = sg2 + r12
+            k = sg2 / s2
+            # sunlit dome, its brightest part toward the sun
+            du = u - (cu + 0.25 * sig * SUN_U)
+            dv = v - (cv + 0.25 * sig * SUN_V)
+            acc += b * k * math.exp(-(du * du + dv * dv) / (2.0 * s2))
+            # cast shadow down-sun
+            du = u - (cu - 1.1 * sig * SUN_U)
+            dv = v - (cv - 1.1 * sig * SUN_V)
+            acc -= SHADOW * k * math.exp(-(du * du + dv * dv) / (2.0 * s2))
+    return acc - _canopy_mean(cover)
+
+
+@njit(cache=True)
+def _ov(a0, a1, b0, b1):
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+@njit(cache=True)
+def _jline(k, spacing, jit, seed):
+    return (k + (unit(hash2(k, 7, seed)) - 0.5) * jit) * spacing
+
+
+@njit(cache=True)
+def _jcell(x, spacing, jit, seed):
+    k = int(math.floor(x / spacing))
+    if x < _jline(k, spacing, jit, seed):
+        k -= 1
+    elif x >= _jline(k + 1, spacing, jit, seed):
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def _sinc(x):
+    return 1.0 if abs(x) < 1e-9 else math.sin(x) / x
+
+
+DISTRICT_M = 2500.0
+
+
+@njit(cache=True)
+def fields(u, v, res, scale, theta, farm, seed, out):
+    """Farmland parcels averaged over the res x res pixel at (u, v) of a land-use cell.
+
+    The cell is cut into districts of about DISTRICT_M (jittered lattice); each turns
+    the cell's orientation `theta` (radians) by up to +-25 degrees and scales the
+    parcel size `scale` (m) by 0.6-1.5. Parcels are rows of jittered height cut into
+    jittered columns; a parcel is farmed when its hash falls under `farm` (0..1).
+    Writes out[0:3] = summed colour of the farmed part of the pixel, out[3] = its area
+    fraction, out[4] = crop-row relief (zero mean, for shading nothing; brightness).
+    """
+    for c in range(5):
+        out[c] = 0.0
+    # district of the pixel centre (its orientation and scale hold for the whole pixel)
+    di = _jcell(u, DISTRICT_M, 0.5, seed)
+    dj = _jcell(v, DISTRICT_M, 0.5, seed ^ np.uint64(3))
+    dh = hash2(di, dj, seed ^ np.uint64(0xD15))
+    th = theta + 0.9 * (unit(dh) - 0.5)
+    sc = scale * (0.6 + 0.9 * unit(rehash(dh, 1)))
+    ct, st = math.cos(th), math.sin(th)
+    a = ct * u + st * v
+    b = -st * u + ct * v
+    half = 0.5 * res
+    a0, a1, b0, b1 = a - half, a + half, b - half, b + half
+    row_h = sc
+    track = min(1.5 + 0.004 * sc, 4.0)  # half width of the tracks and field margins
+    r = _jcell(b0, row_h, 0.6, dh)
+    area = res * res
+    while True:
+        ra, rb = _jline(r, row_h, 0.6, dh), _jline(r + 1, row_h, 0.6, dh)
+        if ra > b1:
+            break
+        ovv = _ov(b0, b1, ra, rb)
+        rs = dh ^ hash2(r, 11, dh)
+        col_w = sc * (0.5 + 1.5 * unit(rs))
+        c = _jcell(a0, col_w, 0.6, rs)
+        while ovv > 0.0:
+            ca, cb = _jline(c, col_w, 0.6, rs), _jline(c + 1, col_w, 0.6, rs)
+            if ca > a1:
+                break
+            fh = hash2(c, r, rs)
+            if unit(fh) < farm:
+                w_all = ovv * _ov(a0, a1, ca, cb)
+                w_in = _ov(b0, b1, ra + track, rb - track) * _ov(a0, a1, ca + track, cb - track)
+                if unit(rehash(fh, 1)) < SOIL_SHARE:
+                    k = int(rehash(fh, 2) % np.uint64(SOIL_PALETTE.shape[0]))
+                    c0, c1, c2 = SOIL_PALETTE[k, 0], SOIL_PALETTE[k, 1], SOIL_PALETTE[k, 2]
+                else:
+                    k = int(rehash(fh, 2) % np.uint64(FIELD_PALETTE.shape[0]))
+                    c0, c1, c2 = FIELD_PALETTE[k, 0], FIELD_PALETTE[k, 1], FIELD_PALETTE[k, 2]
+                s = 0.9 + 0.2 * unit(rehash(fh, 3))
+                # crop rows along the parcel's long side: a stripe whose box average is exact
+                period = 0.8 + 2.5 * unit(rehash(fh, 4))
+                along_a = (cb - ca) > (rb - ra)
+                x = (b if along_a else a) * 2.0 * math.pi / period
+                rows = 0.12 * math.cos(x) * _sinc(math.pi * res / period)
+                s *= 1.0 + rows
+                out[0] += w_in * c0 * s + (w_all - w_in) * TRACK_RGB[0]
+                out[1] += w_in * c1 * s + (w_all - w_in) * TRACK_RGB[1]
+                out[2] += w_in * c2 * s + (w_all - w_in) * TRACK_RGB[2]
+                out[3] += w_all
+            c += 1
+        r += 1
+    for c in range(4):
+        out[c] /= area
+
+
+_GRASS = np.array([0.43, 0.45, 0.27])
+_MEADOW = np.array([0.36, 0.42, 0.22])
+_WETLAND = np.array([0.20, 0.26, 0.15])
+_WOODS = np.array([0.18, 0.26, 0.13])
+TEX_TOP_M, TEX_MIN_M = 256.0, 0.5
+# crown lattice spacing (m) of boreal, temperate and tropical forest
+CROWN_SPACING = np.array([4.5, 7.0, 10.0])
+
+
+@njit(cache=True)
+def cell_frame(ci, cj, hill, mtn, seed):
+    """(orientation rad, parcel size m) of the fields of land-use cell (ci, cj) with hilliness `hill`.
+
+    Large parcels (300-700 m) on plains, small ones (60-150 m) in hills; the
+    orientation is random per cell (some regions keep to the meridians).
+    """
+    h = hash2(ci, cj, seed)
+    theta = 0.0 if unit(h) < 0.3 else math.pi * unit(rehash(h, 1))
+    rough = min(hill + mtn, 1.0)
+    scale = math.exp(math.log(500.0) + (math.log(90.0) - math.log(500.0)) * rough) * (0.7 + 0.6 * unit(rehash(h, 2)))
+    return theta, scale
+
+
+@njit(cache=True)
+def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
+    """Textured land cover of the pixel at (u, v) over the biome colour `nat` (modified in place).
+
+    bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
+    slope: expected slope, w: moisture 0..1, patch: 3 km patch noise of the kernel,
+    (theta, scale): the fields frame of the land-use cell (cell_frame), buf: 5 floats.
+    Returns the forest fraction of the pixel.
+    """
+    tex = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed) / 3.0
+    forest = bw[3] + bw[4] + bw[8]
+    # natural openings in forests (meadows, bogs) and woods in open land, with edges as
+    # sharp as the pixel allows (the patch noise changes by about 1.5 per 3 km)
+    e = max(0.025, 0.75 * res / 3000.0)
+    edge = patch + 0.08 * tex
+    opening = forest * smoothstep(0.42 - e, 0.42 + e, edge)
+    woods = (bw[5] + bw[7]) * (1.0 - smoothstep(-0.45 - e, -0.45 + e, edge))
+    fcov = min(max(forest - opening + woods, 0.0), 1.0)
+    # wet flats: bogs and marshes in openings and in moist lowland
+    wet = smoothstep(0.75, 0.9, w) * (1.0 - smoothstep(0.01, 0.04, slope)) * smoothstep(0.1, 0.3, patch)
+    # crowns: spacing by forest type
+    tot = bw[3] + bw[4] + bw[8] + 1e-9
+    spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
+        tot + bw[5] + bw[7])
+    crowns = canopy(u, v, res, spacing, 0.85, seed ^ np.uint64(0xC40)) if fcov > 0.0 else 0.0
+    open_col0 = 0.55 * _GRASS[0] + 0.45 * _MEADOW[0]
+    open_col1 = 0.55 * _GRASS[1] + 0.45 * _MEADOW[1]
+    open_col2 = 0.55 * _GRASS[2] + 0.45 * _MEADOW[2]
+    g_forest = (1.0 + 0.9 * crowns) * (1.0 + 0.35 * tex)
+    g_open = 1.0 + 0.25 * tex
+    for c in range(3):
+        oc = open_col0 if c == 0 else (open_col1 if c == 1 else open_col2)
+        # openings in forest take a meadow colour; woods in open land take a forest colour
+        base_open = nat[c] + (oc - nat[c]) * (forest * (1.0 - woods))
+        base_forest = nat[c] + (_WOODS[c] - nat[c]) * (1.0 - min(forest / 0.5, 1.0))
+        col = fcov * base_forest * g_forest + (1.0 - fcov) * base_open * g_open
+        col += wet * (_WETLAND[c] * (1.0 + 0.4 * tex) - col)
+        nat[c] = col
+    # farmland parcels
+    if farm > 0.01:
+        fields(u, v, min(res, 1500.0), scale, theta, farm, seed ^ np.uint64(0xF1E1D), buf)
+        fa = buf[3]
+        if fa > 0.0:
+            g = 1.0 + 0.15 * tex
+            for c in range(3):
+                nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
+            fcov *= 1.0 - fa
+    return fcov
