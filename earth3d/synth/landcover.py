@@ -43,7 +43,7 @@ SOIL_PALETTE = np.array([[0.52, 0.47, 0.38], [0.40, 0.34, 0.27], [0.62, 0.58, 0.
 SOIL_SHARE = 0.3
 TRACK_RGB = np.array([0.50, 0.48, 0.40])
 CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
-CROWN_SIGMA = 0.3  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
+CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
 SHADOW = 0.75  # depth of a crown's cast shadow relative to its sunlit dome
 SUN_U, SUN_V = -0.7071, 0.7071  # direction to the sun (north-west), as in shading.SUN_AZIMUTH_DEG
 _E_SIG2 = 1.03  # E[(0.7 + 0.6 U)^2]
@@ -52,6 +52,7 @@ _E_B2 = 1.0 + 0.16 / 3.0  # E[b^2] for b = 0.6 + 0.8 U
 _GRAD2 = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
                    [0.7071, 0.7071], [-0.7071, 0.7071], [0.7071, -0.7071], [-0.7071, -0.7071]])
 NOISE2_STD = 0.22  # standard deviation of noise2 (measured)
+FINE_M = 6.0  # texture octaves below this wavelength are leaves, tufts and clods
 
 
 @njit(cache=True)
@@ -90,18 +91,23 @@ def band_texture(u, v, res, lam_top, lam_min, seed):
 
     Each octave has unit standard deviation before its band weight, so the sum of n
     resolved octaves has a standard deviation of about sqrt(n) (power spectrum slope 2,
-    like most natural images).
+    like most natural images). Returns (octaves >= FINE_M, octaves < FINE_M).
     """
     lam = lam_top
-    acc = 0.0
+    coarse = 0.0
+    fine = 0.0
     o = 0
     while lam >= lam_min and lam > 0.6 * res:
         s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
         off = unit(s) * 1000.0
-        acc += band_weight(lam, res) * noise2(u / lam + off, v / lam - off, s)
+        val = band_weight(lam, res) * noise2(u / lam + off, v / lam - off, s)
+        if lam >= FINE_M:
+            coarse += val
+        else:
+            fine += val
         lam *= 0.5
         o += 1
-    return acc / NOISE2_STD
+    return coarse / NOISE2_STD, fine / NOISE2_STD
 
 
 @njit(cache=True)
@@ -240,7 +246,7 @@ def fields(u, v, res, scale, theta, farm, seed, out):
                 period = 0.8 + 2.5 * unit(rehash(fh, 4))
                 along_a = (cb - ca) > (rb - ra)
                 x = (b if along_a else a) * 2.0 * math.pi / period
-                rows = 0.12 * math.cos(x) * _sinc(math.pi * res / period)
+                rows = 0.12 * math.cos(x) * _sinc(math.pi * res / period) * (1.0 - smoothstep(0.5, 1.0, res / period))
                 s *= 1.0 + rows
                 out[0] += w_in * c0 * s + (w_all - w_in) * TRACK_RGB[0]
                 out[1] += w_in * c1 * s + (w_all - w_in) * TRACK_RGB[1]
@@ -284,7 +290,10 @@ def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
     (theta, scale): the fields frame of the land-use cell (cell_frame), buf: 5 floats.
     Returns the forest fraction of the pixel.
     """
-    tex = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed) / 3.0
+    coarse, fine = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed)
+    coarse /= 2.5
+    fine /= 2.0
+    tex = coarse + fine
     forest = bw[3] + bw[4] + bw[8]
     # natural openings in forests (meadows, bogs) and woods in open land, with edges as
     # sharp as the pixel allows (the patch noise changes by about 1.5 per 3 km)
@@ -303,8 +312,8 @@ def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
     open_col0 = 0.55 * _GRASS[0] + 0.45 * _MEADOW[0]
     open_col1 = 0.55 * _GRASS[1] + 0.45 * _MEADOW[1]
     open_col2 = 0.55 * _GRASS[2] + 0.45 * _MEADOW[2]
-    g_forest = (1.0 + 0.9 * crowns) * (1.0 + 0.35 * tex)
-    g_open = 1.0 + 0.25 * tex
+    g_forest = (1.0 + 1.6 * crowns) * (1.0 + 0.2 * coarse + 0.7 * fine)
+    g_open = 1.0 + 0.08 * coarse + 0.1 * fine
     for c in range(3):
         oc = open_col0 if c == 0 else (open_col1 if c == 1 else open_col2)
         # openings in forest take a meadow colour; woods in open land take a forest colour
@@ -318,7 +327,7 @@ def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
         fields(u, v, min(res, 1500.0), scale, theta, farm, seed ^ np.uint64(0xF1E1D), buf)
         fa = buf[3]
         if fa > 0.0:
-            g = 1.0 + 0.15 * tex
+            g = 1.0 + 0.03 * coarse + 0.03 * fine
             for c in range(3):
                 nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
             fcov *= 1.0 - fa
