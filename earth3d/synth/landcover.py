@@ -312,7 +312,7 @@ def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
     open_col0 = 0.55 * _GRASS[0] + 0.45 * _MEADOW[0]
     open_col1 = 0.55 * _GRASS[1] + 0.45 * _MEADOW[1]
     open_col2 = 0.55 * _GRASS[2] + 0.45 * _MEADOW[2]
-    g_forest = (1.0 + 1.6 * crowns) * (1.0 + 0.2 * coarse + 0.7 * fine)
+    g_forest = max(1.0 + 1.6 * crowns, 0.15) * max(1.0 + 0.2 * coarse + 0.7 * fine, 0.3)
     g_open = 1.0 + 0.08 * coarse + 0.1 * fine
     for c in range(3):
         oc = open_col0 if c == 0 else (open_col1 if c == 1 else open_col2)
