@@ -179,7 +179,7 @@ def summarise(tiles: list[np.ndarray], real_px: np.ndarray) -> dict[str, float]:
     rows = [texture_stats(t) for t in tiles]
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     px = np.concatenate([t.reshape(-1, 3) for t in tiles])
-    for c, w in zip("rgb", channel_wasserstein(px, real_px)):
+    for c, w in zip("rgb", channel_wasserstein(px, real_px), strict=True):
         mean[f"W1_{c}"] = w
     return mean
 
@@ -210,8 +210,8 @@ def main() -> None:
         crops = real_crops(rgb, valid, size, args.crops, rng)
         real_px = rgb[valid]
         rows = [texture_stats(c) for c in crops]
-        for r, c in zip(rows, crops):  # a crop's distance to the whole image: the spread of real colours
-            r.update({f"W1_{k}": w for k, w in zip("rgb", channel_wasserstein(c, real_px))})
+        for r, c in zip(rows, crops, strict=True):  # a crop's distance to the whole image: the spread of real colours
+            r.update({f"W1_{k}": w for k, w in zip("rgb", channel_wasserstein(c, real_px), strict=True)})
         ranges = stat_range(rows, 0.15)
         ranges.update({f"W1_{k}": (0.0, ranges[f"W1_{k}"][1]) for k in "rgb"})
         g = summarise(gen[name], real_px)

@@ -26,7 +26,8 @@ def main() -> None:
         img = f.read().astype(np.float64) / 255.0  # R, G, B, NIR
     b = args.block
     c, h, w = img.shape
-    blocks = img[:, : h // b * b, : w // b * b].reshape(c, h // b, b, w // b, b).transpose(1, 3, 2, 4, 0).reshape(-1, b * b, c)
+    blocks = img[:, : h // b * b, : w // b * b].reshape(c, h // b, b, w // b, b)
+    blocks = blocks.transpose(1, 3, 2, 4, 0).reshape(-1, b * b, c)
     med = np.median(blocks, axis=1)
     spread = blocks[..., :3].std(axis=1).mean(axis=1)
     keep = (spread < np.percentile(spread, 75)) & (med[:, 3] > med[:, 0] + 0.05)  # homogeneous, not water

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import rasterio
+from conftest import data_path
 
 from earth3d.errors import InputError
 from earth3d.metrics.texture import (
@@ -19,8 +20,6 @@ from earth3d.metrics.texture import (
 )
 from earth3d.synth import BIOMES, ProceduralWorld
 from earth3d.synth.grid import M_PER_DEG
-
-from conftest import data_path
 
 
 def box(lon, lat, n, res):
