@@ -338,18 +338,18 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
                      + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
             # farmland where grassland or temperate, not steep and not mountainous
-            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * (1.0 - smoothstep(0.08, 0.2, slope_cover))
-                    * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]))
+            farm = min(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * (1.0 - smoothstep(0.08, 0.2, slope_cover))
+                       * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]), 1.0)
             # deserts: reddish rock and pale sand in patches
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
-            LC.cover(u, v, res_y, bw, farm, slope_cover, w, patch, f_theta, f_scale,
-                     S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
+            ltex = LC.cover(u, v, res_y, bw, farm, slope_cover, t, w, patch, f_theta, f_scale,
+                            S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
             beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover)) * smoothstep(4.0, 10.0, t)
             for c in range(3):
-                nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.15 * tex), rock)
+                nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.25 * ltex), rock)
                 nat[c] = lerp(nat[c], _SNOW[c], snow)
                 nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
             # ---- city overlay
@@ -409,7 +409,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             depth = max(-h, 0.0)
             sea_ice = smoothstep(-9.0, -13.0, t)
             for c in range(3):
-                wc = lerp(_SHALLOW[c], _SHELF[c], smoothstep(0.0, 20.0, depth))
+                wc = lerp(_SHALLOW[c] * (1.0 + 0.2 * ltex), _SHELF[c], smoothstep(0.0, 20.0, depth))
                 wc = lerp(wc, _BIOME_RGB[0, c], smoothstep(30.0, 1500.0, depth))
                 wc = lerp(wc, _BIOME_RGB[1, c] * (0.95 + 0.08 * tex), sea_ice)
                 out_rgb[j, i, c] = lerp(nat[c], wc, wf)

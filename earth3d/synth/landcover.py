@@ -40,7 +40,7 @@ FIELD_PALETTE = np.array([
 # Harvested, ploughed and fallow parcels (bare soil, stubble), brighter and browner than the
 # August greens of the palette; a share SOIL_SHARE of the parcels take one of these.
 SOIL_PALETTE = np.array([[0.52, 0.47, 0.38], [0.40, 0.34, 0.27], [0.62, 0.58, 0.46], [0.46, 0.42, 0.33]])
-SOIL_SHARE = 0.3
+SOIL_SHARE = 0.4
 TRACK_RGB = np.array([0.50, 0.48, 0.40])
 CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
 CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
@@ -213,6 +213,12 @@ def fields(u, v, res, scale, theta, farm, seed, out):
     ct, st = math.cos(th), math.sin(th)
     a = ct * u + st * v
     b = -st * u + ct * v
+    # small parcels (hills) follow the land: their boundaries wander by up to a fifth of a parcel
+    wamp = 0.35 * sc * (1.0 - smoothstep(150.0, 350.0, sc))
+    if wamp > 0.0:
+        lw = 3.0 * sc
+        a += wamp * noise2(u / lw + 17.3, v / lw, dh ^ np.uint64(0xA)) / NOISE2_STD * 0.5
+        b += wamp * noise2(u / lw, v / lw - 5.1, dh ^ np.uint64(0xB)) / NOISE2_STD * 0.5
     half = 0.5 * res
     a0, a1, b0, b1 = a - half, a + half, b - half, b + half
     row_h = sc
@@ -241,7 +247,7 @@ def fields(u, v, res, scale, theta, farm, seed, out):
                 else:
                     k = int(rehash(fh, 2) % np.uint64(FIELD_PALETTE.shape[0]))
                     c0, c1, c2 = FIELD_PALETTE[k, 0], FIELD_PALETTE[k, 1], FIELD_PALETTE[k, 2]
-                s = 0.9 + 0.2 * unit(rehash(fh, 3))
+                s = 0.75 + 0.5 * unit(rehash(fh, 3))
                 # crop rows along the parcel's long side: a stripe whose box average is exact
                 period = 0.8 + 2.5 * unit(rehash(fh, 4))
                 along_a = (cb - ca) > (rb - ra)
@@ -262,7 +268,10 @@ _GRASS = np.array([0.43, 0.45, 0.27])
 _MEADOW = np.array([0.36, 0.42, 0.22])
 _WETLAND = np.array([0.20, 0.26, 0.15])
 _WOODS = np.array([0.18, 0.26, 0.13])
-TEX_TOP_M, TEX_MIN_M = 256.0, 0.5
+_OPEN = 0.55 * _GRASS + 0.45 * _MEADOW
+_TUNDRA = np.array([0.40, 0.40, 0.33])
+_SCREE = np.array([0.50, 0.49, 0.46])
+TEX_TOP_M, TEX_MIN_M = 2048.0, 0.5
 # crown lattice spacing (m) of boreal, temperate and tropical forest
 CROWN_SPACING = np.array([4.5, 7.0, 10.0])
 
@@ -282,25 +291,28 @@ def cell_frame(ci, cj, hill, mtn, seed):
 
 
 @njit(cache=True)
-def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
+def cover(u, v, res, bw, farm, slope, t, w, patch, theta, scale, seed, nat, buf):
     """Textured land cover of the pixel at (u, v) over the biome colour `nat` (modified in place).
 
     bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
-    slope: expected slope, w: moisture 0..1, patch: 3 km patch noise of the kernel,
-    (theta, scale): the fields frame of the land-use cell (cell_frame), buf: 5 floats.
-    Returns the forest fraction of the pixel.
+    slope: expected slope, t: temperature C, w: moisture 0..1, patch: 3 km patch
+    noise of the kernel, (theta, scale): the fields frame of the land-use cell
+    (cell_frame), buf: 5 floats. Returns the texture signal (about unit std at
+    fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
     coarse, fine = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed)
-    coarse /= 2.5
+    coarse /= 3.0
     fine /= 2.0
     tex = coarse + fine
-    forest = bw[3] + bw[4] + bw[8]
+    # above the tree line (about 0-4 C): alpine meadow, tundra, scree and rock
+    alpine = smoothstep(4.0, -1.0, t + 2.5 * coarse)
+    forest = (bw[3] + bw[4] + bw[8]) * (1.0 - alpine)
     # natural openings in forests (meadows, bogs) and woods in open land, with edges as
     # sharp as the pixel allows (the patch noise changes by about 1.5 per 3 km)
     e = max(0.025, 0.75 * res / 3000.0)
     edge = patch + 0.08 * tex
     opening = forest * smoothstep(0.42 - e, 0.42 + e, edge)
-    woods = (bw[5] + bw[7]) * (1.0 - smoothstep(-0.45 - e, -0.45 + e, edge))
+    woods = (bw[5] + bw[7]) * (1.0 - alpine) * (1.0 - smoothstep(-0.45 - e, -0.45 + e, edge))
     fcov = min(max(forest - opening + woods, 0.0), 1.0)
     # wet flats: bogs and marshes in openings and in moist lowland
     wet = smoothstep(0.75, 0.9, w) * (1.0 - smoothstep(0.01, 0.04, slope)) * smoothstep(0.1, 0.3, patch)
@@ -309,17 +321,21 @@ def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
     spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
         tot + bw[5] + bw[7])
     crowns = canopy(u, v, res, spacing, 0.85, seed ^ np.uint64(0xC40)) if fcov > 0.0 else 0.0
-    open_col0 = 0.55 * _GRASS[0] + 0.45 * _MEADOW[0]
-    open_col1 = 0.55 * _GRASS[1] + 0.45 * _MEADOW[1]
-    open_col2 = 0.55 * _GRASS[2] + 0.45 * _MEADOW[2]
-    g_forest = max(1.0 + 1.6 * crowns, 0.15) * max(1.0 + 0.2 * coarse + 0.7 * fine, 0.3)
+    g_crown = 1.0 + 1.6 * crowns
+    # shadows stop short of black, sunlit tops short of glare
+    g_crown = min(max(g_crown, 0.3), 2.2)
+    g_forest = g_crown * max(1.0 + 0.25 * coarse + 0.7 * fine, 0.3)
     g_open = 1.0 + 0.08 * coarse + 0.1 * fine
+    # scree and bare rock above the tree line on steep ground, lichen-grey and patchy
+    scree = alpine * smoothstep(0.12, 0.45, slope + 0.1 * coarse)
+    g_alpine = max(1.0 + 0.25 * coarse + 0.2 * fine, 0.3)
     for c in range(3):
-        oc = open_col0 if c == 0 else (open_col1 if c == 1 else open_col2)
         # openings in forest take a meadow colour; woods in open land take a forest colour
-        base_open = nat[c] + (oc - nat[c]) * (forest * (1.0 - woods))
+        base_open = nat[c] + (_OPEN[c] - nat[c]) * (0.6 * forest * (1.0 - woods))
         base_forest = nat[c] + (_WOODS[c] - nat[c]) * (1.0 - min(forest / 0.5, 1.0))
         col = fcov * base_forest * g_forest + (1.0 - fcov) * base_open * g_open
+        alp = _TUNDRA[c] + (_SCREE[c] - _TUNDRA[c]) * scree
+        col += alpine * (1.0 - fcov) * (alp * g_alpine - col)
         col += wet * (_WETLAND[c] * (1.0 + 0.4 * tex) - col)
         nat[c] = col
     # farmland parcels
@@ -330,5 +346,4 @@ def cover(u, v, res, bw, farm, slope, w, patch, theta, scale, seed, nat, buf):
             g = 1.0 + 0.03 * coarse + 0.03 * fine
             for c in range(3):
                 nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
-            fcov *= 1.0 - fa
-    return fcov
+    return tex
