@@ -41,6 +41,7 @@ FIELD_PALETTE = np.array([
 # August greens of the palette; a share SOIL_SHARE of the parcels take one of these.
 SOIL_PALETTE = np.array([[0.52, 0.47, 0.38], [0.40, 0.34, 0.27], [0.62, 0.58, 0.46], [0.46, 0.42, 0.33]])
 SOIL_SHARE = 0.4
+_PALETTE_MEAN = np.array([FIELD_PALETTE[:, i].mean() for i in range(3)])
 TRACK_RGB = np.array([0.50, 0.48, 0.40])
 CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
 CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
@@ -130,7 +131,7 @@ def canopy(u, v, res, spacing, cover, seed):
         sig = CROWN_SIGMA * s
         s2 = sig * sig + res * res / 12.0
         var = cover / (s * s) * _E_B2 * math.pi * sig ** 4 * _E_SIG4 / s2 * (1.0 + SHADOW * SHADOW)
-        n = noise2(u / (1.3 * res), v / (1.3 * res), seed ^ np.uint64(0x5A5A)) / NOISE2_STD
+        n = noise2(u / (0.77 * res), v / (0.77 * res), seed ^ np.uint64(0x5A5A)) / NOISE2_STD
         return math.sqrt(var) * n
     sig_max = CROWN_SIGMA * s * 1.3
     reach = 3.2 * math.sqrt(sig_max * sig_max + res * res / 12.0) + 1.2 * sig_max
@@ -247,7 +248,7 @@ def fields(u, v, res, scale, theta, farm, seed, out):
                 else:
                     k = int(rehash(fh, 2) % np.uint64(FIELD_PALETTE.shape[0]))
                     c0, c1, c2 = FIELD_PALETTE[k, 0], FIELD_PALETTE[k, 1], FIELD_PALETTE[k, 2]
-                s = 0.75 + 0.5 * unit(rehash(fh, 3))
+                s = 0.7 + 0.6 * unit(rehash(fh, 3))
                 # crop rows along the parcel's long side: a stripe whose box average is exact
                 period = 0.8 + 2.5 * unit(rehash(fh, 4))
                 along_a = (cb - ca) > (rb - ra)
@@ -269,8 +270,8 @@ _MEADOW = np.array([0.36, 0.42, 0.22])
 _WETLAND = np.array([0.20, 0.26, 0.15])
 _WOODS = np.array([0.18, 0.26, 0.13])
 _OPEN = 0.55 * _GRASS + 0.45 * _MEADOW
-_TUNDRA = np.array([0.40, 0.40, 0.33])
-_SCREE = np.array([0.50, 0.49, 0.46])
+_TUNDRA = np.array([0.40, 0.40, 0.30])
+_SCREE = np.array([0.50, 0.49, 0.42])
 TEX_TOP_M, TEX_MIN_M = 2048.0, 0.5
 # crown lattice spacing (m) of boreal, temperate and tropical forest
 CROWN_SPACING = np.array([4.5, 7.0, 10.0])
@@ -278,26 +279,58 @@ CROWN_SPACING = np.array([4.5, 7.0, 10.0])
 
 @njit(cache=True)
 def cell_frame(ci, cj, hill, mtn, seed):
-    """(orientation rad, parcel size m) of the fields of land-use cell (ci, cj) with hilliness `hill`.
+    """(orientation rad, parcel size m, terraced share) of the fields of land-use cell (ci, cj).
 
-    Large parcels (300-700 m) on plains, small ones (60-150 m) in hills; the
-    orientation is random per cell (some regions keep to the meridians).
+    Large parcels (300-700 m) on plains, small ones (60-150 m) in hills (`hill`,
+    `mtn`: the landform weights at the cell centre); the orientation is random per
+    cell (some regions keep to the meridians); a third of the cells terrace their
+    steep farmland.
     """
     h = hash2(ci, cj, seed)
     theta = 0.0 if unit(h) < 0.3 else math.pi * unit(rehash(h, 1))
     rough = min(hill + mtn, 1.0)
     scale = math.exp(math.log(500.0) + (math.log(90.0) - math.log(500.0)) * rough) * (0.7 + 0.6 * unit(rehash(h, 2)))
-    return theta, scale
+    terrace = 1.0 if unit(rehash(h, 3)) < 0.35 else 0.0
+    return theta, scale, terrace
+
+
+TERRACE_RISE_M = 2.5  # height of one terrace step
 
 
 @njit(cache=True)
-def cover(u, v, res, bw, farm, slope, t, w, patch, theta, scale, seed, nat, buf):
+def terraces(u, v, h, res, slope, seed, out):
+    """Colour of terraced fields (out[0:3]) on ground of height h and slope `slope`; returns their visibility.
+
+    Terraces are the bands between contours of the height itself, every
+    TERRACE_RISE_M, so they follow the hillside; each band has its own crop
+    colour per plot of about 120 m and a darker riser at its lower edge. A pixel spanning many steps
+    (res * slope > TERRACE_RISE_M) sees their mean: the bands fade out with the
+    number of steps per pixel.
+    """
+    q = h / TERRACE_RISE_M
+    k = math.floor(q)
+    f = q - k
+    # plots of about 120 m along each step
+    fh = hash2(np.int64(k), np.int64(math.floor(u / 120.0)) * 7919 + np.int64(math.floor(v / 120.0)), seed)
+    c = int(fh % np.uint64(FIELD_PALETTE.shape[0]))
+    riser = 1.0 - smoothstep(0.0, 0.18, f)
+    vis = 1.0 - smoothstep(0.3, 1.0, res * slope / TERRACE_RISE_M)
+    s = (0.85 + 0.3 * unit(rehash(fh, 1))) * (1.0 - 0.45 * riser)
+    for i in range(3):
+        mean = _PALETTE_MEAN[i] * 0.93
+        out[i] = mean + (FIELD_PALETTE[c, i] * s - mean) * vis
+    return vis
+
+
+@njit(cache=True)
+def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, seed, nat, buf):
     """Textured land cover of the pixel at (u, v) over the biome colour `nat` (modified in place).
 
     bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
-    slope: expected slope, t: temperature C, w: moisture 0..1, patch: 3 km patch
-    noise of the kernel, (theta, scale): the fields frame of the land-use cell
-    (cell_frame), buf: 5 floats. Returns the texture signal (about unit std at
+    terrace: share of steep ground terraced 0..1, h: height m, slope: expected
+    slope, t: temperature C, w: moisture 0..1, patch: 3 km patch noise of the
+    kernel, (theta, scale): the fields frame of the land-use cell (cell_frame),
+    buf: 5 floats. Returns the texture signal (about unit std at
     fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
     coarse, fine = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed)
@@ -324,11 +357,11 @@ def cover(u, v, res, bw, farm, slope, t, w, patch, theta, scale, seed, nat, buf)
     g_crown = 1.0 + 1.6 * crowns
     # shadows stop short of black, sunlit tops short of glare
     g_crown = min(max(g_crown, 0.3), 2.2)
-    g_forest = g_crown * max(1.0 + 0.25 * coarse + 0.7 * fine, 0.3)
+    g_forest = g_crown * max(1.0 + 0.25 * coarse + 0.8 * fine, 0.3)
     g_open = 1.0 + 0.08 * coarse + 0.1 * fine
     # scree and bare rock above the tree line on steep ground, lichen-grey and patchy
     scree = alpine * smoothstep(0.12, 0.45, slope + 0.1 * coarse)
-    g_alpine = max(1.0 + 0.25 * coarse + 0.2 * fine, 0.3)
+    g_alpine = max(1.0 + 0.4 * coarse + 0.25 * fine, 0.3)
     for c in range(3):
         # openings in forest take a meadow colour; woods in open land take a forest colour
         base_open = nat[c] + (_OPEN[c] - nat[c]) * (0.6 * forest * (1.0 - woods))
@@ -338,6 +371,12 @@ def cover(u, v, res, bw, farm, slope, t, w, patch, theta, scale, seed, nat, buf)
         col += alpine * (1.0 - fcov) * (alp * g_alpine - col)
         col += wet * (_WETLAND[c] * (1.0 + 0.4 * tex) - col)
         nat[c] = col
+    # terraced hillsides
+    terr = terrace * (1.0 - alpine) * smoothstep(0.1, 0.18, slope) * (1.0 - smoothstep(0.5, 0.7, slope))
+    if terr > 0.01:
+        terraces(u, v, h, res, slope, seed ^ np.uint64(0x7E4), buf)
+        for c in range(3):
+            nat[c] += terr * (buf[c] * (1.0 + 0.05 * coarse + 0.05 * fine) - nat[c])
     # farmland parcels
     if farm > 0.01:
         fields(u, v, min(res, 1500.0), scale, theta, farm, seed ^ np.uint64(0xF1E1D), buf)
