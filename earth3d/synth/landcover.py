@@ -8,9 +8,9 @@ that a coarse pixel is close to the mean of the finer pixels inside it:
   each weighted by its mean attenuation over a res x res box (band limit);
 - canopy: a forest canopy of individual crowns on a jittered lattice (gaps where
   a lattice site holds no tree), each a sunlit Gaussian dome with its shadow cast
-  down-sun. A Gaussian of std s averaged over a box of side res is close to a
-  Gaussian of variance s^2 + res^2/12 with the same integral, so the crowns are
-  evaluated in closed form at any pixel size up to CROWN_EXACT; coarser pixels get
+  down-sun, averaged exactly over the pixel box (products of erf integrals; for
+  pixels far smaller than a crown, a Gaussian of variance s^2 + res^2/12), at any
+  pixel size up to CROWN_EXACT; coarser pixels get
   the expected mean plus noise with the standard deviation of a box average of the
   crown field (a scale-dependent variance term);
 - fields: farmland parcels in districts of a few km, each with its own orientation
@@ -56,6 +56,19 @@ NOISE2_STD = 0.22  # standard deviation of noise2 (measured)
 FINE_M = 6.0  # texture octaves below this wavelength are leaves, tufts and clods
 
 
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_K3 = np.uint64(0xFF51AFD7ED558CCD)
+
+
+@njit(cache=True)
+def _h8(ix, iy, seed):
+    """A cheap hash of a 2D lattice point to 0..7 (one multiply-xorshift round; enough for gradient choice)."""
+    h = (np.uint64(ix) * _K1) ^ (np.uint64(iy) * _K2) ^ seed
+    h = (h ^ (h >> np.uint64(31))) * _K3
+    return (h >> np.uint64(61)) & np.uint64(7)
+
+
 @njit(cache=True)
 def noise2(x, y, seed):
     """2D gradient noise (quintic fade, 8 gradient directions), value in about [-0.7, 0.7]."""
@@ -64,11 +77,10 @@ def noise2(x, y, seed):
     wx, wy = x - fx, y - fy
     ux = wx * wx * wx * (wx * (wx * 6.0 - 15.0) + 10.0)
     uy = wy * wy * wy * (wy * (wy * 6.0 - 15.0) + 10.0)
-    m = np.uint64(7)
-    a = hash2(ix, iy, seed) & m
-    b = hash2(ix + 1, iy, seed) & m
-    c = hash2(ix, iy + 1, seed) & m
-    d = hash2(ix + 1, iy + 1, seed) & m
+    a = _h8(ix, iy, seed)
+    b = _h8(ix + 1, iy, seed)
+    c = _h8(ix, iy + 1, seed)
+    d = _h8(ix + 1, iy + 1, seed)
     G = _GRAD2
     va = G[a, 0] * wx + G[a, 1] * wy
     vb = G[b, 0] * (wx - 1.0) + G[b, 1] * wy
@@ -112,6 +124,13 @@ def band_texture(u, v, res, lam_top, lam_min, seed):
 
 
 @njit(cache=True)
+def _gauss_int(a, b, c, s):
+    """Integral over [a, b] of exp(-(x - c)^2 / (2 s^2))."""
+    r = s * 1.4142135623730951
+    return s * 1.2533141373155001 * (math.erf((b - c) / r) - math.erf((a - c) / r))
+
+
+@njit(cache=True)
 def _canopy_mean(cover):
     return cover * 2.0 * math.pi * CROWN_SIGMA * CROWN_SIGMA * _E_SIG2 * (1.0 - SHADOW)
 
@@ -134,33 +153,47 @@ def canopy(u, v, res, spacing, cover, seed):
         n = noise2(u / (0.77 * res), v / (0.77 * res), seed ^ np.uint64(0x5A5A)) / NOISE2_STD
         return math.sqrt(var) * n
     sig_max = CROWN_SIGMA * s * 1.3
-    reach = 3.2 * math.sqrt(sig_max * sig_max + res * res / 12.0) + 1.2 * sig_max
+    reach = 2.8 * math.sqrt(sig_max * sig_max + res * res / 12.0) + 1.1 * sig_max
     i0 = int(math.floor((u - reach) / s))
     i1 = int(math.floor((u + reach) / s))
     j0 = int(math.floor((v - reach) / s))
     j1 = int(math.floor((v + reach) / s))
     acc = 0.0
     r12 = res * res / 12.0
+    half = 0.5 * res
+    inv_a = 1.0 / (res * res)
+    m16 = np.uint64(0xFFFF)
     for i in range(i0, i1 + 1):
         for j in range(j0, j1 + 1):
+            # one hash per lattice site, cut into bit fields: presence, position, brightness, size
             h = hash2(i, j, seed)
-            if unit(h) >= cover:
+            if float(h & m16) * (1.0 / 65536.0) >= cover:
                 continue
-            cu = (i + 0.1 + 0.8 * unit(rehash(h, 1))) * s
-            cv = (j + 0.1 + 0.8 * unit(rehash(h, 2))) * s
-            sig = CROWN_SIGMA * s * (0.7 + 0.6 * unit(rehash(h, 3)))
-            b = 0.6 + 0.8 * unit(rehash(h, 4))
-            sg2 = sig * sig
-            s2 = sg2 + r12
-            k = sg2 / s2
-            # sunlit dome, its brightest part toward the sun
-            du = u - (cu + 0.25 * sig * SUN_U)
-            dv = v - (cv + 0.25 * sig * SUN_V)
-            acc += b * k * math.exp(-(du * du + dv * dv) / (2.0 * s2))
-            # cast shadow down-sun
-            du = u - (cu - 1.1 * sig * SUN_U)
-            dv = v - (cv - 1.1 * sig * SUN_V)
-            acc -= SHADOW * k * math.exp(-(du * du + dv * dv) / (2.0 * s2))
+            cu = (i + 0.1 + 0.8 * float((h >> np.uint64(16)) & m16) * (1.0 / 65536.0)) * s
+            cv = (j + 0.1 + 0.8 * float((h >> np.uint64(32)) & m16) * (1.0 / 65536.0)) * s
+            sig = CROWN_SIGMA * s * (0.7 + 0.6 * float(h >> np.uint64(56)) * (1.0 / 256.0))
+            b = 0.6 + 0.8 * float((h >> np.uint64(48)) & np.uint64(0xFF)) * (1.0 / 256.0)
+            lu, lv = cu + 0.25 * sig * SUN_U, cv + 0.25 * sig * SUN_V
+            su, sv = cu - 1.1 * sig * SUN_U, cv - 1.1 * sig * SUN_V
+            if res > 1.5 * sig:
+                # exact box average of the Gaussians: products of 1D erf integrals
+                lit = _gauss_int(u - half, u + half, lu, sig) * _gauss_int(v - half, v + half, lv, sig)
+                dark = _gauss_int(u - half, u + half, su, sig) * _gauss_int(v - half, v + half, sv, sig)
+                acc += (b * lit - SHADOW * dark) * inv_a
+            else:
+                # pixels much smaller than the crown: a Gaussian of variance sig^2 + res^2 / 12 is the box average
+                sg2 = sig * sig
+                s2 = sg2 + r12
+                k = sg2 / s2
+                cut = 7.84 * s2  # (2.8 sigma')^2: beyond it a bump adds under 2% of its peak
+                du, dv = u - lu, v - lv
+                d2 = du * du + dv * dv
+                if d2 < cut:
+                    acc += b * k * math.exp(-d2 / (2.0 * s2))
+                du, dv = u - su, v - sv
+                d2 = du * du + dv * dv
+                if d2 < cut:
+                    acc -= SHADOW * k * math.exp(-d2 / (2.0 * s2))
     return acc - _canopy_mean(cover)
 
 
@@ -270,9 +303,9 @@ _MEADOW = np.array([0.36, 0.42, 0.22])
 _WETLAND = np.array([0.20, 0.26, 0.15])
 _WOODS = np.array([0.18, 0.26, 0.13])
 _OPEN = 0.55 * _GRASS + 0.45 * _MEADOW
-_TUNDRA = np.array([0.40, 0.40, 0.30])
-_SCREE = np.array([0.50, 0.49, 0.42])
-TEX_TOP_M, TEX_MIN_M = 2048.0, 0.5
+_TUNDRA = np.array([0.36, 0.36, 0.28])
+_SCREE = np.array([0.46, 0.45, 0.40])
+TEX_TOP_M, TEX_MIN_M = 1024.0, 0.5
 # crown lattice spacing (m) of boreal, temperate and tropical forest
 CROWN_SPACING = np.array([4.5, 7.0, 10.0])
 
@@ -334,7 +367,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
     coarse, fine = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed)
-    coarse /= 3.0
+    coarse /= 2.8
     fine /= 2.0
     tex = coarse + fine
     # above the tree line (about 0-4 C): alpine meadow, tundra, scree and rock
@@ -354,10 +387,10 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
         tot + bw[5] + bw[7])
     crowns = canopy(u, v, res, spacing, 0.85, seed ^ np.uint64(0xC40)) if fcov > 0.0 else 0.0
-    g_crown = 1.0 + 1.6 * crowns
-    # shadows stop short of black, sunlit tops short of glare
-    g_crown = min(max(g_crown, 0.3), 2.2)
-    g_forest = g_crown * max(1.0 + 0.25 * coarse + 0.8 * fine, 0.3)
+    g_crown = 1.0 + 1.5 * crowns
+    # deep shadows stop short of black (rarely reached: the floor keeps coarse pixels the mean of fine ones)
+    g_crown = max(g_crown, 0.25)
+    g_forest = g_crown * max(1.0 + 0.35 * coarse + 0.65 * fine, 0.3)
     g_open = 1.0 + 0.08 * coarse + 0.1 * fine
     # scree and bare rock above the tree line on steep ground, lichen-grey and patchy
     scree = alpine * smoothstep(0.12, 0.45, slope + 0.1 * coarse)
@@ -382,7 +415,9 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
         fields(u, v, min(res, 1500.0), scale, theta, farm, seed ^ np.uint64(0xF1E1D), buf)
         fa = buf[3]
         if fa > 0.0:
-            g = 1.0 + 0.03 * coarse + 0.03 * fine
+            # within-field patches (soil moisture, lodging, weeds) with edges as sharp as the pixel allows
+            ep = max(0.04, 0.3 * res / 64.0)
+            g = 1.0 + 0.03 * coarse + 0.03 * fine + 0.14 * (smoothstep(0.25 - ep, 0.25 + ep, coarse) - 0.4)
             for c in range(3):
                 nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
     return tex
