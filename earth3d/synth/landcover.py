@@ -43,6 +43,8 @@ SOIL_PALETTE = np.array([[0.52, 0.47, 0.38], [0.40, 0.34, 0.27], [0.62, 0.58, 0.
 SOIL_SHARE = 0.4
 _PALETTE_MEAN = np.array([FIELD_PALETTE[:, i].mean() for i in range(3)])
 TRACK_RGB = np.array([0.50, 0.48, 0.40])
+HEDGE_RGB = np.array([0.10, 0.15, 0.08])
+HEDGE_SHARE = 0.33
 CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
 CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
 SHADOW = 0.75  # depth of a crown's cast shadow relative to its sunlit dome
@@ -274,7 +276,12 @@ def fields(u, v, res, scale, theta, farm, seed, out):
             fh = hash2(c, r, rs)
             if unit(fh) < farm:
                 w_all = ovv * _ov(a0, a1, ca, cb)
-                w_in = _ov(b0, b1, ra + track, rb - track) * _ov(a0, a1, ca + track, cb - track)
+                # a third of the parcels are lined with a row of trees (shelterbelt, hedge), the rest with a track
+                hedge = unit(rehash(fh, 5)) < HEDGE_SHARE
+                m = 2.5 * track if hedge else track
+                w_in = _ov(b0, b1, ra + m, rb - m) * _ov(a0, a1, ca + m, cb - m)
+                edge_rgb = HEDGE_RGB if hedge else TRACK_RGB
+                e0, e1, e2 = edge_rgb[0], edge_rgb[1], edge_rgb[2]
                 if unit(rehash(fh, 1)) < SOIL_SHARE:
                     k = int(rehash(fh, 2) % np.uint64(SOIL_PALETTE.shape[0]))
                     c0, c1, c2 = SOIL_PALETTE[k, 0], SOIL_PALETTE[k, 1], SOIL_PALETTE[k, 2]
@@ -288,9 +295,9 @@ def fields(u, v, res, scale, theta, farm, seed, out):
                 x = (b if along_a else a) * 2.0 * math.pi / period
                 rows = 0.12 * math.cos(x) * _sinc(math.pi * res / period) * (1.0 - smoothstep(0.5, 1.0, res / period))
                 s *= 1.0 + rows
-                out[0] += w_in * c0 * s + (w_all - w_in) * TRACK_RGB[0]
-                out[1] += w_in * c1 * s + (w_all - w_in) * TRACK_RGB[1]
-                out[2] += w_in * c2 * s + (w_all - w_in) * TRACK_RGB[2]
+                out[0] += w_in * c0 * s + (w_all - w_in) * e0
+                out[1] += w_in * c1 * s + (w_all - w_in) * e1
+                out[2] += w_in * c2 * s + (w_all - w_in) * e2
                 out[3] += w_all
             c += 1
         r += 1
@@ -390,7 +397,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     g_crown = 1.0 + 1.5 * crowns
     # deep shadows stop short of black (rarely reached: the floor keeps coarse pixels the mean of fine ones)
     g_crown = max(g_crown, 0.25)
-    g_forest = g_crown * max(1.0 + 0.35 * coarse + 0.65 * fine, 0.3)
+    g_forest = g_crown * max(1.0 + 0.35 * coarse + 0.75 * fine, 0.3)
     g_open = 1.0 + 0.08 * coarse + 0.1 * fine
     # scree and bare rock above the tree line on steep ground, lichen-grey and patchy
     scree = alpine * smoothstep(0.12, 0.45, slope + 0.1 * coarse)
@@ -417,7 +424,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
         if fa > 0.0:
             # within-field patches (soil moisture, lodging, weeds) with edges as sharp as the pixel allows
             ep = max(0.04, 0.3 * res / 64.0)
-            g = 1.0 + 0.03 * coarse + 0.03 * fine + 0.14 * (smoothstep(0.25 - ep, 0.25 + ep, coarse) - 0.4)
+            g = 1.0 + 0.03 * coarse + 0.03 * fine + 0.22 * (smoothstep(0.25 - ep, 0.25 + ep, coarse) - 0.4)
             for c in range(3):
                 nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
     return tex
