@@ -230,7 +230,7 @@ def city_site(ci, cj, S, mbuf):
 
 @njit(cache=True)
 def field_frame(ci, cj, S, mbuf):
-    """(orientation, parcel size m, terraced share) of the fields of land-use cell (ci, cj), from its hilliness."""
+    """(orientation, parcel size m) of the fields of land-use cell (ci, cj), from its hilliness."""
     x, y, z = unit_vector(-180.0 + (ci + 0.5) * CELL_DEG, -90.0 + (cj + 0.5) * CELL_DEG)
     macro_at(x, y, z, S, mbuf)
     land, mtn, plat, hill, base, amp = landform(mbuf)
@@ -259,7 +259,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
         bw = np.empty(9)
         cout = np.empty(C.N_OUT)
         fcol = np.empty(5)
-        f_theta, f_scale, f_terrace = 0.0, 300.0, 0.0
+        f_theta, f_scale = 0.0, 300.0
         nat = np.empty(3)
         last_ci, last_cj = -1, -1
         c_rad, c_lon, c_lat, c_seed = 0.0, 0.0, 0.0, np.uint64(0)
@@ -288,7 +288,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             ci = int(math.floor((lon + 180.0) / CELL_DEG)) % int(360.0 / CELL_DEG)
             if ci != last_ci or cj != last_cj:
                 c_rad, c_lon, c_lat, c_seed = city_site(ci, cj, S, mbuf)
-                f_theta, f_scale, f_terrace = field_frame(ci, cj, S, mbuf)
+                f_theta, f_scale = field_frame(ci, cj, S, mbuf)
                 last_ci, last_cj = ci, cj
             lon0 = -180.0 + (ci + 0.5) * CELL_DEG
             dl = (lon - lon0 + 180.0) % 360.0 - 180.0
@@ -343,8 +343,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             # deserts: reddish rock and pale sand in patches
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
-            # terraced hillsides: warm and moist hills of some regions (the cell's frame says which)
-            terrace = f_terrace * (bw[4] + bw[7] + bw[8]) * (1.0 - mtn) * (1.0 - ice)
+            # terraced hillsides: farmed climates of warm, moist regions (the moisture noise says which)
+            terrace = (min(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7] + 0.3 * bw[8]), 1.0) * smoothstep(0.1, 0.3, m[5])
+                       * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
             ltex = LC.cover(u, v, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta, f_scale,
                             S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
             rock = smoothstep(0.5, 0.9, slope_cover) * land

@@ -319,19 +319,17 @@ CROWN_SPACING = np.array([4.5, 7.0, 10.0])
 
 @njit(cache=True)
 def cell_frame(ci, cj, hill, mtn, seed):
-    """(orientation rad, parcel size m, terraced share) of the fields of land-use cell (ci, cj).
+    """(orientation rad, parcel size m) of the fields of land-use cell (ci, cj).
 
     Large parcels (300-700 m) on plains, small ones (60-150 m) in hills (`hill`,
     `mtn`: the landform weights at the cell centre); the orientation is random per
-    cell (some regions keep to the meridians); a third of the cells terrace their
-    steep farmland.
+    cell (some regions keep to the meridians).
     """
     h = hash2(ci, cj, seed)
     theta = 0.0 if unit(h) < 0.3 else math.pi * unit(rehash(h, 1))
     rough = min(hill + mtn, 1.0)
     scale = math.exp(math.log(500.0) + (math.log(90.0) - math.log(500.0)) * rough) * (0.7 + 0.6 * unit(rehash(h, 2)))
-    terrace = 1.0 if unit(rehash(h, 3)) < 0.35 else 0.0
-    return theta, scale, terrace
+    return theta, scale
 
 
 TERRACE_RISE_M = 2.5  # height of one terrace step
