@@ -344,7 +344,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, out_h, out_shap
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
             # terraced hillsides: farmed climates of warm, moist regions (the moisture noise says which)
-            terrace = (min(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7] + 0.3 * bw[8]), 1.0) * smoothstep(0.1, 0.3, m[5])
+            terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
                        * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
             ltex = LC.cover(u, v, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta, f_scale,
                             S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
