@@ -13,8 +13,10 @@ Fields, coarse to fine:
 - land relief, rivers and lakes from the drained relief of hydrology.py (valleys around
   a hierarchical channel network; rivers widen with drainage area and reach the sea;
   lakes fill flooded depressions of the macro relief and drain through their outlets);
+- land cover with texture (landcover.py): forest crowns, gaps and shadows, grass,
+  soil and rock texture, farmland parcels oriented and sized per region;
 - land use: farmland fields and cities in a local metric frame of a 0.5 degree cell,
-  as exact area averages over the pixel footprint (see city.py).
+  as area averages over the pixel footprint (see city.py, landcover.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import city as C
+from . import landcover as LC
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, noised, rehash, smoothstep, unit
 from .relief import dissection, octave_table, relief
@@ -58,9 +61,6 @@ _BIOME_RGB = np.array(
      [0.57, 0.51, 0.33],   # savanna
      [0.08, 0.19, 0.07]],  # rainforest
 )
-_FIELD_RGB = np.array(
-    [[0.30, 0.40, 0.17], [0.44, 0.51, 0.24], [0.70, 0.62, 0.38], [0.50, 0.41, 0.29],
-     [0.38, 0.31, 0.22], [0.60, 0.58, 0.42], [0.25, 0.35, 0.15], [0.55, 0.50, 0.30]])
 _ROCK = np.array([0.43, 0.40, 0.37])
 _SNOW = np.array([0.94, 0.95, 0.97])
 _SAND = np.array([0.84, 0.77, 0.60])
@@ -169,57 +169,6 @@ def biome_weights(t, w, out):
 
 
 @njit(cache=True)
-def _jline(k, spacing, jit, seed):
-    return (k + (unit(hash2(k, 7, seed)) - 0.5) * jit) * spacing
-
-
-@njit(cache=True)
-def _jcell(x, spacing, jit, seed):
-    k = int(math.floor(x / spacing))
-    if x < _jline(k, spacing, jit, seed):
-        k -= 1
-    elif x >= _jline(k + 1, spacing, jit, seed):
-        k += 1
-    return k
-
-
-@njit(cache=True)
-def fields_colour(u0, u1, v0, v1, seed, natural, out):
-    """Area-averaged colour of a patchwork of fields over [u0, u1] x [v0, v1] into out[0:3]."""
-    out[0] = out[1] = out[2] = 0.0
-    r = _jcell(v0, 260.0, 0.7, seed)
-    while True:
-        a, b = _jline(r, 260.0, 0.7, seed), _jline(r + 1, 260.0, 0.7, seed)
-        if a > v1:
-            break
-        ovv = C._ov(v0, v1, a, b)
-        rs = seed ^ hash2(r, 11, seed)
-        spacing = 120.0 + 260.0 * unit(rs)
-        c = _jcell(u0, spacing, 0.6, rs)
-        while ovv > 0.0:
-            ca, cb = _jline(c, spacing, 0.6, rs), _jline(c + 1, spacing, 0.6, rs)
-            if ca > u1:
-                break
-            wgt = ovv * C._ov(u0, u1, ca, cb)
-            fh = hash2(c, r, seed)
-            if unit(fh) < 0.15:
-                col0, col1, col2 = natural[0], natural[1], natural[2]
-            else:
-                k = int(rehash(fh, 1) % np.uint64(_FIELD_RGB.shape[0]))
-                s = 0.88 + 0.24 * unit(rehash(fh, 2))
-                col0, col1, col2 = _FIELD_RGB[k, 0] * s, _FIELD_RGB[k, 1] * s, _FIELD_RGB[k, 2] * s
-            out[0] += wgt * col0
-            out[1] += wgt * col1
-            out[2] += wgt * col2
-            c += 1
-        r += 1
-    area = (u1 - u0) * (v1 - v0)
-    out[0] /= area
-    out[1] /= area
-    out[2] /= area
-
-
-@njit(cache=True)
 def city_site(ci, cj, S, mbuf):
     """City of land-use cell (ci, cj): (radius m or 0, centre lon, centre lat, city seed)."""
     h = hash2(ci, cj, S[S_CITY])
@@ -247,6 +196,15 @@ def city_site(ci, cj, S, mbuf):
     return radius, lon, lat, h
 
 
+@njit(cache=True)
+def field_frame(ci, cj, S, mbuf):
+    """(orientation, parcel size m) of the fields of land-use cell (ci, cj), from its hilliness."""
+    x, y, z = unit_vector(-180.0 + (ci + 0.5) * CELL_DEG, -90.0 + (cj + 0.5) * CELL_DEG)
+    macro_at(x, y, z, S, mbuf)
+    land, mtn, plat, hill, base, amp = landform(mbuf)
+    return LC.cell_frame(ci, cj, hill, mtn, S[S_FIELD])
+
+
 @njit(parallel=True, cache=True)
 def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out_shape, out_rgb, out_water, out_biome):
     """Evaluate the world at every cell centre (lats[j], lons[i]).
@@ -270,7 +228,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out
         mbuf = np.empty(N_MACRO)
         bw = np.empty(9)
         cout = np.empty(C.N_OUT)
-        fcol = np.empty(3)
+        fcol = np.empty(5)
+        f_theta, f_scale = 0.0, 300.0
         nat = np.empty(3)
         last_ci, last_cj = -1, -1
         c_rad, c_lon, c_lat, c_seed = 0.0, 0.0, 0.0, np.uint64(0)
@@ -299,6 +258,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out
             ci = int(math.floor((lon + 180.0) / CELL_DEG)) % int(360.0 / CELL_DEG)
             if ci != last_ci or cj != last_cj:
                 c_rad, c_lon, c_lat, c_seed = city_site(ci, cj, S, mbuf)
+                f_theta, f_scale = field_frame(ci, cj, S, mbuf)
                 last_ci, last_cj = ci, cj
             lon0 = -180.0 + (ci + 0.5) * CELL_DEG
             dl = (lon - lon0 + 180.0) % 360.0 - 180.0
@@ -344,39 +304,26 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out
                 nat[c] = lerp(acc, _BIOME_RGB[1, c], ice)
             if ice > 0.5:
                 bid = 1
-            forest = bw[3] + bw[4] + bw[8]
-            # land-cover patches (about 3 km): clearings in forests, woods in open land
+            # land-cover patches (about 3 km): openings in forests, woods in open land (landcover.cover)
             fp = EARTH_RADIUS_M / 3000.0
             patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
                      + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
-            clearing = 0.8 * forest * smoothstep(0.3, 0.6, patch) * (1.0 - ice)
-            woods = 0.8 * (bw[5] + bw[7]) * smoothstep(-0.3, -0.6, patch) * (1.0 - ice)
-            for c in range(3):
-                nat[c] = lerp(nat[c], _BIOME_RGB[5, c], clearing)
-                nat[c] = lerp(nat[c], _BIOME_RGB[4, c], woods)
-            forest += woods - clearing
-            # farmland fields where grassland or temperate, flat and not mountainous
-            farm = ((bw[5] + 0.6 * bw[4] + 0.4 * bw[7] + 0.5 * clearing) * (1.0 - smoothstep(0.06, 0.15, slope_cover))
-                    * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]))
-            if farm > 0.01:
-                fu = min(du, 1500.0)
-                fv = min(dv, 1500.0)
-                fields_colour(u - 0.5 * fu, u + 0.5 * fu, v - 0.5 * fv, v + 0.5 * fv,
-                              S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
-                for c in range(3):
-                    nat[c] = lerp(nat[c], fcol[c], farm)
-            # texture, rock, snow, beach
-            tex_gain = 0.12 + 0.18 * forest + 0.3 * bw[6]
+            # farmland where grassland or temperate, not steep and not mountainous
+            farm = min(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * (1.0 - smoothstep(0.08, 0.2, slope_cover))
+                       * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]), 1.0)
             # deserts: reddish rock and pale sand in patches
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
-            for c in range(3):
-                nat[c] *= 1.0 + tex_gain * tex
+            # terraced hillsides: farmed climates of warm, moist regions (the moisture noise says which)
+            terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
+                       * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
+            ltex = LC.cover(u, v, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta, f_scale,
+                            S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
             beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover)) * smoothstep(4.0, 10.0, t)
             for c in range(3):
-                nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.15 * tex), rock)
+                nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.25 * ltex), rock)
                 nat[c] = lerp(nat[c], _SNOW[c], snow)
                 nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
             # ---- city overlay
@@ -412,7 +359,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out
             depth = max(-h, 0.0)
             sea_ice = smoothstep(-9.0, -13.0, t)
             for c in range(3):
-                wc = lerp(_SHALLOW[c], _SHELF[c], smoothstep(0.0, 20.0, depth))
+                wc = lerp(_SHALLOW[c] * (1.0 + 0.2 * ltex), _SHELF[c], smoothstep(0.0, 20.0, depth))
                 wc = lerp(wc, _BIOME_RGB[0, c], smoothstep(30.0, 1500.0, depth))
                 wc = lerp(wc, _BIOME_RGB[1, c] * (0.95 + 0.08 * tex), sea_ice)
                 out_rgb[j, i, c] = lerp(nat[c], wc, wf)
