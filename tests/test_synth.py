@@ -195,7 +195,7 @@ def test_global_biomes(world):
     ids = world.biome_map(512)
     assert ids.shape == (256, 512)
     counts = np.bincount(ids.ravel(), minlength=len(BIOMES))
-    assert (counts[:9] > 0).all(), dict(zip(BIOMES, counts))
+    assert (counts[:9] > 0).all(), dict(zip(BIOMES, counts, strict=False))
     open_water = counts[0] / ids.size  # sea ice counts as ice
     assert 0.45 < open_water < 0.8
     # ice caps at the poles, no ice at the equator

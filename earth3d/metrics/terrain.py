@@ -149,13 +149,13 @@ def semivariogram(height: np.ndarray, dx: float, dy: float | None = None, n_lags
     dy = dx if dy is None else dy
     h, w = z.shape
     steps = np.unique(np.geomspace(1, max(1, min(h, w) // 4), n_lags).astype(int))
-    lags, gam = [], []
+    lag_list, gam_list = [], []
     for s in steps:
         gx = 0.5 * np.mean((z[:, s:] - z[:, :-s]) ** 2)
         gy = 0.5 * np.mean((z[s:, :] - z[:-s, :]) ** 2)
-        lags.append(s * 0.5 * (dx + dy))
-        gam.append(0.5 * (gx + gy))
-    lags, gam = np.array(lags), np.array(gam)
+        lag_list.append(s * 0.5 * (dx + dy))
+        gam_list.append(0.5 * (gx + gy))
+    lags, gam = np.array(lag_list), np.array(gam_list)
     sel = (steps >= fit_lags[0]) & (steps <= fit_lags[1]) & (gam > 0)
     if sel.sum() < 2:
         raise ValueError("semivariogram is zero at short lags (flat surface); no fractal dimension")

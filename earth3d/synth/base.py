@@ -18,7 +18,8 @@ class TileGenerator(Protocol):
     global tile grid (see `earth3d.synth.grid.tile_bbox`).
     """
 
-    def generate(self, region: Region = None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
+    def generate(self, region: Region | None = None, resolution_m: float = 30.0, *, bbox=None,
+                 tile=None) -> GeoRaster:
         ...
 
 

@@ -129,7 +129,7 @@ def _tree(px0, px1, py0, py1, tu, tv, sig, th, out):
 
 
 @njit(cache=True)
-def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):
+def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):  # noqa: C901  (one numba pixel kernel)
     """Buildings and yard trees of the parcels of one block's inner rectangle [ia, ib] x [ic, idd]."""
     along_u = (ib - ia) >= (idd - ic)
     la0, la1 = (ia, ib) if along_u else (ic, idd)

@@ -51,7 +51,8 @@ def _synth(lons, lats, res, hurst, amp, band_gain, top, seed):
                 f = EARTH_RADIUS_M / lam
                 so = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
                 off = unit(so) * 131.0
-                total += amp * band_gain[o] * (lam / top) ** hurst * wgt * noise(x * f + off, y * f - off, z * f + 0.7 * off, so)
+                n = noise(x * f + off, y * f - off, z * f + 0.7 * off, so)
+                total += amp * band_gain[o] * (lam / top) ** hurst * wgt * n
                 lam *= 0.5
             out[j, i] = total
     return out
@@ -193,8 +194,8 @@ def _palette(z: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     idx = np.clip(np.searchsorted(edges, z.ravel(), side="right") - 1, 0, N_PALETTE - 1)
     px = rgb.reshape(-1, 3).astype(np.float64)
     counts = np.bincount(idx, minlength=N_PALETTE)
-    pal = np.stack([np.bincount(idx, weights=px[:, c], minlength=N_PALETTE) for c in range(3)], axis=1)
-    pal /= np.maximum(counts, 1)[:, None]
+    sums = np.stack([np.bincount(idx, weights=px[:, c], minlength=N_PALETTE) for c in range(3)], axis=1)
+    pal = sums.astype(np.float64) / np.maximum(counts, 1)[:, None]
     empty = counts == 0
     if empty.any():
         pal[empty] = px.mean(axis=0)

@@ -29,7 +29,7 @@ from numba import njit, prange
 from . import city as C
 from . import landcover as LC
 from .grid import EARTH_RADIUS_M, M_PER_DEG
-from .noise import fbm, hash2, lerp, noise, noised, rehash, smoothstep, unit
+from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
 from .relief import dissection, octave_table, relief
 
 SEA = 0.075  # continent-field threshold of the coast
@@ -43,7 +43,8 @@ N_SEEDS = 16
 # lake fraction, hillslope gradient.
 N_HYDRO = 7
 H_CHANNEL, H_HILL, H_WATER, H_RIVER_DIST, H_AREA, H_LAKE, H_SLOPE = range(N_HYDRO)
-S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH, S_LAKE = range(15)
+(S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH,
+ S_LAKE) = range(15)
 
 BIOMES = ("ocean", "ice", "tundra", "boreal forest", "temperate forest", "grassland/farmland",
           "desert", "savanna", "rainforest")
@@ -205,8 +206,10 @@ def field_frame(ci, cj, S, mbuf):
     return LC.cell_frame(ci, cj, hill, mtn, S[S_FIELD])
 
 
+# One fused per-pixel pass (numba): its branches are the stages of the docstring, in order.
 @njit(parallel=True, cache=True)
-def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out_shape, out_rgb, out_water, out_biome):
+def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C901
+           out_h, out_shape, out_rgb, out_water, out_biome):
     """Evaluate the world at every cell centre (lats[j], lons[i]).
 
     `grid` holds the macro fields on a global lattice of step `gstep` degrees starting at
@@ -277,7 +280,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out
             urban = smoothstep(0.03, 0.2, dens)
             # ---- relief: eroded multifractal
             dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[S_REL])
-            rel, slope_coarse, slope_cover, tex, rel_smooth = relief(x, y, z, table, amp, dis, vee, mtn, urban, S[S_REL])
+            rel, slope_coarse, slope_cover, tex, rel_smooth = relief(x, y, z, table, amp, dis, vee, mtn, urban,
+                                                                     S[S_REL])
             lift = base + 0.45 * amp * land * (1.0 - mtn)
             # ---- land: the drained relief (valleys around a channel network, no closed depressions);
             # cities flatten the hillslopes, not the valleys; offshore the noise relief
@@ -321,7 +325,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, out_h, out
                             S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
-            beach = (1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover)) * smoothstep(4.0, 10.0, t)
+            beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))
+                     * smoothstep(4.0, 10.0, t))
             for c in range(3):
                 nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.25 * ltex), rock)
                 nat[c] = lerp(nat[c], _SNOW[c], snow)
