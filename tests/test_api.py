@@ -58,8 +58,8 @@ PUBLIC = {
         "write_dataset",
     ],
     "earth3d.synth": [
-        "BIOMES", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "RasterSource", "TileGenerator",
-        "tile_bbox", "tile_for_lonlat",
+        "BIOMES", "EarthWorld", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "RasterSource",
+        "TileGenerator", "place", "tile_bbox", "tile_for_lonlat",
     ],
 }
 
@@ -112,17 +112,6 @@ ENTRY_POINTS = [
     "earth3d.synth:RasterSource",
     "earth3d.synth:FittedGenerator.fit",
 ]
-
-# Synthesis entry points whose docstrings still lack a section (earth3d/synth is being rewritten;
-# its docstrings are finished there). Each one listed here is an expected failure; remove it once
-# its docstring is complete (a listed entry point that passes fails the test, as a reminder).
-# earth3d.synth.place and EarthWorld are not in earth3d.synth.__all__ on this branch.
-SYNTH_DOCS_TODO = {
-    "earth3d.synth:ProceduralWorld.generate",  # no Args:, no Returns:
-    "earth3d.synth:EarthWorld.generate",  # no Args:, no Returns:
-    "earth3d.synth:RasterSource",  # no Args: (constructor)
-    "earth3d.synth:FittedGenerator.fit",  # no Args:, no Returns:
-}
 
 
 def _resolve(entry: str):
@@ -178,15 +167,7 @@ def test_public_names(module_name):
         f"removed {sorted(set(PUBLIC[module_name]) - set(exported))}; update tests/test_api.py on purpose")
 
 
-def test_synth_todo_names_entry_points():
-    assert SYNTH_DOCS_TODO <= set(ENTRY_POINTS)
-    assert all(e.startswith("earth3d.synth") for e in SYNTH_DOCS_TODO)
-
-
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_entry_point_docs(entry):
     problems = _doc_problems(_resolve(entry))
-    if entry in SYNTH_DOCS_TODO:
-        assert problems, f"{entry} is documented now: remove it from SYNTH_DOCS_TODO"
-        pytest.xfail(f"{entry}: {', '.join(problems)} (synthesis docstrings still to finish)")
     assert not problems, f"{entry}: {', '.join(problems)}"

@@ -16,5 +16,5 @@ from .grid import tile_bbox, tile_for_lonlat
 from .raster_source import RasterSource
 from .world import BIOMES, LEVELS, ProceduralWorld
 
-__all__ = ["BIOMES", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "RasterSource", "TileGenerator",
-           "tile_bbox", "tile_for_lonlat"]
+__all__ = ["BIOMES", "EarthWorld", "FittedGenerator", "FittedModel", "LEVELS", "ProceduralWorld", "RasterSource",
+           "TileGenerator", "place", "tile_bbox", "tile_for_lonlat"]

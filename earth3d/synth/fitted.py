@@ -86,7 +86,24 @@ class FittedGenerator:
 
     @classmethod
     def fit(cls, exemplar, ortho=None, seed: int = 0, iterations: int = 3) -> "FittedGenerator":
-        """Fit to a DEM path or GeoRaster; `ortho` (a path) adds the colours when `exemplar` is a path."""
+        """Fit a generator to a real exemplar: its power spectrum (per band), hypsometry and colours.
+
+        Args:
+            exemplar: a DEM path or a GeoRaster (which carries its own colours).
+            ortho: an orthophoto path, with a DEM path only (adds the colours).
+            seed: the seed of the generated detail.
+            iterations: calibration rounds of the spectrum.
+
+        Returns:
+            The fitted generator, a `TileGenerator`.
+
+        Raises:
+            ValueError: `ortho` given with a GeoRaster, or an exemplar of another type.
+
+        Example:
+            >>> gen = FittedGenerator.fit("bigtujunga.tif", seed=1)          # doctest: +SKIP
+            >>> raster = gen.generate(bbox=(0.0, 0.0, 0.1, 0.1), resolution_m=30)  # doctest: +SKIP
+        """
         if isinstance(exemplar, (str, os.PathLike)):
             from ..raster.read import read_raster
 

@@ -24,7 +24,18 @@ _WGS84 = CRS.from_epsg(4326)
 
 
 class RasterSource:
-    """A TileGenerator over a real DEM (and optional orthophoto)."""
+    """A TileGenerator over a real DEM (and optional orthophoto): real rasters through the same interface.
+
+    Args:
+        dem_path: the DEM GeoTIFF (any CRS).
+        ortho_path: an orthophoto draped on it (None: colours from a hypsometric ramp).
+        max_pixels: the largest tile `generate` returns.
+        **read_options: passed to `earth3d.read_raster` (e.g. `stretch`, `vertical_datum`).
+
+    Example:
+        >>> source = RasterSource("srtm.tif", "rgb.tif")                     # doctest: +SKIP
+        >>> raster = source.generate(bbox=(-49.93, -3.79, -49.90, -3.76), resolution_m=30)  # doctest: +SKIP
+    """
 
     def __init__(self, dem_path: str | os.PathLike, ortho_path: str | os.PathLike | None = None,
                  max_pixels: int = MAX_PIXELS, **read_options):

@@ -78,6 +78,21 @@ class ProceduralWorld:
         heights are ellipsoidal metres of the surface (water at 0 m, buildings and
         trees included); RGB is float32 in [0, 1] with baked sun shading (hillshade
         of the terrain, roof pitches and crowns; cast shadows of buildings and trees).
+
+        Args:
+            region: a (west, south, east, north) box in degrees or a (z, x, y) key of the global
+                tile grid (or pass `bbox=` / `tile=` by name).
+            resolution_m: cell size in metres at the region's centre.
+            bbox: the box, by name.
+            tile: the tile key, by name.
+
+        Returns:
+            The GeoRaster (rgb, height, valid, transform, CRS EPSG:4326, ellipsoidal heights).
+
+        Example:
+            >>> raster = ProceduralWorld(7).generate(bbox=(9.70, 0.33, 9.72, 0.35), resolution_m=60)
+            >>> raster.rgb.shape[2]
+            3
         """
         box = resolve_region(region, bbox, tile)
         lat = lattice_for(box, resolution_m, self.max_pixels)

@@ -120,6 +120,16 @@ class EarthWorld:
         at the box centre, ellipsoidal metres of the surface (sea at 0 m), RGB float32 in
         [0, 1] with baked sun shading.
 
+        Args:
+            region: a (west, south, east, north) box in degrees or a (z, x, y) key of the global
+                tile grid (or pass `bbox=` / `tile=` by name).
+            resolution_m: cell size in metres at the region's centre.
+            bbox: the box, by name.
+            tile: the tile key, by name.
+
+        Returns:
+            The GeoRaster (rgb, height, valid, transform, CRS EPSG:4326, ellipsoidal heights).
+
         Raises:
             InputError: a malformed region or a request over `max_pixels`.
             DependencyError: the `earth` extra (open data packages) is not installed.
