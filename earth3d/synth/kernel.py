@@ -284,7 +284,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                                                                      S[S_REL])
             lift = base + 0.45 * amp * land * (1.0 - mtn)
             # ---- land: the drained relief (valleys around a channel network, no closed depressions);
-            # cities flatten the hillslopes, not the valleys; offshore the noise relief
+            # cities sit on it as it is: flattening its hillslope term alone would step the surface
+            # at every ridge, where the nearest channel changes; offshore the noise relief
             # (cells coarser than hydrology.MAX_RES_M come without hydrology fields: noise relief only)
             h = lift + rel
             lake_f = 0.0
@@ -292,7 +293,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             if hyd.shape[0] > 0:
                 hy = hyd[j, i]
                 landw = smoothstep(-0.03, -0.005, d)
-                h = lerp(h, hy[H_CHANNEL] + hy[H_HILL] * (1.0 - 0.9 * urban), landw)
+                h = lerp(h, hy[H_CHANNEL] + hy[H_HILL], landw)
                 slope_coarse = lerp(slope_coarse, hy[H_SLOPE], landw)
                 slope_cover = lerp(slope_cover, hy[H_SLOPE], landw)
                 lake_f = hy[H_LAKE] * landw
