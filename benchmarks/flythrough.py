@@ -32,7 +32,7 @@ import numpy as np
 import earth3d
 from earth3d.geometry import paths
 from earth3d.renderers import default_renderer
-from earth3d.scenarios import render_path, store_leaves
+from earth3d.scenarios import render_path
 from earth3d.stream import Stream
 
 BANDS = [(1e5, np.inf, "> 100 km"), (1e4, 1e5, "10-100 km"), (1e3, 1e4, "1-10 km"), (1e2, 1e3, "100 m-1 km"),
@@ -119,7 +119,7 @@ def main() -> None:
     # Baseline: every leaf splat, no LOD, at the middle frame of each band; and how close the LOD frame is.
     if args.no_baseline:
         return
-    everything = store_leaves(store)
+    everything = store.read_leaves()
     picks = [int(np.flatnonzero(sel)[sel.sum() // 2]) for sel in ((alts >= lo) & (alts < hi) for lo, hi, _ in BANDS)
              if sel.any()]
     print(f"\nbaseline: all {len(everything)} full-detail splats, no LOD; PSNR of the LOD frame against it")

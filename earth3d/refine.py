@@ -53,7 +53,6 @@ from .renderers.torch_reference import MAX_BATCH_ELEMENTS, tile_intersections
 
 __all__ = [
     "RefineResult",
-    "load_store_splats",
     "psnr",
     "read_dataset",
     "refine",
@@ -247,7 +246,7 @@ def refine(
     """Fit the splats to posed images; report the held-out views' PSNR before and after.
 
     Args:
-        gaussians: the splats (e.g. all leaves of a store, `load_store_splats`).
+        gaussians: the splats (e.g. all leaves of a store, `Store.read_leaves()`).
         images: (H, W, 3) float images in [0, 1], one per camera.
         cameras: the cameras the images were taken with.
         holdout_every: every n-th view (starting with view 0) is held back for evaluation
@@ -353,18 +352,6 @@ def read_dataset(folder: str | os.PathLike) -> tuple[list[np.ndarray], list[Came
     return images, cameras
 
 
-def load_store_splats(store) -> Gaussians:
-    """All full-detail (leaf) splats of a store, concatenated."""
-    keys, leaves = list(store.root_keys()), []
-    while keys:
-        key = keys.pop()
-        if store.is_leaf(key):
-            leaves.append(store.read(key))
-        else:
-            keys.extend(store.children(key))
-    return Gaussians.concat(leaves)
-
-
 def refine_store(store_path: str | os.PathLike, dataset: str | os.PathLike, out: str | os.PathLike,
                  **options) -> RefineResult:
     """Refine a store's leaf splats against a dataset folder and build the result as a new store at `out`.
@@ -384,6 +371,6 @@ def refine_store(store_path: str | os.PathLike, dataset: str | os.PathLike, out:
 
     src = store_mod.open_store(store_path)
     images, cameras = read_dataset(dataset)
-    result = refine(load_store_splats(src), images, cameras, **options)
+    result = refine(src.read_leaves(), images, cameras, **options)
     store_mod.build_store([result.gaussians], out, leaf_cap=int(src.meta["leaf_cap"]), sh_degree=src.sh_degree)
     return result

@@ -45,8 +45,8 @@ PUBLIC = {
         "DEMO_LEVELS", "GroundFn", "Level", "POSTER_ALTITUDE_M", "PREFETCH_FRAMES", "PREFETCH_SPLATS_PER_PIXEL",
         "PathFrame", "QUICK_LEVELS", "RasterScene", "Report", "Scene", "StoreScene", "build_nested_store",
         "build_store", "check_store_output", "find_street", "frame_near_altitude", "level_bbox", "lifted_raster",
-        "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground", "render",
-        "render_flythrough", "render_path", "store_leaves", "street_descent", "synthesized",
+        "make_world", "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground",
+        "render", "render_flythrough", "render_path", "street_descent", "synthesized",
     ],
     "earth3d.atmosphere": ["Atmosphere", "Sky", "Sun", "Tables", "apply_atmosphere", "tables"],
     "earth3d.export": [
@@ -54,7 +54,7 @@ PUBLIC = {
         "write_terrain_tileset", "write_tileset",
     ],
     "earth3d.refine": [
-        "RefineResult", "load_store_splats", "psnr", "read_dataset", "refine", "refine_store", "view_weights",
+        "RefineResult", "psnr", "read_dataset", "refine", "refine_store", "view_weights",
         "write_dataset",
     ],
     "earth3d.synth": [

@@ -74,7 +74,7 @@ class Export(Common):
         report.say(f"wrote {self.out} ({len(gaussians)} splats)")
 
     def _gaussians(self, report: Report) -> Gaussians:
-        from ..scenarios.sources import lifted_raster, store_leaves
+        from ..scenarios.sources import lifted_raster
         from ..store import open_store
 
         if (self.store is None) == (self.dem is None):
@@ -92,4 +92,4 @@ class Export(Common):
         if total > self.max_splats:
             raise InputError(f"--store {self.store} holds {total} splats, over --max-splats {self.max_splats}")
         with report.stage("read leaves"):
-            return store_leaves(st)
+            return st.read_leaves()

@@ -36,7 +36,7 @@ class Refine(Common):
 
     def run(self) -> None:
         """Read the store's leaves and the dataset, refine, and build the result as a new store."""
-        from ..refine import load_store_splats, read_dataset, refine
+        from ..refine import read_dataset, refine
         from ..scenarios.store_build import build_store, check_store_output
         from ..store import open_store
 
@@ -46,7 +46,7 @@ class Refine(Common):
         report = Report(self.quiet)
         with report.stage("read"):
             source = open_store(self.store)
-            splats = load_store_splats(source)
+            splats = source.read_leaves()
             images, cameras = read_dataset(self.dataset)
         with report.stage("refine"):
             result = refine(splats, images, cameras, holdout_every=self.holdout_every, iterations=self.iterations,

@@ -39,6 +39,22 @@ def _heights(z) -> np.ndarray:
 
 
 @njit(cache=True)
+def _heap_push(hk, hc, hi, size, key, order, index):
+    """Push (key, insertion order, index) onto the binary min-heap of the first `size` slots; returns the new size."""
+    k = size
+    hk[k], hc[k], hi[k] = key, order, index
+    while k > 0:
+        p = (k - 1) // 2
+        if hk[p] < hk[k] or (hk[p] == hk[k] and hc[p] < hc[k]):
+            break
+        hk[p], hk[k] = hk[k], hk[p]
+        hc[p], hc[k] = hc[k], hc[p]
+        hi[p], hi[k] = hi[k], hi[p]
+        k = p
+    return size + 1
+
+
+@njit(cache=True)
 def _flood(z):
     """Priority flood: (filled heights, flood order of the flat indices, receiver flat index or -1)."""
     h, w = z.shape
@@ -57,18 +73,8 @@ def _flood(z):
         for b in range(w):
             if a == 0 or b == 0 or a == h - 1 or b == w - 1:
                 seen[a, b] = True
-                k = size
-                size += 1
-                hk[k], hc[k], hi[k] = z[a, b], count, a * w + b
+                size = _heap_push(hk, hc, hi, size, z[a, b], count, a * w + b)
                 count += 1
-                while k > 0:
-                    p = (k - 1) // 2
-                    if hk[p] < hk[k] or (hk[p] == hk[k] and hc[p] < hc[k]):
-                        break
-                    hk[p], hk[k] = hk[k], hk[p]
-                    hc[p], hc[k] = hc[k], hc[p]
-                    hi[p], hi[k] = hi[k], hi[p]
-                    k = p
     m = 0
     while size > 0:
         level, cell = hk[0], hi[0]
@@ -97,18 +103,8 @@ def _flood(z):
             seen[na, nb] = True
             filled[na, nb] = max(z[na, nb], level)
             rec[na * w + nb] = cell
-            k = size
-            size += 1
-            hk[k], hc[k], hi[k] = filled[na, nb], count, na * w + nb
+            size = _heap_push(hk, hc, hi, size, filled[na, nb], count, na * w + nb)
             count += 1
-            while k > 0:
-                p = (k - 1) // 2
-                if hk[p] < hk[k] or (hk[p] == hk[k] and hc[p] < hc[k]):
-                    break
-                hk[p], hk[k] = hk[k], hk[p]
-                hc[p], hc[k] = hc[k], hc[p]
-                hi[p], hi[k] = hi[k], hi[p]
-                k = p
     return filled, order, rec
 
 

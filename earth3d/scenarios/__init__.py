@@ -11,8 +11,8 @@ Each module has one job:
 - `descent`: the orbit-to-street camera path (`street_descent`);
 - `store_build`: a store built as one output, checked first and put in place when complete
   (`build_store`, `build_nested_store`, `check_store_output`);
-- `sources`: splats from a GeoTIFF pair, a procedural region or a store's leaves (`lifted_raster`,
-  `synthesized`, `store_leaves`);
+- `sources`: the built-in worlds by name and splats from a GeoTIFF pair or a region of a world
+  (`make_world`, `lifted_raster`, `synthesized`); a store's leaves are `Store.read_leaves()`;
 - `report`: stage timings and progress bars (`Report`).
 
 Example:
@@ -33,7 +33,7 @@ from .levels import DEMO_LEVELS, QUICK_LEVELS, GroundFn, Level, level_bbox, nest
 from .path import PREFETCH_FRAMES, PREFETCH_SPLATS_PER_PIXEL, PathFrame, render_path
 from .report import Report
 from .scene import RasterScene, Scene, StoreScene, open_raster_scene, open_store_scene
-from .sources import lifted_raster, store_leaves, synthesized
+from .sources import lifted_raster, make_world, synthesized
 from .store_build import build_nested_store, build_store, check_store_output
 from .street import find_street
 
@@ -41,6 +41,6 @@ __all__ = [
     "DEMO_LEVELS", "GroundFn", "Level", "POSTER_ALTITUDE_M", "PREFETCH_FRAMES", "PREFETCH_SPLATS_PER_PIXEL",
     "PathFrame", "QUICK_LEVELS", "RasterScene", "Report", "Scene", "StoreScene", "build_nested_store",
     "build_store", "check_store_output", "find_street", "frame_near_altitude", "level_bbox", "lifted_raster",
-    "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground", "render",
-    "render_flythrough", "render_path", "store_leaves", "street_descent", "synthesized",
+    "make_world", "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground",
+    "render", "render_flythrough", "render_path", "street_descent", "synthesized",
 ]

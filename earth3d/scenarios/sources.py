@@ -12,7 +12,6 @@ from ..errors import InputError
 from ..gaussians import Gaussians
 from ..lifting import lift
 from ..raster import read_raster
-from ..store import Store
 
 
 def lifted_raster(dem: str | os.PathLike, ortho: str | os.PathLike | None = None,
@@ -69,22 +68,3 @@ def synthesized(bbox: tuple[float, float, float, float], resolution_m: float, se
                 world: str = "procedural") -> Gaussians:
     """Splats of a region (west, south, east, north degrees) of the built-in world `world` of `seed`."""
     return lift(make_world(world, seed).generate(bbox=bbox, resolution_m=resolution_m))
-
-
-def store_leaves(store: Store) -> Gaussians:
-    """Every full-detail splat of a store: its leaves, concatenated (no level of detail).
-
-    Args:
-        store: the store. Check `store.info()["splat_count"]` first: this loads them all.
-
-    Returns:
-        The Gaussians of all leaves.
-    """
-    keys, leaves = list(store.root_keys()), []
-    while keys:
-        key = keys.pop()
-        if store.is_leaf(key):
-            leaves.append(store.read(key))
-        else:
-            keys.extend(store.children(key))
-    return Gaussians.concat(leaves)

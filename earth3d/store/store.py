@@ -127,6 +127,23 @@ class Store:
         """The chunk file of node `key`."""
         return chunk_path(self.path, as_key(key))
 
+    def read_leaves(self) -> Gaussians:
+        """Every full-detail splat of the store: its leaves, concatenated (no level of detail).
+
+        Check `info()["splat_count"]` first: this loads them all into memory.
+
+        Returns:
+            The Gaussians of all leaves.
+        """
+        keys, leaves = list(self.root_keys()), []
+        while keys:
+            key = keys.pop()
+            if self.is_leaf(key):
+                leaves.append(self.read(key))
+            else:
+                keys.extend(self.children(key))
+        return Gaussians.concat(leaves)
+
     def read(self, key: Key) -> Gaussians:
         """A node's splats (offsets from its cell center), validated against the index entry.
 
