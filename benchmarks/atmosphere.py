@@ -32,7 +32,7 @@ from earth3d.atmosphere.tables import compute_tables, tables
 from earth3d.geometry import ecef_to_geodetic
 from earth3d.raster.read import read_raster
 from earth3d.renderers import CpuRenderer
-from earth3d.store import build
+from earth3d.store import build_store
 from earth3d.stream import Stream
 
 
@@ -77,7 +77,7 @@ def main() -> None:
     tables(sky.atmosphere)  # from the cache (or computed once) before timing
 
     renderer = CpuRenderer()
-    with tempfile.TemporaryDirectory() as tmp, Stream(build([splats], Path(tmp) / "store")) as stream:
+    with tempfile.TemporaryDirectory() as tmp, Stream(build_store([splats], Path(tmp) / "store")) as stream:
         gaussians = stream.select(cam)
         frame = renderer.render(gaussians, cam)  # warm-up: numba kernels
         apply_atmosphere(frame, cam, sky)

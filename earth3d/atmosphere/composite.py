@@ -72,106 +72,129 @@ def sun_window(camera: Camera, fa: FrameAtmosphere, radius: float) -> tuple[int,
 
 
 # ----------------------------------------------------------------------------- numba (CPU)
-@njit(inline="always", fastmath=True)
-def _lut(table, x):
-    f = x * (table.shape[0] - 1)
-    if f <= 0.0:
-        return table[0]
-    if f >= table.shape[0] - 1:
-        return table[table.shape[0] - 1]
-    i = int(f)
-    a = f - i
-    return table[i] * (1.0 - a) + table[i + 1] * a
+_DECODE_N = 8192  # decoding: nearest entry (error under 2e-4 in linear light)
+_DECODE_NEAREST = srgb_to_linear(torch.linspace(0.0, 1.0, _DECODE_N, dtype=torch.float64)).numpy().astype(np.float32)
+_LOG2_POLY = np.polyfit(np.linspace(0.5, 1.0, 4097), np.log2(np.linspace(0.5, 1.0, 4097)), 5).astype(np.float32)
+_PARALLEL_PIXELS = 4_000_000  # below this many pixels the pass runs on one thread (CPU time, not wall time)
 
 
-@njit(inline="always", fastmath=True)
-def _aerial(vol, vy0, avy, vx0, avx, z, col):
-    """Col = col * factor + in-scattered light, trilinear in the volume at (row, column, slice z)."""
-    z0 = min(int(z), vol.shape[2] - 2)
-    az = z - z0
-    for c in range(6):
-        v00 = vol[vy0, vx0, z0, c] * (1 - az) + vol[vy0, vx0, z0 + 1, c] * az
-        v01 = vol[vy0, vx0 + 1, z0, c] * (1 - az) + vol[vy0, vx0 + 1, z0 + 1, c] * az
-        v10 = vol[vy0 + 1, vx0, z0, c] * (1 - az) + vol[vy0 + 1, vx0, z0 + 1, c] * az
-        v11 = vol[vy0 + 1, vx0 + 1, z0, c] * (1 - az) + vol[vy0 + 1, vx0 + 1, z0 + 1, c] * az
-        v = (v00 * (1 - avx) + v01 * avx) * (1 - avy) + (v10 * (1 - avx) + v11 * avx) * avy
-        if c < 3:
-            col[c] = col[c] * v
-        else:
-            col[c - 3] = col[c - 3] + v
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _composite_kernel(rgb, alpha, depth, bg, vol, params, sun, decode, encode, exact_map, exact, out):
+def _composite_py(rgb, alpha, depth, bg, vol, cols, params, sun, decode, encode, log2, exact_map, exact,
+                  row_exact, out):  # pragma: no cover - numba
+    """One pass over the pixels; per row, the background and the volume are first interpolated to
+    the row (so a pixel reads 2 background and 4 volume texels), per column the interpolation
+    weights come from `cols`.
+    """
     h, w = alpha.shape
-    fx, fy, cx, cy, t0 = params[0], params[1], params[2], params[3], params[4]
-    inv_log, has_vol, x_max, has_exact = params[5], params[6], params[7], params[8]
+    bw = bg.shape[1]
+    gx, gk = vol.shape[1], vol.shape[2]
+    fy, cy = params[1], params[3]
+    inv_t0, zscale, has_vol, inv_x_max = params[4], params[5], params[6], params[7]
     sx0, sy0, sx1, sy1 = int(sun[0]), int(sun[1]), int(sun[2]), int(sun[3])
-    bh, bw = bg.shape[0], bg.shape[1]
-    gy, gx, gk = vol.shape[0], vol.shape[1], vol.shape[2]
-    # Per-column terms, once.
-    bx0s = np.empty(w, dtype=np.int64)
-    axs = np.empty(w, dtype=np.float32)
-    vx0s = np.empty(w, dtype=np.int64)
-    avxs = np.empty(w, dtype=np.float32)
-    xn2s = np.empty(w, dtype=np.float32)
-    for x in range(w):
-        bx = x * (bw - 1) / max(w - 1, 1)
-        bx0s[x] = min(int(bx), bw - 2)
-        axs[x] = bx - bx0s[x]
-        vx = x * (gx - 1) / max(w - 1, 1)
-        vx0s[x] = min(int(vx), max(gx - 2, 0))
-        avxs[x] = vx - vx0s[x]
-        xn = (x + 0.5 - cx) / fx
-        xn2s[x] = xn * xn
+    n_dec = decode.shape[0] - 1
+    n_enc = encode.shape[0] - 1
+    bh, gy = bg.shape[0], vol.shape[0]
     for y in prange(h):
-        yn = (y + 0.5 - cy) / fy
+        yn = np.float32((y + 0.5 - cy) / fy)
+        yn2 = yn * yn
         by = y * (bh - 1) / max(h - 1, 1)
         by0 = min(int(by), bh - 2)
-        ay = by - by0
+        ay = np.float32(by - by0)
         vy = y * (gy - 1) / max(h - 1, 1)
         vy0 = min(int(vy), max(gy - 2, 0))
-        avy = vy - vy0
-        res = np.empty(3, dtype=np.float32)  # per row, not per pixel: allocations are slow
-        col = np.empty(3, dtype=np.float32)
-        for x in range(w):
-            a = alpha[y, x]
-            a = min(max(a, 0.0), 1.0)
-            if a < 1.0:
-                j = exact_map[y, x] if has_exact > 0.0 else -1
-                if j >= 0:
-                    for c in range(3):
-                        res[c] = (1.0 - a) * exact[j, c]
-                else:
-                    bx0 = bx0s[x]
-                    ax = axs[x]
-                    for c in range(3):
-                        res[c] = (1.0 - a) * ((bg[by0, bx0, c] * (1.0 - ax) + bg[by0, bx0 + 1, c] * ax) * (1.0 - ay)
-                                              + (bg[by0 + 1, bx0, c] * (1.0 - ax) + bg[by0 + 1, bx0 + 1, c] * ax) * ay)
-            else:
-                res[0] = 0.0
-                res[1] = 0.0
-                res[2] = 0.0
-            if a > 0.0:
-                inv_a = 1.0 / a
-                for c in range(3):
-                    col[c] = _lut(decode, min(rgb[y, x, c] * inv_a, 1.0))
-                if has_vol > 0.0:
-                    t = depth[y, x] * math.sqrt(1.0 + xn2s[x] + yn * yn)
-                    z = math.log1p(max(t, 0.0) / t0) * inv_log * (gk - 1)
-                    z = min(max(z, 0.0), gk - 1.0)
-                    _aerial(vol, vy0, avy, vx0s[x], avxs[x], z, col)
-                for c in range(3):
-                    res[c] += a * col[c]
-            if sy0 <= y < sy1 and sx0 <= x < sx1 and a < 1.0:
-                xn = (x + 0.5 - cx) / fx
-                inv = 1.0 / math.sqrt(1.0 + xn * xn + yn * yn)
-                cos_a = (xn * sun[4] + yn * sun[5] + sun[6]) * inv
-                cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0)
-                for c in range(3):
-                    res[c] += (1.0 - a) * cover * sun[9 + c]
+        avy = np.float32(vy - vy0)
+        bgrow = np.empty((bw, 3), dtype=np.float32)
+        for i in range(bw):
             for c in range(3):
-                out[y, x, c] = _lut(encode, math.sqrt(min(max(res[c], 0.0) / x_max, 1.0)))
+                bgrow[i, c] = bg[by0, i, c] * (1 - ay) + bg[by0 + 1, i, c] * ay
+        volrow = np.empty((gx, gk, 6), dtype=np.float32)
+        if has_vol > 0.0:
+            for i in range(gx):
+                for k in range(gk):
+                    for c in range(6):
+                        volrow[i, k, c] = vol[vy0, i, k, c] * (1 - avy) + vol[vy0 + 1, i, k, c] * avy
+        check_exact = row_exact[y]
+        for x in range(w):
+            a = min(max(alpha[y, x], np.float32(0.0)), np.float32(1.0))
+            r0 = np.float32(0.0)
+            r1 = np.float32(0.0)
+            r2 = np.float32(0.0)
+            if a < 1.0:
+                wb = 1 - a
+                j = exact_map[y, x] if check_exact else -1
+                if j >= 0:
+                    r0 = wb * exact[j, 0]
+                    r1 = wb * exact[j, 1]
+                    r2 = wb * exact[j, 2]
+                else:
+                    b0 = int(cols[0, x])
+                    ax = cols[1, x]
+                    r0 = wb * (bgrow[b0, 0] + (bgrow[b0 + 1, 0] - bgrow[b0, 0]) * ax)
+                    r1 = wb * (bgrow[b0, 1] + (bgrow[b0 + 1, 1] - bgrow[b0, 1]) * ax)
+                    r2 = wb * (bgrow[b0, 2] + (bgrow[b0 + 1, 2] - bgrow[b0, 2]) * ax)
+                if sy0 <= y < sy1 and sx0 <= x < sx1:
+                    xn = cols[4, x]
+                    cos_a = (xn * sun[4] + yn * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yn2)
+                    cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0) * wb
+                    r0 += cover * sun[9]
+                    r1 += cover * sun[10]
+                    r2 += cover * sun[11]
+            if a > 0.0:
+                inv_a = np.float32(n_dec) / a
+                c0 = decode[min(int(rgb[y, x, 0] * inv_a + 0.5), n_dec)]
+                c1 = decode[min(int(rgb[y, x, 1] * inv_a + 0.5), n_dec)]
+                c2 = decode[min(int(rgb[y, x, 2] * inv_a + 0.5), n_dec)]
+                if has_vol > 0.0:
+                    t = max(depth[y, x], np.float32(0.0)) * math.sqrt(np.float32(1.0) + cols[3, x] + yn2)
+                    z = min(_log2_1p(t * inv_t0, log2) * zscale, np.float32(gk - 1))
+                    z0 = min(int(z), gk - 2)
+                    az = z - z0
+                    v0 = int(cols[2, x])
+                    avx = cols[5, x]
+                    w00 = (1 - avx) * (1 - az)
+                    w01 = (1 - avx) * az
+                    w10 = avx * (1 - az)
+                    w11 = avx * az
+                    f0 = (volrow[v0, z0, 0] * w00 + volrow[v0, z0 + 1, 0] * w01
+                          + volrow[v0 + 1, z0, 0] * w10 + volrow[v0 + 1, z0 + 1, 0] * w11)
+                    f1 = (volrow[v0, z0, 1] * w00 + volrow[v0, z0 + 1, 1] * w01
+                          + volrow[v0 + 1, z0, 1] * w10 + volrow[v0 + 1, z0 + 1, 1] * w11)
+                    f2 = (volrow[v0, z0, 2] * w00 + volrow[v0, z0 + 1, 2] * w01
+                          + volrow[v0 + 1, z0, 2] * w10 + volrow[v0 + 1, z0 + 1, 2] * w11)
+                    i0 = (volrow[v0, z0, 3] * w00 + volrow[v0, z0 + 1, 3] * w01
+                          + volrow[v0 + 1, z0, 3] * w10 + volrow[v0 + 1, z0 + 1, 3] * w11)
+                    i1 = (volrow[v0, z0, 4] * w00 + volrow[v0, z0 + 1, 4] * w01
+                          + volrow[v0 + 1, z0, 4] * w10 + volrow[v0 + 1, z0 + 1, 4] * w11)
+                    i2 = (volrow[v0, z0, 5] * w00 + volrow[v0, z0 + 1, 5] * w01
+                          + volrow[v0 + 1, z0, 5] * w10 + volrow[v0 + 1, z0 + 1, 5] * w11)
+                    c0 = c0 * f0 + i0
+                    c1 = c1 * f1 + i1
+                    c2 = c2 * f2 + i2
+                r0 += a * c0
+                r1 += a * c1
+                r2 += a * c2
+            out[y, x, 0] = _lut(encode, math.sqrt(min(max(r0 * inv_x_max, np.float32(0.0)), np.float32(1.0))))
+            out[y, x, 1] = _lut(encode, math.sqrt(min(max(r1 * inv_x_max, np.float32(0.0)), np.float32(1.0))))
+            out[y, x, 2] = _lut(encode, math.sqrt(min(max(r2 * inv_x_max, np.float32(0.0)), np.float32(1.0))))
+
+
+@njit(inline="always", fastmath=True)
+def _log2_1p(x, c):
+    """log2(1 + x) for x >= 0: exponent by frexp, a quintic on the mantissa (error 3e-5)."""
+    m, e = math.frexp(x + np.float32(1.0))
+    m = np.float32(m)
+    return ((((c[0] * m + c[1]) * m + c[2]) * m + c[3]) * m + c[4]) * m + c[5] + np.float32(e)
+
+
+@njit(inline="always", fastmath=True)
+def _lut(table, x):
+    f = x * np.float32(table.shape[0] - 1)
+    i = min(int(f), table.shape[0] - 2)
+    a = f - i
+    return table[i] + (table[i + 1] - table[i]) * a
+
+
+_composite_serial = njit(fastmath=True, cache=True)(_composite_py)
+_composite_parallel = njit(parallel=True, fastmath=True, cache=True)(_composite_py)
 
 
 def _sun_params(camera: Camera, fa: FrameAtmosphere, radius: float) -> np.ndarray:
@@ -181,21 +204,44 @@ def _sun_params(camera: Camera, fa: FrameAtmosphere, radius: float) -> np.ndarra
                      *fa.sun_colour], dtype=np.float64)
 
 
+def _columns(camera: Camera, bw: int, gx: int) -> np.ndarray:
+    """Per-column terms (6, W): background cell and weight, volume cell, x'^2, x', volume weight."""
+    w = camera.width
+    x = np.arange(w, dtype=np.float64)
+    bx = x * (bw - 1) / max(w - 1, 1)
+    b0 = np.minimum(bx.astype(np.int64), bw - 2)
+    vx = x * (gx - 1) / max(w - 1, 1)
+    v0 = np.minimum(vx.astype(np.int64), max(gx - 2, 0))
+    xn = (x + 0.5 - camera.cx) / camera.fx
+    return np.stack([b0, bx - b0, v0, xn * xn, xn, vx - v0]).astype(np.float32)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().numpy(), dtype=np.float32)
+
+
 def composite_numba(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor, fa: FrameAtmosphere,
                     camera: Camera, sun_radius: float) -> torch.Tensor:
     """The per-pixel pass on CPU tensors (numba)."""
-    vol = fa.volume if fa.volume is not None else torch.zeros(2, 2, 2, 6)
-    params = np.array([camera.fx, camera.fy, camera.cx, camera.cy, fa.t0,
-                       1.0 / math.log1p(fa.t_far / fa.t0) if fa.volume is not None else 0.0,
-                       1.0 if fa.volume is not None else 0.0, _X_MAX, 1.0 if fa.exact_map is not None else 0.0])
-    exact_map = fa.exact_map if fa.exact_map is not None else np.full((1, 1), -1, dtype=np.int32)
+    vol = fa.volume.numpy() if fa.volume is not None else np.zeros((2, 2, 2, 6), dtype=np.float32)
+    bg = fa.background.numpy()
+    has_vol = fa.volume is not None
+    params = np.array([camera.fx, camera.fy, camera.cx, camera.cy, 1.0 / fa.t0,
+                       (vol.shape[2] - 1) * math.log(2.0) / math.log1p(fa.t_far / fa.t0) if has_vol else 0.0,
+                       1.0 if has_vol else 0.0, 1.0 / _X_MAX], dtype=np.float32)
+    if fa.exact_map is not None:
+        exact_map = fa.exact_map
+        row_exact = (exact_map >= 0).any(axis=1)
+    else:
+        exact_map = np.full((1, 1), -1, dtype=np.int32)
+        row_exact = np.zeros(camera.height, dtype=np.bool_)
     exact = fa.exact_values.numpy() if fa.exact_values is not None else np.zeros((1, 3), dtype=np.float32)
     out = np.empty((camera.height, camera.width, 3), dtype=np.float32)
-    _composite_kernel(np.ascontiguousarray(rgb.numpy(), dtype=np.float32),
-                      np.ascontiguousarray(alpha.numpy(), dtype=np.float32),
-                      np.ascontiguousarray(depth.numpy(), dtype=np.float32),
-                      fa.background.numpy(), vol.numpy(), params, _sun_params(camera, fa, sun_radius),
-                      _DECODE, _ENCODE, exact_map, np.ascontiguousarray(exact, dtype=np.float32), out)
+    kernel = _composite_parallel if camera.width * camera.height >= _PARALLEL_PIXELS else _composite_serial
+    kernel(_numpy(rgb), _numpy(alpha), _numpy(depth), np.ascontiguousarray(bg, dtype=np.float32),
+           np.ascontiguousarray(vol, dtype=np.float32), _columns(camera, bg.shape[1], vol.shape[1]), params,
+           _sun_params(camera, fa, sun_radius).astype(np.float32), _DECODE_NEAREST, _ENCODE, _LOG2_POLY, exact_map,
+           np.ascontiguousarray(exact, dtype=np.float32), row_exact, out)
     return torch.from_numpy(out)
 
 

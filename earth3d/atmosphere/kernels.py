@@ -32,25 +32,25 @@ def _axis(u, n):
 
 @njit(fastmath=True)
 def _bilinear(tex, u, v, out):
-    c_n, h, w = tex.shape
+    h, w, c_n = tex.shape
     i, a = _axis(u, w)
     j, b = _axis(v, h)
     for c in range(c_n):
-        out[c] = ((tex[c, j, i] * (1 - a) + tex[c, j, i + 1] * a) * (1 - b)
-                  + (tex[c, j + 1, i] * (1 - a) + tex[c, j + 1, i + 1] * a) * b)
+        out[c] = ((tex[j, i, c] * (1 - a) + tex[j, i + 1, c] * a) * (1 - b)
+                  + (tex[j + 1, i, c] * (1 - a) + tex[j + 1, i + 1, c] * a) * b)
 
 
 @njit(fastmath=True)
 def _trilinear_add(tex, x, y, z, weight, out):
-    c_n, d, h, w = tex.shape
+    d, h, w, c_n = tex.shape
     i, a = _axis(x, w)
     j, b = _axis(y, h)
     k, e = _axis(z, d)
     for c in range(c_n):
-        lo = ((tex[c, k, j, i] * (1 - a) + tex[c, k, j, i + 1] * a) * (1 - b)
-              + (tex[c, k, j + 1, i] * (1 - a) + tex[c, k, j + 1, i + 1] * a) * b)
-        hi = ((tex[c, k + 1, j, i] * (1 - a) + tex[c, k + 1, j, i + 1] * a) * (1 - b)
-              + (tex[c, k + 1, j + 1, i] * (1 - a) + tex[c, k + 1, j + 1, i + 1] * a) * b)
+        lo = ((tex[k, j, i, c] * (1 - a) + tex[k, j, i + 1, c] * a) * (1 - b)
+              + (tex[k, j + 1, i, c] * (1 - a) + tex[k, j + 1, i + 1, c] * a) * b)
+        hi = ((tex[k + 1, j, i, c] * (1 - a) + tex[k + 1, j, i + 1, c] * a) * (1 - b)
+              + (tex[k + 1, j + 1, i, c] * (1 - a) + tex[k + 1, j + 1, i + 1, c] * a) * b)
         out[c] += weight * (lo * (1 - e) + hi * e)
 
 
@@ -132,7 +132,7 @@ def _irradiance(depth, irr, p, r, mu_s, out, tmp):
     t = min(max((mu_s - cos_h + edge) / (2.0 * edge), 0.0), 1.0)
     visible = t * t * (3.0 - 2.0 * t)
     _tau_top(depth, p, r, mu_s, tmp)
-    n_mu_s, n_r = irr.shape[2], irr.shape[1]
+    n_mu_s, n_r = irr.shape[1], irr.shape[0]
     u = 0.5 / n_mu_s + (mu_s * 0.5 + 0.5) * (1.0 - 1.0 / n_mu_s)
     v = 0.5 / n_r + (r - p[0]) / (p[1] - p[0]) * (1.0 - 1.0 / n_r)
     _bilinear(irr, u, v, out)
@@ -140,41 +140,48 @@ def _irradiance(depth, irr, p, r, mu_s, out, tmp):
         out[c] += p[8 + c] * math.exp(-tmp[c]) * visible * max(mu_s, 0.0)
 
 
+_CHUNK = 256  # rays per parallel task: scratch arrays are allocated per chunk, not per ray
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cover - numba
     """Out (N, 3): single-scattered radiance of whole rays."""
-    for i in prange(r.shape[0]):
+    n = r.shape[0]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
         s = np.empty(6)
-        _scattering(scat, p, r[i], mu[i], mu_s[i], nu[i], ground[i], s)
-        for c in range(3):
-            out[i, c] = _phased(p, s, mu_s[i], nu[i], c)
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)):
+            _scattering(scat, p, r[i], mu[i], mu_s[i], nu[i], ground[i], s)
+            for c in range(3):
+                out[i, c] = _phased(p, s, mu_s[i], nu[i], c)
 
 
 @njit(parallel=True, fastmath=True, cache=True)
 def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: no cover - numba
     """Out (N, 9): in-scattered radiance, optical depth, irradiance at the point."""
-    for i in prange(r.shape[0]):
+    n = r.shape[0]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
         s = np.empty(6)
         sp = np.empty(6)
         tau = np.empty(3)
         tmp = np.empty(3)
         e = np.empty(3)
-        ri, mui, musi, nui, di = r[i], mu[i], mu_s[i], nu[i], d[i]
-        r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
-        mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
-        mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
-        _optical_depth(depth, p, ri, mui, di, ground[i], tau, tmp)
-        _scattering(scat, p, ri, mui, musi, nui, ground[i], s)
-        _scattering(scat, p, r_p, mu_p, mu_s_p, nui, ground[i], sp)
-        for c in range(3):
-            t = math.exp(-tau[c])
-            s[c] = max(s[c] - t * sp[c], 0.0)
-            s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
-        _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
-        for c in range(3):
-            out[i, c] = _phased(p, s, musi, nui, c)
-            out[i, 3 + c] = tau[c]
-            out[i, 6 + c] = e[c]
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)):
+            ri, mui, musi, nui, di = r[i], mu[i], mu_s[i], nu[i], d[i]
+            r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
+            mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
+            mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
+            _optical_depth(depth, p, ri, mui, di, ground[i], tau, tmp)
+            _scattering(scat, p, ri, mui, musi, nui, ground[i], s)
+            _scattering(scat, p, r_p, mu_p, mu_s_p, nui, ground[i], sp)
+            for c in range(3):
+                t = math.exp(-tau[c])
+                s[c] = max(s[c] - t * sp[c], 0.0)
+                s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
+            _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+            for c in range(3):
+                out[i, c] = _phased(p, s, musi, nui, c)
+                out[i, 3 + c] = tau[c]
+                out[i, 6 + c] = e[c]
 
 
 def _params(tabs: Tables) -> np.ndarray:
@@ -186,9 +193,22 @@ def _params(tabs: Tables) -> np.ndarray:
                      atm.sun_angular_radius, *atm.solar_irradiance], dtype=np.float64)
 
 
+_CHANNEL_LAST: dict[int, tuple] = {}
+
+
 def _arrays(tabs: Tables):
-    f = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
-    return f(tabs.depth_table), f(tabs.scattering_table), f(tabs.irradiance_table)
+    """The tables as channel-last float32 arrays (a lookup reads one cache line per corner, not one
+    per channel), made once per table set.
+    """
+    key = id(tabs.scattering_table)
+    hit = _CHANNEL_LAST.get(key)
+    if hit is None or hit[0] is not tabs.scattering_table:
+        f = lambda t: np.ascontiguousarray(np.moveaxis(t.numpy(), 0, -1), dtype=np.float32)  # noqa: E731
+        hit = (tabs.scattering_table, f(tabs.depth_table), f(tabs.scattering_table), f(tabs.irradiance_table))
+        if len(_CHANNEL_LAST) > 8:
+            _CHANNEL_LAST.clear()
+        _CHANNEL_LAST[key] = hit
+    return hit[1:]
 
 
 def sky_radiance(tabs: Tables, r, mu, mu_s, nu, ground) -> np.ndarray:
