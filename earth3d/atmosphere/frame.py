@@ -113,22 +113,36 @@ class _Rays:
         self.mu_s_np = np.clip((c @ s + enter * (v @ s)) / r, -1.0, 1.0)
         self.nu_np = np.clip(v @ s, -1.0, 1.0)
         self.ground_np = (self.mu_np < 0.0) & (self.r_np ** 2 * (self.mu_np ** 2 - 1.0) + atm.bottom_radius ** 2 >= 0.0)
-        f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)  # noqa: E731
-        self.r, self.mu, self.mu_s, self.nu = f(self.r_np), f(self.mu_np), f(self.mu_s_np), f(self.nu_np)
-        self.ground = torch.as_tensor(self.ground_np, device=dev)
         self.rmu = rmu
+        self._dev = dev
+
+    def _t(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=self._dev)
+
+    # torch copies, made only where the torch lookups need them
+    r = property(lambda self: self._t(self.r_np))
+    mu = property(lambda self: self._t(self.mu_np))
+    mu_s = property(lambda self: self._t(self.mu_s_np))
+    nu = property(lambda self: self._t(self.nu_np))
+    ground = property(lambda self: torch.as_tensor(self.ground_np, device=self._dev))
 
 
 _NUMBA = [True]  # numba twins on the CPU; `frame_atmosphere(..., backend="torch")` turns them off
+
+
+def _numpy_mode(tabs: Tables) -> bool:
+    """Whether this frame is assembled in numpy (CPU tables, numba lookups): no torch operation
+    then runs on the frame's arrays (each would start its own thread pool).
+    """
+    return tabs.depth_table.device.type == "cpu" and _NUMBA[0]
 
 
 def _eval_sky(tabs: Tables, rays: _Rays, sel: np.ndarray) -> torch.Tensor:
     """Sky radiance (M, 3) of the selected rays: numba on the CPU, torch elsewhere."""
     dev = tabs.depth_table.device
     if dev.type == "cpu" and _NUMBA[0]:
-        out = kernels.sky_radiance(tabs, rays.r_np[sel], rays.mu_np[sel], rays.mu_s_np[sel], rays.nu_np[sel],
-                                   rays.ground_np[sel])
-        return torch.from_numpy(out).float()
+        return kernels.sky_radiance(tabs, rays.r_np[sel], rays.mu_np[sel], rays.mu_s_np[sel], rays.nu_np[sel],
+                                    rays.ground_np[sel]).astype(np.float32)
     m = torch.as_tensor(sel, device=dev)
     return tabs.radiance(rays.r[m], rays.mu[m], rays.mu_s[m], rays.nu[m], rays.ground[m])
 
@@ -141,7 +155,7 @@ def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor,
     shape = np.shape(d)
     arrays = [np.array(np.broadcast_to(x, shape)).ravel() for x in (r, mu, mu_s, nu, d, ground)]
     if dev.type == "cpu" and _NUMBA[0]:
-        out = torch.from_numpy(kernels.to_point(tabs, *arrays)).float().reshape(*shape, 9)
+        out = kernels.to_point(tabs, *arrays).astype(np.float32).reshape(*shape, 9)
         return out[..., :3], out[..., 3:6], out[..., 6:]
     f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=dev)  # noqa: E731
     ins, tau, r_p, mu_s_p = tabs.radiance_to_point(f(arrays[0]), f(arrays[1]), f(arrays[2]), f(arrays[3]),
@@ -151,7 +165,9 @@ def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor,
 
 
 def _lit(irradiance: torch.Tensor, e_ref: torch.Tensor, relight: bool) -> torch.Tensor:
-    return irradiance / e_ref if relight else torch.ones_like(irradiance)
+    if relight:
+        return irradiance / e_ref
+    return np.ones_like(irradiance) if isinstance(irradiance, np.ndarray) else torch.ones_like(irradiance)
 
 
 def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, e_ref: torch.Tensor,
@@ -164,7 +180,8 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
     """
     atm = tabs.atm
     rays = _Rays(tabs, camera, sun, pixel_rays(camera, px, py)[0])
-    dev = rays.r.device
+    dev = tabs.depth_table.device
+    xp = _numpy_mode(tabs)
     hits_g = np.zeros(rays.rmu.shape, dtype=bool)
     d_g = np.zeros(rays.rmu.shape)
     if ground_albedo is not None:
@@ -172,17 +189,24 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
         disc = rays.rmu ** 2 - rays.r_np ** 2 + rg * rg
         hits_g = (disc >= 0.0) & (rays.rmu < 0.0) & (rays.r_np >= rg) & rays.hits
         d_g = -rays.rmu - np.sqrt(np.maximum(disc, 0.0))
-    background = torch.zeros(*rays.rmu.shape, 3, dtype=torch.float32, device=dev)
     sky_rays = rays.hits & ~hits_g
-    sky_mask = torch.as_tensor(sky_rays, device=dev)
+    if xp:
+        background = np.zeros((*rays.rmu.shape, 3), dtype=np.float32)
+        sky_mask, g_mask = sky_rays, hits_g
+    else:
+        background = torch.zeros(*rays.rmu.shape, 3, dtype=torch.float32, device=dev)
+        sky_mask, g_mask = torch.as_tensor(sky_rays, device=dev), torch.as_tensor(hits_g, device=dev)
     if sky_rays.any():  # rays to space: the sky's radiance
-        background[sky_mask] = _eval_sky(tabs, rays, sky_rays).to(dev) * k
+        background[sky_mask] = _eval_sky(tabs, rays, sky_rays) * k
     if hits_g.any():  # rays to the fill ground: its lit albedo through the air, plus the air's light
-        g_mask = torch.as_tensor(hits_g, device=dev)
         sel = [x[hits_g] for x in (rays.r_np, rays.mu_np, rays.mu_s_np, rays.nu_np, d_g, rays.ground_np)]
         inscatter, tau, irradiance = _eval_point(tabs, sel[0], sel[1], sel[2], sel[3], sel[4], sel[5])
-        albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
-        background[g_mask] = albedo * irradiance / e_ref * torch.exp(-tau) + inscatter * k
+        if xp:
+            albedo = np.asarray(ground_albedo, dtype=np.float32)
+            background[g_mask] = albedo * irradiance / e_ref * np.exp(-tau) + inscatter * k
+        else:
+            albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
+            background[g_mask] = albedo * irradiance / e_ref * torch.exp(-tau) + inscatter * k
     classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
     r_cam = float(np.linalg.norm(camera.position * atmosphere_scale(atm)))
     if r_cam > atm.bottom_radius + 50_000.0:
@@ -217,6 +241,9 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
     w, h = camera.width, camera.height
     e_ref = reference_irradiance(tabs)
     k = exposure * math.pi / e_ref  # (3,)
+    xp = _numpy_mode(tabs)
+    if xp:
+        e_ref, k = e_ref.numpy().astype(np.float32), k.numpy().astype(np.float32)
 
     # --- background on a grid of pixel centres, exact where the grid straddles an edge
     hs, ws = max(2, math.ceil(h / sky_stride) + 1), max(2, math.ceil(w / sky_stride) + 1)
@@ -262,24 +289,39 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
         dist = np.maximum(t[None, None, :] * vr.stretch[..., None] - vr.enter[..., None], 0.0)
         ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
         inscatter, tau, irradiance = _eval_point(tabs, ex[0], ex[1], ex[2], ex[3], dist, vr.ground_np[..., None])
-        factor = _lit(irradiance, e_ref, relight) * torch.exp(-tau)
-        inscatter = inscatter * k
-        if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)
-            miss = torch.as_tensor(~vr.hits, device=sky.device)[..., None, None]
-            factor = torch.where(miss, _lit(irradiance, e_ref, relight), factor)
-            inscatter = torch.where(miss, 0.0, inscatter)
-        volume = torch.cat([factor, inscatter], dim=-1).contiguous()  # (Gy, Gx, K, 6)
+        if xp:
+            factor = _lit(irradiance, e_ref, relight) * np.exp(-tau)
+            inscatter = inscatter * k
+            if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)
+                miss = (~vr.hits)[..., None, None]
+                factor = np.where(miss, _lit(irradiance, e_ref, relight), factor)
+                inscatter = np.where(miss, np.float32(0.0), inscatter)
+            volume = torch.from_numpy(np.ascontiguousarray(np.concatenate([factor, inscatter], axis=-1),
+                                                           dtype=np.float32))
+        else:
+            factor = _lit(irradiance, e_ref, relight) * torch.exp(-tau)
+            inscatter = inscatter * k
+            if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)
+                miss = torch.as_tensor(~vr.hits, device=sky.device)[..., None, None]
+                factor = torch.where(miss, _lit(irradiance, e_ref, relight), factor)
+                inscatter = torch.where(miss, 0.0, inscatter)
+            volume = torch.cat([factor, inscatter], dim=-1).contiguous()  # (Gy, Gx, K, 6)
 
     # --- the sun's disc: radiance E / (pi alpha^2) through the whole atmosphere
     sun_cam = camera.rotation.T @ sun
     cam_rays = _Rays(tabs, camera, sun, sun[None])
     if not cam_rays.hits[0]:  # from space, a sun ray that misses the atmosphere
-        trans = torch.ones(3, device=sky.device)
+        trans = torch.ones(3, device=tabs.depth_table.device)
     elif bool(cam_rays.ground[0]):  # the planet hides the sun
-        trans = torch.zeros(3, device=sky.device)
+        trans = torch.zeros(3, device=tabs.depth_table.device)
     else:
         trans = torch.exp(-tabs.optical_depth_to_top(cam_rays.r, cam_rays.mu)[0])
     disc_radiance = _vec(atm.solar_irradiance, trans) / (math.pi * atm.sun_angular_radius ** 2)
-    sun_colour = (disc_radiance * trans * k).cpu().numpy().astype(np.float64)
+    if xp:  # back to tensors (zero copy)
+        k = torch.from_numpy(k)
+        background = torch.from_numpy(np.ascontiguousarray(background))
+        if exact_values is not None:
+            exact_values = torch.from_numpy(np.ascontiguousarray(exact_values))
+    sun_colour = (disc_radiance * trans * k.to(trans.device)).cpu().numpy().astype(np.float64)
     return FrameAtmosphere(background.contiguous(), volume, t0, t_far or 0.0, k, sun_cam, sun_colour,
                            exact_map, exact_values)

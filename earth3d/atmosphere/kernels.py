@@ -143,8 +143,7 @@ def _irradiance(depth, irr, p, r, mu_s, out, tmp):
 _CHUNK = 256  # rays per parallel task: scratch arrays are allocated per chunk, not per ray
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cover - numba
+def _sky_py(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cover - numba
     """Out (N, 3): single-scattered radiance of whole rays."""
     n = r.shape[0]
     for chunk in prange((n + _CHUNK - 1) // _CHUNK):
@@ -155,8 +154,7 @@ def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cove
                 out[i, c] = _phased(p, s, mu_s[i], nu[i], c)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: no cover - numba
+def _point_py(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: no cover - numba
     """Out (N, 9): in-scattered radiance, optical depth, irradiance at the point."""
     n = r.shape[0]
     for chunk in prange((n + _CHUNK - 1) // _CHUNK):
@@ -182,6 +180,26 @@ def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragm
                 out[i, c] = _phased(p, s, musi, nui, c)
                 out[i, 3 + c] = tau[c]
                 out[i, 6 + c] = e[c]
+
+
+# One thread below this many rays: on a busy machine a parallel launch can cost more CPU time in
+# waiting threads than a few tens of thousands of lookups take on one.
+_PARALLEL_RAYS = 200_000
+_sky_serial = njit(fastmath=True, cache=True)(_sky_py)
+_sky_parallel = njit(parallel=True, fastmath=True, cache=True)(_sky_py)
+_point_serial = njit(fastmath=True, cache=True)(_point_py)
+_point_parallel = njit(parallel=True, fastmath=True, cache=True)(_point_py)
+
+
+def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out) -> None:
+    """Out (N, 3): single-scattered radiance of whole rays (channel-last tables, see `_arrays`)."""
+    (_sky_parallel if len(r) >= _PARALLEL_RAYS else _sky_serial)(depth, scat, p, r, mu, mu_s, nu, ground, out)
+
+
+def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out) -> None:
+    """Out (N, 9): in-scattered radiance, optical depth, irradiance at the point."""
+    (_point_parallel if len(r) >= _PARALLEL_RAYS else _point_serial)(depth, scat, irr, p, r, mu, mu_s, nu, d,
+                                                                      ground, out)
 
 
 def _params(tabs: Tables) -> np.ndarray:
