@@ -74,123 +74,136 @@ def sun_window(camera: Camera, fa: FrameAtmosphere, radius: float) -> tuple[int,
 # ----------------------------------------------------------------------------- numba (CPU)
 _DECODE_N = 8192  # decoding: nearest entry (error under 2e-4 in linear light)
 _DECODE_NEAREST = srgb_to_linear(torch.linspace(0.0, 1.0, _DECODE_N, dtype=torch.float64)).numpy().astype(np.float32)
-_LOG2_POLY = np.polyfit(np.linspace(0.5, 1.0, 4097), np.log2(np.linspace(0.5, 1.0, 4097)), 5).astype(np.float32)
-_PARALLEL_PIXELS = 4_000_000  # below this many pixels the pass runs on one thread (CPU time, not wall time)
+_ENC_N1, _ENC_N2 = 16384, 4096  # encoding: nearest entry, [0, 1) then [1, _X_MAX] (error under 4e-4)
 
 
-def _composite_py(rgb, alpha, depth, bg, vol, cols, params, sun, decode, encode, log2, exact_map, exact,
-                  row_exact, out):  # pragma: no cover - numba
+def _encode_table() -> np.ndarray:
+    lo = (torch.arange(_ENC_N1, dtype=torch.float64) + 0.5) / _ENC_N1
+    hi = 1.0 + (torch.arange(_ENC_N2, dtype=torch.float64) + 0.5) * (_X_MAX - 1.0) / _ENC_N2
+    return linear_to_srgb(tone_map(torch.cat([lo, hi]))).numpy().astype(np.float32)
+
+
+_ENCODE_NEAREST = _encode_table()
+_LOG2_POLY = np.polyfit(np.linspace(1.0, 2.0, 4097), np.log2(np.linspace(1.0, 2.0, 4097)), 5).astype(np.float32)
+_PARALLEL_PIXELS = 4_000_000
+_ROWS = 16  # rows per parallel task  # below this many pixels the pass runs on one thread (CPU time, not wall time)
+
+
+def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decode, encode, log2, exact_map,
+                  exact, row_exact, out):  # pragma: no cover - numba
     """One pass over the pixels; per row, the background and the volume are first interpolated to
     the row (so a pixel reads 2 background and 4 volume texels), per column the interpolation
     weights come from `cols`.
     """
     h, w = alpha.shape
-    bw = bg.shape[1]
-    gx, gk = vol.shape[1], vol.shape[2]
+    bh, bn = bg.shape  # (rows, columns * 3)
+    gy, vn = vol.shape  # (rows, columns * slices * 6)
+    gk = n_slices
     fy, cy = params[1], params[3]
-    inv_t0, zscale, has_vol, inv_x_max = params[4], params[5], params[6], params[7]
+    inv_t0, zscale, has_vol = params[4], params[5], params[6]
     sx0, sy0, sx1, sy1 = int(sun[0]), int(sun[1]), int(sun[2]), int(sun[3])
     n_dec = decode.shape[0] - 1
     n_enc = encode.shape[0] - 1
-    bh, gy = bg.shape[0], vol.shape[0]
-    for y in prange(h):
-        yn = np.float32((y + 0.5 - cy) / fy)
-        yn2 = yn * yn
-        by = y * (bh - 1) / max(h - 1, 1)
-        by0 = min(int(by), bh - 2)
-        ay = np.float32(by - by0)
-        vy = y * (gy - 1) / max(h - 1, 1)
-        vy0 = min(int(vy), max(gy - 2, 0))
-        avy = np.float32(vy - vy0)
-        bgrow = np.empty((bw, 3), dtype=np.float32)
-        for i in range(bw):
-            for c in range(3):
-                bgrow[i, c] = bg[by0, i, c] * (1 - ay) + bg[by0 + 1, i, c] * ay
-        volrow = np.empty((gx, gk, 6), dtype=np.float32)
-        if has_vol > 0.0:
-            for i in range(gx):
-                for k in range(gk):
-                    for c in range(6):
-                        volrow[i, k, c] = vol[vy0, i, k, c] * (1 - avy) + vol[vy0 + 1, i, k, c] * avy
-        check_exact = row_exact[y]
-        for x in range(w):
-            a = min(max(alpha[y, x], np.float32(0.0)), np.float32(1.0))
-            r0 = np.float32(0.0)
-            r1 = np.float32(0.0)
-            r2 = np.float32(0.0)
-            if a < 1.0:
-                wb = 1 - a
-                j = exact_map[y, x] if check_exact else -1
-                if j >= 0:
-                    r0 = wb * exact[j, 0]
-                    r1 = wb * exact[j, 1]
-                    r2 = wb * exact[j, 2]
-                else:
-                    b0 = int(cols[0, x])
-                    ax = cols[1, x]
-                    r0 = wb * (bgrow[b0, 0] + (bgrow[b0 + 1, 0] - bgrow[b0, 0]) * ax)
-                    r1 = wb * (bgrow[b0, 1] + (bgrow[b0 + 1, 1] - bgrow[b0, 1]) * ax)
-                    r2 = wb * (bgrow[b0, 2] + (bgrow[b0 + 1, 2] - bgrow[b0, 2]) * ax)
-                if sy0 <= y < sy1 and sx0 <= x < sx1:
-                    xn = cols[4, x]
-                    cos_a = (xn * sun[4] + yn * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yn2)
-                    cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0) * wb
-                    r0 += cover * sun[9]
-                    r1 += cover * sun[10]
-                    r2 += cover * sun[11]
-            if a > 0.0:
-                inv_a = np.float32(n_dec) / a
-                c0 = decode[min(int(rgb[y, x, 0] * inv_a + 0.5), n_dec)]
-                c1 = decode[min(int(rgb[y, x, 1] * inv_a + 0.5), n_dec)]
-                c2 = decode[min(int(rgb[y, x, 2] * inv_a + 0.5), n_dec)]
-                if has_vol > 0.0:
-                    t = max(depth[y, x], np.float32(0.0)) * math.sqrt(np.float32(1.0) + cols[3, x] + yn2)
-                    z = min(_log2_1p(t * inv_t0, log2) * zscale, np.float32(gk - 1))
-                    z0 = min(int(z), gk - 2)
-                    az = z - z0
-                    v0 = int(cols[2, x])
-                    avx = cols[5, x]
-                    w00 = (1 - avx) * (1 - az)
-                    w01 = (1 - avx) * az
-                    w10 = avx * (1 - az)
-                    w11 = avx * az
-                    f0 = (volrow[v0, z0, 0] * w00 + volrow[v0, z0 + 1, 0] * w01
-                          + volrow[v0 + 1, z0, 0] * w10 + volrow[v0 + 1, z0 + 1, 0] * w11)
-                    f1 = (volrow[v0, z0, 1] * w00 + volrow[v0, z0 + 1, 1] * w01
-                          + volrow[v0 + 1, z0, 1] * w10 + volrow[v0 + 1, z0 + 1, 1] * w11)
-                    f2 = (volrow[v0, z0, 2] * w00 + volrow[v0, z0 + 1, 2] * w01
-                          + volrow[v0 + 1, z0, 2] * w10 + volrow[v0 + 1, z0 + 1, 2] * w11)
-                    i0 = (volrow[v0, z0, 3] * w00 + volrow[v0, z0 + 1, 3] * w01
-                          + volrow[v0 + 1, z0, 3] * w10 + volrow[v0 + 1, z0 + 1, 3] * w11)
-                    i1 = (volrow[v0, z0, 4] * w00 + volrow[v0, z0 + 1, 4] * w01
-                          + volrow[v0 + 1, z0, 4] * w10 + volrow[v0 + 1, z0 + 1, 4] * w11)
-                    i2 = (volrow[v0, z0, 5] * w00 + volrow[v0, z0 + 1, 5] * w01
-                          + volrow[v0 + 1, z0, 5] * w10 + volrow[v0 + 1, z0 + 1, 5] * w11)
-                    c0 = c0 * f0 + i0
-                    c1 = c1 * f1 + i1
-                    c2 = c2 * f2 + i2
-                r0 += a * c0
-                r1 += a * c1
-                r2 += a * c2
-            out[y, x, 0] = _lut(encode, math.sqrt(min(max(r0 * inv_x_max, np.float32(0.0)), np.float32(1.0))))
-            out[y, x, 1] = _lut(encode, math.sqrt(min(max(r1 * inv_x_max, np.float32(0.0)), np.float32(1.0))))
-            out[y, x, 2] = _lut(encode, math.sqrt(min(max(r2 * inv_x_max, np.float32(0.0)), np.float32(1.0))))
+    n1 = np.float32(_ENC_N1)
+    s2 = np.float32(_ENC_N2 / (_X_MAX - 1.0))
+    n_chunks = (h + _ROWS - 1) // _ROWS
+    for chunk in prange(n_chunks):
+        bgrow = np.empty(bn, dtype=np.float32)
+        volrow = np.empty(vn, dtype=np.float32)
+        for y in range(chunk * _ROWS, min((chunk + 1) * _ROWS, h)):
+            yn = np.float32((y + 0.5 - cy) / fy)
+            yn2 = yn * yn
+            by = y * (bh - 1) / max(h - 1, 1)
+            by0 = min(int(by), bh - 2)
+            ay = np.float32(by - by0)
+            vy = y * (gy - 1) / max(h - 1, 1)
+            vy0 = min(int(vy), max(gy - 2, 0))
+            avy = np.float32(vy - vy0)
+            for i in range(bn):
+                bgrow[i] = bg[by0, i] + (bg[by0 + 1, i] - bg[by0, i]) * ay
+            if has_vol > 0.0:
+                for i in range(vn):
+                    volrow[i] = vol[vy0, i] + (vol[vy0 + 1, i] - vol[vy0, i]) * avy
+            check_exact = row_exact[y]
+            for x in range(w):
+                a = min(max(alpha[y, x], np.float32(0.0)), np.float32(1.0))
+                r0 = np.float32(0.0)
+                r1 = np.float32(0.0)
+                r2 = np.float32(0.0)
+                if a < 1.0:
+                    wb = 1 - a
+                    j = exact_map[y, x] if check_exact else -1
+                    if j >= 0:
+                        r0 = wb * exact[j, 0]
+                        r1 = wb * exact[j, 1]
+                        r2 = wb * exact[j, 2]
+                    else:
+                        b0 = int(cols[0, x])
+                        ax = cols[1, x]
+                        r0 = wb * (bgrow[b0 * 3 + 0] + (bgrow[b0 * 3 + 3 + 0] - bgrow[b0 * 3 + 0]) * ax)
+                        r1 = wb * (bgrow[b0 * 3 + 1] + (bgrow[b0 * 3 + 3 + 1] - bgrow[b0 * 3 + 1]) * ax)
+                        r2 = wb * (bgrow[b0 * 3 + 2] + (bgrow[b0 * 3 + 3 + 2] - bgrow[b0 * 3 + 2]) * ax)
+                    if sy0 <= y < sy1 and sx0 <= x < sx1:
+                        xn = cols[4, x]
+                        cos_a = (xn * sun[4] + yn * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yn2)
+                        cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0) * wb
+                        r0 += cover * sun[9]
+                        r1 += cover * sun[10]
+                        r2 += cover * sun[11]
+                if a > 0.0:
+                    inv_a = np.float32(n_dec) / a
+                    c0 = decode[min(int(rgb[y, x, 0] * inv_a + 0.5), n_dec)]
+                    c1 = decode[min(int(rgb[y, x, 1] * inv_a + 0.5), n_dec)]
+                    c2 = decode[min(int(rgb[y, x, 2] * inv_a + 0.5), n_dec)]
+                    if has_vol > 0.0:
+                        t = max(depth[y, x], np.float32(0.0)) * math.sqrt(np.float32(1.0) + cols[3, x] + yn2)
+                        z = min(_log2_1p(t * inv_t0, log2) * zscale, np.float32(gk - 1))
+                        z0 = min(int(z), gk - 2)
+                        az = z - z0
+                        v0 = int(cols[2, x])
+                        avx = cols[5, x]
+                        w00 = (1 - avx) * (1 - az)
+                        w01 = (1 - avx) * az
+                        w10 = avx * (1 - az)
+                        w11 = avx * az
+                        o00 = (v0 * gk + z0) * 6
+                        o10 = o00 + gk * 6
+                        f0 = (volrow[o00 + 0] * w00 + volrow[o00 + 6 + 0] * w01
+                              + volrow[o10 + 0] * w10 + volrow[o10 + 6 + 0] * w11)
+                        f1 = (volrow[o00 + 1] * w00 + volrow[o00 + 6 + 1] * w01
+                              + volrow[o10 + 1] * w10 + volrow[o10 + 6 + 1] * w11)
+                        f2 = (volrow[o00 + 2] * w00 + volrow[o00 + 6 + 2] * w01
+                              + volrow[o10 + 2] * w10 + volrow[o10 + 6 + 2] * w11)
+                        i0 = (volrow[o00 + 3] * w00 + volrow[o00 + 6 + 3] * w01
+                              + volrow[o10 + 3] * w10 + volrow[o10 + 6 + 3] * w11)
+                        i1 = (volrow[o00 + 4] * w00 + volrow[o00 + 6 + 4] * w01
+                              + volrow[o10 + 4] * w10 + volrow[o10 + 6 + 4] * w11)
+                        i2 = (volrow[o00 + 5] * w00 + volrow[o00 + 6 + 5] * w01
+                              + volrow[o10 + 5] * w10 + volrow[o10 + 6 + 5] * w11)
+                        c0 = c0 * f0 + i0
+                        c1 = c1 * f1 + i1
+                        c2 = c2 * f2 + i2
+                    r0 += a * c0
+                    r1 += a * c1
+                    r2 += a * c2
+                out[y, x, 0] = encode[_enc_index(r0, n1, s2, n_enc)]
+                out[y, x, 1] = encode[_enc_index(r1, n1, s2, n_enc)]
+                out[y, x, 2] = encode[_enc_index(r2, n1, s2, n_enc)]
 
 
 @njit(inline="always", fastmath=True)
 def _log2_1p(x, c):
-    """log2(1 + x) for x >= 0: exponent by frexp, a quintic on the mantissa (error 3e-5)."""
-    m, e = math.frexp(x + np.float32(1.0))
-    m = np.float32(m)
-    return ((((c[0] * m + c[1]) * m + c[2]) * m + c[3]) * m + c[4]) * m + c[5] + np.float32(e)
+    """log2(1 + x) for x >= 0: the float's exponent, a quintic on its mantissa (error 3e-5)."""
+    b = np.float32(x + np.float32(1.0)).view(np.int32)
+    m = np.int32((b & 0x7FFFFF) | 0x3F800000).view(np.float32)
+    return ((((c[0] * m + c[1]) * m + c[2]) * m + c[3]) * m + c[4]) * m + c[5] + np.float32((b >> 23) - 127)
 
 
 @njit(inline="always", fastmath=True)
-def _lut(table, x):
-    f = x * np.float32(table.shape[0] - 1)
-    i = min(int(f), table.shape[0] - 2)
-    a = f - i
-    return table[i] + (table[i + 1] - table[i]) * a
+def _enc_index(x, n1, s2, n_enc):
+    if x < 1.0:
+        return int(max(x, np.float32(0.0)) * n1)
+    return min(_ENC_N1 + int((x - np.float32(1.0)) * s2), n_enc)
 
 
 _composite_serial = njit(fastmath=True, cache=True)(_composite_py)
@@ -238,10 +251,12 @@ def composite_numba(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
     exact = fa.exact_values.numpy() if fa.exact_values is not None else np.zeros((1, 3), dtype=np.float32)
     out = np.empty((camera.height, camera.width, 3), dtype=np.float32)
     kernel = _composite_parallel if camera.width * camera.height >= _PARALLEL_PIXELS else _composite_serial
-    kernel(_numpy(rgb), _numpy(alpha), _numpy(depth), np.ascontiguousarray(bg, dtype=np.float32),
-           np.ascontiguousarray(vol, dtype=np.float32), _columns(camera, bg.shape[1], vol.shape[1]), params,
-           _sun_params(camera, fa, sun_radius).astype(np.float32), _DECODE_NEAREST, _ENCODE, _LOG2_POLY, exact_map,
-           np.ascontiguousarray(exact, dtype=np.float32), row_exact, out)
+    bg2 = np.ascontiguousarray(bg, dtype=np.float32).reshape(bg.shape[0], -1)
+    vol2 = np.ascontiguousarray(vol, dtype=np.float32).reshape(vol.shape[0], -1)
+    kernel(_numpy(rgb), _numpy(alpha), _numpy(depth), bg2, vol2, vol.shape[2],
+           _columns(camera, bg.shape[1], vol.shape[1]), params, _sun_params(camera, fa, sun_radius).astype(np.float32),
+           _DECODE_NEAREST, _ENCODE_NEAREST, _LOG2_POLY, exact_map, np.ascontiguousarray(exact, dtype=np.float32),
+           row_exact, out)
     return torch.from_numpy(out)
 
 
