@@ -84,7 +84,7 @@ def _encode_table() -> np.ndarray:
 
 
 _ENCODE_NEAREST = _encode_table()
-_LOG2_POLY = np.polyfit(np.linspace(1.0, 2.0, 4097), np.log2(np.linspace(1.0, 2.0, 4097)), 5).astype(np.float32)
+_LOG2_POLY = np.polyfit(np.linspace(1.0, 2.0, 4097), np.log2(np.linspace(1.0, 2.0, 4097)), 3).astype(np.float32)
 _PARALLEL_PIXELS = 4_000_000
 _ROWS = 16  # rows per parallel task  # below this many pixels the pass runs on one thread (CPU time, not wall time)
 
@@ -193,10 +193,10 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
 
 @njit(inline="always", fastmath=True)
 def _log2_1p(x, c):
-    """log2(1 + x) for x >= 0: the float's exponent, a quintic on its mantissa (error 3e-5)."""
+    """log2(1 + x) for x >= 0: the float's exponent, a cubic on its mantissa (error 1.3e-3, 0.003 slices)."""
     b = np.float32(x + np.float32(1.0)).view(np.int32)
     m = np.int32((b & 0x7FFFFF) | 0x3F800000).view(np.float32)
-    return ((((c[0] * m + c[1]) * m + c[2]) * m + c[3]) * m + c[4]) * m + c[5] + np.float32((b >> 23) - 127)
+    return ((c[0] * m + c[1]) * m + c[2]) * m + c[3] + np.float32((b >> 23) - 127)
 
 
 @njit(inline="always", fastmath=True)
