@@ -287,8 +287,13 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
         vr = _Rays(tabs, camera, sun, vdirs)
         t = t0 * ((1.0 + t_far / t0) ** (np.arange(slices) / (slices - 1)) - 1.0)  # (K,) ECEF metres
         dist = np.maximum(t[None, None, :] * vr.stretch[..., None] - vr.enter[..., None], 0.0)
-        ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
-        inscatter, tau, irradiance = _eval_point(tabs, ex[0], ex[1], ex[2], ex[3], dist, vr.ground_np[..., None])
+        if xp:  # per ray, its start's terms once
+            out = kernels.along_rays(tabs, vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np, vr.ground_np,
+                                     dist.reshape(-1, slices)).astype(np.float32).reshape(*dist.shape, 9)
+            inscatter, tau, irradiance = out[..., :3], out[..., 3:6], out[..., 6:]
+        else:
+            ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
+            inscatter, tau, irradiance = _eval_point(tabs, ex[0], ex[1], ex[2], ex[3], dist, vr.ground_np[..., None])
         if xp:
             factor = _lit(irradiance, e_ref, relight) * np.exp(-tau)
             inscatter = inscatter * k

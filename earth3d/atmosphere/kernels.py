@@ -182,6 +182,51 @@ def _point_py(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: 
                 out[i, 6 + c] = e[c]
 
 
+def _along_py(depth, scat, irr, p, r, mu, mu_s, nu, ground, d, out):  # pragma: no cover - numba
+    """Out (N, K, 9): `_point_py` at distances d (N, K) along each ray, the terms at the ray's start
+    (its whole-ray scattering, its optical depth to the top) computed once per ray.
+    """
+    n, n_k = d.shape
+    for chunk in prange((n + 15) // 16):
+        s0 = np.empty(6)
+        s = np.empty(6)
+        sp = np.empty(6)
+        tau0 = np.empty(3)
+        tau = np.empty(3)
+        tmp = np.empty(3)
+        e = np.empty(3)
+        for i in range(chunk * 16, min((chunk + 1) * 16, n)):
+            ri, mui, musi, nui, gi = r[i], mu[i], mu_s[i], nu[i], ground[i]
+            _scattering(scat, p, ri, mui, musi, nui, gi, s0)
+            _tau_top(depth, p, ri, -mui if gi else mui, tau0)
+            for k in range(n_k):
+                di = d[i, k]
+                r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
+                mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
+                mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
+                # _optical_depth with the start's term reused
+                r_d = r_p
+                mu_d = min(max((ri * mui + di) / r_d, -1.0), 1.0)
+                if gi:
+                    _tau_top(depth, p, r_d, -mu_d, tmp)
+                    for c in range(3):
+                        tau[c] = max(tmp[c] - tau0[c], 0.0)
+                else:
+                    _tau_top(depth, p, r_d, mu_d, tmp)
+                    for c in range(3):
+                        tau[c] = max(tau0[c] - tmp[c], 0.0)
+                _scattering(scat, p, r_p, mu_p, mu_s_p, nui, gi, sp)
+                for c in range(3):
+                    t = math.exp(-tau[c])
+                    s[c] = max(s0[c] - t * sp[c], 0.0)
+                    s[3 + c] = max(s0[3 + c] - t * sp[3 + c], 0.0)
+                _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+                for c in range(3):
+                    out[i, k, c] = _phased(p, s, musi, nui, c)
+                    out[i, k, 3 + c] = tau[c]
+                    out[i, k, 6 + c] = e[c]
+
+
 # One thread below this many rays: on a busy machine a parallel launch can cost more CPU time in
 # waiting threads than a few tens of thousands of lookups take on one.
 _PARALLEL_RAYS = 200_000
@@ -189,6 +234,8 @@ _sky_serial = njit(fastmath=True, cache=True)(_sky_py)
 _sky_parallel = njit(parallel=True, fastmath=True, cache=True)(_sky_py)
 _point_serial = njit(fastmath=True, cache=True)(_point_py)
 _point_parallel = njit(parallel=True, fastmath=True, cache=True)(_point_py)
+_along_serial = njit(fastmath=True, cache=True)(_along_py)
+_along_parallel = njit(parallel=True, fastmath=True, cache=True)(_along_py)
 
 
 def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out) -> None:
@@ -246,4 +293,16 @@ def to_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> np.ndarray:
     f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
     point_kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu), f(d),
                  np.ascontiguousarray(ground, dtype=np.bool_), out)
+    return out
+
+
+def along_rays(tabs: Tables, r, mu, mu_s, nu, ground, d) -> np.ndarray:
+    """(N, K, 9): `to_point` for K distances d (N, K) along each of N rays (r, mu, mu_s, nu, ground (N,))."""
+    depth, scat, irr = _arrays(tabs)
+    d = np.ascontiguousarray(d, dtype=np.float64)
+    out = np.empty((*d.shape, 9))
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64).ravel()  # noqa: E731
+    kernel = _along_parallel if d.size >= _PARALLEL_RAYS else _along_serial
+    kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu),
+           np.ascontiguousarray(ground, dtype=np.bool_).ravel(), d, out)
     return out
