@@ -266,10 +266,12 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
         grown |= edge
         cy = np.minimum((np.arange(h) * (hs - 1)) // max(h - 1, 1), hs - 2)
         cx = np.minimum((np.arange(w) * (ws - 1)) // max(w - 1, 1), ws - 2)
-        mask = grown[cy][:, cx]
+        rows = np.nonzero(grown.any(axis=1)[cy])[0]  # only the pixel rows that meet such cells
+        mask = grown[cy[rows]][:, cx]
         if need is not None:
-            mask &= need
+            mask &= need[rows]
         ys, xs = np.nonzero(mask)
+        ys = rows[ys]
         if len(ys):
             exact_values, _ = _background(*bg_args, xs + 0.5, ys + 0.5)
             exact_map = np.full((h, w), -1, dtype=np.int32)
