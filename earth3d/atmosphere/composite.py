@@ -107,9 +107,12 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
     n1 = np.float32(_ENC_N1)
     s2 = np.float32(_ENC_N2 / (_X_MAX - 1.0))
     n_chunks = (h + _ROWS - 1) // _ROWS
+    xn2 = cols[3]
     for chunk in prange(n_chunks):
         bgrow = np.empty(bn, dtype=np.float32)
         volrow = np.empty(vn, dtype=np.float32)
+        zbuf = np.empty(w, dtype=np.float32)
+        rbuf = np.empty(3 * w, dtype=np.float32)
         for y in range(chunk * _ROWS, min((chunk + 1) * _ROWS, h)):
             yn = np.float32((y + 0.5 - cy) / fy)
             yn2 = yn * yn
@@ -124,6 +127,10 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
             if has_vol > 0.0:
                 for i in range(vn):
                     volrow[i] = vol[vy0, i] + (vol[vy0 + 1, i] - vol[vy0, i]) * avy
+            if has_vol > 0.0:  # slice coordinates of the row, in a loop that vectorizes
+                for x in range(w):
+                    t = max(depth[y, x], np.float32(0.0)) * math.sqrt(np.float32(1.0) + xn2[x] + yn2)
+                    zbuf[x] = min(_log2_1p(t * inv_t0, log2) * zscale, np.float32(gk - 1))
             check_exact = row_exact[y]
             for x in range(w):
                 a = min(max(alpha[y, x], np.float32(0.0)), np.float32(1.0))
@@ -156,8 +163,7 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
                     c1 = decode[min(int(rgb[y, x, 1] * inv_a + 0.5), n_dec)]
                     c2 = decode[min(int(rgb[y, x, 2] * inv_a + 0.5), n_dec)]
                     if has_vol > 0.0:
-                        t = max(depth[y, x], np.float32(0.0)) * math.sqrt(np.float32(1.0) + cols[3, x] + yn2)
-                        z = min(_log2_1p(t * inv_t0, log2) * zscale, np.float32(gk - 1))
+                        z = zbuf[x]
                         z0 = min(int(z), gk - 2)
                         az = z - z0
                         v0 = int(cols[2, x])
@@ -186,9 +192,12 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
                     r0 += a * c0
                     r1 += a * c1
                     r2 += a * c2
-                out[y, x, 0] = encode[_enc_index(r0, n1, s2, n_enc)]
-                out[y, x, 1] = encode[_enc_index(r1, n1, s2, n_enc)]
-                out[y, x, 2] = encode[_enc_index(r2, n1, s2, n_enc)]
+                rbuf[3 * x] = r0
+                rbuf[3 * x + 1] = r1
+                rbuf[3 * x + 2] = r2
+            orow = out[y].reshape(3 * w)
+            for i in range(3 * w):
+                orow[i] = encode[_enc_index(rbuf[i], n1, s2, n_enc)]
 
 
 @njit(inline="always", fastmath=True)
