@@ -15,6 +15,7 @@ The table precomputation (once per atmosphere, cached on disk) is timed separate
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import tempfile
@@ -28,6 +29,8 @@ import torch
 import earth3d
 from earth3d import Camera
 from earth3d.atmosphere import Sky, Sun, apply_atmosphere
+from earth3d.atmosphere.composite import composite_numba
+from earth3d.atmosphere.frame import frame_atmosphere
 from earth3d.atmosphere.tables import compute_tables, tables
 from earth3d.geometry import ecef_to_geodetic
 from earth3d.raster.read import read_raster
@@ -43,6 +46,26 @@ def cpu_median(fn, frames: int):
         out = fn()
         times.append(time.process_time() - c0)
     return statistics.median(times), out
+
+
+def breakdown(frame, cam, sky, frames: int) -> dict[str, float]:
+    """CPU time of each part of `apply_atmosphere` on this frame, called the way it calls them."""
+    tabs = tables(sky.atmosphere)
+    alpha = frame.alpha.numpy()
+    need = alpha < 1.0
+    corner = math.sqrt(1.0 + (max(cam.cx, cam.width - cam.cx) / cam.fx) ** 2
+                       + (max(cam.cy, cam.height - cam.cy) / cam.fy) ** 2)
+    t_far = float(frame.depth.numpy().max()) * corner
+    sun = sky.sun_for(cam).direction
+    common = dict(sky_stride=sky.sky_stride, volume_stride=sky.volume_stride, slices=sky.slices,
+                  exposure=sky.exposure, relight=sky.relight, ground_albedo=sky.ground_albedo,
+                  ground_height_m=sky.ground_height_m, need=need)
+    t_sky, _ = cpu_median(lambda: frame_atmosphere(tabs, cam, sun, t_far=None, **common), frames)
+    t_maps, fa = cpu_median(lambda: frame_atmosphere(tabs, cam, sun, t_far=t_far, **common), frames)
+    radius = sky.atmosphere.sun_angular_radius
+    t_pix, _ = cpu_median(lambda: composite_numba(frame.rgb, frame.alpha, frame.depth, fa, cam, radius), frames)
+    return {"sky map (+ exact edge pixels, sun)": t_sky, "aerial-perspective volume": t_maps - t_sky,
+            "per-pixel pass (lookups, tone, sRGB)": t_pix}
 
 
 def main() -> None:
@@ -83,11 +106,15 @@ def main() -> None:
         apply_atmosphere(frame, cam, sky)
         t_raster, frame = cpu_median(lambda: renderer.render(gaussians, cam), args.frames)
         t_atmo, _ = cpu_median(lambda: apply_atmosphere(frame, cam, sky), args.frames)
+        shares = breakdown(frame, cam, sky, args.frames)
     print(f"scene: {dem.name}, {len(gaussians):,} splats drawn, 1280x720, coverage {float(frame.alpha.mean()):.2f}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"CPU rasterizer: {t_raster * 1000:.1f} ms CPU (median of {args.frames})")
     print(f"atmosphere:     {t_atmo * 1000:.1f} ms CPU (median of {args.frames})")
     print(f"atmosphere / rasterizer: {t_atmo / t_raster:.2f}")
+    print("atmosphere parts (CPU ms, median; share of the atmosphere's time):")
+    for name, t in shares.items():
+        print(f"  {name:34s} {t * 1000:6.1f} ms  {t / t_atmo * 100:5.1f} %")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
