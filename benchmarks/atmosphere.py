@@ -51,8 +51,7 @@ def cpu_median(fn, frames: int):
 def breakdown(frame, cam, sky, frames: int) -> dict[str, float]:
     """CPU time of each part of `apply_atmosphere` on this frame, called the way it calls them."""
     tabs = tables(sky.atmosphere)
-    alpha = frame.alpha.numpy()
-    need = alpha < 1.0
+    need = frame.alpha.numpy()  # as apply_atmosphere passes it: alpha < 1 tested where it matters
     corner = math.sqrt(1.0 + (max(cam.cx, cam.width - cam.cx) / cam.fx) ** 2
                        + (max(cam.cy, cam.height - cam.cy) / cam.fy) ** 2)
     t_far = float(frame.depth.numpy().max()) * corner

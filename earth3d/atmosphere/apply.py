@@ -108,7 +108,7 @@ def apply_atmosphere(output: RenderOutput, camera: Camera, sky: Sky | Sun | None
     if device.type == "cpu":  # numpy: torch would start its thread pool for each of these
         alpha_np = alpha.detach().numpy()
         any_covered = bool(alpha_np.max() > 0) if alpha_np.size else False
-        need = alpha_np < 1.0
+        need = alpha_np  # frame_atmosphere tests alpha < 1 only where it matters
         depth_max = float(depth.detach().numpy().max()) if any_covered else 0.0
     else:
         any_covered = bool((alpha > 0).any())

@@ -216,6 +216,48 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
     return background, classes
 
 
+def _exact_pixels(bg_args: tuple, classes: np.ndarray, h: int, w: int,
+                  need: np.ndarray | None) -> tuple[np.ndarray | None, torch.Tensor | np.ndarray | None]:
+    """Per-pixel background where the grid's cells straddle an edge: (H, W) rows into the values, and
+    the values (M, 3); (None, None) when there are none.
+    """
+    exact_map, exact_values = None, None
+    hs, ws = classes.shape
+    corners = np.stack([classes[:-1, :-1], classes[1:, :-1], classes[:-1, 1:], classes[1:, 1:]])
+    # Cells across an edge (the fill ground's horizon, the planet's limb) are evaluated per pixel;
+    # seen from high up (space, grazing sky) one cell more on each side, as the glow beside the
+    # limb is a few pixels thick.
+    edge = corners.min(axis=0) != corners.max(axis=0)
+    limb = edge & ((corners == 0) | (corners == 3)).any(axis=0)
+    if need is not None and need.dtype != np.bool_:
+        alpha_rows = need
+        need = None if edge.any() and float(alpha_rows.min()) < 1.0 else np.zeros((1, 1), dtype=bool)
+    else:
+        alpha_rows = None
+    if edge.any() and (need is None or need.any()):
+        grown = limb.copy()
+        grown[1:] |= limb[:-1]
+        grown[:-1] |= limb[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        grown |= edge
+        cy = np.minimum((np.arange(h) * (hs - 1)) // max(h - 1, 1), hs - 2)
+        cx = np.minimum((np.arange(w) * (ws - 1)) // max(w - 1, 1), ws - 2)
+        rows = np.nonzero(grown.any(axis=1)[cy])[0]  # only the pixel rows that meet such cells
+        mask = grown[cy[rows]][:, cx]
+        if need is not None:
+            mask &= need[rows]
+        elif alpha_rows is not None:
+            mask &= alpha_rows[rows] < 1.0
+        ys, xs = np.nonzero(mask)
+        ys = rows[ys]
+        if len(ys):
+            exact_values, _ = _background(*bg_args, xs + 0.5, ys + 0.5)
+            exact_map = np.full((h, w), -1, dtype=np.int32)
+            exact_map[ys, xs] = np.arange(len(ys), dtype=np.int32)
+    return exact_map, exact_values
+
+
 def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: float | None,
                      sky_stride: int = 8, volume_stride: int = 48, slices: int = 24, exposure: float = 1.0,
                      relight: bool = True, ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08),
@@ -224,7 +266,8 @@ def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: fl
     """Coarse sky map and aerial-perspective volume of a frame (see the module's docstring).
 
     `t_far` is the farthest covered distance (ECEF metres) or None when nothing is covered;
-    `need` (H, W) marks the pixels whose background shows (alpha < 1), None for all.
+    `need` (H, W) marks the pixels whose background shows (alpha < 1), None for all; a float array
+    is taken as the alpha itself (tested only on the rows where it matters).
     `backend`: "auto" (numba kernels for CPU tables, torch otherwise) or "torch" (always torch).
     """
     _NUMBA[0] = backend != "torch"
@@ -250,32 +293,7 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
     gy, gx = np.meshgrid(np.linspace(0.5, h - 0.5, hs), np.linspace(0.5, w - 0.5, ws), indexing="ij")
     bg_args = (tabs, camera, sun, k, e_ref, ground_albedo, ground_height_m)
     background, classes = _background(*bg_args, gx, gy)
-    exact_map, exact_values = None, None
-    corners = np.stack([classes[:-1, :-1], classes[1:, :-1], classes[:-1, 1:], classes[1:, 1:]])
-    # Cells across an edge (the fill ground's horizon, the planet's limb) are evaluated per pixel;
-    # seen from high up (space, grazing sky) one cell more on each side, as the glow beside the
-    # limb is a few pixels thick.
-    edge = corners.min(axis=0) != corners.max(axis=0)
-    limb = edge & ((corners == 0) | (corners == 3)).any(axis=0)
-    if edge.any() and (need is None or need.any()):
-        grown = limb.copy()
-        grown[1:] |= limb[:-1]
-        grown[:-1] |= limb[1:]
-        grown[:, 1:] |= grown[:, :-1].copy()
-        grown[:, :-1] |= grown[:, 1:].copy()
-        grown |= edge
-        cy = np.minimum((np.arange(h) * (hs - 1)) // max(h - 1, 1), hs - 2)
-        cx = np.minimum((np.arange(w) * (ws - 1)) // max(w - 1, 1), ws - 2)
-        rows = np.nonzero(grown.any(axis=1)[cy])[0]  # only the pixel rows that meet such cells
-        mask = grown[cy[rows]][:, cx]
-        if need is not None:
-            mask &= need[rows]
-        ys, xs = np.nonzero(mask)
-        ys = rows[ys]
-        if len(ys):
-            exact_values, _ = _background(*bg_args, xs + 0.5, ys + 0.5)
-            exact_map = np.full((h, w), -1, dtype=np.int32)
-            exact_map[ys, xs] = np.arange(len(ys), dtype=np.int32)
+    exact_map, exact_values = _exact_pixels(bg_args, classes, h, w, need)
     sky = background
 
     # --- aerial perspective volume
