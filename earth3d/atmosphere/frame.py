@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from .model import Atmosphere, _vec
 from .tables import Tables
 
 REFERENCE_SUN_ELEVATION_DEG = 60.0
+Array = Any  # a torch tensor, or a numpy array where the frame is assembled in numpy
 
 
 @dataclass
@@ -137,7 +139,7 @@ def _numpy_mode(tabs: Tables) -> bool:
     return tabs.depth_table.device.type == "cpu" and _NUMBA[0]
 
 
-def _eval_sky(tabs: Tables, rays: _Rays, sel: np.ndarray) -> torch.Tensor:
+def _eval_sky(tabs: Tables, rays: _Rays, sel: np.ndarray) -> Array:
     """Sky radiance (M, 3) of the selected rays: numba on the CPU, torch elsewhere."""
     dev = tabs.depth_table.device
     if dev.type == "cpu" and _NUMBA[0]:
@@ -147,7 +149,7 @@ def _eval_sky(tabs: Tables, rays: _Rays, sel: np.ndarray) -> torch.Tensor:
     return tabs.radiance(rays.r[m], rays.mu[m], rays.mu_s[m], rays.nu[m], rays.ground[m])
 
 
-def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[Array, Array, Array]:
     """(in-scattered radiance, optical depth, irradiance at the point), each (..., 3), for segments
     of length d (numpy arrays of one shape).
     """
@@ -164,15 +166,15 @@ def _eval_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> tuple[torch.Tensor,
     return ins.reshape(*shape, 3), tau.reshape(*shape, 3), irr.reshape(*shape, 3)
 
 
-def _lit(irradiance: torch.Tensor, e_ref: torch.Tensor, relight: bool) -> torch.Tensor:
+def _lit(irradiance: Array, e_ref: Array, relight: bool) -> Array:
     if relight:
         return irradiance / e_ref
     return np.ones_like(irradiance) if isinstance(irradiance, np.ndarray) else torch.ones_like(irradiance)
 
 
-def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, e_ref: torch.Tensor,
+def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: Array, e_ref: Array,
                 ground_albedo, ground_height_m: float, px: np.ndarray,
-                py: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+                py: np.ndarray) -> tuple[Array, np.ndarray]:
     """Display-linear background radiance (..., 3) through pixel coordinates, and each ray's class.
 
     Classes: 0 misses the atmosphere, 1 sky, 2 fill ground, 3 sky grazing the planet seen from
@@ -190,6 +192,9 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
         hits_g = (disc >= 0.0) & (rays.rmu < 0.0) & (rays.r_np >= rg) & rays.hits
         d_g = -rays.rmu - np.sqrt(np.maximum(disc, 0.0))
     sky_rays = rays.hits & ~hits_g
+    background: Array
+    sky_mask: Array
+    g_mask: Array
     if xp:
         background = np.zeros((*rays.rmu.shape, 3), dtype=np.float32)
         sky_mask, g_mask = sky_rays, hits_g
@@ -205,8 +210,8 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
             albedo = np.asarray(ground_albedo, dtype=np.float32)
             background[g_mask] = albedo * irradiance / e_ref * np.exp(-tau) + inscatter * k
         else:
-            albedo = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
-            background[g_mask] = albedo * irradiance / e_ref * torch.exp(-tau) + inscatter * k
+            albedo_t = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
+            background[g_mask] = albedo_t * irradiance / e_ref * torch.exp(-tau) + inscatter * k
     classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
     r_cam = float(np.linalg.norm(camera.position * atmosphere_scale(atm)))
     if r_cam > atm.bottom_radius + 50_000.0:
@@ -216,8 +221,8 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: torch.Tensor, 
     return background, classes
 
 
-def _exact_pixels(bg_args: tuple, classes: np.ndarray, h: int, w: int,
-                  need: np.ndarray | None) -> tuple[np.ndarray | None, torch.Tensor | np.ndarray | None]:
+def _exact_pixels(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, float], classes: np.ndarray,
+                  h: int, w: int, need: np.ndarray | None) -> tuple[np.ndarray | None, Array | None]:
     """Per-pixel background where the grid's cells straddle an edge: (H, W) rows into the values, and
     the values (M, 3); (None, None) when there are none.
     """
@@ -282,8 +287,8 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
                       ground_albedo, ground_height_m, need) -> FrameAtmosphere:
     atm = tabs.atm
     w, h = camera.width, camera.height
-    e_ref = reference_irradiance(tabs)
-    k = exposure * math.pi / e_ref  # (3,)
+    e_ref: Array = reference_irradiance(tabs)
+    k: Array = exposure * math.pi / e_ref  # (3,)
     xp = _numpy_mode(tabs)
     if xp:
         e_ref, k = e_ref.numpy().astype(np.float32), k.numpy().astype(np.float32)
@@ -307,6 +312,9 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
         vr = _Rays(tabs, camera, sun, vdirs)
         t = t0 * ((1.0 + t_far / t0) ** (np.arange(slices) / (slices - 1)) - 1.0)  # (K,) ECEF metres
         dist = np.maximum(t[None, None, :] * vr.stretch[..., None] - vr.enter[..., None], 0.0)
+        inscatter: Array
+        tau: Array
+        irradiance: Array
         if xp:  # per ray, its start's terms once
             out = kernels.along_rays(tabs, vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np, vr.ground_np,
                                      dist.reshape(-1, slices)).astype(np.float32).reshape(*dist.shape, 9)
@@ -314,6 +322,7 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
         else:
             ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
             inscatter, tau, irradiance = _eval_point(tabs, ex[0], ex[1], ex[2], ex[3], dist, vr.ground_np[..., None])
+        factor: Array
         if xp:
             factor = _lit(irradiance, e_ref, relight) * np.exp(-tau)
             inscatter = inscatter * k
@@ -327,9 +336,9 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
             factor = _lit(irradiance, e_ref, relight) * torch.exp(-tau)
             inscatter = inscatter * k
             if not vr.hits.all():  # rays that miss the atmosphere (a point there is outside it)
-                miss = torch.as_tensor(~vr.hits, device=sky.device)[..., None, None]
-                factor = torch.where(miss, _lit(irradiance, e_ref, relight), factor)
-                inscatter = torch.where(miss, 0.0, inscatter)
+                miss_t = torch.as_tensor(~vr.hits, device=sky.device)[..., None, None]
+                factor = torch.where(miss_t, _lit(irradiance, e_ref, relight), factor)
+                inscatter = torch.where(miss_t, 0.0, inscatter)
             volume = torch.cat([factor, inscatter], dim=-1).contiguous()  # (Gy, Gx, K, 6)
 
     # --- the sun's disc: radiance E / (pi alpha^2) through the whole atmosphere
