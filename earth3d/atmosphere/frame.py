@@ -181,9 +181,23 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: Array, e_ref: 
     above 50 km.
     """
     atm = tabs.atm
+    xp = _numpy_mode(tabs)
+    r_cam = float(np.linalg.norm(camera.position * atmosphere_scale(atm)))
+    if xp:  # one numba pass per ray
+        scale = atmosphere_scale(atm)
+        s = sun * scale
+        rg = (atm.bottom_radius + max(float(ground_height_m), 0.0) * atm.bottom_radius / WGS84_A
+              if ground_albedo is not None else -1.0)
+        geo = np.array([*(camera.position * scale), *scale, *(s / np.linalg.norm(s)), camera.fx, camera.fy,
+                        camera.cx, camera.cy, rg,
+                        atm.bottom_radius + 50_000.0 if r_cam > atm.bottom_radius + 50_000.0 else -1.0])
+        shade = np.array([*(ground_albedo if ground_albedo is not None else (0.0, 0.0, 0.0)), *k, *(1.0 / e_ref)])
+        shape = np.broadcast_shapes(np.shape(px), np.shape(py))
+        values, cls = kernels.background_rays(tabs, geo, camera.rotation, np.broadcast_to(px, shape),
+                                              np.broadcast_to(py, shape), shade)
+        return values.reshape(*shape, 3), cls.reshape(shape)
     rays = _Rays(tabs, camera, sun, pixel_rays(camera, px, py)[0])
     dev = tabs.depth_table.device
-    xp = _numpy_mode(tabs)
     hits_g = np.zeros(rays.rmu.shape, dtype=bool)
     d_g = np.zeros(rays.rmu.shape)
     if ground_albedo is not None:
@@ -213,7 +227,6 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: Array, e_ref: 
             albedo_t = torch.tensor(ground_albedo, dtype=torch.float32, device=dev)
             background[g_mask] = albedo_t * irradiance / e_ref * torch.exp(-tau) + inscatter * k
     classes = np.where(hits_g, 2, np.where(rays.hits, 1, 0))
-    r_cam = float(np.linalg.norm(camera.position * atmosphere_scale(atm)))
     if r_cam > atm.bottom_radius + 50_000.0:
         mu = np.clip(rays.rmu / rays.r_np, -1.0, 1.0)
         impact = np.where(mu < 0.0, rays.r_np * np.sqrt(1.0 - mu * mu), rays.r_np)

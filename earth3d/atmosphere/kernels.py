@@ -227,6 +227,85 @@ def _along_py(depth, scat, irr, p, r, mu, mu_s, nu, ground, d, out):  # pragma: 
                     out[i, k, 6 + c] = e[c]
 
 
+def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, out, classes):  # pragma: no cover - numba
+    """The background of pixel rays in one pass (`frame._background`'s numpy code, per ray).
+
+    geo: camera position on the atmosphere's sphere (0..2), per-axis scale (3..5), sun direction
+    there (6..8), fx, fy, cx, cy (9..12), fill-ground radius (13, < 0: none), grazing limit (14,
+    < 0: no grazing class). shade: albedo (0..2), k (3..5), 1 / E_ref (6..8).
+    Out (N, 3) display-linear radiance; classes (N,) 0 miss, 1 sky, 2 fill ground, 3 grazing sky.
+    """
+    n = px.shape[0]
+    top = p[1]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
+        s = np.empty(6)
+        sp = np.empty(6)
+        tau = np.empty(3)
+        tmp = np.empty(3)
+        e = np.empty(3)
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)):
+            qx = (px[i] - geo[11]) / geo[9]
+            qy = (py[i] - geo[12]) / geo[10]
+            qn = math.sqrt(qx * qx + qy * qy + 1.0)
+            v0 = (rot[0, 0] * qx + rot[0, 1] * qy + rot[0, 2]) / qn * geo[3]
+            v1 = (rot[1, 0] * qx + rot[1, 1] * qy + rot[1, 2]) / qn * geo[4]
+            v2 = (rot[2, 0] * qx + rot[2, 1] * qy + rot[2, 2]) / qn * geo[5]
+            vn = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            v0, v1, v2 = v0 / vn, v1 / vn, v2 / vn
+            r0 = math.sqrt(geo[0] * geo[0] + geo[1] * geo[1] + geo[2] * geo[2])
+            rmu0 = v0 * geo[0] + v1 * geo[1] + v2 * geo[2]
+            hits = True
+            enter = 0.0
+            if r0 > top:
+                disc = rmu0 * rmu0 - (r0 * r0 - top * top)
+                hits = disc >= 0.0 and rmu0 < 0.0
+                enter = -rmu0 - math.sqrt(max(disc, 0.0)) if hits else 0.0
+            r = top if (hits and enter > 0) else r0
+            rmu = rmu0 + enter
+            mu = min(max(rmu / r, -1.0), 1.0)
+            vs = v0 * geo[6] + v1 * geo[7] + v2 * geo[8]
+            mu_s = min(max((geo[0] * geo[6] + geo[1] * geo[7] + geo[2] * geo[8] + enter * vs) / r, -1.0), 1.0)
+            nu = min(max(vs, -1.0), 1.0)
+            ground = mu < 0.0 and r * r * (mu * mu - 1.0) + p[0] * p[0] >= 0.0
+            hits_g = False
+            d_g = 0.0
+            rg = geo[13]
+            if rg >= 0.0:
+                disc_g = rmu * rmu - r * r + rg * rg
+                hits_g = disc_g >= 0.0 and rmu < 0.0 and r >= rg and hits
+                d_g = -rmu - math.sqrt(max(disc_g, 0.0))
+            for c in range(3):
+                out[i, c] = 0.0
+            if hits_g:
+                r_p = min(max(math.sqrt(max(d_g * d_g + 2.0 * r * mu * d_g + r * r, 0.0)), p[0]), p[1])
+                mu_p = min(max((r * mu + d_g) / r_p, -1.0), 1.0)
+                mu_s_p = min(max((r * mu_s + d_g * nu) / r_p, -1.0), 1.0)
+                _optical_depth(depth, p, r, mu, d_g, ground, tau, tmp)
+                _scattering(scat, p, r, mu, mu_s, nu, ground, s)
+                _scattering(scat, p, r_p, mu_p, mu_s_p, nu, ground, sp)
+                for c in range(3):
+                    t = math.exp(-tau[c])
+                    s[c] = max(s[c] - t * sp[c], 0.0)
+                    s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
+                _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+                for c in range(3):
+                    ins = np.float32(_phased(p, s, mu_s, nu, c))
+                    out[i, c] = (np.float32(shade[c]) * np.float32(e[c]) * np.float32(shade[6 + c])
+                                 * np.float32(math.exp(-np.float32(tau[c]))) + ins * np.float32(shade[3 + c]))
+                classes[i] = 2
+            elif hits:
+                _scattering(scat, p, r, mu, mu_s, nu, ground, s)
+                for c in range(3):
+                    out[i, c] = np.float32(_phased(p, s, mu_s, nu, c)) * np.float32(shade[3 + c])
+                classes[i] = 1
+                if geo[14] >= 0.0:
+                    impact = r * math.sqrt(1.0 - mu * mu) if mu < 0.0 else r
+                    if impact < geo[14]:
+                        classes[i] = 3
+            else:
+                classes[i] = 0
+
+
 # One thread below this many rays: on a busy machine a parallel launch can cost more CPU time in
 # waiting threads than a few tens of thousands of lookups take on one.
 _PARALLEL_RAYS = 200_000
@@ -234,6 +313,8 @@ _sky_serial = njit(fastmath=True, cache=True)(_sky_py)
 _sky_parallel = njit(parallel=True, fastmath=True, cache=True)(_sky_py)
 _point_serial = njit(fastmath=True, cache=True)(_point_py)
 _point_parallel = njit(parallel=True, fastmath=True, cache=True)(_point_py)
+_background_serial = njit(fastmath=True, cache=True)(_background_py)
+_background_parallel = njit(parallel=True, fastmath=True, cache=True)(_background_py)
 _along_serial = njit(fastmath=True, cache=True)(_along_py)
 _along_parallel = njit(parallel=True, fastmath=True, cache=True)(_along_py)
 
@@ -306,3 +387,19 @@ def along_rays(tabs: Tables, r, mu, mu_s, nu, ground, d) -> np.ndarray:
     kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu),
            np.ascontiguousarray(ground, dtype=np.bool_).ravel(), d, out)
     return out
+
+
+def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.ndarray, py: np.ndarray,
+                    shade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Background radiance (N, 3) float32 and class (N,) of the rays through pixel coordinates px, py
+    (see `_background_py` for geo and shade).
+    """
+    depth, scat, irr = _arrays(tabs)
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64).ravel()  # noqa: E731
+    px, py = f(px), f(py)
+    out = np.empty((len(px), 3), dtype=np.float32)
+    classes = np.empty(len(px), dtype=np.int64)
+    kernel = _background_parallel if len(px) >= _PARALLEL_RAYS else _background_serial
+    kernel(depth, scat, irr, _params(tabs), f(geo), np.ascontiguousarray(rotation, dtype=np.float64), px, py,
+           f(shade), out, classes)
+    return out, classes
