@@ -227,13 +227,14 @@ def _along_py(depth, scat, irr, p, r, mu, mu_s, nu, ground, d, out):  # pragma: 
                     out[i, k, 6 + c] = e[c]
 
 
-def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, out, classes):  # pragma: no cover - numba
+def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, skip, out, classes):  # pragma: no cover - numba
     """The background of pixel rays in one pass (`frame._background`'s numpy code, per ray).
 
     geo: camera position on the atmosphere's sphere (0..2), per-axis scale (3..5), sun direction
     there (6..8), fx, fy, cx, cy (9..12), fill-ground radius (13, < 0: none), grazing limit (14,
     < 0: no grazing class). shade: albedo (0..2), k (3..5), 1 / E_ref (6..8).
     Out (N, 3) display-linear radiance; classes (N,) 0 miss, 1 sky, 2 fill ground, 3 grazing sky.
+    Fill-ground rays marked in skip (N,) are classified but not shaded (their out is NaN).
     """
     n = px.shape[0]
     top = p[1]
@@ -276,7 +277,11 @@ def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, out, classes): 
                 d_g = -rmu - math.sqrt(max(disc_g, 0.0))
             for c in range(3):
                 out[i, c] = 0.0
-            if hits_g:
+            if hits_g and skip[i]:
+                for c in range(3):
+                    out[i, c] = np.nan
+                classes[i] = 2
+            elif hits_g:
                 r_p = min(max(math.sqrt(max(d_g * d_g + 2.0 * r * mu * d_g + r * r, 0.0)), p[0]), p[1])
                 mu_p = min(max((r * mu + d_g) / r_p, -1.0), 1.0)
                 mu_s_p = min(max((r * mu_s + d_g * nu) / r_p, -1.0), 1.0)
@@ -390,7 +395,7 @@ def along_rays(tabs: Tables, r, mu, mu_s, nu, ground, d) -> np.ndarray:
 
 
 def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.ndarray, py: np.ndarray,
-                    shade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    shade: np.ndarray, skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Background radiance (N, 3) float32 and class (N,) of the rays through pixel coordinates px, py
     (see `_background_py` for geo and shade).
     """
@@ -400,6 +405,26 @@ def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.
     out = np.empty((len(px), 3), dtype=np.float32)
     classes = np.empty(len(px), dtype=np.int64)
     kernel = _background_parallel if len(px) >= _PARALLEL_RAYS else _background_serial
+    skip = np.zeros(len(px), dtype=np.bool_) if skip is None else np.ascontiguousarray(skip, dtype=np.bool_).ravel()
     kernel(depth, scat, irr, _params(tabs), f(geo), np.ascontiguousarray(rotation, dtype=np.float64), px, py,
-           f(shade), out, classes)
+           f(shade), skip, out, classes)
     return out, classes
+
+
+@njit(fastmath=True, cache=True)
+def cell_min(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
+    """(nh, nw): the smallest alpha of the pixels of each cell (pixel row y in cell row cy[y], column
+    x in cx[x]; both non-decreasing).
+    """
+    out = np.ones((nh, nw), dtype=np.float32)
+    h, w = alpha.shape
+    col = np.ones(w, dtype=np.float32)
+    for y in range(h):
+        for x in range(w):  # column minimum over the cell's rows (vectorizes)
+            col[x] = min(col[x], alpha[y, x])
+        if y == h - 1 or cy[y + 1] != cy[y]:
+            j = cy[y]
+            for x in range(w):
+                out[j, cx[x]] = min(out[j, cx[x]], col[x])
+                col[x] = 1.0
+    return out
