@@ -152,11 +152,13 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
                         r2 = wb * (bgrow[b0 * 3 + 2] + (bgrow[b0 * 3 + 3 + 2] - bgrow[b0 * 3 + 2]) * ax)
                     if sy0 <= y < sy1 and sx0 <= x < sx1:
                         xn = cols[4, x]
-                        cos_a = (xn * sun[4] + yn * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yn2)
+                        # float64: the disc's edge spans 1e-5 in cos_a
+                        yd = (y + 0.5 - np.float64(cy)) / np.float64(fy)
+                        cos_a = (xn * sun[4] + yd * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yd * yd)
                         cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0) * wb
-                        r0 += cover * sun[9]
-                        r1 += cover * sun[10]
-                        r2 += cover * sun[11]
+                        r0 += np.float32(cover * sun[9])
+                        r1 += np.float32(cover * sun[10])
+                        r2 += np.float32(cover * sun[11])
                 if a > 0.0:
                     inv_a = np.float32(n_dec) / a
                     c0 = decode[min(int(rgb[y, x, 0] * inv_a + 0.5), n_dec)]
@@ -263,7 +265,7 @@ def composite_numba(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
     bg2 = np.ascontiguousarray(bg, dtype=np.float32).reshape(bg.shape[0], -1)
     vol2 = np.ascontiguousarray(vol, dtype=np.float32).reshape(vol.shape[0], -1)
     kernel(_numpy(rgb), _numpy(alpha), _numpy(depth), bg2, vol2, vol.shape[2],
-           _columns(camera, bg.shape[1], vol.shape[1]), params, _sun_params(camera, fa, sun_radius).astype(np.float32),
+           _columns(camera, bg.shape[1], vol.shape[1]), params, _sun_params(camera, fa, sun_radius),
            _DECODE_NEAREST, _ENCODE_NEAREST, _LOG2_POLY, exact_map, np.ascontiguousarray(exact, dtype=np.float32),
            row_exact, out)
     return torch.from_numpy(out)
