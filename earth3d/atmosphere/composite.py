@@ -9,8 +9,14 @@ exponential shoulder above it that reaches 1 only at infinity, per channel, so c
 knee (everything a splat shows in the reference daylight, and the blue sky) pass unchanged and the
 sun and a bright limb roll off instead of clipping; then the sRGB transfer function.
 
-Two implementations: a fused numba kernel for CPU tensors (one pass over the pixels, lookup tables
-for the transfer functions) and a torch one (any device, exact transfer functions).
+Two implementations: a fused numba kernel for CPU tensors and a torch one (any device, exact
+transfer functions), with the same maths. The numba pass is built for CPU time (about 20 ns a
+covered pixel, 10 a bare one): float32; per row the background and the volume are interpolated to
+the row once, so a pixel reads two background and four volume texels; the slice coordinate
+(log2 from the float's bits and a cubic) and the output encoding run in row loops that vectorize;
+decoding and tone mapping + sRGB are nearest-entry tables (8192 and 16384 + 4096 entries, under
+0.1/255 from the exact functions); one thread below 4 Mpx, as a parallel launch on a busy machine
+costs more CPU time in waiting threads than it saves.
 """
 
 from __future__ import annotations

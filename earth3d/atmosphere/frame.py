@@ -15,6 +15,11 @@ multiplied by pi / E_ref, E_ref the irradiance of a horizontal surface at sea le
 60 degrees high (per channel: the image is white-balanced to that daylight), so a white
 surface in that light reads 1 and the orthophoto colours of splats are kept as they are.
 
+On the CPU the maps are assembled in numpy around numba kernels (`kernels.py`: one pass per
+background ray, one per volume ray over its slices), with no torch operation per frame; fill
+ground under pixels at least 99 % covered is interpolated from every fourth grid point instead of
+shaded (it shows there at most 1 %). On other devices the same maths runs in torch.
+
 Geometry: ECEF points are mapped to the atmosphere's sphere by scaling x, y by R / a and z by
 R / b (a, b the WGS84 semi-axes, R the model's planet radius): the ellipsoid lands exactly on the
 sphere, so the fill ground and the limb sit where the splats' planet is; lengths change by under
