@@ -334,6 +334,24 @@ def _fill_hidden(background: np.ndarray, classes: np.ndarray, skip: np.ndarray,
         background[bad_y, bad_x] = values
 
 
+def _covered_nodes(need: np.ndarray | None, gy: int, gx: int) -> np.ndarray | None:
+    """Volume nodes (gy, gx) that a covered pixel (alpha > 0) interpolates from; None for all
+    (without the alpha, a float `need`).
+    """
+    if need is None or need.dtype == np.bool_:
+        return None
+    h, w = need.shape
+    cy = np.minimum((np.arange(h) * (gy - 1)) // max(h - 1, 1), gy - 2)
+    cx = np.minimum((np.arange(w) * (gx - 1)) // max(w - 1, 1), gx - 2)
+    covered = kernels.cell_max(np.ascontiguousarray(need, dtype=np.float32), cy, cx, gy - 1, gx - 1) > 0.0
+    used = np.zeros((gy, gx), dtype=bool)
+    used[:-1, :-1] |= covered
+    used[1:, :-1] |= covered
+    used[:-1, 1:] |= covered
+    used[1:, 1:] |= covered
+    return used
+
+
 def frame_atmosphere(tabs: Tables, camera: Camera, sun: np.ndarray, *, t_far: float | None,
                      sky_stride: int = 8, volume_stride: int = 48, slices: int = 24, exposure: float = 1.0,
                      relight: bool = True, ground_albedo: tuple[float, float, float] | None = (0.10, 0.10, 0.08),
@@ -389,9 +407,13 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
         inscatter: Array
         tau: Array
         irradiance: Array
-        if xp:  # per ray, its start's terms once
-            out = kernels.along_rays(tabs, vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np, vr.ground_np,
-                                     dist.reshape(-1, slices)).astype(np.float32).reshape(*dist.shape, 9)
+        used = _covered_nodes(need, gyv, gxv) if xp else None
+        if xp:  # per ray, its start's terms once; only rays next to a covered pixel
+            sel = np.ones(gyv * gxv, dtype=bool) if used is None else used.ravel()
+            out = np.zeros((gyv * gxv, slices, 9), dtype=np.float32)
+            r_, mu_, mu_s_, nu_, g_ = (x.ravel()[sel] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np, vr.ground_np))
+            out[sel] = kernels.along_rays(tabs, r_, mu_, mu_s_, nu_, g_, dist.reshape(-1, slices)[sel])
+            out = out.reshape(*dist.shape, 9)
             inscatter, tau, irradiance = out[..., :3], out[..., 3:6], out[..., 6:]
         else:
             ex = [x[..., None] for x in (vr.r_np, vr.mu_np, vr.mu_s_np, vr.nu_np)]
@@ -404,6 +426,9 @@ def _frame_atmosphere(tabs, camera, sun, t_far, sky_stride, volume_stride, slice
                 miss = (~vr.hits)[..., None, None]
                 factor = np.where(miss, _lit(irradiance, e_ref, relight), factor)
                 inscatter = np.where(miss, np.float32(0.0), inscatter)
+            if used is not None:  # nodes no pixel reads: neutral
+                factor[~used] = 1.0
+                inscatter[~used] = 0.0
             volume = torch.from_numpy(np.ascontiguousarray(np.concatenate([factor, inscatter], axis=-1),
                                                            dtype=np.float32))
         else:

@@ -428,3 +428,20 @@ def cell_min(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
                 out[j, cx[x]] = min(out[j, cx[x]], col[x])
                 col[x] = 1.0
     return out
+
+
+@njit(fastmath=True, cache=True)
+def cell_max(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
+    """(nh, nw): the largest alpha of the pixels of each cell (as `cell_min`)."""
+    out = np.zeros((nh, nw), dtype=np.float32)
+    h, w = alpha.shape
+    col = np.zeros(w, dtype=np.float32)
+    for y in range(h):
+        for x in range(w):
+            col[x] = max(col[x], alpha[y, x])
+        if y == h - 1 or cy[y + 1] != cy[y]:
+            j = cy[y]
+            for x in range(w):
+                out[j, cx[x]] = max(out[j, cx[x]], col[x])
+                col[x] = 0.0
+    return out
