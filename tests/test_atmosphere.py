@@ -146,7 +146,8 @@ def test_numba_and_torch_passes_agree(tabs):
 
 
 def test_hidden_fill_ground_is_interpolated_without_visible_change(tabs):
-    # Fill ground under nearly opaque splats is interpolated, not shaded: the image must not change.
+    # Fill ground under nearly opaque splats is interpolated, not shaded, and volume rays no covered
+    # pixel reads are skipped (both only with the alpha as `need`): the image must not change.
     cam = Camera.from_geodetic(LON, LAT, 3000.0, 30.0, -10.0, width=160, height=120)
     frame = flat_frame(cam, 0.3, 6_000.0)
     frame.alpha[:] = 0.0
