@@ -315,21 +315,9 @@ def _fill_hidden(background: np.ndarray, classes: np.ndarray, skip: np.ndarray,
     """Fills the unshaded grid points bilinearly from the lattice where its four corners are fill
     ground; shades the others.
     """
-    hs, ws = classes.shape
-    ys, xs = np.nonzero(skip & (classes == 2))
-    if not len(ys):
-        return
-    y0 = (ys // _LATTICE) * _LATTICE
-    x0 = (xs // _LATTICE) * _LATTICE
-    y1, x1 = np.minimum(y0 + _LATTICE, hs - 1), np.minimum(x0 + _LATTICE, ws - 1)
-    ok = (classes[y0, x0] == 2) & (classes[y0, x1] == 2) & (classes[y1, x0] == 2) & (classes[y1, x1] == 2)
-    ay = ((ys - y0) / np.maximum(y1 - y0, 1)).astype(np.float32)[:, None]
-    ax = ((xs - x0) / np.maximum(x1 - x0, 1)).astype(np.float32)[:, None]
-    top = background[y0, x0] * (1 - ax) + background[y0, x1] * ax
-    bottom = background[y1, x0] * (1 - ax) + background[y1, x1] * ax
-    background[ys, xs] = top * (1 - ay) + bottom * ay
-    if not ok.all():
-        bad_y, bad_x = ys[~ok], xs[~ok]
+    bad = kernels.fill_from_lattice(background, classes, skip, _LATTICE)
+    if bad.any():
+        bad_y, bad_x = np.nonzero(bad)
         values, _ = _background(*bg_args, gx[bad_y, bad_x], gy[bad_y, bad_x])
         background[bad_y, bad_x] = values
 

@@ -445,3 +445,31 @@ def cell_max(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
                 out[j, cx[x]] = max(out[j, cx[x]], col[x])
                 col[x] = 0.0
     return out
+
+
+@njit(fastmath=True, cache=True)
+def fill_from_lattice(background, classes, skip, step):  # pragma: no cover - numba
+    """Bilinear fill of the skipped fill-ground points (class 2) of background (hs, ws, 3) from the
+    points every `step` (and the last row and column); returns the skipped points whose four
+    lattice corners are not all fill ground (left as they are).
+    """
+    hs, ws = classes.shape
+    bad = np.zeros((hs, ws), dtype=np.bool_)
+    for y in range(hs):
+        y0 = (y // step) * step
+        y1 = min(y0 + step, hs - 1)
+        ay = (y - y0) / max(y1 - y0, 1)
+        for x in range(ws):
+            if not skip[y, x] or classes[y, x] != 2:
+                continue
+            x0 = (x // step) * step
+            x1 = min(x0 + step, ws - 1)
+            if classes[y0, x0] != 2 or classes[y0, x1] != 2 or classes[y1, x0] != 2 or classes[y1, x1] != 2:
+                bad[y, x] = True
+                continue
+            ax = (x - x0) / max(x1 - x0, 1)
+            for c in range(3):
+                top = background[y0, x0, c] * (1 - ax) + background[y0, x1, c] * ax
+                bottom = background[y1, x0, c] * (1 - ax) + background[y1, x1, c] * ax
+                background[y, x, c] = top * (1 - ay) + bottom * ay
+    return bad
