@@ -32,7 +32,6 @@ from ..geometry import Camera
 from .frame import FrameAtmosphere
 
 KNEE = 0.8
-_LUT = 4096
 _X_MAX = 64.0  # linear values above this encode as 1 (the shoulder is within 1e-100 of 1 there)
 
 
@@ -52,16 +51,6 @@ def tone_map(x: torch.Tensor, knee: float = KNEE) -> torch.Tensor:
     x = x.clamp_min(0.0)
     span = 1.0 - knee
     return torch.where(x <= knee, x, knee + span * (1.0 - torch.exp(-(x - knee) / span)))
-
-
-def _luts() -> tuple[np.ndarray, np.ndarray]:
-    c = torch.linspace(0.0, 1.0, _LUT, dtype=torch.float64)
-    decode = srgb_to_linear(c)
-    encode = linear_to_srgb(tone_map((c * c) * _X_MAX))
-    return decode.numpy().astype(np.float32), encode.numpy().astype(np.float32)
-
-
-_DECODE, _ENCODE = _luts()
 
 
 def sun_window(camera: Camera, fa: FrameAtmosphere, radius: float) -> tuple[int, int, int, int]:
