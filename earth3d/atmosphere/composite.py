@@ -30,6 +30,7 @@ from numba import njit, prange
 
 from ..geometry import Camera
 from .frame import FrameAtmosphere
+from .kernels import serial_and_parallel
 
 KNEE = 0.8
 _X_MAX = 64.0  # linear values above this encode as 1 (the shoulder is within 1e-100 of 1 there)
@@ -212,8 +213,7 @@ def _enc_index(x, n1, s2, n_enc):
     return min(_ENC_N1 + int((x - np.float32(1.0)) * s2), n_enc)
 
 
-_composite_serial = njit(fastmath=True, cache=True)(_composite_py)
-_composite_parallel = njit(parallel=True, fastmath=True, cache=True)(_composite_py)
+_composite_serial, _composite_parallel = serial_and_parallel(_composite_py)
 
 
 def _sun_params(camera: Camera, fa: FrameAtmosphere, radius: float) -> np.ndarray:

@@ -8,6 +8,7 @@ frame costs more than the arithmetic; these kernels do one pass per ray with sca
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import njit, prange
@@ -314,14 +315,25 @@ def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, skip, out, clas
 # One thread below this many rays: on a busy machine a parallel launch can cost more CPU time in
 # waiting threads than a few tens of thousands of lookups take on one.
 _PARALLEL_RAYS = 200_000
-_sky_serial = njit(fastmath=True, cache=True)(_sky_py)
-_sky_parallel = njit(parallel=True, fastmath=True, cache=True)(_sky_py)
-_point_serial = njit(fastmath=True, cache=True)(_point_py)
-_point_parallel = njit(parallel=True, fastmath=True, cache=True)(_point_py)
-_background_serial = njit(fastmath=True, cache=True)(_background_py)
-_background_parallel = njit(parallel=True, fastmath=True, cache=True)(_background_py)
-_along_serial = njit(fastmath=True, cache=True)(_along_py)
-_along_parallel = njit(parallel=True, fastmath=True, cache=True)(_along_py)
+
+
+def serial_and_parallel(py_func):
+    """Two njit dispatchers of `py_func`, one thread and prange, cached apart: numba's cache index
+    ignores the `parallel` flag, so one function compiled both ways would share one entry.
+    """
+    out = []
+    for suffix, parallel in (("serial", False), ("parallel", True)):
+        f = types.FunctionType(py_func.__code__, py_func.__globals__, f"{py_func.__name__}_{suffix}",
+                               py_func.__defaults__, py_func.__closure__)
+        f.__qualname__ = f"{py_func.__qualname__}_{suffix}"
+        out.append(njit(parallel=parallel, fastmath=True, cache=True)(f))
+    return tuple(out)
+
+
+_sky_serial, _sky_parallel = serial_and_parallel(_sky_py)
+_point_serial, _point_parallel = serial_and_parallel(_point_py)
+_background_serial, _background_parallel = serial_and_parallel(_background_py)
+_along_serial, _along_parallel = serial_and_parallel(_along_py)
 
 
 def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out) -> None:
