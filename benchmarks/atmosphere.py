@@ -4,7 +4,9 @@ Builds a store from a real DEM + orthophoto pair (default: the Rocky Mountain pa
 oblique view from 9 km above its lowest ground at a 25 degree downward pitch with the CPU
 rasterizer, then applies the atmosphere to that frame. Prints the median CPU time (all threads,
 `time.process_time`) of each over --frames runs after a warm-up, and their ratio. CPU time, not
-wall time, because the machine may be shared: the ratio is what to read.
+wall time, because the machine may be shared: the ratio is what to read. Then the CPU time of
+each part of the atmosphere (sky map with the exact edge pixels and the sun, aerial-perspective
+volume, per-pixel pass) and its share.
 
     python benchmarks/atmosphere.py [--data ../shared/data] [--frames 5]
     python benchmarks/atmosphere.py --dem ../shared/data/dem/bigtujunga_utm11_30m.tif   # a denser store
