@@ -15,8 +15,8 @@ import torch
 import earth3d
 from earth3d import Camera
 from earth3d.atmosphere import Atmosphere, Sky, Sun, apply_atmosphere, kernels, tables
-from earth3d.atmosphere.composite import composite_torch
-from earth3d.atmosphere.frame import frame_atmosphere
+from earth3d.atmosphere.composite import composite_numba, composite_torch
+from earth3d.atmosphere.frame import _hidden_ground, frame_atmosphere
 from earth3d.atmosphere.model import distance_to_bottom, intersects_ground
 from earth3d.atmosphere.tables import Tables, optical_depth_table
 from earth3d.errors import InputError
@@ -143,6 +143,31 @@ def test_numba_and_torch_passes_agree(tabs):
                           volume_stride=sky.volume_stride, slices=sky.slices)
     ref = composite_torch(frame.rgb, frame.alpha, frame.depth, fa, cam, tabs.atm.sun_angular_radius)
     assert float((fast - ref).abs().max()) < 2.5 / 255
+
+
+def test_hidden_fill_ground_is_interpolated_without_visible_change(tabs):
+    # Fill ground under nearly opaque splats is interpolated, not shaded, and volume rays no covered
+    # pixel reads are skipped (both only with the alpha as `need`): the image must not change.
+    cam = Camera.from_geodetic(LON, LAT, 3000.0, 30.0, -10.0, width=160, height=120)
+    frame = flat_frame(cam, 0.3, 6_000.0)
+    frame.alpha[:] = 0.0
+    frame.alpha[60:] = 0.995
+    frame.alpha[60:, :40] = 0.5
+    frame.rgb *= frame.alpha[..., None]
+    alpha = frame.alpha.numpy()
+    sun = Sun.from_horizon(200.0, 30.0, LON, LAT).direction
+    args = dict(t_far=6_000.0 * 1.2, ground_height_m=2500.0)
+    skipped = frame_atmosphere(tabs, cam, sun, need=alpha, **args)
+    shaded = frame_atmosphere(tabs, cam, sun, need=alpha < 1.0, **args)
+    hidden = _hidden_ground(alpha, *shaded.background.shape[:2])
+    assert hidden is not None and hidden.sum() > 50  # the path is taken
+    radius = tabs.atm.sun_angular_radius
+    a = composite_numba(frame.rgb, frame.alpha, frame.depth, skipped, cam, radius)
+    b = composite_numba(frame.rgb, frame.alpha, frame.depth, shaded, cam, radius)
+    assert float((a - b).abs().max()) < 0.1 / 255  # (unfilled: 0.2 / 255)
+    visible = ~hidden[:-1, :-1]  # where the background shows, the maps are the same
+    np.testing.assert_allclose(skipped.background.numpy()[:-1, :-1][visible],
+                               shaded.background.numpy()[:-1, :-1][visible], atol=1e-6)
 
 
 def test_frame_maps_numba_match_torch(tabs):

@@ -105,18 +105,26 @@ def apply_atmosphere(output: RenderOutput, camera: Camera, sky: Sky | Sun | None
     device = output.rgb.device
     tabs = tables(sky.atmosphere, device)
     rgb, alpha, depth = output.rgb.float(), output.alpha.float(), output.depth.float()
-    covered = alpha > 0
+    if device.type == "cpu":  # numpy: torch would start its thread pool for each of these
+        alpha_np = alpha.detach().numpy()
+        any_covered = bool(alpha_np.max() > 0) if alpha_np.size else False
+        need = alpha_np  # frame_atmosphere tests alpha < 1 only where it matters
+        depth_max = float(depth.detach().numpy().max()) if any_covered else 0.0
+    else:
+        any_covered = bool((alpha > 0).any())
+        need = (alpha < 1.0).cpu().numpy()
+        depth_max = float(depth.max()) if any_covered else 0.0
     t_far = None
-    if bool(covered.any()):
+    if any_covered:
         corner = math.sqrt(1.0 + (max(camera.cx, camera.width - camera.cx) / camera.fx) ** 2
                            + (max(camera.cy, camera.height - camera.cy) / camera.fy) ** 2)
-        t_far = float(depth.max()) * corner
+        t_far = depth_max * corner
     sun = sky.sun_for(camera)
     with torch.no_grad():
         fa = frame_atmosphere(tabs, camera, sun.direction, t_far=t_far, sky_stride=int(sky.sky_stride),
                               volume_stride=int(sky.volume_stride), slices=int(sky.slices), exposure=sky.exposure,
                               relight=sky.relight, ground_albedo=sky.ground_albedo,
-                              ground_height_m=sky.ground_height_m, need=(alpha < 1.0).cpu().numpy())
+                              ground_height_m=sky.ground_height_m, need=need)
         radius = sky.atmosphere.sun_angular_radius
         if device.type == "cpu":
             new = composite_numba(rgb, alpha, depth, fa, camera, radius)

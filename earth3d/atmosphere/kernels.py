@@ -8,6 +8,7 @@ frame costs more than the arithmetic; these kernels do one pass per ray with sca
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import njit, prange
@@ -32,25 +33,25 @@ def _axis(u, n):
 
 @njit(fastmath=True)
 def _bilinear(tex, u, v, out):
-    c_n, h, w = tex.shape
+    h, w, c_n = tex.shape
     i, a = _axis(u, w)
     j, b = _axis(v, h)
     for c in range(c_n):
-        out[c] = ((tex[c, j, i] * (1 - a) + tex[c, j, i + 1] * a) * (1 - b)
-                  + (tex[c, j + 1, i] * (1 - a) + tex[c, j + 1, i + 1] * a) * b)
+        out[c] = ((tex[j, i, c] * (1 - a) + tex[j, i + 1, c] * a) * (1 - b)
+                  + (tex[j + 1, i, c] * (1 - a) + tex[j + 1, i + 1, c] * a) * b)
 
 
 @njit(fastmath=True)
 def _trilinear_add(tex, x, y, z, weight, out):
-    c_n, d, h, w = tex.shape
+    d, h, w, c_n = tex.shape
     i, a = _axis(x, w)
     j, b = _axis(y, h)
     k, e = _axis(z, d)
     for c in range(c_n):
-        lo = ((tex[c, k, j, i] * (1 - a) + tex[c, k, j, i + 1] * a) * (1 - b)
-              + (tex[c, k, j + 1, i] * (1 - a) + tex[c, k, j + 1, i + 1] * a) * b)
-        hi = ((tex[c, k + 1, j, i] * (1 - a) + tex[c, k + 1, j, i + 1] * a) * (1 - b)
-              + (tex[c, k + 1, j + 1, i] * (1 - a) + tex[c, k + 1, j + 1, i + 1] * a) * b)
+        lo = ((tex[k, j, i, c] * (1 - a) + tex[k, j, i + 1, c] * a) * (1 - b)
+              + (tex[k, j + 1, i, c] * (1 - a) + tex[k, j + 1, i + 1, c] * a) * b)
+        hi = ((tex[k + 1, j, i, c] * (1 - a) + tex[k + 1, j, i + 1, c] * a) * (1 - b)
+              + (tex[k + 1, j + 1, i, c] * (1 - a) + tex[k + 1, j + 1, i + 1, c] * a) * b)
         out[c] += weight * (lo * (1 - e) + hi * e)
 
 
@@ -132,7 +133,7 @@ def _irradiance(depth, irr, p, r, mu_s, out, tmp):
     t = min(max((mu_s - cos_h + edge) / (2.0 * edge), 0.0), 1.0)
     visible = t * t * (3.0 - 2.0 * t)
     _tau_top(depth, p, r, mu_s, tmp)
-    n_mu_s, n_r = irr.shape[2], irr.shape[1]
+    n_mu_s, n_r = irr.shape[1], irr.shape[0]
     u = 0.5 / n_mu_s + (mu_s * 0.5 + 0.5) * (1.0 - 1.0 / n_mu_s)
     v = 0.5 / n_r + (r - p[0]) / (p[1] - p[0]) * (1.0 - 1.0 / n_r)
     _bilinear(irr, u, v, out)
@@ -140,41 +141,210 @@ def _irradiance(depth, irr, p, r, mu_s, out, tmp):
         out[c] += p[8 + c] * math.exp(-tmp[c]) * visible * max(mu_s, 0.0)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cover - numba
+_CHUNK = 256  # rays per parallel task: scratch arrays are allocated per chunk, not per ray
+
+
+def _sky_py(depth, scat, p, r, mu, mu_s, nu, ground, out):  # pragma: no cover - numba
     """Out (N, 3): single-scattered radiance of whole rays."""
-    for i in prange(r.shape[0]):
+    n = r.shape[0]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
         s = np.empty(6)
-        _scattering(scat, p, r[i], mu[i], mu_s[i], nu[i], ground[i], s)
-        for c in range(3):
-            out[i, c] = _phased(p, s, mu_s[i], nu[i], c)
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)):
+            _scattering(scat, p, r[i], mu[i], mu_s[i], nu[i], ground[i], s)
+            for c in range(3):
+                out[i, c] = _phased(p, s, mu_s[i], nu[i], c)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: no cover - numba
+def _point_py(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out):  # pragma: no cover - numba
     """Out (N, 9): in-scattered radiance, optical depth, irradiance at the point."""
-    for i in prange(r.shape[0]):
+    n = r.shape[0]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
         s = np.empty(6)
         sp = np.empty(6)
         tau = np.empty(3)
         tmp = np.empty(3)
         e = np.empty(3)
-        ri, mui, musi, nui, di = r[i], mu[i], mu_s[i], nu[i], d[i]
-        r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
-        mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
-        mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
-        _optical_depth(depth, p, ri, mui, di, ground[i], tau, tmp)
-        _scattering(scat, p, ri, mui, musi, nui, ground[i], s)
-        _scattering(scat, p, r_p, mu_p, mu_s_p, nui, ground[i], sp)
-        for c in range(3):
-            t = math.exp(-tau[c])
-            s[c] = max(s[c] - t * sp[c], 0.0)
-            s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
-        _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
-        for c in range(3):
-            out[i, c] = _phased(p, s, musi, nui, c)
-            out[i, 3 + c] = tau[c]
-            out[i, 6 + c] = e[c]
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)):
+            ri, mui, musi, nui, di = r[i], mu[i], mu_s[i], nu[i], d[i]
+            r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
+            mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
+            mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
+            _optical_depth(depth, p, ri, mui, di, ground[i], tau, tmp)
+            _scattering(scat, p, ri, mui, musi, nui, ground[i], s)
+            _scattering(scat, p, r_p, mu_p, mu_s_p, nui, ground[i], sp)
+            for c in range(3):
+                t = math.exp(-tau[c])
+                s[c] = max(s[c] - t * sp[c], 0.0)
+                s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
+            _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+            for c in range(3):
+                out[i, c] = _phased(p, s, musi, nui, c)
+                out[i, 3 + c] = tau[c]
+                out[i, 6 + c] = e[c]
+
+
+def _along_py(depth, scat, irr, p, r, mu, mu_s, nu, ground, d, out):  # pragma: no cover - numba
+    """Out (N, K, 9): `_point_py` at distances d (N, K) along each ray, the terms at the ray's start
+    (its whole-ray scattering, its optical depth to the top) computed once per ray.
+    """
+    n, n_k = d.shape
+    for chunk in prange((n + 15) // 16):
+        s0 = np.empty(6)
+        s = np.empty(6)
+        sp = np.empty(6)
+        tau0 = np.empty(3)
+        tau = np.empty(3)
+        tmp = np.empty(3)
+        e = np.empty(3)
+        for i in range(chunk * 16, min((chunk + 1) * 16, n)):
+            ri, mui, musi, nui, gi = r[i], mu[i], mu_s[i], nu[i], ground[i]
+            _scattering(scat, p, ri, mui, musi, nui, gi, s0)
+            _tau_top(depth, p, ri, -mui if gi else mui, tau0)
+            for k in range(n_k):
+                di = d[i, k]
+                r_p = min(max(math.sqrt(max(di * di + 2.0 * ri * mui * di + ri * ri, 0.0)), p[0]), p[1])
+                mu_p = min(max((ri * mui + di) / r_p, -1.0), 1.0)
+                mu_s_p = min(max((ri * musi + di * nui) / r_p, -1.0), 1.0)
+                # _optical_depth with the start's term reused
+                r_d = r_p
+                mu_d = min(max((ri * mui + di) / r_d, -1.0), 1.0)
+                if gi:
+                    _tau_top(depth, p, r_d, -mu_d, tmp)
+                    for c in range(3):
+                        tau[c] = max(tmp[c] - tau0[c], 0.0)
+                else:
+                    _tau_top(depth, p, r_d, mu_d, tmp)
+                    for c in range(3):
+                        tau[c] = max(tau0[c] - tmp[c], 0.0)
+                _scattering(scat, p, r_p, mu_p, mu_s_p, nui, gi, sp)
+                for c in range(3):
+                    t = math.exp(-tau[c])
+                    s[c] = max(s0[c] - t * sp[c], 0.0)
+                    s[3 + c] = max(s0[3 + c] - t * sp[3 + c], 0.0)
+                _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+                for c in range(3):
+                    out[i, k, c] = _phased(p, s, musi, nui, c)
+                    out[i, k, 3 + c] = tau[c]
+                    out[i, k, 6 + c] = e[c]
+
+
+def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, skip, out, classes):  # pragma: no cover - numba
+    """The background of pixel rays in one pass (`frame._background`'s numpy code, per ray).
+
+    geo: camera position on the atmosphere's sphere (0..2), per-axis scale (3..5), sun direction
+    there (6..8), fx, fy, cx, cy (9..12), fill-ground radius (13, < 0: none), grazing limit (14,
+    < 0: no grazing class). shade: albedo (0..2), k (3..5), 1 / E_ref (6..8).
+    Out (N, 3) display-linear radiance; classes (N,) 0 miss, 1 sky, 2 fill ground, 3 grazing sky.
+    Fill-ground rays marked in skip (N,) are classified but not shaded (their out is NaN).
+    """
+    n = px.shape[0]
+    top = p[1]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
+        s = np.empty(6)
+        sp = np.empty(6)
+        tau = np.empty(3)
+        tmp = np.empty(3)
+        e = np.empty(3)
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n)):
+            qx = (px[i] - geo[11]) / geo[9]
+            qy = (py[i] - geo[12]) / geo[10]
+            qn = math.sqrt(qx * qx + qy * qy + 1.0)
+            v0 = (rot[0, 0] * qx + rot[0, 1] * qy + rot[0, 2]) / qn * geo[3]
+            v1 = (rot[1, 0] * qx + rot[1, 1] * qy + rot[1, 2]) / qn * geo[4]
+            v2 = (rot[2, 0] * qx + rot[2, 1] * qy + rot[2, 2]) / qn * geo[5]
+            vn = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            v0, v1, v2 = v0 / vn, v1 / vn, v2 / vn
+            r0 = math.sqrt(geo[0] * geo[0] + geo[1] * geo[1] + geo[2] * geo[2])
+            rmu0 = v0 * geo[0] + v1 * geo[1] + v2 * geo[2]
+            hits = True
+            enter = 0.0
+            if r0 > top:
+                disc = rmu0 * rmu0 - (r0 * r0 - top * top)
+                hits = disc >= 0.0 and rmu0 < 0.0
+                enter = -rmu0 - math.sqrt(max(disc, 0.0)) if hits else 0.0
+            r = top if (hits and enter > 0) else r0
+            rmu = rmu0 + enter
+            mu = min(max(rmu / r, -1.0), 1.0)
+            vs = v0 * geo[6] + v1 * geo[7] + v2 * geo[8]
+            mu_s = min(max((geo[0] * geo[6] + geo[1] * geo[7] + geo[2] * geo[8] + enter * vs) / r, -1.0), 1.0)
+            nu = min(max(vs, -1.0), 1.0)
+            ground = mu < 0.0 and r * r * (mu * mu - 1.0) + p[0] * p[0] >= 0.0
+            hits_g = False
+            d_g = 0.0
+            rg = geo[13]
+            if rg >= 0.0:
+                disc_g = rmu * rmu - r * r + rg * rg
+                hits_g = disc_g >= 0.0 and rmu < 0.0 and r >= rg and hits
+                d_g = -rmu - math.sqrt(max(disc_g, 0.0))
+            for c in range(3):
+                out[i, c] = 0.0
+            if hits_g and skip[i]:
+                for c in range(3):
+                    out[i, c] = np.nan
+                classes[i] = 2
+            elif hits_g:
+                r_p = min(max(math.sqrt(max(d_g * d_g + 2.0 * r * mu * d_g + r * r, 0.0)), p[0]), p[1])
+                mu_p = min(max((r * mu + d_g) / r_p, -1.0), 1.0)
+                mu_s_p = min(max((r * mu_s + d_g * nu) / r_p, -1.0), 1.0)
+                _optical_depth(depth, p, r, mu, d_g, ground, tau, tmp)
+                _scattering(scat, p, r, mu, mu_s, nu, ground, s)
+                _scattering(scat, p, r_p, mu_p, mu_s_p, nu, ground, sp)
+                for c in range(3):
+                    t = math.exp(-tau[c])
+                    s[c] = max(s[c] - t * sp[c], 0.0)
+                    s[3 + c] = max(s[3 + c] - t * sp[3 + c], 0.0)
+                _irradiance(depth, irr, p, r_p, mu_s_p, e, tmp)
+                for c in range(3):
+                    ins = np.float32(_phased(p, s, mu_s, nu, c))
+                    out[i, c] = (np.float32(shade[c]) * np.float32(e[c]) * np.float32(shade[6 + c])
+                                 * np.float32(math.exp(-np.float32(tau[c]))) + ins * np.float32(shade[3 + c]))
+                classes[i] = 2
+            elif hits:
+                _scattering(scat, p, r, mu, mu_s, nu, ground, s)
+                for c in range(3):
+                    out[i, c] = np.float32(_phased(p, s, mu_s, nu, c)) * np.float32(shade[3 + c])
+                classes[i] = 1
+                if geo[14] >= 0.0:
+                    impact = r * math.sqrt(1.0 - mu * mu) if mu < 0.0 else r
+                    if impact < geo[14]:
+                        classes[i] = 3
+            else:
+                classes[i] = 0
+
+
+# One thread below this many rays: on a busy machine a parallel launch can cost more CPU time in
+# waiting threads than a few tens of thousands of lookups take on one.
+_PARALLEL_RAYS = 200_000
+
+
+def serial_and_parallel(py_func):
+    """Two njit dispatchers of `py_func`, one thread and prange, cached apart: numba's cache index
+    ignores the `parallel` flag, so one function compiled both ways would share one entry.
+    """
+    out = []
+    for suffix, parallel in (("serial", False), ("parallel", True)):
+        f = types.FunctionType(py_func.__code__, py_func.__globals__, f"{py_func.__name__}_{suffix}",
+                               py_func.__defaults__, py_func.__closure__)
+        f.__qualname__ = f"{py_func.__qualname__}_{suffix}"
+        out.append(njit(parallel=parallel, fastmath=True, cache=True)(f))
+    return tuple(out)
+
+
+_sky_serial, _sky_parallel = serial_and_parallel(_sky_py)
+_point_serial, _point_parallel = serial_and_parallel(_point_py)
+_background_serial, _background_parallel = serial_and_parallel(_background_py)
+_along_serial, _along_parallel = serial_and_parallel(_along_py)
+
+
+def sky_kernel(depth, scat, p, r, mu, mu_s, nu, ground, out) -> None:
+    """Out (N, 3): single-scattered radiance of whole rays (channel-last tables, see `_arrays`)."""
+    (_sky_parallel if len(r) >= _PARALLEL_RAYS else _sky_serial)(depth, scat, p, r, mu, mu_s, nu, ground, out)
+
+
+def point_kernel(depth, scat, irr, p, r, mu, mu_s, nu, d, ground, out) -> None:
+    """Out (N, 9): in-scattered radiance, optical depth, irradiance at the point."""
+    (_point_parallel if len(r) >= _PARALLEL_RAYS else _point_serial)(depth, scat, irr, p, r, mu, mu_s, nu, d,
+                                                                      ground, out)
 
 
 def _params(tabs: Tables) -> np.ndarray:
@@ -186,9 +356,22 @@ def _params(tabs: Tables) -> np.ndarray:
                      atm.sun_angular_radius, *atm.solar_irradiance], dtype=np.float64)
 
 
+_CHANNEL_LAST: dict[int, tuple] = {}
+
+
 def _arrays(tabs: Tables):
-    f = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
-    return f(tabs.depth_table), f(tabs.scattering_table), f(tabs.irradiance_table)
+    """The tables as channel-last float32 arrays (a lookup reads one cache line per corner, not one
+    per channel), made once per table set.
+    """
+    key = id(tabs.scattering_table)
+    hit = _CHANNEL_LAST.get(key)
+    if hit is None or hit[0] is not tabs.scattering_table:
+        f = lambda t: np.ascontiguousarray(np.moveaxis(t.numpy(), 0, -1), dtype=np.float32)  # noqa: E731
+        hit = (tabs.scattering_table, f(tabs.depth_table), f(tabs.scattering_table), f(tabs.irradiance_table))
+        if len(_CHANNEL_LAST) > 8:
+            _CHANNEL_LAST.clear()
+        _CHANNEL_LAST[key] = hit
+    return hit[1:]
 
 
 def sky_radiance(tabs: Tables, r, mu, mu_s, nu, ground) -> np.ndarray:
@@ -209,3 +392,96 @@ def to_point(tabs: Tables, r, mu, mu_s, nu, d, ground) -> np.ndarray:
     point_kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu), f(d),
                  np.ascontiguousarray(ground, dtype=np.bool_), out)
     return out
+
+
+def along_rays(tabs: Tables, r, mu, mu_s, nu, ground, d) -> np.ndarray:
+    """(N, K, 9): `to_point` for K distances d (N, K) along each of N rays (r, mu, mu_s, nu, ground (N,))."""
+    depth, scat, irr = _arrays(tabs)
+    d = np.ascontiguousarray(d, dtype=np.float64)
+    out = np.empty((*d.shape, 9))
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64).ravel()  # noqa: E731
+    kernel = _along_parallel if d.size >= _PARALLEL_RAYS else _along_serial
+    kernel(depth, scat, irr, _params(tabs), f(r), f(mu), f(mu_s), f(nu),
+           np.ascontiguousarray(ground, dtype=np.bool_).ravel(), d, out)
+    return out
+
+
+def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.ndarray, py: np.ndarray,
+                    shade: np.ndarray, skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Background radiance (N, 3) float32 and class (N,) of the rays through pixel coordinates px, py
+    (see `_background_py` for geo and shade).
+    """
+    depth, scat, irr = _arrays(tabs)
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64).ravel()  # noqa: E731
+    px, py = f(px), f(py)
+    out = np.empty((len(px), 3), dtype=np.float32)
+    classes = np.empty(len(px), dtype=np.int64)
+    kernel = _background_parallel if len(px) >= _PARALLEL_RAYS else _background_serial
+    skip = np.zeros(len(px), dtype=np.bool_) if skip is None else np.ascontiguousarray(skip, dtype=np.bool_).ravel()
+    kernel(depth, scat, irr, _params(tabs), f(geo), np.ascontiguousarray(rotation, dtype=np.float64), px, py,
+           f(shade), skip, out, classes)
+    return out, classes
+
+
+@njit(fastmath=True, cache=True)
+def cell_min(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
+    """(nh, nw): the smallest alpha of the pixels of each cell (pixel row y in cell row cy[y], column
+    x in cx[x]; both non-decreasing).
+    """
+    out = np.ones((nh, nw), dtype=np.float32)
+    h, w = alpha.shape
+    col = np.ones(w, dtype=np.float32)
+    for y in range(h):
+        for x in range(w):  # column minimum over the cell's rows (vectorizes)
+            col[x] = min(col[x], alpha[y, x])
+        if y == h - 1 or cy[y + 1] != cy[y]:
+            j = cy[y]
+            for x in range(w):
+                out[j, cx[x]] = min(out[j, cx[x]], col[x])
+                col[x] = 1.0
+    return out
+
+
+@njit(fastmath=True, cache=True)
+def cell_max(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
+    """(nh, nw): the largest alpha of the pixels of each cell (as `cell_min`)."""
+    out = np.zeros((nh, nw), dtype=np.float32)
+    h, w = alpha.shape
+    col = np.zeros(w, dtype=np.float32)
+    for y in range(h):
+        for x in range(w):
+            col[x] = max(col[x], alpha[y, x])
+        if y == h - 1 or cy[y + 1] != cy[y]:
+            j = cy[y]
+            for x in range(w):
+                out[j, cx[x]] = max(out[j, cx[x]], col[x])
+                col[x] = 0.0
+    return out
+
+
+@njit(fastmath=True, cache=True)
+def fill_from_lattice(background, classes, skip, step):  # pragma: no cover - numba
+    """Bilinear fill of the skipped fill-ground points (class 2) of background (hs, ws, 3) from the
+    points every `step` (and the last row and column); returns the skipped points whose four
+    lattice corners are not all fill ground (left as they are).
+    """
+    hs, ws = classes.shape
+    bad = np.zeros((hs, ws), dtype=np.bool_)
+    for y in range(hs):
+        y0 = (y // step) * step
+        y1 = min(y0 + step, hs - 1)
+        ay = (y - y0) / max(y1 - y0, 1)
+        for x in range(ws):
+            if not skip[y, x] or classes[y, x] != 2:
+                continue
+            x0 = (x // step) * step
+            x1 = min(x0 + step, ws - 1)
+            if classes[y0, x0] != 2 or classes[y0, x1] != 2 or classes[y1, x0] != 2 or classes[y1, x1] != 2:
+                bad[y, x] = True
+                continue
+            ax = (x - x0) / max(x1 - x0, 1)
+            for c in range(3):
+                top = background[y0, x0, c] * (1 - ax) + background[y0, x1, c] * ax
+                bottom = background[y1, x0, c] * (1 - ax) + background[y1, x1, c] * ax
+                background[y, x, c] = top * (1 - ay) + bottom * ay
+    return bad
