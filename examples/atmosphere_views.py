@@ -29,7 +29,7 @@ from earth3d import Camera
 from earth3d.atmosphere import Sky, Sun
 from earth3d.raster.read import read_raster
 from earth3d.renderers import CpuRenderer
-from earth3d.store import build
+from earth3d.store import build_store
 from earth3d.stream import Stream
 from earth3d.synth import ProceduralWorld
 from earth3d.video import write_png
@@ -42,7 +42,8 @@ def rmnp_views(data: Path, out: Path, renderer) -> None:
         warnings.simplefilter("ignore")  # the DEM's vertical datum notice
         raster = read_raster(data / "pairs" / "rmnp" / "dem.tif", data / "pairs" / "rmnp" / "rgb.tif")
     ground = float(np.nanmin(raster.height))
-    with tempfile.TemporaryDirectory() as tmp, Stream(build([earth3d.lift(raster)], Path(tmp) / "rmnp")) as stream:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Stream(build_store([earth3d.lift(raster)], Path(tmp) / "rmnp")) as stream:
         cam = Camera.from_geodetic(alt_m=ground + 9000.0, width=1280, height=720, **RMNP_CAMERA)
         lon, lat = RMNP_CAMERA["lon_deg"], RMNP_CAMERA["lat_deg"]
         views = {
@@ -67,7 +68,8 @@ def orbit_view(out: Path, renderer) -> None:
     raster = world.generate(bbox=(-10.0, 30.0, 10.0, 50.0), resolution_m=6000.0)
     altitude = 2_000_000.0
     dip = math.degrees(math.acos(6_371_000.0 / (6_371_000.0 + altitude)))
-    with tempfile.TemporaryDirectory() as tmp, Stream(build([earth3d.lift(raster)], Path(tmp) / "world")) as stream:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Stream(build_store([earth3d.lift(raster)], Path(tmp) / "world")) as stream:
         cam = Camera.from_geodetic(0.0, 22.0, altitude, 0.0, -dip + 12.0, width=1280, height=720, fov_y_deg=60)
         sky = Sky(sun=Sun.from_horizon(270.0, 0.0, 12.0, 40.0), sky_stride=4)  # sets at 12 E: night east of it
         frame = earth3d.render(stream, cam, renderer, atmosphere=sky)
