@@ -51,6 +51,7 @@ LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
 LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
 RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
+BLOCK_PX = 8  # cells per side of the blocks that share candidate channel lists
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
 N_FIELDS = K.N_HYDRO
 F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
@@ -210,104 +211,218 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
             _ = ba
 
 
+@njit(cache=True)
+def _valley(d, half, sk, r0, lk):
+    """Height of a concave valley side at distance d (m) from a channel of half width `half` (see surface)."""
+    x = max(d - half, 0.0)
+    xe = math.sqrt(x * x + r0 * r0)
+    return sk * xe * xe / (xe + lk)
+
+
+@njit(cache=True)
+def _is_river(p, AREA, WET):
+    return AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2
+
+
+@njit(cache=True)
+def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, WET):  # noqa: C901
+    """The channel segments that can shape a block of cells [r0_, r1) x [c0, c1), per level and coarse cell.
+
+    For every level k and every level-k cell (ci, cj) the block touches, the segments of the 5 x 5
+    nodes around it, in the order surface() visits them (nearest first), less those that cannot
+    change any output at any cell of the block: a segment whose lowest possible value over the
+    block exceeds the highest possible surface there (bounded by segments every cell of the block
+    sees), plus a crest's width at level 0, and that cannot be the nearest river bank either.
+    Returns (GEO (kmax + 1, 5): ci0, cj0, nci, ncj, first cell; START; P; S): cell c's segments are
+    P[START[c]:START[c + 1]] (node) and S[...] (sub-segment).
+    """
+    lon_lo, lon_hi = min(lons[c0], lons[c1 - 1]), max(lons[c0], lons[c1 - 1])
+    lat_lo, lat_hi = min(lats[r0_], lats[r1 - 1]), max(lats[r0_], lats[r1 - 1])
+    cmin, cmax = 1.0, 0.0
+    for r in range(r0_, r1):
+        c = math.cos(math.radians(lats[r]))
+        cmin, cmax = min(cmin, c), max(cmax, c)
+    spmin, spmax = math.inf, 0.0
+    for r in range(r0_, r1):
+        for col in range(c0, c1):
+            spmin, spmax = min(spmin, SP[r, col]), max(spmax, SP[r, col])
+    rr = res / math.sqrt(12.0)
+    ksmax = spmax * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
+    GEO = np.empty((kmax + 1, 5), dtype=np.int64)
+    ncand, ncell = 0, 0
+    for k in range(kmax + 1):
+        q = Q0_DEG / (1 << k)
+        ci0, ci1 = int(math.floor((lon_lo + 180.0) / q)), int(math.floor((lon_hi + 180.0) / q))
+        cj0, cj1 = int(math.floor((lat_lo + 90.0) / q)), int(math.floor((lat_hi + 90.0) / q))
+        GEO[k, 0], GEO[k, 1], GEO[k, 2], GEO[k, 3], GEO[k, 4] = ci0, cj0, ci1 - ci0 + 1, cj1 - cj0 + 1, ncell
+        ncell += (ci1 - ci0 + 1) * (cj1 - cj0 + 1)
+        ncand += (ci1 - ci0 + 5) * (cj1 - cj0 + 5) * _nseg(k)
+    LB = np.empty(ncand)
+    RB = np.empty(ncand)
+    PID = np.empty(ncand, dtype=np.int64)
+    ub, ubr = math.inf, math.inf
+    n = 0
+    for k in range(kmax + 1):
+        q = Q0_DEG / (1 << k)
+        lk = CONCAVE * q * M_PER_DEG
+        sklo, skhi = spmin * GAMMA ** k, spmax * GAMMA ** k
+        ci0, cj0, nci, ncj = GEO[k, 0], GEO[k, 1], GEO[k, 2], GEO[k, 3]
+        for jj in range(cj0 - 2, cj0 + ncj + 2):
+            for ii in range(ci0 - 2, ci0 + nci + 2):
+                p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
+                ok = p >= 0 and not math.isnan(VX[max(p, 0), 0])
+                # a node every cell of the block sees (in each cell's 5 x 5 neighbourhood)
+                every = ci0 + nci - 3 <= ii <= ci0 + 2 and cj0 + ncj - 3 <= jj <= cj0 + 2
+                half = 0.5 * width_m(AREA[p]) if ok and k == 0 else 0.0
+                riv = ok and k == 0 and _is_river(p, AREA, WET)
+                for s in range(_nseg(k)):
+                    PID[n] = p if ok else -1
+                    if not ok:
+                        LB[n], RB[n] = math.inf, math.inf
+                        n += 1
+                        continue
+                    ax, ay, bx, by = VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1]
+                    dx = max(min(ax, bx) - lon_hi, 0.0, lon_lo - max(ax, bx)) * cmin
+                    dy = max(min(ay, by) - lat_hi, 0.0, lat_lo - max(ay, by))
+                    dmin = math.sqrt(dx * dx + dy * dy) * M_PER_DEG
+                    LB[n] = min(VE[p, s], VE[p, s + 1]) + _valley(dmin, half, sklo, rr, lk)
+                    RB[n] = dmin - 5.0 * half if riv else math.inf
+                    if every:
+                        # the farthest cell of the block lies at a corner (distance is convex)
+                        dmax = max(_closest(lon_lo, lat_lo, ax, ay, bx, by, cmax)[0],
+                                   _closest(lon_hi, lat_lo, ax, ay, bx, by, cmax)[0],
+                                   _closest(lon_lo, lat_hi, ax, ay, bx, by, cmax)[0],
+                                   _closest(lon_hi, lat_hi, ax, ay, bx, by, cmax)[0])
+                        ub = min(ub, max(VE[p, s], VE[p, s + 1]) + _valley(dmax, half, skhi, rr, lk))
+                        if riv:
+                            ubr = min(ubr, dmax - half)
+                    n += 1
+    tol = 1e-6 * (1.0 + abs(ub))
+    START = np.empty(ncell + 1, dtype=np.int64)
+    size = 0
+    for k in range(kmax + 1):
+        size += GEO[k, 2] * GEO[k, 3] * 25 * _nseg(k)
+    P = np.empty(size, dtype=np.int64)
+    S = np.empty(size, dtype=np.int64)
+    m, base = 0, 0
+    for k in range(kmax + 1):
+        ci0, cj0, nci, ncj = GEO[k, 0], GEO[k, 1], GEO[k, 2], GEO[k, 3]
+        ns, wi = _nseg(k), nci + 4
+        lim = ub + tol + (2.0 * ksmax if k == 0 else 0.0)
+        for cj in range(cj0, cj0 + ncj):
+            for ci in range(ci0, ci0 + nci):
+                START[GEO[k, 4] + (cj - cj0) * nci + (ci - ci0)] = m
+                for o in range(_SPIRAL.shape[0]):
+                    g = base + ((cj + _SPIRAL[o, 1] - cj0 + 2) * wi + (ci + _SPIRAL[o, 0] - ci0 + 2)) * ns
+                    for s in range(ns):
+                        if PID[g + s] >= 0 and (LB[g + s] <= lim or RB[g + s] <= ubr + 1e-6):
+                            P[m], S[m] = PID[g + s], s
+                            m += 1
+        base += (nci + 4) * (ncj + 4) * ns
+    START[ncell] = m
+    return GEO, START, P, S
+
+
 @njit(parallel=True, cache=True)
-def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, BB, out):  # noqa: C901
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, out):  # noqa: C901
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
     F_WATER: river or lake water fraction of the cell; F_RIVER_DIST: distance (m) to the nearest
     river bank (negative inside); F_AREA: that river's drainage area (m^2); F_LAKE: lake fraction;
     F_SLOPE: hillslope gradient at the cell.
+
+    Cells go in blocks of BLOCK_PX x BLOCK_PX that share one list of candidate channel segments
+    per coarse cell (_block_lists): the result is that of visiting every segment of the 5 x 5
+    nodes around the cell at every level, but most never need a look.
     """
-    for r in prange(lats.shape[0]):
-        lat = lats[r]
-        coslat = math.cos(math.radians(lat))
-        for col in range(lons.shape[0]):
-            lon = lons[col]
-            sp = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed)
-            best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
-            ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
-            f1, f2, n1, n2 = math.inf, math.inf, -1, -1
-            redge, rarea, rwet = math.inf, 0.0, 0.0
-            r0 = res / math.sqrt(12.0)
-            # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
-            lower = 1.0
-            for k in range(1, N_LEVELS):
-                lower *= 1.0 - LOWER * (1.0 - fade(k, res))
-            for k in range(kmax + 1):
-                q = Q0_DEG / (1 << k)
-                sk = sp * GAMMA ** k
-                lk = CONCAVE * q * M_PER_DEG
-                ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
-                for o in range(_SPIRAL.shape[0]):
-                    ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
-                    p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
-                    if p < 0 or math.isnan(VX[p, 0]):
-                        continue
-                    half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
-                    if k == 0 and f2 < math.inf:
-                        # skip a channel whose lowest possible value cannot change any output
-                        bx = max(BB[p, 0] - lon, 0.0, lon - BB[p, 1]) * coslat
-                        by = max(BB[p, 2] - lat, 0.0, lat - BB[p, 3])
-                        dmin = math.sqrt(bx * bx + by * by) * M_PER_DEG
-                        x = max(dmin - half, 0.0)
-                        xe = math.sqrt(x * x + r0 * r0)
-                        lb = min(VE[p, 0], VE[p, NS]) + sk * xe * xe / (xe + lk)
-                        if lb >= f2 and dmin - 5.0 * half >= redge:
-                            continue
-                    for s in range(_nseg(k)):
-                        d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
-                        e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
-                        if k == 0 and AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2:
-                            est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
-                            if d - est < redge:
-                                redge, rarea, rwet = d - est, AREA[p], est
-                        # concave valley side: gradient from 0 at the floor to sk on the upper
-                        # slopes, over a share of the level's spacing; the distance is rounded
-                        # over the cell (a box-averaged V) so coarse cells average fine ones
-                        x = max(d - half, 0.0)
-                        xe = math.sqrt(x * x + r0 * r0)
-                        hill = sk * xe * xe / (xe + lk)
-                        dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
-                        f = e + hill
-                        if f < fmin:
-                            fmin, bch, bhill, bslope = f, e, hill, dh
-                            blake = 0.0
+    h, w = lats.shape[0], lons.shape[0]
+    SP = np.empty((h, w))
+    for r in prange(h):
+        for col in range(w):
+            SP[r, col] = _s_at(lons[col], lats[r], w0, I0[0], J0[0]) * _s_noise(lons[col], lats[r], seed)
+    # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
+    lower = 1.0
+    for k in range(1, N_LEVELS):
+        lower *= 1.0 - LOWER * (1.0 - fade(k, res))
+    r0 = res / math.sqrt(12.0)
+    bs = BLOCK_PX
+    nbi = (w + bs - 1) // bs
+    for bj in prange((h + bs - 1) // bs):
+        for bi in range(nbi):
+            ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
+            GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
+                                            VX, VY, VE, AREA, WET)
+            for r in range(ra, rb):
+                lat = lats[r]
+                coslat = math.cos(math.radians(lat))
+                for col in range(ca, cb):
+                    lon = lons[col]
+                    sp = SP[r, col]
+                    best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
+                    ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
+                    f1, f2, n1, n2 = math.inf, math.inf, -1, -1
+                    redge, rarea = math.inf, 0.0
+                    for k in range(kmax + 1):
+                        q = Q0_DEG / (1 << k)
+                        sk = sp * GAMMA ** k
+                        lk = CONCAVE * q * M_PER_DEG
+                        ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
+                        cell = GEO[k, 4] + (cj - GEO[k, 1]) * GEO[k, 2] + (ci - GEO[k, 0])
+                        for e in range(START[cell], START[cell + 1]):
+                            p, s = P[e], S[e]
+                            half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
+                            d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                            e_ = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                            if k == 0 and _is_river(p, AREA, WET):
+                                est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
+                                if d - est < redge:
+                                    redge, rarea = d - est, AREA[p]
+                            # concave valley side: gradient from 0 at the floor to sk on the upper
+                            # slopes, over a share of the level's spacing; the distance is rounded
+                            # over the cell (a box-averaged V) so coarse cells average fine ones
+                            x = max(d - half, 0.0)
+                            xe = math.sqrt(x * x + r0 * r0)
+                            hill = sk * xe * xe / (xe + lk)
+                            dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
+                            f = e_ + hill
+                            if f < fmin:
+                                fmin, bch, bhill, bslope = f, e_, hill, dh
+                                blake = 0.0
+                                if k == 0:
+                                    # the lake's reach tapers along the channel between node and receiver
+                                    tt = (s + t) / NS
+                                    blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
+                            best = min(best, f)
                             if k == 0:
-                                # the lake's reach tapers along the channel between node and receiver
-                                tt = (s + t) / NS
-                                blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
-                        best = min(best, f)
-                        if k == 0:
-                            if f < f1:
-                                if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
-                                    f2, n2 = f1, n1
-                                f1, n1 = f, p
-                            elif f < f2 and p != n1 and not _linked(n1, p, REC):
-                                f2, n2 = f, p
-                if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
-                    # a crest between two valleys: lowered to the box average over the cell
-                    # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
-                    # keep sharp crests)
-                    hh = (ks - (f2 - f1)) / ks
-                    crest = 0.25 * hh * hh * ks
-                    if best > f1 - crest:
-                        best = f1 - crest
-            o = out[r, col]
-            o[F_CHANNEL] = bch
-            # (unresolved tributaries cut deeper where the valley sides are high)
-            hv = best - bch
-            o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
-            lake_f = 0.0
-            if blake > 0.0:
-                lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
-            river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
-            o[F_WATER] = max(lake_f, river_f)
-            o[F_RIVER_DIST] = redge
-            o[F_AREA] = rarea
-            o[F_LAKE] = lake_f
-            o[F_SLOPE] = bslope
-            _ = rwet
+                                if f < f1:
+                                    if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
+                                        f2, n2 = f1, n1
+                                    f1, n1 = f, p
+                                elif f < f2 and p != n1 and not _linked(n1, p, REC):
+                                    f2, n2 = f, p
+                        if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
+                            # a crest between two valleys: lowered to the box average over the cell
+                            # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
+                            # keep sharp crests)
+                            hh = (ks - (f2 - f1)) / ks
+                            crest = 0.25 * hh * hh * ks
+                            if best > f1 - crest:
+                                best = f1 - crest
+                    o = out[r, col]
+                    o[F_CHANNEL] = bch
+                    # (unresolved tributaries cut deeper where the valley sides are high)
+                    hv = best - bch
+                    o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
+                    lake_f = 0.0
+                    if blake > 0.0:
+                        lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
+                    river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
+                    o[F_WATER] = max(lake_f, river_f)
+                    o[F_RIVER_DIST] = redge
+                    o[F_AREA] = rarea
+                    o[F_LAKE] = lake_f
+                    o[F_SLOPE] = bslope
 
 
 class Network:
@@ -349,9 +464,6 @@ class Network:
         n0 = int(NI[0] * NJ[0])
         _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
                           self.LAKE[:n0], self.WET[:n0])
-        # bounding boxes of the level-0 channels (lon min, max, lat min, max) to skip far ones
-        self.BB = np.stack([np.nanmin(self.VX[:n0], axis=1), np.nanmax(self.VX[:n0], axis=1),
-                            np.nanmin(self.VY[:n0], axis=1), np.nanmax(self.VY[:n0], axis=1)], axis=1)
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
 
@@ -359,7 +471,7 @@ class Network:
         """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
         out = np.empty((lats.size, lons.size, N_FIELDS))
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, self.BB, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, out)
         return out
 
 
