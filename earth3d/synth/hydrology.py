@@ -51,7 +51,7 @@ LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
 LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
 RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
-BLOCK_PX = 8  # cells per side of the blocks that share candidate channel lists
+BLOCK_PX = (8, 4)  # cells per side of the blocks sharing candidate channel lists: fine cells, from SUPER_RES_M
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
 N_FIELDS = K.N_HYDRO
 F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
@@ -225,6 +225,23 @@ def _is_river(p, AREA, WET):
 
 
 @njit(cache=True)
+def _t_range(lon_lo, lon_hi, lat_lo, lat_hi, ax, ay, bx, by, cmin, cmax):
+    """Range of the parameter t of the nearest point of segment a-b (_closest) over a box, at cos(lat) in [cmin, cmax].
+
+    t is linear in the point before clamping, and monotone in cos(lat)^2: its extremes lie at the corners.
+    """
+    ta, tb = 1.0, 0.0
+    for c in (cmin, cmax):
+        ux, uy = (bx - ax) * c, by - ay
+        ll = ux * ux + uy * uy
+        for px in (lon_lo, lon_hi):
+            for py in (lat_lo, lat_hi):
+                t = 0.0 if ll <= 0.0 else min(max(((px - ax) * c * ux + (py - ay) * uy) / ll, 0.0), 1.0)
+                ta, tb = min(ta, t), max(tb, t)
+    return ta, tb
+
+
+@njit(cache=True)
 def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, WET):  # noqa: C901
     """The channel segments that can shape a block of cells [r0_, r1) x [c0, c1), per level and coarse cell.
 
@@ -232,8 +249,9 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     nodes around it, in the order surface() visits them (nearest first), less those that cannot
     change any output at any cell of the block: a segment whose lowest possible value over the
     block exceeds the highest possible surface there (bounded by segments every cell of the block
-    sees), plus a crest's width at level 0, and that cannot be the nearest river bank either.
-    Returns (GEO (kmax + 1, 5): ci0, cj0, nci, ncj, first cell; START; P; S): cell c's segments are
+    sees), plus 1.25 crest widths at level 0 (a crest lowers the surface by at most a quarter width
+    and needs a second valley within one width), and that cannot be the nearest river bank either.
+    Returns (GEO (kmax + 1, 6): ci0, cj0, nci, ncj, first cell, first candidate; START; P; S): cell c's segments are
     P[START[c]:START[c + 1]] (node) and S[...] (sub-segment).
     """
     lon_lo, lon_hi = min(lons[c0], lons[c1 - 1]), max(lons[c0], lons[c1 - 1])
@@ -248,21 +266,23 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
             spmin, spmax = min(spmin, SP[r, col]), max(spmax, SP[r, col])
     rr = res / math.sqrt(12.0)
     ksmax = spmax * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
-    GEO = np.empty((kmax + 1, 5), dtype=np.int64)
+    GEO = np.empty((kmax + 1, 6), dtype=np.int64)
     ncand, ncell = 0, 0
     for k in range(kmax + 1):
         q = Q0_DEG / (1 << k)
         ci0, ci1 = int(math.floor((lon_lo + 180.0) / q)), int(math.floor((lon_hi + 180.0) / q))
         cj0, cj1 = int(math.floor((lat_lo + 90.0) / q)), int(math.floor((lat_hi + 90.0) / q))
         GEO[k, 0], GEO[k, 1], GEO[k, 2], GEO[k, 3], GEO[k, 4] = ci0, cj0, ci1 - ci0 + 1, cj1 - cj0 + 1, ncell
+        GEO[k, 5] = ncand
         ncell += (ci1 - ci0 + 1) * (cj1 - cj0 + 1)
         ncand += (ci1 - ci0 + 5) * (cj1 - cj0 + 5) * _nseg(k)
     LB = np.empty(ncand)
     RB = np.empty(ncand)
     PID = np.empty(ncand, dtype=np.int64)
     ub, ubr = math.inf, math.inf
-    n = 0
-    for k in range(kmax + 1):
+    # finest levels first: their valleys bound the surface tightest, so fewer upper bounds are needed
+    for k in range(kmax, -1, -1):
+        n = GEO[k, 5]
         q = Q0_DEG / (1 << k)
         lk = CONCAVE * q * M_PER_DEG
         sklo, skhi = spmin * GAMMA ** k, spmax * GAMMA ** k
@@ -282,43 +302,48 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                         n += 1
                         continue
                     ax, ay, bx, by = VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1]
-                    dx = max(min(ax, bx) - lon_hi, 0.0, lon_lo - max(ax, bx)) * cmin
-                    dy = max(min(ay, by) - lat_hi, 0.0, lat_lo - max(ay, by))
+                    # the nearest points of the segment to the block's cells lie between ta and tb
+                    ta, tb = _t_range(lon_lo, lon_hi, lat_lo, lat_hi, ax, ay, bx, by, cmin, cmax)
+                    ea, eb = VE[p, s] + ta * (VE[p, s + 1] - VE[p, s]), VE[p, s] + tb * (VE[p, s + 1] - VE[p, s])
+                    xa, xb = ax + ta * (bx - ax), ax + tb * (bx - ax)
+                    ya, yb = ay + ta * (by - ay), ay + tb * (by - ay)
+                    dx = max(min(xa, xb) - lon_hi, 0.0, lon_lo - max(xa, xb)) * cmin
+                    dy = max(min(ya, yb) - lat_hi, 0.0, lat_lo - max(ya, yb))
                     dmin = math.sqrt(dx * dx + dy * dy) * M_PER_DEG
-                    LB[n] = min(VE[p, s], VE[p, s + 1]) + _valley(dmin, half, sklo, rr, lk)
+                    LB[n] = min(ea, eb) + _valley(dmin, half, sklo, rr, lk)
                     RB[n] = dmin - 5.0 * half if riv else math.inf
-                    if every:
+                    if every and (LB[n] < ub or riv):
                         # the farthest cell of the block lies at a corner (distance is convex)
                         dmax = max(_closest(lon_lo, lat_lo, ax, ay, bx, by, cmax)[0],
                                    _closest(lon_hi, lat_lo, ax, ay, bx, by, cmax)[0],
                                    _closest(lon_lo, lat_hi, ax, ay, bx, by, cmax)[0],
                                    _closest(lon_hi, lat_hi, ax, ay, bx, by, cmax)[0])
-                        ub = min(ub, max(VE[p, s], VE[p, s + 1]) + _valley(dmax, half, skhi, rr, lk))
+                        ub = min(ub, max(ea, eb) + _valley(dmax, half, skhi, rr, lk))
                         if riv:
                             ubr = min(ubr, dmax - half)
                     n += 1
     tol = 1e-6 * (1.0 + abs(ub))
+
     START = np.empty(ncell + 1, dtype=np.int64)
     size = 0
     for k in range(kmax + 1):
         size += GEO[k, 2] * GEO[k, 3] * 25 * _nseg(k)
     P = np.empty(size, dtype=np.int64)
     S = np.empty(size, dtype=np.int64)
-    m, base = 0, 0
+    m = 0
     for k in range(kmax + 1):
         ci0, cj0, nci, ncj = GEO[k, 0], GEO[k, 1], GEO[k, 2], GEO[k, 3]
         ns, wi = _nseg(k), nci + 4
-        lim = ub + tol + (2.0 * ksmax if k == 0 else 0.0)
+        lim = ub + tol + (1.25 * ksmax if k == 0 else 0.0)
         for cj in range(cj0, cj0 + ncj):
             for ci in range(ci0, ci0 + nci):
                 START[GEO[k, 4] + (cj - cj0) * nci + (ci - ci0)] = m
                 for o in range(_SPIRAL.shape[0]):
-                    g = base + ((cj + _SPIRAL[o, 1] - cj0 + 2) * wi + (ci + _SPIRAL[o, 0] - ci0 + 2)) * ns
+                    g = GEO[k, 5] + ((cj + _SPIRAL[o, 1] - cj0 + 2) * wi + (ci + _SPIRAL[o, 0] - ci0 + 2)) * ns
                     for s in range(ns):
-                        if PID[g + s] >= 0 and (LB[g + s] <= lim or RB[g + s] <= ubr + 1e-6):
+                        if PID[g + s] >= 0 and (LB[g + s] <= lim or (RB[g + s] < math.inf and RB[g + s] <= ubr + 1e-6)):
                             P[m], S[m] = PID[g + s], s
                             m += 1
-        base += (nci + 4) * (ncj + 4) * ns
     START[ncell] = m
     return GEO, START, P, S
 
@@ -346,7 +371,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     for k in range(1, N_LEVELS):
         lower *= 1.0 - LOWER * (1.0 - fade(k, res))
     r0 = res / math.sqrt(12.0)
-    bs = BLOCK_PX
+    bs = BLOCK_PX[1] if res >= SUPER_RES_M / SUPER else BLOCK_PX[0]
     nbi = (w + bs - 1) // bs
     for bj in prange((h + bs - 1) // bs):
         for bi in range(nbi):
