@@ -184,6 +184,15 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
             lon, lat = node_pos(i, j, k, seed)
             coslat = math.cos(math.radians(lat))
             best, bx, by, be, ba, blv = math.inf, lon, lat, 0.0, 0.0, 0
+            # an upper bound of the distance first (the nearest node of the next coarser level), so
+            # that level-0 channels whose box lies farther are skipped (the nearest point is unchanged)
+            q = Q0_DEG / (1 << (k - 1))
+            p = _lookup(k - 1, int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q)),
+                        I0, J0, NI, NJ, OFF)
+            bound = math.inf
+            if p >= 0 and not math.isnan(VX[p, 0]):
+                for s in range(_nseg(k - 1)):
+                    bound = min(bound, _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)[0])
             for lv in range(k):
                 q = Q0_DEG / (1 << lv)
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
@@ -192,6 +201,15 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
                         p = _lookup(lv, ii, jj, I0, J0, NI, NJ, OFF)
                         if p < 0 or math.isnan(VX[p, 0]):
                             continue
+                        if lv == 0:
+                            x0, x1, y0, y1 = VX[p, 0], VX[p, 0], VY[p, 0], VY[p, 0]
+                            for s in range(1, NS + 1):
+                                x0, x1 = min(x0, VX[p, s]), max(x1, VX[p, s])
+                                y0, y1 = min(y0, VY[p, s]), max(y1, VY[p, s])
+                            dx = max(x0 - lon, 0.0, lon - x1) * coslat
+                            dy = max(y0 - lat, 0.0, lat - y1)
+                            if math.sqrt(dx * dx + dy * dy) * M_PER_DEG > min(bound, best) * (1.0 + 1e-9):
+                                continue
                         for s in range(_nseg(lv)):
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             if d < best:
