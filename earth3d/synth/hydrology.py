@@ -320,6 +320,16 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                         n += 1
                         continue
                     ax, ay, bx, by = VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1]
+                    if not riv:
+                        # a first, looser bound from the segment's box: most segments stop here
+                        dx = max(min(ax, bx) - lon_hi, 0.0, lon_lo - max(ax, bx)) * cmin
+                        dy = max(min(ay, by) - lat_hi, 0.0, lat_lo - max(ay, by))
+                        lb = min(VE[p, s], VE[p, s + 1]) + _valley(math.sqrt(dx * dx + dy * dy) * M_PER_DEG,
+                                                                   half, sklo, rr, lk)
+                        if lb > ub + 1e-6 * (1.0 + abs(ub)) + (1.25 * ksmax if k == 0 else 0.0):
+                            LB[n], RB[n] = lb, math.inf
+                            n += 1
+                            continue
                     # the nearest points of the segment to the block's cells lie between ta and tb
                     ta, tb = _t_range(lon_lo, lon_hi, lat_lo, lat_hi, ax, ay, bx, by, cmin, cmax)
                     ea, eb = VE[p, s] + ta * (VE[p, s + 1] - VE[p, s]), VE[p, s] + tb * (VE[p, s + 1] - VE[p, s])
