@@ -224,6 +224,13 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     for k in range(1, N_LEVELS):
         lower *= 1.0 - LOWER * (1.0 - fade(k, res))
     r0 = res / math.sqrt(12.0)
+    # level-0 channel half widths and whether they carry rivers, once per node
+    n0 = NI[0] * NJ[0]
+    HALF = np.empty(n0)
+    RIV = np.empty(n0, dtype=np.bool_)
+    for p in range(n0):
+        HALF[p] = 0.5 * width_m(AREA[p])
+        RIV[p] = _is_river(p, AREA, WET)
     bs = BLOCK_PX[1] if res >= SUPER_RES_M / SUPER else BLOCK_PX[0]
     nbi = (w + bs - 1) // bs
     for bj in prange((h + bs - 1) // bs):
@@ -249,10 +256,10 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                         cell = GEO[k, 4] + (cj - GEO[k, 1]) * GEO[k, 2] + (ci - GEO[k, 0])
                         for e in range(START[cell], START[cell + 1]):
                             p, s = P[e], S[e]
-                            half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
+                            half = HALF[p] if k == 0 else 0.0
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             e_ = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
-                            if k == 0 and _is_river(p, AREA, WET):
+                            if k == 0 and RIV[p]:
                                 est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
                                 if d - est < redge:
                                     redge, rarea = d - est, AREA[p]
