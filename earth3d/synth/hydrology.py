@@ -36,47 +36,38 @@ from numba import njit, prange
 
 from . import kernel as K
 from .basins import NS, Q0_DEG, level0_window, node_pos, register_seeds
+from .channels import (
+    CONCAVE,
+    GAMMA,
+    RIVER_MIN_M2,
+    SMOOTH_RES_M,
+    SUPER,
+    SUPER_RES_M,
+    WIDTH_M,
+    _block_lists,
+    _closest,
+    _is_river,
+    _lookup,
+    _nseg,
+    width_m,
+)
 from .grid import M_PER_DEG
 from .noise import hash2, noise, rehash, smoothstep, unit
 
 N_LEVELS = 7  # 3.5 km down to 54 m
 BETA = 0.35  # a tributary's channel rises at this share of the hillslope gradient
-GAMMA = 1.25  # hillslope gradient grows by this factor per finer level (relief H < 1)
-CONCAVE = 0.2  # valley sides steepen from the floor to the full gradient over this share of the spacing
 FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in cells
-SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
-SMOOTH_RES_M = 240.0  # cells from this size up round the crests
 LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
 LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
 LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
-RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
-WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
+BLOCK_PX = (8, 4)  # cells per side of the blocks sharing candidate channel lists: fine cells, from SUPER_RES_M
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
 N_FIELDS = K.N_HYDRO
 F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
     K.H_CHANNEL, K.H_HILL, K.H_WATER, K.H_RIVER_DIST, K.H_AREA, K.H_LAKE, K.H_SLOPE)
 
 
-@njit(cache=True)
-def width_m(area):
-    """Channel width (m) at drainage area `area` (m^2)."""
-    return WIDTH_M * math.sqrt(area / 1e8)
-
-
 # ----------------------------------------------------------------------------- the network of a window
-@njit(cache=True)
-def _closest(px, py, ax, ay, bx, by, coslat):
-    """(distance m, parameter t in [0, 1]) from (px, py) to segment a-b, all in degrees, at cos(lat)."""
-    ux = (bx - ax) * coslat
-    uy = by - ay
-    vx = (px - ax) * coslat
-    vy = py - ay
-    ll = ux * ux + uy * uy
-    t = 0.0 if ll <= 0.0 else min(max((vx * ux + vy * uy) / ll, 0.0), 1.0)
-    dx, dy = vx - t * ux, vy - t * uy
-    return math.sqrt(dx * dx + dy * dy) * M_PER_DEG, t
-
-
 @njit(cache=True)
 def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
     """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement."""
@@ -115,27 +106,9 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
 
 
 @njit(cache=True)
-def _lookup(k, ii, jj, I0, J0, NI, NJ, OFF):
-    a, b = jj - J0[k], ii - I0[k]
-    if a < 0 or b < 0 or a >= NJ[k] or b >= NI[k]:
-        return -1
-    return OFF[k] + a * NI[k] + b
-
-
-# node offsets of the 5 x 5 neighbourhood, nearest first
-_SPIRAL = np.array(sorted(((i, j) for i in range(-2, 3) for j in range(-2, 3)),
-                          key=lambda o: (o[0] ** 2 + o[1] ** 2, o)), dtype=np.int64)
-
-
-@njit(cache=True)
 def _linked(a, b, REC):
     """Whether level-0 nodes a and b share a channel end (one drains into the other, or both into one)."""
     return REC[a] == b or REC[b] == a or (REC[a] >= 0 and REC[a] == REC[b])
-
-
-@njit(cache=True)
-def _nseg(k):
-    return NS if k == 0 else 1
 
 
 @njit(cache=True)
@@ -183,6 +156,15 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
             lon, lat = node_pos(i, j, k, seed)
             coslat = math.cos(math.radians(lat))
             best, bx, by, be, ba, blv = math.inf, lon, lat, 0.0, 0.0, 0
+            # an upper bound of the distance first (the nearest node of the next coarser level), so
+            # that level-0 channels whose box lies farther are skipped (the nearest point is unchanged)
+            q = Q0_DEG / (1 << (k - 1))
+            p = _lookup(k - 1, int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q)),
+                        I0, J0, NI, NJ, OFF)
+            bound = math.inf
+            if p >= 0 and not math.isnan(VX[p, 0]):
+                for s in range(_nseg(k - 1)):
+                    bound = min(bound, _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)[0])
             for lv in range(k):
                 q = Q0_DEG / (1 << lv)
                 ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
@@ -191,6 +173,15 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
                         p = _lookup(lv, ii, jj, I0, J0, NI, NJ, OFF)
                         if p < 0 or math.isnan(VX[p, 0]):
                             continue
+                        if lv == 0:
+                            x0, x1, y0, y1 = VX[p, 0], VX[p, 0], VY[p, 0], VY[p, 0]
+                            for s in range(1, NS + 1):
+                                x0, x1 = min(x0, VX[p, s]), max(x1, VX[p, s])
+                                y0, y1 = min(y0, VY[p, s]), max(y1, VY[p, s])
+                            dx = max(x0 - lon, 0.0, lon - x1) * coslat
+                            dy = max(y0 - lat, 0.0, lat - y1)
+                            if math.sqrt(dx * dx + dy * dy) * M_PER_DEG > min(bound, best) * (1.0 + 1e-9):
+                                continue
                         for s in range(_nseg(lv)):
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             if d < best:
@@ -211,103 +202,112 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
 
 
 @njit(parallel=True, cache=True)
-def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, BB, out):  # noqa: C901
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, out):  # noqa: C901
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
     F_WATER: river or lake water fraction of the cell; F_RIVER_DIST: distance (m) to the nearest
     river bank (negative inside); F_AREA: that river's drainage area (m^2); F_LAKE: lake fraction;
     F_SLOPE: hillslope gradient at the cell.
+
+    Cells go in blocks of BLOCK_PX x BLOCK_PX that share one list of candidate channel segments
+    per coarse cell (_block_lists): the result is that of visiting every segment of the 5 x 5
+    nodes around the cell at every level, but most never need a look.
     """
-    for r in prange(lats.shape[0]):
-        lat = lats[r]
-        coslat = math.cos(math.radians(lat))
-        for col in range(lons.shape[0]):
-            lon = lons[col]
-            sp = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed)
-            best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
-            ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
-            f1, f2, n1, n2 = math.inf, math.inf, -1, -1
-            redge, rarea, rwet = math.inf, 0.0, 0.0
-            r0 = res / math.sqrt(12.0)
-            # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
-            lower = 1.0
-            for k in range(1, N_LEVELS):
-                lower *= 1.0 - LOWER * (1.0 - fade(k, res))
-            for k in range(kmax + 1):
-                q = Q0_DEG / (1 << k)
-                sk = sp * GAMMA ** k
-                lk = CONCAVE * q * M_PER_DEG
-                ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
-                for o in range(_SPIRAL.shape[0]):
-                    ii, jj = ci + _SPIRAL[o, 0], cj + _SPIRAL[o, 1]
-                    p = _lookup(k, ii, jj, I0, J0, NI, NJ, OFF)
-                    if p < 0 or math.isnan(VX[p, 0]):
-                        continue
-                    half = 0.5 * width_m(AREA[p]) if k == 0 else 0.0
-                    if k == 0 and f2 < math.inf:
-                        # skip a channel whose lowest possible value cannot change any output
-                        bx = max(BB[p, 0] - lon, 0.0, lon - BB[p, 1]) * coslat
-                        by = max(BB[p, 2] - lat, 0.0, lat - BB[p, 3])
-                        dmin = math.sqrt(bx * bx + by * by) * M_PER_DEG
-                        x = max(dmin - half, 0.0)
-                        xe = math.sqrt(x * x + r0 * r0)
-                        lb = min(VE[p, 0], VE[p, NS]) + sk * xe * xe / (xe + lk)
-                        if lb >= f2 and dmin - 5.0 * half >= redge:
-                            continue
-                    for s in range(_nseg(k)):
-                        d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
-                        e = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
-                        if k == 0 and AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2:
-                            est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e))
-                            if d - est < redge:
-                                redge, rarea, rwet = d - est, AREA[p], est
-                        # concave valley side: gradient from 0 at the floor to sk on the upper
-                        # slopes, over a share of the level's spacing; the distance is rounded
-                        # over the cell (a box-averaged V) so coarse cells average fine ones
-                        x = max(d - half, 0.0)
-                        xe = math.sqrt(x * x + r0 * r0)
-                        hill = sk * xe * xe / (xe + lk)
-                        dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
-                        f = e + hill
-                        if f < fmin:
-                            fmin, bch, bhill, bslope = f, e, hill, dh
-                            blake = 0.0
+    h, w = lats.shape[0], lons.shape[0]
+    SP = np.empty((h, w))
+    for r in prange(h):
+        for col in range(w):
+            SP[r, col] = _s_at(lons[col], lats[r], w0, I0[0], J0[0]) * _s_noise(lons[col], lats[r], seed)
+    # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
+    lower = 1.0
+    for k in range(1, N_LEVELS):
+        lower *= 1.0 - LOWER * (1.0 - fade(k, res))
+    r0 = res / math.sqrt(12.0)
+    # level-0 channel half widths and whether they carry rivers, once per node
+    n0 = NI[0] * NJ[0]
+    HALF = np.empty(n0)
+    RIV = np.empty(n0, dtype=np.bool_)
+    for p in range(n0):
+        HALF[p] = 0.5 * width_m(AREA[p])
+        RIV[p] = _is_river(p, AREA, WET)
+    bs = BLOCK_PX[1] if res >= SUPER_RES_M / SUPER else BLOCK_PX[0]
+    nbi = (w + bs - 1) // bs
+    for bj in prange((h + bs - 1) // bs):
+        for bi in range(nbi):
+            ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
+            GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
+                                            VX, VY, VE, AREA, WET)
+            for r in range(ra, rb):
+                lat = lats[r]
+                coslat = math.cos(math.radians(lat))
+                for col in range(ca, cb):
+                    lon = lons[col]
+                    sp = SP[r, col]
+                    best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
+                    ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
+                    f1, f2, n1, n2 = math.inf, math.inf, -1, -1
+                    redge, rarea = math.inf, 0.0
+                    for k in range(kmax + 1):
+                        q = Q0_DEG / (1 << k)
+                        sk = sp * GAMMA ** k
+                        lk = CONCAVE * q * M_PER_DEG
+                        ci, cj = int(math.floor((lon + 180.0) / q)), int(math.floor((lat + 90.0) / q))
+                        cell = GEO[k, 4] + (cj - GEO[k, 1]) * GEO[k, 2] + (ci - GEO[k, 0])
+                        for e in range(START[cell], START[cell + 1]):
+                            p, s = P[e], S[e]
+                            half = HALF[p] if k == 0 else 0.0
+                            d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
+                            e_ = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                            if k == 0 and RIV[p]:
+                                est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
+                                if d - est < redge:
+                                    redge, rarea = d - est, AREA[p]
+                            # concave valley side: gradient from 0 at the floor to sk on the upper
+                            # slopes, over a share of the level's spacing; the distance is rounded
+                            # over the cell (a box-averaged V) so coarse cells average fine ones
+                            x = max(d - half, 0.0)
+                            xe = math.sqrt(x * x + r0 * r0)
+                            hill = sk * xe * xe / (xe + lk)
+                            dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
+                            f = e_ + hill
+                            if f < fmin:
+                                fmin, bch, bhill, bslope = f, e_, hill, dh
+                                blake = 0.0
+                                if k == 0:
+                                    # the lake's reach tapers along the channel between node and receiver
+                                    tt = (s + t) / NS
+                                    blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
+                            best = min(best, f)
                             if k == 0:
-                                # the lake's reach tapers along the channel between node and receiver
-                                tt = (s + t) / NS
-                                blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
-                        best = min(best, f)
-                        if k == 0:
-                            if f < f1:
-                                if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
-                                    f2, n2 = f1, n1
-                                f1, n1 = f, p
-                            elif f < f2 and p != n1 and not _linked(n1, p, REC):
-                                f2, n2 = f, p
-                if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
-                    # a crest between two valleys: lowered to the box average over the cell
-                    # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
-                    # keep sharp crests)
-                    hh = (ks - (f2 - f1)) / ks
-                    crest = 0.25 * hh * hh * ks
-                    if best > f1 - crest:
-                        best = f1 - crest
-            o = out[r, col]
-            o[F_CHANNEL] = bch
-            # (unresolved tributaries cut deeper where the valley sides are high)
-            hv = best - bch
-            o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
-            lake_f = 0.0
-            if blake > 0.0:
-                lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
-            river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
-            o[F_WATER] = max(lake_f, river_f)
-            o[F_RIVER_DIST] = redge
-            o[F_AREA] = rarea
-            o[F_LAKE] = lake_f
-            o[F_SLOPE] = bslope
-            _ = rwet
+                                if f < f1:
+                                    if n1 >= 0 and n1 != p and not _linked(n1, p, REC):
+                                        f2, n2 = f1, n1
+                                    f1, n1 = f, p
+                                elif f < f2 and p != n1 and not _linked(n1, p, REC):
+                                    f2, n2 = f, p
+                        if k == 0 and n2 >= 0 and not _linked(n1, n2, REC) and f2 < f1 + ks:
+                            # a crest between two valleys: lowered to the box average over the cell
+                            # (the smooth minimum of the two valley sides; cells finer than SMOOTH_RES_M
+                            # keep sharp crests)
+                            hh = (ks - (f2 - f1)) / ks
+                            crest = 0.25 * hh * hh * ks
+                            if best > f1 - crest:
+                                best = f1 - crest
+                    o = out[r, col]
+                    o[F_CHANNEL] = bch
+                    # (unresolved tributaries cut deeper where the valley sides are high)
+                    hv = best - bch
+                    o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
+                    lake_f = 0.0
+                    if blake > 0.0:
+                        lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
+                    river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
+                    o[F_WATER] = max(lake_f, river_f)
+                    o[F_RIVER_DIST] = redge
+                    o[F_AREA] = rarea
+                    o[F_LAKE] = lake_f
+                    o[F_SLOPE] = bslope
 
 
 class Network:
@@ -349,9 +349,6 @@ class Network:
         n0 = int(NI[0] * NJ[0])
         _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
                           self.LAKE[:n0], self.WET[:n0])
-        # bounding boxes of the level-0 channels (lon min, max, lat min, max) to skip far ones
-        self.BB = np.stack([np.nanmin(self.VX[:n0], axis=1), np.nanmax(self.VX[:n0], axis=1),
-                            np.nanmin(self.VY[:n0], axis=1), np.nanmax(self.VY[:n0], axis=1)], axis=1)
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
 
@@ -359,7 +356,7 @@ class Network:
         """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
         out = np.empty((lats.size, lons.size, N_FIELDS))
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, self.BB, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, out)
         return out
 
 
