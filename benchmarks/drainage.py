@@ -6,12 +6,12 @@ are measured with earth3d.metrics.drainage: the share of cells in closed depress
 than 20 m and 1 m, and tau of P(A >= a) ~ a^-tau. Beside them: the real DEMs of the shared data
 (Big Tujunga mountains, Jacksboro hills, Fort Worth plains, eastern Turkey plateau, Para lowland
 forest) and, as the baseline in the same run, the generator of another checkout (default
-/work/main, run in a subprocess with its own PYTHONPATH).
+the revision before the drained relief, `benchmarks/baseline_checkout.py`, run in a subprocess with its own PYTHONPATH).
 
 Bars: share deeper than 20 m <= 1 %; deeper than 1 m no more than the real DEM of the same
 landform; tau inside the range of the real DEMs.
 
-    python benchmarks/drainage.py [--tiles 6] [--baseline /work/main] [--data /work/shared/data]
+    python benchmarks/drainage.py [--tiles 6] [--baseline REV_OR_FOLDER] [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ import tempfile
 import warnings
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baseline_checkout import DEFAULT_REVISION, baseline_checkout, default_data  # noqa: E402
 
 CASES = {  # landform: (find_landform kind, real DEM of the same landform)
     "mountains": ("mountains", "dem/bigtujunga_utm11_30m.tif"),
@@ -82,8 +85,9 @@ def real(data: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tiles", type=int, default=6)
-    ap.add_argument("--baseline", default="/work/main", help="checkout whose generator is the baseline ('' for none)")
-    ap.add_argument("--data", default=os.environ.get("EARTH3D_TEST_DATA", "/work/shared/data"))
+    ap.add_argument("--baseline", default=DEFAULT_REVISION,
+                    help="git revision or checkout folder whose generator is the baseline ('' for none)")
+    ap.add_argument("--data", default=default_data())
     ap.add_argument("--save", help="only write the generated heights to this .npz (baseline mode)")
     args = ap.parse_args()
     if args.save:
@@ -92,11 +96,12 @@ def main() -> None:
         return
     base = None
     if args.baseline:
-        env = dict(os.environ, PYTHONPATH=args.baseline)
+        checkout = baseline_checkout(args.baseline)
+        env = dict(os.environ, PYTHONPATH=checkout)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "base.npz")
             run = subprocess.run([sys.executable, __file__, "--save", path, "--tiles", str(args.tiles)],
-                                 env=env, capture_output=True, text=True, cwd=args.baseline)
+                                 env=env, capture_output=True, text=True, cwd=checkout)
             if run.returncode != 0:
                 raise SystemExit(f"baseline run failed: {run.stderr[-2000:]}")
             with np.load(path) as f:

@@ -6,7 +6,7 @@ Marble at 4 arc-minutes, distance from every GeoNames city over 100,000 inhabita
 to the center of its generated built-up area; Pearson correlation of heights with real DEMs, both
 averaged to 8 km cells.
 
-    EARTH3D_TEST_DATA=/work/shared/data python benchmarks/earth.py [--boxes 24] [--seed 0]
+    python benchmarks/earth.py [--boxes 24] [--seed 0]
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ Real range: the statistics (earth3d.metrics.texture) of random all-valid crops o
 the real image, widened by 15% of their span on each side. Generated: tiles of
 the same size at random places of the land type (biome map / find_landform) for
 several seeds; the bar is that the mean of each generated statistic falls in the
-real range. The baseline is the generator of another checkout (default
-/work/main) run in a subprocess on the same places, in the same run.
+real range. The baseline is the generator of another revision (default: the one before the
+drained relief, `benchmarks/baseline_checkout.py`), run in a subprocess on the same places, in
+the same run.
 
-    python benchmarks/realism.py [--seeds 1 2 3] [--places 2] [--baseline /work/main]
+    python benchmarks/realism.py [--seeds 1 2 3] [--places 2] [--baseline REV_OR_FOLDER]
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baseline_checkout import DEFAULT_REVISION, baseline_checkout  # noqa: E402
 
 DATA = Path(os.environ.get("EARTH3D_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 M_PER_DEG = 111_319.49079327357  # earth3d.synth.grid.M_PER_DEG (kept here: the dump mode imports only synth)
@@ -164,7 +168,7 @@ def baseline_tiles(checkout: str, args) -> dict[str, list[np.ndarray]] | None:
         out = os.path.join(tmp, "tiles.npz")
         cmd = [sys.executable, __file__, "--dump", out, "--places", str(args.places), "--seeds",
                *map(str, args.seeds), "--cases", *args.cases]
-        env = dict(os.environ, PYTHONPATH=checkout)
+        env = dict(os.environ, PYTHONPATH=baseline_checkout(checkout))
         r = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if r.returncode != 0:
             print(f"baseline generator at {checkout} failed:\n{r.stderr[-2000:]}")
@@ -190,7 +194,8 @@ def main() -> None:
     ap.add_argument("--places", type=int, default=2, help="random places per seed and case")
     ap.add_argument("--crops", type=int, default=12, help="random crops of each real image")
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    ap.add_argument("--baseline", default="/work/main", help="checkout whose generator is the baseline ('' for none)")
+    ap.add_argument("--baseline", default=DEFAULT_REVISION,
+                    help="git revision or checkout folder whose generator is the baseline ('' for none)")
     ap.add_argument("--json", help="also write the table to this JSON file")
     ap.add_argument("--dump", help=argparse.SUPPRESS)
     args = ap.parse_args()
