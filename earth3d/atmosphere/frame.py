@@ -297,7 +297,8 @@ def _hidden_ground(need: np.ndarray | None, hs: int, ws: int) -> np.ndarray | No
     h, w = need.shape
     cy = np.minimum((np.arange(h) * (hs - 1)) // max(h - 1, 1), hs - 2)
     cx = np.minimum((np.arange(w) * (ws - 1)) // max(w - 1, 1), ws - 2)
-    opaque = kernels.cell_min(np.ascontiguousarray(need, dtype=np.float32), cy, cx, hs - 1, ws - 1) >= _HIDDEN_ALPHA
+    need32 = np.ascontiguousarray(need, dtype=np.float32)
+    opaque = kernels.cell_extreme(need32, cy, cx, hs - 1, ws - 1, False) >= _HIDDEN_ALPHA
     hidden = np.ones((hs, ws), dtype=bool)
     hidden[:-1, :-1] &= opaque
     hidden[1:, :-1] &= opaque
@@ -331,7 +332,7 @@ def _covered_nodes(need: np.ndarray | None, gy: int, gx: int) -> np.ndarray | No
     h, w = need.shape
     cy = np.minimum((np.arange(h) * (gy - 1)) // max(h - 1, 1), gy - 2)
     cx = np.minimum((np.arange(w) * (gx - 1)) // max(w - 1, 1), gx - 2)
-    covered = kernels.cell_max(np.ascontiguousarray(need, dtype=np.float32), cy, cx, gy - 1, gx - 1) > 0.0
+    covered = kernels.cell_extreme(np.ascontiguousarray(need, dtype=np.float32), cy, cx, gy - 1, gx - 1, True) > 0.0
     used = np.zeros((gy, gx), dtype=bool)
     used[:-1, :-1] |= covered
     used[1:, :-1] |= covered

@@ -424,39 +424,25 @@ def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.
 
 
 @njit(fastmath=True, cache=True)
-def cell_min(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
-    """(nh, nw): the smallest alpha of the pixels of each cell (pixel row y in cell row cy[y], column
-    x in cx[x]; both non-decreasing).
+def cell_extreme(alpha, cy, cx, nh, nw, largest):  # pragma: no cover - numba
+    """(nh, nw): the smallest (or with `largest`, the largest) alpha of the pixels of each cell (pixel
+    row y in cell row cy[y], column x in cx[x]; both non-decreasing). Cells start at 1 (smallest) or
+    0 (largest); the largest is taken as the smallest of the negated values.
     """
-    out = np.ones((nh, nw), dtype=np.float32)
+    sign = np.float32(-1.0 if largest else 1.0)
+    start = np.float32(-0.0 if largest else 1.0)
+    out = np.full((nh, nw), start, dtype=np.float32)
     h, w = alpha.shape
-    col = np.ones(w, dtype=np.float32)
+    col = np.full(w, start, dtype=np.float32)
     for y in range(h):
-        for x in range(w):  # column minimum over the cell's rows (vectorizes)
-            col[x] = min(col[x], alpha[y, x])
+        for x in range(w):  # column extreme over the cell's rows (vectorizes)
+            col[x] = min(col[x], sign * alpha[y, x])
         if y == h - 1 or cy[y + 1] != cy[y]:
             j = cy[y]
             for x in range(w):
                 out[j, cx[x]] = min(out[j, cx[x]], col[x])
-                col[x] = 1.0
-    return out
-
-
-@njit(fastmath=True, cache=True)
-def cell_max(alpha, cy, cx, nh, nw):  # pragma: no cover - numba
-    """(nh, nw): the largest alpha of the pixels of each cell (as `cell_min`)."""
-    out = np.zeros((nh, nw), dtype=np.float32)
-    h, w = alpha.shape
-    col = np.zeros(w, dtype=np.float32)
-    for y in range(h):
-        for x in range(w):
-            col[x] = max(col[x], alpha[y, x])
-        if y == h - 1 or cy[y + 1] != cy[y]:
-            j = cy[y]
-            for x in range(w):
-                out[j, cx[x]] = max(out[j, cx[x]], col[x])
-                col[x] = 0.0
-    return out
+                col[x] = start
+    return sign * out
 
 
 @njit(fastmath=True, cache=True)
