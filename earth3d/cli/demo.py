@@ -51,7 +51,7 @@ class Demo(SkyOptions):
     renderer: RendererName = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
     quick: bool = False
-    """A much smaller world (cells 5-8x coarser) for a fast preview."""
+    """A much smaller world (cells 5-8x coarser, at most 160 across a level) for a fast preview."""
     overwrite: bool = False
     """Replace the outputs of an earlier run."""
 
@@ -71,6 +71,7 @@ class Demo(SkyOptions):
             render_flythrough,
             street_descent,
         )
+        from ..scenarios.descent import MAX_CELLS, QUICK_MAX_CELLS, descent_levels
         from ..scenarios.sources import make_world
         from ..synth import place
         from ..synth.earth import check_lonlat
@@ -111,7 +112,10 @@ class Demo(SkyOptions):
                 lon, lat = world.find_city(self.near)
         else:
             raise InputError(f"--world {name}: give --place NAME or --lon/--lat to fly to")
-        levels = QUICK_LEVELS if self.quick else DEMO_LEVELS
+        # Extents from the descent: each level covers the ground it must (see descent_levels).
+        levels = descent_levels(QUICK_LEVELS if self.quick else DEMO_LEVELS, lon, lat, width=self.width,
+                                height=self.height, street_m=self.street,
+                                max_cells=QUICK_MAX_CELLS if self.quick else MAX_CELLS)
         st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
                                          workers=self.workers, overwrite=self.overwrite, report=report)
         cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,

@@ -1,4 +1,6 @@
-"""Planning the descent: cameras from orbit down to a street found in the finest level, then along it."""
+"""Planning the descent: the nested levels it needs (`descent_levels`), and cameras from orbit down to a
+street found in the finest level, then along it (`street_descent`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +8,13 @@ import warnings
 from typing import Sequence
 
 import numpy as np
+from pyproj import Geod
 
+from ..errors import InputError
 from ..geometry import Camera, paths
+from ..geometry.frames import ecef_to_geodetic, geodetic_to_ecef
 from ..raster import GeoRaster
-from .levels import GroundFn, raster_ground
+from .levels import FEATHER_CELLS, GroundFn, Level, raster_ground
 from .street import find_street
 
 #: The demo's poster is the frame nearest this height over the ground.
@@ -57,3 +62,126 @@ def frame_near_altitude(cameras: Sequence[Camera], ground: GroundFn, altitude_m:
     geo = np.array([c.geodetic() for c in cameras])
     above = np.maximum(geo[:, 2] - ground(geo[:, 0], geo[:, 1]), 0.1)
     return int(np.argmin(np.abs(np.log(above / altitude_m))))
+
+
+#: A coarser level is drawn until its cells are this many pixels wide; nearer, a finer level covers it.
+BLUR_PX = 8.0
+#: Most cells across one level (its splat budget: about this squared, plus walls).
+MAX_CELLS = 640
+#: The same for the demo's quick preview.
+QUICK_MAX_CELLS = 160
+#: Margin on the ground each level must cover, beyond the farthest point that needs it.
+COVER_MARGIN = 1.15
+
+
+def descent_levels(levels: Sequence[Level], lon: float, lat: float, *, width: int = 640, height: int = 360,
+                   fov_y_deg: float = 60.0, blur_px: float = BLUR_PX, max_cells: int = MAX_CELLS,
+                   street_m: float = 40.0, feather: float = FEATHER_CELLS, samples: int = 160,
+                   **camera) -> tuple[Level, ...]:
+    """The nested extents a descent onto (lon, lat) needs: `levels`' cell sizes, half sizes from the path.
+
+    The rule (the screen-space error of the level-of-detail cut, DESIGN.md): a place at distance
+    `d` from the camera is drawn with detail down to `d / fy` metres per pixel (`fy` the focal
+    length in pixels), so a level of cell size `r` is as sharp as the screen wherever
+    `r <= d / fy` and blurred where the camera comes nearer. Each level is therefore drawn only
+    where its cells are at most `blur_px` pixels wide: the next finer level must cover every piece
+    of ground the camera sees nearer than `r * fy / blur_px` at any frame of the descent (the first
+    level covers all the ground seen). Its half size is the farthest such point from (lon, lat),
+    along a parallel or a meridian, times `COVER_MARGIN`, plus the room the street flight needs
+    (the street is looked for up to 80 m from the target, flown `street_m` and seen 15 m behind)
+    and the fade-in band (`feather` cells of the coarser level, see `nested_rasters`). Within that,
+    the extent never reaches past the view where the level matters.
+
+    The cost is capped: a level is at most `max_cells` cells across (so about `max_cells**2`
+    splats, plus walls) and no larger than the level above it. Where the cap binds, the finer
+    level's border may come into view while the coarser level is more than `blur_px` pixels per
+    cell; its fade-in band keeps the border from showing as an edge.
+
+    The path is the one `street_descent` flies (`earth3d.geometry.paths.descent`, over flat ground
+    at the target, sampled at `samples` frames whatever the video's frame count).
+
+    Args:
+        levels: the nesting, coarse to fine; their names and cell sizes are kept, their half sizes
+            are replaced.
+        lon: target longitude, degrees.
+        lat: target latitude, degrees.
+        width: image width, pixels.
+        height: image height, pixels.
+        fov_y_deg: vertical field of view, degrees.
+        blur_px: widest a coarser level's cells may be drawn, pixels, before a finer level must
+            take over.
+        max_cells: most cells across one level.
+        street_m: metres flown along the street at the end.
+        feather: width of each finer level's fade-in band, in cells of the coarser level.
+        samples: frames of the path sampled.
+        **camera: passed on to `paths.descent` (start_altitude_m, end_altitude_m, tilt_below_m, ...).
+
+    Returns:
+        The levels with their half sizes chosen.
+
+    Raises:
+        InputError: no levels, levels not coarse to fine, or a bad option.
+
+    Example:
+        >>> from earth3d.scenarios import DEMO_LEVELS
+        >>> levels = descent_levels(DEMO_LEVELS, 9.72, 0.34)
+        >>> [round(lv.half_size_m) for lv in levels][-1] >= 135
+        True
+    """
+    if not levels:
+        raise InputError("descent_levels needs at least one level")
+    res = [lv.resolution_m for lv in levels]
+    if any(b >= a for a, b in zip(res, res[1:], strict=False)) or min(res) <= 0:
+        raise InputError(f"level cell sizes {res} must be positive and decrease from coarse to fine")
+    if not blur_px > 0 or max_cells < 2 or feather < 0:
+        raise InputError(f"blur_px={blur_px}, max_cells={max_cells} and feather={feather} must be positive")
+    cams = paths.descent(lon, lat, max(int(samples), 2), ground_m=0.0, width=width, height=height,
+                         fov_y_deg=fov_y_deg, street_distance_m=street_m, **camera)
+    offset, distance = _seen_ground(cams, lon, lat)
+    street_room = 80.0 + street_m + 15.0
+    out: list[Level] = []
+    for i, level in enumerate(levels):
+        near = np.inf if i == 0 else res[i - 1] * cams[0].fy / blur_px
+        seen = offset[distance < near]
+        need = float(seen.max()) if len(seen) else 0.0
+        band = 0.0 if i == 0 else feather * res[i - 1]
+        half = need * COVER_MARGIN + street_room + band
+        half = min(half, 0.5 * max_cells * level.resolution_m)
+        if out:
+            half = min(half, out[-1].half_size_m)
+        out.append(Level(level.name, half, level.resolution_m))
+    return tuple(out)
+
+
+def _seen_ground(cams: Sequence[Camera], lon: float, lat: float, grid: tuple[int, int] = (41, 25)
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Ground points seen along a path (rays through a grid of pixels of each camera, met with the sphere
+    through the target): their offset from (lon, lat) along a parallel or meridian, whichever is larger
+    (m), and their distance from the camera (m).
+    """
+    radius = float(np.linalg.norm(geodetic_to_ecef(lon, lat, 0.0)))
+    offsets, distances = [], []
+    for cam in cams:
+        u, v = np.meshgrid(np.linspace(0.0, cam.width, grid[0]), np.linspace(0.0, cam.height, grid[1]))
+        ray = np.stack([(u - cam.cx) / cam.fx, (v - cam.cy) / cam.fy, np.ones_like(u)], -1).reshape(-1, 3)
+        ray = ray @ cam.rotation.T
+        ray /= np.linalg.norm(ray, axis=1, keepdims=True)
+        b = ray @ cam.position
+        disc = b * b - (cam.position @ cam.position - radius * radius)
+        t = -b - np.sqrt(np.maximum(disc, 0.0))
+        hit = (disc >= 0) & (t > 0)
+        if hit.any():
+            geo = ecef_to_geodetic(cam.position + t[hit, None] * ray[hit])
+            offsets.append(np.maximum(_along(lon, lat, geo[:, 0], lat), _along(lon, lat, lon, geo[:, 1])))
+            distances.append(t[hit])
+    if not offsets:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(offsets), np.concatenate(distances)
+
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def _along(lon0: float, lat0: float, lon, lat) -> np.ndarray:
+    lon, lat = np.broadcast_arrays(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+    return np.asarray(_GEOD.inv(np.full(lon.shape, lon0), np.full(lon.shape, lat0), lon, lat)[2])

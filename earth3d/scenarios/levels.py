@@ -3,6 +3,11 @@
 A world seen from orbit down to the street is drawn from a few nested rasters (`Level`s): each
 covers a square around the target at its own cell size, and where a finer level covers a place,
 the coarser ones leave it out, so every place is drawn by one level only.
+
+A finer level begins without a visible edge: over a band along its border (`feather` cells of
+the coarser level) its colours and heights fade from the coarser level's, interpolated at its
+cells, to its own, so at the border both levels show the same thing and the finer detail comes
+in gradually. `border_contrast` measures what is left of the edge in a rendered frame.
 """
 
 from __future__ import annotations
@@ -66,12 +71,23 @@ def level_bbox(lon: float, lat: float, half_size_m: float) -> tuple[float, float
     return west, max(float(lats[1]), -89.9), east, min(float(lats[3]), 89.9)
 
 
+#: Cells of the coarser level over which a finer level fades in along its border.
+FEATHER_CELLS = 4.0
+#: Cells of the coarser level over which the colour gain that makes a finer level average to it is smoothed.
+GAIN_SIGMA_CELLS = 1.5
+
+
 def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = DEMO_LEVELS,
-                   report: Report | None = None) -> list[GeoRaster]:
+                   report: Report | None = None, *, feather: float = FEATHER_CELLS) -> list[GeoRaster]:
     """One raster per level around (lon, lat), coarse to fine, each cut out where the next level lies.
 
     Each raster's cells that lie wholly inside the next finer level are masked out (made invalid),
-    so every place is drawn by one level only (the finest that covers it).
+    so every place is drawn by one level only (the finest that covers it). Each finer raster
+    fades in over a band along its border, `feather` cells of the coarser level wide (at most a
+    third of its half size): there its colours and heights are
+    `w * own + (1 - w) * coarser` with the coarser raster interpolated bilinearly at its cell
+    centres and `w` a smoothstep from 0 at the border to 1 at the band's inner edge. At the border
+    the finer level shows what the coarser one shows, so no edge appears where it begins.
 
     Args:
         generator: any world source with `generate(bbox=(w, s, e, n), resolution_m=...) -> GeoRaster`
@@ -80,6 +96,7 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
         lat: target latitude, degrees.
         levels: the nesting, coarse to fine.
         report: progress (one stage per level); silent by default.
+        feather: width of the fade-in band, in cells of the coarser level (0: none).
 
     Returns:
         The rasters, in the order of `levels`.
@@ -95,6 +112,10 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
         with it:
             rasters.append(generator.generate(bbox=level_bbox(lon, lat, level.half_size_m),
                                               resolution_m=level.resolution_m))
+    for i in range(1, len(rasters)) if feather > 0 else ():
+        _match_average(rasters[i], rasters[i - 1])
+        band = min(feather * levels[i - 1].resolution_m, levels[i].half_size_m / 3.0)
+        _fade_in(rasters[i], rasters[i - 1], band, levels[i].resolution_m)
     for outer, level in zip(rasters[:-1], levels[1:], strict=True):
         w, s, e, n = level_bbox(lon, lat, level.half_size_m)
         x, y = outer.cell_centers()
@@ -106,6 +127,100 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
         covered = (clon - deg_lon >= w) & (clon + deg_lon <= e) & (clat - deg_lat >= s) & (clat + deg_lat <= n)
         outer.valid = outer.valid & ~covered
     return rasters
+
+
+def _fade_in(inner: GeoRaster, outer: GeoRaster, band_m: float, cell_m: float) -> None:
+    """Blend `inner`'s colours and heights towards `outer`'s over a band `band_m` wide along its border."""
+    rows_n, cols_n = inner.shape
+    edge_x = np.minimum(np.arange(cols_n) + 0.5, cols_n - np.arange(cols_n) - 0.5) * cell_m
+    edge_y = np.minimum(np.arange(rows_n) + 0.5, rows_n - np.arange(rows_n) - 0.5) * cell_m
+    t = np.clip(np.minimum(edge_y[:, None], edge_x[None, :]) / max(band_m, 1e-9), 0.0, 1.0)
+    weight = t * t * (3.0 - 2.0 * t)
+    rows, cols = np.nonzero(weight < 1.0)
+    if not len(rows):
+        return
+    col, row = _outer_coords(inner, outer, rows, cols)
+    rgb, height, found = _bilinear(outer, col - 0.5, row - 0.5)
+    w = np.where(found, weight[rows, cols], 1.0)
+    inner.rgb[rows, cols] = (w[:, None] * inner.rgb[rows, cols] + (1.0 - w[:, None]) * rgb).astype(inner.rgb.dtype)
+    inner.height[rows, cols] = (w * inner.height[rows, cols] + (1.0 - w) * height).astype(inner.height.dtype)
+
+
+def _outer_coords(inner: GeoRaster, outer: GeoRaster, rows: np.ndarray, cols: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional (col, row) in `outer`'s grid of the centres of `inner`'s cells (rows, cols)."""
+    t_in = inner.transform
+    x = t_in.a * (cols + 0.5) + t_in.b * (rows + 0.5) + t_in.c
+    y = t_in.d * (cols + 0.5) + t_in.e * (rows + 0.5) + t_in.f
+    if inner.crs != outer.crs:
+        x, y = transformer(inner.crs, outer.crs).transform(x, y)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if outer.crs.is_geographic:  # boxes across the antimeridian may write longitudes above 180
+        left, _, right, _ = outer.bounds()
+        x = np.where(x < left, x + 360.0, np.where(x > right, x - 360.0, x))
+    col, row = ~outer.transform @ (x, y)
+    return np.asarray(col, np.float64), np.asarray(row, np.float64)
+
+
+def _match_average(inner: GeoRaster, outer: GeoRaster, sigma_cells: float = GAIN_SIGMA_CELLS) -> None:
+    """Scale `inner`'s colours so that, averaged over `outer`'s cells, they are `outer`'s colours.
+
+    Per outer cell, the gain is outer / (mean of the inner cells in it), per channel; its logarithm
+    is smoothed over `sigma_cells` outer cells (weighted by the inner cells each holds), clipped to a
+    factor of 2, and interpolated bilinearly at the inner cells.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    rows, cols = np.nonzero(inner.valid)
+    if not len(rows):
+        return
+    col, row = _outer_coords(inner, outer, rows, cols)
+    rows_n, cols_n = outer.shape
+    oc, orow = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+    keep = (oc >= 0) & (oc < cols_n) & (orow >= 0) & (orow < rows_n)
+    flat = orow[keep] * cols_n + oc[keep]
+    count = np.bincount(flat, minlength=rows_n * cols_n).astype(np.float64)
+    own = inner.rgb[rows[keep], cols[keep]].astype(np.float64)
+    eps = 0.02
+    weight = count * outer.valid.reshape(-1)
+    log_gain = np.zeros((rows_n * cols_n, 3))
+    for c in range(3):
+        mean = np.bincount(flat, own[:, c], rows_n * cols_n) / np.maximum(count, 1.0)
+        log_gain[:, c] = np.log((outer.rgb[..., c].reshape(-1) + eps) / (mean + eps))
+    log_gain = np.where(weight[:, None] > 0, log_gain, 0.0)
+    w_grid = weight.reshape(rows_n, cols_n)
+    norm = gaussian_filter(w_grid, sigma_cells, mode="constant")
+    smooth = np.stack([gaussian_filter((log_gain[:, c] * weight).reshape(rows_n, cols_n), sigma_cells,
+                                       mode="constant") for c in range(3)], -1)
+    smooth = np.clip(smooth / np.maximum(norm, 1e-9)[..., None], -math.log(2.0), math.log(2.0))
+    smooth = np.where((norm > 1e-6)[..., None], smooth, 0.0)
+    c0, r0 = np.floor(col - 0.5).astype(np.int64), np.floor(row - 0.5).astype(np.int64)
+    fc, fr = col - 0.5 - c0, row - 0.5 - r0
+    gain = np.zeros((len(rows), 3))
+    for dr, dc, wgt in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        gain += wgt[:, None] * smooth[np.clip(r0 + dr, 0, rows_n - 1), np.clip(c0 + dc, 0, cols_n - 1)]
+    inner.rgb[rows, cols] = np.clip(inner.rgb[rows, cols] * np.exp(gain), 0.0, 1.0).astype(inner.rgb.dtype)
+
+
+def _bilinear(raster: GeoRaster, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colours (N, 3) and heights (N,) of `raster` at fractional cell-centre coordinates, from its valid
+    cells only, and whether any valid cell was near (where none is, the values are 0).
+    """
+    rows_n, cols_n = raster.shape
+    c0, r0 = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+    fc, fr = col - c0, row - r0
+    rgb = np.zeros((len(col), 3))
+    height = np.zeros(len(col))
+    total = np.zeros(len(col))
+    for dr, dc, wgt in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        rr, cc = np.clip(r0 + dr, 0, rows_n - 1), np.clip(c0 + dc, 0, cols_n - 1)
+        wgt = wgt * raster.valid[rr, cc]
+        rgb += wgt[:, None] * raster.rgb[rr, cc]
+        height += wgt * raster.height[rr, cc]
+        total += wgt
+    found = total > 1e-6
+    safe = np.where(found, total, 1.0)
+    return rgb / safe[:, None], height / safe, found
 
 
 def raster_ground(*rasters: GeoRaster) -> GroundFn:
@@ -147,3 +262,99 @@ def raster_center(raster: GeoRaster) -> tuple[float, float]:
     x, y = raster.transform @ (w / 2, h / 2)
     lon, lat = transformer(raster.crs, GEODETIC_CRS.to_2d()).transform(x, y)
     return float(lon), float(lat)
+
+
+@dataclass(frozen=True)
+class BorderContrast:
+    """How visible a level's border is in one frame (colour differences in 0-255 units, mean over RGB).
+
+    `border`: mean difference between pixels `gap` apart straddling the border; `neighbours`: mean
+    difference between pixels `gap` apart (horizontally and vertically) everywhere else in the frame;
+    `samples`: border points measured; `length_px`: length of the border in the frame.
+    """
+
+    border: float
+    neighbours: float
+    samples: int
+    length_px: float
+
+
+def border_contrast(rgb: np.ndarray, camera, bbox: tuple[float, float, float, float], ground: GroundFn,
+                    gap: int = 3, steps: int = 2000) -> BorderContrast | None:
+    """Measure the edge a level's extent `bbox` leaves in a rendered frame.
+
+    The border of `bbox` (on the ground, heights from `ground`) is projected with `camera`; at each
+    border point in the frame, the pixels `gap / 2` to either side along the projected border's
+    normal are compared. The same difference between pixels `gap` apart is averaged over the rest
+    of the frame (pixels within `2 * gap` of the border left out). A border no more different than
+    neighbouring pixels elsewhere does not show as an edge. `gap` (a few pixels) makes the measure
+    blind to where exactly within a pixel the border falls.
+
+    Args:
+        rgb: the frame (H, W, 3), floats in [0, 1] or uint8.
+        camera: the frame's camera.
+        bbox: (west, south, east, north) of the level, degrees (as `level_bbox`).
+        ground: ground height (m) at lon/lat arrays, e.g. `raster_ground(*rasters[::-1])`.
+        gap: pixels between the two pixels compared.
+        steps: points sampled along each side of the border.
+
+    Returns:
+        The contrast, or None when fewer than 16 border points fall in the frame.
+    """
+    from PIL import Image, ImageDraw
+    from scipy.ndimage import distance_transform_edt
+
+    from ..geometry.frames import geodetic_to_ecef
+
+    img = np.asarray(rgb, np.float64) * (255.0 if np.asarray(rgb).dtype.kind == "f" else 1.0)
+    h, w = img.shape[:2]
+    west, south, east, north = bbox
+    s = np.linspace(0.0, 1.0, steps)
+    lon = np.concatenate([west + (east - west) * s, np.full(steps, east), east - (east - west) * s,
+                          np.full(steps, west)])
+    lat = np.concatenate([np.full(steps, south), south + (north - south) * s, np.full(steps, north),
+                          north - (north - south) * s])
+    # A point a little inside the box gives each border point its inward direction on screen.
+    inset = 1e-4
+    lon_in = np.clip(lon, west + inset * (east - west), east - inset * (east - west))
+    lat_in = np.clip(lat, south + inset * (north - south), north - inset * (north - south))
+    heights = ground(lon, lat)
+
+    def project(lo, la):
+        cam = (geodetic_to_ecef(lo, la, heights) - camera.position) @ camera.rotation
+        z = cam[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return camera.fx * cam[:, 0] / z + camera.cx, camera.fy * cam[:, 1] / z + camera.cy, z
+
+    u, v, z = project(lon, lat)
+    ui, vi, zi = project(lon_in, lat_in)
+    front = (z > camera.near) & (zi > camera.near)
+    nu, nv = ui - u, vi - v
+    norm = np.hypot(nu, nv)
+    ok = front & (norm > 1e-9)
+    nu, nv = np.where(ok, nu / np.where(ok, norm, 1.0), 0.0), np.where(ok, nv / np.where(ok, norm, 1.0), 0.0)
+    half = gap / 2.0
+    pin_u, pin_v, pout_u, pout_v = u + half * nu, v + half * nv, u - half * nu, v - half * nv
+    inside = ok & (np.minimum(pin_u, pout_u) >= 0) & (np.maximum(pin_u, pout_u) <= w - 1) \
+        & (np.minimum(pin_v, pout_v) >= 0) & (np.maximum(pin_v, pout_v) <= h - 1)
+    if inside.sum() < 16:
+        return None
+    a = img[np.rint(pin_v[inside]).astype(int), np.rint(pin_u[inside]).astype(int)]
+    b = img[np.rint(pout_v[inside]).astype(int), np.rint(pout_u[inside]).astype(int)]
+    border = float(np.abs(a - b).mean())
+    # The rest of the frame: pixels away from the drawn border.
+    mask = Image.new("1", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    pts = np.stack([u, v], axis=1)
+    for side in range(4):
+        part = slice(side * steps, (side + 1) * steps)
+        seg = pts[part][front[part]]
+        seg = seg[np.all(np.abs(seg) < 1e6, axis=1)]
+        if len(seg) > 1:
+            draw.line([tuple(p) for p in seg.tolist()], fill=1, width=1)
+    far = distance_transform_edt(~np.asarray(mask, bool)) > 2 * gap
+    dx = np.abs(img[:, gap:] - img[:, :-gap]).mean(axis=2)[far[:, gap:] & far[:, :-gap]]
+    dy = np.abs(img[gap:] - img[:-gap]).mean(axis=2)[far[gap:] & far[:-gap]]
+    neighbours = float(np.concatenate([dx, dy]).mean())
+    seen = np.hypot(np.diff(u[inside]), np.diff(v[inside]))
+    return BorderContrast(border, neighbours, int(inside.sum()), float(seen[seen < 50].sum()))

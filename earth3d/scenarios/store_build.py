@@ -22,7 +22,7 @@ from ..raster import GeoRaster
 from ..store import Store, open_store
 from ..store import build_store as store_build
 from ..store.fs import Location, is_local, location, remove_tree
-from .levels import DEMO_LEVELS, Level, nested_rasters
+from .levels import DEMO_LEVELS, FEATHER_CELLS, Level, nested_rasters
 from .report import Report
 
 
@@ -113,19 +113,25 @@ def _finish_store(work: Path, out: Path) -> None:
 
 def build_nested_store(generator, lon: float, lat: float, store_path: str | os.PathLike,
                        levels: Sequence[Level] = DEMO_LEVELS, *, leaf_cap: int = 8192, workers: int = 1,
-                       overwrite: bool = False, report: Report | None = None) -> tuple[Store, list[GeoRaster]]:
+                       overwrite: bool = False, report: Report | None = None,
+                       feather: float = FEATHER_CELLS) -> tuple[Store, list[GeoRaster]]:
     """Synthesize nested rasters around (lon, lat), lift them and build one store.
+
+    Each finer level fades in along its border (see `nested_rasters`); to choose the extents a
+    camera path needs, pass the levels through `earth3d.scenarios.descent.descent_levels` first.
 
     Args:
         generator: any world source with `generate(bbox=, resolution_m=) -> GeoRaster`.
         lon: target longitude, degrees.
         lat: target latitude, degrees.
         store_path: the store folder or fsspec URL.
-        levels: the nesting, coarse to fine (`DEMO_LEVELS`, `QUICK_LEVELS` or your own `Level`s).
+        levels: the nesting, coarse to fine (`DEMO_LEVELS`, `QUICK_LEVELS` or your own `Level`s; the
+            demo passes them through `descent_levels`).
         leaf_cap: most splats in a leaf chunk.
         workers: processes of a local Dask cluster building the store (1: in this process).
         overwrite: replace an existing store at `store_path`.
         report: progress; silent by default.
+        feather: width of each finer level's fade-in band, in cells of the coarser level (0: none).
 
     Returns:
         (the store, the rasters coarse to fine).
@@ -142,7 +148,7 @@ def build_nested_store(generator, lon: float, lat: float, store_path: str | os.P
     """
     report = report or Report(quiet=True)
     check_store_output(store_path, overwrite)
-    rasters = nested_rasters(generator, lon, lat, levels, report)
+    rasters = nested_rasters(generator, lon, lat, levels, report, feather=feather)
     with report.stage("lift"):
         parts = [lift(r) for r in rasters]
     store = build_store(parts, store_path, overwrite=overwrite, leaf_cap=leaf_cap, workers=workers, report=report)
