@@ -54,7 +54,7 @@ def measure(world, lon, lat, levels, feather, out, args):
             ratio = c.border / max(c.neighbours, 1e-9)
             worst = max(worst, ratio)
             if first is None:
-                first = (i, c.border, c.neighbours, ratio)
+                first = (i, c.border, c.neighbours, ratio, c.parallel)
         rows.append((level.name, first, worst))
     return rows, splats, time.process_time() - t0, frames
 
@@ -83,14 +83,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base, base_cells, base_s, _ = measure(world, lon, lat, table, 0.0, Path(tmp) / "base.e3d", args)
         new, new_cells, new_s, frames = measure(world, lon, lat, planned, FEATHER_CELLS, Path(tmp) / "new.e3d", args)
-    print(f"\n{'level':12s} {'variant':9s} {'frame':>5s} {'border':>7s} {'neighb':>7s} {'ratio':>6s} {'worst':>6s}")
+    print(f"\n{'level':12s} {'variant':9s} {'frame':>5s} {'border':>7s} {'neighb':>7s} {'ratio':>6s} {'worst':>6s} {'parall':>7s}")
     for (name, bf, bw), (_, nf, nw) in zip(base, new, strict=True):
         for label, first, worst in (("baseline", bf, bw), ("planned", nf, nw)):
             if first is None:
                 print(f"{name:12s} {label:9s} {'-':>5s}   border never in view over {args.min_length:g} px")
             else:
-                i, b, n, r = first
-                print(f"{name:12s} {label:9s} {i:5d} {b:7.2f} {n:7.2f} {r:6.2f} {worst:6.2f}")
+                i, b, n, r, p = first
+                print(f"{name:12s} {label:9s} {i:5d} {b:7.2f} {n:7.2f} {r:6.2f} {worst:6.2f} {p:7.2f}")
     print(f"\ncells: planned {new_cells / 1e6:.2f} M, baseline {base_cells / 1e6:.2f} M "
           f"(ratio {new_cells / base_cells:.2f}); build+render CPU {new_s:.1f} s vs {base_s:.1f} s "
           f"(ratio {new_s / base_s:.2f})")

@@ -72,6 +72,8 @@ MAX_CELLS = 640
 QUICK_MAX_CELLS = 160
 #: Margin on the ground each level must cover, beyond the farthest point that needs it.
 COVER_MARGIN = 1.15
+#: Share of a level's half size its fade-in band takes, at least (see `descent_levels`).
+BAND_FRACTION = 0.5
 
 
 def descent_levels(levels: Sequence[Level], lon: float, lat: float, *, width: int = 640, height: int = 360,
@@ -86,16 +88,18 @@ def descent_levels(levels: Sequence[Level], lon: float, lat: float, *, width: in
     `r <= d / fy` and blurred where the camera comes nearer. Each level is therefore drawn only
     where its cells are at most `blur_px` pixels wide: the next finer level must cover every piece
     of ground the camera sees nearer than `r * fy / blur_px` at any frame of the descent (the first
-    level covers all the ground seen). Its half size is the farthest such point from (lon, lat),
-    along a parallel or a meridian, times `COVER_MARGIN`, plus the room the street flight needs
-    (the street is looked for up to 80 m from the target, flown `street_m` and seen 15 m behind)
-    and the fade-in band (`feather` cells of the coarser level, see `nested_rasters`). Within that,
-    the extent never reaches past the view where the level matters.
+    level covers all the ground seen). That core is the farthest such point from (lon, lat), along
+    a parallel or a meridian, times `COVER_MARGIN`, plus the room the street flight needs (the
+    street is looked for up to 80 m from the target, flown `street_m` and seen 15 m behind). Around
+    the core, the level fades in from the coarser one over a band (`Level.feather_m`, see
+    `nested_rasters`) `BAND_FRACTION` of the core wide, at least `feather` cells of the coarser
+    level; within the core, the extent never reaches past the view where the level matters.
 
     The cost is capped: a level is at most `max_cells` cells across (so about `max_cells**2`
     splats, plus walls) and no larger than the level above it. Where the cap binds, the finer
     level's border may come into view while the coarser level is more than `blur_px` pixels per
-    cell; its fade-in band keeps the border from showing as an edge.
+    cell: then the band takes the outer half of the level (never the street flight's room), so
+    the detail comes in gradually rather than at an edge.
 
     The path is the one `street_descent` flies (`earth3d.geometry.paths.descent`, over flat ground
     at the target, sampled at `samples` frames whatever the video's frame count).
@@ -143,13 +147,13 @@ def descent_levels(levels: Sequence[Level], lon: float, lat: float, *, width: in
     for i, level in enumerate(levels):
         near = np.inf if i == 0 else res[i - 1] * cams[0].fy / blur_px
         seen = offset[distance < near]
-        need = float(seen.max()) if len(seen) else 0.0
-        band = 0.0 if i == 0 else feather * res[i - 1]
-        half = need * COVER_MARGIN + street_room + band
-        half = min(half, 0.5 * max_cells * level.resolution_m)
-        if out:
-            half = min(half, out[-1].half_size_m)
-        out.append(Level(level.name, half, level.resolution_m))
+        core = (float(seen.max()) if len(seen) else 0.0) * COVER_MARGIN + street_room
+        narrow = 0.0 if i == 0 else feather * res[i - 1]
+        wanted = core + max(narrow, BAND_FRACTION * core)
+        half = min(wanted, 0.5 * max_cells * level.resolution_m, out[-1].half_size_m if out else np.inf)
+        band = half - core if half >= wanted else \
+            min(max(half - core, BAND_FRACTION * half), half / 2.0, max(half - street_room, narrow))
+        out.append(Level(level.name, half, level.resolution_m, None if i == 0 else min(max(band, narrow), half / 2.0)))
     return tuple(out)
 
 

@@ -28,11 +28,16 @@ GroundFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Level:
-    """One nested raster of a multi-level world: a square of `half_size_m` around the target at `resolution_m`."""
+    """One nested raster of a multi-level world: a square of `half_size_m` around the target at `resolution_m`.
+
+    `feather_m`: width of the band along its border over which it fades in from the coarser level
+    (None: `nested_rasters`' `feather` cells of the coarser level, at most a third of the half size).
+    """
 
     name: str
     half_size_m: float
     resolution_m: float
+    feather_m: float | None = None
 
 
 #: From a continent seen from 2,000 km down to the street: each level 4-10 times finer and smaller.
@@ -83,10 +88,10 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
 
     Each raster's cells that lie wholly inside the next finer level are masked out (made invalid),
     so every place is drawn by one level only (the finest that covers it). Each finer raster
-    fades in over a band along its border, `feather` cells of the coarser level wide (at most a
-    third of its half size): there its colours and heights are
+    fades in over a band along its border, its `Level.feather_m` wide, else `feather` cells of the
+    coarser level (at most a third of its half size): there its colours and heights are
     `w * own + (1 - w) * coarser` with the coarser raster interpolated bilinearly at its cell
-    centres and `w` a smoothstep from 0 at the border to 1 at the band's inner edge. At the border
+    centres and `w = t**2`, `t` going from 0 at the border to 1 at the band's inner edge. At the border
     the finer level shows what the coarser one shows, so no edge appears where it begins.
 
     Args:
@@ -114,7 +119,9 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
                                               resolution_m=level.resolution_m))
     for i in range(1, len(rasters)) if feather > 0 else ():
         _match_average(rasters[i], rasters[i - 1])
-        band = min(feather * levels[i - 1].resolution_m, levels[i].half_size_m / 3.0)
+        band = levels[i].feather_m
+        if band is None:
+            band = min(feather * levels[i - 1].resolution_m, levels[i].half_size_m / 3.0)
         _fade_in(rasters[i], rasters[i - 1], band, levels[i].resolution_m)
     for outer, level in zip(rasters[:-1], levels[1:], strict=True):
         w, s, e, n = level_bbox(lon, lat, level.half_size_m)
@@ -135,7 +142,7 @@ def _fade_in(inner: GeoRaster, outer: GeoRaster, band_m: float, cell_m: float) -
     edge_x = np.minimum(np.arange(cols_n) + 0.5, cols_n - np.arange(cols_n) - 0.5) * cell_m
     edge_y = np.minimum(np.arange(rows_n) + 0.5, rows_n - np.arange(rows_n) - 0.5) * cell_m
     t = np.clip(np.minimum(edge_y[:, None], edge_x[None, :]) / max(band_m, 1e-9), 0.0, 1.0)
-    weight = t * t * (3.0 - 2.0 * t)
+    weight = t * t  # eases in: the detail grows slowly from the border
     rows, cols = np.nonzero(weight < 1.0)
     if not len(rows):
         return
@@ -270,11 +277,14 @@ class BorderContrast:
 
     `border`: mean difference between pixels `gap` apart straddling the border; `neighbours`: mean
     difference between pixels `gap` apart (horizontally and vertically) everywhere else in the frame;
-    `samples`: border points measured; `length_px`: length of the border in the frame.
+    `parallel`: the same across squares 0.8 and 1.25 times the border's size around its centre
+    (neighbouring pixels along lines like the border, elsewhere in the frame); `samples`: border
+    points measured; `length_px`: length of the border in the frame.
     """
 
     border: float
     neighbours: float
+    parallel: float
     samples: int
     length_px: float
 
@@ -286,9 +296,10 @@ def border_contrast(rgb: np.ndarray, camera, bbox: tuple[float, float, float, fl
     The border of `bbox` (on the ground, heights from `ground`) is projected with `camera`; at each
     border point in the frame, the pixels `gap / 2` to either side along the projected border's
     normal are compared. The same difference between pixels `gap` apart is averaged over the rest
-    of the frame (pixels within `2 * gap` of the border left out). A border no more different than
-    neighbouring pixels elsewhere does not show as an edge. `gap` (a few pixels) makes the measure
-    blind to where exactly within a pixel the border falls.
+    of the frame (pixels within `2 * gap` of the border left out), and across two squares like the
+    border, 0.8 and 1.25 times its size. A border no more different than neighbouring pixels
+    elsewhere does not show as an edge. `gap` (a few pixels) makes the measure blind to where
+    exactly within a pixel the border falls.
 
     Args:
         rgb: the frame (H, W, 3), floats in [0, 1] or uint8.
@@ -304,9 +315,39 @@ def border_contrast(rgb: np.ndarray, camera, bbox: tuple[float, float, float, fl
     from PIL import Image, ImageDraw
     from scipy.ndimage import distance_transform_edt
 
+    img = np.asarray(rgb, np.float64) * (255.0 if np.asarray(rgb).dtype.kind == "f" else 1.0)
+    h, w = img.shape[:2]
+    diffs, u, v, front, inside = _across(img, camera, bbox, ground, gap, steps)
+    if inside.sum() < 16:
+        return None
+    west, south, east, north = bbox
+    cx, cy, hx, hy = (west + east) / 2, (south + north) / 2, (east - west) / 2, (north - south) / 2
+    parallel = np.concatenate([_across(img, camera, (cx - f * hx, cy - f * hy, cx + f * hx, cy + f * hy), ground,
+                                       gap, steps)[0] for f in (0.8, 1.25)])
+    mask = Image.new("1", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    pts = np.stack([u, v], axis=1)
+    for side in range(4):
+        part = slice(side * steps, (side + 1) * steps)
+        seg = pts[part][front[part]]
+        seg = seg[np.all(np.abs(seg) < 1e6, axis=1)]
+        if len(seg) > 1:
+            draw.line([tuple(p) for p in seg.tolist()], fill=1, width=1)
+    far = distance_transform_edt(~np.asarray(mask, bool)) > 2 * gap
+    dx = np.abs(img[:, gap:] - img[:, :-gap]).mean(axis=2)[far[:, gap:] & far[:, :-gap]]
+    dy = np.abs(img[gap:] - img[:-gap]).mean(axis=2)[far[gap:] & far[:-gap]]
+    seen = np.hypot(np.diff(u[inside]), np.diff(v[inside]))
+    return BorderContrast(float(diffs.mean()), float(np.concatenate([dx, dy]).mean()),
+                          float(parallel.mean()) if len(parallel) else float("nan"), int(inside.sum()),
+                          float(seen[seen < 50].sum()))
+
+
+def _across(img: np.ndarray, camera, bbox, ground: GroundFn, gap: int, steps: int):
+    """Differences (N,) between pixels `gap` apart straddling the projected border of `bbox`, and the
+    border's pixel coordinates, which points are in front of the camera and which were measured.
+    """
     from ..geometry.frames import geodetic_to_ecef
 
-    img = np.asarray(rgb, np.float64) * (255.0 if np.asarray(rgb).dtype.kind == "f" else 1.0)
     h, w = img.shape[:2]
     west, south, east, north = bbox
     s = np.linspace(0.0, 1.0, steps)
@@ -321,8 +362,10 @@ def border_contrast(rgb: np.ndarray, camera, bbox: tuple[float, float, float, fl
     heights = ground(lon, lat)
 
     def project(lo, la):
-        cam = (geodetic_to_ecef(lo, la, heights) - camera.position) @ camera.rotation
-        z = cam[:, 2]
+        ecef = geodetic_to_ecef(lo, la, heights)
+        cam = (ecef - camera.position) @ camera.rotation
+        # Behind the camera, or beyond the horizon (the camera below the point's tangent plane): unseen.
+        z = np.where(np.einsum("ij,ij->i", camera.position - ecef, ecef) > 0, cam[:, 2], -1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return camera.fx * cam[:, 0] / z + camera.cx, camera.fy * cam[:, 1] / z + camera.cy, z
 
@@ -337,24 +380,6 @@ def border_contrast(rgb: np.ndarray, camera, bbox: tuple[float, float, float, fl
     pin_u, pin_v, pout_u, pout_v = u + half * nu, v + half * nv, u - half * nu, v - half * nv
     inside = ok & (np.minimum(pin_u, pout_u) >= 0) & (np.maximum(pin_u, pout_u) <= w - 1) \
         & (np.minimum(pin_v, pout_v) >= 0) & (np.maximum(pin_v, pout_v) <= h - 1)
-    if inside.sum() < 16:
-        return None
     a = img[np.rint(pin_v[inside]).astype(int), np.rint(pin_u[inside]).astype(int)]
     b = img[np.rint(pout_v[inside]).astype(int), np.rint(pout_u[inside]).astype(int)]
-    border = float(np.abs(a - b).mean())
-    # The rest of the frame: pixels away from the drawn border.
-    mask = Image.new("1", (w, h), 0)
-    draw = ImageDraw.Draw(mask)
-    pts = np.stack([u, v], axis=1)
-    for side in range(4):
-        part = slice(side * steps, (side + 1) * steps)
-        seg = pts[part][front[part]]
-        seg = seg[np.all(np.abs(seg) < 1e6, axis=1)]
-        if len(seg) > 1:
-            draw.line([tuple(p) for p in seg.tolist()], fill=1, width=1)
-    far = distance_transform_edt(~np.asarray(mask, bool)) > 2 * gap
-    dx = np.abs(img[:, gap:] - img[:, :-gap]).mean(axis=2)[far[:, gap:] & far[:, :-gap]]
-    dy = np.abs(img[gap:] - img[:-gap]).mean(axis=2)[far[gap:] & far[:-gap]]
-    neighbours = float(np.concatenate([dx, dy]).mean())
-    seen = np.hypot(np.diff(u[inside]), np.diff(v[inside]))
-    return BorderContrast(border, neighbours, int(inside.sum()), float(seen[seen < 50].sum()))
+    return np.abs(a - b).mean(axis=1), u, v, front, inside
