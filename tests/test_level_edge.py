@@ -104,3 +104,11 @@ def test_finer_level_averages_to_coarser_and_fades_in(place):
     before = np.abs(plain[1].rgb.mean(axis=(0, 1)) - under).max()
     after = np.abs(fine.rgb.mean(axis=(0, 1)) - under).max()
     assert after < 0.75 * before or after < 1.0 / 255
+
+
+@pytest.mark.slow
+def test_fixed_extents_without_fade_in_show_an_edge(place, tmp_path):
+    """The nesting as the demo built it before (fixed extents, no fade-in): the bar above fails."""
+    world, lon, lat = place
+    found = level_edges(world, lon, lat, LEVELS, 0.0, tmp_path)
+    assert any(c.border > max(c.neighbours, without.border) for _, c, without in found.values()), found
