@@ -4,10 +4,10 @@ A world seen from orbit down to the street is drawn from a few nested rasters (`
 covers a square around the target at its own cell size, and where a finer level covers a place,
 the coarser ones leave it out, so every place is drawn by one level only.
 
-A finer level begins without a visible edge: over a band along its border (`feather` cells of
-the coarser level) its colours and heights fade from the coarser level's, interpolated at its
-cells, to its own, so at the border both levels show the same thing and the finer detail comes
-in gradually. `border_contrast` measures what is left of the edge in a rendered frame.
+A finer level begins without a visible edge: its colours are scaled to average to the coarser
+level's, and over a band along its border its colours and heights fade from the coarser level's,
+interpolated at its cells, to its own, so at the border both levels show the same thing and the
+finer detail comes in gradually. `border_contrast` measures what is left of the edge in a rendered frame.
 """
 
 from __future__ import annotations
@@ -87,9 +87,12 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
     """One raster per level around (lon, lat), coarse to fine, each cut out where the next level lies.
 
     Each raster's cells that lie wholly inside the next finer level are masked out (made invalid),
-    so every place is drawn by one level only (the finest that covers it). Each finer raster
-    fades in over a band along its border, its `Level.feather_m` wide, else `feather` cells of the
-    coarser level (at most a third of its half size): there its colours and heights are
+    so every place is drawn by one level only (the finest that covers it). Each finer raster's
+    colours are first scaled so that, averaged over the coarser cells, they are the coarser
+    level's (a gain per coarser cell, smoothed over `GAIN_SIGMA_CELLS` of them): its content
+    already shows, averaged, at the coarser level. It then fades in over a band along its border,
+    its `Level.feather_m` wide, else `feather` cells of the coarser level (at most a third of its
+    half size): there its colours and heights are
     `w * own + (1 - w) * coarser` with the coarser raster interpolated bilinearly at its cell
     centres and `w = t**2`, `t` going from 0 at the border to 1 at the band's inner edge. At the border
     the finer level shows what the coarser one shows, so no edge appears where it begins.
@@ -101,7 +104,8 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
         lat: target latitude, degrees.
         levels: the nesting, coarse to fine.
         report: progress (one stage per level); silent by default.
-        feather: width of the fade-in band, in cells of the coarser level (0: none).
+        feather: width of the fade-in band, in cells of the coarser level, where a level does not
+            set its own (0: no fade-in and no gain, the levels as generated).
 
     Returns:
         The rasters, in the order of `levels`.
