@@ -1,0 +1,81 @@
+"""Per-view maps as files: RGB, depth (metres), normals, class labels and instances.
+
+- depth: 16-bit PNG of `round(depth / scale)` with `scale` (metres per unit) written in
+  transforms.json as `earth3d_depth_scale` (pass it as nerfstudio's `--depth-unit-scale-factor`),
+  0 where nothing is drawn or out of range; or float32 metres in .npy.
+- normals: unit normals in the camera frame, OpenCV axes (x right, y down, z forward), as PNG
+  `(n + 1) / 2 * 255`, (0, 0, 0) where nothing is drawn. Taken from the renderer's normal map
+  when it gives one, else from the depth map (cross product of its neighbours' back-projections).
+- labels: an 8-bit class-id PNG and a colour PNG with the class table's colours.
+- instances: int64 ids in .npy (ids can exceed 32 bits), 0 for none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+
+#: Pixels whose accumulated alpha is under this count as "nothing drawn" in depth and normals.
+DRAWN_ALPHA = 0.5
+#: Largest 16-bit depth unit (metres) before "auto" writes .npy instead: 16 bits then span 6.5 km.
+MAX_PNG_DEPTH_SCALE = 0.1
+
+
+def depth_scale_for(max_depth_m: float) -> float:
+    """The smallest 1-2-5 x 10^k metres-per-unit with which `max_depth_m` fits in 16 bits."""
+    need = max(max_depth_m, 1e-3) / 65535.0
+    k = math.floor(math.log10(need))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10.0**k >= need:
+            return float(f"{m * 10.0**k:.12g}")
+    return 10.0 ** (k + 1)  # pragma: no cover
+
+
+def encode_depth_png(depth: np.ndarray, drawn: np.ndarray, scale: float) -> np.ndarray:
+    """16-bit depth units (0 where not drawn or beyond 65535 units)."""
+    units = np.rint(depth / scale)
+    ok = drawn & (units >= 1) & (units <= 65535)
+    return np.where(ok, units, 0).astype(np.uint16)
+
+
+def normals_from_depth(depth: np.ndarray, drawn: np.ndarray, fx: float, fy: float, cx: float,
+                       cy: float) -> np.ndarray:
+    """(H, W, 3) unit camera-frame normals from a depth map (zero where not drawn or at its edges)."""
+    h, w = depth.shape
+    u = (np.arange(w) + 0.5 - cx) / fx
+    v = (np.arange(h) + 0.5 - cy) / fy
+    pts = np.stack([depth * u[None, :], depth * v[:, None], depth], -1)
+    du = np.zeros_like(pts)
+    dv = np.zeros_like(pts)
+    du[:, 1:-1] = pts[:, 2:] - pts[:, :-2]
+    dv[1:-1] = pts[2:] - pts[:-2]
+    n = np.cross(du, dv)
+    n *= -np.sign(np.sum(n * pts, -1, keepdims=True) + 1e-30)  # facing the camera
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    ok = drawn.copy()
+    ok[:, [0, -1]] = False
+    ok[[0, -1], :] = False
+    ok[1:-1, 1:-1] &= drawn[:-2, 1:-1] & drawn[2:, 1:-1] & drawn[1:-1, :-2] & drawn[1:-1, 2:]
+    ok &= norm[..., 0] > 0
+    return np.where(ok[..., None], n / np.maximum(norm, 1e-30), 0.0).astype(np.float32)
+
+
+def encode_normals(normal: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: (n + 1) / 2 * 255, black where the normal is zero."""
+    zero = ~np.any(normal != 0, axis=-1, keepdims=True)
+    return np.where(zero, 0, np.clip(np.rint((normal + 1.0) * 127.5), 0, 255)).astype(np.uint8)
+
+
+def decode_normals(png: np.ndarray) -> np.ndarray:
+    """The inverse of `encode_normals` (unit vectors, zero where black)."""
+    n = png.astype(np.float32) / 127.5 - 1.0
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    return np.where(np.any(png > 0, -1, keepdims=True), n / np.maximum(norm, 1e-6), 0.0)
+
+
+def label_colours(label: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 colours of a class-id map, from `earth3d.classes.class_colours()`."""
+    classes = importlib.import_module("earth3d.classes")  # the class table (where this version has one)
+    return np.asarray(classes.class_colours(), np.uint8)[label.astype(np.uint8)]
