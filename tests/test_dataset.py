@@ -111,6 +111,10 @@ def test_presets_sample_n_views_that_match_their_sensor():
     along = np.linalg.norm(grid[1].position - grid[0].position)
     footprint = h * 240 / grid[0].fy
     assert abs(1 - along / footprint - 0.8) < 0.05
+    # a few shots: the highest grid that still covers the region (not an unbounded height)
+    few = sample_cameras("drone-grid", REGION, 4, 320, 240, flat, seed=0)
+    size = np.linalg.norm(few[0].position - few[-1].position)
+    assert 0 < few[0].geodetic()[2] - 100.0 < 3000.0 and size > 100.0
     # street: 2.5 m over the ground, looking near the horizon
     st = sample_cameras("street", REGION, 5, 320, 240, flat, seed=0)
     assert all(abs(c.geodetic()[2] - 102.5) < 1e-6 for c in st)

@@ -74,5 +74,6 @@ class LocalFrame:
     @classmethod
     def from_georef(cls, doc: dict) -> "LocalFrame":
         """The frame a georef.json document describes."""
-        return cls(*(float(v) for v in doc["origin_lonlath"]), np.asarray(doc["origin_ecef"], np.float64),
+        lon, lat, height = (float(v) for v in doc["origin_lonlath"])
+        return cls(lon, lat, height, np.asarray(doc["origin_ecef"], np.float64),
                    np.asarray(doc["enu_to_ecef"], np.float64))

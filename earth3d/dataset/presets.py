@@ -9,6 +9,7 @@ heights` (metres, ellipsoidal), as `earth3d.scenarios.Scene.ground()` returns:
   the region; the sun's azimuth and elevation are recorded (and drawn with the atmosphere).
 - ``aerial``: a five-camera Maltese cross (nadir plus forward, right, back and left obliques at
   45 degrees) at exposure stations on serpentine flight lines; N views = N/5 stations.
+  Aerial and drone-grid flights keep one height: `altitude_m` over the region's median ground.
 - ``drone``: an orbit around the region's centre, looking at it from 35 degrees down.
 - ``drone-grid``: a nadir lawn-mower survey whose height is chosen so that the grid with the
   forward and side overlaps covers the region in about N shots.
@@ -110,6 +111,12 @@ class Region:
         geo = ecef_to_geodetic(enu_to_ecef(self.lon, self.lat, 0.0, enu)).reshape(-1, 3)
         return geo[:, 0].reshape(e.shape), geo[:, 1].reshape(e.shape)
 
+    def median_ground(self, ground: GroundFn) -> float:
+        """The median ground height over a 9 x 9 grid of the region (flights keep one height over it)."""
+        e, n = np.meshgrid(np.linspace(-1, 1, 9) * self.half_east_m, np.linspace(-1, 1, 9) * self.half_north_m)
+        lon, lat = self.lonlat(e.ravel(), n.ravel())
+        return float(np.median(ground(lon, lat)))
+
     @property
     def size_m(self) -> float:
         return 2.0 * max(self.half_east_m, self.half_north_m)
@@ -184,7 +191,7 @@ def aerial(region: Region, n: int, width: int, height: int, ground: GroundFn, rn
     north = north + rng.uniform(-0.05, 0.05, stations) * region.half_north_m
     heading = heading + rng.uniform(-3.0, 3.0, stations)
     lon, lat = region.lonlat(east, north)
-    h = ground(lon, lat) + altitude
+    h = np.full(stations, region.median_ground(ground) + altitude)
     cams = []
     for i in range(stations):
         views = [(heading[i], -90.0)] + [(heading[i] + turn, -o.oblique_deg) for turn in (0.0, 90.0, 180.0, 270.0)]
@@ -209,13 +216,15 @@ def drone_orbit(region: Region, n: int, width: int, height: int, ground: GroundF
 
 
 def _grid_count(altitude: float, region: Region, across_px: int, along_px: int, focal_px: float,
-                o: PresetOptions) -> tuple[int, int, float, float]:
-    """(lines, shots per line, line spacing m, shot spacing m) of a survey at `altitude`."""
-    across = altitude * across_px / focal_px * (1.0 - o.side_overlap)
-    along = altitude * along_px / focal_px * (1.0 - o.forward_overlap)
-    lines = max(1, math.ceil(2.0 * region.half_north_m / across) + 1)
-    shots = max(1, math.ceil(2.0 * region.half_east_m / along) + 1)
-    return lines, shots, across, along
+                o: PresetOptions) -> tuple[int, int, float, float, float, float]:
+    """(lines, shots per line, line spacing m, shot spacing m, footprint across m, footprint along m) of a
+    survey at `altitude` whose footprints cover the region edge to edge.
+    """
+    foot_across, foot_along = altitude * across_px / focal_px, altitude * along_px / focal_px
+    across, along = foot_across * (1.0 - o.side_overlap), foot_along * (1.0 - o.forward_overlap)
+    lines = 1 + max(0, math.ceil((2.0 * region.half_north_m - foot_across) / across))
+    shots = 1 + max(0, math.ceil((2.0 * region.half_east_m - foot_along) / along))
+    return lines, shots, across, along, foot_across, foot_along
 
 
 def drone_grid(region: Region, n: int, width: int, height: int, ground: GroundFn, rng: np.random.Generator,
@@ -228,18 +237,21 @@ def drone_grid(region: Region, n: int, width: int, height: int, ground: GroundFn
         lo, hi = 1.0, 1e5
         for _ in range(60):
             mid = math.sqrt(lo * hi)
-            lines, shots, _, _ = _grid_count(mid, region, width, height, focal, o)
+            lines, shots = _grid_count(mid, region, width, height, focal, o)[:2]
             lo, hi = (mid, hi) if lines * shots >= n else (lo, mid)
         altitude = lo
-    lines, shots, across, along = _grid_count(altitude, region, width, height, focal, o)
+    lines, shots, across, along, foot_across, foot_along = _grid_count(altitude, region, width, height, focal, o)
     line, shot = np.divmod(np.arange(lines * shots), shots)
     shot = np.where(line % 2 == 0, shot, shots - 1 - shot)
-    east = -region.half_east_m + shot * along + rng.normal(0.0, 0.02 * along, line.size)
-    north = -region.half_north_m + line * across + rng.normal(0.0, 0.02 * across, line.size)
+    # Flying east (west on the way back), the image's top points along the track: its width spans the lines.
+    first_e = -region.half_east_m + 0.5 * foot_along if shots > 1 else 0.0
+    first_n = -region.half_north_m + 0.5 * foot_across if lines > 1 else 0.0
+    east = first_e + shot * along + rng.normal(0.0, 0.02 * along, line.size)
+    north = first_n + line * across + rng.normal(0.0, 0.02 * across, line.size)
     heading = np.where(line % 2 == 0, 90.0, 270.0) + rng.normal(0.0, 1.0, line.size)
     east, north, heading = east[:n], north[:n], heading[:n]
     lon, lat = region.lonlat(east, north)
-    h = ground(lon, lat) + altitude
+    h = np.full(len(east), region.median_ground(ground) + altitude)
     return [_camera(float(lon[i]), float(lat[i]), float(h[i]), float(heading[i]) % 360.0, -90.0, width, height, fov)
             for i in range(len(east))]
 

@@ -34,7 +34,7 @@ from ..errors import InputError, OutputError
 from ..geometry import Camera, geodetic_to_ecef
 from ..renderers import Renderer, default_renderer
 from ..scenarios.report import Report
-from .colmap import write_colmap
+from .colmap import _pycolmap, write_colmap
 from .georef import LocalFrame
 from .maps import (
     DRAWN_ALPHA,
@@ -107,8 +107,9 @@ def _write_view(folder: Path, i: int, camera: Camera, raw, rgb, depth_format: st
     """Write one view's files; return its transforms.json paths."""
     name = f"frame_{i:05d}"
     paths = {"file_path": f"images/{name}.png"}
-    iio.imwrite(folder / paths["file_path"], np.clip(np.rint(_np(rgb)[..., :3] * 255.0), 0, 255).astype(np.uint8))
-    depth, alpha = _np(raw.depth).astype(np.float64), _np(raw.alpha)
+    image = rgb.detach().cpu().numpy()[..., :3]
+    iio.imwrite(folder / paths["file_path"], np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8))
+    depth, alpha = raw.depth.detach().cpu().numpy().astype(np.float64), raw.alpha.detach().cpu().numpy()
     drawn = (alpha >= DRAWN_ALPHA) & (depth > 0)
     if depth_format == "png":
         paths["depth_file_path"] = f"depth/{name}.png"
@@ -232,6 +233,7 @@ def write(
     options = options or PresetOptions()
     options.check()
     out = check_dataset_output(out, overwrite)
+    _pycolmap()  # a missing optional dependency fails before any work
     work = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(work, ignore_errors=True)
     report = Report(quiet=not progress)
@@ -261,7 +263,7 @@ def write(
         for sub in ("labels", "instances"):
             if not any((work / sub).iterdir()):
                 (work / sub).rmdir()
-        extra = {"ply_file_path": "points3D.ply", "earth3d_depth_format": fmt,
+        extra: dict = {"ply_file_path": "points3D.ply", "earth3d_depth_format": fmt,
                  "earth3d_preset": {"name": preset, "seed": seed, "n_views": int(n_views), **vars(options)},
                  "earth3d_points3D": n_points, "earth3d_atmosphere": bool(atmosphere),
                  "earth3d_normals": "camera frame, OpenCV axes (x right, y down, z forward), (n + 1) / 2 * 255"}
