@@ -321,3 +321,22 @@ def test_existing_output_is_kept_without_overwrite(store, tmp_path):
     with pytest.raises(OutputExistsError):
         write(path, _bbox(fine), "drone", 2, 16, 16, out, renderer=CpuRenderer())
     assert [p.name for p in out.iterdir()] == ["transforms.json"] and len(list(tmp_path.iterdir())) == 1
+
+
+def test_normals_from_depth_are_exact_on_a_plane():
+    from earth3d.dataset.maps import decode_normals, encode_normals, normals_from_depth
+
+    h, w, f, cx, cy = 48, 64, 70.0, 32.0, 24.0
+    m = np.array([0.2, -0.6, -0.77])
+    m /= np.linalg.norm(m)
+    u, v = (np.arange(w) + 0.5 - cx) / f, (np.arange(h) + 0.5 - cy) / f
+    ray = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((h, w))), -1)
+    depth = (m @ [0.0, 0.0, 50.0]) / (ray @ m)
+    drawn = np.ones((h, w), bool)
+    drawn[10, 10] = False
+    n = normals_from_depth(depth, drawn, f, f, cx, cy)
+    inner = np.ones((h, w), bool)
+    inner[[0, -1]] = inner[:, [0, -1]] = False
+    inner[[10, 9, 11, 10, 10], [10, 10, 10, 9, 11]] = False  # the pixel not drawn and its 4 neighbours
+    assert np.abs(n[inner] - m).max() < 1e-5 and not n[~inner].any()
+    assert np.abs(decode_normals(encode_normals(n))[inner] - m).max() < 0.01

@@ -16,6 +16,7 @@ import importlib
 import math
 
 import numpy as np
+from numba import njit
 
 #: Pixels whose accumulated alpha is under this count as "nothing drawn" in depth and normals.
 DRAWN_ALPHA = 0.5
@@ -42,24 +43,36 @@ def encode_depth_png(depth: np.ndarray, drawn: np.ndarray, scale: float) -> np.n
 
 def normals_from_depth(depth: np.ndarray, drawn: np.ndarray, fx: float, fy: float, cx: float,
                        cy: float) -> np.ndarray:
-    """(H, W, 3) unit camera-frame normals from a depth map (zero where not drawn or at its edges)."""
+    """(H, W, 3) unit camera-frame normals from a depth map (zero where not drawn or at its edges).
+
+    The normal at a pixel is the cross product of the central differences of its neighbours'
+    back-projections (x = (u + 0.5 - cx) / fx * depth, ...), turned to face the camera.
+    """
+    return _normals_kernel(np.ascontiguousarray(depth, np.float64), np.ascontiguousarray(drawn, np.bool_),
+                           float(fx), float(fy), float(cx), float(cy))
+
+
+@njit(cache=True)
+def _normals_kernel(depth, drawn, fx, fy, cx, cy):  # pragma: no cover - compiled
     h, w = depth.shape
-    u = (np.arange(w) + 0.5 - cx) / fx
-    v = (np.arange(h) + 0.5 - cy) / fy
-    pts = np.stack([depth * u[None, :], depth * v[:, None], depth], -1)
-    du = np.zeros_like(pts)
-    dv = np.zeros_like(pts)
-    du[:, 1:-1] = pts[:, 2:] - pts[:, :-2]
-    dv[1:-1] = pts[2:] - pts[:-2]
-    n = np.cross(du, dv)
-    n *= -np.sign(np.sum(n * pts, -1, keepdims=True) + 1e-30)  # facing the camera
-    norm = np.linalg.norm(n, axis=-1, keepdims=True)
-    ok = drawn.copy()
-    ok[:, [0, -1]] = False
-    ok[[0, -1], :] = False
-    ok[1:-1, 1:-1] &= drawn[:-2, 1:-1] & drawn[2:, 1:-1] & drawn[1:-1, :-2] & drawn[1:-1, 2:]
-    ok &= norm[..., 0] > 0
-    return np.where(ok[..., None], n / np.maximum(norm, 1e-30), 0.0).astype(np.float32)
+    out = np.zeros((h, w, 3), np.float32)
+    for r in range(1, h - 1):
+        v0, v1, vc = (r - 0.5 - cy) / fy, (r + 1.5 - cy) / fy, (r + 0.5 - cy) / fy
+        for c in range(1, w - 1):
+            if not (drawn[r, c] and drawn[r - 1, c] and drawn[r + 1, c] and drawn[r, c - 1] and drawn[r, c + 1]):
+                continue
+            u0, u1, uc = (c - 0.5 - cx) / fx, (c + 1.5 - cx) / fx, (c + 0.5 - cx) / fx
+            dl, dr, du, dd = depth[r, c - 1], depth[r, c + 1], depth[r - 1, c], depth[r + 1, c]
+            ax, ay, az = dr * u1 - dl * u0, (dr - dl) * vc, dr - dl  # along the row
+            bx, by, bz = (dd - du) * uc, dd * v1 - du * v0, dd - du  # down the column
+            nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+            norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+            if norm == 0.0:
+                continue
+            if nx * uc + ny * vc + nz > 0.0:  # facing away from the camera: turn it
+                norm = -norm
+            out[r, c, 0], out[r, c, 1], out[r, c, 2] = nx / norm, ny / norm, nz / norm
+    return out
 
 
 def encode_normals(normal: np.ndarray) -> np.ndarray:

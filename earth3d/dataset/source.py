@@ -32,7 +32,34 @@ class DatasetSource:
         self.store, self.raster = store, raster
         stream = Stream(store, cache_bytes=cache_mb * 2**20, sse_threshold_px=sse, splat_budget_per_pixel=splat_budget)
         self.scene = StoreScene(store, stream, renderer)
-        self.ground = raster_ground(raster) if raster is not None else self.scene.ground()
+        self.ground = raster_ground(raster) if raster is not None else self._store_ground(self.scene.ground())
+
+    def _store_ground(self, probe):
+        """The store's ground by depth probes (each point once); a point over a hole takes the median of the
+        points found so far.
+        """
+        known: dict[tuple[float, float], float] = {}  # each point is probed once
+
+        def ground(lon, lat):
+            out = []
+            for lo, la in zip(np.ravel(lon), np.ravel(lat), strict=True):
+                key = (float(lo), float(la))
+                if key not in known:
+                    try:
+                        known[key] = float(probe(np.array([lo]), np.array([la]))[0])
+                    except ValueError:
+                        known[key] = np.nan
+                out.append(known[key])
+            heights = np.asarray(out)
+            if np.isnan(heights).any():
+                found = [v for v in known.values() if not np.isnan(v)]
+                if not found:
+                    raise InputError(f"the store {self.store.path} has no ground under lon={lo:.6f}, lat={la:.6f} "
+                                     "(nor anywhere asked so far in the region)")
+                heights = np.where(np.isnan(heights), float(np.median(found)), heights)
+            return heights.reshape(np.shape(lon))
+
+        return ground
 
     @property
     def stream(self) -> Stream:
