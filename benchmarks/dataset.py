@@ -28,7 +28,7 @@ import numpy as np
 import earth3d
 import earth3d.store
 from earth3d.dataset import read, write
-from earth3d.dataset.write import PNG_LEVEL
+from earth3d.dataset.writer import PNG_LEVEL
 from earth3d.renderers import default_renderer
 from earth3d.scenarios import level_bbox, raster_center
 from earth3d.stream import Stream

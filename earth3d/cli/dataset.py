@@ -66,7 +66,7 @@ class Dataset(Common):
         """Check the inputs and the output, then write the dataset."""
         from ..dataset import PresetOptions, write
         from ..dataset.presets import check_preset
-        from ..dataset.write import check_dataset_output
+        from ..dataset.writer import check_dataset_output
 
         check_preset(self.preset)
         if (self.synth is None) == (self.store is None):

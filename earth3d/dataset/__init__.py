@@ -2,7 +2,7 @@
 
 - `presets`: cameras that match sensors (satellite, aerial oblique, drone orbit and grid, street level),
   N views over a region with a seed (`sample_cameras`, `PresetOptions`, `PRESETS`);
-- `write`: the dataset folder (images, depth, normals, labels, instances, transforms.json, sparse/0,
+- `writer`: the dataset folder (images, depth, normals, labels, instances, transforms.json, sparse/0,
   georef.json), written whole or not at all (`write`);
 - `nerfstudio`, `colmap`, `georef`: the three descriptions of the same cameras;
 - `read`: images and cameras back from a dataset folder (`read`).
@@ -17,6 +17,6 @@ Example:
 from .georef import LocalFrame
 from .presets import PRESETS, PresetOptions, sample_cameras
 from .read import read
-from .write import write
+from .writer import write
 
 __all__ = ["LocalFrame", "PRESETS", "PresetOptions", "read", "sample_cameras", "write"]

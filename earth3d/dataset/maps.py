@@ -77,8 +77,22 @@ def _normals_kernel(depth, drawn, fx, fy, cx, cy):  # pragma: no cover - compile
 
 def encode_normals(normal: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8: (n + 1) / 2 * 255, black where the normal is zero."""
-    zero = ~np.any(normal != 0, axis=-1, keepdims=True)
-    return np.where(zero, 0, np.clip(np.rint((normal + 1.0) * 127.5), 0, 255)).astype(np.uint8)
+    return _encode_kernel(np.ascontiguousarray(normal, np.float32))
+
+
+@njit(cache=True)
+def _encode_kernel(normal):  # pragma: no cover - compiled
+    h, w, _ = normal.shape
+    out = np.zeros((h, w, 3), np.uint8)
+    for r in range(h):
+        for c in range(w):
+            x, y, z = normal[r, c, 0], normal[r, c, 1], normal[r, c, 2]
+            if x == 0.0 and y == 0.0 and z == 0.0:
+                continue
+            out[r, c, 0] = min(max(round((x + 1.0) * 127.5), 0), 255)
+            out[r, c, 1] = min(max(round((y + 1.0) * 127.5), 0), 255)
+            out[r, c, 2] = min(max(round((z + 1.0) * 127.5), 0), 255)
+    return out
 
 
 def decode_normals(png: np.ndarray) -> np.ndarray:

@@ -65,6 +65,16 @@ class DatasetSource:
     def stream(self) -> Stream:
         return self.scene.stream
 
+    def height_range(self) -> tuple[float, float]:
+        """Lowest and highest ellipsoidal heights of the source (the raster's, or the store extent's corners)."""
+        if self.raster is not None:
+            h = self.raster.height[self.raster.valid]
+            return float(np.nanmin(h)), float(np.nanmax(h))
+        bmin, bmax = self.scene._extent
+        corners = np.stack(np.meshgrid(*zip(bmin, bmax, strict=True), indexing="ij"), -1).reshape(-1, 3)
+        h = ecef_to_geodetic(corners)[:, 2]
+        return float(h.min()), float(h.max())
+
     def lonlat_box(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) degrees around the store's ECEF extent."""
         bmin, bmax = self.scene._extent

@@ -80,12 +80,13 @@ def check_dataset_output(out: str | os.PathLike, overwrite: bool, flag: str = "o
     return out
 
 
-def _depth_bound(cameras: Sequence[Camera], bbox, ground) -> float:
-    """A bound on the depths the views see: 1.5 x the farthest region corner (or centre) from any camera."""
+def _depth_bound(cameras: Sequence[Camera], bbox, heights: tuple[float, float]) -> float:
+    """A bound on the depths the views see: 1.5 x the farthest corner of the region's box (between the
+    source's lowest and highest heights) from any camera.
+    """
     w, s, e, n = bbox
-    lon = np.array([w, e, w, e, 0.5 * (w + e)])
-    lat = np.array([s, s, n, n, 0.5 * (s + n)])
-    pts = geodetic_to_ecef(lon, lat, ground(lon, lat))
+    lon, lat, h = (a.ravel() for a in np.meshgrid([w, e], [s, n], list(heights), indexing="ij"))
+    pts = geodetic_to_ecef(lon, lat, h)
     pos = np.stack([c.position for c in cameras])
     return 1.5 * float(np.linalg.norm(pos[:, None] - pts[None], axis=-1).max())
 
@@ -264,7 +265,7 @@ def write(
                 cameras = sample_cameras(preset, bbox, n_views, width, height, src.ground, seed, options, src.raster)
             lon0, lat0 = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
             frame = LocalFrame.at(lon0, lat0, float(src.ground(np.array([lon0]), np.array([lat0]))[0]))
-            scale = depth_scale_for(_depth_bound(cameras, bbox, src.ground))
+            scale = depth_scale_for(_depth_bound(cameras, bbox, src.height_range()))
             fmt = depth_format if depth_format != "auto" else ("png" if scale <= MAX_PNG_DEPTH_SCALE else "npy")
             sky = _sky(options, lon0, lat0, frame.height) if atmosphere else None
             with report.stage("render"), ThreadPoolExecutor(WRITERS) as pool:
