@@ -27,7 +27,9 @@ class Dataset(Common):
     views: int = 24
     """Number of views."""
     width: int = 640
+    """Image width in pixels."""
     height: int = 480
+    """Image height in pixels."""
     seed: int = 0
     """Camera sampling seed (and world seed for --synth)."""
     world: Literal["procedural", "earth"] = "procedural"
