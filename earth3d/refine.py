@@ -23,7 +23,8 @@ view is held back: not fitted, and the PSNR there is reported before and after.
 Datasets on disk (`read_dataset` / `write_dataset`): a folder with PNG images and a nerfstudio
 `transforms.json` (`fl_x`, `fl_y`, `cx`, `cy`, `w`, `h`, `frames[].file_path`,
 `frames[].transform_matrix`: camera-to-world, OpenGL axes: x right, y up, z backwards), whose
-world frame is ECEF axes translated to `earth3d_origin_ecef` (float64, metres; [0, 0, 0] if absent).
+world frame is ECEF axes translated to `earth3d_origin_ecef` (float64, metres; [0, 0, 0] if absent),
+or the local axes `earth3d_enu_to_ecef` (columns east, north, up) of an `earth3d.dataset` folder.
 
 Example:
     >>> from earth3d.refine import read_dataset, refine
