@@ -23,7 +23,8 @@ view is held back: not fitted, and the PSNR there is reported before and after.
 Datasets on disk (`read_dataset` / `write_dataset`): a folder with PNG images and a nerfstudio
 `transforms.json` (`fl_x`, `fl_y`, `cx`, `cy`, `w`, `h`, `frames[].file_path`,
 `frames[].transform_matrix`: camera-to-world, OpenGL axes: x right, y up, z backwards), whose
-world frame is ECEF axes translated to `earth3d_origin_ecef` (float64, metres; [0, 0, 0] if absent).
+world frame is ECEF axes translated to `earth3d_origin_ecef` (float64, metres; [0, 0, 0] if absent),
+or the local axes `earth3d_enu_to_ecef` (columns east, north, up) of an `earth3d.dataset` folder.
 
 Example:
     >>> from earth3d.refine import read_dataset, refine
@@ -337,6 +338,7 @@ def read_dataset(folder: str | os.PathLike) -> tuple[list[np.ndarray], list[Came
     try:
         meta = json.loads(path.read_text())
         origin = np.asarray(meta.get("earth3d_origin_ecef", [0.0, 0.0, 0.0]), dtype=np.float64)
+        axes = np.asarray(meta.get("earth3d_enu_to_ecef", np.eye(3)), dtype=np.float64)  # earth3d.dataset's ENU
         images, cameras = [], []
         for f in meta["frames"]:
             img = iio.imread(folder / f["file_path"])
@@ -344,7 +346,7 @@ def read_dataset(folder: str | os.PathLike) -> tuple[list[np.ndarray], list[Came
             c2w = np.asarray(f["transform_matrix"], dtype=np.float64)
             w, h = int(f.get("w", meta["w"])), int(f.get("h", meta["h"]))
             fx, fy, cx, cy = (float(f.get(k, meta[k])) for k in ("fl_x", "fl_y", "cx", "cy"))
-            cam = Camera(c2w[:3, 3] + origin, c2w[:3, :3] @ OPENGL_TO_OPENCV, w, h, fx, fy, cx, cy)
+            cam = Camera(axes @ c2w[:3, 3] + origin, axes @ c2w[:3, :3] @ OPENGL_TO_OPENCV, w, h, fx, fy, cx, cy)
             images.append(img)
             cameras.append(cam)
     except (KeyError, TypeError, ValueError, OSError) as exc:

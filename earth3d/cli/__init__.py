@@ -8,6 +8,7 @@
     earth3d export --store world.e3d --out scene.ply | scene.glb | tiles/
     earth3d import-ply --ply scene.ply --origin LON LAT HEIGHT --out world.e3d
     earth3d refine --store world.e3d --dataset views/ --out refined.e3d
+    earth3d dataset --synth W S E N --preset drone --views 24 --out views/   (or --store S --bbox W S E N)
     earth3d info   world.e3d
     earth3d serve  world.e3d | tiles/     CesiumJS viewer on http://127.0.0.1:8000/
 
@@ -25,6 +26,7 @@ import tyro
 from ..errors import Earth3dError
 from ._common import Common
 from .build import Build
+from .dataset import Dataset
 from .demo import Demo
 from .export import Export
 from .fly import Fly
@@ -38,7 +40,7 @@ from .synth import Synth
 #: Subcommand name -> its options dataclass (whose `run()` does the work).
 COMMANDS: dict[str, type[Common]] = {
     "demo": Demo, "synth": Synth, "build": Build, "render": Render, "fly": Fly, "export": Export,
-    "import-ply": ImportPly, "info": Info, "serve": Serve, "refine": Refine,
+    "import-ply": ImportPly, "info": Info, "serve": Serve, "refine": Refine, "dataset": Dataset,
 }
 #: What a user's input can make fail: reported in one line. Anything else is a bug: a traceback.
 INPUT_ERRORS = (Earth3dError, OSError, ValueError)
