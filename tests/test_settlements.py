@@ -71,7 +71,7 @@ def test_towns_and_cities_join_the_network(world, k):
     print(f"box {k}: {sum(joined)} of {len(big)} towns and cities on the road network")
     assert all(joined)
     # the road graph (ends shared within 1 m) of the roads around the box links its towns and cities
-    V, OFF, CLS = R.network(world._seeds, *_box(lon, lat, 0.6), R.REGIONAL)
+    V, OFF, CLS = R.network(world._seeds, *_box(lon, lat, 0.35), R.REGIONAL)
     ends = np.concatenate([V[OFF[:-1]], V[OFF[1:] - 1]], axis=1).reshape(-1, 2)
     key = [tuple(np.round(p, 6)) for p in ends]
     parent = {p: p for p in key}

@@ -32,7 +32,7 @@ from .settlements import F_KIND, F_LAT, F_LON, F_RADIUS, F_SEED
 ROAD_RGB = np.array([[0.29, 0.29, 0.30], [0.35, 0.345, 0.34], [0.52, 0.47, 0.39], [0.55, 0.50, 0.42]])
 ROOF_RGB = np.array([[0.62, 0.33, 0.25], [0.38, 0.37, 0.38], [0.50, 0.42, 0.35], [0.70, 0.69, 0.66],
                      [0.47, 0.25, 0.21], [0.30, 0.33, 0.36]])
-LAWN = np.array([0.33, 0.40, 0.22])
+YARD = np.array([0.43, 0.43, 0.31])  # gardens, lawns, drives and bare ground
 LANE = np.array([0.45, 0.43, 0.40])
 PLOT_M = np.array([0.0, 24.0, 30.0, 16.0])  # per settlement kind (cities are kernel.city_pixel's)
 PEAK = np.array([0.0, 0.95, 0.85, 1.0])  # share of built plots at the centre
@@ -93,6 +93,14 @@ def settle_pixel(dx, dy, du, dv, radius, kind, seed, out):  # noqa: C901
     """
     for k in range(7):
         out[k] = 0.0
+    # plots run along a direction of the settlement's own (the footprint, turned with them, is taken
+    # as the axis-aligned square of the same area)
+    th = 1.5707963 * unit(rehash(seed, 9))
+    ct, st = math.cos(th), math.sin(th)
+    dx, dy = ct * dx + st * dy, -st * dx + ct * dy
+    if kind != 3:
+        side = math.sqrt(du * dv)
+        du, dv = side, side
     s = PLOT_M[kind]
     reach = 2.0 * radius + s
     if abs(dx) - 0.5 * du > reach or abs(dy) - 0.5 * dv > reach:
@@ -263,7 +271,7 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
                 for ch in range(3):
                     base = out_rgb[j, i, ch]
                     roof = rr if ch == 0 else (rg if ch == 1 else rb)
-                    out_rgb[j, i, ch] = (base * (1.0 - fr - fy - fl) + roof + fy * (0.25 * base + 0.75 * LAWN[ch])
+                    out_rgb[j, i, ch] = (base * (1.0 - fr - fy - fl) + roof + fy * (0.15 * base + 0.85 * YARD[ch])
                                          + fl * LANE[ch])
                 out_h[j, i] += hr
                 out_s[j, i] += hr

@@ -5,7 +5,8 @@ Per road class a graph over the settlements (settlements.py) and least-cost rout
 - motorways join cities, regional roads join towns to towns and cities, tracks join villages to
   their neighbours (each a relative-neighbourhood graph over the sites of that class and larger,
   edges longer than MAX_EDGE_DEG dropped); farm drives run straight from a farmstead to the
-  nearest point of a road (or, failing one within reach, to the nearest village);
+  nearest point of a track or regional road (motorways have no field access), failing one within
+  reach to the nearest village;
 - each edge is routed by A* on a cost lattice aligned to a global grid of GRID_DEG (height from
   the macro fields and the noise relief, cost per metre growing with the squared grade over the
   class's design grade, crossings of level-0 rivers at a fixed bridge cost, lakes and the sea
@@ -273,7 +274,7 @@ def road_block(key: int, level: int, bi: int, bj: int):
 
 
 @njit(cache=True)
-def _drives(F, V, OFF, TOWNS, reach):
+def _drives(F, V, OFF, CLS, TOWNS, reach):
     """Farm drives: from each farm F[i] to the nearest point of the polylines (V, OFF) within reach (m),
     else to the nearest site of TOWNS within 2 reach. Returns (n, 4) lon0, lat0, lon1, lat1 (NaN: none).
     """
@@ -283,6 +284,8 @@ def _drives(F, V, OFF, TOWNS, reach):
         c = math.cos(math.radians(lat))
         best, bx, by = reach, 0.0, 0.0
         for p in range(OFF.shape[0] - 1):
+            if CLS[p] == MOTORWAY:  # no access from the fields
+                continue
             for v in range(OFF[p], OFF[p + 1] - 1):
                 ux, uy = (V[v + 1, 0] - V[v, 0]) * c, V[v + 1, 1] - V[v, 1]
                 wx, wy = (lon - V[v, 0]) * c, lat - V[v, 1]
@@ -312,9 +315,9 @@ def drive_cell(key: int, ci: int, cj: int):
     if len(farms) == 0:
         return _pack([], [])
     r = 0.05
-    V, OFF, _ = network(S, west - r, south - r, west + c + r, south + c + r, TRACK)
+    V, OFF, CLS = network(S, west - r, south - r, west + c + r, south + c + r, TRACK)
     towns = ST.sites(S, west - r, south - r, west + c + r, south + c + r, ST.VILLAGE)
-    d = _drives(np.ascontiguousarray(farms[:, :2]), V, OFF, np.ascontiguousarray(towns[:, :2]).reshape(-1, 2),
+    d = _drives(np.ascontiguousarray(farms[:, :2]), V, OFF, CLS, np.ascontiguousarray(towns[:, :2]).reshape(-1, 2),
                 DRIVE_REACH_M)
     ok = np.isfinite(d[:, 0])
     lines = [row.reshape(2, 2) for row in d[ok]]
