@@ -162,3 +162,20 @@ def test_road_drawing_agrees_across_levels(world):
     err2 = np.abs(down2 - coarse).mean() / coarse.mean()
     print(f"road share: fine->mid rel. error {err:.3f}, mid->coarse {err2:.3f}")
     assert err < 0.1 and err2 < 0.1
+
+
+def test_synth_command_writes_roads_and_settlements(tmp_path):
+    import json
+
+    from earth3d.cli import main
+
+    lon, lat = PLACE
+    out = tmp_path / "region"
+    assert main(["synth", "--bbox", str(lon - 0.02), str(lat - 0.02), str(lon + 0.02), str(lat + 0.02),
+                 "--resolution", "40", "--seed", "1", "--vectors", "--out", str(out), "--quiet"]) == 0
+    roads = json.loads((out / "roads.geojson").read_text())["features"]
+    places = json.loads((out / "settlements.geojson").read_text())["features"]
+    assert roads and places
+    assert {f["properties"]["kind"] for f in roads} <= {"motorway", "regional", "track", "arterial", "local", "path"}
+    assert all(f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) >= 2 for f in roads)
+    assert {f["properties"]["kind"] for f in places} <= set(ST.KINDS)

@@ -234,7 +234,7 @@ def _sub_cell(key: int, ci: int, cj: int, kind: int, big: np.ndarray) -> np.ndar
     riv = _rivers_window(S, west, south, west + K.CELL_DEG, south + K.CELL_DEG)
     m = int(round(K.CELL_DEG / STEP_DEG[kind]))
     big = big[np.abs(big[:, F_LAT] - (south + 0.5 * K.CELL_DEG)) < K.CELL_DEG] if big.size else np.empty((0, N_F))
-    out = _lattice_sites(kind, ci * m, ci * m + m, cj * m, cj * m + m, S, *riv, big)
+    out = _lattice_sites(kind, ci * m, ci * m + m, cj * m, cj * m + m, S, *riv, big)  # type: ignore[call-arg]
     out.setflags(write=False)
     return out
 

