@@ -181,7 +181,9 @@ def city_population(h):
 
 @njit(cache=True)
 def site_score(lon, lat, S, mbuf):
-    """(suitability 0..1, height m, slope) of a settlement site from the macro fields and the noise relief."""
+    """(suitability 0..1, the same where water is at hand (no dry-climate penalty), height m, slope) of a
+    settlement site, from the macro fields and the noise relief.
+    """
     x, y, z = unit_vector(lon, lat)
     macro_at(x, y, z, S, mbuf)
     land, mtn, plat, hill, base, amp = landform(mbuf)
@@ -190,12 +192,13 @@ def site_score(lon, lat, S, mbuf):
     rel, slope, _, _, _ = relief(x, y, z, octave_table(200.0), amp, dis, vee, mtn, 1.0, S[S_REL])
     h = base + rel + 0.45 * amp * land * (1.0 - mtn)
     coast = 1.0 + 0.3 * (1.0 - smoothstep(0.01, 0.05, mbuf[0] - SEA))  # coasts and low plains attract
-    hab = (smoothstep(0.01, 0.03, mbuf[0] - SEA) * (1.0 - smoothstep(0.05, 0.2, mtn))
-           * smoothstep(2.0, 8.0, t) * (1.0 - smoothstep(26.0, 30.0, t)) * smoothstep(0.15, 0.3, w)
+    wet = (smoothstep(0.01, 0.03, mbuf[0] - SEA) * (1.0 - smoothstep(0.05, 0.2, mtn))
+           * smoothstep(2.0, 8.0, t) * (1.0 - smoothstep(26.0, 30.0, t))
            * (1.0 - smoothstep(800.0, 1500.0, h)) * (1.0 - 0.6 * hill) * (1.0 - smoothstep(0.03, 0.12, slope)))
     if abs(lat) > 70.0 or h < 3.0:
-        hab = 0.0
-    return min(hab * coast, 1.0), h, slope
+        wet = 0.0
+    wet = min(wet * coast, 1.0)
+    return wet * smoothstep(0.15, 0.3, w), wet, h, slope
 
 
 @njit(cache=True)
@@ -214,7 +217,7 @@ def city_site(ci, cj, S, mbuf):
     for k in range(N_CITY_CAND):
         lo = -180.0 + (ci + 0.5 + 0.4 * (unit(rehash(h, 10 + 2 * k)) - 0.5)) * CELL_DEG
         la = -90.0 + (cj + 0.5 + 0.4 * (unit(rehash(h, 11 + 2 * k)) - 0.5)) * CELL_DEG
-        sc, hh, sl = site_score(lo, la, S, mbuf)
+        sc, _, _, _ = site_score(lo, la, S, mbuf)
         if sc > best:
             best, lon, lat = sc, lo, la
     if best < 0.35:

@@ -336,10 +336,14 @@ def draw_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: float
     for k in range(len(CLS)):
         segp[OFF[k]:OFF[k + 1] - 1] = k
     kind = {R.MOTORWAY: ST.CITY, R.REGIONAL: ST.VILLAGE}.get(finest, ST.FARM)
+    # settlements reach 2 radii (towns: under 4 km); cities fade the roads out to about their radius (under 16 km)
+    coslat = max(math.cos(math.radians(max(abs(south), abs(north)))), 0.05)
     m = 0.05
-    rows = ST.sites(seeds, west - m, max(south - m, -90.0), east + m, min(north + m, 90.0), kind)
-    cities = rows[rows[:, ST.F_KIND] == ST.CITY]
+    rows = ST.sites(seeds, west - m / coslat, max(south - m, -90.0), east + m / coslat, min(north + m, 90.0), kind)
     sites = np.ascontiguousarray(rows[rows[:, ST.F_KIND] != ST.CITY])
+    m = 0.2
+    cities = ST.sites(seeds, west - m / coslat, max(south - m, -90.0), east + m / coslat, min(north + m, 90.0),
+                      ST.CITY)
     cities = np.ascontiguousarray(cities[:, [ST.F_LON, ST.F_LAT, ST.F_RADIUS]])
     V = np.ascontiguousarray(V) if len(V) else np.zeros((1, 2))
     draw(lons, lats, float(dlon), float(dlat), V, segp, CLS, sites, cities, out_h, out_s, out_rgb, out_w,

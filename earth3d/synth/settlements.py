@@ -122,14 +122,16 @@ def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, WET, LAKE, I0, J0, NI,
             for c in range(N_CAND):
                 lon = -180.0 + (i + 0.1 + 0.8 * unit(rehash(h, 2 * c + 1))) * q
                 lat = -90.0 + (j + 0.1 + 0.8 * unit(rehash(h, 2 * c + 2))) * q
-                sc, hh, sl = K.site_score(lon, lat, S, mbuf)
-                if sc <= 0.0:
+                sc, wet, _, _ = K.site_score(lon, lat, S, mbuf)
+                if wet <= 0.0:
                     continue
                 d, lake = _river_near(lon, lat, VX, VY, AREA, WET, LAKE, I0, J0, NI, NJ)
                 if lake or d < 60.0:
                     continue
-                if d < RIVER_NEAR_M:  # rivers: water, trade, flat valley floors
-                    sc = min(1.0, sc * (1.0 + 0.6 * (1.0 - d / RIVER_NEAR_M)) + 0.25)
+                if d < RIVER_NEAR_M:  # rivers: water (in dry lands too), trade, flat valley floors
+                    sc = min(1.0, wet * (1.0 + 0.6 * (1.0 - d / RIVER_NEAR_M)) + 0.25)
+                elif sc <= 0.0:
+                    continue
                 if sc > best:
                     best, blon, blat = sc, lon, lat
             # suitability below 0.35 refuses; above, the chance rises to 1
