@@ -103,17 +103,18 @@ def test_roads_cross_rivers_on_bridges(world):
     ROFF[1:] = np.cumsum([r.lon.size for r in rivers])
     assert len(R._crossings(V, OFF, RV, ROFF)) == 0
     # the raster draws the deck over the water: a road cell is not a water cell
-    b = max(bridges, key=lambda s: {"motorway": 2, "regional": 1}.get(s.kind, 0))
-    lon, lat = b.lonlat.mean(axis=0)
-    lat_ = lattice_for(_box(lon, lat, 60 * 2.0 / M_PER_DEG), 2.0)
-    lons, lats = lat_.lons(), lat_.lats()
     bare = ProceduralWorld(1, roads=False)
-    h, s, rgb, water, _ = bare._evaluate(lons, lats, lat_.dlon, lat_.dlat)
-    before = water.copy()
-    road, _ = draw_tile(bare._seeds, lons, lats, lat_.dlon, lat_.dlat, h, s, rgb, water)
-    deck = (road > 0.5) & (before > 0.5)
-    assert deck.any()
-    assert (water[road > 0.5] < 0.5).all()
+    decks = 0
+    for b in sorted(bridges, key=lambda s: -{"motorway": 2, "regional": 1}.get(s.kind, 0))[:6]:
+        lon, lat = b.lonlat.mean(axis=0)
+        lat_ = lattice_for(_box(lon, lat, 40 * 2.0 / M_PER_DEG), 2.0)
+        lons, lats = lat_.lons(), lat_.lats()
+        h, s, rgb, water, _ = bare._evaluate(lons, lats, lat_.dlon, lat_.dlat)
+        before = water.copy()
+        road, _ = draw_tile(bare._seeds, lons, lats, lat_.dlon, lat_.dlat, h, s, rgb, water)
+        decks += int(((road > 0.5) & (before > 0.5)).sum())
+        assert (water[road > 0.5] < 0.5).all()
+    assert decks > 0  # (bridges inside towns and cities give way to their streets)
 
 
 def test_tiles_are_seamless_and_deterministic(world):

@@ -226,6 +226,13 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
         X0[e], X1[e] = SITES[e, F_LON] - r / coslo, SITES[e, F_LON] + r / coslo
         Y0[e], Y1[e] = SITES[e, F_LAT] - r, SITES[e, F_LAT] + r
     scnt, sidx, _ = _bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
+    nc = CITIES.shape[0]
+    X0, X1, Y0, Y1 = np.empty(nc), np.empty(nc), np.empty(nc), np.empty(nc)
+    for e in range(nc):
+        r = (CITIES[e, 2] + pad_m) / M_PER_DEG  # a city fades roads out to 0.92 radii (density 0.15)
+        X0[e], X1[e] = CITIES[e, 0] - r / coslo, CITIES[e, 0] + r / coslo
+        Y0[e], Y1[e] = CITIES[e, 1] - r, CITIES[e, 1] + r
+    ccnt, cidx, _ = _bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
     for j in prange(nrow):
         lat = lats[j]
         c = math.cos(math.radians(lat))
@@ -234,7 +241,9 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
         for i in range(ncol):
             lon = lons[i]
             fade = 1.0
-            for k in range(CITIES.shape[0]):
+            b = (j // BIN_PX) * nbx + i // BIN_PX
+            for q in range(ccnt[b], ccnt[b + 1]):
+                k = cidx[q]
                 dl = (CITIES[k, 0] - lon + 180.0) % 360.0 - 180.0
                 r = math.hypot(dl * c, CITIES[k, 1] - lat) * M_PER_DEG / CITIES[k, 2]
                 if r < 2.0:
@@ -244,7 +253,6 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
                 road_frac[j, i] = 0.0
                 built_frac[j, i] = 0.0
                 continue
-            b = (j // BIN_PX) * nbx + i // BIN_PX
             water = out_w[j, i]
             # settlements
             fr = fy = fl = hr = 0.0

@@ -39,7 +39,7 @@ CLASSES = ("motorway", "regional", "track", "drive")
 MOTORWAY, REGIONAL, TRACK, DRIVE = range(4)
 BLOCK_DEG = (1.0, 0.5, 0.125)
 MAX_EDGE_DEG = (1.3, 0.45, 0.12)
-GRID_DEG = (1.0 / 64.0, 1.0 / 128.0, 1.0 / 512.0)
+GRID_DEG = (1.0 / 32.0, 1.0 / 64.0, 1.0 / 256.0)
 FINEST_SITE = (ST.CITY, ST.TOWN, ST.VILLAGE)
 DESIGN_GRADE = (0.04, 0.07, 0.12)
 BRIDGE_COST_M = (4000.0, 2000.0, 800.0)
@@ -305,18 +305,22 @@ def _drives(F, V, OFF, CLS, TOWNS, reach):
     return out
 
 
-@lru_cache(maxsize=2048)
-def drive_cell(key: int, ci: int, cj: int):
-    """Farm drives of the farms of land-use cell (ci, cj) (ci unwrapped): packed polylines."""
+DRIVE_BLOCK_DEG = 1.0 / 8.0
+
+
+@lru_cache(maxsize=4096)
+def drive_block(key: int, bi: int, bj: int):
+    """Farm drives of the farms in block (bi, bj) of DRIVE_BLOCK_DEG (bi unwrapped): packed polylines."""
     S = ST._SEEDS[key]
-    c = ST.K.CELL_DEG
-    west, south = -180.0 + ci * c, -90.0 + cj * c
-    farms = ST.farms_cell(key, ci, cj)
+    c, b = ST.K.CELL_DEG, DRIVE_BLOCK_DEG
+    west, south = -180.0 + bi * b, -90.0 + bj * b
+    farms = ST.farms_cell(key, math.floor((west + 1e-9 + 180.0) / c), math.floor((south + 1e-9 + 90.0) / c))
+    farms = farms[(farms[:, 0] >= west) & (farms[:, 0] < west + b) & (farms[:, 1] >= south) & (farms[:, 1] < south + b)]
     if len(farms) == 0:
         return _pack([], [])
-    r = 0.05
-    V, OFF, CLS = network(S, west - r, south - r, west + c + r, south + c + r, TRACK)
-    towns = ST.sites(S, west - r, south - r, west + c + r, south + c + r, ST.VILLAGE)
+    r = 0.02  # beyond DRIVE_REACH_M, and twice it for villages
+    V, OFF, CLS = network(S, west - r, south - r, west + b + r, south + b + r, TRACK)
+    towns = ST.sites(S, west - 2 * r, south - 2 * r, west + b + 2 * r, south + b + 2 * r, ST.VILLAGE)
     d = _drives(np.ascontiguousarray(farms[:, :2]), V, OFF, CLS, np.ascontiguousarray(towns[:, :2]).reshape(-1, 2),
                 DRIVE_REACH_M)
     ok = np.isfinite(d[:, 0])
@@ -343,10 +347,12 @@ def network(seeds: np.ndarray, west: float, south: float, east: float, north: fl
                 V, OFF, CLS = road_block(key, level, bi % nb, bj)
                 parts.append((V + np.array([(bi - bi % nb) * bsz, 0.0]), OFF, CLS))
     if finest >= DRIVE:
-        c = ST.K.CELL_DEG
-        for cj in range(max(math.floor((south + 90.0) / c), 0), min(math.floor((north + 90.0) / c), 359) + 1):
-            for ci in range(math.floor((west + 180.0) / c), math.floor((east + 180.0) / c) + 1):
-                parts.append(drive_cell(key, ci, cj))
+        coslat = max(math.cos(math.radians(max(abs(south), abs(north)))), 0.05)
+        b, pad = DRIVE_BLOCK_DEG, 2.0 * DRIVE_REACH_M / M_PER_DEG / coslat
+        for bj in range(max(math.floor((south - pad + 90.0) / b), 0),
+                        min(math.floor((north + pad + 90.0) / b), int(round(180.0 / b)) - 1) + 1):
+            for bi in range(math.floor((west - pad + 180.0) / b), math.floor((east + pad + 180.0) / b) + 1):
+                parts.append(drive_block(key, bi, bj))
     return _select(parts, west, south, east, north)
 
 
