@@ -34,7 +34,13 @@ BIOMES = K.BIOMES + ("city",)
 
 
 class ProceduralWorld:
-    """The default procedural planet. `ProceduralWorld(seed).generate(bbox=..., resolution_m=...)`."""
+    """The default procedural planet. `ProceduralWorld(seed).generate(bbox=..., resolution_m=...)`.
+
+    With `roads=True` (the default) the rasters carry the settlements and roads of
+    settlements() and streets(): towns, villages and farmsteads as clusters of buildings and
+    roads as exact area shares of each cell (earth3d.synth.overlay); `roads=False` leaves
+    the land and the cities alone (a baseline for benchmarks).
+    """
 
     def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS, roads: bool = True):
         self.seed = int(seed)
