@@ -32,6 +32,8 @@ class Synth(Common):
     """World seed: the same seed gives the same planet."""
     world: Literal["procedural", "earth"] = "procedural"
     """An invented planet, or Earth laid out by open data (the `earth` extra)."""
+    vectors: bool = False
+    """Also write roads.geojson and settlements.geojson (the procedural world's roads and settlements in the region)."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -49,6 +51,8 @@ class Synth(Common):
         if len(regions) != 1:
             raise InputError("give exactly one region: --bbox W S E N, --tile Z X Y or --city METRES")
         names = {k: self.out / f"{k}.{ext}" for k, ext in (("ortho", "tif"), ("dem", "tif"), ("preview", "png"))}
+        if self.vectors:
+            names.update(roads=self.out / "roads.geojson", settlements=self.out / "settlements.geojson")
         for path in names.values():
             check_new(path, self.overwrite)
         report = Report(self.quiet)
@@ -73,6 +77,11 @@ class Synth(Common):
         with report.stage("write"):
             write_raster(raster, names["dem"], names["ortho"], overwrite=self.overwrite)
             write_png(names["preview"], preview(raster.rgb), overwrite=self.overwrite)
+        if self.vectors:
+            if not hasattr(world, "streets"):
+                raise InputError(f"--vectors needs the procedural world; --world {self.world} has no roads")
+            with report.stage("roads and settlements"):
+                write_vectors(world, raster.bounds(), names["roads"], names["settlements"])
         h, w = raster.shape
         report.say(f"wrote {names['ortho']}, {names['dem']} and {names['preview']} ({w}x{h} cells, "
                    f"{resolution:g} m, heights {np.nanmin(raster.height):.0f}..{np.nanmax(raster.height):.0f} m)")
@@ -84,3 +93,18 @@ def preview(rgb: np.ndarray, max_side: int = 1024) -> np.ndarray:
     step = max(1, -(-max(rgb.shape[:2]) // max_side))
     h, w = (rgb.shape[0] // step) * step, (rgb.shape[1] // step) * step
     return rgb[:h, :w].reshape(h // step, step, w // step, step, 3).mean(axis=(1, 3))
+
+
+def write_vectors(world, bbox, roads_path: Path, settlements_path: Path) -> None:
+    """Write the roads and settlements of a (west, south, east, north) box as GeoJSON (lon/lat, EPSG:4326)."""
+    import json
+
+    from ..atomic import write_bytes_atomic
+
+    roads = [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": s.lonlat.round(7).tolist()},
+              "properties": {"kind": s.kind, "bridge": s.bridge}} for s in world.streets(bbox)]
+    places = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(p.lon, 7), round(p.lat, 7)]},
+               "properties": {"kind": p.kind, "population": round(p.population), "radius_m": round(p.radius_m, 1)}}
+              for p in world.settlements(bbox)]
+    for path, feats in ((roads_path, roads), (settlements_path, places)):
+        write_bytes_atomic(path, json.dumps({"type": "FeatureCollection", "features": feats}).encode())

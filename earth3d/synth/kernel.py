@@ -169,31 +169,61 @@ def biome_weights(t, w, out):
     return bid
 
 
+CITY_POP_MIN = 20000.0  # smallest city; city populations are Pareto (alpha 1, Zipf's rank-size law) from here
+N_CITY_CAND = 3  # candidate sites per land-use cell; the most suitable one holds the city
+
+
 @njit(cache=True)
-def city_site(ci, cj, S, mbuf):
-    """City of land-use cell (ci, cj): (radius m or 0, centre lon, centre lat, city seed)."""
-    h = hash2(ci, cj, S[S_CITY])
-    if unit(h) > 0.6:
-        return 0.0, 0.0, 0.0, h
-    lon = -180.0 + (ci + 0.5 + 0.4 * (unit(rehash(h, 1)) - 0.5)) * CELL_DEG
-    lat = -90.0 + (cj + 0.5 + 0.4 * (unit(rehash(h, 2)) - 0.5)) * CELL_DEG
-    if abs(lat) > 70.0:
-        return 0.0, lon, lat, h
+def city_population(h):
+    """Population of the city of seed h: Pareto with exponent 1 from CITY_POP_MIN, at most 10 million."""
+    return min(CITY_POP_MIN / max(1.0 - unit(rehash(h, 3)), 1e-9), 1e7)
+
+
+@njit(cache=True)
+def site_score(lon, lat, S, mbuf):
+    """(suitability 0..1, the same where water is at hand (no dry-climate penalty), height m, slope) of a
+    settlement site, from the macro fields and the noise relief.
+    """
     x, y, z = unit_vector(lon, lat)
     macro_at(x, y, z, S, mbuf)
     land, mtn, plat, hill, base, amp = landform(mbuf)
     t, w = climate(mbuf, lat, base, mbuf[0] - SEA)
-    hab = (smoothstep(0.01, 0.03, mbuf[0] - SEA) * (1.0 - smoothstep(0.05, 0.2, mtn))
-           * smoothstep(2.0, 8.0, t) * (1.0 - smoothstep(26.0, 30.0, t)) * smoothstep(0.15, 0.3, w)
-           * (1.0 - smoothstep(800.0, 1500.0, base)) * (1.0 - 0.6 * hill))
-    if hab < 0.35:
-        return 0.0, lon, lat, h
     dis, vee = dissection(mbuf[0] - SEA, land, mtn, plat, hill, x, y, z, S[S_REL])
     rel, slope, _, _, _ = relief(x, y, z, octave_table(200.0), amp, dis, vee, mtn, 1.0, S[S_REL])
-    if base + rel + 0.45 * amp * land * (1.0 - mtn) < 3.0 or slope > 0.08:
+    h = base + rel + 0.45 * amp * land * (1.0 - mtn)
+    coast = 1.0 + 0.3 * (1.0 - smoothstep(0.01, 0.05, mbuf[0] - SEA))  # coasts and low plains attract
+    wet = (smoothstep(0.01, 0.03, mbuf[0] - SEA) * (1.0 - smoothstep(0.05, 0.2, mtn))
+           * smoothstep(2.0, 8.0, t) * (1.0 - smoothstep(26.0, 30.0, t))
+           * (1.0 - smoothstep(800.0, 1500.0, h)) * (1.0 - 0.6 * hill) * (1.0 - smoothstep(0.03, 0.12, slope)))
+    if abs(lat) > 70.0 or h < 3.0:
+        wet = 0.0
+    wet = min(wet * coast, 1.0)
+    return wet * smoothstep(0.15, 0.3, w), wet, h, slope
+
+
+@njit(cache=True)
+def city_site(ci, cj, S, mbuf):
+    """City of land-use cell (ci, cj): (radius m or 0, centre lon, centre lat, city seed).
+
+    The most suitable of N_CITY_CAND hashed sites (site_score); the radius grows with the
+    population (city_population) as its square root, as built-up area does at a fixed density.
+    """
+    h = hash2(ci, cj, S[S_CITY])
+    lon = -180.0 + (ci + 0.5) * CELL_DEG
+    lat = -90.0 + (cj + 0.5) * CELL_DEG
+    if unit(h) > 0.6:
+        return 0.0, lon, lat, h
+    best = -1.0
+    for k in range(N_CITY_CAND):
+        lo = -180.0 + (ci + 0.5 + 0.4 * (unit(rehash(h, 10 + 2 * k)) - 0.5)) * CELL_DEG
+        la = -90.0 + (cj + 0.5 + 0.4 * (unit(rehash(h, 11 + 2 * k)) - 0.5)) * CELL_DEG
+        sc, _, _, _ = site_score(lo, la, S, mbuf)
+        if sc > best:
+            best, lon, lat = sc, lo, la
+    if best < 0.35:
         return 0.0, lon, lat, h
     cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
-    radius = min(1500.0 + 9000.0 * unit(rehash(h, 3)) ** 2, 0.28 * min(cell_w, CELL_DEG * M_PER_DEG))
+    radius = min(1500.0 * math.sqrt(city_population(h) / CITY_POP_MIN), 0.28 * min(cell_w, CELL_DEG * M_PER_DEG))
     return radius, lon, lat, h
 
 

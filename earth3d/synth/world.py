@@ -20,6 +20,10 @@ from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from .hydrology import River, hydrology_fields
 from .hydrology import rivers as _rivers
+from .overlay import draw_tile
+from .roads import Street
+from .settlements import Settlement, as_settlements
+from .settlements import sites as _sites
 from .shading import hillshade
 
 # Cell sizes (m) of the named levels. The world is one continuous function of position and cell
@@ -30,11 +34,18 @@ BIOMES = K.BIOMES + ("city",)
 
 
 class ProceduralWorld:
-    """The default procedural planet. `ProceduralWorld(seed).generate(bbox=..., resolution_m=...)`."""
+    """The default procedural planet. `ProceduralWorld(seed).generate(bbox=..., resolution_m=...)`.
 
-    def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS):
+    With `roads=True` (the default) the rasters carry the settlements and roads of
+    settlements() and streets(): towns, villages and farmsteads as clusters of buildings and
+    roads as exact area shares of each cell (earth3d.synth.overlay); `roads=False` leaves
+    the land and the cities alone (a baseline for benchmarks).
+    """
+
+    def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS, roads: bool = True):
         self.seed = int(seed)
         self.max_pixels = int(max_pixels)
+        self.roads = bool(roads)  # draw roads, towns, villages and farmsteads (False: cities and land only)
         self._seeds = K.make_seeds(self.seed)
 
     def __repr__(self) -> str:
@@ -69,6 +80,9 @@ class ProceduralWorld:
         hyd = hydrology_fields(self._seeds, lons, lats, dlat)
         K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd,
                  out_h, out_s, out_rgb, out_w, out_b)
+        if self.roads:
+            # roads, towns, villages and farmsteads over the rendered cells (returns their shares per cell)
+            draw_tile(self._seeds, lons, lats, float(dlon), float(dlat), out_h, out_s, out_rgb, out_w)
         return out_h, out_s, out_rgb, out_w, out_b
 
     def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
@@ -137,6 +151,47 @@ class ProceduralWorld:
 
         west, south, east, north = check_bbox(bbox)
         return _rivers(self._seeds, west, south, east, north)
+
+    def settlements(self, bbox) -> list[Settlement]:
+        """Cities, towns, villages and farmsteads whose centres lie in a (west, south, east, north) box.
+
+        Cities are the places the rasters draw as cities (kernel.city_site), the others are drawn
+        as clusters of buildings; populations follow a rank-size law (see earth3d.synth.settlements).
+
+        Example:
+            >>> world = ProceduralWorld(1)
+            >>> lon, lat = world.find_city()
+            >>> towns = [s for s in world.settlements((lon - 0.3, lat - 0.3, lon + 0.3, lat + 0.3)) if s.kind == "town"]
+        """
+        from .grid import check_bbox
+
+        west, south, east, north = check_bbox(bbox)
+        return as_settlements(_sites(self._seeds, west, south, east, north))
+
+    def streets(self, bbox) -> list[Street]:
+        """Road and street centrelines reaching into a (west, south, east, north) box: the network the rasters draw.
+
+        Roads between settlements (motorway, regional, track) as routed polylines, cut into
+        bridge pieces where they cross rivers (Street.bridge); city streets (arterial, local,
+        path) where the city generator exposes them. Longitudes are continuous with the box's.
+
+        Example:
+            >>> world = ProceduralWorld(1)
+            >>> lon, lat = world.find_city()
+            >>> box = (lon - 0.2, lat - 0.2, lon + 0.2, lat + 0.2)
+            >>> bridges = [s for s in world.streets(box) if s.bridge]
+        """
+        from . import city as C
+        from .grid import check_bbox
+        from .roads import network, streets_from
+
+        west, south, east, north = check_bbox(bbox)
+        V, OFF, CLS = network(self._seeds, west, south, east, north)
+        m = 0.1
+        out = streets_from(V, OFF, CLS, _rivers(self._seeds, west - m, south - m, east + m, north + m))
+        if hasattr(C, "city_street_graph"):  # city streets, once the city generator exposes them
+            out.extend(_city_streets(self._seeds, west, south, east, north))
+        return [st for st in out if _touches(st.lonlat, west, south, east, north)]
 
     def biome_map(self, width: int = 512, height: int | None = None) -> np.ndarray:
         """Biome ids (indices into BIOMES) on a global equirectangular grid, north row first."""
@@ -235,4 +290,29 @@ def _city_sites(cis, cjs, S):
         for b in range(cis.shape[0]):
             r, lon, lat, _ = K.city_site(cis[b], cjs[a], S, buf)
             out[a, b, 0], out[a, b, 1], out[a, b, 2] = r, lon, lat
+    return out
+
+
+def _touches(v: np.ndarray, west: float, south: float, east: float, north: float) -> bool:
+    return bool(v[:, 0].max() >= west and v[:, 0].min() <= east and v[:, 1].max() >= south and v[:, 1].min() <= north)
+
+
+def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: float) -> list[Street]:
+    """Streets of the cities near a box from city.city_street_graph, in lon/lat (the kernel's city frame)."""
+    from . import city as C
+    from .settlements import CITY, F_KIND, F_LAT, F_LON, F_RADIUS
+
+    names = ("arterial", "local", "path")
+    rows = _sites(S, west - 0.3, max(south - 0.3, -90.0), east + 0.3, min(north + 0.3, 90.0), CITY)
+    out = []
+    for r in rows[rows[:, F_KIND] == CITY]:
+        cj = min(int(math.floor((r[F_LAT] + 90.0) / K.CELL_DEG)), int(180.0 / K.CELL_DEG) - 1)
+        cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
+        ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
+        _, _, _, seed = K.city_site(ci, cj, S, np.empty(K.N_MACRO))
+        nodes, edges, cls = getattr(C, "city_street_graph")(seed, 2.5 * r[F_RADIUS])  # noqa: B009
+        lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
+        lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
+        for (a, b), c in zip(edges, cls, strict=True):
+            out.append(Street(np.array([[lon[a], lat[a]], [lon[b], lat[b]]]), names[int(c)]))
     return out
