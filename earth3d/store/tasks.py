@@ -76,6 +76,7 @@ __all__ = [
 
 BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
 MAX_BUCKET_LEVEL = 20
+MAX_SCALE_M = 1e6  # the largest splat standard deviation a store takes (a ~1000 km splat)
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,12 @@ def _check_splats(s: Splats, index: int) -> None:
             raise InputError(f"source {index}: Gaussians.{name} has non-finite values")
     if len(s) and (s.scales.min() < 0 or s.opacities.min() < 0 or s.opacities.max() > 1):
         raise InputError(f"source {index}: negative scales or opacities outside [0, 1]")
+    if len(s) and float(s.scales.max()) > MAX_SCALE_M:
+        raise InputError(f"source {index}: Gaussians.scales up to {float(s.scales.max()):.3g} m; a splat may be "
+                         f"at most {MAX_SCALE_M:g} m across (std-dev)")
+    if len(s) and float(np.abs(s.pos).max()) > CUBE_SIDE_M / 2:
+        raise InputError(f"source {index}: Gaussians.pos up to {float(np.abs(s.pos).max()):.3g} m from the "
+                         f"Earth's centre, outside the store's cube (half side {CUBE_SIDE_M / 2:g} m)")
 
 
 # ---------------------------------------------------------------------------- phase 2: leaves
