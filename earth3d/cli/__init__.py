@@ -16,6 +16,9 @@ Errors are one line on stderr and a non-zero exit status; `--debug` shows the tr
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import sys
 import warnings
 from typing import Annotated, Sequence, Union
@@ -45,9 +48,38 @@ INPUT_ERRORS = (Earth3dError, OSError, ValueError)
 
 
 def _parse(argv: Sequence[str] | None) -> Common:
+    """The command of `argv`; a bad command line exits with status 2 and one line on stderr."""
     union = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in COMMANDS.items())]  # type: ignore[valid-type]
-    return tyro.cli(union, args=argv, prog="earth3d", description=__doc__,  # type: ignore[call-overload]
-                    config=(tyro.conf.FlagCreatePairsOff,))
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return tyro.cli(union, args=argv, prog="earth3d", description=__doc__,  # type: ignore[call-overload]
+                            config=(tyro.conf.FlagCreatePairsOff,))
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            sys.stderr.write(said.getvalue())
+            raise
+        print(f"earth3d: error: {_one_line(said.getvalue())}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _one_line(usage_error: str) -> str:
+    """The boxed usage error of tyro as one line: the first section of the box (what is wrong)."""
+    title, body = "", []
+    for raw in usage_error.splitlines():
+        line = raw.strip()
+        if line.startswith("╭"):
+            title = line.strip("╭╮─ ")
+            continue
+        inner = line.strip("│╰╯ ")
+        if inner and set(inner) <= set("─"):
+            break  # the end of the first section
+        if inner:
+            body.append(inner)
+    text = " ".join(" ".join(body).split()).split(" Got errors:")[0] or title or "bad command line"
+    if title and title.lower() not in text.lower():
+        text = f"{title.lower()}: {text}"
+    return re.sub(r"\[/?bold\]", "", text) + " (earth3d COMMAND --help lists the options)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
