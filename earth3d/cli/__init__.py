@@ -65,18 +65,21 @@ def _parse(argv: Sequence[str] | None) -> Common:
 
 def _one_line(usage_error: str) -> str:
     """The boxed usage error of tyro as one line: the first section of the box (what is wrong)."""
-    title, body = "", []
+    title, sections = "", [[]]
     for raw in usage_error.splitlines():
         line = raw.strip()
-        if line.startswith("╭"):
-            title = line.strip("╭╮─ ")
+        if line[:1] in ("╭", "╰", "+"):  # the top (with the title) or the bottom of a drawn box
+            title = title or line.strip("╭╮╰╯+-─ ")
             continue
-        inner = line.strip("│╰╯ ")
-        if inner and set(inner) <= set("─"):
-            break  # the end of the first section
-        if inner:
-            body.append(inner)
-    text = " ".join(" ".join(body).split()).split(" Got errors:")[0] or title or "bad command line"
+        inner = line.strip("│| ")
+        if inner and set(inner) <= set("─-"):
+            sections.append([])  # a rule between sections
+        elif inner:
+            sections[-1].append(inner)
+    texts = [" ".join(" ".join(lines).split()) for lines in sections if lines]
+    if not title and len(texts) > 1:  # no box (not a terminal): the title is a section of its own
+        title = texts.pop(0)
+    text = (texts[0] if texts else title or "bad command line").split(" Got errors:")[0]
     if title and title.lower() not in text.lower():
         text = f"{title.lower()}: {text}"
     return re.sub(r"\[/?bold\]", "", text) + " (earth3d COMMAND --help lists the options)"

@@ -220,6 +220,9 @@ def _read_heights(dem, band: int, path: Path) -> np.ndarray:
         gib = dem.width * dem.height * 8 / 2**30
         raise InputFileError(f"DEM {path}: {dem.width} x {dem.height} cells ({gib:.3g} GiB as heights) is too large "
                              f"to read at once (at most {MAX_READ_CELLS} cells); crop or tile it")
+    kind = np.dtype(dem.dtypes[band - 1])
+    if kind.kind not in "iuf":
+        raise InputFileError(f"DEM {path}: band {band} holds {kind.name} values, not heights (integers or floats)")
     data = _read_band(dem, band, path, "DEM", masked=True)
     heights = np.ma.filled(np.ma.asarray(data).astype(np.float64), np.nan)
     heights[~np.isfinite(heights)] = np.nan
@@ -247,6 +250,10 @@ def _ortho_bands(ortho, path: Path, rgb_bands) -> tuple[tuple[int, int, int], in
         rgb_bands = tuple(interp.index(c) + 1 for c in named) if all(c in interp for c in named) else (1, 2, 3)
     if len(rgb_bands) != 3 or not all(1 <= b <= ortho.count for b in rgb_bands):
         raise InputError(f"orthophoto {path}: rgb_bands={rgb_bands} must be 3 band numbers in 1..{ortho.count}")
+    kinds = {np.dtype(ortho.dtypes[b - 1]).name for b in rgb_bands if np.dtype(ortho.dtypes[b - 1]).kind not in "iuf"}
+    if kinds:
+        raise InputFileError(f"orthophoto {path}: its colour bands hold {', '.join(sorted(kinds))} values, not "
+                             "colours (integers or floats)")
     return tuple(rgb_bands), alpha_band
 
 
