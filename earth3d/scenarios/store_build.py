@@ -92,6 +92,7 @@ def build_store(sources: Sequence, out: str | os.PathLike, *, overwrite: bool = 
             assert isinstance(where, Path)
             work = where.with_name(f".{where.name}.building")
             with output_lock(where):  # one writer: a second build into `out` is refused while this one runs
+                _recover(where)
                 check_store_output(out, overwrite)
                 store_build(sources, work, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
                             progress=not report.quiet, restart=overwrite, on_change="restart")
@@ -100,6 +101,16 @@ def build_store(sources: Sequence, out: str | os.PathLike, *, overwrite: bool = 
             store_build(sources, cast(os.PathLike, where), leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
                         progress=not report.quiet, restart=overwrite, on_change="restart")
     return open_store(cast(os.PathLike, where))  # a UPath is a path-like the store layer opens
+
+
+def _recover(out: Path) -> None:
+    """Undo a build killed between the two renames of `_finish_store`: put the old store back."""
+    old = out.with_name(f".{out.name}.old")
+    if old.exists():
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(out)
 
 
 def _finish_store(work: Path, out: Path) -> None:
