@@ -65,7 +65,7 @@ def _parse(argv: Sequence[str] | None) -> Common:
 
 def _one_line(usage_error: str) -> str:
     """The boxed usage error of tyro as one line: the first section of the box (what is wrong)."""
-    title, sections = "", [[]]
+    title, sections = "", [[]]  # type: tuple[str, list[list[str]]]
     for raw in usage_error.splitlines():
         line = raw.strip()
         if line[:1] in ("╭", "╰", "+"):  # the top (with the title) or the bottom of a drawn box

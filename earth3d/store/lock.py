@@ -90,7 +90,7 @@ def _create(path: Location, data: bytes) -> bool:
     """Create `path` holding `data` unless it exists (True when this call created it)."""
     if is_local(path):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return False
         with os.fdopen(fd, "wb") as f:
@@ -147,7 +147,7 @@ def output_lock(out: str | os.PathLike | Location) -> Iterator[Location]:
     owner = _owner()
     data = json.dumps(owner).encode()
     if is_local(path):
-        Path(path.parent).mkdir(parents=True, exist_ok=True)
+        Path(str(path.parent)).mkdir(parents=True, exist_ok=True)
     for _ in range(3):
         try:
             if _create(path, data):
