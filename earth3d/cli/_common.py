@@ -188,7 +188,8 @@ def check_camera(**values: float) -> None:
             raise InputError(f"--{name.replace('_', '-')} {value}: must be a finite number")
     alt, fov, pitch = values.get("alt"), values.get("fov"), values.get("pitch")
     if alt is not None and not alt > 0:
-        raise InputError(f"--alt {alt:g}: the camera must be above the ground (a height in metres > 0)")
+        raise InputError(f"--alt {alt:g}: the camera would be below the ground; give its height above the ground "
+                         "in metres (> 0)")
     if fov is not None and not 0 < fov < 180:
         raise InputError(f"--fov {fov:g}: the field of view must be within 0..180 degrees")
     if pitch is not None and not -90 <= pitch <= 90:
