@@ -608,3 +608,8 @@ def test_failed_build_leaves_no_hidden_folder(bad, tmp_path, monkeypatch):
     for dem in ("empty.tif", "nodata.tif", "lat90.tif"):
         assert main(["build", "--quiet", "--dem", str(bad / dem), "--out", "w.e3d"]) == 1
         assert os.listdir(tmp_path) == []
+    # a resumable build is kept; --overwrite discards it, and a failure before the first source leaves nothing
+    assert main(["build", "--quiet", "--dem", str(bad / "dem.tif"), str(bad / "empty.tif"), "--out", "w.e3d"]) == 1
+    assert os.listdir(tmp_path) == [".w.e3d.building"]
+    assert main(["build", "--quiet", "--overwrite", "--dem", str(bad / "empty.tif"), "--out", "w.e3d"]) == 1
+    assert os.listdir(tmp_path) == []

@@ -183,11 +183,19 @@ def _resumable(out: Location) -> bool:
         return False
 
 
+def _only_work(out: Location) -> bool:
+    """Whether `out` holds nothing but a build's work folder (no store, nothing of anyone else's)."""
+    try:
+        return {p.name for p in out.iterdir()} <= {WORK_FOLDER}
+    except OSError:
+        return False
+
+
 @contextmanager
 def writing(out: str | os.PathLike | Location) -> Iterator[Location]:
     """Hold the lock of a store being built at `out`; when the build fails, remove the folder if this
-    call created it and nothing resumable was written there (a build refused before its first
-    source was spilled leaves nothing behind).
+    call created it (or it holds only a build's work folder) and nothing resumable was written
+    there: a build refused before its first source was spilled leaves nothing behind.
 
     Args:
         out: the store folder or fsspec URL.
@@ -204,6 +212,6 @@ def writing(out: str | os.PathLike | Location) -> Iterator[Location]:
         try:
             yield out
         except BaseException:
-            if created and out.exists() and not _resumable(out):
+            if out.exists() and not _resumable(out) and (created or _only_work(out)):
                 remove_tree(out)
             raise
