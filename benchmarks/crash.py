@@ -128,6 +128,7 @@ class Summary:
     killed_before_done: int = 0
     second_writers: int = 0
     second_refused: int = 0
+    first_refused: int = 0
     second_built: int = 0
     stores_verified: int = 0
     nodes_verified: int = 0
@@ -140,7 +141,7 @@ class Summary:
             f"rounds                      {self.rounds}",
             f"first writer SIGKILLed      {self.killed} ({self.killed_before_done} before it finished)",
             f"second writers              {self.second_writers} ({self.second_refused} refused by the lock, "
-            f"{self.second_built} built after the first)",
+            f"{self.second_built} built after the first, {self.first_refused} took the lock first)",
             f"surviving stores verified   {self.stores_verified} "
             f"({self.nodes_verified} chunks checked, each store rendered)",
             f"reruns byte-identical       {self.reruns_identical} of {self.rounds} "
@@ -182,17 +183,22 @@ def run(rounds: int = 20, seed: int = 0, work: Path | None = None, log=print,  #
         before = files(out) if out.exists() else None
         first = subprocess.Popen(command(inputs["a"], out, not fresh), env=env(), stderr=subprocess.PIPE, text=True)
         second, other = None, "a"
-        # moments counted from when the first writer holds the lock (its imports and checks are done)
+        # the second writer starts this long after the first (both then import, check and reach for the
+        # lock: it finds the first's while that one builds); the kill comes this long after the first
+        # holds the lock (its imports and checks done)
+        race_at = rng.uniform(0.0, 1.0) * phase["a"] if rng.random() < 0.6 else None
         kill_at = rng.uniform(0.0, 1.0) * phase["a"] if rng.random() < 0.8 else None
-        race_at = rng.uniform(0.0, 0.9) * phase["a"] if rng.random() < 0.6 else None
-        t0 = _wait_for_lock(first, out)
+        launched, locked = time.perf_counter(), None
+        lock = out.with_name(f".{out.name}.lock")
         while first.poll() is None:
-            now = time.perf_counter() - t0
-            if race_at is not None and second is None and now >= race_at:
+            now = time.perf_counter()
+            if locked is None and lock.exists():
+                locked = now
+            if race_at is not None and second is None and now - launched >= race_at:
                 other = rng.choice(["a", "b"])
                 second = subprocess.Popen(command(inputs[other], out, True), env=env(), stderr=subprocess.PIPE,
                                           text=True)
-            if kill_at is not None and now >= kill_at:
+            if kill_at is not None and locked is not None and now - locked >= kill_at:
                 first.send_signal(signal.SIGKILL)
                 s.killed += 1
                 break
@@ -202,7 +208,10 @@ def run(rounds: int = 20, seed: int = 0, work: Path | None = None, log=print,  #
             s.killed_before_done += 1
         elif first.returncode != 0:
             said = first.stderr.read() if first.stderr else ""
-            s.failures.append(f"round {i}: the first writer failed: {said[-300:]}")
+            if said.count("earth3d: error:") == 1 and "another build is writing it" in said:
+                s.first_refused += 1  # the second writer reached the lock first
+            else:
+                s.failures.append(f"round {i}: the first writer failed: {said[-300:]}")
         if second is not None:
             s.second_writers += 1
             _, err = second.communicate()
