@@ -17,6 +17,9 @@ Errors are one line on stderr and a non-zero exit status; `--debug` shows the tr
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import sys
 import warnings
 from typing import Annotated, Sequence, Union
@@ -47,9 +50,41 @@ INPUT_ERRORS = (Earth3dError, OSError, ValueError)
 
 
 def _parse(argv: Sequence[str] | None) -> Common:
+    """The command of `argv`; a bad command line exits with status 2 and one line on stderr."""
     union = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in COMMANDS.items())]  # type: ignore[valid-type]
-    return tyro.cli(union, args=argv, prog="earth3d", description=__doc__,  # type: ignore[call-overload]
-                    config=(tyro.conf.FlagCreatePairsOff,))
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return tyro.cli(union, args=argv, prog="earth3d", description=__doc__,  # type: ignore[call-overload]
+                            config=(tyro.conf.FlagCreatePairsOff,))
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            sys.stderr.write(said.getvalue())
+            raise
+        print(f"earth3d: error: {_one_line(said.getvalue())}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _one_line(usage_error: str) -> str:
+    """The boxed usage error of tyro as one line: the first section of the box (what is wrong)."""
+    title, sections = "", [[]]  # type: tuple[str, list[list[str]]]
+    for raw in usage_error.splitlines():
+        line = raw.strip()
+        if line[:1] in ("╭", "╰", "+"):  # the top (with the title) or the bottom of a drawn box
+            title = title or line.strip("╭╮╰╯+-─ ")
+            continue
+        inner = line.strip("│| ")
+        if inner and set(inner) <= set("─-"):
+            sections.append([])  # a rule between sections
+        elif inner:
+            sections[-1].append(inner)
+    texts = [" ".join(" ".join(lines).split()) for lines in sections if lines]
+    if not title and len(texts) > 1:  # no box (not a terminal): the title is a section of its own
+        title = texts.pop(0)
+    text = (texts[0] if texts else title or "bad command line").split(" Got errors:")[0]
+    if title and title.lower() not in text.lower():
+        text = f"{title.lower()}: {text}"
+    return re.sub(r"\[/?bold\]", "", text) + " (earth3d COMMAND --help lists the options)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,8 +22,8 @@ from ..scenarios.scene import RasterScene, StoreScene
 #: The --renderer choices (the `Renderer` protocol is the rasterizers' interface).
 RendererName = Literal["auto", "cpu", "gsplat"]
 
-__all__ = ["Common", "RendererName", "Report", "SceneOptions", "check_bbox", "check_frames", "check_input", "check_new",
-           "check_size", "make_renderer"]
+__all__ = ["Common", "RendererName", "Report", "SceneOptions", "check_bbox", "check_camera", "check_frames",
+           "check_input", "check_new", "check_size", "make_renderer"]
 
 
 @dataclass(kw_only=True)
@@ -175,8 +175,25 @@ def check_input(path: Path, flag: str) -> Path:
 
 def check_size(width: int, height: int) -> None:
     """--width and --height of an image: 1 to 16384 pixels each."""
-    if width <= 0 or height <= 0 or width > 16384 or height > 16384:
+    if not (0 < width <= 16384 and 0 < height <= 16384):
         raise InputError(f"--width {width} --height {height}: each must be between 1 and 16384 pixels")
+
+
+def check_camera(**values: float) -> None:
+    """Camera options: all finite, --alt above the ground (> 0 m), --fov within 0..180 degrees, --pitch
+    within -90..90. Each keyword names its flag (alt -> --alt).
+    """
+    for name, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise InputError(f"--{name.replace('_', '-')} {value}: must be a finite number")
+    alt, fov, pitch = values.get("alt"), values.get("fov"), values.get("pitch")
+    if alt is not None and not alt > 0:
+        raise InputError(f"--alt {alt:g}: the camera would be below the ground; give its height above the ground "
+                         "in metres (> 0)")
+    if fov is not None and not 0 < fov < 180:
+        raise InputError(f"--fov {fov:g}: the field of view must be within 0..180 degrees")
+    if pitch is not None and not -90 <= pitch <= 90:
+        raise InputError(f"--pitch {pitch:g}: must be within -90..90 degrees")
 
 
 def check_frames(frames: int) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..geometry import Camera
-from ._common import Report, SceneOptions, check_frames, check_input, check_new, check_size
+from ._common import Report, SceneOptions, check_camera, check_frames, check_input, check_new, check_size
 
 
 @dataclass(kw_only=True)
@@ -84,6 +84,11 @@ class Fly(SceneOptions):
         check_size(self.width, self.height)
         check_new(self.out, self.overwrite)
         check_frames(self.frames)
+        check_camera(alt=self.alt, fov=self.fov, radius=self.radius, start_alt=self.start_alt, end_alt=self.end_alt,
+                     heading=self.heading, street=self.street)
+        if self.path == "descent" and not 0 < self.end_alt < self.start_alt:
+            raise InputError(f"--end-alt {self.end_alt:g} --start-alt {self.start_alt:g}: a descent needs "
+                             "0 < --end-alt < --start-alt")
         if not self.fps > 0:
             raise InputError(f"--fps {self.fps} must be positive")
         if self.path == "waypoints":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from ..errors import InputError
 from ._common import Common, Report, check_input
 
 
@@ -28,7 +30,8 @@ class ImportPly(Common):
     overwrite: bool = False
     """Replace an existing store."""
 
-    FLAGS: ClassVar[dict[str, str]] = {"leaf_cap": "--leaf-cap"}
+    FLAGS: ClassVar[dict[str, str]] = {"leaf_cap": "--leaf-cap", "heading_deg": "--heading",
+                                       "origin_lonlath": "--origin"}
 
     def run(self) -> None:
         """Read the PLY into its geodetic frame and build a store from it."""
@@ -36,6 +39,10 @@ class ImportPly(Common):
         from ..scenarios.store_build import build_store, check_store_output
 
         check_input(self.ply, "--ply")
+        if not math.isfinite(self.heading):
+            raise InputError(f"--heading {self.heading}: must be a finite number of degrees")
+        if self.leaf_cap < 1:
+            raise InputError(f"--leaf-cap {self.leaf_cap} must be at least 1")
         check_store_output(self.out, self.overwrite, flag="--overwrite")
         report = Report(self.quiet)
         with report.stage("read PLY"):

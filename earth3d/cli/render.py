@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import InputError
-from ._common import Report, SceneOptions, check_new, check_size
+from ._common import Report, SceneOptions, check_camera, check_new, check_size
 
 
 @dataclass(kw_only=True)
@@ -53,6 +53,7 @@ class Render(SceneOptions):
         from ..video import write_depth, write_png
 
         check_size(self.width, self.height)
+        check_camera(alt=self.alt, heading=self.heading, pitch=self.pitch, roll=self.roll, fov=self.fov)
         check_new(self.out, self.overwrite)
         if self.depth is not None:
             check_new(self.depth, self.overwrite)

@@ -35,6 +35,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..atomic import check_output, write_bytes_atomic, write_json_atomic
+from ..errors import InputError, InputNotFoundError
 from ..gaussians import Gaussians
 from .enu import LocalFrame, check_lonlath, from_local, to_local
 
@@ -45,6 +46,10 @@ _PLY_TYPES = {
     "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
 }
 _EPS = 1e-6
+#: What an imported splat may be: standard deviations within this range (metres; the log of it
+#: is stored) and a mean within this distance of the file's origin.
+SCALE_RANGE_M = (1e-7, 1e6)
+MAX_OFFSET_M = 2e7
 # Local file axes -> ENU for each supported up axis.
 _UP_AXES = {
     "z": np.eye(3),
@@ -130,24 +135,28 @@ def read_ply(path: str | os.PathLike, origin_lonlath: Sequence[float] | None = N
         The splats, with their ECEF origin at `origin_lonlath`.
 
     Raises:
-        FileNotFoundError: No such file.
-        ValueError: No geodetic origin, an unknown `up`, or a malformed PLY or sidecar.
+        InputNotFoundError: No such file (a FileNotFoundError).
+        InputError: No geodetic origin, an unknown `up`, a heading that is not finite, a malformed
+            PLY or sidecar, or splats that are not finite, with scales outside `SCALE_RANGE_M` or
+            means farther than `MAX_OFFSET_M` from the origin (the message names the property).
 
     Example:
         >>> g = read_ply("point_cloud.ply", origin_lonlath=(7.45, 46.95, 540.0))  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such PLY file")
+        raise InputNotFoundError(f"{path}: no such PLY file")
     sidecar = _read_sidecar(path)
     if origin_lonlath is None:
         if sidecar is None:
-            raise ValueError(f"{path}: no geodetic origin: pass origin_lonlath=(lon, lat, h) "
+            raise InputError(f"{path}: no geodetic origin: pass origin_lonlath=(lon, lat, h) "
                              f"or put a sidecar {sidecar_path(path).name} beside it")
         origin_lonlath = sidecar["origin_lonlath"]
+    if not np.isfinite(heading_deg):
+        raise InputError(f"heading_deg={heading_deg}: the heading must be a finite number of degrees")
     up = up or (sidecar or {}).get("up", "z")
     if up not in _UP_AXES:
-        raise ValueError(f"up must be 'z' or 'y', got {up!r}")
+        raise InputError(f"up must be 'z' or 'y', got {up!r}")
     frame = LocalFrame.at(*check_lonlath(origin_lonlath))
     records = read_ply_records(path)
     means, quats, scales, opacities, sh = _splat_arrays(records, path)
@@ -170,24 +179,33 @@ def read_ply_records(path: Path) -> np.ndarray:
     """
     with open(path, "rb") as f:
         if f.readline().strip() != b"ply":
-            raise ValueError(f"{path}: not a PLY file (no 'ply' magic line)")
+            raise InputError(f"{path}: not a PLY file (no 'ply' magic line)")
         fmt, elements = _read_ply_header(f, path)
         if fmt not in ("binary_little_endian", "binary_big_endian", "ascii"):
-            raise ValueError(f"{path}: unsupported PLY format {fmt!r}")
+            raise InputError(f"{path}: unsupported PLY format {fmt!r}")
         if not elements or elements[0][0] != "vertex":
-            raise ValueError(f"{path}: PLY has no leading 'vertex' element")
+            raise InputError(f"{path}: PLY has no leading 'vertex' element")
         _, count, props = elements[0]
         order = "<" if fmt == "binary_little_endian" else ">"
         dtype = np.dtype([(name, order + code) for name, code in props])
+        _check_count(f, path, count, dtype.itemsize if fmt != "ascii" else 2 * len(props))
         if fmt == "ascii":
             data = np.loadtxt(f, dtype=np.float64, max_rows=count, ndmin=2)
             if data.shape != (count, len(props)):
-                raise ValueError(f"{path}: ascii PLY body has shape {data.shape}, expected {(count, len(props))}")
+                raise InputError(f"{path}: ascii PLY body has shape {data.shape}, expected {(count, len(props))}")
             return np.rec.fromarrays(data.T, dtype=dtype)
         body = f.read(count * dtype.itemsize)
         if len(body) < count * dtype.itemsize:
-            raise ValueError(f"{path}: PLY body is truncated ({len(body)} of {count * dtype.itemsize} bytes)")
+            raise InputError(f"{path}: PLY body is truncated ({len(body)} of {count * dtype.itemsize} bytes)")
         return np.frombuffer(body, dtype=dtype)
+
+
+def _check_count(f: BinaryIO, path: Path, count: int, least_bytes: int) -> None:
+    """Refuse a vertex count the file is too short to hold, before allocating anything for it."""
+    left = os.fstat(f.fileno()).st_size - f.tell()
+    if count * least_bytes > left:
+        raise InputError(f"{path}: PLY body is truncated: the header claims {count} vertices (at least "
+                         f"{count * least_bytes} bytes), the file holds {left} bytes after it")
 
 
 _PlyElement = tuple[str, int, list[tuple[str, str]]]
@@ -200,7 +218,7 @@ def _read_ply_header(f: BinaryIO, path: Path) -> tuple[str | None, list[_PlyElem
     while True:
         line = f.readline()
         if not line:
-            raise ValueError(f"{path}: PLY header has no end_header line")
+            raise InputError(f"{path}: PLY header has no end_header line")
         words = line.decode("ascii", errors="replace").split()
         if not words or words[0] in ("comment", "obj_info"):
             continue
@@ -208,49 +226,50 @@ def _read_ply_header(f: BinaryIO, path: Path) -> tuple[str | None, list[_PlyElem
             return fmt, elements
         if words[0] == "format" and len(words) >= 2:
             fmt = words[1]
-        elif words[0] == "element" and len(words) == 3:
+        elif words[0] == "element" and len(words) == 3 and words[2].isdigit():
             elements.append((words[1], int(words[2]), []))
         elif words[0] == "property" and elements:
             elements[-1][2].append(_ply_property(words, elements[-1][0], path))
         else:
-            raise ValueError(f"{path}: malformed PLY header line {line.decode(errors='replace').strip()!r}")
+            raise InputError(f"{path}: malformed PLY header line {line.decode(errors='replace').strip()!r}")
 
 
 def _ply_property(words: list[str], element: str, path: Path) -> tuple[str, str]:
     """One scalar `property TYPE NAME` header line as (name, numpy type code)."""
     if words[1] == "list":
-        raise ValueError(f"{path}: list property {words[-1]!r} in element {element!r} is not supported")
+        raise InputError(f"{path}: list property {words[-1]!r} in element {element!r} is not supported")
     if len(words) != 3:
-        raise ValueError(f"{path}: malformed PLY property line {' '.join(words)!r}")
+        raise InputError(f"{path}: malformed PLY property line {' '.join(words)!r}")
     if words[1] not in _PLY_TYPES:
-        raise ValueError(f"{path}: unknown PLY property type {words[1]!r} for {words[-1]!r}")
+        raise InputError(f"{path}: unknown PLY property type {words[1]!r} for {words[-1]!r}")
     return words[2], _PLY_TYPES[words[1]]
 
 
 def _splat_arrays(records: np.ndarray, path: Path):
     if records.dtype.names is None:
-        raise ValueError(f"{path}: PLY vertex element has no named properties")
+        raise InputError(f"{path}: PLY vertex element has no named properties")
     names = set(records.dtype.names)
     required = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
                 "rot_0", "rot_1", "rot_2", "rot_3"]
     n_rest = sum(1 for n in names if n.startswith("f_rest_"))
     k = n_rest // 3 + 1
     if n_rest % 3 or k not in (1, 4, 9, 16):
-        raise ValueError(f"{path}: {n_rest} f_rest_* fields do not make a full SH degree (expected 0, 9, 24 or 45)")
+        raise InputError(f"{path}: {n_rest} f_rest_* fields do not make a full SH degree (expected 0, 9, 24 or 45)")
     rest_names = [f"f_rest_{i}" for i in range(n_rest)]
     for name in required + rest_names:
         if name not in names:
-            raise ValueError(f"{path}: PLY vertex element has no field {name!r}")
+            raise InputError(f"{path}: PLY vertex element has no field {name!r}")
         column = records[name]
         bad = ~np.isfinite(column)
         if bad.any():
-            raise ValueError(f"{path}: field {name!r} has {int(bad.sum())} non-finite values (NaN or inf)")
+            raise InputError(f"{path}: field {name!r} has {int(bad.sum())} non-finite values (NaN or inf)")
     col = lambda *ns: np.stack([records[n].astype(np.float64) for n in ns], axis=-1)  # noqa: E731
     means = col("x", "y", "z")
     quats = col("rot_0", "rot_1", "rot_2", "rot_3")
     norms = np.linalg.norm(quats, axis=-1, keepdims=True)
     if (norms == 0).any():
-        raise ValueError(f"{path}: fields 'rot_0'..'rot_3' hold {int((norms == 0).sum())} zero quaternions")
+        raise InputError(f"{path}: fields 'rot_0'..'rot_3' hold {int((norms == 0).sum())} zero quaternions")
+    _check_ranges(records, path)
     scales = np.exp(col("scale_0", "scale_1", "scale_2"))
     opacities = 1.0 / (1.0 + np.exp(-records["opacity"].astype(np.float64)))
     sh = np.empty((len(records), k, 3))
@@ -258,6 +277,27 @@ def _splat_arrays(records: np.ndarray, path: Path):
     if k > 1:
         sh[:, 1:, :] = col(*rest_names).reshape(len(records), 3, k - 1).transpose(0, 2, 1)
     return means, quats / norms, scales, opacities, sh
+
+
+def _check_ranges(records: np.ndarray, path: Path) -> None:
+    """Refuse splats a store cannot hold: scales (stored as logs) outside SCALE_RANGE_M, means
+    farther than MAX_OFFSET_M from the origin; the message names the first property at fault.
+    """
+    lo, hi = np.log(SCALE_RANGE_M[0]), np.log(SCALE_RANGE_M[1])
+    for name in ("scale_0", "scale_1", "scale_2"):
+        column = records[name].astype(np.float64)
+        bad = (column < lo) | (column > hi)
+        if bad.any():
+            worst = float(column[bad][np.argmax(np.abs(column[bad]))])
+            raise InputError(f"{path}: field {name!r} has {int(bad.sum())} values that give scales outside "
+                             f"{SCALE_RANGE_M[0]:g}..{SCALE_RANGE_M[1]:g} m (e.g. {worst:g}, a scale of "
+                             f"{np.exp(worst):.3g} m; the field holds the log of the scale)")
+    for name in ("x", "y", "z"):
+        column = records[name].astype(np.float64)
+        bad = np.abs(column) > MAX_OFFSET_M
+        if bad.any():
+            raise InputError(f"{path}: field {name!r} has {int(bad.sum())} values farther than {MAX_OFFSET_M:g} m "
+                             f"from the origin (e.g. {float(column[bad][0]):g})")
 
 
 def _read_sidecar(path: Path) -> dict | None:
@@ -268,5 +308,5 @@ def _read_sidecar(path: Path) -> dict | None:
         meta = json.loads(side.read_text())
         check_lonlath(meta["origin_lonlath"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{side}: not a readable PLY geo-reference sidecar ({exc})") from exc
+        raise InputError(f"{side}: not a readable PLY geo-reference sidecar ({exc})") from None
     return meta

@@ -22,8 +22,9 @@ import rasterio
 from affine import Affine
 from pyproj import CRS, Geod
 from pyproj.transformer import TransformerGroup
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import ColorInterp, Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
@@ -32,6 +33,10 @@ from .georaster import GeoRaster
 
 # A lifting grid beyond this many cells is almost certainly a resolution mistake.
 MAX_CELLS = 100_000_000
+# A file read whole (a DEM) beyond this many cells would not fit in memory.
+MAX_READ_CELLS = 4 * MAX_CELLS
+# Heights beyond this (metres, either sign) are a nodata value the file does not declare, or a unit mistake.
+MAX_ABS_HEIGHT_M = 100_000.0
 AUTO_STRETCH = (2.0, 98.0)
 ASSUMED_GEOID = "geoid (assumed EGM96), not corrected"
 
@@ -105,6 +110,7 @@ def read_raster(
         if not 1 <= dem_band <= dem.count:
             raise InputFileError(f"DEM {dem_path}: band {dem_band} requested, the file has {dem.count} band(s)")
         dem_crs = CRS.from_user_input(dem.crs)
+        _check_geographic_bounds(dem_crs, tuple(dem.bounds), f"DEM {dem_path}")
         heights = _read_heights(dem, dem_band, dem_path)
         dem_grid = _Grid(dem.transform, dem.width, dem.height, dem_crs)
         dem_bounds = tuple(dem.bounds)
@@ -123,8 +129,13 @@ def read_raster(
         ortho_path = Path(ortho_path)
         with _open(ortho_path, "orthophoto") as ortho:
             bands, alpha_band = _ortho_bands(ortho, ortho_path, rgb_bands)
-            ortho_res = _resolution_in(ortho, horizontal_crs)
-            ortho_bounds = _bounds_in(ortho, horizontal_crs)
+            try:
+                ortho_res = _resolution_in(ortho, horizontal_crs)
+                ortho_bounds = _bounds_in(ortho, horizontal_crs)
+            except (RasterioError, CPLE_BaseError, CRSError, ValueError) as exc:
+                raise InputError(f"orthophoto {ortho_path}: its footprint in its CRS ({_crs_name(ortho.crs)}) cannot "
+                                 f"be placed in the DEM's CRS ({_crs_name(horizontal_crs)}): is its CRS right? "
+                                 f"({_cause(exc)})") from None
             overlap = _intersect(dem_bounds, ortho_bounds)
             if overlap is None:
                 raise InputError(
@@ -165,11 +176,63 @@ def _open(path: Path, role: str) -> rasterio.io.DatasetReader:
     return ds
 
 
+def _cause(exc: BaseException) -> str:
+    """The innermost message of an exception chain (GDAL's own reason, not "see previous exception")."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _crs_name(crs) -> str:
+    try:
+        return CRS.from_user_input(crs).to_string()
+    except (CRSError, ValueError, TypeError):
+        return str(crs)
+
+
+def _read_band(ds, bands, path: Path, role: str, **kw):
+    """`ds.read(bands, **kw)`, with a truncated or corrupt file reported as such."""
+    try:
+        return ds.read(bands, **kw)
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise InputFileError(f"{role} {path}: its pixels cannot be read (a truncated or corrupt file?): "
+                             f"{_cause(exc)}") from None
+
+
+def _check_geographic_bounds(crs: CRS, bounds, what: str) -> None:
+    """A raster in longitude/latitude must lie on the globe: latitudes within [-90, 90] and
+    longitudes within [-180, 360] (a raster across the antimeridian may run past 180).
+    """
+    if not crs.is_geographic:
+        return
+    west, south, east, north = bounds
+    eps = 1e-9
+    if south < -90 - eps or north > 90 + eps:
+        raise InputFileError(f"{what}: its bounds reach latitude {south if south < -90 else north:g}, beyond the "
+                             "pole (latitudes lie within -90..90); is its geotransform right?")
+    if west < -180 - eps or east > 360 + eps:
+        raise InputFileError(f"{what}: its bounds reach longitude {west if west < -180 else east:g}, outside "
+                             "-180..360; is its geotransform right?")
+
+
 def _read_heights(dem, band: int, path: Path) -> np.ndarray:
-    data = dem.read(band, masked=True)
+    if dem.width * dem.height > MAX_READ_CELLS:
+        gib = dem.width * dem.height * 8 / 2**30
+        raise InputFileError(f"DEM {path}: {dem.width} x {dem.height} cells ({gib:.3g} GiB as heights) is too large "
+                             f"to read at once (at most {MAX_READ_CELLS} cells); crop or tile it")
+    kind = np.dtype(dem.dtypes[band - 1])
+    if kind.kind not in "iuf":
+        raise InputFileError(f"DEM {path}: band {band} holds {kind.name} values, not heights (integers or floats)")
+    data = _read_band(dem, band, path, "DEM", masked=True)
     heights = np.ma.filled(np.ma.asarray(data).astype(np.float64), np.nan)
     heights[~np.isfinite(heights)] = np.nan
     _require_valid(np.isfinite(heights), f"DEM {path}")
+    wild = np.abs(np.nan_to_num(heights)) > MAX_ABS_HEIGHT_M
+    if wild.any():
+        row, col = (int(v[0]) for v in np.nonzero(wild))
+        raise InputFileError(f"DEM {path}: {int(wild.sum())} cell(s) hold heights beyond +-{MAX_ABS_HEIGHT_M:g} m "
+                             f"(e.g. {heights[row, col]:g} at row {row}, column {col}): a nodata value the file "
+                             "does not declare, or heights not in metres")
     return heights
 
 
@@ -181,12 +244,16 @@ def _ortho_bands(ortho, path: Path, rgb_bands) -> tuple[tuple[int, int, int], in
         if ortho.count not in (3, 4):
             raise InputFileError(
                 f"orthophoto {path} has {ortho.count} band(s): expected 3 (RGB) or 4 (RGB + alpha or NIR); "
-                "pass rgb_bands=(r, g, b) to pick bands"
+                "pick three bands (rgb_bands=(r, g, b) in Python, or gdal_translate -b R -b G -b B)"
             )
         named = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
         rgb_bands = tuple(interp.index(c) + 1 for c in named) if all(c in interp for c in named) else (1, 2, 3)
     if len(rgb_bands) != 3 or not all(1 <= b <= ortho.count for b in rgb_bands):
         raise InputError(f"orthophoto {path}: rgb_bands={rgb_bands} must be 3 band numbers in 1..{ortho.count}")
+    kinds = {np.dtype(ortho.dtypes[b - 1]).name for b in rgb_bands if np.dtype(ortho.dtypes[b - 1]).kind not in "iuf"}
+    if kinds:
+        raise InputFileError(f"orthophoto {path}: its colour bands hold {', '.join(sorted(kinds))} values, not "
+                             "colours (integers or floats)")
     return tuple(rgb_bands), alpha_band
 
 
@@ -202,12 +269,16 @@ def _read_ortho(ortho, path: Path, rgb_bands, alpha_band, stretch, grid: _Grid) 
     window = Window(math.floor(window.col_off) - 2, math.floor(window.row_off) - 2,
                     math.ceil(window.width) + 5, math.ceil(window.height) + 5)
     window = window.intersection(Window(0, 0, ortho.width, ortho.height))
-    raw = ortho.read(list(rgb_bands), window=window).astype(np.float64)
+    if window.width * window.height > MAX_READ_CELLS:
+        raise InputFileError(f"orthophoto {path}: the part over the DEM is {int(window.width)} x {int(window.height)} "
+                             f"pixels, too large to read at once (at most {MAX_READ_CELLS}); pass a coarser "
+                             "resolution or crop it")
+    raw = _read_band(ortho, list(rgb_bands), path, "orthophoto", window=window).astype(np.float64)
     valid = np.isfinite(raw).all(axis=0)
     if ortho.nodata is not None and not np.isnan(ortho.nodata):
         valid &= ~(raw == ortho.nodata).all(axis=0)
     if alpha_band is not None:
-        valid &= ortho.read(alpha_band, window=window) > 0
+        valid &= _read_band(ortho, alpha_band, path, "orthophoto", window=window) > 0
     _require_valid(valid, f"orthophoto {path} over the DEM")
     colours = _scale_colours(raw, valid, np.dtype(ortho.dtypes[rgb_bands[0] - 1]), stretch)
     colours[:, ~valid] = np.nan

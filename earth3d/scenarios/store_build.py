@@ -22,6 +22,7 @@ from ..raster import GeoRaster
 from ..store import Store, open_store
 from ..store import build_store as store_build
 from ..store.fs import Location, is_local, location, remove_tree
+from ..store.lock import output_lock
 from .levels import DEMO_LEVELS, FEATHER_CELLS, Level, nested_rasters
 from .report import Report
 
@@ -90,15 +91,26 @@ def build_store(sources: Sequence, out: str | os.PathLike, *, overwrite: bool = 
         if is_local(where):
             assert isinstance(where, Path)
             work = where.with_name(f".{where.name}.building")
-            store_build(sources, work, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
-                        progress=not report.quiet)
-            _finish_store(work, where)
+            with output_lock(where):  # one writer: a second build into `out` is refused while this one runs
+                _recover(where)
+                check_store_output(out, overwrite)
+                store_build(sources, work, leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
+                            progress=not report.quiet, restart=overwrite, on_change="restart")
+                _finish_store(work, where)
         else:
-            if (where / "store.json").is_file():
-                remove_tree(where)
             store_build(sources, cast(os.PathLike, where), leaf_cap=leaf_cap, workers=workers, scheduler=scheduler,
-                        progress=not report.quiet)
+                        progress=not report.quiet, restart=overwrite, on_change="restart")
     return open_store(cast(os.PathLike, where))  # a UPath is a path-like the store layer opens
+
+
+def _recover(out: Path) -> None:
+    """Undo a build killed between the two renames of `_finish_store`: put the old store back."""
+    old = out.with_name(f".{out.name}.old")
+    if old.exists():
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(out)
 
 
 def _finish_store(work: Path, out: Path) -> None:

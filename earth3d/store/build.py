@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable
+from typing import Iterable, Literal
 
 from tqdm import tqdm
 
 from ..errors import InputError
 from .distributed import build_on_dask
 from .fs import Location
+from .identity import source_identity
+from .lock import writing
 from .store import Store, open_store
 from .tasks import Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 
@@ -38,7 +40,8 @@ def _have_dask(workers: int) -> bool:
 def build_store(sources: Iterable[Source], out_path: str | os.PathLike | Location, *, leaf_cap: int = 32768,
                 bucket_level: int | None = None, sh_degree: int | None = None, workers: int = 1,
                 client=None, scheduler: str | None = None, keep_work: bool = False,
-                progress: bool = False) -> Store:
+                progress: bool = False, restart: bool = False,
+                on_change: Literal["refuse", "restart"] = "refuse") -> Store:
     """Build (or resume) a store at `out_path` (a folder or fsspec URL) from Gaussians or
     callables returning them.
 
@@ -58,13 +61,19 @@ def build_store(sources: Iterable[Source], out_path: str | os.PathLike | Locatio
         scheduler: the address of a Dask scheduler to build on.
         keep_work: keep the build's work folder (spill files) after it finishes.
         progress: show progress bars (tasks done / total).
+        restart: discard whatever is at `out_path` (an unfinished build or an old store) first.
+        on_change: an unfinished build of other sources there is refused ("refuse") or
+            discarded ("restart").
 
     Returns:
         The opened store.
 
     Raises:
         InputError: no sources, bad settings, or sources with invalid splats.
-        OutputError: `out_path` is a file or a folder that is not a store.
+        InputError: an unfinished build of other sources is there (on_change="refuse").
+        OutputExistsError: a finished store is there (without restart).
+        OutputError: `out_path` is a file or a folder that is not a store, or another build
+            holds its lock (`earth3d.store.lock.OutputLockedError`).
 
     Example:
         >>> store = build_store([lambda: lift(raster)], "world.store")  # doctest: +SKIP
@@ -72,14 +81,22 @@ def build_store(sources: Iterable[Source], out_path: str | os.PathLike | Locatio
     if client is not None or scheduler is not None or (workers > 1 and _have_dask(workers)):
         return build_on_dask(sources, out_path, client=client, scheduler=scheduler, workers=workers,
                              leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree,
-                             keep_work=keep_work, progress=progress)
-    p = plan(out_path, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
-    n = 0
+                             keep_work=keep_work, progress=progress, restart=restart, on_change=on_change)
+    sources = list(sources)
+    if not sources:
+        raise InputError(f"{out_path}: a build needs at least one source")
+    with writing(out_path):
+        _build_here(sources, out_path, leaf_cap, bucket_level, sh_degree, keep_work, progress, restart, on_change)
+    return open_store(out_path)
+
+
+def _build_here(sources: list[Source], out_path, leaf_cap: int, bucket_level: int | None, sh_degree: int | None,
+                keep_work: bool, progress: bool, restart: bool, on_change: Literal["refuse", "restart"]) -> None:
+    """The in-process build: every task in order, in this process."""
+    p = plan(out_path, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree,
+             sources=[source_identity(s) for s in sources], restart=restart, on_change=on_change)
     for i, src in enumerate(tqdm(sources, desc="sources", unit="source", disable=not progress)):
         p, _ = ingest(p, i, src)
-        n += 1
-    if n == 0:
-        raise InputError(f"{out_path}: a build needs at least one source")
     nodes = [k for task in tqdm(leaf_tasks(p), desc="leaf tasks", disable=not progress) for k in build_leaf(p, task)]
     all_nodes = list(nodes)
     levels = parent_tasks(nodes)
@@ -90,4 +107,3 @@ def build_store(sources: Iterable[Source], out_path: str | os.PathLike | Locatio
                 bar.update()
             all_nodes.extend(k for k, _ in level_tasks)
     finalize(p, all_nodes, keep_work=keep_work)
-    return open_store(out_path)

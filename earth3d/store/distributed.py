@@ -20,14 +20,16 @@ rerun after a crash, or a task retried after its worker died, skips finished nod
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import Iterable, Literal
 
 from tqdm import tqdm
 
 from ..errors import DependencyError, InputError
 from ..gaussians import Gaussians
 from .fs import is_local, location
+from .identity import source_identity
 from .keys import Key
+from .lock import writing
 from .store import Store, open_store
 from .tasks import BuildPlan, Source, build_leaf, build_parent, finalize, ingest, leaf_tasks, parent_tasks, plan
 
@@ -145,40 +147,25 @@ def _check_reachable(client, out) -> None:
 def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler: str | None = None,
                   workers: int | None = None, leaf_cap: int = 32768, bucket_level: int | None = None,
                   sh_degree: int | None = None, keep_work: bool = False, progress: bool = False,
-                  connect_timeout: float = CONNECT_TIMEOUT_S) -> Store:
+                  connect_timeout: float = CONNECT_TIMEOUT_S, restart: bool = False,
+                  on_change: Literal["refuse", "restart"] = "refuse") -> Store:
     """Build (or resume) a store at `out_path` (folder or fsspec URL) on a Dask cluster: the
     given `client`, the scheduler at `scheduler`, or a local cluster of `workers` processes.
-    Returns the opened store. Nothing is written before the location and the cluster check out.
+    Returns the opened store. Nothing is written before the location and the cluster check out;
+    the lock, the sources' identities, `restart` and `on_change` work as in
+    `earth3d.store.build_store`.
     """
     out = location(out_path)
     distributed = _dask()
     client, owned = connect(client, scheduler, workers, connect_timeout)
     try:
         _check_reachable(client, out)
-        p = plan(out, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree)
         sources = list(sources)
         if not sources:
             raise InputError(f"{out}: a build needs at least one source")
-        p = _ingest_all(client, distributed, p, sources, progress)
-
-        tasks = leaf_tasks(p)
-        leaf_futures = [client.submit(_leaf, p, t, pure=False) for t in tasks]
-        writer: dict[Key, object] = {}
-        nodes: list[Key] = []
-        for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress), strict=False):
-            for k in keys:
-                writer[tuple(k)] = fut
-            nodes.extend(tuple(k) for k in keys)
-        parents = []
-        for level_tasks in parent_tasks(nodes):
-            for key, children in level_tasks:
-                deps = list({id(writer[c]): writer[c] for c in children}.values())
-                writer[key] = client.submit(_parent, p, key, children, *deps, pure=False)
-                parents.append(writer[key])
-        all_nodes = nodes + _wait(distributed, parents, "inner nodes", progress)
-        writer.clear()
-        del leaf_futures, parents
-        client.submit(_finish, p, all_nodes, keep_work, pure=False).result()
+        with writing(out):
+            _build(client, distributed, out, sources, leaf_cap, bucket_level, sh_degree, keep_work, progress,
+                   restart, on_change)
     finally:
         if owned:
             cluster = client.cluster
@@ -186,3 +173,31 @@ def build_on_dask(sources: Iterable[Source], out_path, *, client=None, scheduler
             if cluster is not None:
                 cluster.close()
     return open_store(out)
+
+
+def _build(client, distributed, out, sources: list[Source], leaf_cap: int, bucket_level: int | None,
+           sh_degree: int | None, keep_work: bool, progress: bool, restart: bool,
+           on_change: Literal["refuse", "restart"]) -> None:
+    """Every task of the build as a graph on `client`."""
+    p = plan(out, leaf_cap=leaf_cap, bucket_level=bucket_level, sh_degree=sh_degree,
+             sources=[source_identity(s) for s in sources], restart=restart, on_change=on_change)
+    p = _ingest_all(client, distributed, p, sources, progress)
+
+    tasks = leaf_tasks(p)
+    leaf_futures = [client.submit(_leaf, p, t, pure=False) for t in tasks]
+    writer: dict[Key, object] = {}
+    nodes: list[Key] = []
+    for fut, keys in zip(leaf_futures, _wait(distributed, leaf_futures, "leaf tasks", progress), strict=False):
+        for k in keys:
+            writer[tuple(k)] = fut
+        nodes.extend(tuple(k) for k in keys)
+    parents = []
+    for level_tasks in parent_tasks(nodes):
+        for key, children in level_tasks:
+            deps = list({id(writer[c]): writer[c] for c in children}.values())
+            writer[key] = client.submit(_parent, p, key, children, *deps, pure=False)
+            parents.append(writer[key])
+    all_nodes = nodes + _wait(distributed, parents, "inner nodes", progress)
+    writer.clear()
+    del leaf_futures, parents
+    client.submit(_finish, p, all_nodes, keep_work, pure=False).result()

@@ -42,11 +42,14 @@ class Store:
             meta = json.loads(meta_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(f"{meta_path}: unreadable store metadata ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise StoreError(f"{meta_path}: store metadata is not a JSON object")
         if meta.get("format") != STORE_FORMAT:
             raise StoreError(f"{meta_path}: format {meta.get('format')!r} is not {STORE_FORMAT!r}")
         if meta.get("version") != FORMAT_VERSION:
             raise StoreError(f"{meta_path}: store format version {meta.get('version')}, "
                              f"this earth3d reads version {FORMAT_VERSION}")
+        _check_meta(meta, meta_path)
         self.meta = meta
         self._subtrees: OrderedDict[Key, dict] = OrderedDict()
         self._lock = threading.Lock()
@@ -110,6 +113,10 @@ class Store:
         key = as_key(key)
         found = self._subtree(subtree_root(key)).get(key)
         if found is None:
+            path = index_path(self.path, subtree_root(key))
+            if not path.is_file() and (key[0] == 0 and list(key) in self.meta["roots"] or key[0] > 0):
+                raise StoreError(f"{self.path}: the index file {path} of node (level={key[0]}, x={key[1]}, "
+                                 f"y={key[2]}, z={key[3]}) is missing: a damaged store (rebuild it)")
             raise KeyError(f"{self.path}: no node (level={key[0]}, x={key[1]}, y={key[2]}, z={key[3]}) in the store")
         return found
 
@@ -162,6 +169,31 @@ class Store:
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
         return Gaussians.from_arrays(np.array(head["origin"], dtype=np.float64), arr["means"], arr["quats"],
                                      arr["scales"], arr["opacities"], arr["sh"])
+
+
+#: What store.json must hold, and of what kind, for the reader to use it.
+_META_FIELDS = {"sh_degree": int, "leaf_cap": int, "levels": list, "node_count": int, "leaf_count": int,
+                "splat_count_leaves": int, "splat_count_total": int, "chunk_bytes": int, "index_bytes": int,
+                "extent": dict, "roots": list}
+
+
+def _check_meta(meta: dict, path) -> None:
+    """Refuse a store.json that lacks a field, holds one of the wrong kind, or non-finite extents."""
+    for name, kind in _META_FIELDS.items():
+        if name not in meta:
+            raise StoreError(f"{path}: store metadata lacks {name!r} (a damaged or hand-edited store.json; "
+                             "rebuild the store)")
+        if not isinstance(meta[name], kind) or isinstance(meta[name], bool):
+            raise StoreError(f"{path}: store metadata field {name!r} is {meta[name]!r}, expected a {kind.__name__}")
+    try:
+        extent = np.array([meta["extent"]["bmin"], meta["extent"]["bmax"]], dtype=np.float64)
+        roots = [tuple(int(v) for v in k) for k in meta["roots"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"{path}: store metadata 'extent' or 'roots' is malformed ({exc})") from None
+    if extent.shape != (2, 3) or not np.isfinite(extent).all():
+        raise StoreError(f"{path}: store metadata 'extent' is not two finite points: {meta['extent']!r}")
+    if not roots or any(len(k) != 4 or k[0] != 0 for k in roots):
+        raise StoreError(f"{path}: store metadata 'roots' {meta['roots']!r} is not a list of level-0 nodes")
 
 
 def open_store(path: str | os.PathLike | Location) -> Store:

@@ -24,16 +24,17 @@ import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, Literal, Sequence, Union
 
 import numpy as np
 
-from ..errors import ChunkError, InputError, StoreError
+from ..errors import ChunkError, InputError, OutputExistsError, StoreError
 from ..gaussians import Gaussians
 from ..geometry.gaussian_math import sh_degree_of
 from . import chunk as chunkfile
 from .chunk import FORMAT_VERSION, Splats
 from .fs import Location, check_build_target, file_size, location, remove_tree, write_atomic
+from .identity import UNKNOWN
 from .index import ENTRY, write_index
 from .keys import (
     CUBE_SIDE_M,
@@ -75,6 +76,7 @@ __all__ = [
 
 BUCKET_SPLATS = 16  # a bucket cell holds about this many leaf_caps of terrain
 MAX_BUCKET_LEVEL = 20
+MAX_SCALE_M = 1e6  # the largest splat standard deviation a store takes (a ~1000 km splat)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class BuildPlan:
     leaf_cap: int
     sh_k: int | None = None
     bucket_level: int | None = None
+    sources: tuple[str, ...] | None = None  # the sources' identities (earth3d.store.identity), in order
 
     @property
     def work(self) -> Location:
@@ -109,47 +112,91 @@ class BuildPlan:
     def save(self) -> None:
         """Write the plan to build/plan.json (atomically)."""
         write_atomic(self.work / "plan.json", json.dumps(
-            {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level}).encode())
+            {"leaf_cap": self.leaf_cap, "sh_k": self.sh_k, "bucket_level": self.bucket_level,
+             "sources": None if self.sources is None else list(self.sources)}).encode())
 
 
 def plan(out_path: str | os.PathLike | Location, *, leaf_cap: int = 32768, bucket_level: int | None = None,
-         sh_degree: int | None = None) -> BuildPlan:
+         sh_degree: int | None = None, sources: Sequence[str] | None = None, restart: bool = False,
+         on_change: Literal["refuse", "restart"] = "refuse") -> BuildPlan:
     """Start or resume a build in `out_path` (a folder or fsspec URL). An interrupted build's
-    settings are kept; settings given here that contradict them are refused.
+    settings are kept; settings given here that contradict them are refused. An interrupted build
+    is resumed only when it was of the same sources: their identities (`earth3d.store.identity`,
+    by content) are recorded in the plan and compared here.
 
     Args:
         out_path: Where the store is built.
         leaf_cap: Most splats in a leaf node.
         bucket_level: Octree level of the ingest buckets (default: chosen from the data).
         sh_degree: SH degree of the stored splats (default: that of the sources).
+        sources: The identities of the sources, in order (None: not checked).
+        restart: Discard whatever is at `out_path` (an unfinished build or a store) and start clean.
+        on_change: What to do when an unfinished build of other sources is there: "refuse"
+            (an InputError) or "restart" (discard it and start clean).
 
     Returns:
         The build plan, recorded under the build's work folder.
 
     Raises:
-        InputError: An option is out of range or contradicts the interrupted build's.
+        InputError: An option is out of range or contradicts the interrupted build's, or the
+            interrupted build was of other sources (with on_change="refuse").
         OutputError: `out_path` holds something other than a store or an unfinished build.
     """
     if leaf_cap < 1:
         raise InputError(f"leaf_cap={leaf_cap} must be >= 1")
     if bucket_level is not None and not 1 <= bucket_level <= MAX_BUCKET_LEVEL:
         raise InputError(f"bucket_level={bucket_level} must be in [1, {MAX_BUCKET_LEVEL}]")
+    if on_change not in ("refuse", "restart"):
+        raise InputError(f"on_change={on_change!r} must be 'refuse' or 'restart'")
     out = location(out_path)
     check_build_target(out)
+    ids = None if sources is None else tuple(sources)
+    if restart:
+        remove_tree(out)  # check_build_target made sure it holds only a store or a build
     state = out / WORK_FOLDER / "plan.json"
     if state.is_file():
-        saved = json.loads(state.read_text())
-        asked = {"leaf_cap": leaf_cap, "bucket_level": bucket_level,
-                 "sh_k": None if sh_degree is None else (sh_degree + 1) ** 2}
-        for name, value in asked.items():
-            if value is not None and saved[name] is not None and saved[name] != value:
-                raise InputError(f"{out}: an interrupted build with {name}={saved[name]} is there; "
-                                 f"resume it with the same {name}, not {value}, or use another folder")
-        return BuildPlan(out, leaf_cap, saved["sh_k"], saved["bucket_level"])
+        try:
+            saved = json.loads(state.read_text())
+        except (ValueError, UnicodeDecodeError):
+            saved = None  # torn by a crash before its rename: nothing resumable was recorded with it
+        changed = None if saved is None else _changed_sources(saved.get("sources"), ids)
+        if saved is None or (changed is not None and on_change == "restart"):
+            remove_tree(out)
+        elif changed is not None:
+            raise InputError(f"{out}: holds an unfinished build of other sources ({changed}); "
+                             "build into another folder, or start it over (restart=True)")
+        else:
+            asked = {"leaf_cap": leaf_cap, "bucket_level": bucket_level,
+                     "sh_k": None if sh_degree is None else (sh_degree + 1) ** 2}
+            for name, value in asked.items():
+                if value is not None and saved[name] is not None and saved[name] != value:
+                    raise InputError(f"{out}: an interrupted build with {name}={saved[name]} is there; "
+                                     f"resume it with the same {name}, not {value}, or use another folder")
+            return BuildPlan(out, leaf_cap, saved["sh_k"], saved["bucket_level"], ids)
+    elif (out / META_FILE).is_file() and on_change == "restart":
+        remove_tree(out)
+    elif (out / META_FILE).is_file():
+        raise OutputExistsError(f"{out}: holds a finished store; build into another folder, or replace it "
+                                "(restart=True)")
     (out / WORK_FOLDER).mkdir(parents=True, exist_ok=True)
-    p = BuildPlan(out, leaf_cap, None if sh_degree is None else (sh_degree + 1) ** 2, bucket_level)
+    p = BuildPlan(out, leaf_cap, None if sh_degree is None else (sh_degree + 1) ** 2, bucket_level, ids)
     p.save()
     return p
+
+
+def _changed_sources(saved: list | None, asked: tuple[str, ...] | None) -> str | None:
+    """How the sources asked for differ from an interrupted build's (None: the same, or not checked)."""
+    if asked is None:
+        return None
+    if saved is None:
+        return "its sources were not recorded"
+    if len(saved) != len(asked):
+        return f"{len(saved)} sources there, {len(asked)} now"
+    for i, (a, b) in enumerate(zip(saved, asked, strict=True)):
+        if a != b or UNKNOWN in (a, b):
+            why = "cannot be identified" if UNKNOWN in (a, b) else "other files, changed files or other settings"
+            return f"source {i}: {why}"
+    return None
 
 
 # ---------------------------------------------------------------------------- phase 1: ingest
@@ -188,7 +235,7 @@ def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[in
     if p.sh_k is None or p.bucket_level is None:
         sh_k = p.sh_k or int(g.sh.shape[1])
         probe = Splats.from_gaussians(g[: min(len(g), 100_000)], sh_degree_of(sh_k))
-        p = BuildPlan(p.out, p.leaf_cap, sh_k, p.bucket_level or _choose_bucket_level(probe, p.leaf_cap))
+        p = BuildPlan(p.out, p.leaf_cap, sh_k, p.bucket_level or _choose_bucket_level(probe, p.leaf_cap), p.sources)
         p.save()
     sh_k, bucket_level = p.fixed
     splats = Splats.from_gaussians(g, sh_degree_of(sh_k))
@@ -215,6 +262,12 @@ def _check_splats(s: Splats, index: int) -> None:
             raise InputError(f"source {index}: Gaussians.{name} has non-finite values")
     if len(s) and (s.scales.min() < 0 or s.opacities.min() < 0 or s.opacities.max() > 1):
         raise InputError(f"source {index}: negative scales or opacities outside [0, 1]")
+    if len(s) and float(s.scales.max()) > MAX_SCALE_M:
+        raise InputError(f"source {index}: Gaussians.scales up to {float(s.scales.max()):.3g} m; a splat may be "
+                         f"at most {MAX_SCALE_M:g} m across (std-dev)")
+    if len(s) and float(np.abs(s.pos).max()) > CUBE_SIDE_M / 2:
+        raise InputError(f"source {index}: Gaussians.pos up to {float(np.abs(s.pos).max()):.3g} m from the "
+                         f"Earth's centre, outside the store's cube (half side {CUBE_SIDE_M / 2:g} m)")
 
 
 # ---------------------------------------------------------------------------- phase 2: leaves
