@@ -67,6 +67,24 @@ def sun_window(camera: Camera, fa: FrameAtmosphere, radius: float) -> tuple[int,
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else (0, 0, 0, 0)
 
 
+def sun_disc(camera: Camera, fa: FrameAtmosphere, radius: float,
+             device: torch.device) -> tuple[tuple[int, int, int, int], torch.Tensor | None]:
+    """The sun's pixel window and its disc's coverage there ((y1 - y0, x1 - x0, 1), anti-aliased
+    edge: full inside 0.8 radius, none outside 1.2), or None when it is not in view.
+    """
+    x0, y0, x1, y1 = window = sun_window(camera, fa, radius)
+    if x1 <= x0:
+        return window, None
+    xs = torch.arange(x0, x1, device=device, dtype=torch.float64)
+    ys = torch.arange(y0, y1, device=device, dtype=torch.float64)
+    xn = ((xs + 0.5 - camera.cx) / camera.fx)[None, :]
+    yn = ((ys + 0.5 - camera.cy) / camera.fy)[:, None]
+    s = fa.sun_camera
+    cos_a = (xn * s[0] + yn * s[1] + s[2]) / torch.sqrt(1.0 + xn * xn + yn * yn)
+    lo, hi = math.cos(1.2 * radius), math.cos(0.8 * radius)
+    return window, ((cos_a - lo) / (hi - lo)).clamp(0.0, 1.0).float().unsqueeze(-1)
+
+
 # ----------------------------------------------------------------------------- numba (CPU)
 _DECODE_N = 8192  # decoding: nearest entry (error under 2e-4 in linear light)
 _DECODE_NEAREST = srgb_to_linear(torch.linspace(0.0, 1.0, _DECODE_N, dtype=torch.float64)).numpy().astype(np.float32)
@@ -296,16 +314,9 @@ def composite_torch(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
         v = v.permute(1, 2, 0)
         lin = lin * v[..., :3] + v[..., 3:]
     res = a * lin + (1.0 - a) * bg
-    x0, y0, x1, y1 = sun_window(camera, fa, sun_radius)
-    if x1 > x0:
-        xs = torch.arange(x0, x1, device=dev, dtype=torch.float64)
-        ys = torch.arange(y0, y1, device=dev, dtype=torch.float64)
-        xn = ((xs + 0.5 - camera.cx) / camera.fx)[None, :]
-        yn = ((ys + 0.5 - camera.cy) / camera.fy)[:, None]
-        s = fa.sun_camera
-        cos_a = (xn * s[0] + yn * s[1] + s[2]) / torch.sqrt(1.0 + xn * xn + yn * yn)
-        lo, hi = math.cos(1.2 * sun_radius), math.cos(0.8 * sun_radius)
-        cover = ((cos_a - lo) / (hi - lo)).clamp(0.0, 1.0).float().unsqueeze(-1)
+    window, cover = sun_disc(camera, fa, sun_radius, dev)
+    if cover is not None:
+        x0, y0, x1, y1 = window
         colour = torch.as_tensor(fa.sun_colour, dtype=torch.float32, device=dev)
         res[y0:y1, x0:x1] += (1.0 - a[y0:y1, x0:x1]) * cover * colour
     return linear_to_srgb(tone_map(res))

@@ -71,13 +71,25 @@ def atmosphere_scale(atm: Atmosphere) -> np.ndarray:
     return np.array([atm.bottom_radius / WGS84_A, atm.bottom_radius / WGS84_A, atm.bottom_radius / WGS84_B])
 
 
+_E_REF: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def reference_irradiance(tabs: Tables) -> torch.Tensor:
-    """E_ref (3,): sun and sky irradiance on a horizontal surface at sea level, sun 60 degrees high."""
+    """E_ref (3,): sun and sky irradiance on a horizontal surface at sea level, sun 60 degrees high
+    (computed once per table set).
+    """
+    hit = _E_REF.get(id(tabs.irradiance_table))
+    if hit is not None and hit[0] is tabs.irradiance_table:
+        return hit[1]
     atm = tabs.atm
     dev = tabs.depth_table.device
     r = torch.tensor([atm.bottom_radius], dtype=torch.float32, device=dev)
     mu_s = torch.tensor([math.sin(math.radians(REFERENCE_SUN_ELEVATION_DEG))], dtype=torch.float32, device=dev)
-    return tabs.irradiance_at(r, mu_s)[0]
+    value = tabs.irradiance_at(r, mu_s)[0]
+    if len(_E_REF) > 8:
+        _E_REF.clear()
+    _E_REF[id(tabs.irradiance_table)] = (tabs.irradiance_table, value)
+    return value
 
 
 def pixel_rays(camera: Camera, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
