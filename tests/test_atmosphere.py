@@ -297,7 +297,8 @@ def _views():
         Sky(sun=Sun.from_horizon(255.0, 4.0, LON, LAT), ground_height_m=2500.0), 5.5
     dip = math.degrees(math.acos(6_371_000.0 / 8_371_000.0))
     cam = Camera.from_geodetic(0.0, 0.0, 2_000_000.0, 90.0, -dip + 8.0, width=w, height=h, fov_y_deg=40)
-    yield "orbit with limb", cam, ground_frame(cam, 0.0, 2_300_000.0), Sky(sun=Sun.from_horizon(90.0, 30.0, 0.0, 0.0)), 1.0
+    yield "orbit with limb", cam, ground_frame(cam, 0.0, 2_300_000.0), \
+        Sky(sun=Sun.from_horizon(90.0, 30.0, 0.0, 0.0)), 1.0
 
 
 @pytest.mark.slow
