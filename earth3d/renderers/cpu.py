@@ -46,43 +46,18 @@ SIGMA_SLACK = 1e-3
 PIXEL_SLACK = 1e-2
 
 
+# Projection: fast maths, but NaN-aware (culling relies on comparisons with NaN failing).
 def _project(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far, antialiased):
     """One record per splat: means2d, conic (a, b, c), opacity (compensated when
     antialiased), sigma_max = ln(255 opacity), half extents (px) of the region where
     alpha can reach 1/255 and depth (colours are added per tile). EXT_X is -1 for culled splats.
     """
-    rec = np.empty((means.shape[0], RECORD), dtype=np.float32)
+    rec = np.empty((means.shape[0], RECORD), dtype=np.float32)  # culled rows: only EXT_X and DEPTH are set
     _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far,
                   antialiased, rec)
     return rec
 
 
-@njit(inline="always", fastmath={"contract", "arcp", "reassoc", "nsz"})
-def _ln(x):
-    """Natural log of x > 0 in float64, branch-free so that loops over it vectorize (error under 1e-12):
-    the exponent from the bits, then 2 atanh((m - 1) / (m + 1)) on the mantissa m in [0.707, 1.414).
-    """
-    b = np.float64(x).view(np.int64)
-    e = (b >> 52) - 1023
-    m = np.int64((b & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)
-    big = m > 1.4142135623730951
-    m = m * 0.5 if big else m
-    e = e + 1 if big else e
-    t = (m - 1.0) / (m + 1.0)
-    t2 = t * t
-    p = 1.0 / 13.0
-    p = p * t2 + 1.0 / 11.0
-    p = p * t2 + 1.0 / 9.0
-    p = p * t2 + 1.0 / 7.0
-    p = p * t2 + 1.0 / 5.0
-    p = p * t2 + 1.0 / 3.0
-    p = p * t2 + 1.0
-    return 2.0 * t * p + np.float64(e) * 0.6931471805599453
-
-
-# Projection: fast maths, but NaN-aware (culling relies on comparisons with NaN failing). One
-# branch-free body per splat (culling decided by selects, every column written), so the compiler can
-# vectorize the arithmetic across splats.
 @njit(parallel=True, cache=True, fastmath={"contract", "arcp", "afn", "reassoc", "nsz"})
 def _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, height, eps2d, near, far,
                   antialiased, rec):
@@ -94,74 +69,77 @@ def _project_into(means, quats, scales, opacities, view, fx, fy, cx, cy, width, 
     lim_x_neg = cx / fx + 0.3 * tan_fovx
     lim_y_pos = (height - cy) / fy + 0.3 * tan_fovy
     lim_y_neg = cy / fy + 0.3 * tan_fovy
-    v00, v01, v02, v03 = view[0, 0], view[0, 1], view[0, 2], view[0, 3]
-    v10, v11, v12, v13 = view[1, 0], view[1, 1], view[1, 2], view[1, 3]
-    v20, v21, v22, v23 = view[2, 0], view[2, 1], view[2, 2], view[2, 3]
-    inf = np.inf
     for i in prange(n):
+        rec[i, EXT_X] = -1.0
         # float64 view transform of the float32 offsets: relative to the camera before rounding
         mx, my, mz = np.float64(means[i, 0]), np.float64(means[i, 1]), np.float64(means[i, 2])
-        tx = v00 * mx + v01 * my + v02 * mz + v03
-        ty = v10 * mx + v11 * my + v12 * mz + v13
-        tz = v20 * mx + v21 * my + v22 * mz + v23
+        tx = view[0, 0] * mx + view[0, 1] * my + view[0, 2] * mz + view[0, 3]
+        ty = view[1, 0] * mx + view[1, 1] * my + view[1, 2] * mz + view[1, 3]
+        tz = view[2, 0] * mx + view[2, 1] * my + view[2, 2] * mz + view[2, 3]
+        rec[i, DEPTH] = tz
+        if not (tz > near and tz < far):
+            continue
         # camera-frame M = V R S; covariance = M M^T
         qw, qx = np.float64(quats[i, 0]), np.float64(quats[i, 1])
         qy, qz = np.float64(quats[i, 2]), np.float64(quats[i, 3])
         n2 = qw * qw + qx * qx + qy * qy + qz * qz
+        if not n2 > 0.0:
+            continue
         r00, r01, r02, r10, r11, r12, r20, r21, r22 = quat_rotmat(qw, qx, qy, qz)
         sx, sy, sz = np.float64(scales[i, 0]), np.float64(scales[i, 1]), np.float64(scales[i, 2])
-        m00 = (v00 * r00 + v01 * r10 + v02 * r20) * sx
-        m01 = (v00 * r01 + v01 * r11 + v02 * r21) * sy
-        m02 = (v00 * r02 + v01 * r12 + v02 * r22) * sz
-        m10 = (v10 * r00 + v11 * r10 + v12 * r20) * sx
-        m11 = (v10 * r01 + v11 * r11 + v12 * r21) * sy
-        m12 = (v10 * r02 + v11 * r12 + v12 * r22) * sz
-        m20 = (v20 * r00 + v21 * r10 + v22 * r20) * sx
-        m21 = (v20 * r01 + v21 * r11 + v22 * r21) * sy
-        m22 = (v20 * r02 + v21 * r12 + v22 * r22) * sz
+        # rows 0..2 of V R, columns scaled by S
+        m00 = (view[0, 0] * r00 + view[0, 1] * r10 + view[0, 2] * r20) * sx
+        m01 = (view[0, 0] * r01 + view[0, 1] * r11 + view[0, 2] * r21) * sy
+        m02 = (view[0, 0] * r02 + view[0, 1] * r12 + view[0, 2] * r22) * sz
+        m10 = (view[1, 0] * r00 + view[1, 1] * r10 + view[1, 2] * r20) * sx
+        m11 = (view[1, 0] * r01 + view[1, 1] * r11 + view[1, 2] * r21) * sy
+        m12 = (view[1, 0] * r02 + view[1, 1] * r12 + view[1, 2] * r22) * sz
+        m20 = (view[2, 0] * r00 + view[2, 1] * r10 + view[2, 2] * r20) * sx
+        m21 = (view[2, 0] * r01 + view[2, 1] * r11 + view[2, 2] * r21) * sy
+        m22 = (view[2, 0] * r02 + view[2, 1] * r12 + view[2, 2] * r22) * sz
         # J M: J = [[fx/tz, 0, -fx txc/tz^2], [0, fy/tz, -fy tyc/tz^2]] with the fov clamp
         iz = 1.0 / tz
         xz, yz = tx * iz, ty * iz
         ja, jb = fx * iz, -fx * min(max(xz, -lim_x_neg), lim_x_pos) * iz
         jc, jd = fy * iz, -fy * min(max(yz, -lim_y_neg), lim_y_pos) * iz
         u0, u1, u2 = ja * m00 + jb * m20, ja * m01 + jb * m21, ja * m02 + jb * m22
-        w0, w1, w2 = jc * m10 + jd * m20, jc * m11 + jd * m21, jc * m12 + jd * m22
+        v0, v1, v2 = jc * m10 + jd * m20, jc * m11 + jd * m21, jc * m12 + jd * m22
         c00 = u0 * u0 + u1 * u1 + u2 * u2
-        c01 = u0 * w0 + u1 * w1 + u2 * w2
-        c11 = w0 * w0 + w1 * w1 + w2 * w2
+        c01 = u0 * v0 + u1 * v1 + u2 * v2
+        c11 = v0 * v0 + v1 * v1 + v2 * v2
         det_orig = c00 * c11 - c01 * c01
         c00 += eps2d
         c11 += eps2d
         det = max(c00 * c11 - c01 * c01, 1e-10)
         px = fx * xz + cx
         py = fy * yz + cy
-        sq00 = math.sqrt(max(c00, 0.0))
-        sq11 = math.sqrt(max(c11, 0.0))
-        rad_x = math.ceil(RADIUS_SIGMAS * sq00)
-        rad_y = math.ceil(RADIUS_SIGMAS * sq11)
-        ok = ((tz > near) & (tz < far) & (n2 > 0.0) & (abs(px) < inf) & (abs(py) < inf) & (abs(c00) < inf)
-              & (abs(c11) < inf) & (abs(c01) < inf) & (px + rad_x > 0) & (px - rad_x < width)
-              & (py + rad_y > 0) & (py - rad_y < height))
-        idet = 1.0 / det
-        op = np.float64(opacities[i])
-        if antialiased:
-            op *= math.sqrt(max(det_orig * idet, 0.0))
-        # It can only matter where opacity exp(-sigma) >= 1/255, i.e. sigma <= ln(255 opacity);
-        # per axis that is |d| <= sqrt(2 sigma_max cov_axis).
-        faint = op < ALPHA_MIN
-        s = 0.0 if faint else _ln(max(op, ALPHA_MIN) / ALPHA_MIN) + SIGMA_SLACK
-        ext_x = 0.0 if faint else min(math.sqrt(2.0 * s * c00), rad_x) + PIXEL_SLACK
-        ext_y = 0.0 if faint else min(math.sqrt(2.0 * s * c11), rad_y) + PIXEL_SLACK
+        if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(c00) and np.isfinite(c11) and np.isfinite(c01)):
+            continue
+        rad_x = math.ceil(RADIUS_SIGMAS * math.sqrt(c00))
+        rad_y = math.ceil(RADIUS_SIGMAS * math.sqrt(c11))
+        if px + rad_x <= 0 or px - rad_x >= width or py + rad_y <= 0 or py - rad_y >= height:
+            continue
         rec[i, MX] = px
         rec[i, MY] = py
+        idet = 1.0 / det
         rec[i, CA] = c11 * idet
         rec[i, CB] = -c01 * idet
         rec[i, CC] = c00 * idet
+        op = np.float64(opacities[i])
+        if antialiased:
+            op *= math.sqrt(max(det_orig * idet, 0.0))
         rec[i, OP] = op
+        # Visible. It can only matter where opacity exp(-sigma) >= 1/255, i.e.
+        # sigma <= ln(255 opacity); per axis that is |d| <= sqrt(2 sigma_max cov_axis).
+        if op < ALPHA_MIN:
+            rec[i, SMAX] = 0.0
+            rec[i, EXT_X] = 0.0
+            rec[i, EXT_Y] = 0.0
+            continue
+        s = math.log(op / ALPHA_MIN) + SIGMA_SLACK
         rec[i, SMAX] = s
-        rec[i, EXT_Y] = ext_y
-        rec[i, DEPTH] = tz
-        rec[i, EXT_X] = ext_x if ok else -1.0
+        rec[i, EXT_X] = min(math.sqrt(2.0 * s * c00), rad_x) + PIXEL_SLACK
+        rec[i, EXT_Y] = min(math.sqrt(2.0 * s * c11), rad_y) + PIXEL_SLACK
 
 
 @njit(parallel=True, cache=True)
