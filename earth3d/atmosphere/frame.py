@@ -252,6 +252,45 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: Array, e_ref: 
     return background, classes
 
 
+_EDGE_STRIDE = 4  # along a row of edge cells, pixels evaluated every this many (then interpolated)
+
+
+def _edge_values(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, float], index: np.ndarray,
+                 ys: np.ndarray, xs: np.ndarray, at_limb: np.ndarray) -> Array:
+    """Background (M, 3) of the pixels (ys, xs) of cells across an edge (`index` (H, W): their rows).
+
+    In numpy mode, away from the limb (`at_limb`: its glow is a few pixels thick and curved), every
+    `_EDGE_STRIDE`-th pixel of a row is evaluated and the ones between are interpolated along the row
+    when both evaluated neighbours are candidates of the same class as the pixel (a classes-only pass
+    of the same kernel); the others are evaluated too. The background varies smoothly along a row
+    except across the edge, which is where the classes differ.
+    """
+    if not _numpy_mode(bg_args[0]) or at_limb.all():
+        return _background(*bg_args, xs + 0.5, ys + 0.5)[0]
+    h, w = index.shape
+    left = xs - xs % _EDGE_STRIDE
+    right = np.minimum(left + _EDGE_STRIDE, w - 1)
+    between = (xs != left) & (xs != right) & ~at_limb & (index[ys, left] >= 0) & (index[ys, right] >= 0)
+    anchors = np.zeros(len(ys), dtype=bool)
+    anchors[index[ys[between], left[between]]] = True
+    anchors[index[ys[between], right[between]]] = True
+    anchors |= ~between
+    values = np.empty((len(ys), 3), dtype=np.float32)
+    classes = np.empty(len(ys), dtype=np.int64)
+    values[anchors], classes[anchors] = _background(*bg_args, xs[anchors] + 0.5, ys[anchors] + 0.5)
+    mid = np.flatnonzero(between & ~anchors)
+    if len(mid):
+        _, classes[mid] = _background(*bg_args, xs[mid] + 0.5, ys[mid] + 0.5, np.full(len(mid), 2, dtype=np.uint8))
+        il, ir = index[ys[mid], left[mid]], index[ys[mid], right[mid]]
+        same = (classes[il] == classes[mid]) & (classes[ir] == classes[mid])
+        f = ((xs[mid] - left[mid]) / (right[mid] - left[mid]))[:, None].astype(np.float32)
+        values[mid] = values[il] + (values[ir] - values[il]) * f
+        redo = mid[~same]
+        if len(redo):
+            values[redo] = _background(*bg_args, xs[redo] + 0.5, ys[redo] + 0.5)[0]
+    return values
+
+
 def _exact_pixels(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, float], classes: np.ndarray,
                   h: int, w: int, need: np.ndarray | None) -> tuple[np.ndarray | None, Array | None]:
     """Per-pixel background where the grid's cells straddle an edge: (H, W) rows into the values, and
@@ -288,9 +327,10 @@ def _exact_pixels(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, 
         ys, xs = np.nonzero(mask)
         ys = rows[ys]
         if len(ys):
-            exact_values, _ = _background(*bg_args, xs + 0.5, ys + 0.5)
             exact_map = np.full((h, w), -1, dtype=np.int32)
             exact_map[ys, xs] = np.arange(len(ys), dtype=np.int32)
+            at_limb = (grown & ~edge | limb)[cy[ys], cx[xs]]
+            exact_values = _edge_values(bg_args, exact_map, ys, xs, at_limb)
     return exact_map, exact_values
 
 
