@@ -259,11 +259,9 @@ def _edge_values(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, f
                  ys: np.ndarray, xs: np.ndarray, at_limb: np.ndarray) -> Array:
     """Background (M, 3) of the pixels (ys, xs) of cells across an edge (`index` (H, W): their rows).
 
-    In numpy mode, away from the limb (`at_limb`: its glow is a few pixels thick and curved), every
-    `_EDGE_STRIDE`-th pixel of a row is evaluated and the ones between are interpolated along the row
-    when both evaluated neighbours are candidates of the same class as the pixel (a classes-only pass
-    of the same kernel); the others are evaluated too. The background varies smoothly along a row
-    except across the edge, which is where the classes differ.
+    In numpy mode, away from the limb (`at_limb`: its glow is thin and curved), every `_EDGE_STRIDE`-th
+    pixel of a row is evaluated and those between are interpolated along the row when both evaluated
+    neighbours share the pixel's class (a classes-only pass of the kernel), else evaluated too.
     """
     if not _numpy_mode(bg_args[0]) or at_limb.all():
         return _background(*bg_args, xs + 0.5, ys + 0.5)[0]
