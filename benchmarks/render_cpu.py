@@ -18,13 +18,17 @@ import os
 import statistics
 import time
 
+import numba
 import numpy as np
 import torch
+from numba import njit, prange
 
 from earth3d import Camera, Gaussians
 from earth3d.geometry import ecef_to_geodetic, enu_basis, geodetic_to_ecef, rotmat_to_quat
 from earth3d.renderers import CpuRenderer
+from earth3d.renderers import cpu as cpu_module
 from earth3d.renderers.projection import project_gaussians
+from earth3d.renderers.tilesort import sort_pairs
 from earth3d.renderers.torch_reference import TorchTileRenderer
 
 LON, LAT, ALT = 150.0, 60.0, 1000.0  # camera 1 km above the ellipsoid at 150E 60N
@@ -83,6 +87,43 @@ def timed(fn, frames: int) -> tuple[float, float, object]:
     return statistics.median(wall), statistics.median(cpu), out
 
 
+@njit(parallel=True)
+def _sort_every_tile(offsets, keys, ids):
+    for t in prange(offsets.shape[0] - 1):
+        sort_pairs(keys, ids, offsets[t], offsets[t + 1])
+
+
+def stage_shares(renderer: CpuRenderer, g: Gaussians, cam: Camera, frames: int) -> dict[str, float]:
+    """Median CPU seconds (all threads) of each stage of `renderer.render`, each kernel called on its own
+    the way the renderer calls it: projection, binning, the per-tile depth sort (every tile sorted in
+    full, an upper bound: the compositor sorts a tile's far buckets only when it reaches them) and
+    the rest of the frame (compositing and what the sort bound leaves), from the whole render's time.
+    """
+    a = g.arrays()
+    view = cam.world_to_camera(g.origin)
+    rec = renderer._records(len(g))
+    ts = renderer.tile_size
+    tiles_x, tiles_y = -(-cam.width // ts), -(-cam.height // ts)
+
+    def project():
+        cpu_module._project_into(a.means, a.quats, a.scales, a.opacities, view, cam.fx, cam.fy, cam.cx, cam.cy,
+                                 cam.width, cam.height, renderer.eps2d, cam.near, cam.far, renderer.antialiased, rec)
+        return np.flatnonzero(rec[:, cpu_module.EXT_X] >= 0.0).astype(np.int32)
+
+    _, t_proj, visible = timed(project, frames)
+    _, t_bin, binned = timed(lambda: cpu_module._bin_tiles(rec, rec.view(np.int32), visible, ts, tiles_x, tiles_y,
+                                                           4 * numba.get_num_threads()), frames)
+    offsets, keys, ids = binned
+    copies = [(keys.copy(), ids.copy()) for _ in range(frames + 1)]
+    it = iter(copies)
+    _sort_every_tile(offsets, *next(it))  # compile
+    _, t_sort, _ = timed(lambda: _sort_every_tile(offsets, *next(it)), frames)
+    _, t_all, _ = timed(lambda: renderer.render(g, cam), frames)
+    return {"projection (_project_into)": t_proj, "binning (_bin_tiles)": t_bin,
+            "per-tile depth sort (bound)": t_sort, "compositing (rest)": max(t_all - t_proj - t_bin - t_sort, 0.0),
+            "whole render": t_all}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1100)
@@ -104,6 +145,13 @@ def main() -> None:
     t_cpu, c_cpu, out = timed(lambda: cpu.render(g, cam), args.frames)
     print(f"CpuRenderer (numba):        median {t_cpu:.3f} s wall ({c_cpu:.3f} s CPU) over {args.frames} frames, "
           f"{out.n_splats / t_cpu / 1e6:.2f} M splats/s, coverage {float(out.alpha.mean()):.3f}")
+
+    shares = stage_shares(cpu, g, cam, args.frames)
+    total = shares.pop("whole render")
+    print(f"CpuRenderer stages (CPU ms, median of {args.frames}; share of the whole render's "
+          f"{total * 1000:.1f} ms CPU):")
+    for name, t in shares.items():
+        print(f"  {name:30s} {t * 1000:7.1f} ms  {t / total * 100:5.1f} %")
 
     baseline = TorchTileRenderer()
     t_ref, c_ref, ref = timed(lambda: baseline.render(g, cam), args.baseline_frames)

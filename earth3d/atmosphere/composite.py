@@ -67,6 +67,24 @@ def sun_window(camera: Camera, fa: FrameAtmosphere, radius: float) -> tuple[int,
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else (0, 0, 0, 0)
 
 
+def sun_disc(camera: Camera, fa: FrameAtmosphere, radius: float,
+             device: torch.device) -> tuple[tuple[int, int, int, int], torch.Tensor | None]:
+    """The sun's pixel window and its disc's coverage there ((y1 - y0, x1 - x0, 1), anti-aliased
+    edge: full inside 0.8 radius, none outside 1.2), or None when it is not in view.
+    """
+    x0, y0, x1, y1 = window = sun_window(camera, fa, radius)
+    if x1 <= x0:
+        return window, None
+    xs = torch.arange(x0, x1, device=device, dtype=torch.float64)
+    ys = torch.arange(y0, y1, device=device, dtype=torch.float64)
+    xn = ((xs + 0.5 - camera.cx) / camera.fx)[None, :]
+    yn = ((ys + 0.5 - camera.cy) / camera.fy)[:, None]
+    s = fa.sun_camera
+    cos_a = (xn * s[0] + yn * s[1] + s[2]) / torch.sqrt(1.0 + xn * xn + yn * yn)
+    lo, hi = math.cos(1.2 * radius), math.cos(0.8 * radius)
+    return window, ((cos_a - lo) / (hi - lo)).clamp(0.0, 1.0).float().unsqueeze(-1)
+
+
 # ----------------------------------------------------------------------------- numba (CPU)
 _DECODE_N = 8192  # decoding: nearest entry (error under 2e-4 in linear light)
 _DECODE_NEAREST = srgb_to_linear(torch.linspace(0.0, 1.0, _DECODE_N, dtype=torch.float64)).numpy().astype(np.float32)
@@ -85,14 +103,17 @@ _PARALLEL_PIXELS = 4_000_000
 _ROWS = 16  # rows per parallel task  # below this many pixels the pass runs on one thread (CPU time, not wall time)
 
 
-def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decode, encode, log2, exact_map,
-                  exact, row_exact, out):  # pragma: no cover - numba
-    """One pass over the pixels; per row, the background and the volume are first interpolated to
-    the row (so a pixel reads 2 background and 4 volume texels), per column the interpolation
-    weights come from `cols`.
+def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, cell_start, params, sun, decode, encode,  # noqa: C901
+                  log2, exact_map, exact, row_exact, out):  # pragma: no cover - numba
+    """Row by row: the background and the volume interpolated to the row; the background term of
+    every pixel cell by cell (the cell's texels are constants of the inner loop, which vectorizes);
+    then the covered pixels (decoding, 2 x 2 volume texels); the exact edge pixels and the sun;
+    the encoding. `cols`: per-column interpolation weights, `cell_start`: each background cell's
+    first column.
     """
     h, w = alpha.shape
     bh, bn = bg.shape  # (rows, columns * 3)
+    bw = bn // 3
     gy, vn = vol.shape  # (rows, columns * slices * 6)
     gk = n_slices
     fy, cy = params[1], params[3]
@@ -103,58 +124,42 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
     n1 = np.float32(_ENC_N1)
     s2 = np.float32(_ENC_N2 / (_X_MAX - 1.0))
     n_chunks = (h + _ROWS - 1) // _ROWS
+    bwt = cols[1]
     xn2 = cols[3]
     for chunk in prange(n_chunks):
         bgrow = np.empty(bn, dtype=np.float32)
         volrow = np.empty(vn, dtype=np.float32)
         zbuf = np.empty(w, dtype=np.float32)
-        rbuf = np.empty(3 * w, dtype=np.float32)
+        acc0 = np.empty(w, dtype=np.float32)
+        acc1 = np.empty(w, dtype=np.float32)
+        acc2 = np.empty(w, dtype=np.float32)
         for y in range(chunk * _ROWS, min((chunk + 1) * _ROWS, h)):
             yn = np.float32((y + 0.5 - cy) / fy)
             yn2 = yn * yn
             by = y * (bh - 1) / max(h - 1, 1)
             by0 = min(int(by), bh - 2)
-            ay = np.float32(by - by0)
-            vy = y * (gy - 1) / max(h - 1, 1)
-            vy0 = min(int(vy), max(gy - 2, 0))
-            avy = np.float32(vy - vy0)
-            for i in range(bn):
-                bgrow[i] = bg[by0, i] + (bg[by0 + 1, i] - bg[by0, i]) * ay
+            _lerp_rows(bg[by0], bg[by0 + 1], np.float32(by - by0), bgrow)
             if has_vol > 0.0:
-                for i in range(vn):
-                    volrow[i] = vol[vy0, i] + (vol[vy0 + 1, i] - vol[vy0, i]) * avy
-            if has_vol > 0.0:  # slice coordinates of the row, in a loop that vectorizes
-                for x in range(w):
+                vy = y * (gy - 1) / max(h - 1, 1)
+                vy0 = min(int(vy), max(gy - 2, 0))
+                _lerp_rows(vol[vy0], vol[vy0 + 1], np.float32(vy - vy0), volrow)
+                for x in range(w):  # slice coordinates of the row
                     t = max(depth[y, x], np.float32(0.0)) * math.sqrt(np.float32(1.0) + xn2[x] + yn2)
                     zbuf[x] = min(_log2_1p(t * inv_t0, log2) * zscale, np.float32(gk - 1))
-            check_exact = row_exact[y]
-            for x in range(w):
-                a = min(max(alpha[y, x], np.float32(0.0)), np.float32(1.0))
-                r0 = np.float32(0.0)
-                r1 = np.float32(0.0)
-                r2 = np.float32(0.0)
-                if a < 1.0:
-                    wb = 1 - a
-                    j = exact_map[y, x] if check_exact else -1
-                    if j >= 0:
-                        r0 = wb * exact[j, 0]
-                        r1 = wb * exact[j, 1]
-                        r2 = wb * exact[j, 2]
-                    else:
-                        b0 = int(cols[0, x])
-                        ax = cols[1, x]
-                        r0 = wb * (bgrow[b0 * 3 + 0] + (bgrow[b0 * 3 + 3 + 0] - bgrow[b0 * 3 + 0]) * ax)
-                        r1 = wb * (bgrow[b0 * 3 + 1] + (bgrow[b0 * 3 + 3 + 1] - bgrow[b0 * 3 + 1]) * ax)
-                        r2 = wb * (bgrow[b0 * 3 + 2] + (bgrow[b0 * 3 + 3 + 2] - bgrow[b0 * 3 + 2]) * ax)
-                    if sy0 <= y < sy1 and sx0 <= x < sx1:
-                        xn = cols[4, x]
-                        # float64: the disc's edge spans 1e-5 in cos_a
-                        yd = (y + 0.5 - np.float64(cy)) / np.float64(fy)
-                        cos_a = (xn * sun[4] + yd * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yd * yd)
-                        cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0) * wb
-                        r0 += np.float32(cover * sun[9])
-                        r1 += np.float32(cover * sun[10])
-                        r2 += np.float32(cover * sun[11])
+            arow = alpha[y]
+            for j in range(bw - 1):  # the background's share, (1 - alpha) background, cell by cell
+                o = 3 * j
+                b0, b1, b2 = bgrow[o], bgrow[o + 1], bgrow[o + 2]
+                d0, d1, d2 = bgrow[o + 3] - b0, bgrow[o + 4] - b1, bgrow[o + 5] - b2
+                for x in range(cell_start[j], cell_start[j + 1]):
+                    u = np.uint64(x)
+                    wb = np.float32(1.0) - min(max(arow[u], np.float32(0.0)), np.float32(1.0))
+                    ax = bwt[u]
+                    acc0[u] = wb * (b0 + d0 * ax)
+                    acc1[u] = wb * (b1 + d1 * ax)
+                    acc2[u] = wb * (b2 + d2 * ax)
+            for x in range(w):  # the splats' share, through the air
+                a = min(max(arow[x], np.float32(0.0)), np.float32(1.0))
                 if a > 0.0:
                     inv_a = np.float32(n_dec) / a
                     c0 = decode[min(int(rgb[y, x, 0] * inv_a + 0.5), n_dec)]
@@ -187,15 +192,41 @@ def _composite_py(rgb, alpha, depth, bg, vol, n_slices, cols, params, sun, decod
                         c0 = c0 * f0 + i0
                         c1 = c1 * f1 + i1
                         c2 = c2 * f2 + i2
-                    r0 += a * c0
-                    r1 += a * c1
-                    r2 += a * c2
-                rbuf[3 * x] = r0
-                rbuf[3 * x + 1] = r1
-                rbuf[3 * x + 2] = r2
-            orow = out[y].reshape(3 * w)
-            for i in range(3 * w):
-                orow[i] = encode[_enc_index(rbuf[i], n1, s2, n_enc)]
+                    acc0[x] += a * c0
+                    acc1[x] += a * c1
+                    acc2[x] += a * c2
+            if row_exact[y]:  # exact background at edge pixels, in place of the interpolated one
+                for x in range(w):
+                    j = exact_map[y, x]
+                    if j >= 0:
+                        wb = np.float32(1.0) - min(max(arow[x], np.float32(0.0)), np.float32(1.0))
+                        o = int(cols[0, x]) * 3
+                        ax = bwt[x]
+                        acc0[x] += wb * (exact[j, 0] - (bgrow[o] + (bgrow[o + 3] - bgrow[o]) * ax))
+                        acc1[x] += wb * (exact[j, 1] - (bgrow[o + 1] + (bgrow[o + 4] - bgrow[o + 1]) * ax))
+                        acc2[x] += wb * (exact[j, 2] - (bgrow[o + 2] + (bgrow[o + 5] - bgrow[o + 2]) * ax))
+            if sy0 <= y < sy1:  # the sun's disc, behind the splats
+                yd = (y + 0.5 - np.float64(cy)) / np.float64(fy)  # float64: the disc's edge spans 1e-5 in cos_a
+                for x in range(sx0, sx1):
+                    xn = cols[4, x]
+                    cos_a = (xn * sun[4] + yd * sun[5] + sun[6]) / math.sqrt(1.0 + xn * xn + yd * yd)
+                    wb = 1.0 - min(max(arow[x], np.float32(0.0)), np.float32(1.0))
+                    cover = min(max((cos_a - sun[7]) / (sun[8] - sun[7]), 0.0), 1.0) * wb
+                    acc0[x] += np.float32(cover * sun[9])
+                    acc1[x] += np.float32(cover * sun[10])
+                    acc2[x] += np.float32(cover * sun[11])
+            for x in range(w):
+                out[y, x, 0] = encode[_enc_index(acc0[x], n1, s2, n_enc)]
+                out[y, x, 1] = encode[_enc_index(acc1[x], n1, s2, n_enc)]
+                out[y, x, 2] = encode[_enc_index(acc2[x], n1, s2, n_enc)]
+
+
+@njit(inline="always", fastmath=True)
+def _lerp_rows(a, b, t, out):
+    """Writes a + (b - a) t into out (1-D arrays); unsigned indices, so that the loop vectorizes."""
+    for i in range(out.shape[0]):
+        u = np.uint64(i)
+        out[u] = a[u] + (b[u] - a[u]) * t
 
 
 @njit(inline="always", fastmath=True)
@@ -259,8 +290,11 @@ def composite_numba(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
     kernel = _composite_parallel if camera.width * camera.height >= _PARALLEL_PIXELS else _composite_serial
     bg2 = np.ascontiguousarray(bg, dtype=np.float32).reshape(bg.shape[0], -1)
     vol2 = np.ascontiguousarray(vol, dtype=np.float32).reshape(vol.shape[0], -1)
-    kernel(_numpy(rgb), _numpy(alpha), _numpy(depth), bg2, vol2, vol.shape[2],
-           _columns(camera, bg.shape[1], vol.shape[1]), params, _sun_params(camera, fa, sun_radius),
+    cols = _columns(camera, bg.shape[1], vol.shape[1])
+    cell_start = np.searchsorted(cols[0].astype(np.int64), np.arange(bg.shape[1]))
+    cell_start[-1] = camera.width
+    kernel(_numpy(rgb), _numpy(alpha), _numpy(depth), bg2, vol2, vol.shape[2], cols, cell_start, params,
+           _sun_params(camera, fa, sun_radius),
            _DECODE_NEAREST, _ENCODE_NEAREST, _LOG2_POLY, exact_map, np.ascontiguousarray(exact, dtype=np.float32),
            row_exact, out)
     return torch.from_numpy(out)
@@ -296,16 +330,9 @@ def composite_torch(rgb: torch.Tensor, alpha: torch.Tensor, depth: torch.Tensor,
         v = v.permute(1, 2, 0)
         lin = lin * v[..., :3] + v[..., 3:]
     res = a * lin + (1.0 - a) * bg
-    x0, y0, x1, y1 = sun_window(camera, fa, sun_radius)
-    if x1 > x0:
-        xs = torch.arange(x0, x1, device=dev, dtype=torch.float64)
-        ys = torch.arange(y0, y1, device=dev, dtype=torch.float64)
-        xn = ((xs + 0.5 - camera.cx) / camera.fx)[None, :]
-        yn = ((ys + 0.5 - camera.cy) / camera.fy)[:, None]
-        s = fa.sun_camera
-        cos_a = (xn * s[0] + yn * s[1] + s[2]) / torch.sqrt(1.0 + xn * xn + yn * yn)
-        lo, hi = math.cos(1.2 * sun_radius), math.cos(0.8 * sun_radius)
-        cover = ((cos_a - lo) / (hi - lo)).clamp(0.0, 1.0).float().unsqueeze(-1)
+    window, cover = sun_disc(camera, fa, sun_radius, dev)
+    if cover is not None:
+        x0, y0, x1, y1 = window
         colour = torch.as_tensor(fa.sun_colour, dtype=torch.float32, device=dev)
         res[y0:y1, x0:x1] += (1.0 - a[y0:y1, x0:x1]) * cover * colour
     return linear_to_srgb(tone_map(res))

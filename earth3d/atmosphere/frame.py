@@ -71,13 +71,25 @@ def atmosphere_scale(atm: Atmosphere) -> np.ndarray:
     return np.array([atm.bottom_radius / WGS84_A, atm.bottom_radius / WGS84_A, atm.bottom_radius / WGS84_B])
 
 
+_E_REF: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def reference_irradiance(tabs: Tables) -> torch.Tensor:
-    """E_ref (3,): sun and sky irradiance on a horizontal surface at sea level, sun 60 degrees high."""
+    """E_ref (3,): sun and sky irradiance on a horizontal surface at sea level, sun 60 degrees high
+    (computed once per table set).
+    """
+    hit = _E_REF.get(id(tabs.irradiance_table))
+    if hit is not None and hit[0] is tabs.irradiance_table:
+        return hit[1]
     atm = tabs.atm
     dev = tabs.depth_table.device
     r = torch.tensor([atm.bottom_radius], dtype=torch.float32, device=dev)
     mu_s = torch.tensor([math.sin(math.radians(REFERENCE_SUN_ELEVATION_DEG))], dtype=torch.float32, device=dev)
-    return tabs.irradiance_at(r, mu_s)[0]
+    value = tabs.irradiance_at(r, mu_s)[0]
+    if len(_E_REF) > 8:
+        _E_REF.clear()
+    _E_REF[id(tabs.irradiance_table)] = (tabs.irradiance_table, value)
+    return value
 
 
 def pixel_rays(camera: Camera, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +252,43 @@ def _background(tabs: Tables, camera: Camera, sun: np.ndarray, k: Array, e_ref: 
     return background, classes
 
 
+_EDGE_STRIDE = 4  # along a row of edge cells, pixels evaluated every this many (then interpolated)
+
+
+def _edge_values(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, float], index: np.ndarray,
+                 ys: np.ndarray, xs: np.ndarray, at_limb: np.ndarray) -> Array:
+    """Background (M, 3) of the pixels (ys, xs) of cells across an edge (`index` (H, W): their rows).
+
+    In numpy mode, away from the limb (`at_limb`: its glow is thin and curved), every `_EDGE_STRIDE`-th
+    pixel of a row is evaluated and those between are interpolated along the row when both evaluated
+    neighbours share the pixel's class (a classes-only pass of the kernel), else evaluated too.
+    """
+    if not _numpy_mode(bg_args[0]) or at_limb.all():
+        return _background(*bg_args, xs + 0.5, ys + 0.5)[0]
+    h, w = index.shape
+    left = xs - xs % _EDGE_STRIDE
+    right = np.minimum(left + _EDGE_STRIDE, w - 1)
+    between = (xs != left) & (xs != right) & ~at_limb & (index[ys, left] >= 0) & (index[ys, right] >= 0)
+    anchors = np.zeros(len(ys), dtype=bool)
+    anchors[index[ys[between], left[between]]] = True
+    anchors[index[ys[between], right[between]]] = True
+    anchors |= ~between
+    values = np.empty((len(ys), 3), dtype=np.float32)
+    classes = np.empty(len(ys), dtype=np.int64)
+    values[anchors], classes[anchors] = _background(*bg_args, xs[anchors] + 0.5, ys[anchors] + 0.5)
+    mid = np.flatnonzero(between & ~anchors)
+    if len(mid):
+        _, classes[mid] = _background(*bg_args, xs[mid] + 0.5, ys[mid] + 0.5, np.full(len(mid), 2, dtype=np.uint8))
+        il, ir = index[ys[mid], left[mid]], index[ys[mid], right[mid]]
+        same = (classes[il] == classes[mid]) & (classes[ir] == classes[mid])
+        f = ((xs[mid] - left[mid]) / (right[mid] - left[mid]))[:, None].astype(np.float32)
+        values[mid] = values[il] + (values[ir] - values[il]) * f
+        redo = mid[~same]
+        if len(redo):
+            values[redo] = _background(*bg_args, xs[redo] + 0.5, ys[redo] + 0.5)[0]
+    return values
+
+
 def _exact_pixels(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, float], classes: np.ndarray,
                   h: int, w: int, need: np.ndarray | None) -> tuple[np.ndarray | None, Array | None]:
     """Per-pixel background where the grid's cells straddle an edge: (H, W) rows into the values, and
@@ -276,9 +325,10 @@ def _exact_pixels(bg_args: tuple[Tables, Camera, np.ndarray, Array, Array, Any, 
         ys, xs = np.nonzero(mask)
         ys = rows[ys]
         if len(ys):
-            exact_values, _ = _background(*bg_args, xs + 0.5, ys + 0.5)
             exact_map = np.full((h, w), -1, dtype=np.int32)
             exact_map[ys, xs] = np.arange(len(ys), dtype=np.int32)
+            at_limb = (grown & ~edge | limb)[cy[ys], cx[xs]]
+            exact_values = _edge_values(bg_args, exact_map, ys, xs, at_limb)
     return exact_map, exact_values
 
 

@@ -228,14 +228,15 @@ def _along_py(depth, scat, irr, p, r, mu, mu_s, nu, ground, d, out):  # pragma: 
                     out[i, k, 6 + c] = e[c]
 
 
-def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, skip, out, classes):  # pragma: no cover - numba
+def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, skip, out, classes):  # noqa: C901  # pragma: no cover
     """The background of pixel rays in one pass (`frame._background`'s numpy code, per ray).
 
     geo: camera position on the atmosphere's sphere (0..2), per-axis scale (3..5), sun direction
     there (6..8), fx, fy, cx, cy (9..12), fill-ground radius (13, < 0: none), grazing limit (14,
     < 0: no grazing class). shade: albedo (0..2), k (3..5), 1 / E_ref (6..8).
     Out (N, 3) display-linear radiance; classes (N,) 0 miss, 1 sky, 2 fill ground, 3 grazing sky.
-    Fill-ground rays marked in skip (N,) are classified but not shaded (their out is NaN).
+    Fill-ground rays marked 1 in skip (N,) and all rays marked 2 are classified but not shaded
+    (their out is NaN).
     """
     n = px.shape[0]
     top = p[1]
@@ -278,6 +279,14 @@ def _background_py(depth, scat, irr, p, geo, rot, px, py, shade, skip, out, clas
                 d_g = -rmu - math.sqrt(max(disc_g, 0.0))
             for c in range(3):
                 out[i, c] = 0.0
+            if skip[i] == 2:  # the class only
+                for c in range(3):
+                    out[i, c] = np.nan
+                classes[i] = 2 if hits_g else (1 if hits else 0)
+                if hits and not hits_g and geo[14] >= 0.0:
+                    if (r * math.sqrt(1.0 - mu * mu) if mu < 0.0 else r) < geo[14]:
+                        classes[i] = 3
+                continue
             if hits_g and skip[i]:
                 for c in range(3):
                     out[i, c] = np.nan
@@ -409,7 +418,7 @@ def along_rays(tabs: Tables, r, mu, mu_s, nu, ground, d) -> np.ndarray:
 def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.ndarray, py: np.ndarray,
                     shade: np.ndarray, skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Background radiance (N, 3) float32 and class (N,) of the rays through pixel coordinates px, py
-    (see `_background_py` for geo and shade).
+    (see `_background_py` for geo, shade and skip: 1 leaves fill ground unshaded, 2 any ray).
     """
     depth, scat, irr = _arrays(tabs)
     f = lambda x: np.ascontiguousarray(x, dtype=np.float64).ravel()  # noqa: E731
@@ -417,7 +426,7 @@ def background_rays(tabs: Tables, geo: np.ndarray, rotation: np.ndarray, px: np.
     out = np.empty((len(px), 3), dtype=np.float32)
     classes = np.empty(len(px), dtype=np.int64)
     kernel = _background_parallel if len(px) >= _PARALLEL_RAYS else _background_serial
-    skip = np.zeros(len(px), dtype=np.bool_) if skip is None else np.ascontiguousarray(skip, dtype=np.bool_).ravel()
+    skip = np.zeros(len(px), dtype=np.uint8) if skip is None else np.ascontiguousarray(skip, dtype=np.uint8).ravel()
     kernel(depth, scat, irr, _params(tabs), f(geo), np.ascontiguousarray(rotation, dtype=np.float64), px, py,
            f(shade), skip, out, classes)
     return out, classes
