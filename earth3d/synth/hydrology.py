@@ -30,6 +30,7 @@ seen at 1 km/px is the same river in the same place at 1 m/px.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from numba import njit, prange
@@ -368,8 +369,13 @@ def levels_for(res: float) -> int:
     return k
 
 
-def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat: float) -> np.ndarray:
-    """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons of cell size dlat degrees."""
+def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat: float,
+                     timings: dict | None = None) -> np.ndarray:
+    """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons of cell size dlat degrees.
+
+    `timings`, when given, gets the CPU seconds of the network ("hydrology network") and of the
+    per-cell surface ("hydrology surface") added.
+    """
     res = dlat * M_PER_DEG
     if res > MAX_RES_M:
         return np.empty((0, 0, N_FIELDS))
@@ -382,9 +388,14 @@ def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat
         lons = (lons[:, None] + off[None, :] * dlon).ravel()
         lats = (lats[:, None] - off[None, :] * dlat).ravel()
     r = res / sub
+    c0 = time.process_time()
     net = Network(seeds, float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()),
                   r, levels_for(r))
+    c1 = time.process_time()
     f = net.fields(lons, lats, r)
+    if timings is not None:
+        timings["hydrology network"] = timings.get("hydrology network", 0.0) + c1 - c0
+        timings["hydrology surface"] = timings.get("hydrology surface", 0.0) + time.process_time() - c1
     if sub > 1:
         h, w = f.shape[0] // sub, f.shape[1] // sub
         g = f.reshape(h, sub, w, sub, N_FIELDS)

@@ -30,7 +30,7 @@ from . import city as C
 from . import landcover as LC
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
-from .relief import dissection, octave_table, relief
+from .relief import dissection, octave_table, relief, relief_texture
 
 SEA = 0.075  # continent-field threshold of the coast
 N_MACRO = 7
@@ -308,10 +308,13 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                     r *= 1.0 + 0.45 * noise(x * f, y * f, z * f, S[S_EDGE])
                     dens = math.exp(-(1.5 * r) ** 2)
             urban = smoothstep(0.03, 0.2, dens)
-            # ---- relief: eroded multifractal
-            dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[S_REL])
-            rel, slope_coarse, slope_cover, tex, rel_smooth = relief(x, y, z, table, amp, dis, vee, mtn, urban,
-                                                                     S[S_REL])
+            # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
+            # the drained relief below replaces its height and slopes there)
+            if hyd.shape[0] > 0 and d >= -0.005:
+                rel, slope_coarse, slope_cover, tex = 0.0, 0.0, 0.0, relief_texture(x, y, z, table, S[S_REL])
+            else:
+                dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[S_REL])
+                rel, slope_coarse, slope_cover, tex, _ = relief(x, y, z, table, amp, dis, vee, mtn, urban, S[S_REL])
             lift = base + 0.45 * amp * land * (1.0 - mtn)
             # ---- land: the drained relief (valleys around a channel network, no closed depressions);
             # cities sit on it as it is: flattening its hillslope term alone would step the surface

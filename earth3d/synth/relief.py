@@ -182,3 +182,32 @@ def relief(x, y, z, table, amp, dis, vee, mtn, urban, seed):
         sub2 += shape2 * (k0 / lam) ** 2
         lam *= 0.5
     return rel, slope_coarse, math.sqrt(slope_coarse * slope_coarse + sub2), tex, rel_smooth
+
+
+@njit(cache=True)
+def relief_texture(x, y, z, table, seed):
+    """The texture signal of relief() alone (its 4th output), for cells whose height comes from elsewhere.
+
+    On land the drained relief of earth3d.synth.hydrology replaces the noise relief's height and
+    slopes; only this signal is left to compute: the octaves under 5 km, without their gradients
+    or the erosion damping (which the signal does not use).
+    """
+    n_oct, wgts = table[0], table[2]
+    fw = EARTH_RADIUS_M / 25000.0
+    wsc = 4000.0 / EARTH_RADIUS_M
+    x, y, z = (x + wsc * noise(x * fw, y * fw, z * fw, seed ^ np.uint64(1)),
+               y + wsc * noise(x * fw + 5.2, y * fw, z * fw, seed ^ np.uint64(2)),
+               z + wsc * noise(x * fw, y * fw + 1.3, z * fw, seed ^ np.uint64(3)))
+    lam = RELIEF_TOP_M
+    tex = 0.0
+    tex_amp = 1.0
+    for o in range(n_oct):
+        if lam < 5000.0:
+            f = EARTH_RADIUS_M / lam
+            so = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
+            off = unit(so) * 131.0
+            n = noise(x * f + off, y * f - off, z * f + 0.7 * off, so)
+            tex += tex_amp * wgts[o] * n * (1.0 if (o & 1) == 0 else -1.0)
+            tex_amp *= 0.8
+        lam *= 0.5
+    return tex

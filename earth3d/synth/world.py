@@ -52,9 +52,8 @@ class ProceduralWorld:
         return f"ProceduralWorld(seed={self.seed})"
 
     # ------------------------------------------------------------------ evaluation
-    def _evaluate(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
-        """Raw fields at the cell centres lats x lons: DSM, shading surface, unshaded rgb, water fraction, biome."""
-        h, w = lats.size, lons.size
+    def _macro(self, lons: np.ndarray, lats: np.ndarray, dlat: float):
+        """(glon0, glat0, step, grid) of the macro fields for cells of dlat degrees (kernel.render's arguments)."""
         # Macro fields (wavelengths >= 80 km) come from a global lattice whose step is a
         # power-of-two fraction of a degree (870 m to 3.5 km, not finer than the cells);
         # bilinear interpolation keeps them pure functions of position, with errors far
@@ -68,10 +67,13 @@ class ProceduralWorld:
             i0, i1 = math.floor(lons.min() / q) - 1, math.ceil(lons.max() / q) + 1
             j0, j1 = math.floor(lats.min() / q) - 1, math.ceil(lats.max() / q) + 1
             glons, glats = np.arange(i0, i1 + 1) * q, np.arange(j0, j1 + 1) * q
-            grid = K.macro_grid(glons, glats, self._seeds)
-            glon0, glat0 = i0 * q, j0 * q
-        else:
-            grid, glon0, glat0 = np.empty((0, 0, K.N_MACRO)), 0.0, 0.0
+            return i0 * q, j0 * q, q, K.macro_grid(glons, glats, self._seeds)
+        return 0.0, 0.0, q, np.empty((0, 0, K.N_MACRO))
+
+    def _evaluate(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
+        """Raw fields at the cell centres lats x lons: DSM, shading surface, unshaded rgb, water fraction, biome."""
+        h, w = lats.size, lons.size
+        glon0, glat0, q, grid = self._macro(lons, lats, dlat)
         out_h = np.empty((h, w))
         out_s = np.empty((h, w))
         out_rgb = np.empty((h, w, 3))
