@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["CLASSES", "SemanticClass", "class_colours", "class_id", "class_names",
+__all__ = ["CLASSES", "N_CLASSES", "WORLDCOVER", "SemanticClass", "class_colours", "class_id", "class_names",
            "UNLABELLED", "WATER", "FOREST", "GRASS", "CROPLAND", "BARE", "SAND", "SNOW_ICE", "WETLAND", "SHRUB",
            "ROAD", "PAVED", "ROOF", "WALL", "TREE", "CAR", "BUILT"]
 
@@ -70,6 +70,9 @@ CLASSES: tuple[SemanticClass, ...] = (
 (UNLABELLED, WATER, FOREST, GRASS, CROPLAND, BARE, SAND, SNOW_ICE, WETLAND, SHRUB, ROAD, PAVED, ROOF, WALL, TREE, CAR,
  BUILT) = range(17)
 N_CLASSES = len(CLASSES)
+# ESA WorldCover 10 m land-cover codes -> class ids (for `--class-map worldcover`).
+WORLDCOVER = {10: FOREST, 20: SHRUB, 30: GRASS, 40: CROPLAND, 50: BUILT, 60: BARE, 70: SNOW_ICE, 80: WATER,
+              90: WETLAND, 95: WETLAND, 100: GRASS}
 assert all(c.id == i for i, c in enumerate(CLASSES))
 
 
