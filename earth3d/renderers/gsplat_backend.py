@@ -7,7 +7,7 @@ precision does not depend on where on Earth the camera is.
 Maps (`maps=True`) follow the CPU rasterizer's rules (earth3d.renderers.composite_maps): normals
 are the splats' camera-frame normals rendered as three feature channels (the weighted sum,
 normalized); the labelling splat of each pixel (largest alpha among the splats drawn while the
-transmittance is above LABEL_T) comes from gsplat's `rasterize_to_indices_in_range`, which lists
+solid splats' transmittance is above LABEL_T) comes from gsplat's `rasterize_to_indices_in_range`, which lists
 the (splat, pixel) pairs of each depth batch in front-to-back order: the alphas and the
 transmittance before each pair are recomputed here from the projected splats, as gsplat's own
 PyTorch reference (`_rasterize_to_pixels`) does.
@@ -21,7 +21,7 @@ from ..errors import DependencyError, InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from .base import RenderOutput
-from .composite_maps import LABEL_T
+from .composite_maps import LABEL_T, SOLID_ALPHA
 from .projection import intrinsics, view_matrix
 from .torch_reference import splat_normals
 
@@ -125,8 +125,8 @@ class GsplatRenderer:
 
 
 def _labelling_splats(gsplat, meta: dict, width: int, height: int) -> torch.Tensor:
-    """Per pixel (H * W,), the index of the splat of largest alpha among those drawn while the
-    transmittance is above LABEL_T (ties: the front one), -1 where none; from the unpacked
+    """Per pixel (H * W,), the index of the splat of largest alpha among those drawn while the solid
+    splats' transmittance is above LABEL_T (ties: the front one), -1 where none; from the unpacked
     projection in `meta` (gsplat.rasterization with packed=False, one camera).
     """
     means2d, conics, opac = meta["means2d"], meta["conics"], meta["opacities"]  # [1, N, 2], [1, N, 3], [1, N]
@@ -134,6 +134,7 @@ def _labelling_splats(gsplat, meta: dict, width: int, height: int) -> torch.Tens
     device = means2d.device
     n_pix = width * height
     trans = torch.ones((1, height, width), dtype=torch.float32, device=device)
+    t_solid = torch.ones(n_pix, dtype=torch.float64, device=device)
     best_alpha = torch.zeros(n_pix, dtype=torch.float32, device=device)
     best_id = torch.full((n_pix,), -1, dtype=torch.int64, device=device)
     block = tile_size * tile_size
@@ -155,17 +156,18 @@ def _labelling_splats(gsplat, meta: dict, width: int, height: int) -> torch.Tens
         sigma = 0.5 * (c[:, 0] * d[:, 0] ** 2 + c[:, 2] * d[:, 1] ** 2) + c[:, 1] * d[:, 0] * d[:, 1]
         alpha = torch.clamp_max(opac[0, gs] * torch.exp(-sigma), ALPHA_MAX)
         alpha = torch.where((sigma >= 0) & (alpha >= ALPHA_MIN), alpha, 0.0)
-        # transmittance before each pair: the pixel's at the batch start times the product of (1 - alpha)
-        # over its earlier pairs of the batch (exclusive segmented cumulative sum of logs, in float64)
+        # the solid splats' transmittance before each pair: the pixel's at the batch start times the
+        # product of (1 - alpha) over its earlier solid pairs of the batch (exclusive segmented
+        # cumulative sum of logs, in float64)
         log_keep = torch.log1p(-alpha.double())
-        inclusive = torch.cumsum(log_keep, 0)
+        log_solid = torch.where(alpha >= SOLID_ALPHA, log_keep, 0.0)
+        inclusive = torch.cumsum(log_solid, 0)
         first = torch.ones_like(pix, dtype=torch.bool)
         first[1:] = pix[1:] != pix[:-1]
         seg_start = torch.cummax(torch.where(first, torch.arange(len(pix), device=device), 0), 0).values
-        before = inclusive - log_keep - (inclusive[seg_start] - log_keep[seg_start])
-        t_flat = trans.reshape(-1)
-        t_before = t_flat[pix].double() * torch.exp(before)
-        cand = torch.where(t_before > LABEL_T, alpha, 0.0).float()
+        before = inclusive - log_solid - (inclusive[seg_start] - log_solid[seg_start])
+        t_before = t_solid[pix] * torch.exp(before)
+        cand = torch.where((alpha > 0) & (t_before > LABEL_T), alpha, 0.0).float()
         top = torch.zeros(n_pix, dtype=torch.float32, device=device).scatter_reduce(0, pix, cand, "amax")
         is_top = (cand > 0) & (cand == top[pix])
         rank = torch.arange(len(pix), device=device)
@@ -176,7 +178,8 @@ def _labelling_splats(gsplat, meta: dict, width: int, height: int) -> torch.Tens
         best_id = torch.where(won, gs[first_top.clamp(max=len(pix) - 1)], best_id)
         # the transmittance at the end of the batch, for the next one
         total = torch.zeros(n_pix, dtype=torch.float64, device=device).index_add_(0, pix, log_keep)
-        trans = (t_flat.double() * torch.exp(total)).float().reshape(1, height, width)
-        if not bool((trans > LABEL_T).any()):
+        trans = (trans.reshape(-1).double() * torch.exp(total)).float().reshape(1, height, width)
+        t_solid = t_solid * torch.exp(torch.zeros_like(t_solid).index_add_(0, pix, log_solid))
+        if not bool((t_solid > LABEL_T).any()):
             break
     return best_id

@@ -14,7 +14,7 @@ from ..gaussians import Gaussians
 from ..geometry import Camera
 from ..geometry.gaussian_math import quat_to_rotmat
 from .base import RenderOutput, label_maps
-from .composite_maps import LABEL_T
+from .composite_maps import LABEL_T, SOLID_ALPHA
 from .projection import EPS2D, ProjectedSplats, project_gaussians, view_matrix
 
 MAX_BATCH_ELEMENTS = 1 << 23  # pixels x padded splats held at once per batch of tiles
@@ -45,7 +45,7 @@ def tile_intersections(p: ProjectedSplats, tile_size: int, tiles_x: int,
 
 def splat_normals(gaussians: Gaussians, camera: Camera) -> torch.Tensor:
     """Camera-frame unit normals (N, 3): each splat's shortest axis, turned toward the camera."""
-    view = view_matrix(camera, gaussians.origin, torch.float64)
+    view = view_matrix(camera, gaussians.origin, torch.float64).to(gaussians.device)
     rot = quat_to_rotmat(gaussians.quats.double())  # (N, 3, 3): columns are the splat's axes
     axis = torch.argmin(gaussians.scales, dim=-1)
     n = rot.gather(2, axis[:, None, None].expand(-1, 3, 1))[..., 0] @ view[:3, :3].T
@@ -113,9 +113,11 @@ class TorchTileRenderer:
             feats = torch.cat([p.colors[gid], p.depths[gid][..., None]], -1)  # (B, L, 4)
             canvas[tiles, :, :4] = w @ feats
             canvas[tiles, :, 4] = w.sum(-1)
-            if maps:  # the splat of largest alpha drawn while T > LABEL_T (ties: the front one)
+            if maps:  # the splat of largest alpha while the solid splats' T > LABEL_T (ties: the front one)
                 nsum[tiles] = w @ normals[gid]
-                score = torch.where((w > 0) & (trans_before > LABEL_T), alpha, 0.0)
+                solid = torch.where(alpha >= SOLID_ALPHA, alpha, 0.0)
+                t_solid = torch.cat([torch.ones_like(solid[..., :1]), torch.cumprod(1.0 - solid, -1)[..., :-1]], -1)
+                score = torch.where((w > 0) & (t_solid > LABEL_T), alpha, 0.0)
                 top = score.amax(-1)
                 arg = torch.argmax(score, -1)
                 best = torch.gather(gid[:, None, :].expand(-1, w.shape[1], -1), 2, arg[..., None])[..., 0]
