@@ -206,8 +206,8 @@ class Gaussians:
 
     def to(self, device) -> "Gaussians":
         """The same splats with their tensors on `device`."""
-        return Gaussians(self.origin.copy(), *(getattr(self, k).to(device) for k in FIELDS),
-                         *self._semantics(device=device))
+        lab, ins = self._semantics(device=device)
+        return Gaussians(self.origin.copy(), *(getattr(self, k).to(device) for k in FIELDS), lab, ins)  # type: ignore[call-arg]
 
     def rebased(self, origin) -> "Gaussians":
         """The same splats as offsets from another float64 ECEF origin."""
@@ -251,7 +251,8 @@ class Gaussians:
         if any(p.device.type != "cpu" or p.means.requires_grad or p.sh.requires_grad for p in kept):
             kept = [p.rebased(origin).with_sh_degree(degree) for p in kept]
             cat = lambda name: torch.cat([getattr(p, name) for p in kept])  # noqa: E731
-            return Gaussians(origin, *(cat(name) for name in FIELDS), *_concat_semantics(kept))
+            lab, ins = _concat_semantics(kept)
+            return Gaussians(origin, *(cat(name) for name in FIELDS), lab, ins)  # type: ignore[call-arg]
         n, k = sum(len(p) for p in kept), (degree + 1) ** 2
         out = GaussianArrays(np.empty((n, 3), np.float32), np.empty((n, 4), np.float32),
                              np.empty((n, 3), np.float32), np.empty(n, np.float32), np.zeros((n, k, 3), np.float32))
@@ -274,8 +275,9 @@ class Gaussians:
             path: The file to write (replaced if it exists).
         """
         with replacing(path) as tmp, open(tmp, "wb") as f:
-            extra = {} if self.labels is None else dict(zip(("labels", "instances"), self.label_arrays()))
-            np.savez(f, format=np.array(FORMAT), origin=self.origin, **self.arrays()._asdict(), **extra)
+            sem = self.label_arrays()
+            extra = {} if sem is None else {"labels": sem[0], "instances": sem[1]}
+            np.savez(f, format=np.array(FORMAT), origin=self.origin, **self.arrays()._asdict(), **extra)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Gaussians":

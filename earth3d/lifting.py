@@ -124,7 +124,9 @@ def lift(
     parts = []
     colours = raster.rgb[valid]
     labels, instances = _cell_semantics(raster)
-    sem = (None, None) if labels is None else (labels[valid], instances[valid])
+    sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+    if labels is not None and instances is not None:
+        sem = (labels[valid], instances[valid])
     if backing:
         sharp = scales * np.array([SHARP_SIGMA / sigma, SHARP_SIGMA / sigma, 1.0])
         parts.append(Gaussians.from_rgb(origin, means, quats, sharp, opacities, colours, *sem))
@@ -277,7 +279,7 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
     scales = np.stack([sigma * width, sigma * rise / layers, thickness * flat], axis=-1)[pair]
     quats = rotmat_to_quat(torch.from_numpy(frame))
     labels, instances = _cell_semantics(raster)
-    sem = (None, None)
+    sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
     if labels is not None and instances is not None:
         upper = labels[hi_rows, hi_cols]
         sem = (np.where(upper == ROOF, WALL, upper)[pair], instances[hi_rows, hi_cols][pair])

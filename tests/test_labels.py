@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from scipy import ndimage
 from conftest import data_path
+from scipy import ndimage
 from test_lifting import nadir_camera
 
 import earth3d
@@ -195,7 +195,8 @@ def test_cpu_maps_match_the_torch_reference(city):
         ins = float((a.instance == b.instance).float().mean())
         cos = (a.normal * b.normal).sum(-1).clamp(-1, 1)[drawn]
         deg = torch.rad2deg(torch.acos(cos))
-        print(f"cpu vs torch reference: labels {lab:.4f}, instances {ins:.4f}, normals p99 {deg.quantile(0.99):.2f} deg")
+        print(f"cpu vs torch reference: labels {lab:.4f}, instances {ins:.4f}, "
+              f"normals p99 {deg.quantile(0.99):.2f} deg")
         assert lab >= 0.99 and ins >= 0.99
         assert float(deg.quantile(0.99)) < 3.0
     assert (a.label == K.WALL).any() and (a.label == K.ROOF).any()  # the oblique view sees walls

@@ -56,7 +56,8 @@ def check_mapping(mapping: dict[int, int]) -> None:
 
 def map_values(values: np.ndarray, mapping: dict[int, int] | None) -> np.ndarray:
     """Class ids (uint8) of integer source values: through `mapping` (others: 0), or the values
-    themselves when `mapping` is None (those outside the table: 0)."""
+    themselves when `mapping` is None (those outside the table: 0).
+    """
     values = np.asarray(values).astype(np.int64)
     if mapping is None:
         return np.where((values >= 0) & (values < N_CLASSES), values, 0).astype(np.uint8)
@@ -87,7 +88,8 @@ def read_classes(path: str | os.PathLike, transform: Affine, crs, shape: tuple[i
         InputError: the mapping names an unknown class.
 
     Example:
-        >>> cls = read_classes("worldcover.tif", raster.transform, raster.crs, raster.shape, WORLDCOVER)  # doctest: +SKIP
+        >>> r = raster  # doctest: +SKIP
+        >>> cls = read_classes("worldcover.tif", r.transform, r.crs, r.shape, WORLDCOVER)  # doctest: +SKIP
     """
     path = Path(path)
     if mapping is not None:

@@ -34,6 +34,7 @@ from numba import njit, prange
 from ..gaussians import SH_C0
 from ..geometry.gaussian_math import quat_rotmat
 from .composite import (
+    _EXP_CUT,
     ALPHA_MAX,
     ALPHA_MIN,
     BATCH,
@@ -53,7 +54,6 @@ from .composite import (
     RED,
     SIDE,
     T_MIN,
-    _EXP_CUT,
     exp_neg,
 )
 from .tilesort import bucket_pairs, sort_pairs

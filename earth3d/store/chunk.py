@@ -5,9 +5,9 @@ then column blocks of float32: means (N, 3) as offsets from the header's float64
 origin, quats (N, 4) wxyz, scales (N, 3) std-devs in metres, opacities (N,),
 sh (N, K, 3); from version 2, when the header's flags have FLAG_LABELS, then
 instances (N,) int64 and labels (N,) uint8 (earth3d.classes ids). Version 1
-chunks (no labels) are still read, as splats without labels. The header's `checksum` is BLAKE2b-128 over the whole file with the
-checksum field zeroed, so a chunk validates itself (resume) and against its index
-entry (reads).
+chunks (no labels) are still read, as splats without labels. The header's
+`checksum` is BLAKE2b-128 over the whole file with the checksum field zeroed,
+so a chunk validates itself (resume) and against its index entry (reads).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class Splats:
 
     def take(self, index) -> "Splats":
         """The splats at `index` (a slice, integer array or boolean mask)."""
-        sem = (None, None) if self.labels is None else (self.labels[index], self.instances[index])
+        sem = (None, None) if self.labels is None or self.instances is None else (
+            self.labels[index], self.instances[index])
         return Splats(self.pos[index], self.quats[index], self.scales[index], self.opacities[index], self.sh[index],
                       *sem)
 

@@ -143,7 +143,7 @@ def merge_splats(splats: Splats, cell_min: np.ndarray, side: float,
     scales[:, 1:] *= widen[:, None]
     opac = np.minimum(wsum / (area * widen**2), 1.0)
     error = side / res
-    sem = (None, None)
+    sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
     if splats.labels is not None and splats.instances is not None:
         sem = merge_labels(labels, m, w, splats.labels, splats.instances)
     merged = Splats(mu + cell_min, quats, scales,

@@ -46,7 +46,8 @@ class Store:
             raise StoreError(f"{meta_path}: format {meta.get('format')!r} is not {STORE_FORMAT!r}")
         if meta.get("version") not in READ_VERSIONS:
             raise StoreError(f"{meta_path}: store format version {meta.get('version')}, "
-                             f"this earth3d reads versions {', '.join(map(str, READ_VERSIONS))} (writes {FORMAT_VERSION})")
+                             f"this earth3d reads versions {', '.join(map(str, READ_VERSIONS))} "
+                             f"(writes {FORMAT_VERSION})")
         self.meta = meta
         self._subtrees: OrderedDict[Key, dict] = OrderedDict()
         self._lock = threading.Lock()
@@ -161,7 +162,8 @@ class Store:
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
         return Gaussians.from_arrays(np.array(head["origin"], dtype=np.float64), arr["means"], arr["quats"],
-                                     arr["scales"], arr["opacities"], arr["sh"], arr.get("labels"), arr.get("instances"))
+                                     arr["scales"], arr["opacities"], arr["sh"], arr.get("labels"),
+                                     arr.get("instances"))
 
 
 def open_store(path: str | os.PathLike | Location) -> Store:

@@ -37,9 +37,16 @@ def pixel_class(buf, bw, ice, rock, snow, beach, city_w, cout, river_f, lake_f, 
     Args:
         buf: landcover.cover's buffer (F_* cover fractions, parcel id).
         bw: biome weights (kernel.biome_weights).
-        ice: ice-cap weight; rock, snow, beach: the kernel's overlay weights.
-        city_w: weight of the city overlay (0 where city_pixel was not evaluated); cout its output.
-        river_f, lake_f: river and lake fractions; sea_f: sea fraction; sea_ice: its ice weight.
+        ice: ice-cap weight.
+        rock: rock overlay weight.
+        snow: snow overlay weight.
+        beach: beach overlay weight.
+        city_w: weight of the city overlay (0 where city_pixel was not evaluated).
+        cout: city_pixel's output.
+        river_f: river fraction.
+        lake_f: lake fraction.
+        sea_f: sea fraction.
+        sea_ice: sea-ice weight.
         share: scratch (N_CLASSES,) for the class shares.
     """
     for k in range(N_CLASSES):

@@ -237,11 +237,14 @@ def fields(u, v, res, scale, theta, farm, seed, out):
     jittered columns; a parcel is farmed when its hash falls under `farm` (0..1).
     Writes out[0:3] = summed colour of the farmed part of the pixel, out[3] = its area
     fraction, out[4] = crop-row relief (zero mean, for shading nothing; brightness),
-    out[F_PARCEL] = instance id of the farmed parcel covering most of the pixel (0 if none).
+    out[F_PARCEL] = instance id of the farmed parcel covering most of the pixel (0 if none)
+    when `out` has that slot.
     """
     for c in range(5):
         out[c] = 0.0
-    out[F_PARCEL] = 0.0
+    with_id = out.shape[0] > F_PARCEL
+    if with_id:
+        out[F_PARCEL] = 0.0
     best = 0.0
     # district of the pixel centre (its orientation and scale hold for the whole pixel)
     di = _jcell(u, DISTRICT_M, 0.5, seed)
@@ -302,7 +305,7 @@ def fields(u, v, res, scale, theta, farm, seed, out):
                 out[1] += w_in * c1 * s + (w_all - w_in) * e1
                 out[2] += w_in * c2 * s + (w_all - w_in) * e2
                 out[3] += w_all
-                if w_in > best:
+                if with_id and w_in > best:
                     best = w_in
                     out[F_PARCEL] = float((fh >> np.uint64(12)) | np.uint64(1))
             c += 1

@@ -43,7 +43,8 @@ class ProceduralWorld:
     # ------------------------------------------------------------------ evaluation
     def _evaluate(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
         """Raw fields at the cell centres lats x lons: DSM, shading surface, unshaded rgb, water fraction, biome,
-        class and instance ids."""
+        class and instance ids.
+        """
         h, w = lats.size, lons.size
         # Macro fields (wavelengths >= 80 km) come from a global lattice whose step is a
         # power-of-two fraction of a degree (870 m to 3.5 km, not finer than the cells);
