@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["CLASSES", "N_CLASSES", "WORLDCOVER", "SemanticClass", "class_colours", "class_id", "class_names",
+           "colour_instances", "colour_labels",
            "UNLABELLED", "WATER", "FOREST", "GRASS", "CROPLAND", "BARE", "SAND", "SNOW_ICE", "WETLAND", "SHRUB",
            "ROAD", "PAVED", "ROOF", "WALL", "TREE", "CAR", "BUILT"]
 
@@ -87,6 +88,22 @@ def class_colours() -> np.ndarray:
     for c in CLASSES:
         pal[c.id] = c.rgb
     return pal
+
+
+def colour_labels(label) -> np.ndarray:
+    """An (H, W) class-id map (numpy or torch) as an (H, W, 3) uint8 image in the table's colours."""
+    ids = np.asarray(label.cpu() if hasattr(label, "cpu") else label).astype(np.uint8)
+    return class_colours()[ids]
+
+
+def colour_instances(instance) -> np.ndarray:
+    """An (H, W) instance-id map as an (H, W, 3) uint8 image: one hashed colour per id, black for 0."""
+    ids = np.asarray(instance.cpu() if hasattr(instance, "cpu") else instance).astype(np.uint64)
+    h = (ids * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
+    rgb = np.stack([(h >> np.uint64(16)) & np.uint64(255), (h >> np.uint64(8)) & np.uint64(255),
+                    h & np.uint64(255)], axis=-1).astype(np.uint8) | np.uint8(0x20)
+    rgb[ids == 0] = 0
+    return rgb
 
 
 def class_names() -> list[str]:
