@@ -409,3 +409,16 @@ def test_gsplat_labelling_rule_matches_the_cpu_kernel(city):
     print(f"gsplat labelling pass (PyTorch stand-in of its index kernel) vs CPU: labels {agree:.4f}, "
           f"instances {same_splat:.4f}")
     assert agree >= 0.99 and same_splat >= 0.99
+
+
+def test_ply_carries_labels(tmp_path):
+    from earth3d.export.ply import read_ply, write_ply
+
+    g = Gaussians.from_rgb(earth3d.geometry.geodetic_to_ecef(7.0, 46.0, 500.0), np.arange(9.0).reshape(3, 3),
+                           [[1, 0, 0, 0]] * 3, np.ones((3, 3)), [0.5] * 3, np.full((3, 3), 0.5),
+                           labels=[K.ROOF, K.WALL, K.ROAD], instances=[2**52 - 1, 2**52 - 1, 0])
+    write_ply(g, tmp_path / "g.ply")
+    header = (tmp_path / "g.ply").read_bytes().split(b"end_header")[0].decode()
+    assert "property uchar label" in header and "property double instance" in header
+    back = read_ply(tmp_path / "g.ply")
+    assert back.labels.tolist() == [K.ROOF, K.WALL, K.ROAD] and back.instances.tolist() == [2**52 - 1] * 2 + [0]
