@@ -4,6 +4,9 @@ Means are float32 offsets, in ECEF axes, from a float64 ECEF `origin`; rotations
 are unit quaternions (w, x, y, z) in ECEF axes; `scales` are per-axis standard
 deviations in metres; `opacities` are in [0, 1]; colours are spherical-harmonic
 coefficients `sh` of shape (N, K, 3) with K = (degree + 1)^2 (degree 0: K = 1).
+Optional semantics: `labels` (N,) uint8 class ids of `earth3d.classes` (0 = unlabelled) and
+`instances` (N,) int64 object ids (0 = none); None when the source carries none. Every
+operation that selects, moves or joins splats carries them.
 
 `Gaussians` (torch tensors, offsets from an origin) is the type every stage passes on; the store
 keeps its own numpy container, `earth3d.store.chunk.Splats` (absolute float64 positions), for
@@ -65,10 +68,26 @@ class Gaussians:
     scales: torch.Tensor
     opacities: torch.Tensor
     sh: torch.Tensor
+    labels: torch.Tensor | None = None
+    instances: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         self.origin = np.asarray(self.origin, dtype=np.float64).reshape(3)
         n = self.means.shape[0]
+        if (self.labels is None) != (self.instances is None):  # one without the other: the other is zeros
+            dev = self.means.device
+            if self.labels is None:
+                self.labels = torch.zeros(n, dtype=torch.uint8, device=dev)
+            else:
+                self.instances = torch.zeros(n, dtype=torch.int64, device=dev)
+        for name, dtype in (("labels", torch.uint8), ("instances", torch.int64)):
+            t = getattr(self, name)
+            if t is None:
+                continue
+            t = torch.as_tensor(t)
+            if tuple(t.shape) != (n,):
+                raise InputError(f"Gaussians.{name} has shape {tuple(t.shape)}, expected ({n},)")
+            setattr(self, name, t.to(dtype))
         shapes = {"means": (n, 3), "quats": (n, 4), "scales": (n, 3), "opacities": (n,)}
         for name, shape in shapes.items():
             if tuple(getattr(self, name).shape) != shape:
@@ -78,7 +97,7 @@ class Gaussians:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_arrays(cls, origin, means, quats, scales, opacities, sh) -> "Gaussians":
+    def from_arrays(cls, origin, means, quats, scales, opacities, sh, labels=None, instances=None) -> "Gaussians":
         """Gaussians from numpy arrays (or anything numpy takes): the one way in from numpy.
 
         Float32 C-contiguous arrays are wrapped without a copy (the tensors share their memory);
@@ -91,6 +110,8 @@ class Gaussians:
             scales: (N, 3) std-devs, metres.
             opacities: (N,) in [0, 1].
             sh: (N, K, 3) SH coefficients.
+            labels: optional (N,) class ids (uint8).
+            instances: optional (N,) instance ids (int64).
 
         Returns:
             The Gaussians, float32 tensors on the CPU.
@@ -99,14 +120,16 @@ class Gaussians:
             InputError: an array has the wrong shape.
         """
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-        return cls(origin, t(means), t(quats), t(scales), t(opacities), t(sh))
+        lab = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.uint8))
+        ins = None if instances is None else torch.from_numpy(np.ascontiguousarray(instances, dtype=np.int64))
+        return cls(origin, t(means), t(quats), t(scales), t(opacities), t(sh), lab, ins)
 
     @classmethod
-    def from_rgb(cls, origin, means, quats, scales, opacities, rgb) -> "Gaussians":
-        """Gaussians with degree-0 colour from linear RGB in [0, 1] (arrays or tensors)."""
+    def from_rgb(cls, origin, means, quats, scales, opacities, rgb, labels=None, instances=None) -> "Gaussians":
+        """Gaussians with degree-0 colour from linear RGB in [0, 1] (arrays or tensors), optional labels."""
         rgb = torch.as_tensor(np.asarray(rgb), dtype=torch.float32)
         return cls.from_arrays(origin, np.asarray(means), np.asarray(quats), np.asarray(scales),
-                               np.asarray(opacities), rgb_to_sh0(rgb).numpy())
+                               np.asarray(opacities), rgb_to_sh0(rgb).numpy(), labels, instances)
 
     @classmethod
     def empty(cls, origin=(0.0, 0.0, 0.0), sh_degree: int = 0) -> "Gaussians":
@@ -123,6 +146,28 @@ class Gaussians:
     def sh_degree(self) -> int:
         """Degree of the SH colour coefficients (0 to 3)."""
         return int(round(self.sh.shape[1] ** 0.5)) - 1
+
+    @property
+    def has_labels(self) -> bool:
+        """True when the splats carry class labels and instance ids."""
+        return self.labels is not None
+
+    def label_arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(labels uint8, instances int64) as numpy arrays on the CPU, or None without labels."""
+        if self.labels is None or self.instances is None:
+            return None
+        return self.labels.detach().cpu().numpy(), self.instances.detach().cpu().numpy()
+
+    def _semantics(self, index=None, device=None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(labels, instances) indexed by `index` and moved to `device` (None stays None)."""
+        if self.labels is None or self.instances is None:
+            return None, None
+        lab, ins = self.labels, self.instances
+        if index is not None:
+            lab, ins = lab[index], ins[index]
+        if device is not None:
+            lab, ins = lab.to(device), ins.to(device)
+        return lab, ins
 
     @property
     def device(self) -> torch.device:
@@ -157,11 +202,12 @@ class Gaussians:
         if isinstance(index, np.ndarray):
             index = torch.from_numpy(index)
         return Gaussians(self.origin.copy(), self.means[index], self.quats[index], self.scales[index],
-                         self.opacities[index], self.sh[index])
+                         self.opacities[index], self.sh[index], *self._semantics(index))
 
     def to(self, device) -> "Gaussians":
         """The same splats with their tensors on `device`."""
-        return Gaussians(self.origin.copy(), *(getattr(self, k).to(device) for k in FIELDS))
+        lab, ins = self._semantics(device=device)
+        return Gaussians(self.origin.copy(), *(getattr(self, k).to(device) for k in FIELDS), lab, ins)  # type: ignore[call-arg]
 
     def rebased(self, origin) -> "Gaussians":
         """The same splats as offsets from another float64 ECEF origin."""
@@ -170,7 +216,7 @@ class Gaussians:
             return self
         shift = torch.as_tensor(self.origin - origin, dtype=torch.float64, device=self.device)
         means = (self.means.double() + shift).float()
-        return Gaussians(origin, means, self.quats, self.scales, self.opacities, self.sh)
+        return Gaussians(origin, means, self.quats, self.scales, self.opacities, self.sh, self.labels, self.instances)
 
     def with_sh_degree(self, degree: int) -> "Gaussians":
         """Pad with zero higher-order coefficients, or drop them."""
@@ -179,14 +225,16 @@ class Gaussians:
         if sh.shape[1] < k:
             pad = torch.zeros((len(self), k - sh.shape[1], 3), dtype=sh.dtype, device=sh.device)
             sh = torch.cat([sh, pad], dim=1)
-        return Gaussians(self.origin, self.means, self.quats, self.scales, self.opacities, sh)
+        return Gaussians(self.origin, self.means, self.quats, self.scales, self.opacities, sh, self.labels,
+                         self.instances)
 
     @staticmethod
     def concat(parts: Sequence["Gaussians | None"], origin=None, sh_degree: int | None = None) -> "Gaussians":
         """Concatenate splat sets, rebased onto `origin` (default: the first part's) in float64.
 
         SH coefficients are padded with zeros or cut to `sh_degree` (default: the highest of the
-        parts). Parts on the CPU that need no gradient are copied once into preallocated arrays
+        parts). When any part carries labels the result does, with 0 (unlabelled, no instance)
+        for the splats of parts without. Parts on the CPU that need no gradient are copied once into preallocated arrays
         (no tensor kernels: their thread pools stall when the cores are busy elsewhere); others
         are concatenated with torch on their device.
 
@@ -203,7 +251,8 @@ class Gaussians:
         if any(p.device.type != "cpu" or p.means.requires_grad or p.sh.requires_grad for p in kept):
             kept = [p.rebased(origin).with_sh_degree(degree) for p in kept]
             cat = lambda name: torch.cat([getattr(p, name) for p in kept])  # noqa: E731
-            return Gaussians(origin, *(cat(name) for name in FIELDS))
+            lab, ins = _concat_semantics(kept)
+            return Gaussians(origin, *(cat(name) for name in FIELDS), lab, ins)  # type: ignore[call-arg]
         n, k = sum(len(p) for p in kept), (degree + 1) ** 2
         out = GaussianArrays(np.empty((n, 3), np.float32), np.empty((n, 4), np.float32),
                              np.empty((n, 3), np.float32), np.empty(n, np.float32), np.zeros((n, k, 3), np.float32))
@@ -215,7 +264,8 @@ class Gaussians:
             kk = min(k, a.sh.shape[1])
             out.sh[at:end, :kk] = a.sh[:, :kk]
             at = end
-        return Gaussians.from_arrays(origin.copy(), *out)
+        lab, ins = _concat_semantics(kept)
+        return Gaussians.from_arrays(origin.copy(), *out, lab, ins)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
@@ -225,7 +275,9 @@ class Gaussians:
             path: The file to write (replaced if it exists).
         """
         with replacing(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, format=np.array(FORMAT), origin=self.origin, **self.arrays()._asdict())
+            sem = self.label_arrays()
+            extra = {} if sem is None else {"labels": sem[0], "instances": sem[1]}
+            np.savez(f, format=np.array(FORMAT), origin=self.origin, **self.arrays()._asdict(), **extra)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Gaussians":
@@ -251,11 +303,31 @@ class Gaussians:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["format"]) != FORMAT:
                     raise InputFileError(f"{path}: format {data['format']!s} is not {FORMAT}")
-                return cls.from_arrays(data["origin"], *(data[k] for k in FIELDS))
+                sem = (data["labels"], data["instances"]) if "labels" in data.files else (None, None)
+                return cls.from_arrays(data["origin"], *(data[k] for k in FIELDS), *sem)
         except InputFileError:
             raise
         except (KeyError, OSError, ValueError) as exc:
             raise InputFileError(f"{path}: not a readable earth3d Gaussians file ({exc})") from exc
+
+
+def _concat_semantics(parts: Sequence["Gaussians"]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Labels and instances of the parts one after another (zeros for parts without), or None if none has."""
+    if all(p.labels is None for p in parts):
+        return None, None
+    dev = parts[0].means.device
+    if dev.type == "cpu":  # numpy: no tensor kernels on the CPU path (see concat)
+        n = [len(p) for p in parts]
+        lab_np = np.concatenate([p.labels.numpy() if p.labels is not None else np.zeros(k, np.uint8)
+                                 for p, k in zip(parts, n, strict=True)])
+        ins_np = np.concatenate([p.instances.numpy() if p.instances is not None else np.zeros(k, np.int64)
+                                 for p, k in zip(parts, n, strict=True)])
+        return torch.from_numpy(lab_np), torch.from_numpy(ins_np)
+    lab = [p.labels.to(dev) if p.labels is not None else torch.zeros(len(p), dtype=torch.uint8, device=dev)
+           for p in parts]
+    ins = [p.instances.to(dev) if p.instances is not None else torch.zeros(len(p), dtype=torch.int64, device=dev)
+           for p in parts]
+    return torch.cat(lab), torch.cat(ins)
 
 
 @njit(cache=True)

@@ -11,6 +11,12 @@ splats stacked about one cell apart fill the jump, so oblique views see a wall
 instead of a hole. Optionally (`backing`) a second, sunk layer lets the
 surface splats be sharp without leaving gaps.
 
+Semantics: when the raster has `classes` (and `instances`), each surface splat takes its
+cell's class and instance; a wall takes the instance of the upper cell it hangs from and
+its class, except that a roof's wall is class `wall` (earth3d.classes.WALL): a building's
+walls belong to its instance but are not roof. Walls below other classes (a cliff under
+forest, the side of a crown) keep the upper cell's class.
+
 Colours are solved (`solve_colours`, on by default; see `colour_solve`): a render
 is linear in the splat colours, so the colours are those whose render straight
 down at the raster's own resolution, with the default renderer's low-pass and
@@ -24,6 +30,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .classes import ROOF, WALL
 from .colour_solve import solve_nadir_colours
 from .gaussians import Gaussians
 from .geometry import crs_to_ecef, rotmat_to_quat
@@ -116,13 +123,17 @@ def lift(
     means = points[valid] - origin
     parts = []
     colours = raster.rgb[valid]
+    labels, instances = _cell_semantics(raster)
+    sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+    if labels is not None and instances is not None:
+        sem = (labels[valid], instances[valid])
     if backing:
         sharp = scales * np.array([SHARP_SIGMA / sigma, SHARP_SIGMA / sigma, 1.0])
-        parts.append(Gaussians.from_rgb(origin, means, quats, sharp, opacities, colours))
+        parts.append(Gaussians.from_rgb(origin, means, quats, sharp, opacities, colours, *sem))
         means = means - (BACKING_DEPTH * scales[:, 2] / thickness)[:, None] * frame[:, :, 2]
     elif solve_colours:
         colours = _solved_colours(raster, points, valid, origin, sigma, opacity)
-    parts.append(Gaussians.from_rgb(origin, means, quats, scales, opacities, colours))
+    parts.append(Gaussians.from_rgb(origin, means, quats, scales, opacities, colours, *sem))
     if not walls:
         return Gaussians.concat(parts)
     for axis in (0, 1):
@@ -131,6 +142,16 @@ def lift(
         if wall is not None:
             parts.append(wall)
     return Gaussians.concat(parts)
+
+
+def _cell_semantics(raster: GeoRaster) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(classes uint8, instances int64) per cell of the raster, or (None, None) when it has no classes."""
+    if raster.classes is None and raster.instances is None:
+        return None, None
+    shape = raster.shape
+    labels = raster.classes if raster.classes is not None else np.zeros(shape, np.uint8)
+    instances = raster.instances if raster.instances is not None else np.zeros(shape, np.int64)
+    return labels, instances
 
 
 def _solved_colours(raster: GeoRaster, points: np.ndarray, valid: np.ndarray, origin: np.ndarray,
@@ -257,5 +278,10 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
     frame = np.stack([along, vertical, toward_low], axis=-1)[pair]
     scales = np.stack([sigma * width, sigma * rise / layers, thickness * flat], axis=-1)[pair]
     quats = rotmat_to_quat(torch.from_numpy(frame))
+    labels, instances = _cell_semantics(raster)
+    sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+    if labels is not None and instances is not None:
+        upper = labels[hi_rows, hi_cols]
+        sem = (np.where(upper == ROOF, WALL, upper)[pair], instances[hi_rows, hi_cols][pair])
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
-                              np.full(len(pair), opacity), colour[pair])
+                              np.full(len(pair), opacity), colour[pair], *sem)

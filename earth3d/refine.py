@@ -168,7 +168,8 @@ def _refine_cpu(g: Gaussians, images, cameras, train, iterations, antialiased, b
         targets.append(img - (1.0 - alpha)[:, None] * bg)
     c0 = g.rgb.double().numpy()
     colours = _solve_colours(mats, targets, c0, iterations, damping)
-    return Gaussians(g.origin, g.means, g.quats, g.scales, g.opacities, rgb_to_sh0(torch.from_numpy(colours).float()))
+    return Gaussians(g.origin, g.means, g.quats, g.scales, g.opacities, rgb_to_sh0(torch.from_numpy(colours).float()),
+                     g.labels, g.instances)
 
 
 # ---------------------------------------------------------------------------- gsplat (CUDA)
@@ -211,7 +212,7 @@ def _refine_gsplat(g: Gaussians, images, cameras, train, iterations, antialiased
         sh = torch.cat([sh0, rest], 1)
         sh[:, 0] = ((sh[:, 0] * SH_C0 + 0.5).clamp(0, 1) - 0.5) / SH_C0  # colours stay in [0, 1]
         out_g = Gaussians(g.origin, means.detach(), g.quats, torch.exp(log_scales).detach(),
-                          torch.sigmoid(logit).detach(), sh.detach())
+                          torch.sigmoid(logit).detach(), sh.detach(), g.labels, g.instances)
     return out_g.to("cpu")
 
 

@@ -70,7 +70,7 @@ def test_round_trip_and_info(world):
     info = store.info()
     keys = all_keys(store)
     leaves = [k for k in keys if store.is_leaf(k)]
-    assert info["format_version"] == 1
+    assert info["format_version"] == 2
     assert info["node_count"] == len(keys) and info["leaf_count"] == len(leaves)
     assert info["splat_count"] == len(full)
     assert info["bytes_on_disk"] > 56 * len(full)

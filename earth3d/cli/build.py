@@ -21,6 +21,10 @@ class Build(Common):
     """DEM GeoTIFFs (any number)."""
     ortho: tuple[Path, ...] = ()
     """Orthophotos, one per --dem in the same order (or none: colours from a hypsometric ramp)."""
+    classes: tuple[Path, ...] = ()
+    """Class rasters (land-cover GeoTIFFs), one per --dem in the same order: splats get their classes."""
+    class_map: str | None = None
+    """How --classes values map to class ids: 'worldcover', 'identity' (default) or VALUE:ID,VALUE:ID,..."""
     resolution: float | None = None
     """Lifting cell size in each DEM's CRS units (default: the finer input's)."""
     synth: tuple[float, float, float, float] | None = None
@@ -57,12 +61,22 @@ class Build(Common):
             check_input(path, "--dem")
         for path in self.ortho:
             check_input(path, "--ortho")
+        if self.classes and len(self.classes) != len(self.dem):
+            raise InputError(f"{len(self.classes)} --classes files for {len(self.dem)} --dem files: "
+                             "give one per DEM or none")
+        for path in self.classes:
+            check_input(path, "--classes")
+        from ..raster.classes import parse_class_map
+
+        class_map = parse_class_map(self.class_map)
         if self.leaf_cap < 1:
             raise InputError(f"--leaf-cap {self.leaf_cap} must be at least 1")
         check_store_output(self.out, self.overwrite, flag="--overwrite")
         orthos = self.ortho or (None,) * len(self.dem)
         report = Report(self.quiet)
-        sources = [partial(lifted_raster, d, o, self.resolution) for d, o in zip(self.dem, orthos, strict=True)]
+        class_paths = self.classes or (None,) * len(self.dem)
+        sources = [partial(lifted_raster, d, o, self.resolution, c, class_map)
+                   for d, o, c in zip(self.dem, orthos, class_paths, strict=True)]
         if self.synth is not None:
             sources.append(partial(synthesized, check_bbox(self.synth, "--synth"), self.synth_resolution, self.seed,
                                    self.world))

@@ -39,6 +39,10 @@ class Render(SceneOptions):
     height: int = 720
     depth: Path | None = None
     """Also write the depth map: .png (16-bit, log-scaled) or .npy (float32 metres)."""
+    maps: bool = False
+    """Also write the label, instance and normal maps beside --out: NAME_label.png (class colours,
+    docs/CLASSES.md), NAME_label_ids.png (8-bit class ids), NAME_instance.png (a colour per object) and
+    NAME_normal.png (camera-frame normals, x right, y down, z forward, as 128 + 127 n)."""
     background: tuple[float, float, float] | None = None
     """Background colour, RGB in [0, 1], where no splat is drawn (needs --no-atmosphere; default black)."""
     overwrite: bool = False
@@ -55,6 +59,10 @@ class Render(SceneOptions):
         check_size(self.width, self.height)
         check_camera(alt=self.alt, heading=self.heading, pitch=self.pitch, roll=self.roll, fov=self.fov)
         check_new(self.out, self.overwrite)
+        maps = {kind: self.out.with_name(f"{self.out.stem}_{kind}.png")
+                for kind in ("label", "label_ids", "instance", "normal")} if self.maps else {}
+        for path in maps.values():
+            check_new(path, self.overwrite)
         if self.depth is not None:
             check_new(self.depth, self.overwrite)
             if self.depth.suffix.lower() not in (".png", ".npy"):
@@ -82,10 +90,21 @@ class Render(SceneOptions):
                                               self.width, self.height, self.fov)
             with report.stage("render"):
                 frame = next(render_path(scene.source, [camera], renderer=scene.renderer, background=background,
-                                         atmosphere=self.sky(lon, lat, ground)))
+                                         atmosphere=self.sky(lon, lat, ground), maps=self.maps))
         out = frame.output
         write_png(self.out, out.rgb, overwrite=self.overwrite)
         report.say(f"wrote {self.out} ({self.width}x{self.height}, {out.n_splats} splats)")
         if self.depth is not None:
             write_depth(self.depth, out.depth, out.alpha, overwrite=self.overwrite)
             report.say(f"wrote {self.depth}")
+        if maps and out.label is not None and out.normal is not None:
+            from ..classes import colour_instances, colour_labels
+
+            normal = out.normal.cpu().numpy()
+            images = {"label": colour_labels(out.label), "label_ids": out.label.cpu().numpy().astype(np.uint8),
+                      "instance": colour_instances(out.instance),
+                      "normal": np.where(np.any(normal != 0, axis=-1, keepdims=True),
+                                         np.clip(128.0 + 127.0 * normal, 0, 255), 0).astype(np.uint8)}
+            for kind, path in maps.items():
+                write_png(path, images[kind], overwrite=self.overwrite)
+            report.say(f"wrote {', '.join(str(p) for p in maps.values())}")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import torch
 
 from ..atomic import check_output, write_bytes_atomic, write_json_atomic
 from ..errors import InputError, InputNotFoundError
@@ -63,12 +64,18 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def ply_dtype(sh_degree: int) -> np.dtype:
+def ply_dtype(sh_degree: int, labels: bool = False) -> np.dtype:
+    """The vertex record: 3DGS's float properties, then (with `labels`) `label` (uchar, class id of
+    earth3d.classes) and `instance` (double, an integer id exact below 2**53).
+    """
     n_rest = 3 * ((sh_degree + 1) ** 2 - 1)
     names = ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"]
     names += [f"f_rest_{i}" for i in range(n_rest)]
     names += ["opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
-    return np.dtype([(n, "<f4") for n in names])
+    return np.dtype([(n, "<f4") for n in names] + ([("label", "u1"), ("instance", "<f8")] if labels else []))
+
+
+_WRITE_TYPES = {"<f4": "float", "u1": "uchar", "|u1": "uchar", "<f8": "double"}
 
 
 def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None, overwrite: bool = False) -> Path:
@@ -94,7 +101,10 @@ def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None
     side = check_output(sidecar_path(path), overwrite, make_parent=False, flag="overwrite=True")
     frame = LocalFrame.for_gaussians(gaussians, origin_lonlath)
     means, quats, scales, opacities, sh = to_local(gaussians, frame)
-    records = np.zeros(len(means), dtype=ply_dtype(gaussians.sh_degree))
+    sem = gaussians.label_arrays()
+    records = np.zeros(len(means), dtype=ply_dtype(gaussians.sh_degree, labels=sem is not None))
+    if sem is not None:
+        records["label"], records["instance"] = sem[0], sem[1].astype(np.float64)
     for i, axis in enumerate("xyz"):
         records[axis] = means[:, i]
     for c in range(3):
@@ -112,7 +122,7 @@ def write_ply(gaussians: Gaussians, path: str | os.PathLike, origin_lonlath=None
     header = ["ply", "format binary_little_endian 1.0",
               f"comment earth3d: local ENU frame (x east, y north, z up, metres); origin in {side.name}",
               f"element vertex {len(records)}"]
-    header += [f"property float {name}" for name in records.dtype.names]
+    header += [f"property {_WRITE_TYPES[records.dtype[name].str]} {name}" for name in records.dtype.names]
     header += ["end_header"]
     write_bytes_atomic(path, [("\n".join(header) + "\n").encode("ascii"), records.tobytes()])
     write_json_atomic(side, {"format": SIDECAR_FORMAT, **frame.georeference(), "up": "z", "file": path.name,
@@ -162,7 +172,11 @@ def read_ply(path: str | os.PathLike, origin_lonlath: Sequence[float] | None = N
     means, quats, scales, opacities, sh = _splat_arrays(records, path)
     h = np.radians(heading_deg)
     heading = np.array([[np.cos(h), np.sin(h), 0.0], [-np.sin(h), np.cos(h), 0.0], [0.0, 0.0, 1.0]])
-    return from_local(frame, heading @ _UP_AXES[up], means, quats, scales, opacities, sh)
+    g = from_local(frame, heading @ _UP_AXES[up], means, quats, scales, opacities, sh)
+    if records.dtype.names is not None and "label" in records.dtype.names and "instance" in records.dtype.names:
+        g.labels = torch.from_numpy(records["label"].astype(np.uint8))
+        g.instances = torch.from_numpy(records["instance"].astype(np.int64))
+    return g
 
 
 def read_ply_records(path: Path) -> np.ndarray:

@@ -20,6 +20,9 @@ class GeoRaster:
     `vertical_datum` says what the heights are measured from: "ellipsoid" when
     they are ellipsoidal heights, otherwise a description such as
     "geoid (EGM96), not corrected" so that consumers know the offset is there.
+    `classes` (H, W) uint8 holds semantic class ids of `earth3d.classes` (0 = unlabelled) and
+    `instances` (H, W) int64 object ids (buildings, cars, trees, field parcels; 0 = none),
+    both optional (None when the source has none).
     """
 
     rgb: np.ndarray
@@ -29,6 +32,8 @@ class GeoRaster:
     crs: CRS
     vertical_datum: str = "ellipsoid"
     source: str = ""
+    classes: np.ndarray | None = None
+    instances: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         h, w = self.height.shape
@@ -36,6 +41,14 @@ class GeoRaster:
             raise InputError(f"GeoRaster rgb has shape {self.rgb.shape}, expected {(h, w, 3)}")
         if self.valid.shape != (h, w):
             raise InputError(f"GeoRaster valid mask has shape {self.valid.shape}, expected {(h, w)}")
+        for name, dtype in (("classes", np.uint8), ("instances", np.int64)):
+            a = getattr(self, name)
+            if a is None:
+                continue
+            a = np.asarray(a)
+            if a.shape != (h, w):
+                raise InputError(f"GeoRaster {name} has shape {a.shape}, expected {(h, w)}")
+            setattr(self, name, a.astype(dtype, copy=False))
         self.crs = CRS.from_user_input(self.crs)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
 from ..gaussians import Gaussians
@@ -19,18 +20,44 @@ class RenderOutput:
     normalised by alpha; 0 where nothing was drawn), alpha (H, W), all float32 CPU-or-device
     tensors; `n_splats` is the number of splats drawn: those that survived culling (in front of
     the near plane, before the far plane, on screen), at most the number handed to the renderer.
+
+    With `maps=True` a renderer also fills `label` (H, W) uint8 class ids of `earth3d.classes`
+    (0 where nothing is drawn or the splats carry no labels), `instance` (H, W) int64 (0: none)
+    and `normal` (H, W, 3) float32 unit normals in the camera frame (OpenCV: x right, y down,
+    z forward; zero where nothing is drawn). Label and instance are those of the splat of largest
+    alpha among the pixel's visible front layer (see `earth3d.renderers.composite_maps` for the
+    rule and why); the normal is the weight-averaged splat normal.
     """
 
     rgb: torch.Tensor
     depth: torch.Tensor
     alpha: torch.Tensor
     n_splats: int = 0
+    label: torch.Tensor | None = None
+    instance: torch.Tensor | None = None
+    normal: torch.Tensor | None = None
+
+
+def label_maps(best: np.ndarray, gaussians: Gaussians) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label (uint8) and instance (int64) maps from the per-pixel index of the splat of largest
+    weight (-1 where none); zeros when the splats carry no labels.
+    """
+    shape = best.shape
+    sem = gaussians.label_arrays()
+    if sem is None:
+        return torch.zeros(shape, dtype=torch.uint8), torch.zeros(shape, dtype=torch.int64)
+    labels, instances = sem
+    drawn = best >= 0
+    idx = np.where(drawn, best, 0)
+    lab = np.where(drawn, labels[idx] if len(labels) else 0, 0).astype(np.uint8)
+    ins = np.where(drawn, instances[idx] if len(instances) else 0, 0).astype(np.int64)
+    return torch.from_numpy(lab), torch.from_numpy(ins)
 
 
 @runtime_checkable
 class Renderer(Protocol):
     """Anything that turns Gaussians and a camera into a `RenderOutput`."""
     def render(self, gaussians: Gaussians, camera: Camera,
-               background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> RenderOutput:
-        """Rasterize `gaussians` seen from `camera`."""
+               background: tuple[float, float, float] = (0.0, 0.0, 0.0), *, maps: bool = False) -> RenderOutput:
+        """Rasterize `gaussians` seen from `camera` (with label, instance and normal maps if `maps`)."""
         ...

@@ -36,8 +36,9 @@ from ..errors import InputError
 from ..gaussians import Gaussians
 from ..geometry import Camera
 from ..geometry.gaussian_math import eval_sh_nb, quat_rotmat
-from .base import RenderOutput
+from .base import RenderOutput, label_maps
 from .composite import ALPHA_MAX, ALPHA_MIN, CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX, T_MIN, rasterize  # noqa: F401 - gsplat's constants  # noqa: F401 - record columns
+from .composite_maps import rasterize_maps, splat_normals
 from .projection import EPS2D, RADIUS_SIGMAS
 
 STAGE_CLOCK = time.perf_counter  # what `CpuRenderer.timings` measures
@@ -225,7 +226,8 @@ class CpuRenderer:
             self._rec = np.empty((max(n, int(1.25 * self._rec.shape[0])), RECORD), dtype=np.float32)
         return self._rec[:n]
 
-    def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
+    def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0), *,
+               maps: bool = False) -> RenderOutput:
         """Rasterize `gaussians` seen from `camera`; tensors on the CPU. One render at a time per
         renderer (the record buffer is shared by its renders).
 
@@ -233,6 +235,8 @@ class CpuRenderer:
             gaussians: The splats.
             camera: The view.
             background: RGB in [0, 1] where nothing is drawn.
+            maps: Also return label, instance and normal maps (see RenderOutput; a separate
+                compositing kernel, so maps=False renders are unchanged).
 
         Returns:
             The RenderOutput: rgb (H, W, 3), depth and alpha, and the number of splats drawn.
@@ -270,6 +274,9 @@ class CpuRenderer:
         rgb = np.empty((height, width, 3), dtype=np.float32)
         depth = np.empty((height, width), dtype=np.float32)
         alpha = np.empty((height, width), dtype=np.float32)
+        if maps:
+            return self._render_maps(gaussians, camera, a, view, rec, visible, offsets, keys, ids, colors, from_sh0,
+                                     tile_order, bg, rgb, depth, alpha, (t0, t1, t2))
         with numba.parallel_chunksize(4):
             rasterize(offsets, keys, ids, rec, colors, from_sh0, width, height, ts, tiles_x, tile_order, bg,
                       rgb, depth, alpha)
@@ -277,3 +284,21 @@ class CpuRenderer:
         self.timings = {"project": t1 - t0, "bin": t2 - t1, "raster": t3 - t2}
         self.intersections = len(ids)
         return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(alpha), len(visible))
+
+    def _render_maps(self, gaussians, camera, a, view, rec, visible, offsets, keys, ids, colors, from_sh0,
+                     tile_order, bg, rgb, depth, alpha, times) -> RenderOutput:
+        """The compositing stage with label, instance and normal maps (composite_maps.rasterize_maps)."""
+        width, height, ts = camera.width, camera.height, self.tile_size
+        normals = np.zeros((len(gaussians), 3), dtype=np.float32)
+        splat_normals(a.means, a.quats, a.scales, view, visible, normals)
+        best = np.empty((height, width), dtype=np.int32)
+        normal = np.empty((height, width, 3), dtype=np.float32)
+        with numba.parallel_chunksize(4):
+            rasterize_maps(offsets, keys, ids, rec, colors, from_sh0, normals, width, height, ts, -(-width // ts),
+                           tile_order, bg, rgb, depth, alpha, best, normal)
+        t0, t1, t2 = times
+        self.timings = {"project": t1 - t0, "bin": t2 - t1, "raster": STAGE_CLOCK() - t2}
+        self.intersections = len(ids)
+        label, instance = label_maps(best, gaussians)
+        return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(depth), torch.from_numpy(alpha), len(visible),
+                            label, instance, torch.from_numpy(normal))

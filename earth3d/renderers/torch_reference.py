@@ -12,8 +12,10 @@ import torch
 
 from ..gaussians import Gaussians
 from ..geometry import Camera
-from .base import RenderOutput
-from .projection import EPS2D, ProjectedSplats, project_gaussians
+from ..geometry.gaussian_math import quat_to_rotmat
+from .base import RenderOutput, label_maps
+from .composite_maps import LABEL_T, SOLID_ALPHA
+from .projection import EPS2D, ProjectedSplats, project_gaussians, view_matrix
 
 MAX_BATCH_ELEMENTS = 1 << 23  # pixels x padded splats held at once per batch of tiles
 
@@ -41,6 +43,17 @@ def tile_intersections(p: ProjectedSplats, tile_size: int, tiles_x: int,
     return offsets, ids[order]
 
 
+def splat_normals(gaussians: Gaussians, camera: Camera) -> torch.Tensor:
+    """Camera-frame unit normals (N, 3): each splat's shortest axis, turned toward the camera."""
+    view = view_matrix(camera, gaussians.origin, torch.float64).to(gaussians.device)
+    rot = quat_to_rotmat(gaussians.quats.double())  # (N, 3, 3): columns are the splat's axes
+    axis = torch.argmin(gaussians.scales, dim=-1)
+    n = rot.gather(2, axis[:, None, None].expand(-1, 3, 1))[..., 0] @ view[:3, :3].T
+    pos = gaussians.means.double() @ view[:3, :3].T + view[:3, 3]
+    n = torch.where(((n * pos).sum(-1) > 0)[:, None], -n, n)
+    return (n / n.norm(dim=-1, keepdim=True).clamp(min=1e-30)).float()
+
+
 class TorchTileRenderer:
     """Tile compositor in vectorized PyTorch (same outputs as `CpuRenderer`, slower)."""
 
@@ -50,11 +63,17 @@ class TorchTileRenderer:
         self.eps2d = float(eps2d)
 
     @torch.no_grad()
-    def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0)) -> RenderOutput:
-        """Rasterize `gaussians` seen from `camera` (CPU tensors)."""
+    def render(self, gaussians: Gaussians, camera: Camera, background=(0.0, 0.0, 0.0), *,
+               maps: bool = False) -> RenderOutput:
+        """Rasterize `gaussians` seen from `camera` (CPU tensors); with `maps`, label, instance and
+        normal maps by the rules of `CpuRenderer` (earth3d.renderers.composite_maps).
+        """
         bg = torch.as_tensor(background, dtype=torch.float32).reshape(3)
-        p = project_gaussians(gaussians.to("cpu"), camera, self.antialiased, self.eps2d)
+        gaussians = gaussians.to("cpu")
+        p = project_gaussians(gaussians, camera, self.antialiased, self.eps2d)
+        keep = torch.nonzero(p.visible).squeeze(1)  # original index of each visible splat
         p = p[p.visible]
+        normals = splat_normals(gaussians, camera)[keep] if maps else torch.zeros((len(p), 3))
         ts = self.tile_size
         tiles_x, tiles_y = -(-camera.width // ts), -(-camera.height // ts)
         offsets, ids = tile_intersections(p, ts, tiles_x, tiles_y)
@@ -67,6 +86,8 @@ class TorchTileRenderer:
         corner = torch.stack([torch.arange(n_tiles) % tiles_x, torch.arange(n_tiles) // tiles_x], -1).float() * ts
 
         canvas = torch.zeros(n_tiles, ts * ts, 5)  # rgb, depth, alpha
+        nsum = torch.zeros(n_tiles, ts * ts, 3)  # weighted normal (maps)
+        best_id = torch.full((n_tiles, ts * ts), -1, dtype=torch.int64)  # labelling splat (maps)
         busy = torch.nonzero(counts > 0).squeeze(1)
         busy = busy[torch.argsort(counts[busy])]  # similar list lengths share a batch
         start = 0
@@ -92,6 +113,15 @@ class TorchTileRenderer:
             feats = torch.cat([p.colors[gid], p.depths[gid][..., None]], -1)  # (B, L, 4)
             canvas[tiles, :, :4] = w @ feats
             canvas[tiles, :, 4] = w.sum(-1)
+            if maps:  # the splat of largest alpha while the solid splats' T > LABEL_T (ties: the front one)
+                nsum[tiles] = w @ normals[gid]
+                solid = torch.where(alpha >= SOLID_ALPHA, alpha, 0.0)
+                t_solid = torch.cat([torch.ones_like(solid[..., :1]), torch.cumprod(1.0 - solid, -1)[..., :-1]], -1)
+                score = torch.where((w > 0) & (t_solid > LABEL_T), alpha, 0.0)
+                top = score.amax(-1)
+                arg = torch.argmax(score, -1)
+                best = torch.gather(gid[:, None, :].expand(-1, w.shape[1], -1), 2, arg[..., None])[..., 0]
+                best_id[tiles] = torch.where(top > 0, keep[best], -1)
             start = stop
 
         img = canvas.reshape(tiles_y, tiles_x, ts, ts, 5).permute(0, 2, 1, 3, 4).reshape(tiles_y * ts, tiles_x * ts, 5)
@@ -99,4 +129,15 @@ class TorchTileRenderer:
         alpha = img[..., 4].contiguous()
         rgb = img[..., :3] + (1.0 - alpha)[..., None] * bg
         depth = torch.where(alpha > 0, img[..., 3] / alpha.clamp(min=1e-10), torch.zeros_like(alpha))
-        return RenderOutput(rgb.contiguous(), depth.contiguous(), alpha, len(p))
+        if not maps:
+            return RenderOutput(rgb.contiguous(), depth.contiguous(), alpha, len(p))
+
+        def image(t: torch.Tensor) -> torch.Tensor:
+            c = t.shape[-1]
+            full = t.reshape(tiles_y, tiles_x, ts, ts, c).permute(0, 2, 1, 3, 4).reshape(tiles_y * ts, tiles_x * ts, c)
+            return full[: camera.height, : camera.width]
+
+        n = image(nsum)
+        normal = n / n.norm(dim=-1, keepdim=True).clamp(min=1e-30)
+        label, instance = label_maps(image(best_id[..., None])[..., 0].numpy(), gaussians)
+        return RenderOutput(rgb.contiguous(), depth.contiguous(), alpha, len(p), label, instance, normal.contiguous())

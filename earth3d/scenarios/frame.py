@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Renderer | None = None,
            background: tuple[float, float, float] = (0.0, 0.0, 0.0),
-           atmosphere: "bool | Sky | Sun | None" = False) -> RenderOutput:
+           atmosphere: "bool | Sky | Sun | None" = False, *, maps: bool = False) -> RenderOutput:
     """Render a Stream (its cut for `camera`), a Store (through a default Stream) or Gaussians.
 
     Args:
@@ -29,6 +29,8 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
         atmosphere: draw the sky, the sun and aerial perspective
             (`earth3d.atmosphere.apply_atmosphere`): True for the defaults, a `Sky` or a `Sun`
             to choose; False or None (the default) for none.
+        maps: also return the label, instance and normal maps (`RenderOutput.label`, `.instance`,
+            `.normal`; classes of `earth3d.classes`), passed to the renderer.
 
     Returns:
         The RenderOutput (rgb, depth, alpha); its `n_splats` is the number of splats drawn
@@ -52,9 +54,13 @@ def render(source: Stream | Store | Gaussians, camera: Camera, renderer: Rendere
     else:
         raise TypeError(f"render() takes a Stream, Store or Gaussians, not {type(source).__name__}")
     with_sky = atmosphere is not None and atmosphere is not False
-    out = (renderer or default_renderer()).render(gaussians, camera, (0.0, 0.0, 0.0) if with_sky else background)
+    bg = (0.0, 0.0, 0.0) if with_sky else background
+    r = renderer or default_renderer()
+    out = r.render(gaussians, camera, bg, maps=True) if maps else r.render(gaussians, camera, bg)
     if with_sky:
         from ..atmosphere import apply_atmosphere
 
-        out = apply_atmosphere(out, camera, None if isinstance(atmosphere, bool) else atmosphere)
+        lit = apply_atmosphere(out, camera, None if isinstance(atmosphere, bool) else atmosphere)
+        lit.label, lit.instance, lit.normal = out.label, out.instance, out.normal
+        out = lit
     return out

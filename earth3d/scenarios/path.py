@@ -48,7 +48,7 @@ class PathFrame:
 def render_path(source: Stream | Gaussians, cameras: Sequence[Camera], *, renderer: Renderer | None = None,
                 prefetch: int = PREFETCH_FRAMES, prefetch_splats_per_pixel: float | None = PREFETCH_SPLATS_PER_PIXEL,
                 background: tuple[float, float, float] = (0.0, 0.0, 0.0),
-                atmosphere: "bool | Sky | Sun | None" = False) -> Iterator[PathFrame]:
+                atmosphere: "bool | Sky | Sun | None" = False, maps: bool = False) -> Iterator[PathFrame]:
     """Render `cameras` in order, prefetching the chunks of the views ahead; yields each frame as it is done.
 
     Args:
@@ -60,6 +60,7 @@ def render_path(source: Stream | Gaussians, cameras: Sequence[Camera], *, render
             view (None: up to the stream's cache budget).
         background: RGB in [0, 1] where nothing is drawn (ignored with an atmosphere).
         atmosphere: the sky and aerial perspective drawn over each frame (see `render`).
+        maps: also render label, instance and normal maps (see `render`).
 
     Returns:
         An iterator of `PathFrame`s, one per camera, rendered lazily as it is advanced.
@@ -88,5 +89,5 @@ def render_path(source: Stream | Gaussians, cameras: Sequence[Camera], *, render
         else:
             gaussians = source
         stream_s = time.perf_counter() - start
-        out = render(gaussians, camera, renderer, background, atmosphere)
+        out = render(gaussians, camera, renderer, background, atmosphere, maps=maps)
         yield PathFrame(i, camera, out, stream_s)

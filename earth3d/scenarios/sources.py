@@ -15,13 +15,16 @@ from ..raster import read_raster
 
 
 def lifted_raster(dem: str | os.PathLike, ortho: str | os.PathLike | None = None,
-                  resolution: float | None = None) -> Gaussians:
+                  resolution: float | None = None, classes: str | os.PathLike | None = None,
+                  class_map: dict[int, int] | None = None) -> Gaussians:
     """Splats of a DEM (+ orthophoto) GeoTIFF pair, lifted at `resolution` (default: the finer input's).
 
     Args:
         dem: the DEM GeoTIFF.
         ortho: an orthophoto draped on it (None: colours from a hypsometric ramp).
         resolution: lifting cell size in the DEM CRS's units.
+        classes: an optional class raster (land-cover GeoTIFF) warped onto the lifting grid.
+        class_map: its source value -> class id mapping (None: values are class ids).
 
     Returns:
         The Gaussians.
@@ -30,7 +33,12 @@ def lifted_raster(dem: str | os.PathLike, ortho: str | os.PathLike | None = None
         >>> from functools import partial                              # doctest: +SKIP
         >>> build_store([partial(lifted_raster, "dem.tif", "ortho.tif")], "world.e3d")  # doctest: +SKIP
     """
-    return lift(read_raster(dem, ortho, resolution=resolution))
+    raster = read_raster(dem, ortho, resolution=resolution)
+    if classes is not None:
+        from ..raster.classes import read_classes
+
+        raster.classes = read_classes(classes, raster.transform, raster.crs, raster.shape, class_map)
+    return lift(raster)
 
 
 #: The built-in worlds by name: an invented planet, or Earth laid out by open data.

@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 
 from ..errors import StoreError
-from .chunk import FORMAT_VERSION
+from .chunk import FORMAT_VERSION, READ_VERSIONS
 from .fs import Location, write_atomic
 from .keys import Key, as_key
 
@@ -52,8 +52,9 @@ def read_index(path: Location, root: Key) -> dict[Key, np.void]:
     head = np.frombuffer(data[:INDEX_HEADER.itemsize], INDEX_HEADER)[0]
     if head["magic"] != INDEX_MAGIC:
         raise StoreError(f"{where}: not an earth3d index file")
-    if head["version"] != FORMAT_VERSION:
-        raise StoreError(f"{where}: format version {int(head['version'])}, this reader reads version {FORMAT_VERSION}")
+    if head["version"] not in READ_VERSIONS:
+        raise StoreError(f"{where}: format version {int(head['version'])}, this reader reads versions "
+                         f"{', '.join(map(str, READ_VERSIONS))}")
     body = data[INDEX_HEADER.itemsize:]
     if len(body) != int(head["count"]) * ENTRY.itemsize:
         raise StoreError(f"{where}: {len(body)} entry bytes, expected {int(head['count'])} entries (truncated)")

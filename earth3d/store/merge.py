@@ -10,7 +10,8 @@ conserves coverage: opacity x footprint equals the members' summed weight
 (its two largest axes are widened, at most MAX_WIDEN times, when the
 moment-matched footprint is smaller than that sum; otherwise its opacity is
 the sum over the footprint, at most 1), so a surface covered by the members
-stays covered by the merged splat.
+stays covered by the merged splat. A merged splat's class (labels) is the class holding the
+most weight among its members, and its instance that of the heaviest member of that class.
 """
 
 from __future__ import annotations
@@ -142,6 +143,44 @@ def merge_splats(splats: Splats, cell_min: np.ndarray, side: float,
     scales[:, 1:] *= widen[:, None]
     opac = np.minimum(wsum / (area * widen**2), 1.0)
     error = side / res
+    sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+    if splats.labels is not None and splats.instances is not None:
+        sem = merge_labels(labels, m, w, splats.labels, splats.instances)
     merged = Splats(mu + cell_min, quats, scales,
-                    opac.astype(np.float32), merged_sh.astype(np.float32))
+                    opac.astype(np.float32), merged_sh.astype(np.float32), *sem)
     return merged, error, res
+
+
+def merge_labels(cluster: np.ndarray, m: int, w: np.ndarray, labels: np.ndarray,
+                 instances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class and instance of each of `m` clusters: the class holding the most weight `w` among the
+    cluster's members (ties: the lower id), and the instance of that class's heaviest member.
+
+    Args:
+        cluster: (n,) cluster index of each member in [0, m).
+        m: number of clusters.
+        w: (n,) member weights (opacity x footprint).
+        labels: (n,) uint8 member classes.
+        instances: (n,) int64 member instances.
+
+    Returns:
+        (labels (m,) uint8, instances (m,) int64).
+    """
+    pair = cluster.astype(np.int64) * 256 + labels.astype(np.int64)
+    keys, inverse = np.unique(pair, return_inverse=True)
+    wsum = np.bincount(inverse, w, len(keys))
+    # per cluster, the pair of largest summed weight: sort by (cluster, -weight, class) and take the first
+    kc, kl = keys // 256, keys % 256
+    order = np.lexsort((kl, -wsum, kc))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = kc[order][1:] != kc[order][:-1]
+    win = np.zeros(m, dtype=np.int64)
+    win[kc[order][first]] = kl[order][first]
+    # the heaviest member of the winning class in each cluster
+    member = np.flatnonzero(labels.astype(np.int64) == win[cluster])
+    order = member[np.lexsort((-w[member], cluster[member]))]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = cluster[order][1:] != cluster[order][:-1]
+    inst = np.zeros(m, dtype=np.int64)
+    inst[cluster[order][first]] = instances[order][first]
+    return win.astype(np.uint8), inst

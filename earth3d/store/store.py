@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputFileError, StoreError
 from ..gaussians import Gaussians
 from . import chunk as chunkfile
-from .chunk import FLAG_LEAF, FORMAT_VERSION
+from .chunk import FLAG_LEAF, FORMAT_VERSION, READ_VERSIONS
 from .fs import Location, location
 from .index import read_index
 from .keys import Key, as_key, child, subtree_root
@@ -46,9 +46,10 @@ class Store:
             raise StoreError(f"{meta_path}: store metadata is not a JSON object")
         if meta.get("format") != STORE_FORMAT:
             raise StoreError(f"{meta_path}: format {meta.get('format')!r} is not {STORE_FORMAT!r}")
-        if meta.get("version") != FORMAT_VERSION:
+        if meta.get("version") not in READ_VERSIONS:
             raise StoreError(f"{meta_path}: store format version {meta.get('version')}, "
-                             f"this earth3d reads version {FORMAT_VERSION}")
+                             f"this earth3d reads versions {', '.join(map(str, READ_VERSIONS))} "
+                             f"(writes {FORMAT_VERSION})")
         _check_meta(meta, meta_path)
         self.meta = meta
         self._subtrees: OrderedDict[Key, dict] = OrderedDict()
@@ -168,7 +169,8 @@ class Store:
         e = self.entry(key)
         head, arr = chunkfile.load(self.chunk_path(key), key, int(e["nbytes"]), bytes(e["checksum"]))
         return Gaussians.from_arrays(np.array(head["origin"], dtype=np.float64), arr["means"], arr["quats"],
-                                     arr["scales"], arr["opacities"], arr["sh"])
+                                     arr["scales"], arr["opacities"], arr["sh"], arr.get("labels"),
+                                     arr.get("instances"))
 
 
 #: What store.json must hold, and of what kind, for the reader to use it.

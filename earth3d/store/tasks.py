@@ -205,10 +205,12 @@ SPILL_FIELDS = ("pos", "quats", "scales", "opacities", "sh")
 
 def _spill_widths(sh_k: int) -> list[tuple[str, np.dtype, tuple]]:
     """Spill files hold, for c splats, the blocks pos f64 (c, 3), quats f32 (c, 4),
-    scales f32 (c, 3), opacities f32 (c,), sh f32 (c, K, 3), back to back.
+    scales f32 (c, 3), opacities f32 (c,), sh f32 (c, K, 3), labels u8 (c,) and instances
+    i64 (c,) (zeros for sources without labels), back to back.
     """
     return [("pos", np.dtype("<f8"), (3,)), ("quats", np.dtype("<f4"), (4,)), ("scales", np.dtype("<f4"), (3,)),
-            ("opacities", np.dtype("<f4"), ()), ("sh", np.dtype("<f4"), (sh_k, 3))]
+            ("opacities", np.dtype("<f4"), ()), ("sh", np.dtype("<f4"), (sh_k, 3)), ("labels", np.dtype("u1"), ()),
+            ("instances", np.dtype("<i8"), ())]
 
 
 def _spill_bytes_per_splat(sh_k: int) -> int:
@@ -240,6 +242,8 @@ def ingest(p: BuildPlan, index: int, source: Source) -> tuple[BuildPlan, dict[in
     sh_k, bucket_level = p.fixed
     splats = Splats.from_gaussians(g, sh_degree_of(sh_k))
     _check_splats(splats, index)
+    if splats.labels is None:
+        splats.labels, splats.instances = np.zeros(len(splats), np.uint8), np.zeros(len(splats), np.int64)
     counts: dict[int, int] = {}
     if len(splats):
         buckets = pack(bucket_level, cell_coords(splats.pos, bucket_level))
@@ -335,7 +339,10 @@ def _load_buckets(p: BuildPlan, buckets: Iterable[int]) -> Splats:
                 parts.append(Splats(*arrays))
     if not parts:
         raise StoreError(f"{p.out}: no spilled splats for buckets {list(buckets)[:4]}")
-    return Splats.concat(parts)
+    out = Splats.concat(parts)
+    if out.labels is not None and out.instances is not None and not (out.labels.any() or out.instances.any()):
+        out.labels = out.instances = None  # unlabelled sources: chunks without label blocks
+    return out
 
 
 def _write_node(p: BuildPlan, key: Key, splats: Splats, error: float, leaf: bool) -> None:
@@ -403,8 +410,7 @@ def read_splats(root: Location, key: Key, verify: bool = True) -> tuple[Splats, 
         buf = chunkfile.read_bytes(path, key)
         head = chunkfile.parse_header(buf, key, path)
         arr = chunkfile.decode(buf, head)
-    pos = arr["means"].astype(np.float64) + head["origin"]
-    return Splats(pos, arr["quats"], arr["scales"], arr["opacities"], arr["sh"]), head
+    return chunkfile.splats_of(arr, head), head
 
 
 def build_parent(p: BuildPlan, key: Key, children: list[Key]) -> None:

@@ -29,10 +29,14 @@ TREE_MARGIN = 8.0  # metres, reach of a crown (3 sigma) beyond its centre
 SUN_OFFSET = 0.70710678  # shadow offset per metre of height along +u and -v (sun 45 deg high in the north-west)
 MAX_FOOTPRINT = 48.0  # metres: wider pixels average the city over this footprint at their centre
 
-# Output slots of city_pixel.
+# Output slots of city_pixel: area fractions and weighted sums (the first N_AREA), then the
+# instance ids (float64 holding an integer < 2**52, 0 if none) of the building, car and tree
+# covering most of the pixel, and the areas that chose them.
 (ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE,
- MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B) = range(20)
-N_OUT = 20
+ MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, INST_BUILDING, INST_CAR, INST_TREE, BEST_BUILDING, BEST_CAR,
+ BEST_TREE) = range(26)
+N_AREA = 20
+N_OUT = 26
 CAR_COLOURS = np.array(
     [[0.85, 0.85, 0.86], [0.10, 0.10, 0.11], [0.55, 0.56, 0.58], [0.60, 0.08, 0.07], [0.12, 0.20, 0.45],
      [0.75, 0.76, 0.78], [0.30, 0.31, 0.33], [0.20, 0.30, 0.22]], dtype=np.float64)
@@ -42,6 +46,20 @@ DASH_PERIOD, DASH_LEN = 9.0, 3.0
 ROOF_COLOURS = np.array(
     [[0.56, 0.54, 0.51], [0.36, 0.36, 0.38], [0.60, 0.35, 0.27], [0.74, 0.73, 0.70], [0.46, 0.40, 0.34],
      [0.42, 0.46, 0.50], [0.52, 0.30, 0.24], [0.66, 0.64, 0.60]], dtype=np.float64)
+
+
+@njit(cache=True)
+def instance_id(h):
+    """An object's instance id from its 64-bit hash: an odd integer < 2**52, exact in a float64."""
+    return float((h >> np.uint64(12)) | np.uint64(1))
+
+
+@njit(cache=True)
+def _claim(out, slot, best, area, h):
+    """Make the object of hash `h` the pixel's `slot` instance if it covers more than the best so far."""
+    if area > out[best]:
+        out[best] = area
+        out[slot] = instance_id(h)
 
 
 @njit(cache=True)
@@ -115,11 +133,12 @@ def _tent_int(a, b, c0, c1):
 
 
 @njit(cache=True)
-def _tree(px0, px1, py0, py1, tu, tv, sig, th, out):
-    """Add one crown (Gaussian, peak 1) and its cast shadow over the pixel [px0, px1] x [py0, py1]."""
+def _tree(px0, px1, py0, py1, tu, tv, sig, th, out, tid):
+    """Add one crown (Gaussian, peak 1; hash `tid`) and its cast shadow over the pixel [px0, px1] x [py0, py1]."""
     reach = 3.0 * sig
     if tu + reach > px0 and tu - reach < px1 and tv + reach > py0 and tv - reach < py1:
         g = _gauss_int(px0, px1, tu, sig) * _gauss_int(py0, py1, tv, sig)
+        _claim(out, INST_TREE, BEST_TREE, g, tid)
         out[CANOPY] += g
         out[CANOPY_H] += g * th
     o = min(th * SUN_OFFSET, SHADOW_MAX)
@@ -194,6 +213,7 @@ def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):  # noqa
                             out[HEIGHT] += 2.0 * unit_a
                             out[RISE] += 2.0 * unit_a
                     plain = area - rim - unit_a
+                    _claim(out, INST_BUILDING, BEST_BUILDING, area, ph)
                     out[ROOF_A] += area
                     for c in range(3):
                         out[ROOF_R + c] += (plain * ROOF_COLOURS[ci, c] * shade
@@ -226,9 +246,9 @@ def _parcels(px0, px1, py0, py1, ia, ib, ic, idd, bh, dens, built, out):  # noqa
                     tc = c0 + frac * rdepth
                 tree_h = 5.0 + 9.0 * unit(rehash(th_, 4))
                 if along_u:
-                    _tree(px0, px1, py0, py1, tu_a, tc, sig, tree_h, out)
+                    _tree(px0, px1, py0, py1, tu_a, tc, sig, tree_h, out, th_)
                 else:
-                    _tree(px0, px1, py0, py1, tc, tu_a, sig, tree_h, out)
+                    _tree(px0, px1, py0, py1, tc, tu_a, sig, tree_h, out, th_)
     return roof_area
 
 
@@ -249,7 +269,7 @@ def _park_trees(px0, px1, py0, py1, ia, ib, ic, idd, bh, out):
             tv = ic + (j + 0.2 + 0.6 * unit(rehash(h, 2))) * spacing
             if tu > ib - 2.0 or tv > idd - 2.0:
                 continue
-            _tree(px0, px1, py0, py1, tu, tv, 1.2 + 1.8 * unit(rehash(h, 3)), 6.0 + 12.0 * unit(rehash(h, 4)), out)
+            _tree(px0, px1, py0, py1, tu, tv, 1.2 + 1.8 * unit(rehash(h, 3)), 6.0 + 12.0 * unit(rehash(h, 4)), out, h)
 
 
 @njit(cache=True)
@@ -304,6 +324,7 @@ def _street(px0, px1, py0, py1, c, hw, s0, s1, runs_v, sh, dens, out):
             area = oa * _ov(la, lb, start, start + 4.5)
             if area > 0.0:
                 ci = int(rehash(h, 2) % np.uint64(CAR_COLOURS.shape[0]))
+                _claim(out, INST_CAR, BEST_CAR, area, h)
                 out[CAR_A] += area
                 out[CAR_R] += area * CAR_COLOURS[ci, 0]
                 out[CAR_G] += area * CAR_COLOURS[ci, 1]
@@ -320,7 +341,8 @@ def city_pixel(u, v, du, dv, dens, built, cs, out):
     dens: density in [0, 1] (taller, tighter buildings towards 1); built: share
     of parcels that hold a building. `out` (N_OUT,) is overwritten with
     fractions of the footprint area (colour and height slots are weighted sums
-    divided by the area).
+    divided by the area); INST_BUILDING, INST_CAR and INST_TREE hold the instance ids of
+    the building, car and crown covering most of the footprint (0 if none).
     """
     for i in range(N_OUT):
         out[i] = 0.0
@@ -363,7 +385,7 @@ def city_pixel(u, v, du, dv, dens, built, cs, out):
         ku, ju = _next_block(ku, ju, nu)
     out[ROAD] = area_px - outer_sum
     inv = 1.0 / area_px
-    for i in range(N_OUT):
+    for i in range(N_AREA):
         out[i] *= inv
     if out[ROOF_A] > 0.0:
         out[ROOF_R] /= out[ROOF_A]

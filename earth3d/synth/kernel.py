@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import city as C
+from . import classify
 from . import landcover as LC
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
@@ -239,7 +240,7 @@ def field_frame(ci, cj, S, mbuf):
 # One fused per-pixel pass (numba): its branches are the stages of the docstring, in order.
 @njit(parallel=True, cache=True)
 def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C901
-           out_h, out_shape, out_rgb, out_water, out_biome):
+           out_h, out_shape, out_rgb, out_water, out_biome, out_class, out_inst):
     """Evaluate the world at every cell centre (lats[j], lons[i]).
 
     `grid` holds the macro fields on a global lattice of step `gstep` degrees starting at
@@ -248,7 +249,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
     drained relief of earth3d.synth.hydrology, blended into the noise relief offshore.
     Writes heights (surface: water at 0 m), the surface used for sun shading
     (the same without building walls: terrain, roof pitch, crowns), colours before
-    shading, water fraction and biome ids.
+    shading, water fraction, biome ids, class ids (earth3d.classes) and instance ids
+    (classify.pixel_class: buildings, cars, trees, field parcels).
     """
     nrow, ncol = lats.shape[0], lons.shape[0]
     use_grid = grid.shape[0] > 0
@@ -261,7 +263,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
         mbuf = np.empty(N_MACRO)
         bw = np.empty(9)
         cout = np.empty(C.N_OUT)
-        fcol = np.empty(5)
+        fcol = np.empty(LC.N_BUF)
+        share = np.empty(classify.N_CLASSES)
         f_theta, f_scale = 0.0, 300.0
         nat = np.empty(3)
         last_ci, last_cj = -1, -1
@@ -368,8 +371,10 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             # ---- city overlay
             surface = max(h, 0.0)
             shape = surface
+            city_w = 0.0
             if urban > 0.0 and h > 0.5:
                 urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
+                city_w = urban
                 C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
                 shadow = min(cout[C.SHADOW], 1.0)
                 canopy = min(cout[C.CANOPY], 1.0)
@@ -406,3 +411,6 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             out_shape[j, i] = shape
             out_water[j, i] = max(wf * (1.0 - sea_ice), river_f, lake_f)
             out_biome[j, i] = bid if h >= 0.0 else (1 if sea_ice > 0.5 else 0)
+            # ---- semantics: the class covering most of the pixel and its instance
+            out_class[j, i], out_inst[j, i] = classify.pixel_class(fcol, bw, ice, rock, snow, beach, city_w, cout,
+                                                                  river_f, lake_f, wf, sea_ice, share)

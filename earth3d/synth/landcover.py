@@ -236,10 +236,16 @@ def fields(u, v, res, scale, theta, farm, seed, out):
     parcel size `scale` (m) by 0.6-1.5. Parcels are rows of jittered height cut into
     jittered columns; a parcel is farmed when its hash falls under `farm` (0..1).
     Writes out[0:3] = summed colour of the farmed part of the pixel, out[3] = its area
-    fraction, out[4] = crop-row relief (zero mean, for shading nothing; brightness).
+    fraction, out[4] = crop-row relief (zero mean, for shading nothing; brightness),
+    out[F_PARCEL] = instance id of the farmed parcel covering most of the pixel (0 if none)
+    when `out` has that slot.
     """
     for c in range(5):
         out[c] = 0.0
+    with_id = out.shape[0] > F_PARCEL
+    if with_id:
+        out[F_PARCEL] = 0.0
+    best = 0.0
     # district of the pixel centre (its orientation and scale hold for the whole pixel)
     di = _jcell(u, DISTRICT_M, 0.5, seed)
     dj = _jcell(v, DISTRICT_M, 0.5, seed ^ np.uint64(3))
@@ -299,6 +305,9 @@ def fields(u, v, res, scale, theta, farm, seed, out):
                 out[1] += w_in * c1 * s + (w_all - w_in) * e1
                 out[2] += w_in * c2 * s + (w_all - w_in) * e2
                 out[3] += w_all
+                if with_id and w_in > best:
+                    best = w_in
+                    out[F_PARCEL] = float((fh >> np.uint64(12)) | np.uint64(1))
             c += 1
         r += 1
     for c in range(4):
@@ -333,6 +342,9 @@ def cell_frame(ci, cj, hill, mtn, seed):
 
 
 TERRACE_RISE_M = 2.5  # height of one terrace step
+# Slots of `cover`'s buffer after the colour ones: the cover fractions the class raster is made of.
+F_PARCEL, F_FOREST, F_WET, F_ALPINE, F_SCREE, F_CROP = range(5, 11)
+N_BUF = 11
 
 
 @njit(cache=True)
@@ -368,7 +380,8 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     terrace: share of steep ground terraced 0..1, h: height m, slope: expected
     slope, t: temperature C, w: moisture 0..1, patch: 3 km patch noise of the
     kernel, (theta, scale): the fields frame of the land-use cell (cell_frame),
-    buf: 5 floats. Returns the texture signal (about unit std at
+    buf: N_BUF floats; on return buf[F_*] hold the cover fractions (forest, wet flats,
+    alpine, scree share of alpine, farmed) and the parcel instance id. Returns the texture signal (about unit std at
     fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
     coarse, fine = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed)
@@ -415,6 +428,8 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
         terraces(u, v, h, res, slope, seed ^ np.uint64(0x7E4), buf)
         for c in range(3):
             nat[c] += terr * (buf[c] * (1.0 + 0.05 * coarse + 0.05 * fine) - nat[c])
+    buf[F_FOREST], buf[F_WET], buf[F_ALPINE], buf[F_SCREE] = fcov, wet, alpine * (1.0 - fcov), scree
+    buf[F_CROP], buf[F_PARCEL] = terr if terr > 0.01 else 0.0, 0.0
     # farmland parcels
     if farm > 0.01:
         fields(u, v, min(res, 1500.0), scale, theta, farm, seed ^ np.uint64(0xF1E1D), buf)
@@ -425,6 +440,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
             g = 1.0 + 0.03 * coarse + 0.03 * fine + 0.22 * (smoothstep(0.25 - ep, 0.25 + ep, coarse) - 0.4)
             for c in range(3):
                 nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
+            buf[F_CROP] = fa + (1.0 - fa) * buf[F_CROP]
     return tex
 
 

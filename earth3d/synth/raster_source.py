@@ -30,6 +30,10 @@ class RasterSource:
         dem_path: the DEM GeoTIFF (any CRS).
         ortho_path: an orthophoto draped on it (None: colours from a hypsometric ramp).
         max_pixels: the largest tile `generate` returns.
+        classes_path: an optional class raster (any land-cover GeoTIFF, any CRS): each tile gets
+            `classes`, warped nearest-neighbour onto its grid (earth3d.raster.classes.read_classes).
+        class_map: source value -> class id of earth3d.classes for `classes_path` (None: the values
+            are class ids; earth3d.classes.WORLDCOVER for ESA WorldCover).
         **read_options: passed to `earth3d.read_raster` (e.g. `stretch`, `vertical_datum`).
 
     Example:
@@ -38,11 +42,17 @@ class RasterSource:
     """
 
     def __init__(self, dem_path: str | os.PathLike, ortho_path: str | os.PathLike | None = None,
-                 max_pixels: int = MAX_PIXELS, **read_options):
+                 max_pixels: int = MAX_PIXELS, classes_path: str | os.PathLike | None = None,
+                 class_map: dict[int, int] | None = None, **read_options):
+        from ..raster.classes import check_mapping
         from ..raster.read import read_raster
 
         self.dem_path, self.ortho_path = str(dem_path), None if ortho_path is None else str(ortho_path)
         self.raster = read_raster(dem_path, ortho_path, **read_options)
+        self.classes_path = None if classes_path is None else str(classes_path)
+        self.class_map = None if class_map is None else {int(k): int(v) for k, v in class_map.items()}
+        if self.class_map is not None:
+            check_mapping(self.class_map)
         self.max_pixels = int(max_pixels)
         left, bottom, right, top = self.raster.bounds()
         self.bounds_lonlat = transform_bounds(self.raster.crs, _WGS84, left, bottom, right, top, densify_pts=21)
@@ -80,6 +90,11 @@ class RasterSource:
         valid = np.isfinite(height)
         if not valid.any():
             raise ValueError(f"region {tuple(box)} holds no valid cell of {self.dem_path}")
+        classes = None
+        if self.classes_path is not None:
+            from ..raster.classes import read_classes
+
+            classes = read_classes(self.classes_path, dst, _WGS84, shape, self.class_map)
         return GeoRaster(rgb=np.clip(np.moveaxis(rgb, 0, -1), 0.0, 1.0), height=height, valid=valid,
                          transform=dst, crs=_WGS84, vertical_datum=src.vertical_datum,
-                         source=f"{src.source} resampled to {resolution_m} m/px")
+                         source=f"{src.source} resampled to {resolution_m} m/px", classes=classes)

@@ -14,6 +14,8 @@ from affine import Affine
 from numba import njit, prange
 from pyproj import CRS
 
+from ..classes import ROAD as CLASS_ROAD
+from ..classes import ROOF as CLASS_ROOF
 from ..raster.georaster import GeoRaster
 from . import kernel as K
 from .base import resolve_region
@@ -71,7 +73,9 @@ class ProceduralWorld:
         return 0.0, 0.0, q, np.empty((0, 0, K.N_MACRO))
 
     def _evaluate(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
-        """Raw fields at the cell centres lats x lons: DSM, shading surface, unshaded rgb, water fraction, biome."""
+        """Raw fields at the cell centres lats x lons: DSM, shading surface, unshaded rgb, water fraction, biome,
+        class and instance ids.
+        """
         h, w = lats.size, lons.size
         glon0, glat0, q, grid = self._macro(lons, lats, dlat)
         out_h = np.empty((h, w))
@@ -79,13 +83,20 @@ class ProceduralWorld:
         out_rgb = np.empty((h, w, 3))
         out_w = np.empty((h, w))
         out_b = np.empty((h, w), dtype=np.uint8)
+        out_c = np.empty((h, w), dtype=np.uint8)
+        out_i = np.empty((h, w), dtype=np.int64)
         hyd = hydrology_fields(self._seeds, lons, lats, dlat)
         K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd,
-                 out_h, out_s, out_rgb, out_w, out_b)
+                 out_h, out_s, out_rgb, out_w, out_b, out_c, out_i)
         if self.roads:
-            # roads, towns, villages and farmsteads over the rendered cells (returns their shares per cell)
-            draw_tile(self._seeds, lons, lats, float(dlon), float(dlat), out_h, out_s, out_rgb, out_w)
-        return out_h, out_s, out_rgb, out_w, out_b
+            # roads, towns, villages and farmsteads over the rendered cells; the class of a cell
+            # they cover the most of follows them (a road or a roof), without an instance for roads
+            road, built = draw_tile(self._seeds, lons, lats, float(dlon), float(dlat), out_h, out_s, out_rgb, out_w)
+            road_cell = road >= 0.5
+            out_c[road_cell] = CLASS_ROAD
+            out_i[road_cell] = 0
+            out_c[(built >= 0.5) & ~road_cell] = CLASS_ROOF
+        return out_h, out_s, out_rgb, out_w, out_b, out_c, out_i
 
     def generate(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None) -> GeoRaster:
         """Orthophoto + DSM of a (west, south, east, north) box or (z, x, y) tile in EPSG:4326.
@@ -103,7 +114,8 @@ class ProceduralWorld:
             tile: the tile key, by name.
 
         Returns:
-            The GeoRaster (rgb, height, valid, transform, CRS EPSG:4326, ellipsoidal heights).
+            The GeoRaster (rgb, height, valid, transform, CRS EPSG:4326, ellipsoidal heights, class and
+            instance rasters: see earth3d.classes).
 
         Example:
             >>> raster = ProceduralWorld(7).generate(bbox=(9.70, 0.33, 9.72, 0.35), resolution_m=60)
@@ -113,7 +125,8 @@ class ProceduralWorld:
         box = resolve_region(region, bbox, tile)
         lat = lattice_for(box, resolution_m, self.max_pixels)
         lons, lats = lat.lons(pad=1), lat.lats(pad=1)
-        height, shape, rgb, water, _ = self._evaluate(lons, lats, lat.dlon, lat.dlat)
+        height, shape, rgb, water, _, classes, instances = self._evaluate(lons, lats, lat.dlon, lat.dlat)
+        classes, instances = classes[1:-1, 1:-1], instances[1:-1, 1:-1]
         shade = hillshade(shape, lats, lat.dlon, lat.dlat)
         water = water[1:-1, 1:-1]
         shade = 1.0 + (1.0 - water) * (shade - 1.0)
@@ -122,7 +135,8 @@ class ProceduralWorld:
         transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
         return GeoRaster(rgb=colour, height=dsm, valid=np.ones(dsm.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
-                         source=f"ProceduralWorld(seed={self.seed}) {resolution_m} m/px")
+                         source=f"ProceduralWorld(seed={self.seed}) {resolution_m} m/px",
+                         classes=np.ascontiguousarray(classes), instances=np.ascontiguousarray(instances))
 
     def hydrology(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None):
         """Hydrology fields of a region: (fields (H, W, N_HYDRO), affine transform in EPSG:4326).
