@@ -11,7 +11,8 @@ footprint is exact up to the local linearisation of the warp (the footprint
 becomes a square of the same area in that frame); border arterials are strips
 box-filtered across their width. A pixel value is that average: averaging a
 fine tile down gives the coarse tile, and neighbouring tiles agree on their border.
-Pixels wider than MAX_FOOTPRINT average up to 3 x 3 footprints of that size.
+Pixels wider than SPLIT average 2 x 2 footprints (3 x 3 above 2 MAX_FOOTPRINT; none wider than
+MAX_FOOTPRINT).
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from numba import njit
 from . import city_blocks as B
 from .city_blocks import (
     BEST_B,
+    C_BD,
+    C_CX,
+    C_CY,
+    C_DH0,
+    C_DH1,
+    C_DP,
+    C_KEY0,
+    C_KEY1,
+    C_U,
+    C_V,
     CANOPY,
     CANOPY_H,
     CAR_A,
@@ -39,6 +50,7 @@ from .city_blocks import (
     MARK_Y,
     N_AREA,
     N_OUT,
+    N_PUBLIC,
     PARK,
     RISE,
     ROAD,
@@ -74,6 +86,7 @@ __all__ = ["city_pixel", "city_street_graph", "N_OUT", "ROAD", "SIDEWALK_A", "RO
            "CAR_A", "CAR_R", "CAR_G", "CAR_B", "INST_BUILDING", "INST_CAR", "INST_TREE", "CAR_COLOURS"]
 
 MAX_FOOTPRINT = 48.0  # metres: wider pixels average up to 3 x 3 footprints this wide
+SPLIT = 3.0  # metres: wider pixels average 2 x 2 footprints (the district frame's square stands for a turned one)
 SHADOW_REACH = B.SHADOW_MAX
 SUN = (0.70710678, -0.70710678)  # world direction of cast shadows (sun in the north-west)
 
@@ -156,18 +169,37 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, out):  # noqa: C901  
 @njit(cache=True)
 def _footprint(u, v, du, dv, dens, built, cs, out):
     """Area fractions over the footprint (u, v, du, dv) into out (overwritten; colour slots as sums)."""
-    for k in range(N_OUT):
+    for k in range(N_PUBLIC):
         out[k] = 0.0
-    g, polar, theta0, spacing = city_style(cs)
-    region = unit(rehash(cs, 905))
-    i, j, cx, cy, bd = district_at(u, v, cs, g, polar, theta0, spacing)
     side = math.sqrt(du * dv)
-    # arterial along the district border: a strip 2 BORDER_HALF_WIDTH wide, box-filtered across
     hb = BORDER_HALF_WIDTH
+    m32 = np.uint64(0xFFFFFFFF)
+    k0, k1 = float(cs >> np.uint64(32)), float(cs & m32)
+    # the district of the last call on this buffer holds while the pixel stays farther from its
+    # anchor's borders than the strip reaches (then the border strip covers nothing either)
+    if (out[C_KEY0] == k0 and out[C_KEY1] == k1
+            and math.hypot(u - out[C_U], v - out[C_V]) < out[C_BD] - hb - side):
+        bd = 1e300
+        dp = (np.uint64(out[C_DH0]) << np.uint64(32) | np.uint64(out[C_DH1]), out[C_DP], out[C_DP + 1],
+              out[C_DP + 2], out[C_DP + 3], out[C_DP + 4], out[C_DP + 5], out[C_DP + 6], out[C_DP + 7],
+              out[C_DP + 8], out[C_DP + 9], out[C_DP + 10], out[C_DP + 11], out[C_DP + 12], out[C_DP + 13],
+              out[C_DP + 14])
+        cx, cy = out[C_CX], out[C_CY]
+    else:
+        g, polar, theta0, spacing = city_style(cs)
+        i, j, cx, cy, bd = district_at(u, v, cs, g, polar, theta0, spacing)
+        dp = district_params(i, j, cx, cy, cs, g, polar, theta0, spacing)
+        out[C_KEY0], out[C_KEY1], out[C_U], out[C_V], out[C_BD] = k0, k1, u, v, bd
+        out[C_CX], out[C_CY] = cx, cy
+        out[C_DH0], out[C_DH1] = float(dp[0] >> np.uint64(32)), float(dp[0] & m32)
+        (_, out[C_DP], out[C_DP + 1], out[C_DP + 2], out[C_DP + 3], out[C_DP + 4], out[C_DP + 5], out[C_DP + 6],
+         out[C_DP + 7], out[C_DP + 8], out[C_DP + 9], out[C_DP + 10], out[C_DP + 11], out[C_DP + 12],
+         out[C_DP + 13], out[C_DP + 14]) = dp
+    region = unit(rehash(cs, 905))
+    # arterial along the district border: a strip 2 BORDER_HALF_WIDTH wide, box-filtered across
     t0, t1 = bd - 0.5 * side, bd + 0.5 * side
     fb = ov(t0, t1, -hb, hb) / side
     if fb < 1.0:
-        dp = district_params(i, j, cx, cy, cs, g, polar, theta0, spacing)
         theta = dp[1]
         c, s = math.cos(theta), math.sin(theta)
         dx, dy = u - cx, v - cy
@@ -196,14 +228,17 @@ def city_pixel(u, v, du, dv, dens, built, cs, out):
     of parcels that hold a building; cs: city seed. `out` (N_OUT,) is overwritten with
     fractions of the footprint area (colour slots are averages over their feature's area,
     INST_* the ids of the building, car and crown covering most of the pixel, 0 if none).
+    Slots from N_PUBLIC on cache the last district: reusing one buffer along a row of pixels
+    saves the district search; any buffer (fresh or reused) gives the same values.
     """
-    if du <= MAX_FOOTPRINT and dv <= MAX_FOOTPRINT:
+    if du <= SPLIT and dv <= SPLIT:
         _footprint(u, v, du, dv, dens, built, cs, out)
     else:
-        for i in range(N_OUT):
+        for i in range(N_PUBLIC):
             out[i] = 0.0
         tmp = np.empty(N_OUT)
-        n = min(3, int(math.ceil(max(du, dv) / MAX_FOOTPRINT)))
+        tmp[C_KEY0] = -1.0
+        n = max(2, min(3, int(math.ceil(max(du, dv) / MAX_FOOTPRINT))))
         fu, fv = min(du / n, MAX_FOOTPRINT), min(dv / n, MAX_FOOTPRINT)
         w = 1.0 / (n * n)
         for a in range(n):

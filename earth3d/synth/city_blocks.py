@@ -24,7 +24,9 @@ DASH_PERIOD, DASH_LEN = 9.0, 3.0
 # covers most of the pixel; BEST_* are their areas (scratch).
 (ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE,
  MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, INST_BUILDING, INST_CAR, INST_TREE, BEST_B, BEST_C, BEST_T) = range(26)
-N_OUT = 26
+N_PUBLIC = 26  # slots from here on are a cache of the last district (kept between calls on one buffer)
+C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(26, 38)
+N_OUT = C_DP + 15
 N_AREA = INST_BUILDING  # slots before this one are area fractions or area-weighted sums
 
 CAR_COLOURS = np.array(

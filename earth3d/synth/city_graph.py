@@ -155,19 +155,26 @@ def city_street_graph(cs: int | np.uint64, radius_m: float) -> tuple[np.ndarray,
         dp, es = _district_edges(cs, style, (i, j), cx, cy, 1.6 * spacing)
         th = dp[1]
         c, s = math.cos(th), math.sin(th)
-        for q0, q1, cls, k0, k1 in es:
-            ns = max(2, int(math.ceil(math.hypot(q1[0] - q0[0], q1[1] - q0[1]) / STEP_M)) + 1)
-            t = np.linspace(0.0, 1.0, ns)
-            qa = q0[0] + t * (q1[0] - q0[0])
-            qb = q0[1] + t * (q1[1] - q0[1])
-            pa = qa + dp[2] * np.sin(dp[3] * qb + dp[4])
-            pb = qb + dp[5] * np.sin(dp[6] * qa + dp[7])
-            x, y = cx + c * pa - s * pb, cy + s * pa + c * pb
-            di, dj = _nearest(x, y, cs, *style)
-            mine = (di == i) & (dj == j)
-            inside = mine & (np.hypot(x, y) <= R)
-            if not inside.any():
+        q0s = np.array([e[0] for e in es])
+        q1s = np.array([e[1] for e in es])
+        nss = np.maximum(2, np.ceil(np.hypot(*(q1s - q0s).T) / STEP_M).astype(np.int64) + 1)
+        first = np.concatenate([[0], np.cumsum(nss)])
+        tt = np.arange(first[-1]) - np.repeat(first[:-1], nss)
+        tt = tt / np.repeat(nss - 1, nss)
+        qa = np.repeat(q0s[:, 0], nss) + tt * np.repeat(q1s[:, 0] - q0s[:, 0], nss)
+        qb = np.repeat(q0s[:, 1], nss) + tt * np.repeat(q1s[:, 1] - q0s[:, 1], nss)
+        pa = qa + dp[2] * np.sin(dp[3] * qb + dp[4])
+        pb = qb + dp[5] * np.sin(dp[6] * qa + dp[7])
+        xa, ya = cx + c * pa - s * pb, cy + s * pa + c * pb
+        dia, dja = _nearest(xa, ya, cs, *style)
+        ins = (dia == i) & (dja == j) & (np.hypot(xa, ya) <= R)
+        for e_i, (_, _, cls, k0, k1) in enumerate(es):
+            lo_, hi_ = first[e_i], first[e_i + 1]
+            if not ins[lo_:hi_].any():
                 continue
+            inside = ins[lo_:hi_].tolist()
+            x, y, di, dj = xa[lo_:hi_].tolist(), ya[lo_:hi_].tolist(), dia[lo_:hi_].tolist(), dja[lo_:hi_].tolist()
+            ns = hi_ - lo_
             k = 0
             while k < ns:
                 if not inside[k]:
@@ -196,8 +203,8 @@ def city_street_graph(cs: int | np.uint64, radius_m: float) -> tuple[np.ndarray,
     return nodes, e, cl
 
 
-def _exit(G: _Graph, border: dict, index: dict, centres: np.ndarray, n: int, x: np.ndarray, y: np.ndarray,
-          di: np.ndarray, dj: np.ndarray, k_in: int, k_out: int) -> int:
+def _exit(G: _Graph, border: dict, index: dict, centres: np.ndarray, n: int, x: list, y: list,
+          di: list, dj: list, k_in: int, k_out: int) -> int:
     """Node where a street of district n leaves it between samples k_in and k_out (border or city edge)."""
     other = index.get((int(di[k_out]), int(dj[k_out])))
     if other is None or other == n:

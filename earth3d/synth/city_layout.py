@@ -40,12 +40,12 @@ def city_style(cs):
 
 
 @njit(cache=True)
-def _square_centre(i, j, cs, g, theta0, spacing):
+def _square_centre(i, j, cs, g, c, s, spacing):
+    """Centre of square-lattice district (i, j); (c, s): cosine and sine of the main bearing."""
     h = hash3(i, j, 11, cs)
     jit = 0.85 * (1.0 - g) ** 0.7
     a = (i + 0.5 + jit * (unit(h) - 0.5)) * spacing
     b = (j + 0.5 + jit * (unit(rehash(h, 1)) - 0.5)) * spacing
-    c, s = math.cos(theta0), math.sin(theta0)
     return c * a - s * b, s * a + c * b
 
 
@@ -73,45 +73,43 @@ def district_centre(i, j, cs, g, polar, theta0, spacing):
     """Centre (m, city frame) of district (i, j): lattice cell, or (ring, index) when polar."""
     if polar > 0.5:
         return _polar_centre(i, j, cs, spacing)
-    return _square_centre(i, j, cs, g, theta0, spacing)
+    return _square_centre(i, j, cs, g, math.cos(theta0), math.sin(theta0), spacing)
 
 
 @njit(cache=True)
-def _candidate(t, x, y, cs, g, polar, theta0, spacing):
-    """Candidate t of 15 for the district nearest (x, y): (valid, i, j, centre x, centre y)."""
+def _candidate(t, x, y, cs, g, polar, c, s, spacing, r_x, ang_x):
+    """Candidate t of 9 for the district nearest (x, y): (valid, i, j, centre x, centre y)."""
     if polar > 0.5:
-        k = int(math.floor(math.hypot(x, y) / spacing + 0.5)) - 1 + t // 5
-        dm = t % 5 - 2
+        k = int(math.floor(r_x / spacing + 0.5)) - 1 + t // 3
+        dm = t % 3 - 1
         if k < 0 or (k == 0 and dm != 0):
             return False, 0, 0, 0.0, 0.0
         n = ring_count(k)
         rot = 2.0 * math.pi * unit(hash2(k, 13, cs))
-        ang = math.atan2(y, x)
-        m = (int(math.floor(((ang - rot) % (2.0 * math.pi)) / (2.0 * math.pi) * n)) + dm) % n
+        m = (int(math.floor(((ang_x - rot) % (2.0 * math.pi)) / (2.0 * math.pi) * n)) + dm) % n
         px, py = _polar_centre(k, m, cs, spacing)
         return True, k, m, px, py
-    if t >= 9:
-        return False, 0, 0, 0.0, 0.0
-    c, s = math.cos(theta0), math.sin(theta0)
     i = int(math.floor((c * x + s * y) / spacing)) - 1 + t // 3
     j = int(math.floor((-s * x + c * y) / spacing)) - 1 + t % 3
-    px, py = _square_centre(i, j, cs, g, theta0, spacing)
+    px, py = _square_centre(i, j, cs, g, c, s, spacing)
     return True, i, j, px, py
 
 
 @njit(cache=True)
 def district_at(x, y, cs, g, polar, theta0, spacing):
     """Nearest district to (x, y): (i, j, centre x, centre y, distance to the nearest cell border)."""
+    c, s = math.cos(theta0), math.sin(theta0)
+    r_x, ang_x = (math.hypot(x, y), math.atan2(y, x)) if polar > 0.5 else (0.0, 0.0)
     bi, bj, bx, by, d_best = 0, 0, 0.0, 0.0, 1e300
-    for t in range(15):
-        ok, i, j, px, py = _candidate(t, x, y, cs, g, polar, theta0, spacing)
+    for t in range(9):
+        ok, i, j, px, py = _candidate(t, x, y, cs, g, polar, c, s, spacing, r_x, ang_x)
         if ok:
             d2 = (x - px) ** 2 + (y - py) ** 2
             if d2 < d_best:
                 bi, bj, bx, by, d_best = i, j, px, py, d2
     bd = 1e300
-    for t in range(15):
-        ok, i, j, px, py = _candidate(t, x, y, cs, g, polar, theta0, spacing)
+    for t in range(9):
+        ok, i, j, px, py = _candidate(t, x, y, cs, g, polar, c, s, spacing, r_x, ang_x)
         if not ok or (i == bi and j == bj):
             continue
         el = math.hypot(px - bx, py - by)
@@ -170,10 +168,12 @@ def warp_forward(qa, qb, A1, k1, ph1, A2, k2, ph2):
 @njit(cache=True)
 def warp_inverse(pa, pb, A1, k1, ph1, A2, k2, ph2):
     """Frame point (qa, qb) whose warp is (pa, pb) (Newton), and the Jacobian determinant there."""
+    if A1 == 0.0 and A2 == 0.0:
+        return pa, pb, 1.0
     qa = pa - A1 * math.sin(k1 * pb + ph1)
     qb = pb - A2 * math.sin(k2 * pa + ph2)
     det = 1.0
-    for _ in range(3):
+    for _ in range(2):
         s1, c1 = math.sin(k1 * qb + ph1), math.cos(k1 * qb + ph1)
         s2, c2 = math.sin(k2 * qa + ph2), math.cos(k2 * qa + ph2)
         fa = qa + A1 * s1 - pa
