@@ -124,9 +124,9 @@ def building(px0, px1, py0, py1, x0, x1, y0, y1, height, gable, ph, dh, region, 
                 out[RISE] += 2.0 * unit_a
         plain = area - rim - unit_a
         out[ROOF_A] += area
-        out[ROOF_R] += plain * r + rim * min(1.0, r * 1.2) + unit_a * 0.6
-        out[ROOF_G] += plain * g + rim * min(1.0, g * 1.2) + unit_a * 0.6
-        out[ROOF_B] += plain * b + rim * min(1.0, b * 1.2) + unit_a * 0.6
+        out[ROOF_R] += plain * r + rim * min(1.0, r * 1.1) + unit_a * 0.6
+        out[ROOF_G] += plain * g + rim * min(1.0, g * 1.1) + unit_a * 0.6
+        out[ROOF_B] += plain * b + rim * min(1.0, b * 1.1) + unit_a * 0.6
         out[HEIGHT] += area * height
         if gable:  # ridge along the long side: tent across the short side
             if (x1 - x0) >= (y1 - y0):
@@ -297,7 +297,7 @@ def industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out):
         y1 = idd - 4.0 - 12.0 * unit(rehash(ph, 4))
         if x1 - x0 < 8.0 or y1 - y0 < 8.0:
             continue
-        pale = 0.62 + 0.16 * unit(rehash(ph, 5))
+        pale = 0.5 + 0.14 * unit(rehash(ph, 5))
         ou, ovv = ov(px0, px1, x0, x1), ov(py0, py1, y0, y1)
         area = ou * ovv
         height = 7.0 + 6.0 * unit(rehash(ph, 6))
