@@ -145,7 +145,7 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, out):  # noqa: C901  
                     B.park_trees(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, sx, sy, 0.08, out)
                 else:
                     com = kind < 0.2 + 0.7 * dens * dens
-                    if ind > 0.5:
+                    if ind > 0.5 and built > 0.9:
                         roofs = B.industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out)
                         com = True
                     elif dens > 0.7 and t2 < 2.0 * (dens - 0.65):

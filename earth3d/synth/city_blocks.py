@@ -193,7 +193,7 @@ def parcels(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, dh, den
             else:
                 b0, b1 = c0 + back, c1 - front
             q0, q1 = a0 + side, a1 - side
-            if unit(rehash(ph, 4)) < 0.15 + 0.8 * built and b1 - b0 > 4.0 and q1 - q0 > 4.0:
+            if unit(rehash(ph, 4)) < 0.95 * built and b1 - b0 > 4.0 and q1 - q0 > 4.0:
                 floors = min(floors_of(ph, dens, 1.0, 8.0), 40.0)
                 height = 3.1 * floors + 0.8
                 gable = floors <= 3.0 and unit(rehash(ph, 6)) < 0.75
