@@ -379,17 +379,22 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 shadow = min(cout[C.SHADOW], 1.0)
                 canopy = min(cout[C.CANOPY], 1.0)
                 asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
+                # on the fringe streets fade out (over its outer half) and yards turn to the land cover;
+                # buildings stand opaque where they stand (city_pixel builds fewer of them there)
+                wr = min(2.0 * urban, 1.0)
+                paved = cout[C.ROAD] + cout[C.SIDEWALK_A]
                 for c in range(3):
-                    col = (asphalt * _ROAD[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * _YELLOW[c]
-                           + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * _WALK[c]
-                           + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6) + cout[C.YARD_COM] * _PAVED[c]
-                           + cout[C.PARK] * _LAWN[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c])
+                    street = (asphalt * _ROAD[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * _YELLOW[c]
+                              + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * _WALK[c])
+                    col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c]
+                           + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6 * urban)
+                           + cout[C.YARD_COM] * lerp(nat[c], _PAVED[c], urban)
+                           + cout[C.PARK] * lerp(nat[c], _LAWN[c], urban))
                     col = lerp(col, _TREE[c] * (1.0 + 0.2 * tex), canopy)
-                    col *= 1.0 - 0.5 * shadow
-                    nat[c] = lerp(nat[c], col, urban)
+                    nat[c] = col * (1.0 - 0.5 * shadow)
                 crowns = cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])
-                shape += urban * (cout[C.RISE] + crowns)
-                surface += urban * (cout[C.HEIGHT] + crowns)
+                shape += cout[C.RISE] + crowns
+                surface += cout[C.HEIGHT] + crowns
                 if urban > 0.5:
                     bid = 9
             # ---- water

@@ -1,0 +1,141 @@
+"""Cities: street-network form (Boeing 2019), determinism, order independence, level agreement, graph = raster."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+from scipy.spatial import cKDTree
+
+from earth3d.errors import InputError
+from earth3d.metrics.urban_form import BOEING_RANGES, urban_form
+from earth3d.synth import ProceduralWorld
+from earth3d.synth import city as C
+from earth3d.synth.city_layout import city_style
+from earth3d.synth.grid import M_PER_DEG
+
+# City seeds with gridness (city_style) from near 0 to near 1.
+SEEDS = [np.uint64(7919 * k) for k in (1, 5, 4, 2, 3)]
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    return {int(cs): C.city_street_graph(cs, 1200.0) for cs in SEEDS}
+
+
+@njit  # not cached: it inlines city_pixel, whose edits a cache here would not see
+def _grid(u0, v0, n, res, dens, cs, reverse, fresh):
+    """city_pixel over an n x n grid; rows in reverse order and/or a fresh buffer per pixel on request."""
+    out = np.zeros((n, n, C.N_OUT))
+    buf = np.zeros(C.N_OUT)
+    for jj in range(n):
+        j = n - 1 - jj if reverse else jj
+        for ii in range(n):
+            i = n - 1 - ii if reverse else ii
+            if fresh:
+                buf = np.zeros(C.N_OUT)
+            C.city_pixel(u0 + (i + 0.5) * res, v0 + (j + 0.5) * res, res, res, dens, 1.0, cs, buf)
+            out[j, i] = buf
+    return out[:, :, :C.INST_BUILDING]
+
+
+def _colour(f):
+    """A simple colour composite of the slots (roads dark, roofs by colour, green where planted)."""
+    road = np.array([0.27, 0.27, 0.28])
+    lawn = np.array([0.32, 0.40, 0.21])
+    col = (f[..., C.ROAD, None] * road + f[..., C.ROOF_A, None] * f[..., C.ROOF_R:C.ROOF_B + 1]
+           + (f[..., C.PARK, None] + f[..., C.YARD_RES, None]) * lawn + f[..., C.YARD_COM, None] * 0.5
+           + f[..., C.SIDEWALK_A, None] * 0.58)
+    return col * (1.0 - 0.5 * np.minimum(f[..., C.SHADOW, None], 1.0))
+
+
+def test_orientation_order_spans_grid_to_organic(graphs):
+    phis = {cs: urban_form(n, e, within=1000.0).phi for cs, (n, e, _) in graphs.items()}
+    g = {cs: city_style(np.uint64(cs))[0] for cs in phis}
+    assert min(phis.values()) < 0.2 and max(phis.values()) > 0.8
+    # more gridded cities are more ordered
+    order = sorted(phis, key=g.get)
+    assert phis[order[0]] < phis[order[-1]]
+
+
+def test_network_figures_inside_boeing_ranges(graphs):
+    for n, e, cls in graphs.values():
+        f = urban_form(n, e, within=1000.0)
+        for name in ("mean_degree", "four_way", "dead_end"):
+            lo, hi = BOEING_RANGES[name]
+            assert lo - 0.05 <= getattr(f, name) <= hi + 0.05, (name, getattr(f, name))
+        assert 40.0 <= f.median_length_m <= 250.0
+        assert set(np.unique(cls)) <= {0, 1, 2} and (cls == 0).any() and (cls == 1).any()
+
+
+def test_graph_is_deterministic():
+    a = C.city_street_graph(SEEDS[0], 600.0)
+    b = C.city_street_graph(SEEDS[0], 600.0)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
+    with pytest.raises(InputError, match="radius_m"):
+        C.city_street_graph(SEEDS[0], 0.0)
+
+
+def test_pixels_do_not_depend_on_order_or_buffer():
+    for cs in SEEDS[:3]:
+        a = _grid(-300.0, 150.0, 48, 2.0, 0.7, cs, False, False)
+        b = _grid(-300.0, 150.0, 48, 2.0, 0.7, cs, True, False)
+        c = _grid(-300.0, 150.0, 48, 2.0, 0.7, cs, False, True)
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_fractions_partition_the_pixel():
+    f = _grid(200.0, -500.0, 40, 3.0, 0.5, SEEDS[1], False, False)
+    total = f[..., C.ROAD] + f[..., C.SIDEWALK_A] + f[..., C.ROOF_A] + f[..., C.YARD_RES] + f[..., C.YARD_COM] \
+        + f[..., C.PARK]
+    assert np.allclose(total, 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("cs", SEEDS[:3])
+def test_fine_pixels_average_to_coarse(cs):
+    """A 1 m grid box-averaged to 8 m matches the 8 m grid (PSNR >= 38 dB on a colour composite)."""
+    fine = _grid(-700.0, 300.0, 256, 1.0, 0.6, cs, False, False)
+    coarse = _grid(-700.0, 300.0, 32, 8.0, 0.6, cs, False, False)
+    # colour slots are per-feature averages: average them weighted by their areas
+    fine_c = _colour(fine).reshape(32, 8, 32, 8, 3).mean(axis=(1, 3))
+    mse = float(((fine_c - _colour(coarse)) ** 2).mean())
+    assert 10.0 * math.log10(1.0 / mse) >= 38.0
+
+
+def test_graph_matches_raster(graphs):
+    for cs, (nodes, edges, _) in list(graphs.items())[:3]:
+        a, b = nodes[edges[:, 0]], nodes[edges[:, 1]]
+        t = np.linspace(0.0, 1.0, 5)[:, None, None]
+        pts = (a[None] + t * (b - a)[None]).reshape(-1, 2)
+        pts = pts[np.hypot(*pts.T) < 1000.0]
+        rng = np.random.default_rng(0)
+        on = pts[rng.choice(len(pts), 400, replace=False)]
+        far = rng.uniform(-900.0, 900.0, (4000, 2))
+        d, _ = cKDTree(pts).query(far)
+        far = far[d > 25.0][:400]
+        out = np.zeros(C.N_OUT)
+        road_on = [_road(out, p, cs) for p in on]
+        road_far = [_road(out, p, cs) for p in far]
+        assert np.mean(road_on) > 0.9 and np.mean(road_far) < 0.15
+
+
+def _road(out, p, cs):
+    C.city_pixel(float(p[0]), float(p[1]), 1.0, 1.0, 0.6, 1.0, np.uint64(cs), out)
+    return out[C.ROAD]
+
+
+def test_city_tiles_are_not_a_single_grid():
+    """0.5 m tiles of a generated city: gradient orientations spread (not only two directions)."""
+    from earth3d.metrics.texture import ORIENTATION_BINS, texture_stats
+
+    world = ProceduralWorld(1)
+    lon, lat = world.find_city()
+    lat += 400.0 / M_PER_DEG
+    dlat = 64.0 / M_PER_DEG
+    dlon = dlat / math.cos(math.radians(lat))
+    r = world.generate(bbox=(lon - dlon / 2, lat - dlat / 2, lon + dlon / 2, lat + dlat / 2), resolution_m=0.5)
+    e = texture_stats(np.clip(r.rgb, 0, 1).astype(np.float64))["orient_entropy"] / math.log2(ORIENTATION_BINS)
+    assert e > 0.8
