@@ -21,7 +21,7 @@ from ..lifting import lift
 from ..raster import GeoRaster
 from ..store import Store, open_store
 from ..store import build_store as store_build
-from ..store.fs import Location, is_local, location, remove_tree
+from ..store.fs import Location, is_local, location
 from ..store.lock import output_lock
 from .levels import DEMO_LEVELS, FEATHER_CELLS, Level, nested_rasters
 from .report import Report

@@ -140,11 +140,11 @@ def city_street_graph(cs: int | np.uint64, radius_m: float) -> tuple[np.ndarray,
 
     if not radius_m > 0.0:
         raise InputError(f"radius_m must be positive, got {radius_m}")
-    cs = np.uint64(int(cs) & 0xFFFFFFFFFFFFFFFF)
-    style = tuple(float(x) for x in city_style(cs))
+    seed = np.uint64(int(cs) & 0xFFFFFFFFFFFFFFFF)
+    style = tuple(float(x) for x in city_style(seed))
     spacing = style[3]
     R = float(radius_m)
-    dists = _districts(cs, style, R)
+    dists = _districts(seed, style, R)
     index = {(i, j): n for n, (i, j, _, _) in enumerate(dists)}
     centres = np.array([(x, y) for _, _, x, y in dists])
     G = _Graph()
@@ -152,7 +152,7 @@ def city_street_graph(cs: int | np.uint64, radius_m: float) -> tuple[np.ndarray,
     for n, (i, j, cx, cy) in enumerate(dists):
         if math.hypot(cx, cy) > R + 1.5 * spacing:
             continue
-        dp, es = _district_edges(cs, style, (i, j), cx, cy, 1.6 * spacing)
+        dp, es = _district_edges(seed, style, (i, j), cx, cy, 1.6 * spacing)
         th = dp[1]
         c, s = math.cos(th), math.sin(th)
         q0s = np.array([e[0] for e in es])
@@ -245,11 +245,13 @@ def _borders(G: _Graph, border: dict, centres: np.ndarray, dists: list, R: float
             continue
         t0, t1 = span
         d = q - p
-        ids = [G.node(*(p + t0 * d), key=("v", va) if t0 == 0.0 else None)]
+        a = p + t0 * d
+        ids = [G.node(float(a[0]), float(a[1]), key=("v", va) if t0 == 0.0 else None)]
         dd = float(d @ d)
         on = sorted((((e[0] - p[0]) * d[0] + (e[1] - p[1]) * d[1]) / dd, e[2])
                     for e in border.get((min(pa, pb), max(pa, pb)), []))
         ids += [nid for t, nid in on if t0 < t < t1]
-        ids.append(G.node(*(p + t1 * d), key=("v", vb) if t1 == 1.0 else None))
+        b = p + t1 * d
+        ids.append(G.node(float(b[0]), float(b[1]), key=("v", vb) if t1 == 1.0 else None))
         G.chain(ids, 0)
 
