@@ -166,7 +166,7 @@ def city_street_graph(cs: int | np.uint64, radius_m: float) -> tuple[np.ndarray,
         pa = qa + dp[2] * np.sin(dp[3] * qb + dp[4])
         pb = qb + dp[5] * np.sin(dp[6] * qa + dp[7])
         xa, ya = cx + c * pa - s * pb, cy + s * pa + c * pb
-        dia, dja = _nearest(xa, ya, cs, *style)
+        dia, dja = _nearest(xa, ya, seed, *style)
         ins = (dia == i) & (dja == j) & (np.hypot(xa, ya) <= R)
         for e_i, (_, _, cls, k0, k1) in enumerate(es):
             lo_, hi_ = first[e_i], first[e_i + 1]
