@@ -87,11 +87,13 @@ def test_procedural_world_classes_and_stable_instances(city):
     assert np.all(ins[np.isin(cls, (K.ROOF, K.CAR, K.TREE))] != 0)
     assert np.all(ins[np.isin(cls, (K.ROAD, K.PAVED, K.WATER))] == 0)
     assert len(np.unique(ins[cls == K.ROOF])) >= 8
-    # the same ids in another tile that overlaps this one (east half shifted) ...
+    # the same ids in another tile that overlaps this one (shifted east by a whole number of pixels) ...
     w, s, e, n = box
-    other = world.generate(bbox=((w + e) / 2, s, e + (e - w) / 2, n), resolution_m=1.0)
-    lon0 = other.transform.c
-    col = int(round((lon0 - raster.transform.c) / raster.transform.a))
+    shift = (raster.shape[1] // 2) * raster.transform.a
+    other = world.generate(bbox=(w + shift, s, e + shift, n), resolution_m=1.0)
+    col = (other.transform.c - raster.transform.c) / raster.transform.a
+    assert abs(col - round(col)) < 1e-6, col  # the pixel grids coincide
+    col = int(round(col))
     k = min(raster.shape[1] - col, other.shape[1]) - 1
     same = raster.instances[:, col:col + k]
     assert np.mean(same == other.instances[:, :k]) > 0.99

@@ -16,7 +16,7 @@ import pytest
 
 from earth3d.renderers.cpu import CpuRenderer
 from earth3d.scenarios import Level, build_nested_store, level_bbox, render_path
-from earth3d.scenarios.descent import descent_levels, street_descent
+from earth3d.scenarios.descent import QUICK_MAX_CELLS, descent_levels, street_descent
 from earth3d.scenarios.levels import FEATHER_CELLS, border_contrast, nested_rasters
 from earth3d.stream import Stream
 from earth3d.synth import ProceduralWorld
@@ -60,7 +60,7 @@ def level_edges(world, lon, lat, levels, feather, folder):
 
 def test_no_visible_level_edge(place, tmp_path):
     world, lon, lat = place
-    levels = descent_levels(LEVELS, lon, lat, width=WIDTH, height=HEIGHT, max_cells=160)
+    levels = descent_levels(LEVELS, lon, lat, width=WIDTH, height=HEIGHT, max_cells=QUICK_MAX_CELLS)
     found = level_edges(world, lon, lat, levels, FEATHER_CELLS, tmp_path)
     assert set(found) == {"district", "city"}, f"a level's border never showed: {found}"
     for name, (frame, c, without) in found.items():

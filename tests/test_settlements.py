@@ -109,7 +109,7 @@ def test_roads_cross_rivers_on_bridges(world):
         lon, lat = b.lonlat.mean(axis=0)
         lat_ = lattice_for(_box(lon, lat, 40 * 2.0 / M_PER_DEG), 2.0)
         lons, lats = lat_.lons(), lat_.lats()
-        h, s, rgb, water, _ = bare._evaluate(lons, lats, lat_.dlon, lat_.dlat)
+        h, s, rgb, water = bare._evaluate(lons, lats, lat_.dlon, lat_.dlat)[:4]
         before = water.copy()
         road, _ = draw_tile(bare._seeds, lons, lats, lat_.dlon, lat_.dlat, h, s, rgb, water)
         decks += int(((road > 0.5) & (before > 0.5)).sum())

@@ -51,7 +51,7 @@ class Demo(SkyOptions):
     renderer: RendererName = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
     quick: bool = False
-    """A much smaller world (cells 5-8x coarser, at most 160 across a level) for a fast preview."""
+    """A much smaller world (cells 5-8x coarser, at most 200 across a level) for a fast preview."""
     overwrite: bool = False
     """Replace the outputs of an earlier run."""
 

@@ -421,7 +421,8 @@ def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: flo
     """The rivers (level-0 channels carrying water) whose nodes lie in the box, as chains of polylines.
 
     Each chain runs from a source (or the box edge) downstream until it leaves the box, reaches
-    the sea, or joins a river already listed (its last vertex is then the junction).
+    the sea, or joins a river already listed (its last vertex is then the junction); drainage
+    area never falls along a chain.
     """
     net = Network(seeds, west, south, east, north, 1000.0, 0)
     ni, nj = int(net.NI[0]), int(net.NJ[0])
@@ -449,7 +450,10 @@ def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: flo
             ys.extend(net.VY[c, 1:])
             areas.extend([net.AREA[c]] * NS)
             r = rec[c]
-            if r < 0 or not is_river[r] or seen[r] or net.VX[c, 0] == net.VX[c, NS]:
+            # blocks are flooded apart (basins.py), so where a basin straddles a block border a
+            # receiver may carry less area than its donor, or lead back round a cycle: end there
+            if (r < 0 or not is_river[r] or seen[r] or net.VX[c, 0] == net.VX[c, NS]
+                    or net.AREA[r] < net.AREA[c]):
                 break
             c = r
         if len(xs) > 1:
