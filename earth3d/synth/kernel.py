@@ -237,6 +237,31 @@ def field_frame(ci, cj, S, mbuf):
     return LC.cell_frame(ci, cj, hill, mtn, S[S_FIELD])
 
 
+@njit(cache=True)
+def city_colour(cout, nat, urban, tex):
+    """Lay city_pixel's output `cout` over the land colour `nat` (3,), in place; return the crowns' height (m).
+
+    On the fringe (`urban`, the built-up share, under 0.5) streets fade out and yards turn to the
+    land cover; buildings stand opaque where they stand (city_pixel builds fewer of them there).
+    `tex` is a small colour texture in [-1, 1].
+    """
+    shadow = min(cout[C.SHADOW], 1.0)
+    canopy = min(cout[C.CANOPY], 1.0)
+    asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
+    wr = min(2.0 * urban, 1.0)
+    paved = cout[C.ROAD] + cout[C.SIDEWALK_A]
+    for c in range(3):
+        street = (asphalt * _ROAD[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * _YELLOW[c]
+                  + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * _WALK[c])
+        col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c]
+               + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6 * urban)
+               + cout[C.YARD_COM] * lerp(nat[c], _PAVED[c], urban)
+               + cout[C.PARK] * lerp(nat[c], _LAWN[c], urban))
+        col = lerp(col, _TREE[c] * (1.0 + 0.2 * tex), canopy)
+        nat[c] = col * (1.0 - 0.5 * shadow)
+    return cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])
+
+
 # One fused per-pixel pass (numba): its branches are the stages of the docstring, in order.
 @njit(parallel=True, cache=True)
 def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C901
@@ -376,23 +401,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
                 city_w = urban
                 C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
-                shadow = min(cout[C.SHADOW], 1.0)
-                canopy = min(cout[C.CANOPY], 1.0)
-                asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
-                # on the fringe streets fade out (over its outer half) and yards turn to the land cover;
-                # buildings stand opaque where they stand (city_pixel builds fewer of them there)
-                wr = min(2.0 * urban, 1.0)
-                paved = cout[C.ROAD] + cout[C.SIDEWALK_A]
-                for c in range(3):
-                    street = (asphalt * _ROAD[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * _YELLOW[c]
-                              + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * _WALK[c])
-                    col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c]
-                           + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6 * urban)
-                           + cout[C.YARD_COM] * lerp(nat[c], _PAVED[c], urban)
-                           + cout[C.PARK] * lerp(nat[c], _LAWN[c], urban))
-                    col = lerp(col, _TREE[c] * (1.0 + 0.2 * tex), canopy)
-                    nat[c] = col * (1.0 - 0.5 * shadow)
-                crowns = cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])
+                crowns = city_colour(cout, nat, urban, tex)
                 shape += cout[C.RISE] + crowns
                 surface += cout[C.HEIGHT] + crowns
                 if urban > 0.5:

@@ -189,7 +189,7 @@ class ProceduralWorld:
 
         Roads between settlements (motorway, regional, track) as routed polylines, cut into
         bridge pieces where they cross rivers (Street.bridge); city streets (arterial, local,
-        path) where the city generator exposes them. Longitudes are continuous with the box's.
+        path) from the city generator. Longitudes are continuous with the box's.
 
         Example:
             >>> world = ProceduralWorld(1)
@@ -197,7 +197,6 @@ class ProceduralWorld:
             >>> box = (lon - 0.2, lat - 0.2, lon + 0.2, lat + 0.2)
             >>> bridges = [s for s in world.streets(box) if s.bridge]
         """
-        from . import city as C
         from .grid import check_bbox
         from .roads import network, streets_from
 
@@ -205,8 +204,7 @@ class ProceduralWorld:
         V, OFF, CLS = network(self._seeds, west, south, east, north)
         m = 0.1
         out = streets_from(V, OFF, CLS, _rivers(self._seeds, west - m, south - m, east + m, north + m))
-        if hasattr(C, "city_street_graph"):  # city streets, once the city generator exposes them
-            out.extend(_city_streets(self._seeds, west, south, east, north))
+        out.extend(_city_streets(self._seeds, west, south, east, north))
         return [st for st in out if _touches(st.lonlat, west, south, east, north)]
 
     def biome_map(self, width: int = 512, height: int | None = None) -> np.ndarray:
@@ -326,7 +324,7 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
         ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
         _, _, _, seed = K.city_site(ci, cj, S, np.empty(K.N_MACRO))
-        nodes, edges, cls = getattr(C, "city_street_graph")(seed, 2.5 * r[F_RADIUS])  # noqa: B009
+        nodes, edges, cls = C.city_street_graph(seed, 2.5 * r[F_RADIUS])
         lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
         lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
         for (a, b), c in zip(edges, cls, strict=True):

@@ -17,7 +17,9 @@ ProceduralWorld):
 - lakes: the GSHHG lake mask (1.25 arc-minutes), dark, their surface the lowest data
   elevation within one coarse cell (8 km) of the pixel;
 - built-up areas: every GeoNames place of 1000+ inhabitants (see builtup.py), drawn as a
-  built-up share over the land colour: streets and roofs below 400 m pixels, their mean above.
+  built-up share over the land colour: below 400 m pixels as a city of the procedural city
+  generator with the place's size, density and a plan that follows its country (cities.py),
+  above as their mean colour and height.
 
 Everything is a function of position and pixel size only: tiles are seamless, across the
 antimeridian too, and can be generated in any order.
@@ -34,14 +36,17 @@ from pyproj import CRS
 from ...raster.georaster import GeoRaster
 from ..base import resolve_region
 from ..grid import M_PER_DEG, MAX_PIXELS, lattice_for
+from ..roads import Street
 from ..world import ProceduralWorld
 from . import data as D
-from .builtup import URBAN_HEIGHT_M, URBAN_RGB, builtup, radius_m, urban_texture
+from .builtup import builtup, radius_m
+from .cities import CITY_HEIGHT_M, CITY_KEEP, CITY_RGB, GRIDDED_COUNTRIES, centre_density, city_layer, city_seed
 from .coarse import CoarseProcedural
 from .noise import fbm
 
 DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
 COARSE_M = 8000.0
+CITY_RES_M = 400.0  # pixels finer than this draw the cities' plans, coarser ones their mean colour
 LAKE_RGB = np.array([0.06, 0.13, 0.19], dtype=np.float32)
 # longitude shifts of the procedural copies that give the detail, in the order they are used
 SHIFTS = (0.0, 137.0, -101.0, 53.0, -151.0, 89.0, -29.0, 167.0, -67.0, 23.0, 113.0, -127.0)
@@ -152,12 +157,16 @@ class EarthWorld:
             elev = elev + wd * dh
             col_land = col_land * (1.0 + wd * (ratio - 1.0))
 
-        u = self._builtup(lats, lons, lat.dlat, lat.dlon) * (land & ~lake)
-        urban: np.ndarray = URBAN_RGB
-        roofs: np.ndarray | float = URBAN_HEIGHT_M
-        if res < 400.0:  # streets and parcels until the city generator is steered by these footprints
-            urban, roofs = urban_texture(lats, lons, res, self.seed)
-        col_land = col_land * (1.0 - 0.85 * u[..., None]) + 0.85 * u[..., None] * urban
+        u, ids = self._builtup(lats, lons, lat.dlat, lat.dlon)
+        u *= land & ~lake
+        if res < CITY_RES_M:  # the city generator draws each place's streets, blocks and buildings
+            ids = self._near(lats, lons, lat.dlat, lat.dlon, own_reach=True)
+            col_land = col_land.astype(np.float64)
+            roofs = city_layer(lats, lons, lat.dlat, lat.dlon, u.astype(np.float64), col_land,
+                               *self._cities(ids)).astype(np.float32)
+        else:  # their mean colour and height
+            col_land = col_land * (1.0 - (1.0 - CITY_KEEP) * u[..., None]) + u[..., None] * CITY_RGB
+            roofs = CITY_HEIGHT_M * u
         if res >= 1000.0:
             w_land = np.clip(share, 0.0, 1.0)[..., None]
         else:
@@ -166,7 +175,7 @@ class EarthWorld:
         col_land = col_land * (1.0 - w_lake) + LAKE_RGB * w_lake
         rgb = np.clip(col_land * w_land + col_sea * (1.0 - w_land), 0.0, 1.0).astype(np.float32)
         ground = np.maximum(self._lake_level(base, lats, lons, lat.dlat, lat.dlon), 0.5) if lake.any() else base
-        height = np.where(land, np.where(lake, ground, np.maximum(elev, 0.5) + roofs * u), 0.0).astype(np.float32)
+        height = np.where(land, np.where(lake, ground, np.maximum(elev, 0.5) + roofs), 0.0).astype(np.float32)
         transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
         return GeoRaster(rgb=rgb, height=height, valid=np.ones(height.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
@@ -199,7 +208,79 @@ class EarthWorld:
                 break
         return dh, ratio + (1.0 - total)[..., None]
 
-    def _builtup(self, lats, lons, dlat, dlon) -> np.ndarray:
+    def streets(self, bbox) -> list[Street]:
+        """Street centrelines of the real places reaching into a (west, south, east, north) box.
+
+        The plans the rasters draw at pixels finer than 400 m (city.city_street_graph of each
+        place's city seed, centred on its GeoNames position): arterial, local and path streets
+        whose midpoint lies within the place's nominal built-up radius and nearer (in units of
+        radius) to it than to any other place. Longitudes are continuous with the box's.
+
+        Args:
+            bbox: (west, south, east, north) in degrees.
+
+        Returns:
+            Street centrelines (earth3d.synth.roads.Street), one segment each.
+
+        Example:
+            >>> from earth3d.synth import EarthWorld, place
+            >>> lon, lat = place("Chicago")
+            >>> grid = EarthWorld(0).streets((lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01))
+        """
+        from ..city_graph import city_street_graph
+        from ..grid import check_bbox
+
+        west, south, east, north = check_bbox(bbox)
+        lats, lons = np.array([north, south]), np.array([west, east])
+        ids = self._near(lats, lons, 0.0, 0.0)
+        clon, clat, crad, _, cseed = self._cities(ids)
+        clon = clon + np.round((0.5 * (west + east) - clon) / 360.0) * 360.0  # next to the box
+        names = ("arterial", "local", "path")
+        out: list[Street] = []
+        for c in range(len(ids)):
+            coslat = math.cos(math.radians(clat[c]))
+            # as far as the box's farthest corner, at most the nominal radius
+            dx = max(abs(west - clon[c]), abs(east - clon[c])) * M_PER_DEG * coslat
+            dy = max(abs(south - clat[c]), abs(north - clat[c])) * M_PER_DEG
+            reach = min(math.hypot(dx, dy), crad[c])
+            nx = max(west - clon[c], 0.0, clon[c] - east) * M_PER_DEG * coslat
+            ny = max(south - clat[c], 0.0, clat[c] - north) * M_PER_DEG
+            if reach < 1.0 or math.hypot(nx, ny) > crad[c]:  # its disc does not reach the box
+                continue
+            nodes, edges, cls = city_street_graph(cseed[c], reach)
+            lon = clon[c] + nodes[:, 0] / (M_PER_DEG * coslat)
+            lat = clat[c] + nodes[:, 1] / M_PER_DEG
+            mlon, mlat = lon[edges].mean(axis=1), lat[edges].mean(axis=1)
+            q = np.stack([np.hypot((mlon - clon[k]) * M_PER_DEG * math.cos(math.radians(clat[k])),
+                                   (mlat - clat[k]) * M_PER_DEG) / max(crad[k], 1.0) for k in range(len(ids))])
+            keep = (q.argmin(axis=0) == c) & (q[c] <= 1.0) & (mlon >= west) & (mlon <= east) & (mlat >= south) \
+                & (mlat <= north)
+            for (a, b), k in zip(edges[keep], cls[keep], strict=True):
+                out.append(Street(np.array([[lon[a], lat[a]], [lon[b], lat[b]]]), names[int(k)]))
+        return out
+
+    def _cities(self, ids: np.ndarray):
+        """Per GeoNames place of `ids`: centre lon, lat (degrees), radius (m), centre density, city seed."""
+        p = D.places()
+        ids = ids[p["pop"][ids] > 0]
+        seed = np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)
+        seeds = [city_seed(int(k), str(p["country"][k]) in GRIDDED_COUNTRIES, seed) for k in ids]
+        return (p["lon"][ids], p["lat"][ids], radius_m(p["pop"][ids]), centre_density(p["pop"][ids]),
+                np.array(seeds, dtype=np.uint64))
+
+    def _builtup(self, lats, lons, dlat, dlon) -> tuple[np.ndarray, np.ndarray]:
+        """Built-up share per pixel, and the GeoNames indices of the places that may reach the lattice."""
+        p = D.places()
+        ids = self._near(lats, lons, dlat, dlon)
+        share = builtup(lats, lons, dlat, dlon, p["lon"][ids], p["lat"][ids], radius_m(p["pop"][ids]),
+                        ids.astype(np.int64), np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)).astype(np.float32)
+        return share, ids
+
+    def _near(self, lats, lons, dlat, dlon, own_reach: bool = False) -> np.ndarray:
+        """GeoNames indices of the places whose built-up area may reach the lattice lats x lons.
+
+        Within the reach of the largest place, or with `own_reach` each place's own reach.
+        """
         p = D.places()
         r = radius_m(p["pop"])
         margin = 1.5 * r.max() / M_PER_DEG
@@ -209,6 +290,8 @@ class EarthWorld:
         m_lon = margin / coslat
         dl = (p["lon"] - 0.5 * (west + east) + 180.0) % 360.0 - 180.0
         sel = (p["lat"] >= s) & (p["lat"] <= n) & (np.abs(dl) <= 0.5 * (east - west) + m_lon)
-        ids = np.nonzero(sel)[0]
-        return builtup(lats, lons, dlat, dlon, p["lon"][ids], p["lat"][ids], r[ids], ids.astype(np.int64),
-                       np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)).astype(np.float32)
+        if own_reach:  # the lobed disc reaches 1.45 radii (builtup.builtup)
+            m = 1.5 * r / M_PER_DEG + dlat
+            sel &= (p["lat"] >= lats.min() - m) & (p["lat"] <= lats.max() + m)
+            sel &= np.abs(dl) <= 0.5 * (east - west) + m / coslat
+        return np.nonzero(sel)[0]
