@@ -93,8 +93,8 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
     cout[C_KEY0] = -1.0
     nat = np.empty(3)
     n = clon.shape[0]
+    dv = dlat * M_PER_DEG
     for j in range(h):
-        dv = dlat * M_PER_DEG
         for i in range(w):
             s = share[j, i]
             if s <= 0.0 or n == 0:

@@ -160,7 +160,6 @@ class EarthWorld:
         u, ids = self._builtup(lats, lons, lat.dlat, lat.dlon)
         u *= land & ~lake
         if res < CITY_RES_M:  # the city generator draws each place's streets, blocks and buildings
-            ids = self._near(lats, lons, lat.dlat, lat.dlon, own_reach=True)
             col_land = col_land.astype(np.float64)
             roofs = city_layer(lats, lons, lat.dlat, lat.dlon, u.astype(np.float64), col_land,
                                *self._cities(ids)).astype(np.float32)
@@ -231,8 +230,7 @@ class EarthWorld:
         from ..grid import check_bbox
 
         west, south, east, north = check_bbox(bbox)
-        lats, lons = np.array([north, south]), np.array([west, east])
-        ids = self._near(lats, lons, 0.0, 0.0)
+        ids = self._near(np.array([north, south]), np.array([west, east]), 0.0, 0.0)
         clon, clat, crad, _, cseed = self._cities(ids)
         clon = clon + np.round((0.5 * (west + east) - clon) / 360.0) * 360.0  # next to the box
         names = ("arterial", "local", "path")
@@ -262,25 +260,21 @@ class EarthWorld:
     def _cities(self, ids: np.ndarray):
         """Per GeoNames place of `ids`: centre lon, lat (degrees), radius (m), centre density, city seed."""
         p = D.places()
-        ids = ids[p["pop"][ids] > 0]
         seed = np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)
         seeds = [city_seed(int(k), str(p["country"][k]) in GRIDDED_COUNTRIES, seed) for k in ids]
         return (p["lon"][ids], p["lat"][ids], radius_m(p["pop"][ids]), centre_density(p["pop"][ids]),
                 np.array(seeds, dtype=np.uint64))
 
     def _builtup(self, lats, lons, dlat, dlon) -> tuple[np.ndarray, np.ndarray]:
-        """Built-up share per pixel, and the GeoNames indices of the places that may reach the lattice."""
+        """Built-up share per pixel, and the GeoNames indices of the places that may reach the lattice (`_near`)."""
         p = D.places()
         ids = self._near(lats, lons, dlat, dlon)
         share = builtup(lats, lons, dlat, dlon, p["lon"][ids], p["lat"][ids], radius_m(p["pop"][ids]),
                         ids.astype(np.int64), np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)).astype(np.float32)
         return share, ids
 
-    def _near(self, lats, lons, dlat, dlon, own_reach: bool = False) -> np.ndarray:
-        """GeoNames indices of the places whose built-up area may reach the lattice lats x lons.
-
-        Within the reach of the largest place, or with `own_reach` each place's own reach.
-        """
+    def _near(self, lats, lons, dlat, dlon) -> np.ndarray:
+        """GeoNames indices of the inhabited places whose built-up area may reach the lattice lats x lons."""
         p = D.places()
         r = radius_m(p["pop"])
         margin = 1.5 * r.max() / M_PER_DEG
@@ -290,8 +284,8 @@ class EarthWorld:
         m_lon = margin / coslat
         dl = (p["lon"] - 0.5 * (west + east) + 180.0) % 360.0 - 180.0
         sel = (p["lat"] >= s) & (p["lat"] <= n) & (np.abs(dl) <= 0.5 * (east - west) + m_lon)
-        if own_reach:  # the lobed disc reaches 1.45 radii (builtup.builtup)
-            m = 1.5 * r / M_PER_DEG + dlat
-            sel &= (p["lat"] >= lats.min() - m) & (p["lat"] <= lats.max() + m)
-            sel &= np.abs(dl) <= 0.5 * (east - west) + m / coslat
+        # each place within its own reach: its lobed disc reaches 1.45 radii (builtup.builtup)
+        m = 1.5 * r / M_PER_DEG + dlat
+        sel &= (p["lat"] >= lats.min() - m) & (p["lat"] <= lats.max() + m)
+        sel &= (np.abs(dl) <= 0.5 * (east - west) + m / coslat) & (p["pop"] > 0)
         return np.nonzero(sel)[0]
