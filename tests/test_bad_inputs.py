@@ -430,7 +430,26 @@ def _api_cases():
          ["Gaussians.scales"]),
         ("tiles-over-file", lambda b: write_tileset(b / "good.e3d", b / "afile" / "t"), errors.OutputError,
          ["afile"]),
+        ("georaster-nan-height", lambda b: _georaster(height=float("nan")), errors.InputError,
+         ["mem.tif", "1 valid cell(s)", "non-finite heights", "row 3, column 4"]),
+        ("georaster-wild-height", lambda b: _georaster(height=1e20), errors.InputError,
+         ["mem.tif", "beyond +-100000 m", "1e+20"]),
+        ("georaster-nan-colour", lambda b: _georaster(rgb=float("inf")), errors.InputError,
+         ["mem.tif", "non-finite colours"]),
     ]
+
+
+def _georaster(height: float = 100.0, rgb: float = 0.5):
+    """A 20 x 20 GeoRaster built in memory whose cell (3, 4) holds `height` and `rgb`, marked valid."""
+    from affine import Affine
+
+    from earth3d.raster import GeoRaster
+
+    heights = np.full((20, 20), 100.0, np.float32)
+    colours = np.full((20, 20, 3), 0.5, np.float32)
+    heights[3, 4], colours[3, 4] = height, rgb
+    return GeoRaster(colours, heights, np.ones((20, 20), bool), Affine(1e-4, 0, 10, 0, -1e-4, 45), "EPSG:4326",
+                     source="mem.tif")
 
 
 def _nan_gaussians():

@@ -10,6 +10,9 @@ from pyproj import CRS
 
 from ..errors import InputError
 
+#: Heights beyond this (metres, either sign) are a nodata value nobody declared, or a unit mistake.
+MAX_ABS_HEIGHT_M = 100_000.0
+
 
 @dataclass
 class GeoRaster:
@@ -49,7 +52,23 @@ class GeoRaster:
             if a.shape != (h, w):
                 raise InputError(f"GeoRaster {name} has shape {a.shape}, expected {(h, w)}")
             setattr(self, name, a.astype(dtype, copy=False))
+        self._check_values()
         self.crs = CRS.from_user_input(self.crs)
+
+    def _check_values(self) -> None:
+        """Refuse valid cells whose height or colour no stage downstream could use (NaN, inf, 1e20)."""
+        valid = np.asarray(self.valid, bool)
+        height = np.where(valid, self.height, 0.0)
+        bad = ~np.isfinite(height) | (np.abs(np.nan_to_num(height)) > MAX_ABS_HEIGHT_M)
+        what = f"non-finite heights or heights beyond +-{MAX_ABS_HEIGHT_M:g} m"
+        if not bad.any():
+            bad = valid & ~np.isfinite(self.rgb).all(axis=-1)
+            what = "non-finite colours"
+        if bad.any():
+            row, col = (int(v[0]) for v in np.nonzero(bad))
+            raise InputError(f"GeoRaster {self.source or '(in memory)'}: {int(bad.sum())} valid cell(s) hold {what} "
+                             f"(e.g. height {self.height[row, col]:g} at row {row}, column {col}); mark them "
+                             "invalid (valid=False) or fill them")
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -29,14 +29,12 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from rasterio.windows import Window, from_bounds
 
 from ..errors import InputError, InputFileError
-from .georaster import GeoRaster
+from .georaster import MAX_ABS_HEIGHT_M, GeoRaster
 
 # A lifting grid beyond this many cells is almost certainly a resolution mistake.
 MAX_CELLS = 100_000_000
 # A file read whole (a DEM) beyond this many cells would not fit in memory.
 MAX_READ_CELLS = 4 * MAX_CELLS
-# Heights beyond this (metres, either sign) are a nodata value the file does not declare, or a unit mistake.
-MAX_ABS_HEIGHT_M = 100_000.0
 AUTO_STRETCH = (2.0, 98.0)
 ASSUMED_GEOID = "geoid (assumed EGM96), not corrected"
 
