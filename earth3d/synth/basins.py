@@ -206,7 +206,7 @@ def block0(seed_key: int, bi: int, bj: int) -> np.ndarray:
 
 def register_seeds(S: np.ndarray) -> int:
     """Key of a world's sub-seeds for the block cache (lru_cache needs hashable arguments)."""
-    key = hash(S.tobytes())
+    key = hash(S[:K.S_NO_CITIES].tobytes())  # the blocks do not depend on whether cities are drawn
     _BLOCK_CACHE_SEEDS[key] = S
     return key
 

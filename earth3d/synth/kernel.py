@@ -46,6 +46,7 @@ N_HYDRO = 7
 H_CHANNEL, H_HILL, H_WATER, H_RIVER_DIST, H_AREA, H_LAKE, H_SLOPE = range(N_HYDRO)
 (S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH,
  S_LAKE) = range(15)
+S_NO_CITIES = 15  # not a seed: 1 when the world draws no cities (see make_seeds)
 
 BIOMES = ("ocean", "ice", "tundra", "boreal forest", "temperate forest", "grassland/farmland",
           "desert", "savanna", "rainforest")
@@ -79,13 +80,15 @@ _DESERT_ROCK = np.array([0.66, 0.47, 0.33])
 _LAKE = np.array([0.04, 0.12, 0.16])
 
 
-def make_seeds(seed: int) -> np.ndarray:
-    """Independent 64-bit sub-seeds of one world seed."""
+def make_seeds(seed: int, cities: bool = True) -> np.ndarray:
+    """Independent 64-bit sub-seeds of one world seed; slot S_NO_CITIES says whether cities are drawn."""
     from .noise import mix64
 
     base = np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
-    return np.array([mix64(base ^ np.uint64((k + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF))
-                     for k in range(N_SEEDS)], dtype=np.uint64)
+    out = np.array([mix64(base ^ np.uint64((k + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF))
+                    for k in range(N_SEEDS)], dtype=np.uint64)
+    out[S_NO_CITIES] = 0 if cities else 1
+    return out
 
 
 @njit(cache=True)
@@ -212,7 +215,7 @@ def city_site(ci, cj, S, mbuf):
     h = hash2(ci, cj, S[S_CITY])
     lon = -180.0 + (ci + 0.5) * CELL_DEG
     lat = -90.0 + (cj + 0.5) * CELL_DEG
-    if unit(h) > 0.6:
+    if unit(h) > 0.6 or S[S_NO_CITIES] != 0:
         return 0.0, lon, lat, h
     best = -1.0
     for k in range(N_CITY_CAND):
@@ -235,6 +238,53 @@ def field_frame(ci, cj, S, mbuf):
     macro_at(x, y, z, S, mbuf)
     land, mtn, plat, hill, base, amp = landform(mbuf)
     return LC.cell_frame(ci, cj, hill, mtn, S[S_FIELD])
+
+
+TEXTURE_BAND_M = 400.0  # land-cover textures of neighbouring land-use cells cross-fade over this band
+
+
+@njit(cache=True)
+def _cell_frame_at(lon, lat, ci, cj, seed, frames, seeds, k, weight):
+    """Frame k of texture_frames: the pixel (lon, lat) in land-use cell (ci, cj)'s tangent frame."""
+    lon0 = -180.0 + (ci + 0.5) * CELL_DEG
+    lat0 = -90.0 + (cj + 0.5) * CELL_DEG
+    frames[k, 0] = ((lon - lon0 + 180.0) % 360.0 - 180.0) * M_PER_DEG * math.cos(math.radians(lat0))
+    frames[k, 1] = (lat - lat0) * M_PER_DEG
+    frames[k, 2] = weight
+    seeds[k] = seed ^ hash2(ci, cj, seed)
+
+
+@njit(cache=True)
+def texture_frames(lon, lat, u, v, ci, cj, seed, frames, seeds):
+    """The land-cover texture frames of a pixel at (lon, lat), (u, v) in its cell (ci, cj); returns their count.
+
+    Frame 0 is the pixel's own cell (its position (u, v), the cell's seed). Within
+    TEXTURE_BAND_M of the cell's edges the neighbours across the nearer edges join, their
+    weight rising to one half at the edge (to one quarter each at a corner), so that the
+    textures (landcover.frame_textures) are continuous across land-use cells.
+    """
+    nlon, nlat = int(360.0 / CELL_DEG), int(180.0 / CELL_DEG)
+    half_u = 0.5 * CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
+    half_v = 0.5 * CELL_DEG * M_PER_DEG
+    wx = 0.5 * smoothstep(TEXTURE_BAND_M, 0.0, half_u - abs(u))
+    wy = 0.5 * smoothstep(TEXTURE_BAND_M, 0.0, half_v - abs(v))
+    sx = 1 if u > 0.0 else -1
+    sy = 1 if v > 0.0 else -1
+    if cj + sy < 0 or cj + sy >= nlat:
+        wy = 0.0
+    frames[0, 0], frames[0, 1], frames[0, 2] = u, v, (1.0 - wx) * (1.0 - wy)
+    seeds[0] = seed ^ hash2(ci, cj, seed)
+    n = 1
+    if wx > 0.0:
+        _cell_frame_at(lon, lat, (ci + sx) % nlon, cj, seed, frames, seeds, n, wx * (1.0 - wy))
+        n += 1
+    if wy > 0.0:
+        _cell_frame_at(lon, lat, ci, cj + sy, seed, frames, seeds, n, (1.0 - wx) * wy)
+        n += 1
+        if wx > 0.0:
+            _cell_frame_at(lon, lat, (ci + sx) % nlon, cj + sy, seed, frames, seeds, n, wx * wy)
+            n += 1
+    return n
 
 
 @njit(cache=True)
@@ -289,6 +339,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
         bw = np.empty(9)
         cout = np.empty(C.N_OUT)
         fcol = np.empty(LC.N_BUF)
+        frames = np.empty((4, 3))
+        fseeds = np.empty(4, dtype=np.uint64)
         share = np.empty(classify.N_CLASSES)
         f_theta, f_scale = 0.0, 300.0
         nat = np.empty(3)
@@ -383,8 +435,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             # terraced hillsides: farmed climates of warm, moist regions (the moisture noise says which)
             terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
                        * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
+            nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
             ltex = LC.cover(u, v, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta, f_scale,
-                            S[S_FIELD] ^ hash2(ci, cj, S[S_FIELD]), nat, fcol)
+                            fseeds[0], frames, fseeds, nfr, nat, fcol)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
             beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))

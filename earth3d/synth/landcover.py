@@ -48,6 +48,7 @@ HEDGE_SHARE = 0.33
 CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
 CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
 SHADOW = 0.8  # depth of a crown's cast shadow relative to its sunlit dome
+CROWN_GAIN = 1.8  # brightness of a crown canopy signal in the forest colour (1 + CROWN_GAIN * canopy)
 SUN_U, SUN_V = -0.7071, 0.7071  # direction to the sun (north-west), as in shading.SUN_AZIMUTH_DEG
 _E_SIG2 = 1.03  # E[(0.7 + 0.6 U)^2]
 _E_SIG4 = 1.1  # about E[(0.7 + 0.6 U)^4]
@@ -373,10 +374,39 @@ def terraces(u, v, h, res, slope, seed, out):
 
 
 @njit(cache=True)
-def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, seed, nat, buf):
+def frame_textures(frames, seeds, nfr, res, spacing, forest):
+    """Ground texture octaves (coarse, fine) and crown brightness over the pixel's texture frames.
+
+    Textures live in the tangent frame of a land-use cell and its seed, so a cell's texture
+    does not continue into the next one; near a cell's edge the kernel passes the neighbours'
+    frames too (`frames[k]` = u, v, weight; `seeds[k]`). The noise octaves of all `nfr` frames
+    are mixed by weight, divided by the root of the summed squared weights so that they keep
+    their contrast across the band where they cross-fade; crowns are objects, so each frame's
+    lattice holds trees with a probability scaled by its weight: the density of whole crowns,
+    not their brightness, changes across the band.
+    """
+    coarse, fine, crowns, norm = 0.0, 0.0, 0.0, 0.0
+    for k in range(nfr):
+        wk = frames[k, 2]
+        if wk <= 0.0:
+            continue
+        c, f = band_texture(frames[k, 0], frames[k, 1], res, TEX_TOP_M, TEX_MIN_M, seeds[k])
+        coarse += wk * c
+        fine += wk * f
+        if forest:
+            crowns += canopy(frames[k, 0], frames[k, 1], res, spacing, 0.85 * wk, seeds[k] ^ np.uint64(0xC40))
+        norm += wk * wk
+    norm = 1.0 / math.sqrt(norm)
+    return coarse * norm, fine * norm, crowns
+
+
+@njit(cache=True)
+def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, seed, frames, seeds, nfr, nat, buf):
     """Textured land cover of the pixel at (u, v) over the biome colour `nat` (modified in place).
 
-    bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
+    (u, v) and `seed` are the pixel's position in its land-use cell's frame and that cell's
+    seed (fields and terraces follow the cell); `frames`, `seeds`, `nfr`: the texture frames
+    (frame_textures). bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
     terrace: share of steep ground terraced 0..1, h: height m, slope: expected
     slope, t: temperature C, w: moisture 0..1, patch: 3 km patch noise of the
     kernel, (theta, scale): the fields frame of the land-use cell (cell_frame),
@@ -384,7 +414,12 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     alpine, scree share of alpine, farmed) and the parcel instance id. Returns the texture signal (about unit std at
     fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
-    coarse, fine = band_texture(u, v, res, TEX_TOP_M, TEX_MIN_M, seed)
+    # crowns: spacing by forest type
+    tot = bw[3] + bw[4] + bw[8] + 1e-9
+    spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
+        tot + bw[5] + bw[7])
+    any_forest = bw[3] + bw[4] + bw[8] + bw[5] + bw[7] > 0.0
+    coarse, fine, crowns = frame_textures(frames, seeds, nfr, res, spacing, any_forest)
     coarse /= 2.8
     fine /= 2.0
     tex = coarse + fine
@@ -400,12 +435,9 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     fcov = min(max(forest - opening + woods, 0.0), 1.0)
     # wet flats: bogs and marshes in openings and in moist lowland
     wet = smoothstep(0.75, 0.9, w) * (1.0 - smoothstep(0.01, 0.04, slope)) * smoothstep(0.1, 0.3, patch)
-    # crowns: spacing by forest type
-    tot = bw[3] + bw[4] + bw[8] + 1e-9
-    spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
-        tot + bw[5] + bw[7])
-    crowns = canopy(u, v, res, spacing, 0.85, seed ^ np.uint64(0xC40)) if fcov > 0.0 else 0.0
-    g_crown = 1.0 + 1.5 * crowns
+    if fcov <= 0.0:
+        crowns = 0.0
+    g_crown = 1.0 + CROWN_GAIN * crowns
     # deep shadows stop short of black (rarely reached: the floor keeps coarse pixels the mean of fine ones)
     g_crown = max(g_crown, 0.25)
     g_forest = g_crown * max(1.0 + 0.35 * coarse + 0.75 * fine, 0.3)
@@ -450,8 +482,12 @@ def cover_grid(nu, nv, res, bw, farm, t, w, seed):
     out = np.empty((nv, nu))
     for j in prange(nv):
         nat = np.empty(3)
-        buf = np.empty(5)
+        buf = np.empty(N_BUF)
+        frames = np.zeros((1, 3))
+        seeds = np.full(1, seed, dtype=np.uint64)
         for i in range(nu):
             nat[0], nat[1], nat[2] = 0.3, 0.35, 0.2
-            out[j, i] = cover(i * res, j * res, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, seed, nat, buf)
+            frames[0, 0], frames[0, 1], frames[0, 2] = i * res, j * res, 1.0
+            out[j, i] = cover(i * res, j * res, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, seed, frames,
+                              seeds, 1, nat, buf)
     return out

@@ -41,14 +41,17 @@ class ProceduralWorld:
     With `roads=True` (the default) the rasters carry the settlements and roads of
     settlements() and streets(): towns, villages and farmsteads as clusters of buildings and
     roads as exact area shares of each cell (earth3d.synth.overlay); `roads=False` leaves
-    the land and the cities alone (a baseline for benchmarks).
+    the land and the cities alone (a baseline for benchmarks). With `cities=False` no city is
+    drawn or listed: their land-use cells stay land (EarthWorld takes its detail from such a
+    world, so that only real places are built up).
     """
 
-    def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS, roads: bool = True):
+    def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS, roads: bool = True, cities: bool = True):
         self.seed = int(seed)
         self.max_pixels = int(max_pixels)
         self.roads = bool(roads)  # draw roads, towns, villages and farmsteads (False: cities and land only)
-        self._seeds = K.make_seeds(self.seed)
+        self.cities = bool(cities)  # draw cities (False: their land-use cells stay land)
+        self._seeds = K.make_seeds(self.seed, cities=self.cities)
 
     def __repr__(self) -> str:
         return f"ProceduralWorld(seed={self.seed})"

@@ -14,6 +14,8 @@ ProceduralWorld):
   the sea surface is at 0 m (the DSM, like ProceduralWorld's water);
 - colour: Blue Marble (land colour on land, sea colour at sea, both filled across the coast)
   modulated by the ProceduralWorld's colour over its own 8 km colour (texture, shading);
+  the ProceduralWorld draws no cities, settlements or roads there (they would be invented
+  places), so real places are the only built-up land;
 - lakes: the GSHHG lake mask (1.25 arc-minutes), dark, their surface the lowest data
   elevation within one coarse cell (8 km) of the pixel;
 - built-up areas: every GeoNames place of 1000+ inhabitants (see builtup.py), drawn as a
@@ -76,7 +78,8 @@ class EarthWorld:
     def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS):
         self.seed = int(seed)
         self.max_pixels = int(max_pixels)
-        self.procedural = ProceduralWorld(self.seed, max_pixels=max_pixels)
+        # the detail: land, relief and land cover, with no invented cities, towns or roads
+        self.procedural = ProceduralWorld(self.seed, max_pixels=max_pixels, roads=False, cities=False)
         self._coarse = CoarseProcedural(self.procedural, COARSE_M)
 
     def __repr__(self) -> str:
