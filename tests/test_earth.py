@@ -208,3 +208,24 @@ def test_no_invented_cities_between_real_places():
     with pytest.raises(ValueError, match="no city"):
         plain.find_city((5.0, 45.0), min_radius_m=1000.0)
     assert not (plain.generate(bbox=box, resolution_m=2.0).classes == ROOF).any()
+
+
+def test_classes_follow_what_is_drawn(world):
+    """Classes and instances: buildings and streets of real places, water at sea and in lakes, deserts bare."""
+    from earth3d.classes import BARE, BUILT, ROAD, WATER
+
+    lon, lat = place("Lyon")
+    d = 0.003
+    city = world.generate(bbox=(lon - d, lat - d, lon + d, lat + d), resolution_m=2.0)
+    roofs = city.classes == ROOF
+    assert roofs.mean() > 0.1 and (city.classes == ROAD).mean() > 0.05
+    assert (city.instances[roofs] > 0).all() and np.unique(city.instances[roofs]).size > 20
+    assert (city.classes > 0).all()
+    coarse = world.generate(bbox=(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05), resolution_m=1000.0)
+    assert (coarse.classes == BUILT).any()
+    sea = world.generate(bbox=(5.0, 42.8, 5.1, 42.9), resolution_m=500.0)  # the Mediterranean off Marseille
+    assert (sea.classes == WATER).all()
+    lake = world.generate(bbox=(6.45, 46.42, 6.55, 46.46), resolution_m=200.0)  # Lake Geneva
+    assert (lake.classes == WATER).mean() > 0.9
+    sahara = world.generate(bbox=(4.0, 24.0, 6.0, 26.0), resolution_m=10000.0)
+    assert (sahara.classes == BARE).mean() > 0.8

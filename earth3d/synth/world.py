@@ -127,19 +127,38 @@ class ProceduralWorld:
         """
         box = resolve_region(region, bbox, tile)
         lat = lattice_for(box, resolution_m, self.max_pixels)
-        lons, lats = lat.lons(pad=1), lat.lats(pad=1)
-        height, shape, rgb, water, _, classes, instances = self._evaluate(lons, lats, lat.dlon, lat.dlat)
-        classes, instances = classes[1:-1, 1:-1], instances[1:-1, 1:-1]
-        shade = hillshade(shape, lats, lat.dlon, lat.dlat)
-        water = water[1:-1, 1:-1]
-        shade = 1.0 + (1.0 - water) * (shade - 1.0)
-        colour = np.clip(rgb[1:-1, 1:-1] * shade[..., None], 0.0, 1.0).astype(np.float32)
-        dsm = height[1:-1, 1:-1].astype(np.float32)
+        colour, dsm, classes, instances = self.cells(lat.lons(), lat.lats(), lat.dlon, lat.dlat)
         transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
         return GeoRaster(rgb=colour, height=dsm, valid=np.ones(dsm.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
                          source=f"ProceduralWorld(seed={self.seed}) {resolution_m} m/px",
-                         classes=np.ascontiguousarray(classes), instances=np.ascontiguousarray(instances))
+                         classes=classes, instances=instances)
+
+    def cells(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
+        """Shaded rgb (H, W, 3), DSM (H, W), classes and instances of the cells centred at lats x lons.
+
+        What `generate` returns for its lattice, for any regular run of cell centres (lons
+        increasing by `dlon`, lats decreasing by `dlat`): a cell's values depend on its centre
+        and size only, so part of a lattice gives the same values as the whole.
+
+        Args:
+            lons: cell centre longitudes (W,), degrees.
+            lats: cell centre latitudes (H,), degrees, north first.
+            dlon: cell width, degrees.
+            dlat: cell height, degrees.
+
+        Returns:
+            (rgb float32, height float32, classes uint8, instances int64).
+        """
+        lons = np.concatenate([[lons[0] - dlon], lons, [lons[-1] + dlon]])
+        lats = np.concatenate([[lats[0] + dlat], lats, [lats[-1] - dlat]])
+        height, shape, rgb, water, _, classes, instances = self._evaluate(lons, lats, dlon, dlat)
+        shade = hillshade(shape, lats, dlon, dlat)
+        water = water[1:-1, 1:-1]
+        shade = 1.0 + (1.0 - water) * (shade - 1.0)
+        colour = np.clip(rgb[1:-1, 1:-1] * shade[..., None], 0.0, 1.0).astype(np.float32)
+        return (colour, height[1:-1, 1:-1].astype(np.float32), np.ascontiguousarray(classes[1:-1, 1:-1]),
+                np.ascontiguousarray(instances[1:-1, 1:-1]))
 
     def hydrology(self, region=None, resolution_m: float = 30.0, *, bbox=None, tile=None):
         """Hydrology fields of a region: (fields (H, W, N_HYDRO), affine transform in EPSG:4326).

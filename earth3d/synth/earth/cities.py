@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ... import classes as CL
 from .. import city as C
 from ..city_blocks import C_KEY0
 from ..city_layout import city_style
@@ -68,7 +69,28 @@ def centre_density(population: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, cseed):
+def city_class(cout, s, natural):
+    """(class, instance) of a city pixel: city_pixel's output `cout` over a share `s` of a `natural` class.
+
+    The shares of classify.pixel_class's city layer: the built-up share of the pixel divided
+    among roads, cars, paved ground, lawns, roofs and crowns, the rest keeps the land's class.
+    """
+    canopy = min(cout[C.CANOPY], 1.0)
+    keep = s * (1.0 - canopy)
+    best, top, inst = natural, 1.0 - s, 0.0
+    for cls, a, k in ((CL.ROAD, keep * max(cout[C.ROAD] - cout[C.CAR_A], 0.0), -1),
+                      (CL.CAR, keep * cout[C.CAR_A], C.INST_CAR),
+                      (CL.PAVED, keep * (cout[C.SIDEWALK_A] + cout[C.YARD_COM]), -1),
+                      (CL.GRASS, keep * (cout[C.YARD_RES] + cout[C.PARK]), -1),
+                      (CL.ROOF, keep * cout[C.ROOF_A], C.INST_BUILDING),
+                      (CL.TREE, s * canopy, C.INST_TREE)):
+        if a > top:
+            best, top, inst = cls, a, (cout[k] if k >= 0 else 0.0)
+    return np.uint8(best), np.int64(inst)
+
+
+@njit(cache=True)
+def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, cseed, classes, instances):
     """Draw the cities over the land colour `rgb` (H, W, 3) in place where `share` (H, W) > 0.
 
     Args:
@@ -83,6 +105,8 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
         crad: per place, its built-up radius (m).
         cdens: per place, its centre density (centre_density).
         cseed: per place, its city seed (city_seed).
+        classes: (H, W) uint8 class ids of the land, overwritten where a city class covers the most.
+        instances: (H, W) int64 instance ids, overwritten with the building, car or tree there.
 
     Returns:
         Height (H, W) that buildings and trees add to the ground (m).
@@ -115,6 +139,9 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
             crowns = city_colour(cout, nat, s, 0.0)
             for c in range(3):
                 rgb[j, i, c] = nat[c]
+            cls, inst = city_class(cout, s, classes[j, i])
+            if cls != classes[j, i]:
+                classes[j, i], instances[j, i] = cls, inst
             add[j, i] = cout[C.HEIGHT] + crowns
     return add
 
@@ -138,7 +165,8 @@ def mean_look(size: int = 128, res_m: float = 20.0, plans: int = 3) -> tuple[flo
                 rgb = np.broadcast_to(land, (size, size, 3)).copy()
                 centre = slice(size // 2, size // 2 + 1)
                 add = city_layer(lats, lons, d, d, share, rgb, lons[centre], lats[centre], np.array([1e6]),
-                                 np.array([dens]), np.array([cs], dtype=np.uint64))
+                                 np.array([dens]), np.array([cs], dtype=np.uint64),
+                                 np.zeros((size, size), np.uint8), np.zeros((size, size), np.int64))
                 land_in.append(land)
                 drawn.append(rgb.reshape(-1, 3).mean(0))
                 heights.append(add.mean())

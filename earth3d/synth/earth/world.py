@@ -35,6 +35,7 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
+from ...classes import BARE, BUILT, FOREST, GRASS, SNOW_ICE, WATER
 from ...raster.georaster import GeoRaster
 from ..base import resolve_region
 from ..grid import M_PER_DEG, MAX_PIXELS, lattice_for
@@ -49,9 +50,29 @@ from .noise import fbm
 DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
 COARSE_M = 8000.0
 CITY_RES_M = 400.0  # pixels finer than this draw the cities' plans, coarser ones their mean colour
+DETAIL_COLOUR_LOG = 0.25  # colour distance (log RGB) at which a copy's score falls to 1/e
+DETAIL_CANDIDATES = 5  # copies (the first of SHIFTS) a node chooses from: each one drawn costs its own drainage
+DETAIL_WINDOW = 64  # pixels per side of the windows a copy is drawn on (x8 below 100 m pixels)
+DETAIL_MATCH_DEG = 0.25  # copies are matched to Earth on nodes this far apart (degrees)
 LAKE_RGB = np.array([0.06, 0.13, 0.19], dtype=np.float32)
 # longitude shifts of the procedural copies that give the detail, in the order they are used
 SHIFTS = (0.0, 137.0, -101.0, 53.0, -151.0, 89.0, -29.0, 167.0, -67.0, 23.0, 113.0, -127.0)
+
+
+def colour_class(rgb: np.ndarray) -> np.ndarray:
+    """Land-cover class (earth3d.classes) of Blue Marble land colours (H, W, 3), where no detail says better.
+
+    Bright and white: snow and ice; reddish or yellow and bright: bare ground and desert; dark
+    and green: forest; the rest: grassland. The large-scale classes at 4 arc-minutes.
+    """
+    r, g, b = (rgb[..., k].astype(np.float64) for k in range(3))
+    lum = 0.3 * r + 0.59 * g + 0.11 * b
+    out = np.full(r.shape, GRASS, dtype=np.uint8)
+    out[(g >= r) & (lum < 0.17)] = FOREST
+    out[(r > 1.05 * g) & (lum > 0.25)] = BARE
+    low, high = np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)
+    out[(low > 0.55) & (high - low < 0.12)] = SNOW_ICE
+    return out
 
 
 def detail_weight(res_m: float) -> float:
@@ -155,20 +176,25 @@ class EarthWorld:
         base = D.sample_elevation(lats, lons, lat.dlat, lat.dlon)
         elev = base
         col_land, col_sea = D.sample_colours(lats, lons, lat.dlat, lat.dlon)
-        if wd > 0.0:
-            dh, ratio = self._detail(box, res, lats, lons, lat.dlat, lat.dlon)
+        classes = colour_class(col_land)
+        instances = np.zeros(classes.shape, dtype=np.int64)
+        if wd > 0.0:  # the detail: height, colour and the classes of its land cover (Blue Marble's where none)
+            dh, ratio, detail_cls, detail_inst = self._detail(lats, lons, lat.dlat, lat.dlon)
             elev = elev + wd * dh
             col_land = col_land * (1.0 + wd * (ratio - 1.0))
+            has = detail_cls > 0
+            classes[has], instances[has] = detail_cls[has], detail_inst[has]
 
         u, ids = self._builtup(lats, lons, lat.dlat, lat.dlon)
         u *= land & ~lake
         if res < CITY_RES_M:  # the city generator draws each place's streets, blocks and buildings
             col_land = col_land.astype(np.float64)
             roofs = city_layer(lats, lons, lat.dlat, lat.dlon, u.astype(np.float64), col_land,
-                               *self._cities(ids)).astype(np.float32)
+                               *self._cities(ids), classes, instances).astype(np.float32)
         else:  # their mean colour and height
             col_land = col_land * (1.0 - (1.0 - CITY_KEEP) * u[..., None]) + u[..., None] * CITY_RGB
             roofs = CITY_HEIGHT_M * u
+            classes[u > 0.5], instances[u > 0.5] = BUILT, 0
         if res >= 1000.0:
             w_land = np.clip(share, 0.0, 1.0)[..., None]
         else:
@@ -178,37 +204,100 @@ class EarthWorld:
         rgb = np.clip(col_land * w_land + col_sea * (1.0 - w_land), 0.0, 1.0).astype(np.float32)
         ground = np.maximum(self._lake_level(base, lats, lons, lat.dlat, lat.dlon), 0.5) if lake.any() else base
         height = np.where(land, np.where(lake, ground, np.maximum(elev, 0.5) + roofs), 0.0).astype(np.float32)
+        water = (w_land[..., 0] < 0.5) | (w_lake[..., 0] >= 0.5)
+        classes[water], instances[water] = WATER, 0
         transform = Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north)
         return GeoRaster(rgb=rgb, height=height, valid=np.ones(height.shape, dtype=bool), transform=transform,
                          crs=CRS.from_epsg(4326), vertical_datum="ellipsoid",
-                         source=f"EarthWorld(seed={self.seed}) {resolution_m} m/px")
+                         source=f"EarthWorld(seed={self.seed}) {resolution_m} m/px", classes=classes,
+                         instances=instances)
 
-    def _detail(self, box, res: float, lats, lons, dlat: float, dlon: float):
-        """Procedural height detail (m) and colour ratio per pixel, from copies of the world shifted in longitude.
+    def _detail(self, lats, lons, dlat: float, dlon: float):
+        """Procedural height detail (m), colour ratio, class and instance per pixel, from shifted copies of the world.
 
-        The procedural ocean is flat and has no detail, so each pixel takes its detail from
-        the first copies (in SHIFTS order) that are land there (8 km height above 0 to 50 m),
-        their weights summing to at most 1; a copy with no weight in the tile is not generated.
-        The weights depend on position only, so tiles stay seamless.
+        Each pixel takes its detail from the copies that look most like Earth there
+        (_copy_weights: land, Blue Marble's colour, the real local relief), so forest texture
+        lies under forest, fields under farmland belts and dunes under deserts; a copy with no
+        weight in the tile is not generated. The weights depend on position only, so tiles stay
+        seamless. The class is the class of the copy with the most weight (0 where none).
         """
         real_relief = self._relief(lambda a, b: D.sample_elevation(a, b, dlat, dlon), lats, lons)
         dh = np.zeros(lats.shape + lons.shape)
         ratio = np.zeros(dh.shape + (3,))
-        total = np.zeros(dh.shape)
-        for shift in SHIFTS:
-            coarse = self._coarse.sample(lats, lons + shift)
-            w = np.minimum(np.clip(coarse[..., 0] / 50.0, 0.0, 1.0), 1.0 - total)
+        classes = np.zeros(dh.shape, dtype=np.uint8)
+        instances = np.zeros(dh.shape, dtype=np.int64)
+        best = np.zeros(dh.shape)
+        weights, total = self._copy_weights(lats, lons, dlat, dlon)
+        # small windows where copies change within a tile (coarse pixels), few calls where they do not
+        step = DETAIL_WINDOW if dlat * M_PER_DEG >= 100.0 else 8 * DETAIL_WINDOW
+        h, w_ = dh.shape
+        for shift, coarse_all, relief_all, weight in weights:
+            # a copy is drawn only on the windows where it has weight (a cell does not depend on its tile)
+            for r0 in range(0, h, step):
+                for c0 in range(0, w_, step):
+                    win = (slice(r0, min(r0 + step, h)), slice(c0, min(c0 + step, w_)))
+                    w = weight[win]
+                    if not w.any():
+                        continue
+                    rgb, height, cls, inst = self.procedural.cells(lons[win[1]] + shift, lats[win[0]], dlon, dlat)
+                    coarse = coarse_all[win]
+                    gain = np.clip((real_relief[win] + 15.0) / (relief_all[win] + 15.0), 0.1, 3.0)
+                    dh[win] += w * gain * (height - coarse[..., 0])
+                    ratio[win] += w[..., None] * np.clip(rgb / np.maximum(coarse[..., 1:], 0.02), 0.6, 1.6)
+                    top = w > best[win]
+                    classes[win][top], instances[win][top], best[win][top] = cls[top], inst[top], w[top]
+        return dh, ratio + (1.0 - total)[..., None], classes, instances
+
+    def _copy_weights(self, lats, lons, dlat: float, dlon: float):
+        """[(shift, coarse field, its local relief, weight)] of the copies with weight in the tile, and the total.
+
+        Copies are chosen on a global lattice of nodes DETAIL_MATCH_DEG apart: a copy's score at
+        a node is its land share (8 km height above 0 to 50 m) times exp(-d^2), d the distance
+        between its 8 km colour and Blue Marble's colour over the node's cell in log RGB
+        (DETAIL_COLOUR_LOG units) and, half as strongly, between the logs of their local reliefs;
+        the best copy takes the node. The shares are bilinear between nodes (so copies change over tens of
+        kilometres, as land cover does, and tiles stay seamless) and multiplied by the copy's own
+        land share at the pixel, so no detail comes from a copy's sea.
+        """
+        q = DETAIL_MATCH_DEG
+        j0, j1 = math.floor(lats.min() / q) - 1, math.ceil(lats.max() / q) + 1
+        i0, i1 = math.floor(lons.min() / q) - 1, math.ceil(lons.max() / q) + 1
+        nlat, nlon = np.clip(np.arange(j1, j0 - 1, -1) * q, -89.9, 89.9), np.arange(i0, i1 + 1) * q
+        target = np.log(D.sample_colours(nlat, nlon, q, q)[0].astype(np.float64) + 0.02)
+        real = self._relief(lambda a, b: D.sample_elevation(a, b, q, q), nlat, nlon)
+        scores = []
+        for shift in SHIFTS[:DETAIL_CANDIDATES]:
+            coarse = self._coarse.sample(nlat, nlon + shift).astype(np.float64)
+            land = np.clip(coarse[..., 0] / 50.0, 0.0, 1.0)
+            relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], nlat, nlon)
+            dc = np.linalg.norm(np.log(coarse[..., 1:] + 0.02) - target, axis=-1) / DETAIL_COLOUR_LOG
+            dr = 0.5 * np.log((real + 15.0) / (relief + 15.0)) / DETAIL_COLOUR_LOG
+            scores.append(land * np.exp(-(dc * dc + dr * dr)))
+        best = np.argmax(scores, axis=0)
+        shares = [(best == k).astype(np.float64) for k in range(len(scores))]
+        # bilinear weights of the pixels between nodes (rows: latitude descending)
+        fy = (nlat[0] - lats) / q
+        fx = (lons - nlon[0]) / q
+        ry, rx = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+        ty, tx = (fy - ry)[:, None], (fx - rx)[None, :]
+        out = []
+        total = np.zeros(lats.shape + lons.shape)
+        for shift, share in zip(SHIFTS, shares, strict=False):
+            if share.max() <= 0.0:
+                continue
+            a, b = share[ry][:, rx], share[ry][:, rx + 1]
+            c, d = share[ry + 1][:, rx], share[ry + 1][:, rx + 1]
+            w = (a * (1 - tx) + b * tx) * (1 - ty) + (c * (1 - tx) + d * tx) * ty
             if w.max() <= 0.0:
                 continue
-            proc = self.procedural.generate(bbox=(box[0] + shift, box[1], box[2] + shift, box[3]), resolution_m=res)
-            proc_relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], lats, lons)
-            gain = np.clip((real_relief + 15.0) / (proc_relief + 15.0), 0.1, 3.0)
-            dh += w * gain * (proc.height - coarse[..., 0])
-            ratio += w[..., None] * np.clip(proc.rgb / np.maximum(coarse[..., 1:], 0.02), 0.6, 1.6)
+            coarse = self._coarse.sample(lats, lons + shift)
+            w = w * np.clip(coarse[..., 0] / 50.0, 0.0, 1.0)
+            if w.max() <= 0.0:
+                continue
+            relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], lats, lons)
+            out.append((shift, coarse, relief, w))
             total += w
-            if total.min() >= 1.0:
-                break
-        return dh, ratio + (1.0 - total)[..., None]
+        return out, total
 
     def streets(self, bbox) -> list[Street]:
         """Street centrelines of the real places reaching into a (west, south, east, north) box.
