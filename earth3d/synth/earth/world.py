@@ -190,7 +190,7 @@ class EarthWorld:
         if res < CITY_RES_M:  # the city generator draws each place's streets, blocks and buildings
             col_land = col_land.astype(np.float64)
             roofs = city_layer(lats, lons, lat.dlat, lat.dlon, u.astype(np.float64), col_land,
-                               *self._cities(ids), classes, instances).astype(np.float32)
+                               *self._cities(ids), classes, instances).astype(np.float32)  # type: ignore[call-arg]
         else:  # their mean colour and height
             col_land = col_land * (1.0 - (1.0 - CITY_KEEP) * u[..., None]) + u[..., None] * CITY_RGB
             roofs = CITY_HEIGHT_M * u
