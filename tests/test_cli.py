@@ -387,3 +387,48 @@ def test_synth_earth_region(tmp_path):
                  "--out", str(out), "--quiet"]) == 0
     dem = earth3d.read_raster(out / "dem.tif")
     assert 150 < float(np.nanmin(dem.height)) and float(np.nanmax(dem.height)) > 1200  # valley floor and the Alps
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["build", "--dem", "a.tif", "--classes", "x.tif", "--classes", "y.tif", "--out", "w.e3d"], "--classes"),
+    (["render", "--store", "s", "--out", "a.png", "--out=b.png"], "--out"),
+    (["dataset", "--synth", "0", "0", "1", "1", "--views", "2", "--views", "3", "--out", "d"], "--views")])
+def test_an_option_given_twice_is_one_error(args, flag, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    _one_error_line(capsys, flag, "more than once")
+    assert not any(tmp_path.iterdir())
+
+
+def test_render_maps_match_the_library_render(tmp_path):
+    from earth3d.classes import class_colours
+    from earth3d.dataset.maps import decode_normals
+    from earth3d.geometry import Camera
+    from earth3d.renderers import CpuRenderer
+    from earth3d.scenarios.path import render_path
+    from earth3d.scenarios.scene import open_store_scene
+
+    store = tmp_path / "synth.e3d"
+    assert main(["build", "--synth", "9.70", "0.33", "9.74", "0.36", "--synth-resolution", "200", "--out", str(store),
+                 "--quiet"]) == 0
+    out = tmp_path / "view.png"
+    assert main(["render", "--store", str(store), "--alt", "3000", "--pitch", "-70", "--width", "80", "--height", "60",
+                 "--no-atmosphere", "--renderer", "cpu", "--maps", "--out", str(out), "--quiet"]) == 0
+    maps = {kind: iio.imread(tmp_path / f"view_{kind}.png") for kind in ("label", "label_ids", "instance", "normal")}
+    assert maps["label_ids"].shape == (60, 80) and maps["label_ids"].dtype == np.uint8
+    assert all(maps[k].shape == (60, 80, 3) and maps[k].dtype == np.uint8 for k in ("label", "instance", "normal"))
+    assert np.array_equal(maps["label"], class_colours()[maps["label_ids"]])
+    assert len(np.unique(maps["label_ids"])) > 1, "a procedural region has several classes"
+
+    scene = open_store_scene(store, CpuRenderer())  # the command's defaults: the same camera and stream
+    lon, lat = scene.center()
+    ground = float(scene.ground()(np.array([lon]), np.array([lat]))[0])
+    camera = Camera.from_geodetic(lon, lat, ground + 3000.0, 0.0, -70.0, 0.0, 80, 60, 60.0)
+    frame = next(render_path(scene.source, [camera], renderer=scene.renderer, atmosphere=None, maps=True)).output
+    assert np.array_equal(maps["label_ids"], frame.label.numpy())
+    normal = frame.normal.numpy()
+    drawn = np.any(normal != 0, axis=-1)
+    assert np.array_equal(np.any(maps["normal"] != 0, axis=-1), drawn) and drawn.mean() > 0.3
+    assert np.abs(decode_normals(maps["normal"])[drawn] - normal[drawn]).max() < 0.02

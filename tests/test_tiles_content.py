@@ -48,14 +48,18 @@ def _check_splat_glb(path: Path) -> int:
     accessors = {a: doc["accessors"][i] for a, i in attrs.items()}
     counts = {acc["count"] for acc in accessors.values()}
     assert len(counts) == 1, "attributes of one primitive have one count"
+    features = {a for a in attrs if a.startswith("_FEATURE_ID_")}  # EXT_mesh_features: beside the splat attributes
     for name, acc in accessors.items():
-        kind, components = REQUIRED.get(name, ("VEC3", {5126}) if name in sh else ("VEC4", {5121, 5123, 5126}))
+        kind, components = REQUIRED.get(name, ("VEC3", {5126}) if name in sh else
+                                        ("SCALAR", {5121, 5123, 5126}) if name in features else
+                                        ("VEC4", {5121, 5123, 5126}))
         assert acc["type"] == kind and acc["componentType"] in components, name
     assert "min" in accessors["POSITION"] and "max" in accessors["POSITION"]
     spz = ext.get("extensions", {}).get(SPZ_2)
     if spz is not None:  # placeholders: the data come from the SPZ payload
         assert SPZ_2 in doc["extensionsRequired"] and SPLATS in doc["extensionsUsed"]
-        assert all("bufferView" not in acc for acc in accessors.values())
+        assert all("bufferView" not in acc for name, acc in accessors.items() if name not in features)
+        assert all("bufferView" in accessors[name] for name in features)
         view = doc["bufferViews"][spz["bufferView"]]
         decoded = decode_spz(binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]])
         assert decoded["version"] == 2 and len(decoded["means"]) == counts.pop()

@@ -51,6 +51,11 @@ INPUT_ERRORS = (Earth3dError, OSError, ValueError)
 
 def _parse(argv: Sequence[str] | None) -> Common:
     """The command of `argv`; a bad command line exits with status 2 and one line on stderr."""
+    twice = _repeated_option(sys.argv[1:] if argv is None else argv)
+    if twice is not None:  # tyro (argparse) would keep the last one silently
+        print(f"earth3d: error: {twice} is given more than once: give it once (an option of several values "
+              f"takes them all after one {twice}) (earth3d COMMAND --help lists the options)", file=sys.stderr)
+        raise SystemExit(2)
     union = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in COMMANDS.items())]  # type: ignore[valid-type]
     said = io.StringIO()
     try:
@@ -63,6 +68,20 @@ def _parse(argv: Sequence[str] | None) -> Common:
             raise
         print(f"earth3d: error: {_one_line(said.getvalue())}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _repeated_option(argv: Sequence[str]) -> str | None:
+    """The first option (--name, or --name=value) that `argv` gives twice, up to a bare `--`; else None."""
+    seen: set[str] = set()
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg.startswith("--") and arg[2:3].isalpha():
+            name = arg.split("=", 1)[0].replace("_", "-")
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
 
 
 def _one_line(usage_error: str) -> str:

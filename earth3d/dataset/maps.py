@@ -6,7 +6,8 @@
 - normals: unit normals in the camera frame, OpenCV axes (x right, y down, z forward), as PNG
   `(n + 1) / 2 * 255`, (0, 0, 0) where nothing is drawn. Taken from the renderer's normal map
   when it gives one, else from the depth map (cross product of its neighbours' back-projections).
-- labels: an 8-bit class-id PNG and a colour PNG with the class table's colours.
+- labels: an 8-bit class-id PNG, and a colour PNG holding the same pixels as indexed colour
+  with the class table's colours as its palette (`class_palette`).
 - instances: int64 ids in .npy (ids can exceed 32 bits), 0 for none.
 """
 
@@ -35,10 +36,39 @@ def depth_scale_for(max_depth_m: float) -> float:
 
 
 def encode_depth_png(depth: np.ndarray, drawn: np.ndarray, scale: float) -> np.ndarray:
-    """16-bit depth units (0 where not drawn or beyond 65535 units)."""
-    units = np.rint(depth / scale)
-    ok = drawn & (units >= 1) & (units <= 65535)
-    return np.where(ok, units, 0).astype(np.uint16)
+    """16-bit depth units, round(depth / scale) (0 where not drawn, under 1 or beyond 65535 units)."""
+    return _depth_kernel(np.ascontiguousarray(depth), np.ascontiguousarray(drawn, np.bool_), float(scale))
+
+
+@njit(cache=True, nogil=True)
+def _depth_kernel(depth, drawn, scale):  # pragma: no cover - compiled
+    h, w = depth.shape
+    out = np.zeros((h, w), np.uint16)
+    for r in range(h):
+        for c in range(w):
+            units = np.rint(np.float64(depth[r, c]) / scale)
+            if drawn[r, c] and units >= 1.0 and units <= 65535.0:
+                out[r, c] = np.uint16(units)
+    return out
+
+
+def rgb_to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 of the first three channels of a float image in [0, 1]: round(255 v), clipped
+    (NaN: 0), in one compiled pass.
+    """
+    return _rgb8_kernel(np.ascontiguousarray(rgb, np.float32))
+
+
+@njit(cache=True, nogil=True)
+def _rgb8_kernel(rgb):  # pragma: no cover - compiled
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w, 3), np.uint8)
+    for r in range(h):
+        for c in range(w):
+            for k in range(3):
+                v = np.rint(rgb[r, c, k] * np.float32(255.0))
+                out[r, c, k] = np.uint8(min(max(v, np.float32(0.0)), np.float32(255.0))) if v == v else 0
+    return out
 
 
 def normals_from_depth(depth: np.ndarray, drawn: np.ndarray, fx: float, fy: float, cx: float,
@@ -52,7 +82,7 @@ def normals_from_depth(depth: np.ndarray, drawn: np.ndarray, fx: float, fy: floa
                            float(fx), float(fy), float(cx), float(cy))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _normals_kernel(depth, drawn, fx, fy, cx, cy):  # pragma: no cover - compiled
     h, w = depth.shape
     out = np.zeros((h, w, 3), np.float32)
@@ -80,7 +110,7 @@ def encode_normals(normal: np.ndarray) -> np.ndarray:
     return _encode_kernel(np.ascontiguousarray(normal, np.float32))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _encode_kernel(normal):  # pragma: no cover - compiled
     h, w, _ = normal.shape
     out = np.zeros((h, w, 3), np.uint8)
@@ -102,7 +132,10 @@ def decode_normals(png: np.ndarray) -> np.ndarray:
     return np.where(np.any(png > 0, -1, keepdims=True), n / np.maximum(norm, 1e-6), 0.0)
 
 
-def label_colours(label: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 colours of a class-id map, from `earth3d.classes.class_colours()`."""
+def class_palette() -> np.ndarray:
+    """(256, 3) uint8: row `id` is the colour of class `id` (`earth3d.classes.class_colours()`), unused ids black."""
     classes = importlib.import_module("earth3d.classes")  # the class table (where this version has one)
-    return np.asarray(classes.class_colours(), np.uint8)[label.astype(np.uint8)]
+    table = np.zeros((256, 3), np.uint8)
+    colours = np.asarray(classes.class_colours(), np.uint8)[:256]
+    table[:len(colours)] = colours
+    return table

@@ -6,7 +6,7 @@ The folder (see README "Datasets"):
     depth/frame_00000.png | .npy  metres: 16-bit with `earth3d_depth_scale` metres per unit, or float32
     normals/frame_00000.png       camera-frame normals (OpenCV axes), (n + 1) / 2 * 255
     labels/frame_00000.png        class ids (8-bit; where the renderer gives a label map)
-    labels/frame_00000_colour.png the same in the class table's colours
+    labels/frame_00000_colour.png the same ids as indexed colour (the class table's colours as palette)
     instances/frame_00000.npy     instance ids (int64; where the renderer gives an instance map)
     transforms.json               nerfstudio (OPENCV camera model, camera-to-world with OpenGL axes)
     sparse/0/                     COLMAP model (PINHOLE cameras, world-to-camera poses, points3D)
@@ -28,7 +28,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal, Sequence
 
-import imageio.v3 as iio
 import numpy as np
 
 from ..atomic import check_output
@@ -41,13 +40,15 @@ from .georef import LocalFrame
 from .maps import (
     DRAWN_ALPHA,
     MAX_PNG_DEPTH_SCALE,
+    class_palette,
     depth_scale_for,
     encode_depth_png,
     encode_normals,
-    label_colours,
     normals_from_depth,
+    rgb_to_uint8,
 )
 from .nerfstudio import transforms
+from .png import save_label_pngs, save_png
 from .presets import PresetOptions, check_preset, sample_cameras
 from .source import DatasetSource, open_source
 
@@ -104,8 +105,6 @@ def _render_view(src: DatasetSource, renderer: Renderer, camera: Camera, sky, ma
 
 #: Threads that encode and write the files of the views.
 WRITERS = 4
-#: zlib level of the PNGs: 1 is several times faster than the default 6 and a few percent larger.
-PNG_LEVEL = 1
 
 
 def _np(t) -> np.ndarray | None:
@@ -118,21 +117,17 @@ def _to_numpy(raw) -> SimpleNamespace:
                            label=_np(getattr(raw, "label", None)), instance=_np(getattr(raw, "instance", None)))
 
 
-def _png(path: Path, image: np.ndarray) -> None:
-    iio.imwrite(path, image, extension=".png", compress_level=PNG_LEVEL)
-
-
 def _write_view(folder: Path, i: int, camera: Camera, raw: SimpleNamespace, rgb: np.ndarray, depth_format: str,
                 depth_scale: float) -> dict:
     """Write one view's files (numpy maps, `_to_numpy`); return its transforms.json paths."""
     name = f"frame_{i:05d}"
     paths = {"file_path": f"images/{name}.png"}
-    _png(folder / paths["file_path"], np.clip(np.rint(rgb[..., :3] * 255.0), 0, 255).astype(np.uint8))
-    depth = raw.depth.astype(np.float64)
+    save_png(folder / paths["file_path"], rgb_to_uint8(rgb))
+    depth = raw.depth
     drawn = (raw.alpha >= DRAWN_ALPHA) & (depth > 0)
     if depth_format == "png":
         paths["depth_file_path"] = f"depth/{name}.png"
-        _png(folder / paths["depth_file_path"], encode_depth_png(depth, drawn, depth_scale))
+        save_png(folder / paths["depth_file_path"], encode_depth_png(depth, drawn, depth_scale))
     else:
         paths["depth_file_path"] = f"depth/{name}.npy"
         np.save(folder / paths["depth_file_path"], np.where(drawn, depth, 0.0).astype(np.float32))
@@ -140,15 +135,15 @@ def _write_view(folder: Path, i: int, camera: Camera, raw: SimpleNamespace, rgb:
     if normal is None:
         normal = normals_from_depth(depth, drawn, camera.fx, camera.fy, camera.cx, camera.cy)
     paths["earth3d_normal_path"] = f"normals/{name}.png"
-    _png(folder / paths["earth3d_normal_path"], encode_normals(normal))
+    save_png(folder / paths["earth3d_normal_path"], encode_normals(normal))
     if raw.label is not None:
         paths["earth3d_label_path"] = f"labels/{name}.png"
         paths["earth3d_label_colour_path"] = f"labels/{name}_colour.png"
-        _png(folder / paths["earth3d_label_path"], raw.label.astype(np.uint8))
-        _png(folder / paths["earth3d_label_colour_path"], label_colours(raw.label))
+        save_label_pngs(folder / paths["earth3d_label_path"], folder / paths["earth3d_label_colour_path"],
+                        raw.label, class_palette())
     if raw.instance is not None:
         paths["earth3d_instance_path"] = f"instances/{name}.npy"
-        np.save(folder / paths["earth3d_instance_path"], raw.instance.astype(np.int64))
+        np.save(folder / paths["earth3d_instance_path"], np.asarray(raw.instance, np.int64))
     return paths
 
 

@@ -22,13 +22,17 @@ class GlbBuilder:
         self._chunks: list[bytes] = []
         self._length = 0
 
-    def view(self, data: bytes, target: int | None = None) -> int:
-        """Append raw bytes (4-byte aligned) as a buffer view; returns its index."""
-        pad = (-self._length) % 4
+    def view(self, data: bytes, target: int | None = None, *, align: int = 4, stride: int | None = None) -> int:
+        """Append raw bytes as a buffer view starting at a multiple of `align` bytes (with
+        `byteStride` `stride` when given); returns its index.
+        """
+        pad = (-self._length) % align
         if pad:
             self._chunks.append(b"\0" * pad)
             self._length += pad
         view = {"buffer": 0, "byteOffset": self._length, "byteLength": len(data)}
+        if stride is not None:
+            view["byteStride"] = stride
         if target is not None:
             view["target"] = target
         self._chunks.append(bytes(data))
@@ -105,14 +109,20 @@ def read_glb(data: bytes) -> tuple[dict, bytes]:
 
 
 def accessor_array(doc: dict, binary: bytes, index: int) -> np.ndarray:
-    """The data of an accessor with a (tightly packed) buffer view, as a numpy array."""
+    """The data of an accessor with a buffer view (tightly packed or with a `byteStride`), as a numpy array."""
     acc = doc["accessors"][index]
     view = doc["bufferViews"][acc["bufferView"]]
-    dtype = {v: k for k, v in _COMPONENTS.items()}[acc["componentType"]]
+    dtype = np.dtype({v: k for k, v in _COMPONENTS.items()}[acc["componentType"]])
     width = {v: k for k, v in _TYPES.items()}[acc["type"]]
     start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    arr = np.frombuffer(binary, dtype=dtype, count=acc["count"] * width, offset=start)
-    return arr.reshape(acc["count"], width) if width > 1 else arr
+    stride = view.get("byteStride", dtype.itemsize * width)
+    if acc["count"] == 0:
+        return np.zeros((0, width) if width > 1 else 0, dtype)
+    size = stride * (acc["count"] - 1) + dtype.itemsize * width
+    rows = np.frombuffer(binary, np.uint8, count=size, offset=start)
+    arr = np.lib.stride_tricks.as_strided(rows, (acc["count"], dtype.itemsize * width), (stride, 1)).copy()
+    arr = arr.view(dtype)
+    return arr if width > 1 else arr[:, 0]
 
 
 def _json_number(v) -> float | int:

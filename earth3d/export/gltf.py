@@ -43,6 +43,7 @@ from ..gaussians import SH_C0, Gaussians
 from ..geometry import crs_to_ecef, ecef_to_geodetic
 from ..raster import GeoRaster
 from .enu import LocalFrame, check_lonlath, to_local
+from .features import FEATURES, add_semantics
 from .glb import ELEMENT_ARRAY_BUFFER, UNSIGNED_BYTE, GlbBuilder
 from .spz import encode_spz, spz_unit
 
@@ -72,14 +73,17 @@ def splats_glb(gaussians: Gaussians, frame: LocalFrame, compression: str | None 
     that the node matrix scales back (see `spz_unit`).
     """
     means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_GLTF)
-    return local_splats_glb(means, quats, scales, opacities, sh, frame, compression, extras, center_enu)
+    return local_splats_glb(means, quats, scales, opacities, sh, frame, compression, extras, center_enu,
+                            semantics=gaussians.label_arrays())
 
 
 def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, opacities: np.ndarray, sh: np.ndarray,
                      frame: LocalFrame, compression: str | None = None, extras: dict | None = None,
-                     center_enu=None) -> bytes:
+                     center_enu=None, semantics: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
     """`splats_glb` of splats already in the frame's glTF axes (the arrays of `to_local(..., axes=ENU_TO_GLTF)`),
-    for callers that use those arrays for more than the GLB (tile bounds).
+    for callers that use those arrays for more than the GLB (tile bounds). `semantics`: the splats'
+    (labels, instances) (`Gaussians.label_arrays()`), written as EXT_mesh_features feature IDs
+    (`earth3d.export.features`).
     """
     if compression not in (None, "spz"):
         raise ValueError(f"compression must be None or 'spz', got {compression!r}")
@@ -123,7 +127,14 @@ def local_splats_glb(means: np.ndarray, quats: np.ndarray, scales: np.ndarray, o
         for name in sh_names:
             attributes[name] = glb.accessor(None, count=n, width=3)
         attributes["COLOR_0"] = glb.accessor(None, count=n, width=4, component=UNSIGNED_BYTE, normalized=True)
-    glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {SPLATS: ext}}]}]
+    extensions = {SPLATS: ext}
+    if semantics is not None:
+        # The feature IDs are ordinary accessors with their own buffer views, beside SPZ's placeholders
+        # too: the SPZ payload supplies only the attributes the compression extension names and keeps the
+        # splats in their order, so element i of _FEATURE_ID_n is splat i of the payload (as with
+        # KHR_draco_mesh_compression, attributes outside the compressed set are read from their accessors).
+        extensions[FEATURES] = add_semantics(glb, attributes, *semantics)
+    glb.doc["meshes"] = [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": extensions}]}]
     glb.doc["nodes"] = [{"mesh": 0, "name": "splats"}]
     if translation is not None or unit != 1.0:  # as a matrix: CesiumJS's splat tiles read only a node's matrix
         t = np.zeros(3) if translation is None else translation

@@ -29,7 +29,8 @@ def node_content(gaussians: Gaussians, frame: LocalFrame, compression: str | Non
     """(GLB bytes, ENU lo, ENU hi) of one tile: the splats' 3-sigma bounds and the GLB centered on them."""
     means, quats, scales, opacities, sh = to_local(gaussians, frame, axes=ENU_TO_GLTF)
     lo, hi = _bounds(means, quats, scales)
-    glb = local_splats_glb(means, quats, scales, opacities, sh, frame, compression, extras, center_enu=(lo + hi) / 2)
+    glb = local_splats_glb(means, quats, scales, opacities, sh, frame, compression, extras, center_enu=(lo + hi) / 2,
+                           semantics=gaussians.label_arrays())
     return glb, lo, hi
 
 

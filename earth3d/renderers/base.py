@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from numba import njit
 
 from ..gaussians import Gaussians
 from ..geometry import Camera
@@ -47,11 +48,24 @@ def label_maps(best: np.ndarray, gaussians: Gaussians) -> tuple[torch.Tensor, to
     if sem is None:
         return torch.zeros(shape, dtype=torch.uint8), torch.zeros(shape, dtype=torch.int64)
     labels, instances = sem
-    drawn = best >= 0
-    idx = np.where(drawn, best, 0)
-    lab = np.where(drawn, labels[idx] if len(labels) else 0, 0).astype(np.uint8)
-    ins = np.where(drawn, instances[idx] if len(instances) else 0, 0).astype(np.int64)
+    lab, ins = _gather_labels(np.ascontiguousarray(best, np.int32), np.ascontiguousarray(labels, np.uint8),
+                              np.ascontiguousarray(instances, np.int64))
     return torch.from_numpy(lab), torch.from_numpy(ins)
+
+
+@njit(cache=True, nogil=True)
+def _gather_labels(best, labels, instances):  # pragma: no cover - compiled
+    """The class and instance of each pixel's splat `best` (0 where it is -1), in one pass."""
+    h, w = best.shape
+    lab = np.zeros((h, w), np.uint8)
+    ins = np.zeros((h, w), np.int64)
+    for r in range(h):
+        for c in range(w):
+            i = best[r, c]
+            if i >= 0:
+                lab[r, c] = labels[i]
+                ins[r, c] = instances[i]
+    return lab, ins
 
 
 @runtime_checkable
