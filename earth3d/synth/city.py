@@ -26,6 +26,7 @@ from . import city_blocks as B
 from .city_blocks import (
     BEST_B,
     C_BD,
+    C_COS,
     C_CX,
     C_CY,
     C_DH0,
@@ -33,6 +34,7 @@ from .city_blocks import (
     C_DP,
     C_KEY0,
     C_KEY1,
+    C_SIN,
     C_U,
     C_V,
     CANOPY,
@@ -185,6 +187,7 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
               out[C_DP + 8], out[C_DP + 9], out[C_DP + 10], out[C_DP + 11], out[C_DP + 12], out[C_DP + 13],
               out[C_DP + 14])
         cx, cy = out[C_CX], out[C_CY]
+        c, s = out[C_COS], out[C_SIN]
     else:
         g, polar, theta0, spacing = city_style(cs)
         i, j, cx, cy, bd = district_at(u, v, cs, g, polar, theta0, spacing)
@@ -195,13 +198,13 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
         (_, out[C_DP], out[C_DP + 1], out[C_DP + 2], out[C_DP + 3], out[C_DP + 4], out[C_DP + 5], out[C_DP + 6],
          out[C_DP + 7], out[C_DP + 8], out[C_DP + 9], out[C_DP + 10], out[C_DP + 11], out[C_DP + 12],
          out[C_DP + 13], out[C_DP + 14]) = dp
+        c, s = math.cos(dp[1]), math.sin(dp[1])
+        out[C_COS], out[C_SIN] = c, s
     region = unit(rehash(cs, 905))
     # arterial along the district border: a strip 2 BORDER_HALF_WIDTH wide, box-filtered across
     t0, t1 = bd - 0.5 * side, bd + 0.5 * side
     fb = ov(t0, t1, -hb, hb) / side
     if fb < 1.0:
-        theta = dp[1]
-        c, s = math.cos(theta), math.sin(theta)
         dx, dy = u - cx, v - cy
         qa, qb, det = warp_inverse(c * dx + s * dy, -s * dx + c * dy, dp[2], dp[3], dp[4], dp[5], dp[6], dp[7])
         sq = side / math.sqrt(max(det, 0.2))

@@ -26,7 +26,8 @@ DASH_PERIOD, DASH_LEN = 9.0, 3.0
  MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, INST_BUILDING, INST_CAR, INST_TREE, BEST_B, BEST_C, BEST_T) = range(26)
 N_PUBLIC = 26  # slots from here on are a cache of the last district (kept between calls on one buffer)
 C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(26, 38)
-N_OUT = C_DP + 15
+C_COS, C_SIN = C_DP + 15, C_DP + 16  # cosine and sine of the district's bearing
+N_OUT = C_DP + 17
 N_AREA = INST_BUILDING  # slots before this one are area fractions or area-weighted sums
 
 CAR_COLOURS = np.array(
@@ -148,6 +149,13 @@ def building(px0, px1, py0, py1, x0, x1, y0, y1, height, gable, ph, dh, region, 
 
 
 @njit(cache=True)
+def _touches(px0, px1, py0, py1, x0, x1, y0, y1, ox, oy):
+    """Whether the pixel box overlaps the box [x0, x1] x [y0, y1] drawn out by (ox, oy) (its shadow's reach)."""
+    return (ov(px0, px1, x0 + min(ox, 0.0), x1 + max(ox, 0.0)) > 0.0
+            and ov(py0, py1, y0 + min(oy, 0.0), y1 + max(oy, 0.0)) > 0.0)
+
+
+@njit(cache=True)
 def floors_of(ph, dens, lo, scale):
     """Number of floors: lo plus an exponential tail growing with density."""
     return lo + math.floor(-math.log(1.0 - unit(rehash(ph, 5))) * scale * (0.3 + dens * dens))
@@ -196,6 +204,16 @@ def parcels(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, dh, den
             if unit(rehash(ph, 4)) < 0.95 * built and b1 - b0 > 4.0 and q1 - q0 > 4.0:
                 floors = min(floors_of(ph, dens, 1.0, 8.0), 40.0)
                 height = 3.1 * floors + 0.8
+                # the parts and their shadows lie in the box [q0, q1] x [b0, b1] drawn out along the sun by
+                # at most height + half the tallest gable (0.3 of the short side): skip what misses the pixel
+                o = min(height + 0.15 * min(q1 - q0, b1 - b0) + 0.01, SHADOW_MAX)
+                if along_u:
+                    near = _touches(px0, px1, py0, py1, q0, q1, b0, b1, sx * o, sy * o)
+                else:
+                    near = _touches(px0, px1, py0, py1, b0, b1, q0, q1, sx * o, sy * o)
+            else:
+                near = False
+            if near:
                 gable = floors <= 3.0 and unit(rehash(ph, 6)) < 0.75
                 lshape = unit(rehash(ph, 13)) < 0.35 and b1 - b0 > 9.0 and q1 - q0 > 9.0
                 # street side first: row 0 faces lc0, the last row faces lc1
@@ -219,7 +237,12 @@ def parcels(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, dh, den
                     else:
                         roof_area += building(px0, px1, py0, py1, e0, e1, f0, f1, height, gable, ph, dh, region,
                                               sx, sy, out)
-            ntree = int(unit(rehash(ph, 9)) * 3.0 * loose)
+            # crowns (3 sigma under 7 m) and their shadows (under 14 m long) stay near the parcel
+            if along_u:
+                near = _touches(px0, px1, py0, py1, a0 - 7.5, a1 + 7.5, c0 - 7.5, c1 + 7.5, sx * 14.5, sy * 14.5)
+            else:
+                near = _touches(px0, px1, py0, py1, c0 - 7.5, c1 + 7.5, a0 - 7.5, a1 + 7.5, sx * 14.5, sy * 14.5)
+            ntree = int(unit(rehash(ph, 9)) * 3.0 * loose) if near else 0
             for t in range(ntree):
                 th_ = rehash(ph, 20 + t)
                 sig = 1.0 + 1.3 * unit(rehash(th_, 1))

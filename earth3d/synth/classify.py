@@ -25,6 +25,8 @@ N_CLASSES = K.N_CLASSES
 def _paint(share, cls, a):
     """Cover a fraction `a` of the pixel with class `cls` over what is there."""
     a = min(max(a, 0.0), 1.0)
+    if a == 0.0:  # nothing to cover (the shares stay exactly as they are)
+        return
     for k in range(share.shape[0]):
         share[k] *= 1.0 - a
     share[cls] += a

@@ -131,6 +131,12 @@ def _s_at(lon, lat, w0, i0, j0):
 @njit(cache=True)
 def _s_noise(lon, lat, seed):
     x, y, z = K.unit_vector(lon, lat)
+    return _s_noise_at(x, y, z, seed)
+
+
+@njit(cache=True)
+def _s_noise_at(x, y, z, seed):
+    """_s_noise at the unit vector (x, y, z)."""
     f = 6371008.8 / 6000.0
     return math.exp(0.45 * noise(x * f, y * f, z * f, seed ^ np.uint64(0x51))
                     + 0.25 * noise(2.3 * x * f, 2.3 * y * f, 2.3 * z * f, seed ^ np.uint64(0x52)))
@@ -217,9 +223,17 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     """
     h, w = lats.shape[0], lons.shape[0]
     SP = np.empty((h, w))
+    # unit vectors cos(lat) (cos(lon), sin(lon)), sin(lat) (K.unit_vector): the longitude terms once per column
+    cos_lon, sin_lon = np.empty(w), np.empty(w)
+    for col in range(w):
+        lo = math.radians(lons[col])
+        cos_lon[col], sin_lon[col] = math.cos(lo), math.sin(lo)
     for r in prange(h):
+        la = math.radians(lats[r])
+        cos_lat, sin_lat = math.cos(la), math.sin(la)
         for col in range(w):
-            SP[r, col] = _s_at(lons[col], lats[r], w0, I0[0], J0[0]) * _s_noise(lons[col], lats[r], seed)
+            SP[r, col] = _s_at(lons[col], lats[r], w0, I0[0], J0[0]) * _s_noise_at(
+                cos_lat * cos_lon[col], cos_lat * sin_lon[col], sin_lat, seed)
     # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
     lower = 1.0
     for k in range(1, N_LEVELS):

@@ -145,14 +145,25 @@ def landform(m):
 
 
 @njit(cache=True)
+def climate_belts(lat):
+    """The latitude terms of climate(): (temperature C at sea level, and the three moisture belts)."""
+    alat = abs(lat)
+    return (28.0 - 50.0 * (alat / 90.0) ** 1.6, 0.25 * math.exp(-(alat / 12.0) ** 2),
+            0.35 * math.exp(-((alat - 25.0) / 9.0) ** 2), 0.12 * math.exp(-((alat - 55.0) / 12.0) ** 2))
+
+
+@njit(cache=True)
+def climate_at(m, belts, h, d):
+    """climate() with its latitude terms `belts` = climate_belts(lat) given (once per row of cells)."""
+    t = belts[0] + 5.0 * m[6] - 0.0065 * max(h, 0.0)
+    w = 0.42 + 0.9 * m[5] + 0.25 * (1.0 - smoothstep(0.0, 0.2, d)) + belts[1] - belts[2] + belts[3]
+    return t, min(max(w, 0.0), 1.0)
+
+
+@njit(cache=True)
 def climate(m, lat, h, d):
     """(temperature C, moisture 0..1) at latitude `lat` and height h."""
-    alat = abs(lat)
-    t = 28.0 - 50.0 * (alat / 90.0) ** 1.6 + 5.0 * m[6] - 0.0065 * max(h, 0.0)
-    w = (0.42 + 0.9 * m[5] + 0.25 * (1.0 - smoothstep(0.0, 0.2, d))
-         + 0.25 * math.exp(-(alat / 12.0) ** 2) - 0.35 * math.exp(-((alat - 25.0) / 9.0) ** 2)
-         + 0.12 * math.exp(-((alat - 55.0) / 12.0) ** 2))
-    return t, min(max(w, 0.0), 1.0)
+    return climate_at(m, climate_belts(lat), h, d)
 
 
 @njit(cache=True)
@@ -330,10 +341,19 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
     nrow, ncol = lats.shape[0], lons.shape[0]
     use_grid = grid.shape[0] > 0
     res_y = dlat * M_PER_DEG
+    # the unit vector of a cell is cos(lat) (cos(lon), sin(lon)), sin(lat): the longitude terms once per column
+    cos_lon, sin_lon = np.empty(ncol), np.empty(ncol)
+    for i in range(ncol):
+        lo = math.radians(lons[i])
+        cos_lon[i], sin_lon[i] = math.cos(lo), math.sin(lo)
     for j in prange(nrow):
         lat = lats[j]
+        la = math.radians(lat)
+        cos_lat, sin_lat = math.cos(la), math.sin(la)
+        belts = climate_belts(lat)
         res = res_y  # band limit from the latitude cell size: the same for every row of a tile
         table = octave_table(res)
+        tex_w = LC.band_weights(res_y, LC.TEX_TOP_M, LC.TEX_MIN_M)
         m = np.empty(N_MACRO)
         mbuf = np.empty(N_MACRO)
         bw = np.empty(9)
@@ -351,7 +371,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
         cos0 = math.cos(math.radians(lat0))
         for i in range(ncol):
             lon = lons[i]
-            x, y, z = unit_vector(lon, lat)
+            x, y, z = cos_lat * cos_lon[i], cos_lat * sin_lon[i], sin_lat  # unit_vector(lon, lat)
             # ---- macro fields
             if use_grid:
                 fi = (lon - glon0) / gstep
@@ -412,7 +432,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 lake_f = hy[H_LAKE] * landw
                 river_f = max(hy[H_WATER] * landw - lake_f, 0.0)
             # ---- climate and natural colour
-            t, w = climate(m, lat, h, d)
+            t, w = climate_at(m, belts, h, d)
             bid = biome_weights(t, w, bw)
             ice = smoothstep(-8.0, -14.0, t)
             for c in range(3):
@@ -437,7 +457,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                        * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
             nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
             ltex = LC.cover(u, v, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta, f_scale,
-                            fseeds[0], frames, fseeds, nfr, nat, fcol)
+                            fseeds[0], frames, fseeds, nfr, nat, fcol, tex_w)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
             beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))

@@ -102,27 +102,44 @@ def band_weight(lam, res):
 
 
 @njit(cache=True)
-def band_texture(u, v, res, lam_top, lam_min, seed):
-    """Octaves of 2D noise from lam_top down to lam_min (halving), band-limited to the pixel size.
+def band_weights(res, lam_top, lam_min):
+    """Band weights (band_weight) of the octaves band_texture sums at cell size res: from lam_top, halving,
+    down to lam_min while the octave is resolved (longer than 0.6 res). The same for every pixel of a tile.
+    """
+    n = 0
+    lam = lam_top
+    while lam >= lam_min and lam > 0.6 * res:
+        lam *= 0.5
+        n += 1
+    out = np.empty(n)
+    lam = lam_top
+    for o in range(n):
+        out[o] = band_weight(lam, res)
+        lam *= 0.5
+    return out
 
-    Each octave has unit standard deviation before its band weight, so the sum of n
-    resolved octaves has a standard deviation of about sqrt(n) (power spectrum slope 2,
-    like most natural images). Returns (octaves >= FINE_M, octaves < FINE_M).
+
+@njit(cache=True)
+def band_texture(u, v, lam_top, weights, seed):
+    """Octaves of 2D noise from lam_top down (halving), band-limited to the pixel size.
+
+    `weights` = band_weights(res, lam_top, lam_min) of the pixel size res. Each octave has unit
+    standard deviation before its band weight, so the sum of n resolved octaves has a standard
+    deviation of about sqrt(n) (power spectrum slope 2, like most natural images). Returns
+    (octaves >= FINE_M, octaves < FINE_M).
     """
     lam = lam_top
     coarse = 0.0
     fine = 0.0
-    o = 0
-    while lam >= lam_min and lam > 0.6 * res:
+    for o in range(weights.shape[0]):
         s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
         off = unit(s) * 1000.0
-        val = band_weight(lam, res) * noise2(u / lam + off, v / lam - off, s)
+        val = weights[o] * noise2(u / lam + off, v / lam - off, s)
         if lam >= FINE_M:
             coarse += val
         else:
             fine += val
         lam *= 0.5
-        o += 1
     return coarse / NOISE2_STD, fine / NOISE2_STD
 
 
@@ -374,7 +391,7 @@ def terraces(u, v, h, res, slope, seed, out):
 
 
 @njit(cache=True)
-def frame_textures(frames, seeds, nfr, res, spacing, forest):
+def frame_textures(frames, seeds, nfr, res, spacing, forest, tex_w):
     """Ground texture octaves (coarse, fine) and crown brightness over the pixel's texture frames.
 
     Textures live in the tangent frame of a land-use cell and its seed, so a cell's texture
@@ -390,7 +407,7 @@ def frame_textures(frames, seeds, nfr, res, spacing, forest):
         wk = frames[k, 2]
         if wk <= 0.0:
             continue
-        c, f = band_texture(frames[k, 0], frames[k, 1], res, TEX_TOP_M, TEX_MIN_M, seeds[k])
+        c, f = band_texture(frames[k, 0], frames[k, 1], TEX_TOP_M, tex_w, seeds[k])
         coarse += wk * c
         fine += wk * f
         if forest:
@@ -401,7 +418,8 @@ def frame_textures(frames, seeds, nfr, res, spacing, forest):
 
 
 @njit(cache=True)
-def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, seed, frames, seeds, nfr, nat, buf):
+def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, seed, frames, seeds, nfr, nat, buf,
+          tex_w):
     """Textured land cover of the pixel at (u, v) over the biome colour `nat` (modified in place).
 
     (u, v) and `seed` are the pixel's position in its land-use cell's frame and that cell's
@@ -411,7 +429,8 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     slope, t: temperature C, w: moisture 0..1, patch: 3 km patch noise of the
     kernel, (theta, scale): the fields frame of the land-use cell (cell_frame),
     buf: N_BUF floats; on return buf[F_*] hold the cover fractions (forest, wet flats,
-    alpine, scree share of alpine, farmed) and the parcel instance id. Returns the texture signal (about unit std at
+    alpine, scree share of alpine, farmed) and the parcel instance id; tex_w: band_weights(res, TEX_TOP_M,
+    TEX_MIN_M) (once per tile). Returns the texture signal (about unit std at
     fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
     # crowns: spacing by forest type
@@ -419,7 +438,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
     spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
         tot + bw[5] + bw[7])
     any_forest = bw[3] + bw[4] + bw[8] + bw[5] + bw[7] > 0.0
-    coarse, fine, crowns = frame_textures(frames, seeds, nfr, res, spacing, any_forest)
+    coarse, fine, crowns = frame_textures(frames, seeds, nfr, res, spacing, any_forest, tex_w)
     coarse /= 2.8
     fine /= 2.0
     tex = coarse + fine
@@ -480,6 +499,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
 def cover_grid(nu, nv, res, bw, farm, t, w, seed):
     """cover() over an nu x nv pixel frame of cell size res at one climate (for timing it alone)."""
     out = np.empty((nv, nu))
+    tex_w = band_weights(res, TEX_TOP_M, TEX_MIN_M)
     for j in prange(nv):
         nat = np.empty(3)
         buf = np.empty(N_BUF)
@@ -489,5 +509,5 @@ def cover_grid(nu, nv, res, bw, farm, t, w, seed):
             nat[0], nat[1], nat[2] = 0.3, 0.35, 0.2
             frames[0, 0], frames[0, 1], frames[0, 2] = i * res, j * res, 1.0
             out[j, i] = cover(i * res, j * res, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, seed, frames,
-                              seeds, 1, nat, buf)
+                              seeds, 1, nat, buf, tex_w)
     return out
