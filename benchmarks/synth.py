@@ -158,10 +158,34 @@ def _stage_times(world, b, res) -> dict:
     return t
 
 
+def cover_grid(nu, nv, res, bw, farm, t, w, seed):
+    """landcover.cover over an nu x nv pixel frame of cell size res at one climate (compiled on first use)."""
+    from numba import njit, prange
+
+    from earth3d.synth.landcover import N_BUF, TEX_MIN_M, TEX_TOP_M, band_weights, cover
+
+    @njit(parallel=True)
+    def grid(nu, nv, res, bw, farm, t, w, seed):
+        out = np.empty((nv, nu))
+        tex_w = band_weights(res, TEX_TOP_M, TEX_MIN_M)
+        for j in prange(nv):
+            nat = np.empty(3)
+            buf = np.empty(N_BUF)
+            frames = np.zeros((1, 3))
+            seeds = np.full(1, seed, dtype=np.uint64)
+            for i in range(nu):
+                nat[0], nat[1], nat[2] = 0.3, 0.35, 0.2
+                frames[0, 0], frames[0, 1], frames[0, 2] = i * res, j * res, 1.0
+                out[j, i] = cover(i * res, j * res, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, seed,
+                                  frames, seeds, 1, nat, buf, tex_w)
+        return out
+
+    return grid(nu, nv, res, bw, farm, t, w, seed)
+
+
 def _cover_alone(world, lons, lats, res):
     """landcover.cover over the tile's frame at the climate of the tile centre (its share of the kernel pass)."""
     from earth3d.synth import kernel as K
-    from earth3d.synth.landcover import cover_grid
 
     lon, lat = float(lons[lons.size // 2]), float(lats[lats.size // 2])
     m = np.empty(K.N_MACRO)

@@ -222,18 +222,26 @@ RENDER = ["render", "--width", "48", "--height", "32", "--renderer", "cpu", "--n
 STORE = [*RENDER, "--store", f"{B}/good.e3d", "--out", "v.png"]
 BUILD = ["build", "--quiet", "--out", "w.e3d"]
 
+
+def _without(argv: list[str], option: str) -> list[str]:
+    """`argv` less `option` and its value."""
+    k = argv.index(option)
+    return argv[:k] + argv[k + 2:]
+
+
 # (id, command line, words the one error line must hold)
 CLI_CASES = [
     # the command line itself
     ("unknown-subcommand", ["teleport"], ["teleport"]),
     ("unknown-option", ["info", f"{B}/good.e3d", "--no-such-option"], ["--no-such-option"]),
     ("missing-required", ["render", "--store", f"{B}/good.e3d"], ["--out"]),
-    ("int-not-a-number", [*STORE, "--width", "abc"], ["--width", "abc"]),
+    ("int-not-a-number", [*_without(STORE, "--width"), "--width", "abc"], ["--width", "abc"]),
     ("bad-choice", [*BUILD, "--dem", f"{B}/dem.tif", "--world", "mars"], ["mars", "--world"]),
     ("tuple-too-short", [*STORE, "--background", "1", "2"], ["--background"]),
     # out-of-range values
-    ("width-zero", [*STORE, "--width", "0"], ["--width 0"]),
-    ("height-huge", [*STORE, "--height", "100000"], ["--height 100000"]),
+    ("width-zero", [*_without(STORE, "--width"), "--width", "0"], ["--width 0"]),
+    ("height-huge", [*_without(STORE, "--height"), "--height", "100000"], ["--height 100000"]),
+    ("option-twice", [*STORE, "--width", "64"], ["--width is given more than once"]),
     ("alt-negative", [*STORE, "--alt", "-100"], ["--alt -100"]),
     ("alt-nan", [*STORE, "--alt", "nan"], ["--alt nan"]),
     ("heading-nan", [*STORE, "--heading", "nan"], ["--heading nan"]),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .noise import hash2, rehash, smoothstep, unit
 
@@ -493,21 +493,3 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
                 nat[c] = nat[c] * (1.0 - fa) + buf[c] * g
             buf[F_CROP] = fa + (1.0 - fa) * buf[F_CROP]
     return tex
-
-
-@njit(parallel=True, cache=True)
-def cover_grid(nu, nv, res, bw, farm, t, w, seed):
-    """cover() over an nu x nv pixel frame of cell size res at one climate (for timing it alone)."""
-    out = np.empty((nv, nu))
-    tex_w = band_weights(res, TEX_TOP_M, TEX_MIN_M)
-    for j in prange(nv):
-        nat = np.empty(3)
-        buf = np.empty(N_BUF)
-        frames = np.zeros((1, 3))
-        seeds = np.full(1, seed, dtype=np.uint64)
-        for i in range(nu):
-            nat[0], nat[1], nat[2] = 0.3, 0.35, 0.2
-            frames[0, 0], frames[0, 1], frames[0, 2] = i * res, j * res, 1.0
-            out[j, i] = cover(i * res, j * res, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, seed, frames,
-                              seeds, 1, nat, buf, tex_w)
-    return out
