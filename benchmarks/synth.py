@@ -176,8 +176,8 @@ def cover_grid(nu, nv, res, bw, farm, t, w, seed):
             for i in range(nu):
                 nat[0], nat[1], nat[2] = 0.3, 0.35, 0.2
                 frames[0, 0], frames[0, 1], frames[0, 2] = i * res, j * res, 1.0
-                out[j, i] = cover(i * res, j * res, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, seed,
-                                  frames, seeds, 1, nat, buf, tex_w)
+                out[j, i] = cover(frames, seeds, 1, res, bw, farm, 0.0, 300.0, 0.1, t, w, 0.0, 0.3, 200.0, nat, buf,
+                                  tex_w)
         return out
 
     return grid(nu, nv, res, bw, farm, t, w, seed)

@@ -71,20 +71,36 @@ def pixel_class(buf, bw, ice, rock, snow, beach, city_w, cout, river_f, lake_f, 
     _paint(share, K.SNOW_ICE, snow)
     _paint(share, K.SAND, beach)
     if city_w > 0.0:
-        canopy = min(cout[C.CANOPY], 1.0)
-        keep = city_w * (1.0 - canopy)
-        for k in range(N_CLASSES):
-            share[k] *= 1.0 - city_w
-        share[K.ROAD] += keep * max(cout[C.ROAD] - cout[C.CAR_A], 0.0)
-        share[K.CAR] += keep * cout[C.CAR_A]
-        share[K.PAVED] += keep * (cout[C.SIDEWALK_A] + cout[C.YARD_COM])
-        share[K.GRASS] += keep * (cout[C.YARD_RES] + cout[C.PARK])
-        share[K.ROOF] += keep * cout[C.ROOF_A]
-        share[K.TREE] += city_w * canopy
+        paint_city(share, city_w, cout)
     _paint(share, K.WATER, river_f)
     _paint(share, K.WATER, lake_f)
     _paint(share, K.WATER, sea_f * (1.0 - sea_ice))
     _paint(share, K.SNOW_ICE, sea_f * sea_ice)
+    return largest_share(share, cout, buf[LC.F_PARCEL])
+
+
+@njit(cache=True)
+def paint_city(share, city_w, cout):
+    """Cover a fraction `city_w` of the pixel with city_pixel's output `cout`: roads, cars, paved ground,
+    lawns, roofs and, over them, urban crowns.
+    """
+    canopy = min(cout[C.CANOPY], 1.0)
+    keep = city_w * (1.0 - canopy)
+    for k in range(N_CLASSES):
+        share[k] *= 1.0 - city_w
+    share[K.ROAD] += keep * max(cout[C.ROAD] - cout[C.CAR_A], 0.0)
+    share[K.CAR] += keep * cout[C.CAR_A]
+    share[K.PAVED] += keep * (cout[C.SIDEWALK_A] + cout[C.YARD_COM])
+    share[K.GRASS] += keep * (cout[C.YARD_RES] + cout[C.PARK])
+    share[K.ROOF] += keep * cout[C.ROOF_A]
+    share[K.TREE] += city_w * canopy
+
+
+@njit(cache=True)
+def largest_share(share, cout, parcel):
+    """(class id, instance id) of the class with the largest share (ties: the lower id, from 1): the
+    building, car or crown of `cout` for roofs, cars and urban trees, the field `parcel` for cropland.
+    """
     best = 1
     for k in range(2, N_CLASSES):
         if share[k] > share[best]:
@@ -97,5 +113,5 @@ def pixel_class(buf, bw, ice, rock, snow, beach, city_w, cout, river_f, lake_f, 
     elif best == K.TREE:
         inst = cout[C.INST_TREE]
     elif best == K.CROPLAND:
-        inst = buf[LC.F_PARCEL]
+        inst = parcel
     return np.uint8(best), np.int64(inst)

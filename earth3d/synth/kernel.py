@@ -409,8 +409,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
                        * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
             nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
-            ltex = LC.cover(u, v, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta, f_scale,
-                            fseeds[0], frames, fseeds, nfr, nat, fcol, tex_w)
+            ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta,
+                            f_scale, nat, fcol, tex_w)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
             beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))

@@ -418,13 +418,12 @@ def frame_textures(frames, seeds, nfr, res, spacing, forest, tex_w):
 
 
 @njit(cache=True)
-def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, seed, frames, seeds, nfr, nat, buf,
-          tex_w):
-    """Textured land cover of the pixel at (u, v) over the biome colour `nat` (modified in place).
+def cover(frames, seeds, nfr, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, nat, buf, tex_w):
+    """Textured land cover of a pixel over the biome colour `nat` (modified in place).
 
-    (u, v) and `seed` are the pixel's position in its land-use cell's frame and that cell's
-    seed (fields and terraces follow the cell); `frames`, `seeds`, `nfr`: the texture frames
-    (frame_textures). bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
+    `frames`, `seeds`, `nfr`: the pixel's texture frames (frame_textures); the first is its own
+    land-use cell's, whose position (u, v) and seed the fields and terraces follow.
+    bw: biome weights (kernel.biome_weights), farm: farmland suitability 0..1,
     terrace: share of steep ground terraced 0..1, h: height m, slope: expected
     slope, t: temperature C, w: moisture 0..1, patch: 3 km patch noise of the
     kernel, (theta, scale): the fields frame of the land-use cell (cell_frame),
@@ -439,6 +438,7 @@ def cover(u, v, res, bw, farm, terrace, h, slope, t, w, patch, theta, scale, see
         tot + bw[5] + bw[7])
     any_forest = bw[3] + bw[4] + bw[8] + bw[5] + bw[7] > 0.0
     coarse, fine, crowns = frame_textures(frames, seeds, nfr, res, spacing, any_forest, tex_w)
+    u, v, seed = frames[0, 0], frames[0, 1], seeds[0]
     coarse /= 2.8
     fine /= 2.0
     tex = coarse + fine

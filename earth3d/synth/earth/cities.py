@@ -20,8 +20,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ... import classes as CL
 from .. import city as C
+from .. import classify
 from ..city_blocks import C_KEY0
 from ..city_layout import city_style
 from ..grid import M_PER_DEG
@@ -69,27 +69,6 @@ def centre_density(population: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def city_class(cout, s, natural):
-    """(class, instance) of a city pixel: city_pixel's output `cout` over a share `s` of a `natural` class.
-
-    The shares of classify.pixel_class's city layer: the built-up share of the pixel divided
-    among roads, cars, paved ground, lawns, roofs and crowns, the rest keeps the land's class.
-    """
-    canopy = min(cout[C.CANOPY], 1.0)
-    keep = s * (1.0 - canopy)
-    best, top, inst = natural, 1.0 - s, 0.0
-    for cls, a, k in ((CL.ROAD, keep * max(cout[C.ROAD] - cout[C.CAR_A], 0.0), -1),
-                      (CL.CAR, keep * cout[C.CAR_A], C.INST_CAR),
-                      (CL.PAVED, keep * (cout[C.SIDEWALK_A] + cout[C.YARD_COM]), -1),
-                      (CL.GRASS, keep * (cout[C.YARD_RES] + cout[C.PARK]), -1),
-                      (CL.ROOF, keep * cout[C.ROOF_A], C.INST_BUILDING),
-                      (CL.TREE, s * canopy, C.INST_TREE)):
-        if a > top:
-            best, top, inst = cls, a, (cout[k] if k >= 0 else 0.0)
-    return np.uint8(best), np.int64(inst)
-
-
-@njit(cache=True)
 def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, cseed, classes, instances):
     """Draw the cities over the land colour `rgb` (H, W, 3) in place where `share` (H, W) > 0.
 
@@ -116,6 +95,7 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
     cout = np.empty(C.N_OUT)
     cout[C_KEY0] = -1.0
     nat = np.empty(3)
+    shares = np.empty(classify.N_CLASSES)
     n = clon.shape[0]
     dv = dlat * M_PER_DEG
     for j in range(h):
@@ -139,8 +119,13 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
             crowns = city_colour(cout, nat, s, 0.0)
             for c in range(3):
                 rgb[j, i, c] = nat[c]
-            cls, inst = city_class(cout, s, classes[j, i])
-            if cls != classes[j, i]:
+            # the classes the procedural world's classifier gives a city over land of this pixel's class
+            natural = classes[j, i]
+            shares[:] = 0.0
+            shares[natural] = 1.0
+            classify.paint_city(shares, s, cout)
+            cls, inst = classify.largest_share(shares, cout, instances[j, i])
+            if cls != natural:
                 classes[j, i], instances[j, i] = cls, inst
             add[j, i] = cout[C.HEIGHT] + crowns
     return add

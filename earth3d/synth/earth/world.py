@@ -227,7 +227,7 @@ class EarthWorld:
         classes = np.zeros(dh.shape, dtype=np.uint8)
         instances = np.zeros(dh.shape, dtype=np.int64)
         best = np.zeros(dh.shape)
-        weights, total = self._copy_weights(lats, lons, dlat, dlon)
+        weights, total = self._copy_weights(lats, lons)
         # small windows where copies change within a tile (coarse pixels), few calls where they do not
         step = DETAIL_WINDOW if dlat * M_PER_DEG >= 100.0 else 8 * DETAIL_WINDOW
         h, w_ = dh.shape
@@ -248,7 +248,7 @@ class EarthWorld:
                     classes[win][top], instances[win][top], best[win][top] = cls[top], inst[top], w[top]
         return dh, ratio + (1.0 - total)[..., None], classes, instances
 
-    def _copy_weights(self, lats, lons, dlat: float, dlon: float):
+    def _copy_weights(self, lats, lons):
         """[(shift, coarse field, its local relief, weight)] of the copies with weight in the tile, and the total.
 
         Copies are chosen on a global lattice of nodes DETAIL_MATCH_DEG apart: a copy's score at
