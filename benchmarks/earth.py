@@ -97,7 +97,7 @@ def city_offsets(world, boxes) -> list[float]:
             la = lattice_for(box, max(100.0, r / 20))
             lats, lons = la.lats(), la.lons()
             land = D.sample_mask(lats, lons, la.dlat, la.dlon) > 0.5
-            u = world._builtup(lats, lons, la.dlat, la.dlon) * land
+            u = world._builtup(lats, lons, la.dlat, la.dlon)[0] * land
             if u.sum() == 0:
                 dists.append(math.inf)
                 continue

@@ -48,12 +48,15 @@ from .coarse import CoarseProcedural
 from .noise import fbm
 
 DETAIL_FULL_M, DETAIL_NONE_M = 2000.0, 8000.0  # pixel sizes where the procedural detail is full, absent
-COARSE_M = 8000.0
+COARSE_M = 8000.0  # the copies' large scales, for choosing them (their land, colour and relief)
+REFERENCE_M = 4000.0  # a copy's detail is its difference from its own cells of this size (drained relief from 4 km)
 CITY_RES_M = 400.0  # pixels finer than this draw the cities' plans, coarser ones their mean colour
 DETAIL_COLOUR_LOG = 0.25  # colour distance (log RGB) at which a copy's score falls to 1/e
 DETAIL_CANDIDATES = 5  # copies (the first of SHIFTS) a node chooses from: each one drawn costs its own drainage
 DETAIL_WINDOW = 64  # pixels per side of the windows a copy is drawn on (x8 below 100 m pixels)
 DETAIL_MATCH_DEG = 0.25  # copies are matched to Earth on nodes this far apart (degrees)
+COPY_INLAND_M = (50.0, 200.0)  # a copy's 8 km height from which it may give detail, and gives it fully
+COPY_LAND_M = 20.0  # a copy's pixel gives its detail fully from this height up (none at its sea level)
 LAKE_RGB = np.array([0.06, 0.13, 0.19], dtype=np.float32)
 # longitude shifts of the procedural copies that give the detail, in the order they are used
 SHIFTS = (0.0, 137.0, -101.0, 53.0, -151.0, 89.0, -29.0, 167.0, -67.0, 23.0, 113.0, -127.0)
@@ -73,6 +76,12 @@ def colour_class(rgb: np.ndarray) -> np.ndarray:
     low, high = np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)
     out[(low > 0.55) & (high - low < 0.12)] = SNOW_ICE
     return out
+
+
+def _inland(coarse_height: np.ndarray) -> np.ndarray:
+    """Weight of a copy by its 8 km height: none near its coasts, where its detail would be sea floor and shore."""
+    lo, hi = COPY_INLAND_M
+    return np.clip((coarse_height - lo) / (hi - lo), 0.0, 1.0)
 
 
 def detail_weight(res_m: float) -> float:
@@ -102,6 +111,7 @@ class EarthWorld:
         # the detail: land, relief and land cover, with no invented cities, towns or roads
         self.procedural = ProceduralWorld(self.seed, max_pixels=max_pixels, roads=False, cities=False)
         self._coarse = CoarseProcedural(self.procedural, COARSE_M)
+        self._reference = CoarseProcedural(self.procedural, REFERENCE_M)
 
     def __repr__(self) -> str:
         return f"EarthWorld(seed={self.seed})"
@@ -227,7 +237,8 @@ class EarthWorld:
         classes = np.zeros(dh.shape, dtype=np.uint8)
         instances = np.zeros(dh.shape, dtype=np.int64)
         best = np.zeros(dh.shape)
-        weights, total = self._copy_weights(lats, lons)
+        used = np.zeros(dh.shape)
+        weights = self._copy_weights(lats, lons)
         # small windows where copies change within a tile (coarse pixels), few calls where they do not
         step = DETAIL_WINDOW if dlat * M_PER_DEG >= 100.0 else 8 * DETAIL_WINDOW
         h, w_ = dh.shape
@@ -240,24 +251,27 @@ class EarthWorld:
                     if not w.any():
                         continue
                     rgb, height, cls, inst = self.procedural.cells(lons[win[1]] + shift, lats[win[0]], dlon, dlat)
+                    w = w * np.clip(height / COPY_LAND_M, 0.0, 1.0)  # none of a copy's sea or shore
+                    used[win] += w
                     coarse = coarse_all[win]
                     gain = np.clip((real_relief[win] + 15.0) / (relief_all[win] + 15.0), 0.1, 3.0)
                     dh[win] += w * gain * (height - coarse[..., 0])
                     ratio[win] += w[..., None] * np.clip(rgb / np.maximum(coarse[..., 1:], 0.02), 0.6, 1.6)
                     top = w > best[win]
                     classes[win][top], instances[win][top], best[win][top] = cls[top], inst[top], w[top]
-        return dh, ratio + (1.0 - total)[..., None], classes, instances
+        return dh, ratio + (1.0 - used)[..., None], classes, instances
 
     def _copy_weights(self, lats, lons):
-        """[(shift, coarse field, its local relief, weight)] of the copies with weight in the tile, and the total.
+        """[(shift, reference field (REFERENCE_M cells), local relief, weight)] of the copies with weight in the tile.
 
         Copies are chosen on a global lattice of nodes DETAIL_MATCH_DEG apart: a copy's score at
-        a node is its land share (8 km height above 0 to 50 m) times exp(-d^2), d the distance
+        a node is its inland share (`_inland`: 8 km height from 50 to 200 m) times exp(-d^2), d the distance
         between its 8 km colour and Blue Marble's colour over the node's cell in log RGB
         (DETAIL_COLOUR_LOG units) and, half as strongly, between the logs of their local reliefs;
         the best copy takes the node. The shares are bilinear between nodes (so copies change over tens of
         kilometres, as land cover does, and tiles stay seamless) and multiplied by the copy's own
-        land share at the pixel, so no detail comes from a copy's sea.
+        inland share at the pixel; `_detail` multiplies them by the copy's land at the pixel
+        (COPY_LAND_M), so no detail comes from a copy's sea or shore.
         """
         q = DETAIL_MATCH_DEG
         j0, j1 = math.floor(lats.min() / q) - 1, math.ceil(lats.max() / q) + 1
@@ -266,13 +280,20 @@ class EarthWorld:
         target = np.log(D.sample_colours(nlat, nlon, q, q)[0].astype(np.float64) + 0.02)
         real = self._relief(lambda a, b: D.sample_elevation(a, b, q, q), nlat, nlon)
         scores = []
-        for shift in SHIFTS[:DETAIL_CANDIDATES]:
+        inland_first = 0.0
+        for k, shift in enumerate(SHIFTS):
+            if k == DETAIL_CANDIDATES and (inland_first > 0.0).all():
+                break  # every node has an inland copy among the first ones: no fallback needed
             coarse = self._coarse.sample(nlat, nlon + shift).astype(np.float64)
-            land = np.clip(coarse[..., 0] / 50.0, 0.0, 1.0)
+            land = _inland(coarse[..., 0])
             relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], nlat, nlon)
             dc = np.linalg.norm(np.log(coarse[..., 1:] + 0.02) - target, axis=-1) / DETAIL_COLOUR_LOG
             dr = 0.5 * np.log((real + 15.0) / (relief + 15.0)) / DETAIL_COLOUR_LOG
-            scores.append(land * np.exp(-(dc * dc + dr * dr)))
+            if k < DETAIL_CANDIDATES:
+                inland_first = np.maximum(inland_first, land)
+                scores.append(land * np.exp(-(dc * dc + dr * dr)))
+            else:  # the later copies are fallbacks, for the nodes where none of the first is inland
+                scores.append(land * np.exp(-(dc * dc + dr * dr)) * (inland_first <= 0.0))
         best = np.argmax(scores, axis=0)
         shares = [(best == k).astype(np.float64) for k in range(len(scores))]
         # bilinear weights of the pixels between nodes (rows: latitude descending)
@@ -281,7 +302,6 @@ class EarthWorld:
         ry, rx = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
         ty, tx = (fy - ry)[:, None], (fx - rx)[None, :]
         out = []
-        total = np.zeros(lats.shape + lons.shape)
         for shift, share in zip(SHIFTS, shares, strict=False):
             if share.max() <= 0.0:
                 continue
@@ -291,13 +311,12 @@ class EarthWorld:
             if w.max() <= 0.0:
                 continue
             coarse = self._coarse.sample(lats, lons + shift)
-            w = w * np.clip(coarse[..., 0] / 50.0, 0.0, 1.0)
+            w = w * _inland(coarse[..., 0])
             if w.max() <= 0.0:
                 continue
             relief = self._relief(lambda a, b, s=shift: self._coarse.sample(a, b + s)[..., 0], lats, lons)
-            out.append((shift, coarse, relief, w))
-            total += w
-        return out, total
+            out.append((shift, self._reference.sample(lats, lons + shift), relief, w))
+        return out
 
     def streets(self, bbox) -> list[Street]:
         """Street centrelines of the real places reaching into a (west, south, east, north) box.
