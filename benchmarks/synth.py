@@ -148,7 +148,8 @@ def _stage_times(world, b, res) -> dict:
     t["macro grid"] = time.process_time() - c0
     hyd = H.hydrology_fields(world._seeds, lons, lats, lat.dlat, timings=t)
     h, w = lats.size, lons.size
-    bufs = (np.empty((h, w)), np.empty((h, w)), np.empty((h, w, 3)), np.empty((h, w)), np.empty((h, w), dtype=np.uint8))
+    bufs = (np.empty((h, w)), np.empty((h, w)), np.empty((h, w, 3)), np.empty((h, w)), np.empty((h, w), dtype=np.uint8),
+            np.empty((h, w), dtype=np.uint8), np.empty((h, w), dtype=np.int64))
     c0 = time.process_time()
     K.render(lons, lats, float(lat.dlon), float(lat.dlat), world._seeds, *args, hyd, *bufs)
     t["kernel pass"] = time.process_time() - c0

@@ -364,8 +364,10 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
             # the drained relief below replaces its height and slopes there)
             if hyd.shape[0] > 0 and d >= -0.005:
-                rel, slope_coarse, slope_cover, tex = 0.0, 0.0, 0.0, relief_texture(x, y, z, table, S[S_REL])
+                # the texture signal only where a colour uses it (streets, crowns, rivers, sea ice)
+                rel, slope_coarse, slope_cover, tex, tex_due = 0.0, 0.0, 0.0, 0.0, True
             else:
+                tex_due = False
                 dis, vee = dissection(d, land, mtn, plat, hill, x, y, z, S[S_REL])
                 rel, slope_coarse, slope_cover, tex, _ = relief(x, y, z, table, amp, dis, vee, mtn, urban, S[S_REL])
             lift = base + 0.45 * amp * land * (1.0 - mtn)
@@ -427,6 +429,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
                 city_w = urban
                 C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
+                if tex_due and (cout[C.ROAD] > 1e-6 or cout[C.CANOPY] > 1e-6):
+                    tex, tex_due = relief_texture(x, y, z, table, S[S_REL]), False
                 crowns = city_colour(cout, nat, urban, tex)
                 shape += cout[C.RISE] + crowns
                 surface += cout[C.HEIGHT] + crowns
@@ -434,6 +438,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                     bid = 9
             # ---- water
             wf = min(max(0.5 - h / (res * (slope_coarse + 0.02)), 0.0), 1.0)
+            sea_ice = smoothstep(-9.0, -13.0, t)
+            if tex_due and (river_f > 0.0 or sea_ice > 0.0):
+                tex = relief_texture(x, y, z, table, S[S_REL])
             if river_f > 0.0:
                 for c in range(3):
                     nat[c] = lerp(nat[c], _RIVER[c] * (1.0 + 0.1 * tex), river_f)
@@ -441,7 +448,6 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 for c in range(3):
                     nat[c] = lerp(nat[c], lerp(_SHALLOW[c], _LAKE[c], lake_f), lake_f)
             depth = max(-h, 0.0)
-            sea_ice = smoothstep(-9.0, -13.0, t)
             for c in range(3):
                 wc = lerp(_SHALLOW[c] * (1.0 + 0.2 * ltex), _SHELF[c], smoothstep(0.0, 20.0, depth))
                 wc = lerp(wc, _BIOME_RGB[0, c], smoothstep(30.0, 1500.0, depth))
