@@ -364,7 +364,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
             # the drained relief below replaces its height and slopes there)
             if hyd.shape[0] > 0 and d >= -0.005:
-                # the texture signal only where a colour uses it (streets, crowns, rivers, sea ice)
+                # the texture signal only where a colour uses it (streets, crowns, rivers, sea ice; a street
+                # or crown share under 1e-6 of the pixel counts as none: its term is under 1e-7)
                 rel, slope_coarse, slope_cover, tex, tex_due = 0.0, 0.0, 0.0, 0.0, True
             else:
                 tex_due = False
