@@ -53,7 +53,7 @@ PUBLIC = {
         "LocalFrame", "read_ply", "read_spz", "write_ply", "write_splats_glb", "write_spz", "write_terrain_glb",
         "write_terrain_tileset", "write_tileset",
     ],
-    "earth3d.dataset": ["LocalFrame", "PRESETS", "PresetOptions", "read", "sample_cameras", "write"],
+    "earth3d.dataset": ["LocalFrame", "PRESETS", "PresetOptions", "read", "read_instances", "sample_cameras", "write"],
     "earth3d.refine": [
         "RefineResult", "psnr", "read_dataset", "refine", "refine_store", "view_weights",
         "write_dataset",
@@ -107,6 +107,7 @@ ENTRY_POINTS = [
     "earth3d.refine:refine",
     "earth3d.dataset:write",
     "earth3d.dataset:read",
+    "earth3d.dataset:read_instances",
     "earth3d.dataset:sample_cameras",
     "earth3d.refine:refine_store",
     "earth3d.atmosphere:apply_atmosphere",

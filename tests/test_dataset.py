@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import imageio.v3 as iio
 import numpy as np
@@ -14,8 +15,9 @@ from rasterio.transform import Affine
 import earth3d
 import earth3d.store
 from earth3d.cli import main
-from earth3d.dataset import PRESETS, PresetOptions, read, sample_cameras, write
+from earth3d.dataset import PRESETS, PresetOptions, read, read_instances, sample_cameras, write
 from earth3d.dataset.georef import LocalFrame
+from earth3d.dataset.writer import _write_view
 from earth3d.errors import InputError, OutputExistsError
 from earth3d.geometry import GEODETIC_CRS, ecef_to_enu, ecef_to_geodetic, enu_basis, transformer
 from earth3d.raster import GeoRaster
@@ -321,6 +323,28 @@ def test_existing_output_is_kept_without_overwrite(store, tmp_path):
     with pytest.raises(OutputExistsError):
         write(path, _bbox(fine), "drone", 2, 16, 16, out, renderer=CpuRenderer())
     assert [p.name for p in out.iterdir()] == ["transforms.json"] and len(list(tmp_path.iterdir())) == 1
+
+
+def test_views_of_more_than_65535_objects_keep_int64_instances(tmp_path):
+    """A view's instances are 16-bit indices into its id table, or int64 ids where 16 bits cannot index them."""
+    rng = np.random.default_rng(3)
+    h, w = 300, 256
+    for sub in ("images", "depth", "normals", "labels", "instances"):
+        (tmp_path / sub).mkdir()
+    frames = []
+    for i, n_ids in enumerate((70_000, 500)):
+        instance = rng.integers(1, 2**62, n_ids)[np.arange(h * w).reshape(h, w) % n_ids]
+        raw = SimpleNamespace(depth=np.ones((h, w), np.float32), alpha=np.ones((h, w), np.float32),
+                              normal=np.zeros((h, w, 3), np.float32), label=np.zeros((h, w), np.uint8),
+                              instance=instance)
+        frames.append(_write_view(tmp_path, i, None, raw, np.zeros((h, w, 3), np.float32), "png", 0.01))
+        frames[-1]["want"] = instance
+    assert frames[0]["earth3d_instance_path"].endswith(".npy") and "earth3d_instance_ids_path" not in frames[0]
+    assert frames[1]["earth3d_instance_path"].endswith(".png")
+    (tmp_path / "transforms.json").write_text(json.dumps({"frames": [{k: v for k, v in f.items() if k != "want"}
+                                                                     for f in frames]}))
+    for f, got in zip(frames, read_instances(tmp_path), strict=True):
+        assert got.dtype == np.int64 and np.array_equal(got, f["want"])
 
 
 def test_normals_from_depth_are_exact_on_a_plane():

@@ -19,6 +19,7 @@ from scipy import ndimage
 from test_lifting import nadir_camera
 
 import earth3d
+import earth3d.dataset
 from earth3d import classes as K
 from earth3d.gaussians import Gaussians
 from earth3d.raster.classes import map_values, parse_class_map, read_classes
@@ -295,6 +296,19 @@ def test_labels_survive_store_merge_and_stream(city, tmp_path):
     assert out.label.any() and out.instance.any()
     for c in (K.ROOF, K.ROAD):
         assert (out.label == c).float().mean() > 0.3 * (small == c).mean()
+
+
+def test_dataset_instance_maps_are_the_renderers(city, tmp_path):
+    """`earth3d.dataset.write` stores the renderer's instance maps (16-bit indices and an id table), and
+    `read_instances` gives them back as int64 ids."""
+    _, box, raster, g = city
+    store = build_store([g], tmp_path / "city.e3d", leaf_cap=4096)
+    out = earth3d.dataset.write(store, box, "satellite", 2, 90, 70, tmp_path / "views", renderer=CpuRenderer())
+    _, cameras = earth3d.dataset.read(out)
+    for cam, instance in zip(cameras, earth3d.dataset.read_instances(out), strict=True):
+        want = earth3d.render(store, cam, CpuRenderer(), maps=True).instance.numpy()
+        assert instance.dtype == np.int64 and len(np.unique(instance)) > 5
+        assert (instance == want).mean() > 0.99  # the cameras read back agree to rounding
 
 
 def _as_version_1(root) -> None:

@@ -5,7 +5,7 @@
 - `writer`: the dataset folder (images, depth, normals, labels, instances, transforms.json, sparse/0,
   georef.json), written whole or not at all (`write`);
 - `nerfstudio`, `colmap`, `georef`: the three descriptions of the same cameras;
-- `read`: images and cameras back from a dataset folder (`read`).
+- `read`: images and cameras back from a dataset folder (`read`), its instance maps (`read_instances`).
 
 Example:
     >>> import earth3d.dataset                                                   # doctest: +SKIP
@@ -16,7 +16,7 @@ Example:
 
 from .georef import LocalFrame
 from .presets import PRESETS, PresetOptions, sample_cameras
-from .read import read
+from .read import read, read_instances
 from .writer import write
 
-__all__ = ["LocalFrame", "PRESETS", "PresetOptions", "read", "sample_cameras", "write"]
+__all__ = ["LocalFrame", "PRESETS", "PresetOptions", "read", "read_instances", "sample_cameras", "write"]

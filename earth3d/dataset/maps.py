@@ -8,7 +8,9 @@
   when it gives one, else from the depth map (cross product of its neighbours' back-projections).
 - labels: an 8-bit class-id PNG, and a colour PNG holding the same pixels as indexed colour
   with the class table's colours as its palette (`class_palette`).
-- instances: int64 ids in .npy (ids can exceed 32 bits), 0 for none.
+- instances: a 16-bit PNG of indices into the view's own table of int64 ids (ids can exceed 32
+  bits; a view sees far fewer than 65,536 objects), the table in .npy with 0 (none) at index 0;
+  int64 ids in .npy for a view that sees more objects than that (`index_instances`).
 """
 
 from __future__ import annotations
@@ -56,19 +58,19 @@ def rgb_to_uint8(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 of the first three channels of a float image in [0, 1]: round(255 v), clipped
     (NaN: 0), in one compiled pass.
     """
-    return _rgb8_kernel(np.ascontiguousarray(rgb, np.float32))
+    return _rgb8_kernel(np.ascontiguousarray(np.asarray(rgb)[..., :3], np.float32))
 
 
 @njit(cache=True, nogil=True)
 def _rgb8_kernel(rgb):  # pragma: no cover - compiled
     h, w = rgb.shape[:2]
-    out = np.empty((h, w, 3), np.uint8)
-    for r in range(h):
-        for c in range(w):
-            for k in range(3):
-                v = np.rint(rgb[r, c, k] * np.float32(255.0))
-                out[r, c, k] = np.uint8(min(max(v, np.float32(0.0)), np.float32(255.0))) if v == v else 0
-    return out
+    flat = rgb.reshape(-1)  # one flat loop over the samples vectorizes (a loop per pixel and channel does not)
+    out = np.empty(h * w * 3, np.uint8)
+    for i in range(flat.size):
+        v = np.rint(flat[i] * np.float32(255.0))
+        v = v if v == v else np.float32(0.0)
+        out[i] = np.uint8(np.int32(min(max(v, np.float32(0.0)), np.float32(255.0))))
+    return out.reshape(h, w, 3)
 
 
 def normals_from_depth(depth: np.ndarray, drawn: np.ndarray, fx: float, fy: float, cx: float,
@@ -113,16 +115,15 @@ def encode_normals(normal: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def _encode_kernel(normal):  # pragma: no cover - compiled
     h, w, _ = normal.shape
-    out = np.zeros((h, w, 3), np.uint8)
-    for r in range(h):
-        for c in range(w):
-            x, y, z = normal[r, c, 0], normal[r, c, 1], normal[r, c, 2]
-            if x == 0.0 and y == 0.0 and z == 0.0:
-                continue
-            out[r, c, 0] = min(max(round((x + 1.0) * 127.5), 0), 255)
-            out[r, c, 1] = min(max(round((y + 1.0) * 127.5), 0), 255)
-            out[r, c, 2] = min(max(round((z + 1.0) * 127.5), 0), 255)
-    return out
+    flat = normal.reshape(-1)
+    out = np.empty(h * w * 3, np.uint8)
+    for i in range(flat.size):  # every sample (a flat loop vectorizes), then the zero normals made black
+        v = np.rint((flat[i] + np.float32(1.0)) * np.float32(127.5))
+        out[i] = np.uint8(np.int32(min(max(v, np.float32(0.0)), np.float32(255.0))))
+    for p in range(h * w):
+        if flat[3 * p] == 0.0 and flat[3 * p + 1] == 0.0 and flat[3 * p + 2] == 0.0:
+            out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = 0
+    return out.reshape(h, w, 3)
 
 
 def decode_normals(png: np.ndarray) -> np.ndarray:
@@ -130,6 +131,57 @@ def decode_normals(png: np.ndarray) -> np.ndarray:
     n = png.astype(np.float32) / 127.5 - 1.0
     norm = np.linalg.norm(n, axis=-1, keepdims=True)
     return np.where(np.any(png > 0, -1, keepdims=True), n / np.maximum(norm, 1e-6), 0.0)
+
+
+def index_instances(instance: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A view's instance map as 16-bit indices into a table of its distinct ids, in one compiled pass.
+
+    Args:
+        instance: (H, W) int64 instance ids, 0 for none.
+
+    Returns:
+        (index, ids): (H, W) uint16 and the int64 ids in order of first appearance (row-major), 0
+        first, so that `ids[index]` is `instance`; None where the view holds more than 65,535 ids.
+
+    Example:
+        >>> index, ids = index_instances(np.array([[0, 7], [2**40, 7]]))
+        >>> index.tolist(), ids.tolist()
+        ([[0, 1], [2, 1]], [0, 7, 1099511627776])
+    """
+    index, ids, n = _index_kernel(np.ascontiguousarray(instance, np.int64))
+    return None if n < 0 else (index, ids[:n].copy())
+
+
+@njit(cache=True, nogil=True)
+def _index_kernel(instance):  # pragma: no cover - compiled
+    """(index, ids, n) of `index_instances` (n = -1 past 65,536 ids) through an open-addressing hash table."""
+    h, w = instance.shape
+    slots = 1 << 17  # twice the most ids: probes stay short
+    keys = np.zeros(slots, np.int64)  # 0 = empty (id 0 is index 0 and never stored)
+    vals = np.zeros(slots, np.uint16)
+    ids = np.zeros(65536, np.int64)
+    index = np.empty((h, w), np.uint16)
+    n = 1
+    last, last_k = np.int64(0), np.uint16(0)
+    for r in range(h):
+        for c in range(w):
+            v = instance[r, c]
+            if v != last:  # runs of one object along a row skip the table
+                if v == 0:
+                    last_k = np.uint16(0)
+                else:
+                    s = (np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(47)
+                    while keys[s] != 0 and keys[s] != v:
+                        s = (s + np.uint64(1)) & np.uint64(slots - 1)
+                    if keys[s] == 0:
+                        if n == 65536:
+                            return index, ids, -1
+                        keys[s], vals[s], ids[n] = v, np.uint16(n), v
+                        n += 1
+                    last_k = vals[s]
+                last = v
+            index[r, c] = last_k
+    return index, ids, n
 
 
 def class_palette() -> np.ndarray:

@@ -7,7 +7,9 @@ The folder (see README "Datasets"):
     normals/frame_00000.png       camera-frame normals (OpenCV axes), (n + 1) / 2 * 255
     labels/frame_00000.png        class ids (8-bit; where the renderer gives a label map)
     labels/frame_00000_colour.png the same ids as indexed colour (the class table's colours as palette)
-    instances/frame_00000.npy     instance ids (int64; where the renderer gives an instance map)
+    instances/frame_00000.png     instance ids as 16-bit indices into frame_00000_ids.npy, the view's
+                                  int64 ids (0, none, first); a view of more than 65,535 objects:
+                                  frame_00000.npy, the int64 ids (where the renderer gives instances)
     transforms.json               nerfstudio (OPENCV camera model, camera-to-world with OpenGL axes)
     sparse/0/                     COLMAP model (PINHOLE cameras, world-to-camera poses, points3D)
     points3D.ply                  the same points for nerfstudio's `ply_file_path`
@@ -44,6 +46,7 @@ from .maps import (
     depth_scale_for,
     encode_depth_png,
     encode_normals,
+    index_instances,
     normals_from_depth,
     rgb_to_uint8,
 )
@@ -142,8 +145,15 @@ def _write_view(folder: Path, i: int, camera: Camera, raw: SimpleNamespace, rgb:
         save_label_pngs(folder / paths["earth3d_label_path"], folder / paths["earth3d_label_colour_path"],
                         raw.label, class_palette())
     if raw.instance is not None:
-        paths["earth3d_instance_path"] = f"instances/{name}.npy"
-        np.save(folder / paths["earth3d_instance_path"], np.asarray(raw.instance, np.int64))
+        indexed = index_instances(raw.instance)
+        if indexed is None:
+            paths["earth3d_instance_path"] = f"instances/{name}.npy"
+            np.save(folder / paths["earth3d_instance_path"], np.asarray(raw.instance, np.int64))
+        else:
+            paths["earth3d_instance_path"] = f"instances/{name}.png"
+            paths["earth3d_instance_ids_path"] = f"instances/{name}_ids.npy"
+            save_png(folder / paths["earth3d_instance_path"], indexed[0])
+            np.save(folder / paths["earth3d_instance_ids_path"], indexed[1])
     return paths
 
 
