@@ -143,3 +143,22 @@ def test_fields_do_not_depend_on_the_tile_origin(river, res):
     whole = hydrology_fields(world._seeds, lons, lats, dlat)
     part = hydrology_fields(world._seeds, lons[3:], lats[5:], dlat)
     np.testing.assert_allclose(part, whole[5:, 3:], rtol=0, atol=1e-9)
+
+
+def test_drainage_areas_carry_across_blocks_and_exceed_a_window():
+    """Level-0 drainage areas flow on across block borders (a node's receiver drains at least 0.8 of
+    its area, bar a few nodes where neighbouring blocks disagree) and big basins exceed what one
+    block's window could hold (the global graph's inflow): on 8 x 8 degrees of plains."""
+    from earth3d.synth import basins as B
+
+    world = ProceduralWorld(1)
+    key = B.register_seeds(world._seeds)
+    lon, lat = (math.floor(v) for v in world.find_landform("plains"))
+    i0, j0, n = (lon - 4 + 180) * 32, (lat - 4 + 90) * 32, 256
+    nodes = B.level0_window(key, i0, i0 + n, j0, j0 + n)
+    area, ri, rj = nodes[..., 4], nodes[..., 5].astype(np.int64) - i0, nodes[..., 6].astype(np.int64) - j0
+    big = (area > 2e9) & (ri >= 0) & (ri < n) & (rj >= 0) & (rj < n)
+    down = area[rj[big], ri[big]] / area[big]
+    assert big.sum() > 1000 and (down < 0.8).mean() < 0.01
+    window_m2 = ((B.BLOCK + 2 * B.MARGIN) * B.Q0_DEG * M_PER_DEG) ** 2
+    assert np.nanmax(area) > 3 * window_m2

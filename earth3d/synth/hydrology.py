@@ -6,9 +6,10 @@ in the spirit of Génevaux et al. 2013 and of Dendry (Gaillard et al. 2019):
 - level 0: a jittered node per cell of a global 1/32 degree lattice (about 3.5 km).
   Node elevations come from the smooth macro relief (wavelengths >= ~10 km); per
   block of 32 x 32 nodes (with a margin of 24 nodes all round) a priority flood
-  (Barnes et al. 2014) fills its depressions, routes every node to a neighbour
-  (the flood tree: downstream elevations strictly decrease) and accumulates
-  drainage area. Blocks are pure functions of their index, cached (lru_cache), so
+  (Barnes et al. 2014) fills its depressions and routes every node to a neighbour
+  (the flood tree: downstream elevations strictly decrease); drainage area
+  accumulates over the block's neighbourhood plus what a global 1/4 degree
+  drainage graph brings in (basins.py), so big rivers keep their basins. Blocks are pure functions of their index, cached (lru_cache), so
   a node's receiver never depends on which tile asked. Filled nodes are lakes
   (flat water up to the spill level, draining through their outlet); nodes under
   the sea are the outlets, so rivers reach the sea.
