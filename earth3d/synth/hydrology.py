@@ -9,10 +9,11 @@ in the spirit of Génevaux et al. 2013 and of Dendry (Gaillard et al. 2019):
   (Barnes et al. 2014) fills its depressions and routes every node to a neighbour
   (the flood tree: downstream elevations strictly decrease); drainage area
   accumulates over the block's neighbourhood plus what a global 1/4 degree
-  drainage graph brings in (basins.py), so big rivers keep their basins. Blocks are pure functions of their index, cached (lru_cache), so
-  a node's receiver never depends on which tile asked. Filled nodes are lakes
-  (flat water up to the spill level, draining through their outlet); nodes under
-  the sea are the outlets, so rivers reach the sea.
+  drainage graph brings in (basins.py), so big rivers keep their basins. Blocks
+  are pure functions of their index, cached (lru_cache), so a node's receiver
+  never depends on which tile asked. Filled nodes are lakes (flat water up to the
+  spill level, draining through their outlet); nodes under the sea are the
+  outlets, so rivers reach the sea.
 - levels 1..6 (1.7 km down to 54 m): a jittered node per cell connects to the nearest
   point of the coarser channels (tributaries); its elevation is the junction's plus
   a share of the hillslope rise, so it cuts a side valley into the coarser hillslope.
