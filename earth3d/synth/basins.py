@@ -149,17 +149,13 @@ def _coarse_flood(z):  # noqa: C901
     return rec.reshape(nj, ni), area.reshape(nj, ni)
 
 
-_GRAPH_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
+@lru_cache(maxsize=8)
 def coarse_graph(seed_key: int) -> tuple[np.ndarray, np.ndarray]:
-    """The global drainage graph of a world (receivers, areas; see `_coarse_flood`), computed once."""
-    if seed_key not in _GRAPH_CACHE:
-        rec, area = _coarse_flood(_coarse_elevations(_BLOCK_CACHE_SEEDS[seed_key]))
-        rec.setflags(write=False)
-        area.setflags(write=False)
-        _GRAPH_CACHE[seed_key] = rec, area
-    return _GRAPH_CACHE[seed_key]
+    """The global drainage graph of a world (receivers, areas; see `_coarse_flood`; 16 MB), cached."""
+    rec, area = _coarse_flood(_coarse_elevations(_BLOCK_CACHE_SEEDS[seed_key]))
+    rec.setflags(write=False)
+    area.setflags(write=False)
+    return rec, area
 
 
 # ----------------------------------------------------------------------------- level 0: flooded blocks
@@ -200,7 +196,6 @@ def _route(bi, bj, S, seed, crec):  # noqa: C901
     filled = z.copy()
     seen = ~ok
     rec = np.full(n * n, -1, dtype=np.int64)
-    order = np.empty(n * n, dtype=np.int64)
     heap = [(0.0, 0, 0)]
     heap.pop()
     cnt = 0
@@ -214,11 +209,8 @@ def _route(bi, bj, S, seed, crec):  # noqa: C901
                 seen[a, b] = True
                 heapq_push(heap, (z[a, b], cnt, a * n + b))
                 cnt += 1
-    m = 0
     while len(heap) > 0:
         level, _, c = heapq_pop(heap)
-        order[m] = c
-        m += 1
         a, b = c // n, c % n
         for da in range(-1, 2):
             for db in range(-1, 2):
