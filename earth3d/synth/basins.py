@@ -243,6 +243,12 @@ def _route(bi, bj, S, seed, crec):  # noqa: C901
 
 
 @njit(cache=True)
+def _beyond(t, nc):
+    """-1, 0 or 1: graph cell index `t` lies before, inside or after a window of `nc` cells."""
+    return -1 if t < 0 else (1 if t >= nc else 0)
+
+
+@njit(cache=True)
 def _stretch(a0, b0, da, db, n):
     """The window-edge nodes of the edge cell of the graph whose first node is (a0, b0), on the
     window's side (da, db) (each -1, 0 or 1): (first a, first b, step a, step b, count); the
@@ -273,9 +279,7 @@ def _window_exits(i0, j0, n, crec):
             tj, ti = _receiver_cell(crec, jj, I0 + gi, J0, I0)
             if tj == -(1 << 30) or (0 <= tj < nc and 0 <= ti < nc):
                 continue
-            sj = -1 if tj < 0 else (1 if tj >= nc else 0)
-            si = -1 if ti < 0 else (1 if ti >= nc else 0)
-            a, b, sa, sb, k = _stretch(gj * COARSE, gi * COARSE, sj, si, n)
+            a, b, sa, sb, k = _stretch(gj * COARSE, gi * COARSE, _beyond(tj, nc), _beyond(ti, nc), n)
             for t in range(k):
                 exits[a + t * sa, b + t * sb] = True
     return exits
@@ -337,9 +341,7 @@ def _areas(region, i0, j0, crec, carea):  # noqa: C901
             tj, ti = _receiver_cell(crec, jj, I0 + gi, J0, I0)
             if not (0 <= tj < nc and 0 <= ti < nc):
                 continue
-            sj = -1 if gj < 0 else (1 if gj >= nc else 0)
-            si = -1 if gi < 0 else (1 if gi >= nc else 0)
-            a, b, sa, sb, k = _stretch(tj * COARSE, ti * COARSE, sj, si, m)
+            a, b, sa, sb, k = _stretch(tj * COARSE, ti * COARSE, _beyond(gj, nc), _beyond(gi, nc), m)
             best, low, at = -1.0, np.inf, -1
             for t in range(k):
                 c = (a + t * sa) * m + b + t * sb
