@@ -11,8 +11,11 @@ receiver (the flood tree: elevations strictly fall downstream). Drainage areas a
 those receivers over the block and AREA_RINGS rings of blocks around it, plus the global
 graph's area where it enters that region, so a river keeps its basin across block borders and
 grows past any window (8 x 8 degrees of plains: rivers of 0.4-2.3 million km^2, where one
-window's flood capped them near 30,000). Blocks are pure functions of their index, cached with
-lru_cache, so no result depends on which tile asked.
+window's flood capped them near 30,000). Runoff areas (a node's area times the share of it
+whose water reaches a channel, from its moisture) accumulate the same way: they decide where a
+channel carries water, so a river that rises in wet hills flows on across a desert. Blocks
+are pure functions of their index, cached with lru_cache, so no result depends on which tile
+asked.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ COARSE = 8  # level-0 nodes per side of a cell of the global drainage graph (1/4
 COARSE_RES_M = 28000.0  # its node elevations: the relief octaves resolved at this cell size
 NI1, NJ1 = 360 * 32 // COARSE, 180 * 32 // COARSE  # its cells around the globe and pole to pole
 AREA_RINGS = 2  # a block's drainage areas accumulate over this many rings of blocks around it
+NODE_FIELDS = 11  # values per level-0 node (see _route)
 
 
 # ----------------------------------------------------------------------------- per-node helpers
@@ -78,25 +82,36 @@ def _control(lon, lat, S, table, out):
     out[2] = w * smoothstep(-2.0, 2.0, t)
 
 
+@njit(cache=True)
+def runoff_share(moisture):
+    """Share of a node's area whose runoff reaches its channel (0 in deserts, 1 in humid land)."""
+    return smoothstep(0.15, 0.45, moisture)
+
+
 # ----------------------------------------------------------------------------- the global drainage graph
 @njit(parallel=True, cache=True)
 def _coarse_elevations(S):
-    """Control elevations (m) at the centres of the global graph's cells, (NJ1, NI1)."""
+    """Control elevations (m) and runoff shares (`runoff_share`) at the centres of the global
+    graph's cells, two (NJ1, NI1) arrays.
+    """
     table = octave_table(COARSE_RES_M)
     z = np.empty((NJ1, NI1))
+    share = np.empty((NJ1, NI1))
     q = COARSE * Q0_DEG
     for jj in prange(NJ1):
         buf = np.empty(3)
         for ii in range(NI1):
             _control(-180.0 + (ii + 0.5) * q, -90.0 + (jj + 0.5) * q, S, table, buf)
             z[jj, ii] = buf[0]
-    return z
+            share[jj, ii] = runoff_share(buf[2])
+    return z, share
 
 
 @njit(cache=True)
-def _coarse_flood(z):  # noqa: C901
-    """Receivers (flat index jj * NI1 + ii, -1 at the sea) and drainage areas (m^2) of the global graph:
-    a priority flood from the sea over the whole globe (longitude wraps), then accumulation.
+def _coarse_flood(z, share):  # noqa: C901
+    """Receivers (flat index jj * NI1 + ii, -1 at the sea), drainage areas and runoff areas (m^2)
+    of the global graph: a priority flood from the sea over the whole globe (longitude wraps), then
+    accumulation of the cells' areas and of their areas times their runoff shares `share`.
     Land that no sea reaches (none on a generated planet, in practice) drains to its lowest cell.
     """
     nj, ni = z.shape
@@ -142,20 +157,24 @@ def _coarse_flood(z):  # noqa: C901
     area = np.empty(nj * ni)
     for c in range(nj * ni):
         area[c] = (q * M_PER_DEG) ** 2 * math.cos(math.radians(-90.0 + (c // ni + 0.5) * q))
+    runoff = area * share.ravel()
     for t in range(m - 1, -1, -1):
         c = order[t]
         if rec[c] >= 0:
             area[rec[c]] += area[c]
-    return rec.reshape(nj, ni), area.reshape(nj, ni)
+            runoff[rec[c]] += runoff[c]
+    return rec.reshape(nj, ni), area.reshape(nj, ni), runoff.reshape(nj, ni)
 
 
 @lru_cache(maxsize=8)
-def coarse_graph(seed_key: int) -> tuple[np.ndarray, np.ndarray]:
-    """The global drainage graph of a world (receivers, areas; see `_coarse_flood`; 16 MB), cached."""
-    rec, area = _coarse_flood(_coarse_elevations(_BLOCK_CACHE_SEEDS[seed_key]))
-    rec.setflags(write=False)
-    area.setflags(write=False)
-    return rec, area
+def coarse_graph(seed_key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The global drainage graph of a world (receivers, areas, runoff areas; see `_coarse_flood`;
+    24 MB), cached.
+    """
+    graph = _coarse_flood(*_coarse_elevations(_BLOCK_CACHE_SEEDS[seed_key]))
+    for a in graph:
+        a.setflags(write=False)
+    return graph
 
 
 # ----------------------------------------------------------------------------- level 0: flooded blocks
@@ -163,7 +182,8 @@ def coarse_graph(seed_key: int) -> tuple[np.ndarray, np.ndarray]:
 def _route(bi, bj, S, seed, crec):  # noqa: C901
     """Flood of level-0 block (bi, bj) in its window (the block and MARGIN nodes all round): per
     core node (lon, lat, filled z, raw z, the node's own area m^2, receiver i, receiver j,
-    hillslope gradient, moisture, receiver filled z).
+    hillslope gradient, moisture, receiver filled z, the node's own runoff area m^2: its area
+    times its `runoff_share`).
 
     The window drains to the sea and through the stretches of its edge where the global graph
     (`crec`) leaves it, so a river that crosses the window keeps its course through it.
@@ -224,7 +244,7 @@ def _route(bi, bj, S, seed, crec):  # noqa: C901
                 rec[na * n + nb] = c
                 heapq_push(heap, (filled[na, nb], cnt, na * n + nb))
                 cnt += 1
-    out = np.full((BLOCK, BLOCK, 10), np.nan)
+    out = np.full((BLOCK, BLOCK, NODE_FIELDS), np.nan)
     for a in range(MARGIN, MARGIN + BLOCK):
         for b in range(MARGIN, MARGIN + BLOCK):
             if not ok[a, b]:
@@ -239,6 +259,7 @@ def _route(bi, bj, S, seed, crec):  # noqa: C901
             else:
                 o[5], o[6], o[9] = -1.0, -1.0, z[a, b]
             o[7], o[8] = sg[a, b], wet[a, b]
+            o[10] = o[4] * runoff_share(wet[a, b])
     return out
 
 
@@ -299,12 +320,13 @@ def _receiver_cell(crec, jj, ii, J0, I0):
 
 
 @njit(cache=True)
-def _areas(region, i0, j0, crec, carea):  # noqa: C901
-    """Drainage areas (m^2) of the nodes of a region of level-0 nodes (node data as `_route`'s;
-    region[..., 4] the nodes' own areas) whose first node is (i0, j0), i0 unwrapped.
+def _areas(region, i0, j0, crec, carea, crunoff):  # noqa: C901
+    """Drainage areas and runoff areas (m^2, two (m, m) arrays) of the nodes of a region of level-0
+    nodes (node data as `_route`'s: region[..., 4] and [..., 10] the nodes' own) whose first node
+    is (i0, j0), i0 unwrapped.
 
-    Areas accumulate down the nodes' receivers inside the region. Where the global graph enters
-    the region, the graph cell's area flows in at a node of the stretch it enters by that drains
+    Both accumulate down the nodes' receivers inside the region. Where the global graph enters
+    the region, the graph cell's areas flow in at a node of the stretch it enters by that drains
     into the region: the one whose course, within two graph cells, joins the largest stream of
     the region (its valley), the lowest of those on a tie. Nodes in a cycle of receivers (blocks
     that disagree) keep what reached them.
@@ -314,13 +336,14 @@ def _areas(region, i0, j0, crec, carea):  # noqa: C901
     n = m * m
     loc = np.full(n, -1, dtype=np.int64)
     area = np.zeros(n)
+    runoff = np.zeros(n)
     for a in range(m):
         for b in range(m):
             o = region[a, b]
             if math.isnan(o[0]):
                 continue
             c = a * m + b
-            area[c] = o[4]
+            area[c], runoff[c] = o[4], o[10]
             if o[5] >= 0:
                 ri = (np.int64(o[5]) - i0) % nl
                 rj = np.int64(o[6]) - j0
@@ -328,7 +351,9 @@ def _areas(region, i0, j0, crec, carea):  # noqa: C901
                     loc[c] = rj * m + ri
     order = _downstream_order(loc)
     _accumulate(area, loc, order)
+    _accumulate(runoff, loc, order)
     inflow = np.zeros(n)
+    runoff_in = np.zeros(n)
     nc = m // COARSE
     I0, J0 = i0 // COARSE, j0 // COARSE
     for gj in range(-1, nc + 1):
@@ -358,8 +383,10 @@ def _areas(region, i0, j0, crec, carea):  # noqa: C901
                     best, low, at = joins, z, c
             if at >= 0:
                 inflow[at] += carea[jj, (I0 + gi) % NI1]
+                runoff_in[at] += crunoff[jj, (I0 + gi) % NI1]
     _accumulate(inflow, loc, order)
-    return (area + inflow).reshape(m, m)
+    _accumulate(runoff_in, loc, order)
+    return (area + inflow).reshape(m, m), (runoff + runoff_in).reshape(m, m)
 
 
 @njit(cache=True)
@@ -443,13 +470,13 @@ def route0(seed_key: int, bi: int, bj: int) -> np.ndarray:
 @lru_cache(maxsize=4096)
 def block0(seed_key: int, bi: int, bj: int) -> np.ndarray:
     """Level-0 node data of block (bi, bj) (longitude block index taken modulo the globe), cached:
-    its routing (`route0`) with drainage areas accumulated over it and its eight neighbours, and
-    the global graph's inflow beyond them (`_areas`).
+    its routing (`route0`) with drainage and runoff areas accumulated over it and AREA_RINGS rings
+    of blocks around it, and the global graph's inflow beyond them (`_areas`).
     """
     nb = 360 * 32 // BLOCK
     bi %= nb
     k = 2 * AREA_RINGS + 1
-    region = np.full((k * BLOCK, k * BLOCK, 10), np.nan)
+    region = np.full((k * BLOCK, k * BLOCK, NODE_FIELDS), np.nan)
     for dj in range(-AREA_RINGS, AREA_RINGS + 1):
         if not 0 <= bj + dj < 180 * 32 // BLOCK:
             continue
@@ -457,11 +484,11 @@ def block0(seed_key: int, bi: int, bj: int) -> np.ndarray:
         for di in range(-AREA_RINGS, AREA_RINGS + 1):
             b = (di + AREA_RINGS) * BLOCK
             region[a:a + BLOCK, b:b + BLOCK] = route0(seed_key, (bi + di) % nb, bj + dj)
-    crec, carea = coarse_graph(seed_key)
-    area = _areas(region, (bi - AREA_RINGS) * BLOCK, (bj - AREA_RINGS) * BLOCK, crec, carea)
+    area, runoff = _areas(region, (bi - AREA_RINGS) * BLOCK, (bj - AREA_RINGS) * BLOCK, *coarse_graph(seed_key))
     out = route0(seed_key, bi, bj).copy()
     c = AREA_RINGS * BLOCK
     out[..., 4] = area[c:c + BLOCK, c:c + BLOCK]
+    out[..., 10] = runoff[c:c + BLOCK, c:c + BLOCK]
     out.setflags(write=False)
     return out
 
@@ -476,7 +503,7 @@ def register_seeds(S: np.ndarray) -> int:
 def level0_window(seed_key: int, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
     """Level-0 node data for node indices [i0, i1) x [j0, j1) (i unwrapped), longitudes continuous with i."""
     nb = 360 * 32 // BLOCK
-    out = np.full((j1 - j0, i1 - i0, 10), np.nan)
+    out = np.full((j1 - j0, i1 - i0, NODE_FIELDS), np.nan)
     for bj in range(j0 // BLOCK, (j1 - 1) // BLOCK + 1):
         if bj < 0 or bj >= 180 * 32 // BLOCK:
             continue

@@ -21,7 +21,7 @@ GAMMA = 1.25  # hillslope gradient grows by this factor per finer level (relief 
 CONCAVE = 0.2  # valley sides steepen from the floor to the full gradient over this share of the spacing
 SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
 SMOOTH_RES_M = 240.0  # cells from this size up round the crests
-RIVER_MIN_M2 = 25e6  # drainage area from which a channel carries visible water (humid climate)
+RIVER_MIN_M2 = 25e6  # runoff area (basins.runoff_share) from which a channel carries visible water
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
 
 
@@ -29,6 +29,15 @@ WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
 def width_m(area):
     """Channel width (m) at drainage area `area` (m^2)."""
     return WIDTH_M * math.sqrt(area / 1e8)
+
+
+@njit(cache=True)
+def water_width_m(area, runoff):
+    """Width (m) of a river's water at drainage area `area` and runoff area `runoff` (m^2): that of
+    the geometric mean of the two, so it narrows with the dryness of its basin, but less than its
+    mean flow does (channels are shaped by floods).
+    """
+    return width_m(math.sqrt(area * runoff))
 
 
 @njit(cache=True)
@@ -71,8 +80,11 @@ def _valley(d, half, sk, r0, lk):
 
 
 @njit(cache=True)
-def _is_river(p, AREA, WET):
-    return AREA[p] * smoothstep(0.15, 0.45, WET[p]) >= RIVER_MIN_M2
+def _is_river(p, RUNOFF):
+    """Whether level-0 channel p carries water: the runoff area above it (m^2, basins.runoff_share)
+    reaches RIVER_MIN_M2, so a river fed upstream flows on through dry land.
+    """
+    return RUNOFF[p] >= RIVER_MIN_M2
 
 
 @njit(cache=True)
@@ -93,7 +105,8 @@ def _t_range(lon_lo, lon_hi, lat_lo, lat_hi, ax, ay, bx, by, cmin, cmax):
 
 
 @njit(cache=True)
-def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, WET):  # noqa: C901
+def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, RUNOFF,  # noqa: C901
+                 LAKE, REC):
     """The channel segments that can shape a block of cells [r0_, r1) x [c0, c1), per level and coarse cell.
 
     For every level k and every level-k cell (ci, cj) the block touches, the segments of the 5 x 5
@@ -101,7 +114,9 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     change any output at any cell of the block: a segment whose lowest possible value over the
     block exceeds the highest possible surface there (bounded by segments every cell of the block
     sees), plus 1.25 crest widths at level 0 (a crest lowers the surface by at most a quarter width
-    and needs a second valley within one width), and that cannot be the nearest river bank either.
+    and needs a second valley within one width), that cannot be the nearest river bank either, and
+    whose lake (LAKE, tapering to the receiver's REC) cannot reach the block (surface() takes the
+    most lake of any channel it visits).
     Returns (GEO (kmax + 1, 6): ci0, cj0, nci, ncj, first cell, first candidate; START; P; S): cell c's segments are
     P[START[c]:START[c + 1]] (node) and S[...] (sub-segment).
     """
@@ -145,7 +160,11 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                 # a node every cell of the block sees (in each cell's 5 x 5 neighbourhood)
                 every = ci0 + nci - 3 <= ii <= ci0 + 2 and cj0 + ncj - 3 <= jj <= cj0 + 2
                 half = 0.5 * width_m(AREA[p]) if ok and k == 0 else 0.0
-                riv = ok and k == 0 and _is_river(p, AREA, WET)
+                riv = ok and k == 0 and _is_river(p, RUNOFF)
+                whalf = 0.5 * water_width_m(AREA[p], RUNOFF[p]) if riv else 0.0  # the water's (surface())
+                depth = 0.0  # the most lake depth along the node's channel
+                if ok and k == 0:
+                    depth = max(LAKE[p], LAKE[REC[p]] if REC[p] >= 0 else 0.0)
                 for s in range(_nseg(k)):
                     PID[n] = p if ok else -1
                     if not ok:
@@ -153,7 +172,7 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                         n += 1
                         continue
                     ax, ay, bx, by = VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1]
-                    if not riv:
+                    if not riv and depth <= 0.0:
                         # a first, looser bound from the segment's box: most segments stop here
                         dx = max(min(ax, bx) - lon_hi, 0.0, lon_lo - max(ax, bx)) * cmin
                         dy = max(min(ay, by) - lat_hi, 0.0, lat_lo - max(ay, by))
@@ -172,7 +191,9 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                     dy = max(min(ya, yb) - lat_hi, 0.0, lat_lo - max(ya, yb))
                     dmin = math.sqrt(dx * dx + dy * dy) * M_PER_DEG
                     LB[n] = min(ea, eb) + _valley(dmin, half, sklo, rr, lk)
-                    RB[n] = dmin - 5.0 * half if riv else math.inf
+                    if depth > 0.0 and LB[n] - min(ea, eb) < depth + 0.5 * res * (skhi + 0.02):
+                        LB[n] = -math.inf  # its lake may reach the block (surface()'s lake test)
+                    RB[n] = dmin - 5.0 * whalf if riv else math.inf
                     if every and (LB[n] < ub or riv):
                         # the farthest cell of the block lies at a corner (distance is convex)
                         dmax = max(_closest(lon_lo, lat_lo, ax, ay, bx, by, cmax)[0],
@@ -181,7 +202,7 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                                    _closest(lon_hi, lat_hi, ax, ay, bx, by, cmax)[0])
                         ub = min(ub, max(ea, eb) + _valley(dmax, half, skhi, rr, lk))
                         if riv:
-                            ubr = min(ubr, dmax - half)
+                            ubr = min(ubr, dmax - whalf)
                     n += 1
     tol = 1e-6 * (1.0 + abs(ub))
 

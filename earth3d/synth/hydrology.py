@@ -9,7 +9,9 @@ in the spirit of Génevaux et al. 2013 and of Dendry (Gaillard et al. 2019):
   (Barnes et al. 2014) fills its depressions and routes every node to a neighbour
   (the flood tree: downstream elevations strictly decrease); drainage area
   accumulates over the block's neighbourhood plus what a global 1/4 degree
-  drainage graph brings in (basins.py), so big rivers keep their basins. Blocks
+  drainage graph brings in (basins.py), so big rivers keep their basins; a channel
+  carries water where the runoff area above it (the wet share of that area) is
+  large enough, so rivers fed upstream cross dry land. Blocks
   are pure functions of their index, cached (lru_cache), so a node's receiver
   never depends on which tile asked. Filled nodes are lakes (flat water up to the
   spill level, draining through their outlet); nodes under the sea are the
@@ -52,6 +54,7 @@ from .channels import (
     _is_river,
     _lookup,
     _nseg,
+    water_width_m,
     width_m,
 )
 from .grid import M_PER_DEG
@@ -72,7 +75,7 @@ F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
 
 # ----------------------------------------------------------------------------- the network of a window
 @njit(cache=True)
-def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
+def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF):
     """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement."""
     nj, ni = w0.shape[0], w0.shape[1]
     for a in range(nj):
@@ -83,7 +86,7 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, WET):
                 VX[c, :] = np.nan
                 continue
             AREA[c] = o[4]
-            WET[c] = o[8]
+            RUNOFF[c] = o[10]
             # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, in humid climates
             flood = (o[2] - o[3] - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
             LAKE[c] = min(flood, LAKE_MAX_M) if flood > 0.0 else 0.0
@@ -211,7 +214,7 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
 
 
 @njit(parallel=True, cache=True)
-def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, WET, REC, out):  # noqa: C901
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, RUNOFF, REC, out):  # noqa: C901
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
@@ -241,27 +244,32 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     for k in range(1, N_LEVELS):
         lower *= 1.0 - LOWER * (1.0 - fade(k, res))
     r0 = res / math.sqrt(12.0)
-    # level-0 channel half widths and whether they carry rivers, once per node
+    # level-0 valley-floor and water half widths and whether they carry rivers, once per node
     n0 = NI[0] * NJ[0]
     HALF = np.empty(n0)
+    WHALF = np.empty(n0)
     RIV = np.empty(n0, dtype=np.bool_)
+    LREC = np.zeros(n0)  # lake depth at the receiver (0: none)
     for p in range(n0):
         HALF[p] = 0.5 * width_m(AREA[p])
-        RIV[p] = _is_river(p, AREA, WET)
+        WHALF[p] = 0.5 * water_width_m(AREA[p], RUNOFF[p])
+        RIV[p] = _is_river(p, RUNOFF)
+        if REC[p] >= 0:
+            LREC[p] = LAKE[REC[p]]
     bs = BLOCK_PX[1] if res >= SUPER_RES_M / SUPER else BLOCK_PX[0]
     nbi = (w + bs - 1) // bs
     for bj in prange((h + bs - 1) // bs):
         for bi in range(nbi):
             ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
             GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
-                                            VX, VY, VE, AREA, WET)
+                                            VX, VY, VE, AREA, RUNOFF, LAKE, REC)
             for r in range(ra, rb):
                 lat = lats[r]
                 coslat = math.cos(math.radians(lat))
                 for col in range(ca, cb):
                     lon = lons[col]
                     sp = SP[r, col]
-                    best, fmin, bch, bhill, bslope, blake = math.inf, math.inf, 0.0, 0.0, 0.0, 0.0
+                    best, fmin, bch, bslope, lake_f = math.inf, math.inf, 0.0, 0.0, 0.0
                     ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
                     f1, f2, n1, n2 = math.inf, math.inf, -1, -1
                     redge, rarea = math.inf, 0.0
@@ -277,7 +285,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             e_ = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
                             if k == 0 and RIV[p]:
-                                est = half * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
+                                est = WHALF[p] * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
                                 if d - est < redge:
                                     redge, rarea = d - est, AREA[p]
                             # concave valley side: gradient from 0 at the floor to sk on the upper
@@ -289,12 +297,17 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                             dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
                             f = e_ + hill
                             if f < fmin:
-                                fmin, bch, bhill, bslope = f, e_, hill, dh
-                                blake = 0.0
-                                if k == 0:
-                                    # the lake's reach tapers along the channel between node and receiver
-                                    tt = (s + t) / NS
-                                    blake = LAKE[p] * (1.0 - tt) + (LAKE[REC[p]] if REC[p] >= 0 else 0.0) * tt
+                                fmin, bch, bslope = f, e_, dh
+                            if k == 0 and (LAKE[p] > 0.0 or LREC[p] > 0.0):
+                                # lake depth over the channel, tapering between node and receiver; the
+                                # cell is water where some lake channel's water stands above this
+                                # channel's valley side there (the most of them: where the nearest
+                                # channel changes inside a lake, no seam)
+                                tt = (s + t) / NS
+                                depth = LAKE[p] * (1.0 - tt) + LREC[p] * tt
+                                if depth > 0.0:
+                                    lake_f = max(lake_f, min(max(0.5 + (depth - hill) / (res * (dh + 0.02)), 0.0),
+                                                             1.0))
                             best = min(best, f)
                             if k == 0:
                                 if f < f1:
@@ -316,9 +329,6 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                     # (unresolved tributaries cut deeper where the valley sides are high)
                     hv = best - bch
                     o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
-                    lake_f = 0.0
-                    if blake > 0.0:
-                        lake_f = min(max(0.5 + (blake - bhill) / (res * (bslope + 0.02)), 0.0), 1.0)
                     river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
                     o[F_WATER] = max(lake_f, river_f)
                     o[F_RIVER_DIST] = redge
@@ -356,7 +366,7 @@ class Network:
         self.VE = np.full((total, NS + 1), np.nan)
         self.AREA = np.zeros(total)
         self.LAKE = np.zeros(total)
-        self.WET = np.zeros(total)
+        self.RUNOFF = np.zeros(total)
         rec_i, rec_j = self.w0[..., 5].ravel(), self.w0[..., 6].ravel()
         ok = np.isfinite(rec_i) & (rec_i >= 0)
         ri = np.where(ok, rec_i, 0).astype(np.int64) - I0[0]
@@ -365,7 +375,7 @@ class Network:
         self.REC = np.where(inside, rj * NI[0] + ri, -1).astype(np.int64)
         n0 = int(NI[0] * NJ[0])
         _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
-                          self.LAKE[:n0], self.WET[:n0])
+                          self.LAKE[:n0], self.RUNOFF[:n0])
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
 
@@ -373,7 +383,7 @@ class Network:
         """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
         out = np.empty((lats.size, lons.size, N_FIELDS))
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.WET, self.REC, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.RUNOFF, self.REC, out)
         return out
 
 
@@ -422,11 +432,14 @@ def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat
 
 
 class River:
-    """A river centreline: lon/lat vertices (degrees) with drainage area (m^2) and channel width (m) at each."""
+    """A river centreline: lon/lat vertices (degrees) with, at each, the drainage area (m^2), the
+    runoff area (m^2: the share of the drainage area whose water reaches the river; smaller where
+    it crosses dry land) and the water's width (m, `channels.water_width_m`).
+    """
 
-    def __init__(self, lon: np.ndarray, lat: np.ndarray, area_m2: np.ndarray):
-        self.lon, self.lat, self.area_m2 = lon, lat, area_m2
-        self.width_m = WIDTH_M * np.sqrt(area_m2 / 1e8)
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, area_m2: np.ndarray, runoff_m2: np.ndarray):
+        self.lon, self.lat, self.area_m2, self.runoff_m2 = lon, lat, area_m2, runoff_m2
+        self.width_m = WIDTH_M * np.sqrt(np.sqrt(area_m2 * runoff_m2) / 1e8)  # channels.water_width_m
 
     def __repr__(self) -> str:
         return (f"River({self.lon.size} vertices, up to {self.area_m2.max() / 1e6:.0f} km^2, "
@@ -437,17 +450,15 @@ def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: flo
     """The rivers (level-0 channels carrying water) whose nodes lie in the box, as chains of polylines.
 
     Each chain runs from a source (or the box edge) downstream until it leaves the box, reaches
-    the sea, or joins a river already listed (its last vertex is then the junction); drainage
-    area never falls along a chain.
+    the sea, or joins a river already listed (its last vertex is then the junction); neither
+    drainage nor runoff area falls along a chain.
     """
     net = Network(seeds, west, south, east, north, 1000.0, 0)
     ni, nj = int(net.NI[0]), int(net.NJ[0])
     n = ni * nj
-    t = np.clip((net.WET[:n] - 0.15) / 0.3, 0.0, 1.0)
-    wet = net.AREA[:n] * t * t * (3.0 - 2.0 * t)  # as in surface(): smoothstep(0.15, 0.45, moisture)
     lon0, lat0 = net.VX[:n, 0], net.VY[:n, 0]
     inside = np.isfinite(lon0) & (lon0 >= west) & (lon0 < east) & (lat0 >= south) & (lat0 < north)
-    is_river = inside & (wet >= RIVER_MIN_M2)
+    is_river = inside & (net.RUNOFF[:n] >= RIVER_MIN_M2)  # as channels._is_river
     rec = net.REC
     has_up = np.zeros(n, dtype=bool)
     for c in np.flatnonzero(is_river):
@@ -459,19 +470,20 @@ def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: flo
     for c in starts:
         if seen[c]:
             continue
-        xs, ys, areas = [net.VX[c, 0]], [net.VY[c, 0]], [net.AREA[c]]
+        xs, ys, areas, runoff = [net.VX[c, 0]], [net.VY[c, 0]], [net.AREA[c]], [net.RUNOFF[c]]
         while True:
             seen[c] = True
             xs.extend(net.VX[c, 1:])
             ys.extend(net.VY[c, 1:])
             areas.extend([net.AREA[c]] * NS)
+            runoff.extend([net.RUNOFF[c]] * NS)
             r = rec[c]
             # blocks are flooded apart (basins.py), so where a basin straddles a block border a
             # receiver may carry less area than its donor, or lead back round a cycle: end there
             if (r < 0 or not is_river[r] or seen[r] or net.VX[c, 0] == net.VX[c, NS]
-                    or net.AREA[r] < net.AREA[c]):
+                    or net.AREA[r] < net.AREA[c] or net.RUNOFF[r] < net.RUNOFF[c]):
                 break
             c = r
         if len(xs) > 1:
-            out.append(River(np.array(xs), np.array(ys), np.array(areas)))
+            out.append(River(np.array(xs), np.array(ys), np.array(areas), np.array(runoff)))
     return out

@@ -76,7 +76,7 @@ def _cost_lattice(i0, j0, nx, ny, step, S):
 
 
 @njit(cache=True)
-def _mark_water(W, i0, j0, step, VX, VY, AREA, WET, LAKE):
+def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE):
     """Flag lattice nodes crossed by level-0 rivers (1) or near lake nodes (2)."""
     ny, nx = W.shape
     for p in range(VX.shape[0]):
@@ -90,7 +90,7 @@ def _mark_water(W, i0, j0, step, VX, VY, AREA, WET, LAKE):
                 for aa in range(a - r, a + r + 1):
                     if 0 <= aa < nx and 0 <= bb < ny and W[bb, aa] == 0:
                         W[bb, aa] = 2
-        if not _is_river(p, AREA, WET):
+        if not _is_river(p, RUNOFF):
             continue
         for s in range(NS):
             n = 8
@@ -248,7 +248,8 @@ def road_block(key: int, level: int, bi: int, bj: int):
     j1 = min(math.floor((north + pad + 90.0) / g) + 1, int(round(180.0 / g)))
     H, W = _cost_lattice(i0, j0, i1 - i0, j1 - j0, g, S)
     riv = ST._rivers_window(S, -180.0 + i0 * g, -90.0 + j0 * g, -180.0 + i1 * g, -90.0 + j1 * g)
-    _mark_water(W, i0, j0, g, *riv[:5])
+    vx, vy, _, runoff, lake = riv[:5]
+    _mark_water(W, i0, j0, g, vx, vy, runoff, lake)
     coslat = math.cos(math.radians(0.5 * (south + north)))
     mx, my = g * M_PER_DEG * coslat, g * M_PER_DEG
     for a, b in edges:

@@ -30,7 +30,7 @@ from numba import njit
 
 from . import kernel as K
 from .basins import NS, Q0_DEG, register_seeds
-from .channels import _is_river, width_m
+from .channels import _is_river, water_width_m
 from .grid import M_PER_DEG
 from .noise import hash2, rehash, unit
 
@@ -74,7 +74,7 @@ def pareto(u, a, b):
 
 
 @njit(cache=True)
-def _river_near(lon, lat, VX, VY, AREA, WET, LAKE, I0, J0, NI, NJ):
+def _river_near(lon, lat, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ):
     """(distance m to the nearest level-0 river bank, whether a lake node lies within 2 km) around (lon, lat)."""
     ci = int(math.floor((lon + 180.0) / Q0_DEG)) - I0
     cj = int(math.floor((lat + 90.0) / Q0_DEG)) - J0
@@ -89,20 +89,20 @@ def _river_near(lon, lat, VX, VY, AREA, WET, LAKE, I0, J0, NI, NJ):
                 d0 = math.hypot((VX[p, 0] - lon) * coslat, VY[p, 0] - lat) * M_PER_DEG
                 if d0 < 2000.0:
                     lake = True
-            if not _is_river(p, AREA, WET):
+            if not _is_river(p, RUNOFF):
                 continue
             for s in range(NS):
                 ux, uy = (VX[p, s + 1] - VX[p, s]) * coslat, VY[p, s + 1] - VY[p, s]
                 vx, vy = (lon - VX[p, s]) * coslat, lat - VY[p, s]
                 ll = ux * ux + uy * uy
                 t = 0.0 if ll <= 0.0 else min(max((vx * ux + vy * uy) / ll, 0.0), 1.0)
-                d = math.hypot(vx - t * ux, vy - t * uy) * M_PER_DEG - 0.5 * width_m(AREA[p])
+                d = math.hypot(vx - t * ux, vy - t * uy) * M_PER_DEG - 0.5 * water_width_m(AREA[p], RUNOFF[p])
                 best = min(best, d)
     return best, lake
 
 
 @njit(cache=True)
-def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, WET, LAKE, I0, J0, NI, NJ, BIG):
+def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ, BIG):
     """Settlements of one kind on its lattice cells [i0, i1) x [j0, j1) (rows N_F, see F_*).
 
     BIG holds the larger settlements nearby (rows N_F): a site within their reach is refused.
@@ -125,7 +125,7 @@ def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, WET, LAKE, I0, J0, NI,
                 sc, wet, _, _ = K.site_score(lon, lat, S, mbuf)
                 if wet <= 0.0:
                     continue
-                d, lake = _river_near(lon, lat, VX, VY, AREA, WET, LAKE, I0, J0, NI, NJ)
+                d, lake = _river_near(lon, lat, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ)
                 if lake or d < 60.0:
                     continue
                 if d < RIVER_NEAR_M:  # rivers: water (in dry lands too), trade, flat valley floors
@@ -192,7 +192,7 @@ def _rivers_window(S: np.ndarray, west: float, south: float, east: float, north:
 
     net = Network(S, west, south, east, north, 1000.0, 0)
     n0 = int(net.NI[0] * net.NJ[0])
-    return (net.VX[:n0], net.VY[:n0], net.AREA[:n0], net.WET[:n0], net.LAKE[:n0],
+    return (net.VX[:n0], net.VY[:n0], net.AREA[:n0], net.RUNOFF[:n0], net.LAKE[:n0],
             int(net.I0[0]), int(net.J0[0]), int(net.NI[0]), int(net.NJ[0]))
 
 
