@@ -306,29 +306,51 @@ def towers(px0, px1, py0, py1, ia, ib, ic, idd, bh, dh, dens, region, sx, sy, ou
 
 
 @njit(cache=True)
+def shed_colour(ph):
+    """Roof colour of industrial shed ph: pale membrane or concrete, grey, blue-grey or rusty metal."""
+    k = unit(rehash(ph, 5))
+    t = unit(rehash(ph, 7))
+    if k < 0.45:
+        g = 0.46 + 0.14 * t
+        return g, g, g + 0.02
+    if k < 0.80:
+        g = 0.30 + 0.12 * t
+        return g, g + 0.005, g + 0.015
+    if k < 0.92:
+        return 0.27 + 0.06 * t, 0.34 + 0.06 * t, 0.43 + 0.06 * t
+    return 0.42 + 0.08 * t, 0.29 + 0.05 * t, 0.24 + 0.04 * t
+
+
+@njit(cache=True)
 def industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out):
-    """One or two large low sheds with pale flat roofs on a paved lot."""
+    """Low sheds on a paved lot: one to three along the block, each covering a varying share of its
+    plot, with roofs of the usual industrial kinds (shed_colour); some lots are open yards.
+    """
     roof = 0.0
-    split = (ib - ia) > 90.0 and unit(rehash(bh, 50)) < 0.6
-    n = 2 if split else 1
+    if unit(rehash(bh, 51)) < 0.15:
+        return roof  # an open yard: storage, trucks, containers (the block's paved colour)
+    n = 1
+    if ib - ia > 70.0 and unit(rehash(bh, 50)) < 0.6:
+        n = 3 if ib - ia > 140.0 and unit(rehash(bh, 52)) < 0.5 else 2
     step = (ib - ia) / n
     for i in range(n):
         ph = rehash(bh, 300 + i)
-        x0 = ia + i * step + 3.0 + 6.0 * unit(rehash(ph, 1))
-        x1 = ia + (i + 1) * step - 3.0 - 6.0 * unit(rehash(ph, 2))
-        y0 = ic + 4.0 + 12.0 * unit(rehash(ph, 3))
-        y1 = idd - 4.0 - 12.0 * unit(rehash(ph, 4))
+        # insets up to a quarter of the plot on each side: loading yards and car parks around the shed
+        x0 = ia + i * step + 3.0 + 0.25 * step * unit(rehash(ph, 1)) ** 2
+        x1 = ia + (i + 1) * step - 3.0 - 0.25 * step * unit(rehash(ph, 2)) ** 2
+        y0 = ic + 4.0 + 0.25 * (idd - ic) * unit(rehash(ph, 3)) ** 2
+        y1 = idd - 4.0 - 0.25 * (idd - ic) * unit(rehash(ph, 4)) ** 2
         if x1 - x0 < 8.0 or y1 - y0 < 8.0:
             continue
-        pale = 0.5 + 0.14 * unit(rehash(ph, 5))
+        r, g, b = shed_colour(ph)
         ou, ovv = ov(px0, px1, x0, x1), ov(py0, py1, y0, y1)
         area = ou * ovv
         height = 7.0 + 6.0 * unit(rehash(ph, 6))
         if area > 0.0:
             out[ROOF_A] += area
-            out[ROOF_R] += area * pale
-            out[ROOF_G] += area * pale
-            out[ROOF_B] += area * (pale + 0.02)
+            out[ROOF_R] += area * r
+            out[ROOF_G] += area * g
+            out[ROOF_B] += area * b
             out[HEIGHT] += area * height
             if area > out[BEST_B]:
                 out[BEST_B], out[INST_BUILDING] = area, float(ph >> np.uint64(12))
