@@ -5,9 +5,13 @@ The top level re-exports each stage's entry point; heavy stages load on first us
 
 from importlib import import_module
 
-from .gaussians import Gaussians
-from .geometry import Camera
-from .raster import GeoRaster
+from ._numba_cache import install as _install_numba_cache
+
+_install_numba_cache()  # before any kernel is defined: caches invalidated by any change to earth3d
+
+from .gaussians import Gaussians  # noqa: E402
+from .geometry import Camera  # noqa: E402
+from .raster import GeoRaster  # noqa: E402
 
 __version__ = "0.1.0"  # the one source of the version: pyproject.toml reads it (setuptools attr)
 
