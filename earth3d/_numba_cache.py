@@ -64,7 +64,7 @@ def _inside_package(py_file: str) -> bool:
 def _stamped(locator: type) -> type:
     """A subclass of numba cache locator `locator` for earth3d's files, stamped by the whole package."""
 
-    class Stamped(locator):  # type: ignore[misc, valid-type]
+    class Stamped(locator):
         @classmethod
         def from_function(cls, py_func, py_file):
             return super().from_function(py_func, py_file) if _inside_package(py_file) else None
@@ -82,7 +82,7 @@ def install() -> None:
         from numba.core import caching
     except ImportError:  # pragma: no cover - numba is a dependency
         return
-    classes = caching.CacheImpl._locator_classes
+    classes: list = caching.CacheImpl._locator_classes
     if any(c.__name__.startswith("Earth3d") for c in classes):
         return
     names = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
