@@ -30,9 +30,10 @@ from numba import njit, prange
 
 from . import kernel as K
 from . import settlements as ST
-from .basins import NS, heapq_pop, heapq_push
+from .basins import NS
 from .channels import _is_river
 from .grid import M_PER_DEG
+from .heap import heapq_pop, heapq_push
 from .relief import dissection, octave_table, relief
 
 CLASSES = ("motorway", "regional", "track", "drive")

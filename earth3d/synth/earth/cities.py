@@ -39,7 +39,7 @@ GRID_TURN = math.radians(8.0)
 #: stand CITY_HEIGHT_M tall. Pixels too coarse for the plans take these means, so the levels agree;
 #: `mean_look(plans=6)` measures them (tests/test_earth.py holds the two together).
 CITY_KEEP = 0.06
-CITY_RGB = np.array([0.332, 0.330, 0.301], dtype=np.float32)
+CITY_RGB = np.array([0.314, 0.312, 0.283], dtype=np.float32)
 CITY_HEIGHT_M = 4.9
 
 
