@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import assert_same_files
 from scipy.spatial import cKDTree
 
 import earth3d
@@ -282,10 +283,6 @@ def test_killed_build_resumes_to_identical_store(world, tmp_path, kill_fraction)
 
     _, sources = tile_sources(dem, ortho)
     resumed = build_store(sources, out, leaf_cap=LEAF_CAP)
-    got, want_files = _files(resumed.path), _files(reference.path)
-    differ = sorted(k for k in got.keys() | want_files.keys() if got.get(k) != want_files.get(k))
-    assert not differ, f"{len(differ)} files differ from the uninterrupted build's: {differ[:8]}" + (
-        "; store.json " + got.get("store.json", b"").decode() + " != " + want_files["store.json"].decode()
-        if "store.json" in differ else "")
+    assert_same_files(_files(resumed.path), _files(reference.path))
     for k in all_keys(resumed):
         resumed.read(k)  # every chunk validates
