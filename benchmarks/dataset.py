@@ -6,8 +6,8 @@ normals; labels and instances where the renderer returns them) and writes the wh
 transforms.json, sparse/0, points3D). The baseline renders the same views (read back from the
 dataset), through the same level-of-detail stream and renderer, RGB only, and writes their PNGs
 with the dataset's own image writer (`earth3d.dataset.png.save_png` of `rgb_to_uint8`). Both
-encode their files on writer threads (as many, `earth3d.dataset.writer.WRITERS`) while the next
-view renders.
+encode their files on the dataset's writer threads (`earth3d.dataset.writer.writer_pool`: WRITERS
+threads at a lower priority than the renderer's) while the next view renders.
 Both are timed in this process, in wall-clock seconds (perf_counter) and CPU seconds
 (process_time, all threads), alternately `--rounds` times keeping the least of each (other work
 on a shared machine only ever adds time), and printed with their ratio (the bar: at most 1.5x).
@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import earth3d
@@ -32,7 +32,7 @@ import earth3d.store
 from earth3d.dataset import read, write
 from earth3d.dataset.maps import rgb_to_uint8
 from earth3d.dataset.png import save_png
-from earth3d.dataset.writer import WRITERS
+from earth3d.dataset.writer import WRITERS, writer_pool
 from earth3d.renderers import default_renderer
 from earth3d.scenarios import level_bbox, raster_center
 from earth3d.stream import Stream
@@ -104,7 +104,7 @@ def least(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]
 
 def rgb_views(store, renderer, cameras, folder: Path) -> None:
     """Render the views RGB only through a fresh stream and write their PNGs on writer threads, as `write` does."""
-    with Stream(store) as stream, ThreadPoolExecutor(WRITERS) as pool:
+    with Stream(store) as stream, writer_pool() as pool:
         pending: list[Future] = []
         for i, cam in enumerate(cameras):
             rgb = renderer.render(stream.select(cam), cam).rgb.detach().cpu().numpy()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
+import threading
 from types import SimpleNamespace
 
 import imageio.v3 as iio
@@ -17,7 +20,7 @@ import earth3d.store
 from earth3d.cli import main
 from earth3d.dataset import PRESETS, PresetOptions, read, read_instances, sample_cameras, write
 from earth3d.dataset.georef import LocalFrame
-from earth3d.dataset.writer import _write_view
+from earth3d.dataset.writer import _write_view, writer_pool
 from earth3d.errors import InputError, OutputExistsError
 from earth3d.geometry import GEODETIC_CRS, ecef_to_enu, ecef_to_geodetic, enu_basis, transformer
 from earth3d.raster import GeoRaster
@@ -364,3 +367,15 @@ def test_normals_from_depth_are_exact_on_a_plane():
     inner[[10, 9, 11, 10, 10], [10, 10, 10, 9, 11]] = False  # the pixel not drawn and its 4 neighbours
     assert np.abs(n[inner] - m).max() < 1e-5 and not n[~inner].any()
     assert np.abs(decode_normals(encode_normals(n))[inner] - m).max() < 0.01
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")
+def test_writer_threads_run_below_the_renderer():
+    """The files are encoded at a lower priority than the rendering thread, so that encoding fills
+    idle cores instead of preempting the renderer's parallel loops."""
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    with writer_pool() as pool:
+        writers = set(pool.map(lambda _: nice(), range(8)))
+    assert all(n >= min(nice() + 1, 19) for n in writers), (writers, nice())

@@ -25,6 +25,7 @@ import inspect
 import json
 import os
 import shutil
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -108,6 +109,23 @@ def _render_view(src: DatasetSource, renderer: Renderer, camera: Camera, sky, ma
 
 #: Threads that encode and write the files of the views.
 WRITERS = 4
+
+
+def _background() -> None:
+    """Run this writer thread at a lower priority (Linux: a thread is a task with its own nice
+    value), so that encoding fills the cores the renderer leaves idle instead of preempting its
+    parallel loops, whose slowest thread sets the frame time.
+    """
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + 10, 19))
+    except (AttributeError, OSError):  # other systems, or not permitted: the caller's priority
+        pass
+
+
+def writer_pool() -> ThreadPoolExecutor:
+    """The threads that encode and write the views' files while the next view renders."""
+    return ThreadPoolExecutor(WRITERS, initializer=_background)
 
 
 def _np(t) -> np.ndarray | None:
@@ -273,7 +291,7 @@ def write(
             scale = depth_scale_for(_depth_bound(cameras, bbox, src.height_range()))
             fmt = depth_format if depth_format != "auto" else ("png" if scale <= MAX_PNG_DEPTH_SCALE else "npy")
             sky = _sky(options, lon0, lat0, frame.height) if atmosphere else None
-            with report.stage("render"), ThreadPoolExecutor(WRITERS) as pool:
+            with report.stage("render"), writer_pool() as pool:
                 # Files are encoded on writer threads (PNG compression releases the GIL) while the next
                 # view renders; at most 2 x WRITERS views wait in memory.
                 pending: list[Future] = []
