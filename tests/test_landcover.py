@@ -100,6 +100,7 @@ def test_generated_texture_inside_real_range(world, case):
     stats: list[dict] = []
     k = 0
     while len(stats) < 6:
+        assert k < 40, f"fewer than six {biome} places on land among the first 40"
         lon, lat = _biome_place(world, biome, k)
         tile = world.generate(bbox=box(lon, lat, n, res), resolution_m=res)
         k += 1
