@@ -61,10 +61,12 @@ from .tilesort import bucket_pairs, sort_pairs
 LABEL_T = 0.02  # splats drawn while the solid splats' transmittance is above this can label the pixel
 SOLID_ALPHA = 0.1  # splats of at least this alpha at the pixel count in that transmittance
 # Per block: T, weighted red, green, blue, depth (as composite.py), weighted normal x, y, z, the
-# labelling splat's alpha and the solid splats' transmittance, LANES floats each (the labelling
-# splat's index in a separate int32 array).
-R_AT, G_AT, B_AT, D_AT, NX_AT, NY_AT, NZ_AT, A_AT, S_AT = (k * LANES for k in range(1, 10))
-BLOCK_FLOATS = 10 * LANES
+# labelling splat's alpha, the solid splats' transmittance and the labelling splat's position in
+# the tile's pairs (a float, exact below 2^24 pairs a tile; -1 for none), LANES floats each: one
+# buffer, so the lane loop needs no aliasing checks (a separate int32 array cost 2 % more).
+R_AT, G_AT, B_AT, D_AT, NX_AT, NY_AT, NZ_AT, A_AT, S_AT, L_AT = (k * LANES for k in range(1, 11))
+BLOCK_FLOATS = 11 * LANES
+MAX_TILE_PAIRS = 1 << 24  # pair positions in a tile are kept as float32 (see above)
 
 
 @njit(parallel=True, cache=True)
@@ -96,13 +98,12 @@ def splat_normals(means, quats, scales, view, visible, out):
 
 
 @njit(inline="always", fastmath=True)
-def _block(buf, best, base, bbase, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d, n_x, n_y, n_z, sid):
+def _block(buf, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d, n_x, n_y, n_z, sid):
     """composite._block plus the weighted normal and the labelling splat (`sid` when its alpha is
     the largest so far among those drawn while T > LABEL_T).
     """
     finished = np.float32(0.0)
     start = np.uint64(base)
-    bstart = np.uint64(bbase)
     for lane in range(LANES):
         p = start + np.uint64(lane)
         dx = dx0 - lane_x[lane]
@@ -129,8 +130,7 @@ def _block(buf, best, base, bbase, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c
         buf[p + np.uint64(A_AT)] = alpha if more else amax
         solid = add & (alpha >= np.float32(SOLID_ALPHA))
         buf[p + np.uint64(S_AT)] = ts * (np.float32(1.0) - alpha) if solid else ts
-        q = bstart + np.uint64(lane)
-        best[q] = sid if more else best[q]
+        buf[p + np.uint64(L_AT)] = sid if more else buf[p + np.uint64(L_AT)]
         buf[p] = -t if stop else (next_t if add else t)
         finished += np.float32(1.0) if stop else np.float32(0.0)
     return int(finished)
@@ -158,17 +158,17 @@ def rasterize_maps(offsets, keys, ids, records, colors, colors_are_sh0, normals,
         tw = min(x0 + tile_size, width) - x0
         th = min(y0 + tile_size, height) - y0
         buf = np.zeros(nb * nb * BLOCK_FLOATS, dtype=np.float32)
-        best = np.full(nb * nb * LANES, -1, dtype=np.int32)
         for py in range(th):
             for px in range(tw):
                 at = ((py // SIDE) * nb + px // SIDE) * BLOCK_FLOATS + (py % SIDE) * SIDE + px % SIDE
                 buf[at] = 1.0
                 buf[at + S_AT] = 1.0
+                buf[at + L_AT] = -1.0
         block_done = np.zeros(nb * nb, dtype=np.int64)
         n_done = 0
         rec = np.empty((min(count, BATCH), RECORD), dtype=np.float32)
         nrm = np.empty((min(count, BATCH), 3), dtype=np.float32)
-        sid = np.empty(min(count, BATCH), dtype=np.int32)
+        sid = np.empty(min(count, BATCH), dtype=np.float32)
         start = first
         sorted_end = first
         bucket = 0
@@ -191,7 +191,7 @@ def rasterize_maps(offsets, keys, ids, records, colors, colors_are_sh0, normals,
                     nrm[j, col] = normals[i, col]
                 rec[j, DEPTH] = records[i, DEPTH]
                 rec[j, EXT_X] = records[i, EXT_X]
-                sid[j] = i
+                sid[j] = np.float32(start + j - first)
             start += m
             for g in range(m):
                 mx = rec[g, MX] - np.float32(x0)
@@ -205,7 +205,7 @@ def rasterize_maps(offsets, keys, ids, records, colors, colors_are_sh0, normals,
                         blk = by * nb + bx
                         if block_done[blk] == LANES:
                             continue
-                        finished = _block(buf, best, blk * BLOCK_FLOATS, blk * LANES,
+                        finished = _block(buf, blk * BLOCK_FLOATS,
                                           mx - np.float32(bx * SIDE), my - np.float32(by * SIDE), lane_x, lane_y,
                                           rec[g, CA], rec[g, CB], rec[g, CC], rec[g, OP],
                                           rec[g, RED], rec[g, GREEN], rec[g, BLUE], rec[g, DEPTH],
@@ -227,7 +227,8 @@ def rasterize_maps(offsets, keys, ids, records, colors, colors_are_sh0, normals,
                 out_rgb[y, x, 1] = buf[p + G_AT] + t * background[1]
                 out_rgb[y, x, 2] = buf[p + B_AT] + t * background[2]
                 out_depth[y, x] = buf[p + D_AT] / a if a > 0.0 else np.float32(0.0)
-                out_best[y, x] = best[blk * LANES + lane]
+                rel = int(buf[p + L_AT])
+                out_best[y, x] = ids[first + rel] if rel >= 0 else -1
                 nx, ny, nz = buf[p + NX_AT], buf[p + NY_AT], buf[p + NZ_AT]
                 norm = math.sqrt(nx * nx + ny * ny + nz * nz)
                 s = np.float32(1.0) / norm if norm > 0.0 else np.float32(0.0)

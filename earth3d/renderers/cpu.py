@@ -38,7 +38,7 @@ from ..geometry import Camera
 from ..geometry.gaussian_math import eval_sh_nb, quat_rotmat
 from .base import RenderOutput, label_maps
 from .composite import ALPHA_MAX, ALPHA_MIN, CA, CB, CC, DEPTH, EXT_X, EXT_Y, MX, MY, OP, RECORD, SMAX, T_MIN, rasterize  # noqa: F401 - gsplat's constants  # noqa: F401 - record columns
-from .composite_maps import rasterize_maps, splat_normals
+from .composite_maps import MAX_TILE_PAIRS, rasterize_maps, splat_normals
 from .projection import EPS2D, RADIUS_SIGMAS
 
 STAGE_CLOCK = time.perf_counter  # what `CpuRenderer.timings` measures
@@ -289,6 +289,10 @@ class CpuRenderer:
                      tile_order, bg, rgb, depth, alpha, times) -> RenderOutput:
         """The compositing stage with label, instance and normal maps (composite_maps.rasterize_maps)."""
         width, height, ts = camera.width, camera.height, self.tile_size
+        busiest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
+        if busiest > MAX_TILE_PAIRS:
+            raise InputError(f"{busiest:,} splats overlap one {ts}x{ts} tile; label maps take at most "
+                             f"{MAX_TILE_PAIRS:,} (render fewer splats: a level-of-detail cut)")
         normals = np.zeros((len(gaussians), 3), dtype=np.float32)
         splat_normals(a.means, a.quats, a.scales, view, visible, normals)
         best = np.empty((height, width), dtype=np.int32)
