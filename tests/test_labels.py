@@ -21,6 +21,7 @@ from test_lifting import nadir_camera
 import earth3d
 import earth3d.dataset
 from earth3d import classes as K
+from earth3d.errors import InputError
 from earth3d.gaussians import Gaussians
 from earth3d.raster.classes import map_values, parse_class_map, read_classes
 from earth3d.renderers import CpuRenderer
@@ -150,6 +151,18 @@ def test_nadir_labels_agree_with_generated_city(city):
     print(f"procedural city: normals on open ground, median error {np.median(err):.2f} deg "
           f"(ground slope median {np.degrees(np.arccos(-want[..., 2][ground])).mean():.1f} deg)")
     assert np.median(err) < 3.0
+
+
+def test_label_maps_refuse_tiles_beyond_their_pair_limit(city, monkeypatch):
+    """Pair positions in a tile are kept as float32 (exact below 2^24): a busier tile is a clear
+    error, not a label taken from a neighbouring pair."""
+    import earth3d.renderers.cpu as cpu
+
+    _, _, raster, g = city
+    monkeypatch.setattr(cpu, "MAX_TILE_PAIRS", 16)
+    with pytest.raises(InputError, match="overlap one 32x32 tile"):
+        CpuRenderer().render(g, nadir_camera(raster, 300.0), maps=True)
+    CpuRenderer().render(g, nadir_camera(raster, 300.0))  # the RGB kernel has no such limit
 
 
 def test_real_pair_labels_through_raster_source(tmp_path):
