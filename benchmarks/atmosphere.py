@@ -10,8 +10,14 @@ volume, per-pixel pass) and its share.
 
     python benchmarks/atmosphere.py [--data ../shared/data] [--frames 5]
     python benchmarks/atmosphere.py --dem ../shared/data/dem/bigtujunga_utm11_30m.tif   # a denser store
+    python benchmarks/atmosphere.py --descent [--demo-dir earth3d_demo]   # the demo's video frames
 
 The table precomputation (once per atmosphere, cached on disk) is timed separately.
+
+The atmosphere's cost follows the pixels and the rasterizer's the splats, so their ratio is a
+property of the frame: `--descent` prints it for frames along the demo's orbit-to-street descent
+(the video the atmosphere is drawn on by default), each rendered through the level-of-detail stream
+at the default splat budget, per altitude band.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 import torch
 
 import earth3d
+import earth3d.store
 from earth3d import Camera
 from earth3d.atmosphere import Sky, Sun, apply_atmosphere
 from earth3d.atmosphere.composite import composite_numba
@@ -73,6 +80,47 @@ def breakdown(frame, cam, sky, frames: int) -> dict[str, float]:
             "per-pixel pass (lookups, tone, sRGB)": t_pix}
 
 
+def descent(demo_dir: Path, n_frames: int, repeats: int) -> None:
+    """The ratio on frames of the demo's descent (builds the demo world first if there is none)."""
+    import json
+
+    from flythrough import BANDS, _ensure_demo
+
+    from earth3d.geometry import paths
+
+    _ensure_demo(demo_dir)
+    meta = json.loads((demo_dir / "path.json").read_text())
+    store = earth3d.store.open_store(demo_dir / meta["store"])
+    lon, lat = meta["street_lonlat"]
+    cams = paths.descent(lon, lat, n_frames, ground_m=meta["ground_m"], heading_deg=meta["heading_deg"],
+                         street_distance_m=meta["street_m"], width=1280, height=720)
+    sky = Sky(ground_height_m=meta["ground_m"])  # as `earth3d demo` draws it by default
+    renderer = CpuRenderer()
+    rows = []
+    with Stream(store) as stream:
+        for cam in cams:
+            gaussians = stream.select(cam)
+            frame = renderer.render(gaussians, cam)
+            apply_atmosphere(frame, cam, sky)  # warm-up: compilation, tables, chunk cache
+            t_raster, frame = cpu_median(lambda g=gaussians, c=cam: renderer.render(g, c), repeats)
+            t_atmo, _ = cpu_median(lambda f=frame, c=cam: apply_atmosphere(f, c, sky), repeats)
+            rows.append((cam.geodetic()[2] - meta["ground_m"], len(gaussians), t_raster, t_atmo))
+    alts, splats, raster, atmo = (np.array(c) for c in zip(*rows, strict=True))
+    print(f"demo descent, {store.path}: {n_frames} frames at 1280x720, default splat budget; CPU ms, median of "
+          f"{repeats}")
+    print(f"{'altitude band':<18}{'frames':>7}{'splats':>10}{'raster ms':>11}{'atmosphere ms':>15}{'ratio':>7}"
+          f"{'worst':>7}")
+    for lo, hi, name in BANDS:
+        sel = (alts >= lo) & (alts < hi)
+        if sel.any():
+            ratio = atmo[sel] / raster[sel]
+            print(f"{name:<18}{sel.sum():>7}{int(splats[sel].mean()):>10}{raster[sel].mean() * 1000:>11.1f}"
+                  f"{atmo[sel].mean() * 1000:>15.1f}{atmo[sel].sum() / raster[sel].sum():>7.3f}{ratio.max():>7.3f}")
+    ratio = atmo / raster
+    print(f"whole descent: atmosphere / rasterizer {atmo.sum() / raster.sum():.3f} (frames at or under 0.10: "
+          f"{int((ratio <= 0.10).sum())} of {len(ratio)}; worst {ratio.max():.3f} at {alts[ratio.argmax()]:.0f} m)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = os.environ.get("EARTH3D_TEST_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -81,7 +129,13 @@ def main() -> None:
     parser.add_argument("--ortho", type=Path, help="its orthophoto (optional)")
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--precompute", action="store_true", help="also time the table precomputation")
+    parser.add_argument("--descent", action="store_true", help="frames of the demo's descent instead")
+    parser.add_argument("--demo-dir", type=Path, default=Path("earth3d_demo"))
+    parser.add_argument("--descent-frames", type=int, default=24)
     args = parser.parse_args()
+    if args.descent:
+        descent(args.demo_dir, args.descent_frames, args.frames)
+        return
 
     dem = args.dem or args.data / "pairs" / "rmnp" / "dem.tif"
     ortho = args.ortho if args.dem else args.data / "pairs" / "rmnp" / "rgb.tif"
