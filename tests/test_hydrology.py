@@ -182,3 +182,45 @@ def test_rivers_fed_upstream_flow_on_across_dry_land():
     assert river[rec[flows & land[np.maximum(rec, 0)]]].all()
     dry = net.w0[..., 8].ravel() < 0.15  # no runoff of their own (basins.runoff_share)
     assert (river & dry).sum() >= 10 and (net.RUNOFF[:n] <= net.AREA[:n] + 1e-6).all()
+
+
+def test_rivers_meander_and_the_rasters_follow_their_course():
+    """Lowland rivers meander (their courses are longer than their channels' chords, most in flat
+    country) and the rasters draw the water on the course, not on the chord: where a meander lies
+    more than a river's width off its chord, the course is water at 2 m/px and the chord is dry."""
+    from earth3d.synth.basins import NS
+    from earth3d.synth.channels import M_AMP, M_HALF, meander_offset, meander_point, water_width_m
+    from earth3d.synth.hydrology import Network, _course
+
+    world = ProceduralWorld(1)
+    lon, lat = world.find_landform("plains")
+    net = Network(world._seeds, lon - 0.5, lat - 0.5, lon + 0.5, lat + 0.5, 1000.0, 0)
+    n = int(net.NI[0] * net.NJ[0])
+    rows = [p for p in range(n) if net.MEA[p, M_AMP] > 0.0]
+    assert len(rows) > 20
+    sinuosity = []
+    for p in rows:
+        x, y = _course(net.VX[p], net.VY[p], net.MEA[p])
+        x, y = np.concatenate([[net.VX[p, 0]], x]), np.concatenate([[net.VY[p, 0]], y])
+        c = math.cos(math.radians(float(y.mean())))
+        course = np.hypot(np.diff(x) * c, np.diff(y)).sum()
+        chord = np.hypot(np.diff(net.VX[p]) * c, np.diff(net.VY[p])).sum()
+        sinuosity.append(course / chord)
+    assert np.mean(sinuosity) > 1.05 and min(sinuosity) >= 1.0 - 1e-9
+    # the channel whose meanders reach farthest off its chord, in water widths
+    width = np.array([water_width_m(net.AREA[p], net.RUNOFF[p]) for p in rows])
+    p = rows[int(np.argmax([net.MEA[q, M_AMP] for q in rows] / width))]
+    w = water_width_m(net.AREA[p], net.RUNOFF[p])
+    u = np.linspace(0.02, 0.98, 400)
+    s = np.minimum((u * NS).astype(int), NS - 1)
+    t = u * NS - s
+    off = np.array([meander_offset(v, net.MEA[p]) for v in u])
+    i = int(np.argmax(np.abs(off)))
+    assert abs(off[i]) > 1.5 * w and net.MEA[p, M_HALF] >= 1
+    on = meander_point(net.VX[p, s[i]], net.VY[p, s[i]], net.VX[p, s[i] + 1], net.VY[p, s[i] + 1], u[i], t[i],
+                       net.MEA[p])
+    chord = (net.VX[p, s[i]] + t[i] * (net.VX[p, s[i] + 1] - net.VX[p, s[i]]),
+             net.VY[p, s[i]] + t[i] * (net.VY[p, s[i] + 1] - net.VY[p, s[i]]))
+    for point, water in ((on, True), (chord, False)):
+        fields, _ = world.hydrology(bbox=box(point[0], point[1], 8, 2.0), resolution_m=2.0)
+        assert (fields[3:5, 3:5, K.H_RIVER_DIST].min() < 0.0) == water, (point, water, w, off[i])

@@ -44,6 +44,15 @@ from .basins import NS, Q0_DEG, level0_window, node_pos, register_seeds
 from .channels import (
     CONCAVE,
     GAMMA,
+    M_AMP,
+    M_BANK,
+    M_HALF,
+    M_PHASE,
+    M_SKEW,
+    M_WAVE,
+    MEANDER_FADE,
+    MEANDER_WAVES,
+    N_MEANDER,
     RIVER_MIN_M2,
     SMOOTH_RES_M,
     SUPER,
@@ -54,6 +63,9 @@ from .channels import (
     _is_river,
     _lookup,
     _nseg,
+    bank_factor,
+    meander_offset,
+    meander_point,
     water_width_m,
     width_m,
 )
@@ -75,8 +87,10 @@ F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
 
 # ----------------------------------------------------------------------------- the network of a window
 @njit(cache=True)
-def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF):
-    """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement."""
+def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
+    """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement, and
+    the meanders of those that carry rivers (MEA rows, channels.meander_offset; zeros for none).
+    """
     nj, ni = w0.shape[0], w0.shape[1]
     for a in range(nj):
         for b in range(ni):
@@ -109,6 +123,30 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF):
                 VX[c, s] = ax + (bx - ax) * t + disp * nx / coslat
                 VY[c, s] = ay + (by - ay) * t + disp * ny / coslat
                 VE[c, s] = e0 + (ez - e0) * t
+            MEA[c, :] = 0.0
+            if RUNOFF[c] >= RIVER_MIN_M2:  # as channels._is_river
+                _meanders(VX[c], VY[c], e0 - ez, water_width_m(AREA[c], RUNOFF[c]), h, MEA[c])
+
+
+@njit(cache=True)
+def _meanders(vx, vy, drop, width, h, mea):
+    """Meander parameters of a river channel (polyline vx, vy; fall `drop` m; water `width` m)."""
+    length = 0.0
+    for s in range(NS):
+        c = math.cos(math.radians(0.5 * (vy[s] + vy[s + 1])))
+        length += math.hypot((vx[s + 1] - vx[s]) * c, vy[s + 1] - vy[s]) * M_PER_DEG
+    if length <= 0.0:
+        return
+    wave = MEANDER_WAVES * width * (0.8 + 0.4 * unit(rehash(h, 20)))
+    halves = max(1.0, float(round(2.0 * length / wave)))
+    # sinuosity about 1.05-1.5; rivers on steep gradients run straighter (braided, confined)
+    straight = smoothstep(0.02, 0.003, max(drop, 0.0) / length)
+    mea[M_HALF] = halves
+    mea[M_AMP] = min(wave * (0.06 + 0.16 * unit(rehash(h, 21))), 0.08 * length) * straight
+    mea[M_SKEW] = 0.7 * (unit(rehash(h, 22)) - 0.5)
+    mea[M_PHASE] = 2.0 * math.pi * unit(rehash(h, 23))
+    mea[M_WAVE] = 2.0 * length / halves
+    mea[M_BANK] = max(1.0, round(length / (3.0 * width)))
 
 
 @njit(cache=True)
@@ -214,7 +252,8 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
 
 
 @njit(parallel=True, cache=True)
-def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, RUNOFF, REC, out):  # noqa: C901
+def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, RUNOFF, REC, MEA,  # noqa: C901
+            out):
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
@@ -250,19 +289,24 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     WHALF = np.empty(n0)
     RIV = np.empty(n0, dtype=np.bool_)
     LREC = np.zeros(n0)  # lake depth at the receiver (0: none)
+    MFADE = np.zeros(n0)  # meanders (and bank undulations) shown at this cell size, 0..1
+    AM = np.zeros(n0)  # the most a river's course lies off its chord here (m)
     for p in range(n0):
         HALF[p] = 0.5 * width_m(AREA[p])
         WHALF[p] = 0.5 * water_width_m(AREA[p], RUNOFF[p])
         RIV[p] = _is_river(p, RUNOFF)
         if REC[p] >= 0:
             LREC[p] = LAKE[REC[p]]
+        if RIV[p] and MEA[p, M_WAVE] > 0.0:
+            MFADE[p] = smoothstep(MEANDER_FADE[0], MEANDER_FADE[1], MEA[p, M_WAVE] / res)
+            AM[p] = MFADE[p] * MEA[p, M_AMP] * (1.0 + abs(MEA[p, M_SKEW]))
     bs = BLOCK_PX[1] if res >= SUPER_RES_M / SUPER else BLOCK_PX[0]
     nbi = (w + bs - 1) // bs
     for bj in prange((h + bs - 1) // bs):
         for bi in range(nbi):
             ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
             GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
-                                            VX, VY, VE, AREA, RUNOFF, LAKE, REC)
+                                            VX, VY, VE, AREA, RUNOFF, LAKE, REC, AM)
             for r in range(ra, rb):
                 lat = lats[r]
                 coslat = math.cos(math.radians(lat))
@@ -284,8 +328,21 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                             half = HALF[p] if k == 0 else 0.0
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             e_ = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
+                            bank = 1.0
+                            if k == 0 and d < 6.0 * AM[p]:
+                                # the meandering course: the signed distance to the chord less the
+                                # course's offset there, so the valley floor and the water follow
+                                # it; tapered off from 2 to 6 amplitudes away (the valley sides
+                                # beyond follow the chord; the slope of the offset stays under 0.4,
+                                # so the distance still grows away from the course: no new pits)
+                                u = (s + t) / NS
+                                side = ((VX[p, s + 1] - VX[p, s]) * (lat - VY[p, s])
+                                        - (VY[p, s + 1] - VY[p, s]) * (lon - VX[p, s]))
+                                shift = smoothstep(6.0 * AM[p], 2.0 * AM[p], d) * MFADE[p] * meander_offset(u, MEA[p])
+                                d = abs((d if side >= 0.0 else -d) - shift)
+                                bank = 1.0 + MFADE[p] * (bank_factor(u, MEA[p]) - 1.0)
                             if k == 0 and RIV[p]:
-                                est = WHALF[p] * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
+                                est = WHALF[p] * bank * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
                                 if d - est < redge:
                                     redge, rarea = d - est, AREA[p]
                             # concave valley side: gradient from 0 at the floor to sk on the upper
@@ -367,6 +424,7 @@ class Network:
         self.AREA = np.zeros(total)
         self.LAKE = np.zeros(total)
         self.RUNOFF = np.zeros(total)
+        self.MEA = np.zeros((total, N_MEANDER))
         rec_i, rec_j = self.w0[..., 5].ravel(), self.w0[..., 6].ravel()
         ok = np.isfinite(rec_i) & (rec_i >= 0)
         ri = np.where(ok, rec_i, 0).astype(np.int64) - I0[0]
@@ -375,7 +433,7 @@ class Network:
         self.REC = np.where(inside, rj * NI[0] + ri, -1).astype(np.int64)
         n0 = int(NI[0] * NJ[0])
         _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
-                          self.LAKE[:n0], self.RUNOFF[:n0])
+                          self.LAKE[:n0], self.RUNOFF[:n0], self.MEA[:n0])
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
 
@@ -383,7 +441,7 @@ class Network:
         """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
         out = np.empty((lats.size, lons.size, N_FIELDS))
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.RUNOFF, self.REC, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.RUNOFF, self.REC, self.MEA, out)
         return out
 
 
@@ -446,12 +504,31 @@ class River:
                 f"{self.width_m.max():.0f} m wide)")
 
 
+@njit(cache=True)
+def _course(vx, vy, mea):
+    """A river channel's meandering course after its first vertex: (lon, lat) every eighth of a
+    meander wavelength or so along each sub-segment (channels.meander_point), so that it follows
+    the course the rasters draw at their finest.
+    """
+    per = 1
+    if mea[M_AMP] > 0.0:
+        per = min(max(int(math.ceil(4.0 * mea[M_HALF] / NS)), 1), 64)
+    lon, lat = np.empty(NS * per), np.empty(NS * per)
+    for s in range(NS):
+        for i in range(per):
+            t = (i + 1) / per
+            lon[s * per + i], lat[s * per + i] = meander_point(vx[s], vy[s], vx[s + 1], vy[s + 1], (s + t) / NS, t,
+                                                               mea)
+    return lon, lat
+
+
 def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: float) -> list[River]:
     """The rivers (level-0 channels carrying water) whose nodes lie in the box, as chains of polylines.
 
     Each chain runs from a source (or the box edge) downstream until it leaves the box, reaches
     the sea, or joins a river already listed (its last vertex is then the junction); neither
-    drainage nor runoff area falls along a chain.
+    drainage nor runoff area falls along a chain. The vertices follow each river's meandering
+    course as the finest rasters draw it.
     """
     net = Network(seeds, west, south, east, north, 1000.0, 0)
     ni, nj = int(net.NI[0]), int(net.NJ[0])
@@ -473,10 +550,11 @@ def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: flo
         xs, ys, areas, runoff = [net.VX[c, 0]], [net.VY[c, 0]], [net.AREA[c]], [net.RUNOFF[c]]
         while True:
             seen[c] = True
-            xs.extend(net.VX[c, 1:])
-            ys.extend(net.VY[c, 1:])
-            areas.extend([net.AREA[c]] * NS)
-            runoff.extend([net.RUNOFF[c]] * NS)
+            lon, lat = _course(net.VX[c], net.VY[c], net.MEA[c])
+            xs.extend(lon)
+            ys.extend(lat)
+            areas.extend([net.AREA[c]] * len(lon))
+            runoff.extend([net.RUNOFF[c]] * len(lon))
             r = rec[c]
             # blocks are flooded apart (basins.py), so where a basin straddles a block border a
             # receiver may carry less area than its donor, or lead back round a cycle: end there

@@ -31,7 +31,7 @@ from numba import njit, prange
 from . import kernel as K
 from . import settlements as ST
 from .basins import NS
-from .channels import _is_river
+from .channels import M_AMP, M_HALF, _is_river, meander_point
 from .grid import M_PER_DEG
 from .heap import heapq_pop, heapq_push
 from .relief import dissection, octave_table, relief
@@ -77,8 +77,8 @@ def _cost_lattice(i0, j0, nx, ny, step, S):
 
 
 @njit(cache=True)
-def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE):
-    """Flag lattice nodes crossed by level-0 rivers (1) or near lake nodes (2)."""
+def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE, MEA):
+    """Flag lattice nodes crossed by level-0 rivers (1, along their meandering course) or near lake nodes (2)."""
     ny, nx = W.shape
     for p in range(VX.shape[0]):
         if math.isnan(VX[p, 0]):
@@ -94,10 +94,10 @@ def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE):
         if not _is_river(p, RUNOFF):
             continue
         for s in range(NS):
-            n = 8
+            n = 8 + min(int(4.0 * MEA[p, M_HALF] / NS), 56) if MEA[p, M_AMP] > 0.0 else 8
             for t in range(n + 1):
-                lon = VX[p, s] + (VX[p, s + 1] - VX[p, s]) * t / n
-                lat = VY[p, s] + (VY[p, s + 1] - VY[p, s]) * t / n
+                lon, lat = meander_point(VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], (s + t / n) / NS, t / n,
+                                         MEA[p])
                 a = int(math.floor((lon + 180.0) / step)) - i0
                 b = int(math.floor((lat + 90.0) / step)) - j0
                 if 0 <= a < nx and 0 <= b < ny and W[b, a] == 0:
@@ -250,7 +250,7 @@ def road_block(key: int, level: int, bi: int, bj: int):
     H, W = _cost_lattice(i0, j0, i1 - i0, j1 - j0, g, S)
     riv = ST._rivers_window(S, -180.0 + i0 * g, -90.0 + j0 * g, -180.0 + i1 * g, -90.0 + j1 * g)
     vx, vy, _, runoff, lake = riv[:5]
-    _mark_water(W, i0, j0, g, vx, vy, runoff, lake)
+    _mark_water(W, i0, j0, g, vx, vy, runoff, lake, riv[9])
     coslat = math.cos(math.radians(0.5 * (south + north)))
     mx, my = g * M_PER_DEG * coslat, g * M_PER_DEG
     for a, b in edges:
