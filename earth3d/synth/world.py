@@ -176,9 +176,10 @@ class ProceduralWorld:
     def rivers(self, bbox) -> list[River]:
         """River centrelines in a (west, south, east, north) box: the same network the rasters draw.
 
-        Each River holds lon/lat vertices (degrees, longitudes continuous with the box's) with the
-        drainage area (m^2) and channel width (m) at each vertex, from a source or the box edge
-        downstream to the sea, the box edge or a junction with another listed river.
+        Each River holds lon/lat vertices (degrees, longitudes continuous with the box's) along its
+        meandering course, as the finest rasters draw it, with the drainage area, the runoff area
+        (m^2) and the water's width (m) at each vertex, from a source or the box edge downstream to
+        the sea, the box edge or a junction with another listed river.
 
         Example:
             >>> world = ProceduralWorld(1)
