@@ -189,8 +189,9 @@ def test_rivers_meander_and_the_rasters_follow_their_course():
     country) and the rasters draw the water on the course, not on the chord: where a meander lies
     more than a river's width off its chord, the course is water at 2 m/px and the chord is dry."""
     from earth3d.synth.basins import NS
-    from earth3d.synth.channels import M_AMP, M_HALF, meander_offset, meander_point, water_width_m
-    from earth3d.synth.hydrology import Network, _course
+    from earth3d.synth.channels import water_width_m
+    from earth3d.synth.hydrology import Network
+    from earth3d.synth.meanders import M_AMP, M_HALF, course, meander_offset, meander_point
 
     world = ProceduralWorld(1)
     lon, lat = world.find_landform("plains")
@@ -200,12 +201,12 @@ def test_rivers_meander_and_the_rasters_follow_their_course():
     assert len(rows) > 20
     sinuosity = []
     for p in rows:
-        x, y = _course(net.VX[p], net.VY[p], net.MEA[p])
+        x, y = course(net.VX[p], net.VY[p], net.MEA[p])
         x, y = np.concatenate([[net.VX[p, 0]], x]), np.concatenate([[net.VY[p, 0]], y])
         c = math.cos(math.radians(float(y.mean())))
-        course = np.hypot(np.diff(x) * c, np.diff(y)).sum()
+        along = np.hypot(np.diff(x) * c, np.diff(y)).sum()
         chord = np.hypot(np.diff(net.VX[p]) * c, np.diff(net.VY[p])).sum()
-        sinuosity.append(course / chord)
+        sinuosity.append(along / chord)
     assert np.mean(sinuosity) > 1.05 and min(sinuosity) >= 1.0 - 1e-9
     # the channel whose meanders reach farthest off its chord, in water widths
     width = np.array([water_width_m(net.AREA[p], net.RUNOFF[p]) for p in rows])

@@ -23,14 +23,6 @@ SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
 SMOOTH_RES_M = 240.0  # cells from this size up round the crests
 RIVER_MIN_M2 = 25e6  # runoff area (basins.runoff_share) from which a channel carries visible water
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
-# Meanders of level-0 rivers (Leopold & Wolman 1960: wavelength 10-14 channel widths; rivers on
-# steep slopes run straight): per channel (MEA columns) the number of half-waves along it, the
-# amplitude (m), the second harmonic's share (skewed lobes), a phase, the wavelength (m) and the
-# number of bank undulations (widening and narrowing reaches, a few widths long).
-MEANDER_WAVES = 11.0  # wavelength in water widths (times 0.8..1.2 per channel)
-MEANDER_FADE = (3.0, 8.0)  # meanders fade out between these wavelengths in cells (level agreement)
-M_HALF, M_AMP, M_SKEW, M_PHASE, M_WAVE, M_BANK = range(6)
-N_MEANDER = 6
 
 
 @njit(cache=True)
@@ -46,41 +38,6 @@ def water_width_m(area, runoff):
     mean flow does (channels are shaped by floods).
     """
     return width_m(math.sqrt(area * runoff))
-
-
-@njit(cache=True)
-def meander_offset(u, mea):
-    """Lateral offset (m, to the left of the flow) of a meandering river at u in [0, 1] along its
-    channel (parameters `mea`, one MEA row): whole half-waves, so zero at both nodes, where
-    channels join; the amplitude swells and shrinks along the channel.
-    """
-    x = math.pi * mea[M_HALF] * u
-    swell = 0.75 + 0.25 * math.sin(3.0 * math.pi * u + mea[M_PHASE])
-    return mea[M_AMP] * swell * (math.sin(x) + mea[M_SKEW] * math.sin(2.0 * x))
-
-
-@njit(cache=True)
-def bank_factor(u, mea):
-    """Width factor of a river at u along its channel: reaches widen and narrow by up to 20 %."""
-    x = 2.0 * math.pi * mea[M_BANK] * u
-    return 1.0 + 0.12 * math.sin(x + mea[M_PHASE]) + 0.08 * math.sin(2.3 * x + 2.0 * mea[M_PHASE])
-
-
-@njit(cache=True)
-def meander_point(ax, ay, bx, by, u, t, mea):
-    """(lon, lat) of a river's meandering course at parameter t of the sub-segment a-b (degrees),
-    which lies at u along its channel: the chord's point moved by `meander_offset` to its left.
-    """
-    lon, lat = ax + (bx - ax) * t, ay + (by - ay) * t
-    if mea[M_AMP] <= 0.0:
-        return lon, lat
-    coslat = math.cos(math.radians(lat))
-    ux, uy = (bx - ax) * coslat, by - ay
-    ln = math.sqrt(ux * ux + uy * uy)
-    if ln <= 0.0:
-        return lon, lat
-    m = meander_offset(u, mea) / M_PER_DEG
-    return lon - uy / ln * m / coslat, lat + ux / ln * m
 
 
 @njit(cache=True)

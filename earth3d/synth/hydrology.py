@@ -44,32 +44,20 @@ from .basins import NS, Q0_DEG, level0_window, node_pos, register_seeds
 from .channels import (
     CONCAVE,
     GAMMA,
-    M_AMP,
-    M_BANK,
-    M_HALF,
-    M_PHASE,
-    M_SKEW,
-    M_WAVE,
-    MEANDER_FADE,
-    MEANDER_WAVES,
-    N_MEANDER,
     RIVER_MIN_M2,
     SMOOTH_RES_M,
     SUPER,
     SUPER_RES_M,
-    WIDTH_M,
     _block_lists,
     _closest,
     _is_river,
     _lookup,
     _nseg,
-    bank_factor,
-    meander_offset,
-    meander_point,
     water_width_m,
     width_m,
 )
 from .grid import M_PER_DEG
+from .meanders import M_AMP, M_SKEW, M_WAVE, MEANDER_FADE, N_MEANDER, bank_factor, meander_offset, meander_params
 from .noise import hash2, noise, rehash, smoothstep, unit
 
 N_LEVELS = 7  # 3.5 km down to 54 m
@@ -125,28 +113,7 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
                 VE[c, s] = e0 + (ez - e0) * t
             MEA[c, :] = 0.0
             if RUNOFF[c] >= RIVER_MIN_M2:  # as channels._is_river
-                _meanders(VX[c], VY[c], e0 - ez, water_width_m(AREA[c], RUNOFF[c]), h, MEA[c])
-
-
-@njit(cache=True)
-def _meanders(vx, vy, drop, width, h, mea):
-    """Meander parameters of a river channel (polyline vx, vy; fall `drop` m; water `width` m)."""
-    length = 0.0
-    for s in range(NS):
-        c = math.cos(math.radians(0.5 * (vy[s] + vy[s + 1])))
-        length += math.hypot((vx[s + 1] - vx[s]) * c, vy[s + 1] - vy[s]) * M_PER_DEG
-    if length <= 0.0:
-        return
-    wave = MEANDER_WAVES * width * (0.8 + 0.4 * unit(rehash(h, 20)))
-    halves = max(1.0, float(round(2.0 * length / wave)))
-    # sinuosity about 1.05-1.5; rivers on steep gradients run straighter (braided, confined)
-    straight = smoothstep(0.02, 0.003, max(drop, 0.0) / length)
-    mea[M_HALF] = halves
-    mea[M_AMP] = min(wave * (0.06 + 0.16 * unit(rehash(h, 21))), 0.08 * length) * straight
-    mea[M_SKEW] = 0.7 * (unit(rehash(h, 22)) - 0.5)
-    mea[M_PHASE] = 2.0 * math.pi * unit(rehash(h, 23))
-    mea[M_WAVE] = 2.0 * length / halves
-    mea[M_BANK] = max(1.0, round(length / (3.0 * width)))
+                meander_params(VX[c], VY[c], e0 - ez, water_width_m(AREA[c], RUNOFF[c]), h, MEA[c])
 
 
 @njit(cache=True)
@@ -487,81 +454,3 @@ def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat
         f[..., F_RIVER_DIST] = g[..., F_RIVER_DIST].min(axis=(1, 3))
         f[..., F_AREA] = g[..., F_AREA].max(axis=(1, 3))
     return f
-
-
-class River:
-    """A river centreline: lon/lat vertices (degrees) with, at each, the drainage area (m^2), the
-    runoff area (m^2: the share of the drainage area whose water reaches the river; smaller where
-    it crosses dry land) and the water's width (m, `channels.water_width_m`).
-    """
-
-    def __init__(self, lon: np.ndarray, lat: np.ndarray, area_m2: np.ndarray, runoff_m2: np.ndarray):
-        self.lon, self.lat, self.area_m2, self.runoff_m2 = lon, lat, area_m2, runoff_m2
-        self.width_m = WIDTH_M * np.sqrt(np.sqrt(area_m2 * runoff_m2) / 1e8)  # channels.water_width_m
-
-    def __repr__(self) -> str:
-        return (f"River({self.lon.size} vertices, up to {self.area_m2.max() / 1e6:.0f} km^2, "
-                f"{self.width_m.max():.0f} m wide)")
-
-
-@njit(cache=True)
-def _course(vx, vy, mea):
-    """A river channel's meandering course after its first vertex: (lon, lat) every eighth of a
-    meander wavelength or so along each sub-segment (channels.meander_point), so that it follows
-    the course the rasters draw at their finest.
-    """
-    per = 1
-    if mea[M_AMP] > 0.0:
-        per = min(max(int(math.ceil(4.0 * mea[M_HALF] / NS)), 1), 64)
-    lon, lat = np.empty(NS * per), np.empty(NS * per)
-    for s in range(NS):
-        for i in range(per):
-            t = (i + 1) / per
-            lon[s * per + i], lat[s * per + i] = meander_point(vx[s], vy[s], vx[s + 1], vy[s + 1], (s + t) / NS, t,
-                                                               mea)
-    return lon, lat
-
-
-def rivers(seeds: np.ndarray, west: float, south: float, east: float, north: float) -> list[River]:
-    """The rivers (level-0 channels carrying water) whose nodes lie in the box, as chains of polylines.
-
-    Each chain runs from a source (or the box edge) downstream until it leaves the box, reaches
-    the sea, or joins a river already listed (its last vertex is then the junction); neither
-    drainage nor runoff area falls along a chain. The vertices follow each river's meandering
-    course as the finest rasters draw it.
-    """
-    net = Network(seeds, west, south, east, north, 1000.0, 0)
-    ni, nj = int(net.NI[0]), int(net.NJ[0])
-    n = ni * nj
-    lon0, lat0 = net.VX[:n, 0], net.VY[:n, 0]
-    inside = np.isfinite(lon0) & (lon0 >= west) & (lon0 < east) & (lat0 >= south) & (lat0 < north)
-    is_river = inside & (net.RUNOFF[:n] >= RIVER_MIN_M2)  # as channels._is_river
-    rec = net.REC
-    has_up = np.zeros(n, dtype=bool)
-    for c in np.flatnonzero(is_river):
-        if rec[c] >= 0:
-            has_up[rec[c]] = True
-    out: list[River] = []
-    seen = np.zeros(n, dtype=bool)
-    starts = list(np.flatnonzero(is_river & ~has_up)) + list(np.flatnonzero(is_river & has_up))
-    for c in starts:
-        if seen[c]:
-            continue
-        xs, ys, areas, runoff = [net.VX[c, 0]], [net.VY[c, 0]], [net.AREA[c]], [net.RUNOFF[c]]
-        while True:
-            seen[c] = True
-            lon, lat = _course(net.VX[c], net.VY[c], net.MEA[c])
-            xs.extend(lon)
-            ys.extend(lat)
-            areas.extend([net.AREA[c]] * len(lon))
-            runoff.extend([net.RUNOFF[c]] * len(lon))
-            r = rec[c]
-            # blocks are flooded apart (basins.py), so where a basin straddles a block border a
-            # receiver may carry less area than its donor, or lead back round a cycle: end there
-            if (r < 0 or not is_river[r] or seen[r] or net.VX[c, 0] == net.VX[c, NS]
-                    or net.AREA[r] < net.AREA[c] or net.RUNOFF[r] < net.RUNOFF[c]):
-                break
-            c = r
-        if len(xs) > 1:
-            out.append(River(np.array(xs), np.array(ys), np.array(areas), np.array(runoff)))
-    return out

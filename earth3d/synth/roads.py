@@ -31,9 +31,10 @@ from numba import njit, prange
 from . import kernel as K
 from . import settlements as ST
 from .basins import NS
-from .channels import M_AMP, M_HALF, _is_river, meander_point
+from .channels import _is_river
 from .grid import M_PER_DEG
 from .heap import heapq_pop, heapq_push
+from .meanders import M_AMP, M_HALF, meander_point
 from .relief import dissection, octave_table, relief
 
 CLASSES = ("motorway", "regional", "track", "drive")
@@ -436,7 +437,7 @@ def _cut(v: np.ndarray, spans: list[tuple[float, float]]) -> list[tuple[np.ndarr
 
 
 def streets_from(V, OFF, CLS, rivers) -> list[Street]:
-    """Streets of packed road polylines, cut into bridges where they cross the rivers (hydrology.River list)."""
+    """Streets of packed road polylines, cut into bridges where they cross the rivers (rivers.River list)."""
     names = ("motorway", "regional", "track", "track")
     if rivers:
         RV = np.concatenate([np.stack([r.lon, r.lat], axis=1) for r in rivers])

@@ -20,9 +20,10 @@ from ..raster.georaster import GeoRaster
 from . import kernel as K
 from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
-from .hydrology import River, hydrology_fields
-from .hydrology import rivers as _rivers
+from .hydrology import hydrology_fields
 from .overlay import draw_tile
+from .rivers import River
+from .rivers import rivers as _rivers
 from .roads import Street
 from .settlements import Settlement, as_settlements
 from .settlements import sites as _sites
