@@ -77,7 +77,7 @@ F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
 @njit(cache=True)
 def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
     """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement, and
-    the meanders of those that carry rivers (MEA rows, channels.meander_offset; zeros for none).
+    the meanders of those that carry rivers (MEA rows, meanders.meander_offset; zeros for none).
     """
     nj, ni = w0.shape[0], w0.shape[1]
     for a in range(nj):
@@ -295,21 +295,21 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                             half = HALF[p] if k == 0 else 0.0
                             d, t = _closest(lon, lat, VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], coslat)
                             e_ = VE[p, s] + t * (VE[p, s + 1] - VE[p, s])
-                            bank = 1.0
                             if k == 0 and d < 6.0 * AM[p]:
                                 # the meandering course: the signed distance to the chord less the
                                 # course's offset there, so the valley floor and the water follow
                                 # it; tapered off from 2 to 6 amplitudes away (the valley sides
                                 # beyond follow the chord; the slope of the offset stays under 0.4,
                                 # so the distance still grows away from the course: no new pits)
-                                u = (s + t) / NS
                                 side = ((VX[p, s + 1] - VX[p, s]) * (lat - VY[p, s])
                                         - (VY[p, s + 1] - VY[p, s]) * (lon - VX[p, s]))
-                                shift = smoothstep(6.0 * AM[p], 2.0 * AM[p], d) * MFADE[p] * meander_offset(u, MEA[p])
+                                shift = (smoothstep(6.0 * AM[p], 2.0 * AM[p], d) * MFADE[p]
+                                         * meander_offset((s + t) / NS, MEA[p]))
                                 d = abs((d if side >= 0.0 else -d) - shift)
-                                bank = 1.0 + MFADE[p] * (bank_factor(u, MEA[p]) - 1.0)
                             if k == 0 and RIV[p]:
-                                est = WHALF[p] * bank * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
+                                est = WHALF[p] * (1.0 + 4.0 * smoothstep(8.0, 0.0, e_))
+                                if MFADE[p] > 0.0 and d - 1.2 * est < redge:  # reaches widen and narrow
+                                    est *= 1.0 + MFADE[p] * (bank_factor((s + t) / NS, MEA[p]) - 1.0)
                                 if d - est < redge:
                                     redge, rarea = d - est, AREA[p]
                             # concave valley side: gradient from 0 at the floor to sk on the upper
