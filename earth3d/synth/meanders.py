@@ -85,14 +85,14 @@ def meander_params(vx, vy, drop, width, h, mea):
 
 
 @njit(cache=True)
-def course(vx, vy, mea):
+def course(vx, vy, mea, min_per=1):
     """A river channel's meandering course after its first vertex: (lon, lat) every eighth of a
-    meander wavelength or so along each sub-segment (meander_point), so that it follows
-    the course the rasters draw at their finest.
+    meander wavelength or so along each sub-segment (meander_point), so that it follows the
+    course the rasters draw at their finest; at least `min_per` points a sub-segment.
     """
-    per = 1
+    per = min_per
     if mea[M_AMP] > 0.0:
-        per = min(max(int(math.ceil(4.0 * mea[M_HALF] / NS)), 1), 64)
+        per = max(min(int(math.ceil(4.0 * mea[M_HALF] / NS)), 64), min_per)
     lon, lat = np.empty(NS * per), np.empty(NS * per)
     for s in range(NS):
         for i in range(per):

@@ -30,11 +30,10 @@ from numba import njit, prange
 
 from . import kernel as K
 from . import settlements as ST
-from .basins import NS
 from .channels import _is_river
 from .grid import M_PER_DEG
 from .heap import heapq_pop, heapq_push
-from .meanders import M_AMP, M_HALF, meander_point
+from .meanders import course
 from .relief import dissection, octave_table, relief
 
 CLASSES = ("motorway", "regional", "track", "drive")
@@ -94,15 +93,13 @@ def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE, MEA):
                         W[bb, aa] = 2
         if not _is_river(p, RUNOFF):
             continue
-        for s in range(NS):
-            n = 8 + min(int(4.0 * MEA[p, M_HALF] / NS), 56) if MEA[p, M_AMP] > 0.0 else 8
-            for t in range(n + 1):
-                lon, lat = meander_point(VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1], (s + t / n) / NS, t / n,
-                                         MEA[p])
-                a = int(math.floor((lon + 180.0) / step)) - i0
-                b = int(math.floor((lat + 90.0) / step)) - j0
-                if 0 <= a < nx and 0 <= b < ny and W[b, a] == 0:
-                    W[b, a] = 1
+        lons, lats = course(VX[p], VY[p], MEA[p], 8)
+        for q in range(-1, lons.shape[0]):
+            lon, lat = (VX[p, 0], VY[p, 0]) if q < 0 else (lons[q], lats[q])
+            a = int(math.floor((lon + 180.0) / step)) - i0
+            b = int(math.floor((lat + 90.0) / step)) - j0
+            if 0 <= a < nx and 0 <= b < ny and W[b, a] == 0:
+                W[b, a] = 1
 
 
 _MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1],
