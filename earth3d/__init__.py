@@ -5,7 +5,11 @@ The top level re-exports each stage's entry point; heavy stages load on first us
 
 from importlib import import_module
 
-from ._numba_cache import install as _install_numba_cache
+from ._threads import install as _install_thread_policy
+
+_install_thread_policy()  # before numba's or torch's OpenMP runtime loads: idle workers sleep
+
+from ._numba_cache import install as _install_numba_cache  # noqa: E402
 
 _install_numba_cache()  # before any kernel is defined: caches invalidated by any change to earth3d
 
