@@ -1,11 +1,12 @@
 """How the kernels' idle worker threads wait: asleep, not spinning (`OMP_WAIT_POLICY=PASSIVE`).
 
-earth3d's parallel kernels run on numba's OpenMP thread pool. OpenMP's default lets a worker
-that has finished its share spin on its core until the next parallel region, and that spinning
-is CPU time taken from whatever else the process runs on those cores: the dataset writer's
-threads that encode the previous view's files while the next one renders, the prefetch of the
-streamed chunks, the user's own threads. Sleeping instead costs a wake-up of some microseconds
-a region, nothing against kernels of milliseconds. Measured on 2 cores
+earth3d's parallel kernels run on numba's thread pool, OpenMP's where numba finds it (as with
+the wheels on PyPI). OpenMP's default lets a worker that has finished its share spin on its core
+until the next parallel region, and that spinning is CPU time taken from whatever else the
+process runs on those cores: the dataset writer threads that encode the previous view's files
+while the next one renders, the prefetch of the streamed chunks, the user's own threads.
+Sleeping instead costs a wake-up of some microseconds a region, nothing against kernels of
+milliseconds. Measured on 2 cores
 (`benchmarks/render_cpu.py`, `benchmarks/synth.py`, `benchmarks/dataset.py`): wall times of
 rendering and synthesis unchanged, their CPU time 5-50 % lower, and the Duluth dataset with every
 map written at 1.35-1.38x the time of RGB alone instead of 1.50x, its encoding filling the cores
