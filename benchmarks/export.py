@@ -84,7 +84,6 @@ def main() -> None:
     ap.add_argument("--leaf-cap", type=int, default=4096)
     ap.add_argument("--store", type=Path, default=None, help="export this store only (3D Tiles)")
     ap.add_argument("--splats", type=float, default=None, help="build (once) and export a store of about N splats")
-    ap.add_argument("--tiles", type=int, default=10, help="with --splats: tiles x tiles DEM tiles, as lod_scaling.py")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/earth3d_lod_scaling"), help="with --splats: stores")
     ap.add_argument("--layout", choices=["auto", "explicit", "implicit"], default="auto")
     ap.add_argument("--workers", type=int, default=None, help="tile-writing threads (default: the usable CPUs)")
@@ -96,7 +95,7 @@ def main() -> None:
             from lod_scaling import build_world_store
 
             args.workdir.mkdir(parents=True, exist_ok=True)
-            path, _ = build_world_store(args.splats, args.tiles, args.workdir, workers=1, rebuild=False)
+            path, _ = build_world_store(args.splats, args.workdir, workers=1, rebuild=False)
         tmp = Path(tempfile.mkdtemp(prefix="earth3d-bench-"))
         try:
             store_tiles(path, tmp / "tiles", args.repeat, args.layout, args.workers)
