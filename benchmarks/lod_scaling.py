@@ -63,9 +63,8 @@ def build_world_store(size: float, workdir: Path, workers: int, rebuild: bool) -
     t = time.perf_counter()
     store = build_store(world.sources(), out, workers=workers)
     total = time.perf_counter() - t
-    n = store.info()["splat_count"]
     info = store.info()
-    stats = {"splats": n, "tiles": tiles, "seconds": total, "lift_seconds": world.lift_seconds,
+    stats = {"splats": info["splat_count"], "tiles": tiles, "seconds": total, "lift_seconds": world.lift_seconds,
              "stride": world.stride, "bytes": info["bytes_on_disk"], "index_bytes": store.meta["index_bytes"],
              "nodes": info["node_count"]}
     (out / "build_stats.json").write_text(json.dumps(stats))
