@@ -76,13 +76,13 @@ def main() -> None:
 
     world = TiledWorld(args.splats, args.tiles)
     sources = world.sources()
-    t = time.perf_counter()
-    ply = args.workdir / "points.ply"
-    n = write_ply(ply, sources)
-    print(f"world: {n:,} splats in {len(sources)} tiles (stride {world.stride}); lifted and written as "
-          f"PLY in {time.perf_counter() - t:.1f} s")
-
     exe = Path(args.py3dtiles)
+    ply = args.workdir / "points.ply"
+    t = time.perf_counter()
+    n = write_ply(ply, sources) if exe.is_file() else sum(len(source()) for source in sources)
+    print(f"world: {n:,} splats in {len(sources)} tiles (stride {world.stride}); lifted"
+          f"{' and written as PLY' if exe.is_file() else ''} in {time.perf_counter() - t:.1f} s")
+
     if exe.is_file():
         name = f"py3dtiles convert --jobs {args.workers}"
 
