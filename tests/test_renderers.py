@@ -347,3 +347,19 @@ def test_gsplat_renderer_matches_cpu(antialiased):
     valid = ref.alpha.numpy() > 0.5
     d_depth = np.abs(gpu.depth.cpu().numpy() - ref.depth.numpy())[valid] / ref.depth.numpy()[valid]
     assert np.quantile(d_depth, 0.999) < 1e-3
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 8])
+def test_tile_order_gives_every_thread_an_equal_share(n_threads):
+    """Numba's OpenMP loop hands each thread one contiguous run of the tiles: the order must split
+    into runs of equal size and about equal work (within the busiest tile), busiest first in each."""
+    pairs = np.random.default_rng(3).integers(0, 5000, 920) * np.linspace(3.0, 0.2, 920)  # busy rows on top
+    order = cpu.balanced_tile_order(pairs, n_threads)
+    assert sorted(order.tolist()) == list(range(len(pairs)))
+    runs = np.array_split(order, n_threads)
+    work = [pairs[r].sum() for r in runs]
+    assert max(work) - min(work) <= pairs.max()
+    for r in runs:
+        assert np.all(np.diff(pairs[r]) <= 0)
+    halves = np.array_split(np.argsort(-pairs, kind="stable"), 2)  # the old busiest-first order, 2 threads
+    assert pairs[halves[0]].sum() > 2 * pairs[halves[1]].sum()  # what it left unbalanced

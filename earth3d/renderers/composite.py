@@ -108,7 +108,7 @@ def _block(buf, base, dx0, dy0, lane_x, lane_y, a, b, c, op, c_r, c_g, c_b, c_d)
 def rasterize(offsets, keys, ids, records, colors, colors_are_sh0, width, height, tile_size, tiles_x,  # noqa: C901
               tile_order, background, out_rgb, out_depth, out_alpha):
     """Sort every tile's pairs by depth key and composite it front to back (parallel over
-    tiles, busiest first).
+    tiles, in `tile_order`: see cpu.balanced_tile_order).
     """
     nb = (tile_size + SIDE - 1) // SIDE  # blocks on a side of a tile
     lane_x = np.empty(LANES, dtype=np.float32)  # pixel centers of the lanes in a block

@@ -202,6 +202,35 @@ def _bin_tiles(rec, rec_bits, visible, tile_size, tiles_x, tiles_y, n_chunks):
     return offsets, pair_keys, ids
 
 
+def balanced_tile_order(pairs: np.ndarray, n_threads: int) -> np.ndarray:
+    """The order in which the compositing kernels visit the tiles: every thread's share of them
+    about as busy as the others'.
+
+    Numba's OpenMP layer gives each thread one contiguous run of a parallel loop's iterations
+    (a static schedule, whatever `numba.parallel_chunksize` says), so a busiest-first order
+    left one thread the busy half of the tiles and the other idle for a third of the frame. Here
+    the busiest-first order is dealt out to `n_threads` runs laid end to end, back and forth
+    (0, 1, ..., n-1, n-1, ..., 0, 0, 1, ...): the runs hold as many tiles each and about as much
+    work, and within a run the busy tiles still come first.
+
+    Args:
+        pairs: (T,) splat-tile pairs of each tile (its work).
+        n_threads: the threads of the parallel loop.
+
+    Returns:
+        (T,) int64 tile indices.
+
+    Example:
+        >>> balanced_tile_order(np.array([5, 1, 9, 3]), 2).tolist()
+        [2, 1, 0, 3]
+    """
+    busiest_first = np.argsort(-np.asarray(pairs), kind="stable")
+    n = max(int(n_threads), 1)
+    turn = np.arange(len(busiest_first)) % (2 * n)
+    run = np.where(turn < n, turn, 2 * n - 1 - turn)
+    return busiest_first[np.argsort(run, kind="stable")]
+
+
 class CpuRenderer:
     """Tile rasterizer on the CPU with gsplat's projection and compositing.
 
@@ -268,8 +297,7 @@ class CpuRenderer:
         tiles_x, tiles_y = -(-width // ts), -(-height // ts)
         offsets, keys, ids = _bin_tiles(rec, rec.view(np.int32), visible, ts, tiles_x, tiles_y,
                                         4 * numba.get_num_threads())
-        # Busy tiles first, handed out in small chunks, so the threads finish together.
-        tile_order = np.argsort(-np.diff(offsets), kind="stable")
+        tile_order = balanced_tile_order(np.diff(offsets), numba.get_num_threads())
         t2 = clock()
         rgb = np.empty((height, width, 3), dtype=np.float32)
         depth = np.empty((height, width), dtype=np.float32)
@@ -277,9 +305,8 @@ class CpuRenderer:
         if maps:
             return self._render_maps(gaussians, camera, a, view, rec, visible, offsets, keys, ids, colors, from_sh0,
                                      tile_order, bg, rgb, depth, alpha, (t0, t1, t2))
-        with numba.parallel_chunksize(4):
-            rasterize(offsets, keys, ids, rec, colors, from_sh0, width, height, ts, tiles_x, tile_order, bg,
-                      rgb, depth, alpha)
+        rasterize(offsets, keys, ids, rec, colors, from_sh0, width, height, ts, tiles_x, tile_order, bg,
+                  rgb, depth, alpha)
         t3 = clock()
         self.timings = {"project": t1 - t0, "bin": t2 - t1, "raster": t3 - t2}
         self.intersections = len(ids)
@@ -297,9 +324,8 @@ class CpuRenderer:
         splat_normals(a.means, a.quats, a.scales, view, visible, normals)
         best = np.empty((height, width), dtype=np.int32)
         normal = np.empty((height, width, 3), dtype=np.float32)
-        with numba.parallel_chunksize(4):
-            rasterize_maps(offsets, keys, ids, rec, colors, from_sh0, normals, width, height, ts, -(-width // ts),
-                           tile_order, bg, rgb, depth, alpha, best, normal)
+        rasterize_maps(offsets, keys, ids, rec, colors, from_sh0, normals, width, height, ts, -(-width // ts),
+                       tile_order, bg, rgb, depth, alpha, best, normal)
         t0, t1, t2 = times
         self.timings = {"project": t1 - t0, "bin": t2 - t1, "raster": STAGE_CLOCK() - t2}
         self.intersections = len(ids)
