@@ -8,9 +8,9 @@ while the next one renders, the prefetch of the streamed chunks, the user's own 
 Sleeping instead costs a wake-up of some microseconds a region, nothing against kernels of
 milliseconds. Measured on 2 cores
 (`benchmarks/render_cpu.py`, `benchmarks/synth.py`, `benchmarks/dataset.py`): wall times of
-rendering and synthesis unchanged, their CPU time 5-50 % lower, and the Duluth dataset with every
-map written at 1.35-1.38x the time of RGB alone instead of 1.50x, its encoding filling the cores
-the renderer leaves idle.
+rendering and synthesis unchanged, their CPU time 5-50 % lower, and a dataset's encoding fills
+the cores the renderer leaves idle (the Duluth views with every map took 1.50x the time of RGB
+alone with spinning workers, 1.35-1.38x with sleeping ones, both with the tile order of the time).
 
 The variable is read when the OpenMP runtime loads, so `install()` runs when earth3d is
 imported, before numba or torch start it; a value the user has set is kept.
