@@ -247,8 +247,7 @@ def road_block(key: int, level: int, bi: int, bj: int):
     j1 = min(math.floor((north + pad + 90.0) / g) + 1, int(round(180.0 / g)))
     H, W = _cost_lattice(i0, j0, i1 - i0, j1 - j0, g, S)
     riv = ST._rivers_window(S, -180.0 + i0 * g, -90.0 + j0 * g, -180.0 + i1 * g, -90.0 + j1 * g)
-    vx, vy, _, runoff, lake = riv[:5]
-    _mark_water(W, i0, j0, g, vx, vy, runoff, lake, riv[9])
+    _mark_water(W, i0, j0, g, riv.vx, riv.vy, riv.runoff, riv.lake, riv.mea)
     coslat = math.cos(math.radians(0.5 * (south + north)))
     mx, my = g * M_PER_DEG * coslat, g * M_PER_DEG
     for a, b in edges:

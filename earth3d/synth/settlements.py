@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -186,14 +187,31 @@ def _key(seeds: np.ndarray) -> int:
     return key
 
 
-def _rivers_window(S: np.ndarray, west: float, south: float, east: float, north: float):
-    """Level-0 channel arrays around a window (see hydrology.Network); the last, MEA, their meanders."""
+class RiverWindow(NamedTuple):
+    """Level-0 channel arrays around a window (hydrology.Network): polylines, areas, lakes, the
+    level-0 lattice's origin and size, and the channels' meanders (meanders.py MEA rows).
+    """
+
+    vx: np.ndarray
+    vy: np.ndarray
+    area: np.ndarray
+    runoff: np.ndarray
+    lake: np.ndarray
+    i0: int
+    j0: int
+    ni: int
+    nj: int
+    mea: np.ndarray
+
+
+def _rivers_window(S: np.ndarray, west: float, south: float, east: float, north: float) -> RiverWindow:
+    """The level-0 channels around a window (see RiverWindow)."""
     from .hydrology import Network
 
     net = Network(S, west, south, east, north, 1000.0, 0)
     n0 = int(net.NI[0] * net.NJ[0])
-    return (net.VX[:n0], net.VY[:n0], net.AREA[:n0], net.RUNOFF[:n0], net.LAKE[:n0],
-            int(net.I0[0]), int(net.J0[0]), int(net.NI[0]), int(net.NJ[0]), net.MEA[:n0])
+    return RiverWindow(net.VX[:n0], net.VY[:n0], net.AREA[:n0], net.RUNOFF[:n0], net.LAKE[:n0],
+                       int(net.I0[0]), int(net.J0[0]), int(net.NI[0]), int(net.NJ[0]), net.MEA[:n0])
 
 
 def _window_lists(key: int, ci: int, cj: int, fn) -> np.ndarray:
@@ -236,7 +254,8 @@ def _sub_cell(key: int, ci: int, cj: int, kind: int, big: np.ndarray) -> np.ndar
     riv = _rivers_window(S, west, south, west + K.CELL_DEG, south + K.CELL_DEG)
     m = int(round(K.CELL_DEG / STEP_DEG[kind]))
     big = big[np.abs(big[:, F_LAT] - (south + 0.5 * K.CELL_DEG)) < K.CELL_DEG] if big.size else np.empty((0, N_F))
-    out = _lattice_sites(kind, ci * m, ci * m + m, cj * m, cj * m + m, S, *riv[:9], big)  # type: ignore[call-arg]
+    out = _lattice_sites(kind, ci * m, ci * m + m, cj * m, cj * m + m, S, riv.vx, riv.vy, riv.area, riv.runoff,
+                         riv.lake, riv.i0, riv.j0, riv.ni, riv.nj, big)
     out.setflags(write=False)
     return out
 
