@@ -78,6 +78,15 @@ _YELLOW = np.array([0.85, 0.75, 0.35])
 _RIVER = np.array([0.17, 0.29, 0.31])
 _DESERT_ROCK = np.array([0.66, 0.47, 0.33])
 _LAKE = np.array([0.04, 0.12, 0.16])
+# Farmland around a city (cities feed on the land around them: in forest, steppe or desert the
+# fields reach out some km past the built-up edge): the share of parcels farmed, full out to
+# PERI_NEAR and none past PERI_FAR metres beyond the edge, each a fixed distance plus a share of
+# the city's radius; the zone ends PERI_MARGIN_M inside the city's land-use cell, so that it
+# never meets the cell's border.
+PERI_FARM = 0.9
+PERI_NEAR = (2000.0, 0.3)
+PERI_FAR = (7000.0, 1.2)
+PERI_MARGIN_M = 1500.0
 
 
 def make_seeds(seed: int, cities: bool = True) -> np.ndarray:
@@ -352,15 +361,25 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             v = (lat - lat0) * M_PER_DEG
             du, dv = dlon * M_PER_DEG * cos0, res_y
             dens = 0.0
+            peri = 0.0
             if c_rad > 0.0:
                 uc = ((c_lon - lon0 + 180.0) % 360.0 - 180.0) * M_PER_DEG * cos0
                 vc = (c_lat - lat0) * M_PER_DEG
-                r = math.hypot(u - uc, v - vc) / c_rad
-                if r < 2.5:
+                dist = math.hypot(u - uc, v - vc)
+                far = PERI_FAR[0] + (1.0 + PERI_FAR[1]) * c_rad
+                # the zone's outer bound: inside the land-use cell (the city's centre is at least 0.3 cells in)
+                bound = min(0.5 * CELL_DEG * M_PER_DEG * cos0 - abs(uc), 0.5 * CELL_DEG * M_PER_DEG - abs(vc)) \
+                    - PERI_MARGIN_M
+                if dist < 2.5 * c_rad or dist < min(far / 0.55, bound):
                     f = EARTH_RADIUS_M / 2500.0
-                    r *= 1.0 + 0.45 * noise(x * f, y * f, z * f, S[S_EDGE])
-                    dens = math.exp(-(1.5 * r) ** 2)
+                    wobble = 1.0 + 0.45 * noise(x * f, y * f, z * f, S[S_EDGE])
+                    r = dist / c_rad * wobble
+                    dens = math.exp(-(1.5 * r) ** 2) if dist < 2.5 * c_rad else 0.0
+                    beyond = dist * wobble - c_rad
+                    peri = (PERI_FARM * (1.0 - smoothstep(PERI_NEAR[0] + PERI_NEAR[1] * c_rad, far - c_rad, beyond))
+                            * smoothstep(bound, bound - 4000.0, dist))
             urban = smoothstep(0.03, 0.2, dens)
+            peri *= 1.0 - urban  # no fields in the built-up city
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
             # the drained relief below replaces its height and slopes there)
             if hyd.shape[0] > 0 and d >= -0.005:
@@ -403,8 +422,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
                      + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
             # farmland where grassland or temperate, not steep and not mountainous
-            farm = min(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * (1.0 - smoothstep(0.08, 0.2, slope_cover))
-                       * (1.0 - mtn) * (1.0 - ice) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]), 1.0)
+            # (and around cities, whatever the biome: peri)
+            farm = min(max(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]),
+                           peri) * (1.0 - smoothstep(0.08, 0.2, slope_cover)) * (1.0 - mtn) * (1.0 - ice), 1.0)
             # deserts: reddish rock and pale sand in patches
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)

@@ -243,13 +243,16 @@ def _sinc(x):
 
 
 DISTRICT_M = 2500.0
+DISTRICT_WARP = 0.4  # district borders wander by up to this share of DISTRICT_M (as roads and streams do)
 
 
 @njit(cache=True)
 def fields(u, v, res, scale, theta, farm, seed, out):
     """Farmland parcels averaged over the res x res pixel at (u, v) of a land-use cell.
 
-    The cell is cut into districts of about DISTRICT_M (jittered lattice); each turns
+    The cell is cut into districts of about DISTRICT_M (a jittered lattice whose borders wander:
+    each coordinate is shifted by a noise of the other before the lattice is read, so they run as
+    curves, not as straight north-south and east-west lines); each turns
     the cell's orientation `theta` (radians) by up to +-25 degrees and scales the
     parcel size `scale` (m) by 0.6-1.5. Parcels are rows of jittered height cut into
     jittered columns; a parcel is farmed when its hash falls under `farm` (0..1).
@@ -265,8 +268,10 @@ def fields(u, v, res, scale, theta, farm, seed, out):
         out[F_PARCEL] = 0.0
     best = 0.0
     # district of the pixel centre (its orientation and scale hold for the whole pixel)
-    di = _jcell(u, DISTRICT_M, 0.5, seed)
-    dj = _jcell(v, DISTRICT_M, 0.5, seed ^ np.uint64(3))
+    lw = 1.5 * DISTRICT_M
+    warp = DISTRICT_WARP * DISTRICT_M / (2.0 * NOISE2_STD)
+    di = _jcell(u + warp * noise2(v / lw, 0.37, seed ^ np.uint64(0xD1)), DISTRICT_M, 0.5, seed)
+    dj = _jcell(v + warp * noise2(u / lw, 0.71, seed ^ np.uint64(0xD2)), DISTRICT_M, 0.5, seed ^ np.uint64(3))
     dh = hash2(di, dj, seed ^ np.uint64(0xD15))
     th = theta + 0.9 * (unit(dh) - 0.5)
     sc = scale * (0.6 + 0.9 * unit(rehash(dh, 1)))
