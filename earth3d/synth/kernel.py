@@ -82,8 +82,8 @@ _LAKE = np.array([0.04, 0.12, 0.16])
 # fields reach out some km past the built-up edge): the share of parcels farmed, full out to
 # PERI_NEAR and none past PERI_FAR metres beyond the edge, each a fixed distance plus a share of
 # the city's radius; the distance past the edge is stretched by a noise of some km (PERI_SHAPE),
-# so that the zone is not a ring; it ends PERI_MARGIN_M inside the city's land-use cell, so that it never
-# meets the cell's border.
+# so that the zone is not a ring; it ends PERI_MARGIN_M inside the city's land-use cell, so that
+# it never meets the cell's border.
 PERI_FARM = 0.9
 PERI_IN_M = 1000.0  # fields come in over this many metres past the edge (the city's own fringe: gardens, woods)
 PERI_NEAR = (2000.0, 0.3)

@@ -268,10 +268,10 @@ def fields(u, v, res, scale, theta, farm, seed, out):
         out[F_PARCEL] = 0.0
     best = 0.0
     # district of the pixel centre (its orientation and scale hold for the whole pixel)
-    lw = 1.5 * DISTRICT_M
+    dw = 1.5 * DISTRICT_M  # the wavelength of the borders' wander
     warp = DISTRICT_WARP * DISTRICT_M / (2.0 * NOISE2_STD)
-    di = _jcell(u + warp * noise2(v / lw, 0.37, seed ^ np.uint64(0xD1)), DISTRICT_M, 0.5, seed)
-    dj = _jcell(v + warp * noise2(u / lw, 0.71, seed ^ np.uint64(0xD2)), DISTRICT_M, 0.5, seed ^ np.uint64(3))
+    di = _jcell(u + warp * noise2(v / dw, 0.37, seed ^ np.uint64(0xD1)), DISTRICT_M, 0.5, seed)
+    dj = _jcell(v + warp * noise2(u / dw, 0.71, seed ^ np.uint64(0xD2)), DISTRICT_M, 0.5, seed ^ np.uint64(3))
     dh = hash2(di, dj, seed ^ np.uint64(0xD15))
     th = theta + 0.9 * (unit(dh) - 0.5)
     sc = scale * (0.6 + 0.9 * unit(rehash(dh, 1)))
