@@ -225,3 +225,44 @@ def test_rivers_meander_and_the_rasters_follow_their_course():
     for point, water in ((on, True), (chord, False)):
         fields, _ = world.hydrology(bbox=box(point[0], point[1], 8, 2.0), resolution_m=2.0)
         assert (fields[3:5, 3:5, K.H_RIVER_DIST].min() < 0.0) == water, (point, water, w, off[i])
+
+
+def test_topographic_position_follows_the_valleys_at_every_cell_size(river):
+    """H_TOPO is +1 on valley floors (the river's banks among them) and -1 on divides, averages near 0
+    over hilly land, and a coarse cell's value is about the mean of the finer cells inside it."""
+    world, _, (lon, lat) = river
+    fine = world.hydrology(bbox=box(lon, lat, 240, 30.0), resolution_m=30.0)[0]
+    coarse = world.hydrology(bbox=box(lon, lat, 80, 90.0), resolution_m=90.0)[0]
+    topo = fine[..., K.H_TOPO]
+    assert topo.min() >= -1.0 and topo.max() <= 1.0
+    assert np.mean(topo[fine[..., K.H_RIVER_DIST] < 0.0]) > 0.9
+    assert abs(topo.mean()) < 0.5 and (topo < -0.5).mean() > 0.1 and (topo > 0.5).mean() > 0.1
+    pooled = topo.reshape(80, 3, 80, 3).mean(axis=(1, 3))
+    assert np.corrcoef(pooled.ravel(), coarse[..., K.H_TOPO].ravel())[0, 1] > 0.8
+
+
+def test_thin_rivers_cover_no_more_of_a_cell_than_their_width(river):
+    """A river tens of metres wide covers as much water area in 1 km cells as in 160 m cells (a cell
+    on its course holds its width's share of water, not half the cell)."""
+    world, _, (lon, lat) = river
+    area = []
+    for res, n in [(160.0, 100), (1000.0, 16)]:
+        f = world.hydrology(bbox=box(lon, lat, n, res), resolution_m=res)[0]
+        river_only = f[..., K.H_LAKE] == 0.0
+        area.append(float(f[..., K.H_WATER][river_only].sum() * res * res / river_only.mean()))
+    assert area[0] > 0.0 and 0.75 < area[1] / area[0] < 1.33, area
+
+
+def test_lakes_end_on_steep_land():
+    """Steep rivers cut through a closed basin's rim: no level-0 node with a hillslope gradient of
+    LAKE_SLOPE[1] or more holds a lake, however deep its basin."""
+    from earth3d.synth.hydrology import LAKE_SLOPE, Network
+
+    world = ProceduralWorld(1)
+    lon, lat = world.find_landform("mountains")
+    net = Network(world._seeds, lon - 0.5, lat - 0.5, lon + 0.5, lat + 0.5, 1000.0, 0)
+    w0 = net.w0.reshape(-1, net.w0.shape[-1])
+    ok = np.isfinite(w0[:, 0])
+    steep = ok & (w0[:, 7] >= LAKE_SLOPE[1])
+    assert steep.sum() > 50 and (w0[steep, 2] - w0[steep, 3] > 100.0).any()  # deep basins among them
+    assert np.all(net.LAKE[: w0.shape[0]][steep] == 0.0)

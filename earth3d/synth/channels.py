@@ -21,6 +21,7 @@ GAMMA = 1.25  # hillslope gradient grows by this factor per finer level (relief 
 CONCAVE = 0.2  # valley sides steepen from the floor to the full gradient over this share of the spacing
 SUPER, SUPER_RES_M = 3, 240.0  # cells from this size up average 3 x 3 sub-cells
 SMOOTH_RES_M = 240.0  # cells from this size up round the crests
+TOPO_LEVEL = 2  # topographic position: across the valleys of levels 0 to this (875 m apart), at any cell size
 RIVER_MIN_M2 = 25e6  # runoff area (basins.runoff_share) from which a channel carries visible water
 WIDTH_M = 6.0  # channel width at 100 km^2 of drainage area, growing as A^0.5
 
@@ -117,7 +118,8 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     and needs a second valley within one width), that cannot be the nearest river bank either, and
     whose lake (LAKE, tapering to the receiver's REC) cannot reach the block (surface() takes the
     most lake of any channel it visits). A river's course lies up to AM[p] metres off its chord
-    (its meanders at this cell size), which widens its bounds by as much.
+    (its meanders at this cell size), which widens its bounds by as much. Segments of levels 0 to
+    TOPO_LEVEL go by the highest surface of those levels alone (surface()'s topographic position).
     Returns (GEO (kmax + 1, 6): ci0, cj0, nci, ncj, first cell, first candidate; START; P; S): cell c's segments are
     P[START[c]:START[c + 1]] (node) and S[...] (sub-segment).
     """
@@ -146,7 +148,7 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     LB = np.empty(ncand)
     RB = np.empty(ncand)
     PID = np.empty(ncand, dtype=np.int64)
-    ub, ubr = math.inf, math.inf
+    ub, ubr, ubt = math.inf, math.inf, math.inf  # ubt: as ub over levels 0 to TOPO_LEVEL alone
     # finest levels first: their valleys bound the surface tightest, so fewer upper bounds are needed
     for k in range(kmax, -1, -1):
         n = GEO[k, 5]
@@ -179,7 +181,8 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                         dy = max(min(ay, by) - lat_hi, 0.0, lat_lo - max(ay, by))
                         lb = min(VE[p, s], VE[p, s + 1]) + _valley(math.sqrt(dx * dx + dy * dy) * M_PER_DEG,
                                                                    half, sklo, rr, lk)
-                        if lb > ub + 1e-6 * (1.0 + abs(ub)) + (1.25 * ksmax if k == 0 else 0.0):
+                        lim = ubt if k <= TOPO_LEVEL else ub
+                        if lb > lim + 1e-6 * (1.0 + abs(lim)) + (1.25 * ksmax if k == 0 else 0.0):
                             LB[n], RB[n] = lb, math.inf
                             n += 1
                             continue
@@ -195,17 +198,19 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                     if depth > 0.0 and LB[n] - min(ea, eb) < depth + 0.5 * res * (skhi + 0.02):
                         LB[n] = -math.inf  # its lake may reach the block (surface()'s lake test)
                     RB[n] = dmin - 5.0 * whalf if riv else math.inf
-                    if every and (LB[n] < ub or riv):
+                    if every and (LB[n] < (ubt if k <= TOPO_LEVEL else ub) or riv):
                         # the farthest cell of the block lies at a corner (distance is convex)
                         dmax = max(_closest(lon_lo, lat_lo, ax, ay, bx, by, cmax)[0],
                                    _closest(lon_hi, lat_lo, ax, ay, bx, by, cmax)[0],
                                    _closest(lon_lo, lat_hi, ax, ay, bx, by, cmax)[0],
                                    _closest(lon_hi, lat_hi, ax, ay, bx, by, cmax)[0]) + (AM[p] if riv else 0.0)
-                        ub = min(ub, max(ea, eb) + _valley(dmax, half, skhi, rr, lk))
+                        v = max(ea, eb) + _valley(dmax, half, skhi, rr, lk)
+                        ub = min(ub, v)
+                        if k <= TOPO_LEVEL:
+                            ubt = min(ubt, v)
                         if riv:
                             ubr = min(ubr, dmax - whalf)
                     n += 1
-    tol = 1e-6 * (1.0 + abs(ub))
 
     START = np.empty(ncell + 1, dtype=np.int64)
     size = 0
@@ -217,7 +222,8 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     for k in range(kmax + 1):
         ci0, cj0, nci, ncj = GEO[k, 0], GEO[k, 1], GEO[k, 2], GEO[k, 3]
         ns, wi = _nseg(k), nci + 4
-        lim = ub + tol + (1.25 * ksmax if k == 0 else 0.0)
+        top = ubt if k <= TOPO_LEVEL else ub
+        lim = top + 1e-6 * (1.0 + abs(top)) + (1.25 * ksmax if k == 0 else 0.0)
         for cj in range(cj0, cj0 + ncj):
             for ci in range(ci0, ci0 + nci):
                 START[GEO[k, 4] + (cj - cj0) * nci + (ci - ci0)] = m

@@ -48,6 +48,7 @@ from .channels import (
     SMOOTH_RES_M,
     SUPER,
     SUPER_RES_M,
+    TOPO_LEVEL,
     _block_lists,
     _closest,
     _is_river,
@@ -66,11 +67,23 @@ FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in ce
 LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
 LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
 LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
+LAKE_SLOPE = (0.3, 0.5)  # hillslope gradients (basins.hillslope_gradient) from which lakes thin out, and end
 BLOCK_PX = (8, 4)  # cells per side of the blocks sharing candidate channel lists: fine cells, from SUPER_RES_M
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
 N_FIELDS = K.N_HYDRO
-F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE = (
-    K.H_CHANNEL, K.H_HILL, K.H_WATER, K.H_RIVER_DIST, K.H_AREA, K.H_LAKE, K.H_SLOPE)
+F_CHANNEL, F_HILL, F_WATER, F_RIVER_DIST, F_AREA, F_LAKE, F_SLOPE, F_TOPO = (
+    K.H_CHANNEL, K.H_HILL, K.H_WATER, K.H_RIVER_DIST, K.H_AREA, K.H_LAKE, K.H_SLOPE, K.H_TOPO)
+TOPO_SPAN_M = 300.0  # topographic position: from valley floor (+1) to divide (-1) over the height that the
+# hillslope gradient rises over this many metres, above the floor of the valleys of levels 0 to TOPO_LEVEL
+TOPO_SLOPE = (0.05, 0.25)  # hillslope gradients over which it comes in (flat land has no valley floors)
+
+
+@njit(cache=True)
+def span_share(d: float, half: float, res: float) -> float:
+    """Share of a cell of size `res` whose centre lies `d` from a line that a band [-half, half]
+    across it covers (1D: the overlap of [-half, half] with [d - res / 2, d + res / 2], over res).
+    """
+    return min(max((min(d + 0.5 * res, half) - max(d - 0.5 * res, -half)) / res, 0.0), 1.0)
 
 
 # ----------------------------------------------------------------------------- the network of a window
@@ -89,8 +102,11 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
                 continue
             AREA[c] = o[4]
             RUNOFF[c] = o[10]
-            # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, in humid climates
-            flood = (o[2] - o[3] - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
+            # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, in humid
+            # climates and on gentle land: steep rivers cut through a basin's rim (the basin's
+            # depth counts less the steeper the hillslopes, none from LAKE_SLOPE[1] up)
+            flat = smoothstep(LAKE_SLOPE[1], LAKE_SLOPE[0], o[7])
+            flood = ((o[2] - o[3]) * flat - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
             LAKE[c] = min(flood, LAKE_MAX_M) if flood > 0.0 else 0.0
             ax, ay = o[0], o[1]
             if o[5] < 0:
@@ -226,7 +242,9 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
     F_WATER: river or lake water fraction of the cell; F_RIVER_DIST: distance (m) to the nearest
     river bank (negative inside); F_AREA: that river's drainage area (m^2); F_LAKE: lake fraction;
-    F_SLOPE: hillslope gradient at the cell.
+    F_SLOPE: hillslope gradient at the cell; F_TOPO: topographic position, +1 on the floor of the
+    valleys of levels up to TOPO_LEVEL, -1 on their divides (0 on flat land): it does not depend on
+    the cell size.
 
     Cells go in blocks of BLOCK_PX x BLOCK_PX that share one list of candidate channel segments
     per coarse cell (_block_lists): the result is that of visiting every segment of the 5 x 5
@@ -283,7 +301,8 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                     best, fmin, bch, bslope, lake_f = math.inf, math.inf, 0.0, 0.0, 0.0
                     ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
                     f1, f2, n1, n2 = math.inf, math.inf, -1, -1
-                    redge, rarea = math.inf, 0.0
+                    redge, rarea, rhalf = math.inf, 0.0, 0.0
+                    ftop, htop = math.inf, 0.0
                     for k in range(kmax + 1):
                         q = Q0_DEG / (1 << k)
                         sk = sp * GAMMA ** k
@@ -311,7 +330,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                                 if MFADE[p] > 0.0 and d - 1.2 * est < redge:  # reaches widen and narrow
                                     est *= 1.0 + MFADE[p] * (bank_factor((s + t) / NS, MEA[p]) - 1.0)
                                 if d - est < redge:
-                                    redge, rarea = d - est, AREA[p]
+                                    redge, rarea, rhalf = d - est, AREA[p], est
                             # concave valley side: gradient from 0 at the floor to sk on the upper
                             # slopes, over a share of the level's spacing; the distance is rounded
                             # over the cell (a box-averaged V) so coarse cells average fine ones
@@ -320,6 +339,8 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                             hill = sk * xe * xe / (xe + lk)
                             dh = sk * (xe * xe + 2.0 * xe * lk) / (xe + lk) ** 2 * x / xe
                             f = e_ + hill
+                            if k <= TOPO_LEVEL and f < ftop:  # the valley the cell lies in: the height
+                                ftop, htop = f, hill  # above its floor
                             if f < fmin:
                                 fmin, bch, bslope = f, e_, dh
                             if k == 0 and (LAKE[p] > 0.0 or LREC[p] > 0.0):
@@ -330,8 +351,11 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                                 tt = (s + t) / NS
                                 depth = LAKE[p] * (1.0 - tt) + LREC[p] * tt
                                 if depth > 0.0:
-                                    lake_f = max(lake_f, min(max(0.5 + (depth - hill) / (res * (dh + 0.02)), 0.0),
-                                                             1.0))
+                                    # the shore's share of the cell, at most the share the water's
+                                    # width spans (a lake in a valley narrower than the cell)
+                                    xs = (depth + math.sqrt(depth * (depth + 4.0 * sk * lk))) / (2.0 * sk + 1e-12)
+                                    lake_f = max(lake_f, min(0.5 + (depth - hill) / (res * (dh + 0.02)),
+                                                             span_share(d, half + xs, res)))
                             best = min(best, f)
                             if k == 0:
                                 if f < f1:
@@ -353,12 +377,16 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                     # (unresolved tributaries cut deeper where the valley sides are high)
                     hv = best - bch
                     o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
-                    river_f = min(max((0.5 * res - redge) / res, 0.0), 1.0) if redge < math.inf else 0.0
+                    # the share of the cell the river's width spans (a stream narrower than the
+                    # cell covers no more of it than its width does)
+                    river_f = span_share(redge + rhalf, rhalf, res) if redge < math.inf else 0.0
                     o[F_WATER] = max(lake_f, river_f)
                     o[F_RIVER_DIST] = redge
                     o[F_AREA] = rarea
                     o[F_LAKE] = lake_f
                     o[F_SLOPE] = bslope
+                    o[F_TOPO] = ((1.0 - 2.0 * smoothstep(0.0, sp * TOPO_SPAN_M + 1e-9, htop))
+                                 * smoothstep(TOPO_SLOPE[0], TOPO_SLOPE[1], sp))
 
 
 class Network:

@@ -41,9 +41,14 @@ N_SEEDS = 16
 # Per-pixel hydrology fields (earth3d.synth.hydrology computes them; render takes them as input):
 # channel elevation of the valley (m), height above it (m), water fraction (river or lake),
 # distance to the nearest river bank (m, negative in the channel), that river's drainage area (m^2),
-# lake fraction, hillslope gradient.
-N_HYDRO = 7
-H_CHANNEL, H_HILL, H_WATER, H_RIVER_DIST, H_AREA, H_LAKE, H_SLOPE = range(N_HYDRO)
+# lake fraction, hillslope gradient, topographic position (+1 valley floor, -1 divide, 0 flat land).
+N_HYDRO = 8
+H_CHANNEL, H_HILL, H_WATER, H_RIVER_DIST, H_AREA, H_LAKE, H_SLOPE, H_TOPO = range(N_HYDRO)
+# Land cover by topographic position: valleys gather water and shelter, divides shed both, so
+# woods follow the valleys through open land, forests open up on dry divides, and the tree line
+# climbs the valleys: the land-cover patch noise and the temperature that the tree line sees
+# shift by these much between valley floor and divide.
+TOPO_PATCH, TOPO_TREE_C = 0.4, 2.0
 (S_WARP, S_CONT, S_BELT, S_GATE, S_PLAT, S_HILL, S_MOIST, S_TEMP, S_REL, S_CITY, S_FIELD, S_EDGE, S_RIVER, S_PATCH,
  S_LAKE) = range(15)
 S_NO_CITIES = 15  # not a seed: 1 when the world draws no cities (see make_seeds)
@@ -404,6 +409,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             h = lift + rel
             lake_f = 0.0
             river_f = 0.0
+            topo = 0.0
             if hyd.shape[0] > 0:
                 hy = hyd[j, i]
                 landw = smoothstep(-0.03, -0.005, d)
@@ -412,6 +418,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 slope_cover = lerp(slope_cover, hy[H_SLOPE], landw)
                 lake_f = hy[H_LAKE] * landw
                 river_f = max(hy[H_WATER] * landw - lake_f, 0.0)
+                topo = hy[H_TOPO] * landw
             # ---- climate and natural colour
             t, w = climate_at(m, belts, h, d)
             bid = biome_weights(t, w, bw)
@@ -438,10 +445,14 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
                        * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
             nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
-            ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t, w, patch, f_theta,
-                            f_scale, nat, fcol, tex_w)
+            # (dry divides open up where water limits trees, not in wet forests)
+            topo_lc = topo if topo > 0.0 else topo * (1.0 - smoothstep(0.5, 0.8, w))
+            ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t + TOPO_TREE_C * topo, w,
+                            patch - TOPO_PATCH * topo_lc, f_theta, f_scale, nat, fcol, tex_w)
             rock = smoothstep(0.5, 0.9, slope_cover) * land
-            snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * rock)
+            # snow blows off steep divides: their rock shows through
+            scour = smoothstep(0.2, 0.5, slope_cover) * smoothstep(0.0, 0.8, -topo)
+            snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * max(rock, scour))
             beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))
                      * smoothstep(4.0, 10.0, t))
             for c in range(3):
