@@ -166,8 +166,9 @@ class ProceduralWorld:
 
         Fields (indices earth3d.synth.kernel.H_*): channel elevation of the cell's valley (m),
         height above it (m), water fraction (river or lake), distance to the nearest river bank
-        (m, negative inside the channel), that river's drainage area (m^2), lake fraction and
-        hillslope gradient. Cells coarser than hydrology.MAX_RES_M have no fields (zero rows).
+        (m, negative inside the channel), that river's drainage area (m^2), lake fraction,
+        hillslope gradient and topographic position (+1 on valley floors, -1 on divides, the same
+        at every cell size). Cells coarser than hydrology.MAX_RES_M have no fields (zero rows).
         """
         box = resolve_region(region, bbox, tile)
         lat = lattice_for(box, resolution_m, self.max_pixels)
