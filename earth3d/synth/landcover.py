@@ -6,13 +6,12 @@ that a coarse pixel is close to the mean of the finer pixels inside it:
 
 - band_texture: 2D gradient-noise octaves from a top wavelength down to the pixel,
   each weighted by its mean attenuation over a res x res box (band limit);
-- canopy: a forest canopy of individual crowns on a jittered lattice (gaps where
-  a lattice site holds no tree), each a sunlit Gaussian dome with its shadow cast
-  down-sun, averaged exactly over the pixel box (products of erf integrals; for
-  pixels far smaller than a crown, a Gaussian of variance s^2 + res^2/12), at any
-  pixel size up to CROWN_EXACT; coarser pixels get
-  the expected mean plus noise with the standard deviation of a box average of the
-  crown field (a scale-dependent variance term);
+- canopy: a forest canopy of individual crowns on a jittered lattice (gaps where a lattice
+  site holds no tree), each a sunlit Gaussian dome with its shadow cast down-sun, averaged
+  exactly over the pixel box (products of erf integrals; for pixels far smaller than a crown,
+  a Gaussian of variance s^2 + res^2/12), at any pixel size up to CROWN_EXACT; coarser pixels
+  get the expected mean plus noise with the standard deviation of a box average of the crown
+  field (a scale-dependent variance term);
 - fields: farmland parcels in districts of a few km, each with its own orientation
   and parcel size (large on plains, small on hills), the parcel colours drawn from
   the colours of real NAIP fields (FIELD_PALETTE), crop rows as stripes whose box
@@ -48,7 +47,7 @@ HEDGE_SHARE = 0.33
 CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser ones use the statistics
 CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
 SHADOW = 0.8  # depth of a crown's cast shadow relative to its sunlit dome
-CROWN_GAIN = 1.8  # brightness of a crown canopy signal in the forest colour (1 + CROWN_GAIN * canopy)
+CROWN_GAIN = 2.0  # brightness of a crown canopy signal in the forest colour (1 + CROWN_GAIN * canopy)
 SUN_U, SUN_V = -0.7071, 0.7071  # direction to the sun (north-west), as in shading.SUN_AZIMUTH_DEG
 _E_SIG2 = 1.03  # E[(0.7 + 0.6 U)^2]
 _E_SIG4 = 1.1  # about E[(0.7 + 0.6 U)^4]
@@ -252,10 +251,10 @@ def fields(u, v, res, scale, theta, farm, seed, out):
 
     The cell is cut into districts of about DISTRICT_M (a jittered lattice whose borders wander:
     each coordinate is shifted by a noise of the other before the lattice is read, so they run as
-    curves, not as straight north-south and east-west lines); each turns
-    the cell's orientation `theta` (radians) by up to +-25 degrees and scales the
-    parcel size `scale` (m) by 0.6-1.5. Parcels are rows of jittered height cut into
-    jittered columns; a parcel is farmed when its hash falls under `farm` (0..1).
+    curves, not as straight north-south and east-west lines); each turns the cell's orientation
+    `theta` (radians) by up to +-25 degrees and scales the parcel size `scale` (m) by 0.6-1.5.
+    Parcels are rows of jittered height cut into jittered columns; a parcel is farmed when its
+    hash falls under `farm` (0..1).
     Writes out[0:3] = summed colour of the farmed part of the pixel, out[3] = its area
     fraction, out[4] = crop-row relief (zero mean, for shading nothing; brightness),
     out[F_PARCEL] = instance id of the farmed parcel covering most of the pixel (0 if none)
@@ -347,15 +346,15 @@ _SCREE = np.array([0.46, 0.45, 0.40])
 TEX_TOP_M, TEX_MIN_M = 1024.0, 0.5
 # crown lattice spacing (m) of boreal, temperate and tropical forest
 CROWN_SPACING = np.array([4.5, 7.0, 10.0])
+CROWN_STEP_M = 0.5
 
 
 @njit(cache=True)
 def cell_frame(ci, cj, hill, mtn, seed):
     """(orientation rad, parcel size m) of the fields of land-use cell (ci, cj).
 
-    Large parcels (300-700 m) on plains, small ones (60-150 m) in hills (`hill`,
-    `mtn`: the landform weights at the cell centre); the orientation is random per
-    cell (some regions keep to the meridians).
+    Large parcels (300-700 m) on plains, small ones (60-150 m) in hills (`hill`, `mtn`: the landform
+    weights at the cell centre); the orientation is random per cell (some regions keep to the meridians).
     """
     h = hash2(ci, cj, seed)
     theta = 0.0 if unit(h) < 0.3 else math.pi * unit(rehash(h, 1))
@@ -374,11 +373,10 @@ N_BUF = 11
 def terraces(u, v, h, res, slope, seed, out):
     """Colour of terraced fields (out[0:3]) on ground of height h and slope `slope`; returns their visibility.
 
-    Terraces are the bands between contours of the height itself, every
-    TERRACE_RISE_M, so they follow the hillside; each band has its own crop
-    colour per plot of about 120 m and a darker riser at its lower edge. A pixel spanning many steps
-    (res * slope > TERRACE_RISE_M) sees their mean: the bands fade out with the
-    number of steps per pixel.
+    Terraces are the bands between contours of the height itself, every TERRACE_RISE_M, so they follow
+    the hillside; each band has its own crop colour per plot of about 120 m and a darker riser at its
+    lower edge. A pixel spanning many steps (res * slope > TERRACE_RISE_M) sees their mean: the bands
+    fade out with the number of steps per pixel.
     """
     q = h / TERRACE_RISE_M
     k = math.floor(q)
@@ -437,11 +435,13 @@ def cover(frames, seeds, nfr, res, bw, farm, terrace, h, slope, t, w, patch, the
     TEX_MIN_M) (once per tile). Returns the texture signal (about unit std at
     fine pixels) for the kernel's rock, snow and shallow-water colours.
     """
-    # crowns: spacing by forest type
-    tot = bw[3] + bw[4] + bw[8] + 1e-9
+    # crowns: spacing by forest type, in CROWN_STEP_M steps: a spacing that drifts with the biome
+    # weights (so with height) shears the lattice far from the frame's origin into stripes along contours
+    tot = bw[3] + bw[4] + bw[8] + bw[5] + bw[7]
     spacing = (bw[3] * CROWN_SPACING[0] + (bw[4] + bw[5] + bw[7]) * CROWN_SPACING[1] + bw[8] * CROWN_SPACING[2]) / (
-        tot + bw[5] + bw[7])
-    any_forest = bw[3] + bw[4] + bw[8] + bw[5] + bw[7] > 0.0
+        tot + 1e-9)
+    spacing = max(CROWN_STEP_M * round(spacing / CROWN_STEP_M), CROWN_SPACING[0])
+    any_forest = tot > 0.0
     coarse, fine, crowns = frame_textures(frames, seeds, nfr, res, spacing, any_forest, tex_w)
     u, v, seed = frames[0, 0], frames[0, 1], seeds[0]
     coarse /= 2.8
