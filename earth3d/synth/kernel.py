@@ -29,6 +29,7 @@ from numba import njit, prange
 from . import city as C
 from . import classify
 from . import landcover as LC
+from . import periurban as PU
 from .cell_frames import CELL_DEG, texture_frames
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
@@ -83,18 +84,6 @@ _YELLOW = np.array([0.85, 0.75, 0.35])
 _RIVER = np.array([0.17, 0.29, 0.31])
 _DESERT_ROCK = np.array([0.66, 0.47, 0.33])
 _LAKE = np.array([0.04, 0.12, 0.16])
-# Farmland around a city (cities feed on the land around them: in forest, steppe or desert the
-# fields reach out some km past the built-up edge): the share of parcels farmed, full out to
-# PERI_NEAR and none past PERI_FAR metres beyond the edge, each a fixed distance plus a share of
-# the city's radius; the distance past the edge is stretched by a noise of some km (PERI_SHAPE),
-# so that the zone is not a ring; it ends PERI_MARGIN_M inside the city's land-use cell, so that
-# it never meets the cell's border.
-PERI_FARM = 0.9
-PERI_IN_M = 1000.0  # fields come in over this many metres past the edge (the city's own fringe: gardens, woods)
-PERI_NEAR = (2000.0, 0.3)
-PERI_FAR = (5000.0, 1.0)
-PERI_SHAPE = (12_000.0, 0.4)  # wavelength m and amplitude of the noise that makes the zone irregular
-PERI_MARGIN_M = 1500.0
 
 
 def make_seeds(seed: int, cities: bool = True) -> np.ndarray:
@@ -373,22 +362,10 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             if c_rad > 0.0:
                 uc = ((c_lon - lon0 + 180.0) % 360.0 - 180.0) * M_PER_DEG * cos0
                 vc = (c_lat - lat0) * M_PER_DEG
-                dist = math.hypot(u - uc, v - vc)
-                far = PERI_FAR[0] + (1.0 + PERI_FAR[1]) * c_rad
-                # the zone's outer bound: inside the land-use cell (the city's centre is at least 0.3 cells in)
+                # the farmland zone's outer bound: inside the land-use cell (the city's centre is at least 0.3 cells in)
                 bound = min(0.5 * CELL_DEG * M_PER_DEG * cos0 - abs(uc), 0.5 * CELL_DEG * M_PER_DEG - abs(vc)) \
-                    - PERI_MARGIN_M
-                if dist < 2.5 * c_rad or dist < min(((1.0 + PERI_SHAPE[1]) * (far - c_rad) + c_rad) / 0.55, bound):
-                    f = EARTH_RADIUS_M / 2500.0
-                    wobble = 1.0 + 0.45 * noise(x * f, y * f, z * f, S[S_EDGE])
-                    r = dist / c_rad * wobble
-                    dens = math.exp(-(1.5 * r) ** 2) if dist < 2.5 * c_rad else 0.0
-                    fs = EARTH_RADIUS_M / PERI_SHAPE[0]
-                    stretch = 1.0 + PERI_SHAPE[1] * noise(x * fs, y * fs, z * fs, S[S_EDGE] ^ np.uint64(7))
-                    beyond = (dist * wobble - c_rad) / stretch
-                    near = PERI_NEAR[0] + PERI_NEAR[1] * c_rad
-                    peri = (PERI_FARM * smoothstep(0.0, PERI_IN_M, beyond)
-                            * (1.0 - smoothstep(near, far - c_rad, beyond)) * smoothstep(bound, bound - 4000.0, dist))
+                    - PU.PERI_MARGIN_M
+                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, bound, c_seed, S[S_EDGE])
             urban = smoothstep(0.03, 0.2, dens)
             peri *= 1.0 - urban  # no fields in the built-up city
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:

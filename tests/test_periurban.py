@@ -1,0 +1,77 @@
+"""Farmland around cities: a ring of fields past the built-up edge, and fingers along corridors out of the city."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from earth3d.classes import CROPLAND
+from earth3d.synth import ProceduralWorld
+from earth3d.synth import kernel as K
+from earth3d.synth import periurban as PU
+from earth3d.synth.grid import M_PER_DEG
+
+# seed 2's city in land-use cell (360, 179): radius 3.6 km, in rainforest
+SEED, CELL = 2, (360, 179)
+
+
+def _city():
+    s = K.make_seeds(SEED)
+    rad, lon, lat, c_seed = K.city_site(*CELL, s, np.empty(K.N_MACRO))
+    assert rad > 0.0
+    return s, rad, lon, lat, c_seed
+
+
+def _zone_on_circle(radius_m: float, n: int = 360) -> np.ndarray:
+    """city_zone's farmed share at n bearings on a circle around the city (bound far off)."""
+    s, rad, lon, lat, c_seed = _city()
+    out = np.empty(n)
+    for k in range(n):
+        a = 2.0 * math.pi * k / n
+        du, dv = radius_m * math.cos(a), radius_m * math.sin(a)
+        x, y, z = K.unit_vector(lon + du / (M_PER_DEG * math.cos(math.radians(lat))), lat + dv / M_PER_DEG)
+        out[k] = PU.city_zone(du, dv, x, y, z, rad, 1e9, c_seed, s[K.S_EDGE])[1]
+    return out
+
+
+def test_fields_ring_the_city_and_reach_out_along_corridors():
+    """Close past the edge the fields go round the city; farther out only along a few corridors."""
+    _, rad, *_ = _city()
+    near = _zone_on_circle(rad + 2500.0)
+    far = _zone_on_circle(rad + 12_000.0)
+    assert np.mean(near > 0.3) > 0.8, np.mean(near > 0.3)
+    farmed = far > 0.3
+    assert 0.03 < np.mean(farmed) < 0.4, np.mean(farmed)
+    # in a few separate fingers, not one arc
+    runs = int(np.sum(farmed & ~np.roll(farmed, 1)))
+    assert 2 <= runs <= PU.CORRIDORS[1] * 3, runs
+
+
+def test_no_fields_in_the_built_up_city_and_none_past_the_bound():
+    s, rad, lon, lat, c_seed = _city()
+    x, y, z = K.unit_vector(lon, lat)
+    dens, peri = PU.city_zone(0.0, 0.0, x, y, z, rad, 15_000.0, c_seed, s[K.S_EDGE])
+    assert dens == 1.0 and peri == 0.0
+    for a in np.linspace(0.0, 2.0 * math.pi, 24, endpoint=False):
+        du, dv = 15_500.0 * math.cos(a), 15_500.0 * math.sin(a)
+        assert PU.city_zone(du, dv, x, y, z, rad, 15_000.0, c_seed, s[K.S_EDGE]) == (0.0, 0.0)
+
+
+def test_rendered_cropland_follows_the_corridors():
+    """In a rendered 250 m tile the cropland 9-14 km from the centre lies in a few bearings."""
+    _, rad, lon, lat, _ = _city()
+    n, res = 160, 250.0
+    dlat = n * res / M_PER_DEG
+    dlon = dlat / math.cos(math.radians(lat))
+    tile = ProceduralWorld(SEED).generate(bbox=(lon - dlon / 2, lat - dlat / 2, lon + dlon / 2, lat + dlat / 2),
+                                          resolution_m=res)
+    yy, xx = (np.mgrid[0:n, 0:n] + 0.5 - n / 2) * res
+    dist = np.hypot(xx, yy)
+    bearing = np.degrees(np.arctan2(-yy, xx)) % 360.0
+    crop = tile.classes[:n, :n] == CROPLAND
+    assert crop[dist < rad + 3000.0].mean() > 0.3
+    ring = (dist > rad + 5500.0) & (dist < rad + 10_500.0)
+    sector = (bearing[ring] // 20).astype(int)
+    share = np.bincount(sector, weights=crop[ring], minlength=18) / np.bincount(sector, minlength=18)
+    assert share.max() > 0.25 and np.median(share) < 0.1, np.round(share, 2)
