@@ -67,6 +67,7 @@ FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in ce
 LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
 LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
 LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
+CITY_LAKE_M = 4000.0  # no lake at a level-0 node this close to a city's built-up edge (a node spacing or so)
 LAKE_SLOPE = (0.3, 0.5)  # hillslope gradients (basins.hillslope_gradient) from which lakes thin out, and end
 BLOCK_PX = (8, 4)  # cells per side of the blocks sharing candidate channel lists: fine cells, from SUPER_RES_M
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
@@ -88,11 +89,14 @@ def span_share(d: float, half: float, res: float) -> float:
 
 # ----------------------------------------------------------------------------- the network of a window
 @njit(cache=True)
-def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
+def _level0_polylines(w0, seed, S, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
     """Level-0 channels of window w0 (level0_window) as polylines with midpoint displacement, and
     the meanders of those that carry rivers (MEA rows, meanders.meander_offset; zeros for none).
+    S: the world's seeds (kernel.make_seeds), for the cities that lakes keep clear of.
     """
     nj, ni = w0.shape[0], w0.shape[1]
+    mbuf = np.empty(K.N_MACRO)
+    last_ci, last_cj, c_rad, c_lon, c_lat = -1, -1, 0.0, 0.0, 0.0
     for a in range(nj):
         for b in range(ni):
             o = w0[a, b]
@@ -109,6 +113,16 @@ def _level0_polylines(w0, seed, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
             flood = ((o[2] - o[3]) * flat - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
             LAKE[c] = min(flood, LAKE_MAX_M) if flood > 0.0 else 0.0
             ax, ay = o[0], o[1]
+            if LAKE[c] > 0.0:
+                # no lake where a city stands (kernel.city_site: it knows nothing of lakes); cities lie beside them
+                ci = int(math.floor((ax + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
+                cj = int(math.floor((ay + 90.0) / K.CELL_DEG))
+                if ci != last_ci or cj != last_cj:
+                    c_rad, c_lon, c_lat, _ = K.city_site(ci, cj, S, mbuf)
+                    last_ci, last_cj = ci, cj
+                dl = ((ax - c_lon + 180.0) % 360.0 - 180.0) * math.cos(math.radians(ay))
+                if c_rad > 0.0 and math.hypot(dl, ay - c_lat) * M_PER_DEG < c_rad + CITY_LAKE_M:
+                    LAKE[c] = 0.0
             if o[5] < 0:
                 bx, by, ez = ax, ay, o[3]
             else:
@@ -427,7 +441,7 @@ class Network:
         inside = ok & (ri >= 0) & (ri < NI[0]) & (rj >= 0) & (rj < NJ[0])
         self.REC = np.where(inside, rj * NI[0] + ri, -1).astype(np.int64)
         n0 = int(NI[0] * NJ[0])
-        _level0_polylines(self.w0, self.seed, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
+        _level0_polylines(self.w0, self.seed, seeds, self.VX[:n0], self.VY[:n0], self.VE[:n0], self.AREA[:n0],
                           self.LAKE[:n0], self.RUNOFF[:n0], self.MEA[:n0])
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)

@@ -192,6 +192,10 @@ def biome_weights(t, w, out):
 
 CITY_POP_MIN = 20000.0  # smallest city; city populations are Pareto (alpha 1, Zipf's rank-size law) from here
 N_CITY_CAND = 3  # candidate sites per land-use cell; the most suitable one holds the city
+# Share of land-use cells that may hold a city, on average; it follows a noise of CITY_CLUSTER[0] m
+# (CITY_CLUSTER[1] its amplitude), so that cities gather in some regions and leave others empty
+# rather than spreading as an even lattice
+CITY_OCCUPANCY, CITY_CLUSTER = 0.6, (400_000.0, 1.4)
 
 
 @njit(cache=True)
@@ -226,13 +230,17 @@ def site_score(lon, lat, S, mbuf):
 def city_site(ci, cj, S, mbuf):
     """City of land-use cell (ci, cj): (radius m or 0, centre lon, centre lat, city seed).
 
-    The most suitable of N_CITY_CAND hashed sites (site_score); the radius grows with the
-    population (city_population) as its square root, as built-up area does at a fixed density.
+    The most suitable of N_CITY_CAND hashed sites (site_score) within 0.2 cells of the cell's centre;
+    the radius grows with the population (city_population) as its square root, as built-up area does
+    at a fixed density.
     """
     h = hash2(ci, cj, S[S_CITY])
     lon = -180.0 + (ci + 0.5) * CELL_DEG
     lat = -90.0 + (cj + 0.5) * CELL_DEG
-    if unit(h) > 0.6 or S[S_NO_CITIES] != 0:
+    f = EARTH_RADIUS_M / CITY_CLUSTER[0]
+    x, y, z = unit_vector(lon, lat)
+    occupancy = CITY_OCCUPANCY * (1.0 + CITY_CLUSTER[1] * noise(x * f, y * f, z * f, S[S_CITY]))
+    if unit(h) > occupancy or S[S_NO_CITIES] != 0:
         return 0.0, lon, lat, h
     best = -1.0
     for k in range(N_CITY_CAND):

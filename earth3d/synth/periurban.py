@@ -1,16 +1,16 @@
 """A city's built-up density and the farmland around it, at a point near the city (numba).
 
 Cities feed on the land around them: in forest, steppe or desert alike, fields reach out some km
-past the built-up edge. The share of field parcels farmed is full out to PERI_NEAR and none past
-PERI_FAR metres beyond the edge, each a fixed distance plus a share of the city's radius. Clearing
-does not spread as a ring: it follows the roads out of the city. Along CORRIDORS (3 to 6 bearings
-per city, evenly spread with a jitter, wandering sideways by some km as roads do) the farmed zone
-reaches up to 1 + CORRIDOR_REACH times farther, in fingers about 2 CORRIDOR_HALF_M wide with side
-roads cleared on either side (a fishbone); the distance past
-the edge is also stretched by noises of 12 and 4 km (PERI_SHAPE, PERI_RAGGED), so that the zone's
-border is ragged. The zone ends PERI_MARGIN_M inside the city's land-use cell (`bound`), so that it
-never meets the cell's border. Everything is a smooth function of the position, so a coarse pixel
-is the mean of the finer ones and the zone is the same at every level.
+past the built-up edge. Round the edge, the share of field parcels farmed is full out to PERI_NEAR
+and none past PERI_FAR metres beyond it, each a fixed distance plus a share of the city's radius.
+Farther out, clearing does not spread as a ring: it follows the roads out of the city. Along
+CORRIDORS (2 to 5 bearings per city, evenly spread with a jitter, wandering sideways by some km as
+roads do), fields reach 0.4-1 times CORRIDOR_LEN_M past the radius, in fingers about
+2 CORRIDOR_HALF_M wide, with side roads cleared on either side (a fishbone). Noises of 12 and 4 km
+(PERI_SHAPE, PERI_RAGGED) stretch both, so that the zone's border is ragged. The zone ends
+PERI_MARGIN_M inside the city's land-use cell (`bound`), so that it never meets the cell's border.
+Everything is a smooth function of the position, so a coarse pixel is the mean of the finer ones
+and the zone is the same at every level.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PERI_FAR = (3500.0, 0.6)
 PERI_SHAPE = (12_000.0, 0.4)  # wavelength m and amplitude of the noise that makes the zone irregular
 PERI_RAGGED = (4_000.0, 0.25)  # a finer one that makes its border ragged
 PERI_MARGIN_M = 1500.0
-CORRIDORS = (3, 6)  # fewest and most corridors out of a city
+CORRIDORS = (2, 5)  # fewest and most corridors out of a city
 CORRIDOR_HALF_M = 2500.0  # Gaussian half width of the farmed finger along a corridor
 CORRIDOR_LEN_M = 25_000.0  # a corridor's farmland reaches up to this far past the city's radius
 CORRIDOR_WANDER = (20_000.0, 4000.0)  # wavelength m and amplitude m of a corridor's sideways wander
@@ -42,10 +42,10 @@ EDGE_WOBBLE = (2500.0, 0.45)  # wavelength m and amplitude of the built-up edge'
 def corridor_share(du, dv, wander, c_rad, c_seed):
     """How much (0..1) the point (du, dv) metres east and north of a city's centre lies on one of its corridors.
 
-    Each corridor reaches its own share (0.6-1) of CORRIDOR_LEN_M past the city's radius `c_rad`
-    (m), fading out over its last 40 %; side roads leave it every
-    CORRIDOR_SIDE[0] metres (jittered), cleared CORRIDOR_SIDE[2] metres to either side of them out
-    to CORRIDOR_SIDE[1] metres from the corridor: the "fishbone" of farmland cut out of a forest.
+    Each corridor reaches its own share (0.4-1) of CORRIDOR_LEN_M past the city's radius `c_rad`
+    (m), fading out over its last 40 %; side roads leave it every CORRIDOR_SIDE[0] metres
+    (jittered), cleared CORRIDOR_SIDE[2] metres to either side of them out to CORRIDOR_SIDE[1]
+    metres from the corridor: the "fishbone" of farmland cut out of a forest.
     """
     h = rehash(c_seed, 40)
     n = CORRIDORS[0] + int(unit(h) * (CORRIDORS[1] - CORRIDORS[0] + 1))
@@ -67,7 +67,7 @@ def corridor_share(du, dv, wander, c_rad, c_seed):
                 a = (m + 0.3 * (unit(rehash(hk, 10 + m)) - 0.5)) * step
                 side = math.exp(-((along - a) / half) ** 2) * smoothstep(length, 0.6 * length, abs(perp))
                 share = max(share, side)
-        length_k = c_rad + CORRIDOR_LEN_M * (0.6 + 0.4 * unit(rehash(hk, 1)))
+        length_k = c_rad + CORRIDOR_LEN_M * (0.4 + 0.6 * unit(rehash(hk, 1)))
         best = max(best, share * (1.0 - smoothstep(0.6 * length_k, length_k, along)))
     return best
 
@@ -115,3 +115,4 @@ def city_zone(du, dv, x, y, z, c_rad, bound, c_seed, seed):
     peri = (PERI_FARM * smoothstep(0.0, PERI_IN_M, beyond / stretch) * max(ring, cor)
             * smoothstep(bound, bound - 4000.0, dist))
     return dens, peri
+

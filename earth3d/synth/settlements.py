@@ -42,7 +42,7 @@ POP_RANGE = np.array([[K.CITY_POP_MIN, 1e7], [2000.0, K.CITY_POP_MIN], [100.0, 2
 # Share of lattice cells (of suitable land) that hold a settlement. With Pareto(1) populations the
 # count above a population P falls as 1/P, so each kind needs (range ratio - 1) times the count of
 # all larger kinds per area; the city occupancy (kernel.city_site) sets the scale.
-OCCUPANCY = np.array([0.6, 0.6, 0.75, 0.7])
+OCCUPANCY = np.array([K.CITY_OCCUPANCY, 0.6, 0.75, 0.7])
 N_CAND = 3  # candidate sites per lattice cell
 RADIUS_M = 150.0  # drawn radius of a settlement of 100 people; grows as population^0.45
 RIVER_NEAR_M = 3000.0  # sites this close to a river are favoured
