@@ -192,10 +192,7 @@ def biome_weights(t, w, out):
 
 CITY_POP_MIN = 20000.0  # smallest city; city populations are Pareto (alpha 1, Zipf's rank-size law) from here
 N_CITY_CAND = 3  # candidate sites per land-use cell; the most suitable one holds the city
-# Share of land-use cells that may hold a city, on average; it follows a noise of CITY_CLUSTER[0] m
-# (CITY_CLUSTER[1] its amplitude), so that cities gather in some regions and leave others empty
-# rather than spreading as an even lattice
-CITY_OCCUPANCY, CITY_CLUSTER = 0.6, (400_000.0, 1.4)
+CITY_OCCUPANCY = 0.6  # share of land-use cells that may hold a city
 
 
 @njit(cache=True)
@@ -237,10 +234,7 @@ def city_site(ci, cj, S, mbuf):
     h = hash2(ci, cj, S[S_CITY])
     lon = -180.0 + (ci + 0.5) * CELL_DEG
     lat = -90.0 + (cj + 0.5) * CELL_DEG
-    f = EARTH_RADIUS_M / CITY_CLUSTER[0]
-    x, y, z = unit_vector(lon, lat)
-    occupancy = CITY_OCCUPANCY * (1.0 + CITY_CLUSTER[1] * noise(x * f, y * f, z * f, S[S_CITY]))
-    if unit(h) > occupancy or S[S_NO_CITIES] != 0:
+    if unit(h) > CITY_OCCUPANCY or S[S_NO_CITIES] != 0:
         return 0.0, lon, lat, h
     best = -1.0
     for k in range(N_CITY_CAND):
