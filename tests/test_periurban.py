@@ -26,12 +26,13 @@ def _city():
 def _zone_on_circle(radius_m: float, n: int = 360) -> np.ndarray:
     """city_zone's farmed share at n bearings on a circle around the city (bound far off)."""
     s, rad, lon, lat, c_seed = _city()
+    axes = PU.corridor_axes(c_seed, rad)
     out = np.empty(n)
     for k in range(n):
         a = 2.0 * math.pi * k / n
         du, dv = radius_m * math.cos(a), radius_m * math.sin(a)
         x, y, z = K.unit_vector(lon + du / (M_PER_DEG * math.cos(math.radians(lat))), lat + dv / M_PER_DEG)
-        out[k] = PU.city_zone(du, dv, x, y, z, rad, 1e9, c_seed, s[K.S_EDGE])[1]
+        out[k] = PU.city_zone(du, dv, x, y, z, rad, 1e9, c_seed, s[K.S_EDGE], axes)[1]
     return out
 
 
@@ -51,11 +52,12 @@ def test_fields_ring_the_city_and_reach_out_along_corridors():
 def test_no_fields_in_the_built_up_city_and_none_past_the_bound():
     s, rad, lon, lat, c_seed = _city()
     x, y, z = K.unit_vector(lon, lat)
-    dens, peri = PU.city_zone(0.0, 0.0, x, y, z, rad, 15_000.0, c_seed, s[K.S_EDGE])
+    axes = PU.corridor_axes(c_seed, rad)
+    dens, peri = PU.city_zone(0.0, 0.0, x, y, z, rad, 15_000.0, c_seed, s[K.S_EDGE], axes)
     assert dens == 1.0 and peri == 0.0
     for a in np.linspace(0.0, 2.0 * math.pi, 24, endpoint=False):
         du, dv = 15_500.0 * math.cos(a), 15_500.0 * math.sin(a)
-        assert PU.city_zone(du, dv, x, y, z, rad, 15_000.0, c_seed, s[K.S_EDGE]) == (0.0, 0.0)
+        assert PU.city_zone(du, dv, x, y, z, rad, 15_000.0, c_seed, s[K.S_EDGE], axes) == (0.0, 0.0)
 
 
 def test_rendered_cropland_follows_the_corridors():
@@ -76,3 +78,28 @@ def test_rendered_cropland_follows_the_corridors():
     share = np.bincount(sector, weights=crop[ring], minlength=18) / np.bincount(sector, minlength=18)
     assert share.max() > 0.25 and share.max() > 4.0 * np.median(share), np.round(share, 2)
 
+
+def test_the_city_grows_out_along_its_corridors():
+    """The built-up city is a star, not a disc: along its corridors it reaches farther than between them."""
+    s, rad, lon, lat, c_seed = _city()
+    axes = PU.corridor_axes(c_seed, rad)
+    cos_lat = math.cos(math.radians(lat))
+
+    def extent(a: float) -> float:
+        """The farthest distance along bearing a (rad from east) where the city is still drawn."""
+        far = 0.0
+        for r in np.arange(0.2, PU.BUILT_REACH, 0.02) * rad:
+            du, dv = r * math.cos(a), r * math.sin(a)
+            x, y, z = K.unit_vector(lon + du / (M_PER_DEG * cos_lat), lat + dv / M_PER_DEG)
+            if PU.city_zone(du, dv, x, y, z, rad, 1e9, c_seed, s[K.S_EDGE], axes)[0] > K.BUILT_DENS:
+                far = r
+        return far
+
+    bearings = np.radians(np.arange(0.0, 360.0, 5.0))
+    reach = np.array([extent(a) for a in bearings])
+    # a corridor wanders sideways as it leaves: its finger lies within 30 degrees of its bearing
+    off = [np.abs((bearings - math.atan2(sk, ck) + math.pi) % (2.0 * math.pi) - math.pi) for ck, sk, _ in axes]
+    along = np.array([reach[d <= math.radians(30.0)].max() for d in off])
+    print(f"radius {rad:.0f} m; fingers reach {np.round(along / rad, 2)} radii, the median bearing "
+          f"{np.median(reach) / rad:.2f}")
+    assert np.median(along) > 1.3 * np.median(reach)

@@ -76,6 +76,8 @@ from .city_layout import (
     cut_fraction,
     district_at,
     district_params,
+    green_seed,
+    green_space,
     next_block,
     row_offset,
     street_block,
@@ -94,8 +96,12 @@ SUN = (0.70710678, -0.70710678)  # world direction of cast shadows (sun in the n
 
 
 @njit(cache=True)
-def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, out):  # noqa: C901  (one numba pixel kernel)
-    """Add the district content over the square [qa +- side/2] x [qb +- side/2] of its frame; returns road area."""
+def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out):  # noqa: C901  (one numba pixel kernel)
+    """Add the district content over the square [qa +- side/2] x [qb +- side/2] of its frame; returns road area.
+
+    `origin` (cx, cy, cos, sin): the district's centre in the city frame and its bearing, which place
+    a block in the city's green space (`city_layout.green_space`, noise seed `gseed`).
+    """
     (dh, theta, A1, k1, ph1, A2, k2, ph2, coll, lo_a, hi_a, lo_b, hi_b, stagger, cds, ind) = dp
     px0, px1, py0, py1 = qa - 0.5 * side, qa + 0.5 * side, qb - 0.5 * side, qb + 0.5 * side
     # window reached by shadows (cast along (sx, sy)) and crowns
@@ -122,26 +128,39 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, out):  # noqa: C901  
             a_outer = ov(px0, px1, oa, ob) * ov(py0, py1, oc, od)
             a_inner = ov(px0, px1, ia, ib) * ov(py0, py1, ic, idd)
             outer_sum += a_outer
-            out[SIDEWALK_A] += a_outer - a_inner
             bh = hash3(ku * 4096 + ju, kv * 4096 + jv, 0, dh)
+            green, west, south = green_space(0.5 * (oa + ob), 0.5 * (oc + od), x1 - x0, y1 - y0, origin, gseed)
+            # deep in the green space a park takes in its sidewalks and, where the park goes on across
+            # them, its west and south streets and their corner: a large park is not cut into blocks
+            out[PARK if green >= 1.0 else SIDEWALK_A] += a_outer - a_inner
+            lawn = 0.0
+            if west:  # with the south street, the corner between them too
+                lawn = ov(px0, px1, x0 - hx0, x0 + hx0) * ov(py0, py1, y0 - hy0 if south else oc, od)
+            if south:
+                lawn += ov(px0, px1, oa, ob) * ov(py0, py1, y0 - hy0, y0 + hy0)
+            else:
+                B.street(px0, px1, py0, py1, y0, hy0, oa, ob, False, rehash(bh, 78), dens, out)
+            out[PARK] += lawn
+            outer_sum += lawn
             # the block owns the street segments along its west and south sides; a cul-de-sac
             # leaves the north part of its west street as lawn
-            cf = cut_fraction(ku, ju, kv, jv, dh, cds, nu)
-            s_end = od
-            if cf < 1.0:
-                s_end = oc + cf * (od - oc)
-                gap = ov(px0, px1, x0 - hx0, x0 + hx0) * ov(py0, py1, s_end, od)
-                outer_sum += gap
-                out[YARD_RES] += gap
-            B.street(px0, px1, py0, py1, x0, hx0, oc, s_end, True, rehash(bh, 77), dens, out)
-            B.street(px0, px1, py0, py1, y0, hy0, oa, ob, False, rehash(bh, 78), dens, out)
+            if not west:
+                cf = cut_fraction(ku, ju, kv, jv, dh, cds, nu)
+                s_end = od
+                if cf < 1.0:
+                    s_end = oc + cf * (od - oc)
+                    gap = ov(px0, px1, x0 - hx0, x0 + hx0) * ov(py0, py1, s_end, od)
+                    outer_sum += gap
+                    out[YARD_RES] += gap
+                B.street(px0, px1, py0, py1, x0, hx0, oc, s_end, True, rehash(bh, 77), dens, out)
             if a_inner > 0.0 or (ia < wx1 and ib > wx0 and ic < wy1 and idd > wy0):
                 kind = unit(rehash(bh, 0))
                 t2 = unit(rehash(bh, 3))
                 roofs = 0.0
-                if kind < 0.04 + 0.05 * (1.0 - dens):
+                if kind < 0.03 + 0.04 * (1.0 - dens) + green:
                     out[PARK] += a_inner
-                    B.park_trees(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, sx, sy, 0.55, out)
+                    B.park_trees(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, sx, sy,
+                                 0.55 if green < 0.5 else 0.3 + 0.6 * t2, out)
                 elif dens > 0.5 and kind < 0.1:  # paved square with a few trees
                     out[YARD_COM] += a_inner
                     B.park_trees(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, sx, sy, 0.08, out)
@@ -209,7 +228,7 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
         qa, qb, det = warp_inverse(c * dx + s * dy, -s * dx + c * dy, dp[2], dp[3], dp[4], dp[5], dp[6], dp[7])
         sq = side / math.sqrt(max(det, 0.2))
         sx, sy = c * SUN[0] + s * SUN[1], -s * SUN[0] + c * SUN[1]
-        out[ROAD] += _blocks(qa, qb, sq, dp, dens, built, region, sx, sy, out)
+        out[ROAD] += _blocks(qa, qb, sq, dp, dens, built, region, sx, sy, (cx, cy, c, s), green_seed(cs), out)
         inv = (1.0 - fb) / (sq * sq)
         for k in range(N_AREA):
             out[k] *= inv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -15,6 +16,8 @@ from .city_layout import (
     district_at,
     district_centre,
     district_params,
+    green_seed,
+    green_space,
     next_block,
     ring_count,
     row_offset,
@@ -63,37 +66,49 @@ def _district_edges(cs: np.uint64, style: tuple, d: tuple[int, int], cx: float, 
     dp = district_params(d[0], d[1], cx, cy, cs, *style)
     dh = np.uint64(dp[0])
     coll, lo_a, hi_a, lo_b, hi_b, stagger, cds = dp[8], dp[9], dp[10], dp[11], dp[12], dp[13], dp[14]
+    origin = (cx, cy, math.cos(dp[1]), math.sin(dp[1]))
+    gseed = np.uint64(green_seed(cs))  # (numba returns it as a Python int)
     m = half + abs(dp[2]) + abs(dp[5]) + 50.0
     rows = []
     kv, jv = street_block(-m, 1, dh, coll, lo_b, hi_b)
     while True:
-        y0, y1, _, hy1, nv = block_edges(kv, jv, 1, dh, coll, lo_b, hi_b)
+        y0, y1, hy0, hy1, nv = block_edges(kv, jv, 1, dh, coll, lo_b, hi_b)
         if y0 > m:
             break
         off = row_offset(kv, jv, dh, stagger, lo_a)
         cols = []
         ku, ju = street_block(-m - off, 0, dh, coll, lo_a, hi_a)
         while True:
-            x0, _, hx0, _, nu = block_edges(ku, ju, 0, dh, coll, lo_a, hi_a)
+            x0, x1, hx0, hx1, nu = block_edges(ku, ju, 0, dh, coll, lo_a, hi_a)
             if x0 + off > m:
                 break
-            cf = cut_fraction(ku, ju, kv, jv, dh, cds, nu)
-            cols.append((x0 + off, ju == 0, cf))
+            # a park deep in the green space takes in its west and south streets (city._blocks)
+            _, west, south = green_space(0.5 * (x0 + hx0 + x1 - hx1) + off, 0.5 * (y0 + hy0 + y1 - hy1), x1 - x0,
+                                         y1 - y0, origin, gseed)
+            cf = 1.0 if west else cut_fraction(ku, ju, kv, jv, dh, cds, nu)
+            cols.append((x0 + off, ju == 0, cf, west, south))
             ku, ju = next_block(ku, ju, nu)
         rows.append((y0, y1, jv == 0, cols, hy1))
         kv, jv = next_block(kv, jv, nv)
     out = []
     hy0 = 4.5
     for r, (y0, y1, coll_row, cols, hy1) in enumerate(rows):
-        for x, is_coll, cf in cols:  # streets along the second axis, one per block side
+        for x, is_coll, cf, west, _ in cols:  # streets along the second axis, one per block side
+            if west:
+                continue
             top = y1 if cf >= 1.0 else (y0 + hy0) + cf * ((y1 - hy1) - (y0 + hy0))
             out.append(((x, y0), (x, top), 0 if is_coll else 1, (x, y0), (x, y1) if cf >= 1.0 else None))
-        # the street along y0: crossings with this row's streets and the last row's uncut ones
-        xs = {x for x, _, _ in cols}
+        # the street along y0: crossings with this row's streets and the last row's uncut ones, in
+        # pieces each along the south side of one block of this row
+        xs = {x for x, *_ in cols}
         if r > 0:
-            xs |= {x for x, _, cf in rows[r - 1][3] if cf >= 1.0}
+            xs |= {x for x, _, cf, west, _ in rows[r - 1][3] if cf >= 1.0 and not west}
         xs_sorted = sorted(xs)
+        lefts = [x for x, *_ in cols]
         for a, b in zip(xs_sorted[:-1], xs_sorted[1:], strict=True):
+            k = bisect.bisect_right(lefts, 0.5 * (a + b)) - 1
+            if k >= 0 and cols[k][4]:
+                continue
             out.append(((a, y0), (b, y0), 0 if coll_row else 1, (a, y0), (b, y0)))
     return dp, out
 

@@ -8,7 +8,9 @@ arterial. Inside a district, streets form a two-level jittered grid (collectors
 and local streets) in the district's own frame: turned to its bearing and
 domain-warped (q + w(q) = R(theta)(p - c), a smooth sinusoidal warp), so streets
 curve where the warp is strong. Rows of blocks may be staggered (T-junctions
-instead of crossings) and local streets cut half-way (cul-de-sacs).
+instead of crossings) and local streets cut half-way (cul-de-sacs). Deep in a city's green
+space (`green_space`: large parks, a smooth noise over the city) the streets between park blocks
+give way to lawn.
 
 `city_style(cs)` gives the gridness g in [0, 1] of a city: g near 1 is one
 straight grid (street-orientation order about 0.9), g near 0 a warped, staggered
@@ -21,9 +23,11 @@ import math
 
 from numba import njit
 
-from .noise import hash2, hash3, rehash, unit
+from .noise import hash2, hash3, noise, rehash, smoothstep, unit
 
 BORDER_HALF_WIDTH = 10.0  # metres: arterials along district borders
+GREEN_WAVE = 1500.0  # metres: wavelength of the noise that gathers parks into green space
+GREEN_LEVEL = 0.35  # the noise passes this over about a tenth of the city
 COLLECTOR_HALF_WIDTH = 7.0
 LOCAL_HALF_WIDTH = 4.5
 CORE_RADIUS = 1100.0  # metres: districts whose centre lies this close are the historic core
@@ -249,3 +253,40 @@ def cut_fraction(ku, ju, kv, jv, seed, cds, n_u):
     if unit(h) >= cds:
         return 1.0
     return 0.35 + 0.3 * unit(rehash(h, 1))
+
+
+@njit(cache=True)
+def green_seed(cs):
+    """The seed of city `cs`'s green space (`green_share`)."""
+    return rehash(cs, 906)
+
+
+@njit(cache=True)
+def green_share(u, v, gseed):
+    """Chance (0..1) that the block centred at (u, v) (city frame, m) is a park: 1 inside the city's green space.
+
+    Parks gather: a city's green space is where a noise of GREEN_WAVE metres passes GREEN_LEVEL:
+    large parks and wooded strips of some hundred metres to a few km that cover about a tenth of
+    the city, as in real cities (they show from 10 km up as green patches, where parks spread one
+    block at a time average out to grey). The blocks' own chance (`city._blocks`) frays their edges.
+    """
+    f = 1.0 / GREEN_WAVE
+    return smoothstep(GREEN_LEVEL - 0.05, GREEN_LEVEL + 0.05, noise(u * f, v * f, 0.37, gseed))
+
+
+@njit(cache=True)
+def green_space(qa, qb, width, depth, origin, gseed):
+    """(green_share of the block centred at (qa, qb) in its district's frame, whether it and its west
+    neighbour are both deep in the green space, whether it and its south neighbour are).
+
+    `width` and `depth`: the block's street-to-street size (the neighbours' centres lie that far
+    west and south); `origin` (cx, cy, cos, sin): the district's centre in the city frame and its
+    bearing (the district's warp is left aside: a few tens of metres against a 1.5 km noise).
+    """
+    c, s = origin[2], origin[3]
+    u, v = origin[0] + c * qa - s * qb, origin[1] + s * qa + c * qb
+    green = green_share(u, v, gseed)
+    if green < 1.0:
+        return green, False, False
+    return (green, green_share(u - c * width, v - s * width, gseed) >= 1.0,
+            green_share(u + s * depth, v - c * depth, gseed) >= 1.0)

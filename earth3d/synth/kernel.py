@@ -193,6 +193,7 @@ def biome_weights(t, w, out):
 CITY_POP_MIN = 20000.0  # smallest city; city populations are Pareto (alpha 1, Zipf's rank-size law) from here
 N_CITY_CAND = 3  # candidate sites per land-use cell; the most suitable one holds the city
 CITY_OCCUPANCY = 0.6  # share of land-use cells that may hold a city
+BUILT_DENS = 0.03  # the city is drawn where its built-up density (periurban.city_zone) passes this
 
 
 @njit(cache=True)
@@ -327,6 +328,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
         nat = np.empty(3)
         last_ci, last_cj = -1, -1
         c_rad, c_lon, c_lat, c_seed = 0.0, 0.0, 0.0, np.uint64(0)
+        c_axes = np.empty((0, 3))
         cj = min(int(math.floor((lat + 90.0) / CELL_DEG)), int(180.0 / CELL_DEG) - 1)
         lat0 = -90.0 + (cj + 0.5) * CELL_DEG
         cos0 = math.cos(math.radians(lat0))
@@ -352,6 +354,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             ci = int(math.floor((lon + 180.0) / CELL_DEG)) % int(360.0 / CELL_DEG)
             if ci != last_ci or cj != last_cj:
                 c_rad, c_lon, c_lat, c_seed = city_site(ci, cj, S, mbuf)
+                c_axes = PU.corridor_axes(c_seed, c_rad)
                 f_theta, f_scale = field_frame(ci, cj, S, mbuf)
                 last_ci, last_cj = ci, cj
             lon0 = -180.0 + (ci + 0.5) * CELL_DEG
@@ -367,8 +370,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 # the farmland zone's outer bound: inside the land-use cell (the city's centre is at least 0.3 cells in)
                 bound = min(0.5 * CELL_DEG * M_PER_DEG * cos0 - abs(uc), 0.5 * CELL_DEG * M_PER_DEG - abs(vc)) \
                     - PU.PERI_MARGIN_M
-                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, bound, c_seed, S[S_EDGE])
-            urban = smoothstep(0.03, 0.2, dens)
+                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, bound, c_seed, S[S_EDGE], c_axes)
+            urban = smoothstep(BUILT_DENS, 0.2, dens)
             peri *= 1.0 - urban  # no fields in the built-up city
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
             # the drained relief below replaces its height and slopes there)

@@ -18,6 +18,7 @@ from ..classes import ROAD as CLASS_ROAD
 from ..classes import ROOF as CLASS_ROOF
 from ..raster.georaster import GeoRaster
 from . import kernel as K
+from . import periurban as PU
 from .base import resolve_region
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from .hydrology import hydrology_fields
@@ -336,6 +337,17 @@ def _touches(v: np.ndarray, west: float, south: float, east: float, north: float
     return bool(v[:, 0].max() >= west and v[:, 0].min() <= east and v[:, 1].max() >= south and v[:, 1].min() <= north)
 
 
+@njit(cache=True)
+def _built_up(du, dv, lon0, lat0, cos0, c_rad, c_seed, edge_seed):
+    """Whether the points (du, dv) metres from a city's centre (lon0, lat0) lie where the kernel draws the city."""
+    axes = PU.corridor_axes(c_seed, c_rad)
+    out = np.empty(du.shape[0], dtype=np.bool_)
+    for k in range(du.shape[0]):
+        x, y, z = K.unit_vector(lon0 + du[k] / (M_PER_DEG * cos0), lat0 + dv[k] / M_PER_DEG)
+        out[k] = PU.city_zone(du[k], dv[k], x, y, z, c_rad, 1e9, c_seed, edge_seed, axes)[0] > K.BUILT_DENS
+    return out
+
+
 def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: float) -> list[Street]:
     """Streets of the cities near a box from city.city_street_graph, in lon/lat (the kernel's city frame)."""
     from . import city as C
@@ -349,9 +361,11 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
         ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
         _, _, _, seed = K.city_site(ci, cj, S, np.empty(K.N_MACRO))
-        nodes, edges, cls = C.city_street_graph(seed, 2.5 * r[F_RADIUS])
+        nodes, edges, cls = C.city_street_graph(seed, PU.BUILT_REACH * r[F_RADIUS])
         lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
         lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
-        for (a, b), c in zip(edges, cls, strict=True):
+        mid = 0.5 * (nodes[edges[:, 0]] + nodes[edges[:, 1]])
+        drawn = _built_up(mid[:, 0], mid[:, 1], r[F_LON], r[F_LAT], cos0, r[F_RADIUS], seed, S[K.S_EDGE])
+        for (a, b), c in zip(edges[drawn], cls[drawn], strict=True):
             out.append(Street(np.array([[lon[a], lat[a]], [lon[b], lat[b]]]), names[int(c)]))
     return out
