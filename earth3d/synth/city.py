@@ -44,6 +44,9 @@ from .city_blocks import (
     CAR_COLOURS,
     CAR_G,
     CAR_R,
+    G_AT,
+    G_N,
+    G_NEXT,
     HEIGHT,
     INST_BUILDING,
     INST_CAR,
@@ -96,6 +99,23 @@ SUN = (0.70710678, -0.70710678)  # world direction of cast shadows (sun in the n
 
 
 @njit(cache=True)
+def _green_space(out, bh, qa, qb, width, depth, origin, gseed):
+    """city_layout.green_space of the block of hash `bh`, through the cache of the last G_N blocks in `out`
+    (a row of metre pixels meets the same few blocks again and again; the noise is most of the cost).
+    """
+    key = float(bh >> np.uint64(11))  # exact in a float64
+    for k in range(G_N):
+        at = G_AT + 4 * k
+        if out[at] == key:
+            return out[at + 1], out[at + 2] > 0.5, out[at + 3] > 0.5
+    green, west, south = green_space(qa, qb, width, depth, origin, gseed)
+    at = G_AT + 4 * int(out[G_NEXT])
+    out[at], out[at + 1], out[at + 2], out[at + 3] = key, green, 1.0 if west else 0.0, 1.0 if south else 0.0
+    out[G_NEXT] = float((int(out[G_NEXT]) + 1) % G_N)
+    return green, west, south
+
+
+@njit(cache=True)
 def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out):  # noqa: C901  (one numba pixel kernel)
     """Add the district content over the square [qa +- side/2] x [qb +- side/2] of its frame; returns road area.
 
@@ -129,7 +149,8 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
             a_inner = ov(px0, px1, ia, ib) * ov(py0, py1, ic, idd)
             outer_sum += a_outer
             bh = hash3(ku * 4096 + ju, kv * 4096 + jv, 0, dh)
-            green, west, south = green_space(0.5 * (oa + ob), 0.5 * (oc + od), x1 - x0, y1 - y0, origin, gseed)
+            green, west, south = _green_space(out, bh, 0.5 * (oa + ob), 0.5 * (oc + od), x1 - x0, y1 - y0, origin,
+                                              gseed)
             # deep in the green space a park takes in its sidewalks and, where the park goes on across
             # them, its west and south streets and their corner: a large park is not cut into blocks
             out[PARK if green >= 1.0 else SIDEWALK_A] += a_outer - a_inner
@@ -213,6 +234,9 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
         dp = district_params(i, j, cx, cy, cs, g, polar, theta0, spacing)
         out[C_KEY0], out[C_KEY1], out[C_U], out[C_V], out[C_BD] = k0, k1, u, v, bd
         out[C_CX], out[C_CY] = cx, cy
+        out[G_NEXT] = 0.0
+        for k in range(G_N):
+            out[G_AT + 4 * k] = -1.0
         out[C_DH0], out[C_DH1] = float(dp[0] >> np.uint64(32)), float(dp[0] & m32)
         (_, out[C_DP], out[C_DP + 1], out[C_DP + 2], out[C_DP + 3], out[C_DP + 4], out[C_DP + 5], out[C_DP + 6],
          out[C_DP + 7], out[C_DP + 8], out[C_DP + 9], out[C_DP + 10], out[C_DP + 11], out[C_DP + 12],

@@ -27,7 +27,12 @@ DASH_PERIOD, DASH_LEN = 9.0, 3.0
 N_PUBLIC = 26  # slots from here on are a cache of the last district (kept between calls on one buffer)
 C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(26, 38)
 C_COS, C_SIN = C_DP + 15, C_DP + 16  # cosine and sine of the district's bearing
-N_OUT = C_DP + 17
+# then the green space (city_layout.green_space) of the district's last G_N blocks: (key, green share,
+# west, south) each, and where the next one goes; emptied with the district cache
+G_N = 8
+G_AT = C_DP + 17
+G_NEXT = G_AT + 4 * G_N
+N_OUT = G_NEXT + 1
 N_AREA = INST_BUILDING  # slots before this one are area fractions or area-weighted sums
 
 CAR_COLOURS = np.array(
