@@ -85,8 +85,13 @@ def bbox(lon: float, lat: float, n: int, res: float):
 
 
 def places(world, kind: str, count: int, rng: np.random.Generator) -> list[tuple[float, float]]:
-    """`count` random places of land type `kind` (from the biome map or find_landform; no hand picking)."""
-    from earth3d.synth import BIOMES
+    """`count` random places of land type `kind` (from the biome map or find_landform; no hand picking).
+
+    The biome map is that of the same world without cities (the land's own biomes): where a city
+    is drawn is what generators differ in, and the places must not move with it, or a generator
+    and its baseline would be measured on different land.
+    """
+    from earth3d.synth import BIOMES, ProceduralWorld
 
     if kind == "mountains":
         out = []
@@ -95,7 +100,7 @@ def places(world, kind: str, count: int, rng: np.random.Generator) -> list[tuple
             out.append(world.find_landform("mountains", near_lonlat=near))
         return out
     w, h = 720, 360
-    ids = world.biome_map(w, h)
+    ids = ProceduralWorld(world.seed, cities=False).biome_map(w, h)
     b = {name: k for k, name in enumerate(BIOMES)}
     pad = np.pad(ids, 1, mode="edge")
     same = np.ones_like(ids, bool)

@@ -348,6 +348,17 @@ def _built_up(du, dv, lon0, lat0, cos0, c_rad, c_seed, edge_seed):
     return out
 
 
+def _built_extent(lon0: float, lat0: float, cos0: float, c_rad: float, c_seed, edge_seed) -> float:
+    """The farthest distance (m) from a city's centre where the kernel draws it, over 180 bearings
+    (plus a tenth: a finger may peak between two of them).
+    """
+    a = np.radians(np.arange(0.0, 360.0, 2.0))[:, None]
+    r = np.arange(0.5, PU.BUILT_REACH, 0.02)[None, :] * c_rad
+    du, dv = (r * np.cos(a)).ravel(), (r * np.sin(a)).ravel()
+    drawn = _built_up(du, dv, lon0, lat0, cos0, c_rad, c_seed, edge_seed)
+    return 1.1 * float(np.hypot(du, dv)[drawn].max(initial=c_rad))
+
+
 def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: float) -> list[Street]:
     """Streets of the cities near a box from city.city_street_graph, in lon/lat (the kernel's city frame)."""
     from . import city as C
@@ -361,7 +372,8 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
         ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
         _, _, _, seed = K.city_site(ci, cj, S, np.empty(K.N_MACRO))
-        nodes, edges, cls = C.city_street_graph(seed, PU.BUILT_REACH * r[F_RADIUS])
+        reach = _built_extent(r[F_LON], r[F_LAT], cos0, r[F_RADIUS], seed, S[K.S_EDGE])
+        nodes, edges, cls = C.city_street_graph(seed, reach)
         lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
         lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
         mid = 0.5 * (nodes[edges[:, 0]] + nodes[edges[:, 1]])
