@@ -103,3 +103,33 @@ def test_the_city_grows_out_along_its_corridors():
     print(f"radius {rad:.0f} m; fingers reach {np.round(along / rad, 2)} radii, the median bearing "
           f"{np.median(reach) / rad:.2f}")
     assert np.median(along) > 1.3 * np.median(reach)
+
+
+def test_city_streets_of_a_small_box_are_those_of_a_large_one():
+    """The streets API builds a city's graph only as far as the box needs: the streets in a small box
+    inside the city run where the city-wide query's streets run (arterials may be cut into other
+    pieces: their vertices follow the graph's radius)."""
+    from scipy.spatial import cKDTree
+
+    world = ProceduralWorld(SEED)
+    _, rad, lon, lat, _ = _city()
+    small = (lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
+    d = PU.BUILT_REACH * rad / M_PER_DEG
+
+    def points(box, step_m):
+        """Points every step_m metres along the city's streets with a vertex in the small box (m)."""
+        out = []
+        for st in world.streets(box):
+            xy = (st.lonlat - [lon, lat]) * [M_PER_DEG * math.cos(math.radians(lat)), M_PER_DEG]
+            inside = ((st.lonlat[:, 0] >= small[0]) & (st.lonlat[:, 0] <= small[2]) & (st.lonlat[:, 1] >= small[1])
+                      & (st.lonlat[:, 1] <= small[3]))
+            if st.kind in ("arterial", "local") and inside.any():
+                for p, q in zip(xy[:-1], xy[1:], strict=True):
+                    t = np.linspace(0.0, 1.0, max(2, int(np.hypot(*(q - p)) / step_m) + 1))[:, None]
+                    out.append(p + t * (q - p))
+        return np.concatenate(out)
+
+    a, b = points(small, 1.0), points((lon - d, lat - d, lon + d, lat + d), 1.0)
+    gap_ab, gap_ba = cKDTree(b).query(a)[0], cKDTree(a).query(b)[0]
+    print(f"{len(a)} and {len(b)} points; farthest from the other query {gap_ab.max():.2f} and {gap_ba.max():.2f} m")
+    assert len(a) > 10_000 and gap_ab.max() < 1.0 and gap_ba.max() < 1.0

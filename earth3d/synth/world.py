@@ -371,9 +371,15 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         cj = min(int(math.floor((r[F_LAT] + 90.0) / K.CELL_DEG)), int(180.0 / K.CELL_DEG) - 1)
         cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
         ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
-        _, _, _, seed = K.city_site(ci, cj, S, np.empty(K.N_MACRO))
+        seed = np.uint64(K.city_site(ci, cj, S, np.empty(K.N_MACRO))[3])  # (numba returns it as a Python int)
         reach = _built_extent(r[F_LON], r[F_LAT], cos0, r[F_RADIUS], seed, S[K.S_EDGE])
-        nodes, edges, cls = C.city_street_graph(seed, reach)
+        # the box in the city's frame (m): the graph is needed only out to its farthest corner
+        u0 = (west - r[F_LON] + 180.0) % 360.0 - 180.0
+        bu = [u0 * M_PER_DEG * cos0, (u0 + east - west) * M_PER_DEG * cos0]
+        bv = [(y - r[F_LAT]) * M_PER_DEG for y in (south, north)]
+        if math.hypot(min(max(0.0, bu[0]), bu[1]), min(max(0.0, bv[0]), bv[1])) > reach:
+            continue  # the box lies past the drawn city
+        nodes, edges, cls = C.city_street_graph(seed, min(reach, max(math.hypot(a, b) for a in bu for b in bv) + 50.0))
         lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
         lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
         mid = 0.5 * (nodes[edges[:, 0]] + nodes[edges[:, 1]])
