@@ -215,7 +215,9 @@ class ProceduralWorld:
 
         Roads between settlements (motorway, regional, track) as routed polylines, cut into
         bridge pieces where they cross rivers (Street.bridge); city streets (arterial, local,
-        path) from the city generator. Longitudes are continuous with the box's.
+        path) from the city generator, where the rasters draw the city (its built-up fingers
+        included; not in its fields, nor through the middle of its large parks). Longitudes are
+        continuous with the box's.
 
         Example:
             >>> world = ProceduralWorld(1)
