@@ -142,7 +142,7 @@ def test_city_tiles_are_not_a_single_grid():
 
 
 def test_parks_gather_into_green_space():
-    """Parks are not single blocks strewn evenly: most park area lies in green spaces of several blocks.
+    """Parks are not single blocks strewn evenly: much of the park area lies in green spaces of several blocks.
 
     Over a 6 km square at 25 m, the park share is about a tenth of the city, and more than 40 % of it
     lies in 250 m windows that are at least 40 % park (0.53-0.71 for these seeds; parks strewn one
