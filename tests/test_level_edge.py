@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from earth3d.renderers.cpu import CpuRenderer
-from earth3d.scenarios import Level, build_nested_store, level_bbox, render_path
-from earth3d.scenarios.descent import QUICK_MAX_CELLS, descent_levels, street_descent
+from earth3d.scenarios import DEMO_LEVELS, Level, build_nested_store, level_bbox, render_path
+from earth3d.scenarios.descent import BAND_FRACTION, QUICK_MAX_CELLS, descent_levels, street_descent
 from earth3d.scenarios.levels import FEATHER_CELLS, border_contrast, nested_rasters
 from earth3d.stream import Stream
 from earth3d.synth import ProceduralWorld
@@ -86,6 +86,22 @@ def test_descent_levels_cover_where_needed(place):
     capped = descent_levels(LEVELS, lon, lat, width=WIDTH, height=HEIGHT, max_cells=40)
     assert all(lv.half_size_m <= 20 * lv.resolution_m + 1e-6 for lv in capped)
     assert all(lv.feather_m <= lv.half_size_m / 2 + 1e-6 for lv in capped[1:])
+
+
+def test_demo_nesting_covers_where_each_level_matters():
+    """At the demo's size, every level but the first (it covers all it can) and the street level (its
+    room for the street flight alone is wider than the cap) covers the ground the descent needs it
+    for within the cost cap (`MAX_CELLS` cells across), so its border stays out of the view wherever
+    the coarser level would be drawn wider than `BLUR_PX` pixels a cell. With ten-fold steps
+    (1200, 120, 10 m) the city level needed 1,261 cells across and was cut to 640: its border and
+    the blurred 120 m level beside it showed at 3-8 km above the city.
+    """
+    wanted = descent_levels(DEMO_LEVELS, 9.72, 0.34, max_cells=10**9)
+    got = descent_levels(DEMO_LEVELS, 9.72, 0.34)
+    for want, level in zip(wanted[1:-1], got[1:-1], strict=True):
+        core = want.half_size_m / (1.0 + BAND_FRACTION)  # the band widens the core by at least this
+        assert level.half_size_m >= core, (
+            f"{level.name} ({level.resolution_m:g} m): {level.half_size_m:.0f} m of the {core:.0f} m the descent needs")
 
 
 def test_finer_level_averages_to_coarser_and_fades_in(place):

@@ -40,11 +40,14 @@ class Level:
     feather_m: float | None = None
 
 
-#: From a continent seen from 2,000 km down to the street: each level 4-10 times finer and smaller.
+#: From a continent seen from 2,000 km down to the street, each level 4-7 times finer and smaller. Not
+#: finer steps: along the demo's descent at 640x360 a level must reach about 90 cells of the coarser
+#: level around the target, so the step times 90 must fit `descent.MAX_CELLS` (640) cells across.
 DEMO_LEVELS = (
     Level("continental", 2_600_000.0, 12_000.0),
-    Level("regional", 260_000.0, 1_200.0),
-    Level("district", 26_000.0, 120.0),
+    Level("regional", 400_000.0, 2_000.0),
+    Level("landscape", 80_000.0, 300.0),
+    Level("district", 16_000.0, 60.0),
     Level("city", 2_600.0, 10.0),
     Level("blocks", 640.0, 2.0),
     Level("street", 160.0, 0.5),
