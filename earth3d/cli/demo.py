@@ -72,6 +72,7 @@ class Demo(SkyOptions):
             street_descent,
         )
         from ..scenarios.descent import MAX_CELLS, QUICK_MAX_CELLS, descent_levels
+        from ..scenarios.prewarm import compiling_aside
         from ..scenarios.sources import make_world
         from ..synth import place
         from ..synth.earth import check_lonlat
@@ -101,31 +102,34 @@ class Demo(SkyOptions):
         for path in (video, poster, path_json):
             check_new(path, self.overwrite)
         check_store_output(store_path, self.overwrite, flag="--overwrite")
-        renderer = make_renderer(self.renderer)
-        report = Report(self.quiet)
-        name = self.world or ("earth" if target is not None else "procedural")
-        world = make_world(name, self.seed)
-        if target is not None:
-            lon, lat = target
-        elif hasattr(world, "find_city"):
-            with report.stage("find city"):
-                lon, lat = world.find_city(self.near)
-        else:
-            raise InputError(f"--world {name}: give --place NAME or --lon/--lat to fly to")
-        # Extents from the descent: each level covers the ground it must (see descent_levels).
-        levels = descent_levels(QUICK_LEVELS if self.quick else DEMO_LEVELS, lon, lat, width=self.width,
-                                height=self.height, street_m=self.street,
-                                max_cells=QUICK_MAX_CELLS if self.quick else MAX_CELLS)
-        st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
-                                         workers=self.workers, overwrite=self.overwrite, report=report)
-        cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,
-                                                 width=self.width, height=self.height)
-        poster_frame = frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
-        slon, slat, heading = street
-        sky = self.sky(slon, slat, float(ground(np.array([slon]), np.array([slat]))[0]))
-        splats = render_flythrough(st, cameras, video, poster=(poster, poster_frame), fps=self.fps, sse=self.sse,
-                                   splat_budget=self.splat_budget, cache_mb=self.cache_mb, renderer=renderer,
-                                   atmosphere=sky, overwrite=self.overwrite, report=report)
+        # On a fresh install, the kernels of lifting, building and rendering compile in a second
+        # process while this one synthesizes (see scenarios.prewarm).
+        with compiling_aside():
+            renderer = make_renderer(self.renderer)
+            report = Report(self.quiet)
+            name = self.world or ("earth" if target is not None else "procedural")
+            world = make_world(name, self.seed)
+            if target is not None:
+                lon, lat = target
+            elif hasattr(world, "find_city"):
+                with report.stage("find city"):
+                    lon, lat = world.find_city(self.near)
+            else:
+                raise InputError(f"--world {name}: give --place NAME or --lon/--lat to fly to")
+            # Extents from the descent: each level covers the ground it must (see descent_levels).
+            levels = descent_levels(QUICK_LEVELS if self.quick else DEMO_LEVELS, lon, lat, width=self.width,
+                                    height=self.height, street_m=self.street,
+                                    max_cells=QUICK_MAX_CELLS if self.quick else MAX_CELLS)
+            st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
+                                             workers=self.workers, overwrite=self.overwrite, report=report)
+            cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,
+                                                     width=self.width, height=self.height)
+            poster_frame = frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
+            slon, slat, heading = street
+            sky = self.sky(slon, slat, float(ground(np.array([slon]), np.array([slat]))[0]))
+            splats = render_flythrough(st, cameras, video, poster=(poster, poster_frame), fps=self.fps, sse=self.sse,
+                                       splat_budget=self.splat_budget, cache_mb=self.cache_mb, renderer=renderer,
+                                       atmosphere=sky, overwrite=self.overwrite, report=report)
         write_json(path_json, {"city_lonlat": [lon, lat], "street_lonlat": [slon, slat], "heading_deg": heading,
                                "street_m": self.street, "frames": self.frames, "seed": self.seed,
                                "ground_m": float(ground(np.array([slon]), np.array([slat]))[0]),
