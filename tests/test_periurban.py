@@ -133,3 +133,33 @@ def test_city_streets_of_a_small_box_are_those_of_a_large_one():
     gap_ab, gap_ba = cKDTree(b).query(a)[0], cKDTree(a).query(b)[0]
     print(f"{len(a)} and {len(b)} points; farthest from the other query {gap_ab.max():.2f} and {gap_ba.max():.2f} m")
     assert len(a) > 10_000 and gap_ab.max() < 1.0 and gap_ba.max() < 1.0
+
+
+def test_cities_lie_anywhere_in_their_cells_but_stay_inside():
+    """Small cities lie up to 0.35 cells off their cell's centre (no lattice: before, every city stood
+    within 0.2), larger ones nearer it; each city's built-up density is 0 at its cell's border."""
+    s = K.make_seeds(1)
+    buf = np.empty(K.N_MACRO)
+    offsets, checked = [], 0
+    for ci in range(360, 400):
+        for cj in range(145, 175):
+            rad, lon, lat, c_seed = K.city_site(ci, cj, s, buf)
+            if rad == 0.0:
+                continue
+            c_seed = np.uint64(c_seed)  # (numba returns it as a Python int)
+            lon0, lat0 = -180.0 + (ci + 0.5) * K.CELL_DEG, -90.0 + (cj + 0.5) * K.CELL_DEG
+            offsets.append(max(abs(lon - lon0), abs(lat - lat0)) / K.CELL_DEG)
+            # on the cell's border nearest the centre, in every direction from it, nothing is built
+            bound = K.zone_bound(ci, cj, lon, lat)
+            edge = bound + PU.PERI_MARGIN_M
+            cos_lat = math.cos(math.radians(lat))
+            axes = PU.corridor_axes(c_seed, rad)
+            for a in np.linspace(0.0, 2.0 * math.pi, 16, endpoint=False):
+                du, dv = edge * math.cos(a), edge * math.sin(a)
+                x, y, z = K.unit_vector(lon + du / (M_PER_DEG * cos_lat), lat + dv / M_PER_DEG)
+                assert PU.city_zone(du, dv, x, y, z, rad, bound, c_seed, s[K.S_EDGE], axes)[0] < 1e-9
+            checked += 1
+    offsets = np.array(offsets)
+    print(f"{checked} cities; offsets from the cell centre: median {np.median(offsets):.3f}, "
+          f"{np.mean(offsets > 0.2):.0%} beyond 0.2 cells, max {offsets.max():.3f}")
+    assert checked > 100 and offsets.max() <= 0.35 and np.mean(offsets > 0.2) > 0.3

@@ -228,27 +228,44 @@ def site_score(lon, lat, S, mbuf):
 def city_site(ci, cj, S, mbuf):
     """City of land-use cell (ci, cj): (radius m or 0, centre lon, centre lat, city seed).
 
-    The most suitable of N_CITY_CAND hashed sites (site_score) within 0.2 cells of the cell's centre;
-    the radius grows with the population (city_population) as its square root, as built-up area does
-    at a fixed density.
+    The most suitable of N_CITY_CAND hashed sites (site_score) within `spread` cells of the cell's
+    centre, along each axis: 0.35 for the smallest cities, less for larger ones, so that the built-up
+    area (out to about 2.2 radii along its corridors) and PU.BUILT_EDGE_M beyond it stay inside the cell,
+    and 0.1 at least. Cities are then no lattice: with 0.2 for all, every city stood in the middle
+    fifth of its cell, and from 1-2 km a pixel the cities of a region lay on an even grid.
+    The radius grows with the population (city_population) as its square root, as built-up area
+    does at a fixed density.
     """
     h = hash2(ci, cj, S[S_CITY])
     lon = -180.0 + (ci + 0.5) * CELL_DEG
     lat = -90.0 + (cj + 0.5) * CELL_DEG
     if unit(h) > CITY_OCCUPANCY or S[S_NO_CITIES] != 0:
         return 0.0, lon, lat, h
+    cell_w = min(CELL_DEG * M_PER_DEG * math.cos(math.radians(lat)), CELL_DEG * M_PER_DEG)
+    radius = min(1500.0 * math.sqrt(city_population(h) / CITY_POP_MIN), 0.28 * cell_w)
+    spread = min(max(0.5 - (2.2 * radius + PU.BUILT_EDGE_M) / cell_w, 0.1), 0.35)
     best = -1.0
     for k in range(N_CITY_CAND):
-        lo = -180.0 + (ci + 0.5 + 0.4 * (unit(rehash(h, 10 + 2 * k)) - 0.5)) * CELL_DEG
-        la = -90.0 + (cj + 0.5 + 0.4 * (unit(rehash(h, 11 + 2 * k)) - 0.5)) * CELL_DEG
+        lo = -180.0 + (ci + 0.5 + 2.0 * spread * (unit(rehash(h, 10 + 2 * k)) - 0.5)) * CELL_DEG
+        la = -90.0 + (cj + 0.5 + 2.0 * spread * (unit(rehash(h, 11 + 2 * k)) - 0.5)) * CELL_DEG
         sc, _, _, _ = site_score(lo, la, S, mbuf)
         if sc > best:
             best, lon, lat = sc, lo, la
     if best < 0.35:
         return 0.0, lon, lat, h
-    cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(-90.0 + (cj + 0.5) * CELL_DEG))
-    radius = min(1500.0 * math.sqrt(city_population(h) / CITY_POP_MIN), 0.28 * min(cell_w, CELL_DEG * M_PER_DEG))
     return radius, lon, lat, h
+
+
+@njit(cache=True)
+def zone_bound(ci, cj, c_lon, c_lat):
+    """How far (m) the zone of the city at (c_lon, c_lat) in land-use cell (ci, cj) may reach from its
+    centre: PU.PERI_MARGIN_M short of the cell's border nearest the centre (periurban.city_zone's `bound`).
+    """
+    lat0 = -90.0 + (cj + 0.5) * CELL_DEG
+    cos0 = math.cos(math.radians(lat0))
+    uc = ((c_lon - (-180.0 + (ci + 0.5) * CELL_DEG) + 180.0) % 360.0 - 180.0) * M_PER_DEG * cos0
+    vc = (c_lat - lat0) * M_PER_DEG
+    return min(0.5 * CELL_DEG * M_PER_DEG * cos0 - abs(uc), 0.5 * CELL_DEG * M_PER_DEG - abs(vc)) - PU.PERI_MARGIN_M
 
 
 @njit(cache=True)
@@ -367,10 +384,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             if c_rad > 0.0:
                 uc = ((c_lon - lon0 + 180.0) % 360.0 - 180.0) * M_PER_DEG * cos0
                 vc = (c_lat - lat0) * M_PER_DEG
-                # the farmland zone's outer bound: inside the land-use cell (the city's centre is at least 0.3 cells in)
-                bound = min(0.5 * CELL_DEG * M_PER_DEG * cos0 - abs(uc), 0.5 * CELL_DEG * M_PER_DEG - abs(vc)) \
-                    - PU.PERI_MARGIN_M
-                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, bound, c_seed, S[S_EDGE], c_axes)
+                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, zone_bound(ci, cj, c_lon, c_lat),
+                                          c_seed, S[S_EDGE], c_axes)
             urban = smoothstep(BUILT_DENS, 0.2, dens)
             peri *= 1.0 - urban  # no fields in the built-up city
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:

@@ -9,7 +9,9 @@ CORRIDORS (2 to 5 bearings per city, evenly spread with a jitter, wandering side
 roads do), fields reach 0.4-1 times CORRIDOR_LEN_M past the radius, in fingers about
 2 CORRIDOR_HALF_M wide, with side roads cleared on either side (a fishbone). Noises of 12 and 4 km
 (PERI_SHAPE, PERI_RAGGED) stretch both, so that the zone's border is ragged. The zone ends
-PERI_MARGIN_M inside the city's land-use cell (`bound`), so that it never meets the cell's border.
+PERI_MARGIN_M inside the city's land-use cell (`bound`), so that it never meets the cell's border,
+and the built-up density fades out over BUILT_EDGE_M before the border nearest the centre, so
+that a city too large for its cell ends round, not cut square along the cell's sides.
 Everything is a smooth function of the position, so a coarse pixel is the mean of the finer ones
 and the zone is the same at every level.
 """
@@ -38,6 +40,7 @@ CORRIDOR_WANDER = (20_000.0, 4000.0)  # wavelength m and amplitude m of a corrid
 CORRIDOR_SIDE = (4000.0, 5000.0, 700.0)  # side roads: spacing along a corridor, length, Gaussian half width (m)
 EDGE_WOBBLE = (2500.0, 0.45)  # wavelength m and amplitude of the built-up edge's wobble
 FINGER_GAIN = 0.7  # along a corridor the built-up city reaches 1 + FINGER_GAIN times as far
+BUILT_EDGE_M = 5000.0  # the built-up density fades out over this distance before the cell's nearest border
 FINGER_HALF = 0.3  # Gaussian half width of a built-up finger, in city radii
 BUILT_REACH = 2.5 * (1.0 + FINGER_GAIN)  # no built-up density past this many radii
 
@@ -117,7 +120,8 @@ def city_zone(du, dv, x, y, z, c_rad, bound, c_seed, seed, axes):
 
     Returns:
         The density is exp(-(1.5 r)^2) in the wobbled radius r, shrunk along the corridors by up to
-        1 + FINGER_GAIN (0 past BUILT_REACH radii); the farmed share is 0 to PERI_FARM (0 where the
+        1 + FINGER_GAIN (0 past BUILT_REACH radii, and faded out over BUILT_EDGE_M before `bound` +
+        PERI_MARGIN_M, the cell's border nearest the centre); the farmed share is 0 to PERI_FARM (0 where the
         point is too far for either).
     """
     dist = math.hypot(du, dv)
@@ -136,6 +140,7 @@ def city_zone(du, dv, x, y, z, c_rad, bound, c_seed, seed, axes):
     # the city grows out along its roads: fingers of built-up land along the corridors
     r = dist * wobble / (1.0 + FINGER_GAIN * finger)
     dens = math.exp(-(1.5 * r / c_rad) ** 2) if dist < BUILT_REACH * c_rad else 0.0
+    dens *= smoothstep(bound + PERI_MARGIN_M, bound + PERI_MARGIN_M - BUILT_EDGE_M, dist)
     if beyond <= 0.0:
         return dens, 0.0
     fs, fr = EARTH_RADIUS_M / PERI_SHAPE[0], EARTH_RADIUS_M / PERI_RAGGED[0]

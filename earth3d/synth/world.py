@@ -340,24 +340,26 @@ def _touches(v: np.ndarray, west: float, south: float, east: float, north: float
 
 
 @njit(cache=True)
-def _built_up(du, dv, lon0, lat0, cos0, c_rad, c_seed, edge_seed):
-    """Whether the points (du, dv) metres from a city's centre (lon0, lat0) lie where the kernel draws the city."""
+def _built_up(du, dv, lon0, lat0, cos0, c_rad, bound, c_seed, edge_seed):
+    """Whether the points (du, dv) metres from a city's centre (lon0, lat0) lie where the kernel draws the
+    city (`bound`: kernel.zone_bound of the city).
+    """
     axes = PU.corridor_axes(c_seed, c_rad)
     out = np.empty(du.shape[0], dtype=np.bool_)
     for k in range(du.shape[0]):
         x, y, z = K.unit_vector(lon0 + du[k] / (M_PER_DEG * cos0), lat0 + dv[k] / M_PER_DEG)
-        out[k] = PU.city_zone(du[k], dv[k], x, y, z, c_rad, 1e9, c_seed, edge_seed, axes)[0] > K.BUILT_DENS
+        out[k] = PU.city_zone(du[k], dv[k], x, y, z, c_rad, bound, c_seed, edge_seed, axes)[0] > K.BUILT_DENS
     return out
 
 
-def _built_extent(lon0: float, lat0: float, cos0: float, c_rad: float, c_seed, edge_seed) -> float:
+def _built_extent(lon0: float, lat0: float, cos0: float, c_rad: float, bound: float, c_seed, edge_seed) -> float:
     """The farthest distance (m) from a city's centre where the kernel draws it, over 180 bearings
     (plus a tenth: a finger may peak between two of them).
     """
     a = np.radians(np.arange(0.0, 360.0, 2.0))[:, None]
     r = np.arange(0.5, PU.BUILT_REACH, 0.02)[None, :] * c_rad
     du, dv = (r * np.cos(a)).ravel(), (r * np.sin(a)).ravel()
-    drawn = _built_up(du, dv, lon0, lat0, cos0, c_rad, c_seed, edge_seed)
+    drawn = _built_up(du, dv, lon0, lat0, cos0, c_rad, bound, c_seed, edge_seed)
     return 1.1 * float(np.hypot(du, dv)[drawn].max(initial=c_rad))
 
 
@@ -374,7 +376,8 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         cos0 = math.cos(math.radians(-90.0 + (cj + 0.5) * K.CELL_DEG))
         ci = int(math.floor((r[F_LON] + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)
         seed = np.uint64(K.city_site(ci, cj, S, np.empty(K.N_MACRO))[3])  # (numba returns it as a Python int)
-        reach = _built_extent(r[F_LON], r[F_LAT], cos0, r[F_RADIUS], seed, S[K.S_EDGE])
+        bound = K.zone_bound(ci, cj, r[F_LON], r[F_LAT])
+        reach = _built_extent(r[F_LON], r[F_LAT], cos0, r[F_RADIUS], bound, seed, S[K.S_EDGE])
         # the box in the city's frame (m): the graph is needed only out to its farthest corner
         u0 = (west - r[F_LON] + 180.0) % 360.0 - 180.0
         bu = [u0 * M_PER_DEG * cos0, (u0 + east - west) * M_PER_DEG * cos0]
@@ -385,7 +388,7 @@ def _city_streets(S: np.ndarray, west: float, south: float, east: float, north: 
         lon = r[F_LON] + nodes[:, 0] / (M_PER_DEG * cos0)
         lat = r[F_LAT] + nodes[:, 1] / M_PER_DEG
         mid = 0.5 * (nodes[edges[:, 0]] + nodes[edges[:, 1]])
-        drawn = _built_up(mid[:, 0], mid[:, 1], r[F_LON], r[F_LAT], cos0, r[F_RADIUS], seed, S[K.S_EDGE])
+        drawn = _built_up(mid[:, 0], mid[:, 1], r[F_LON], r[F_LAT], cos0, r[F_RADIUS], bound, seed, S[K.S_EDGE])
         for (a, b), c in zip(edges[drawn], cls[drawn], strict=True):
             out.append(Street(np.array([[lon[a], lat[a]], [lon[b], lat[b]]]), names[int(c)]))
     return out
