@@ -346,6 +346,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
         last_ci, last_cj = -1, -1
         c_rad, c_lon, c_lat, c_seed = 0.0, 0.0, 0.0, np.uint64(0)
         c_axes = np.empty((0, 3))
+        c_bound = 0.0
         cj = min(int(math.floor((lat + 90.0) / CELL_DEG)), int(180.0 / CELL_DEG) - 1)
         lat0 = -90.0 + (cj + 0.5) * CELL_DEG
         cos0 = math.cos(math.radians(lat0))
@@ -372,6 +373,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             if ci != last_ci or cj != last_cj:
                 c_rad, c_lon, c_lat, c_seed = city_site(ci, cj, S, mbuf)
                 c_axes = PU.corridor_axes(c_seed, c_rad)
+                c_bound = zone_bound(ci, cj, c_lon, c_lat)
                 f_theta, f_scale = field_frame(ci, cj, S, mbuf)
                 last_ci, last_cj = ci, cj
             lon0 = -180.0 + (ci + 0.5) * CELL_DEG
@@ -384,8 +386,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             if c_rad > 0.0:
                 uc = ((c_lon - lon0 + 180.0) % 360.0 - 180.0) * M_PER_DEG * cos0
                 vc = (c_lat - lat0) * M_PER_DEG
-                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, zone_bound(ci, cj, c_lon, c_lat),
-                                          c_seed, S[S_EDGE], c_axes)
+                dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, c_bound, c_seed, S[S_EDGE], c_axes)
             urban = smoothstep(BUILT_DENS, 0.2, dens)
             peri *= 1.0 - urban  # no fields in the built-up city
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
