@@ -28,6 +28,7 @@ from typing import Any
 
 #: The toy nesting: (half size m, cell m) of two levels around `TOY_LONLAT`.
 TOY_LEVELS = ((600.0, 20.0), (60.0, 2.0))
+#: Where they lie (any place would do: the toy world is the same everywhere).
 TOY_LONLAT = (10.0, 0.3)
 
 
