@@ -91,24 +91,23 @@ class ToyWorld:
     def generate(self, bbox: tuple[float, float, float, float], resolution_m: float):
         """A toy GeoRaster over `bbox` (west, south, east, north; degrees) at `resolution_m`."""
         import numpy as np
+        from affine import Affine
         from rasterio.crs import CRS
-        from rasterio.transform import from_bounds
 
         from ..classes import ROAD, ROOF
         from ..raster import GeoRaster
-        from ..synth.grid import M_PER_DEG
+        from ..synth.grid import lattice_for
 
-        west, south, east, north = bbox
-        nx = max(int(round((east - west) * M_PER_DEG * np.cos(np.radians(0.5 * (south + north))) / resolution_m)), 8)
-        ny = max(int(round((north - south) * M_PER_DEG / resolution_m)), 8)
-        row, col = np.mgrid[0:ny, 0:nx]
+        lat = lattice_for(bbox, resolution_m)  # the procedural world's own grid of the box
+        row, col = np.mgrid[0:lat.height, 0:lat.width]
         building = (row % 8 < 5) & (col % 8 < 5)
         height = np.where(building, 220.0, 200.0).astype(np.float32)
         rgb = np.stack([0.3 + 0.4 * building, 0.3 + 0.1 * (col % 3), 0.3 + 0.1 * (row % 2)], -1).astype(np.float32)
         classes = np.where(building, ROOF, ROAD).astype(np.uint8)
         instances = np.where(building, 1 + col // 8 + 1000 * (row // 8), 0).astype(np.int64)
-        return GeoRaster(rgb, height, np.ones((ny, nx), bool), from_bounds(west, south, east, north, nx, ny),
-                         CRS.from_epsg(4326), "ellipsoid", "toy", classes, instances)
+        return GeoRaster(rgb, height, np.ones(height.shape, bool),
+                         Affine(lat.dlon, 0.0, lat.west, 0.0, -lat.dlat, lat.north), CRS.from_epsg(4326),
+                         "ellipsoid", "toy", classes, instances)
 
 
 def run_toy_descent(folder: Path) -> None:

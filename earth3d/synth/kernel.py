@@ -241,7 +241,7 @@ def city_site(ci, cj, S, mbuf):
     lat = -90.0 + (cj + 0.5) * CELL_DEG
     if unit(h) > CITY_OCCUPANCY or S[S_NO_CITIES] != 0:
         return 0.0, lon, lat, h
-    cell_w = min(CELL_DEG * M_PER_DEG * math.cos(math.radians(lat)), CELL_DEG * M_PER_DEG)
+    cell_w = CELL_DEG * M_PER_DEG * math.cos(math.radians(lat))  # its narrower side
     radius = min(1500.0 * math.sqrt(city_population(h) / CITY_POP_MIN), 0.28 * cell_w)
     spread = min(max(0.5 - (2.2 * radius + PU.BUILT_EDGE_M) / cell_w, 0.1), 0.35)
     best = -1.0
