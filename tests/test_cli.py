@@ -216,7 +216,7 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     _not_blank(frames[0])  # the continent from 2,000 km
     assert iio.imread(out / "poster.png").shape == (36, 64, 3)
     meta = json.loads((out / "path.json").read_text())
-    assert meta["frames"] == 5 and meta["heading_deg"] in (0.0, 90.0, 180.0, 270.0)
+    assert meta["frames"] == 5 and 0.0 <= meta["heading_deg"] < 360.0  # along a street, at its own bearing
     # Running again needs --overwrite; with it, the outputs are replaced.
     assert main(["demo", "--quick", "--out", str(out), "--width", "64", "--height", "36", "--frames", "5"]) == 1
     _one_error_line(capsys, "already exists")
