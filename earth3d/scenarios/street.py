@@ -62,9 +62,7 @@ def find_street(raster: GeoRaster, lon: float, lat: float, length_m: float, sear
     mx = geod.inv(ex[0], ey[0], ex[1], ey[1])[2]
     my = geod.inv(ex[0], ey[0], ex[2], ey[2])[2]
     col, row = ~t @ (x, y)
-    found = None
-    if raster.classes is not None:
-        found = _along_roads(raster, row, col, my, mx, length_m, search_m, behind_m)
+    found = _along_roads(raster, row, col, my, mx, length_m, search_m, behind_m)
     if found is None:
         found = _along_heights(raster, int(np.floor(row)), int(np.floor(col)), my, mx, length_m, search_m, behind_m)
     if found is None:
@@ -78,8 +76,11 @@ def find_street(raster: GeoRaster, lon: float, lat: float, length_m: float, sear
 def _along_roads(raster: GeoRaster, row: float, col: float, my: float, mx: float, length_m: float, search_m: float,
                  behind_m: float) -> tuple[tuple[float, float], float] | None:
     """The start (row, col, fractional) and heading of the widest straight run of road cells near
-    (row, col), or None when there is none (see `find_street`). `my`, `mx`: metres per row and column.
+    (row, col), or None when the raster has no classes or no road there (see `find_street`). `my`,
+    `mx`: metres per row and column.
     """
+    if raster.classes is None:
+        return None
     reach = search_m + max(length_m, behind_m) + 2.0
     r0, r1 = max(int(row - reach / my), 0), min(int(row + reach / my) + 2, raster.shape[0])
     c0, c1 = max(int(col - reach / mx), 0), min(int(col + reach / mx) + 2, raster.shape[1])
