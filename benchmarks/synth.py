@@ -8,8 +8,9 @@ timed cold (the level-0 drainage blocks neither in memory nor on disk) and warm 
 generated again).
 
 Per case the stages' shares of the CPU time: macro grid, hydrology network (level-0 blocks and
-tributary levels), hydrology surface (per-pixel valleys), and the kernel pass; land cover
-(landcover.cover) is timed on its own over the tile's pixel frame at the tile centre's climate.
+tributary levels), hydrology surface (per-pixel valleys), the settlements' clearings, and the
+kernel pass; land cover (landcover.cover) is timed on its own over the tile's pixel frame at the
+tile centre's climate.
 
 Baselines in the same run: a plain vectorised-numpy generator that computes only fBm heights
 (3D value noise on the sphere, same octave count), and, with `--reference REV` (default: the
@@ -147,11 +148,14 @@ def _stage_times(world, b, res) -> dict:
     args = world._macro(lons, lats, lat.dlat)
     t["macro grid"] = time.process_time() - c0
     hyd = H.hydrology_fields(world._seeds, lons, lats, lat.dlat, timings=t)
+    c0 = time.process_time()
+    clear = world._clearings(lons, lats, lat.dlon, lat.dlat)
+    t["clearings"] = time.process_time() - c0
     h, w = lats.size, lons.size
     bufs = (np.empty((h, w)), np.empty((h, w)), np.empty((h, w, 3)), np.empty((h, w)), np.empty((h, w), dtype=np.uint8),
             np.empty((h, w), dtype=np.uint8), np.empty((h, w), dtype=np.int64))
     c0 = time.process_time()
-    K.render(lons, lats, float(lat.dlon), float(lat.dlat), world._seeds, *args, hyd, *bufs)
+    K.render(lons, lats, float(lat.dlon), float(lat.dlat), world._seeds, *args, hyd, clear, *bufs)
     t["kernel pass"] = time.process_time() - c0
     c0 = time.process_time()
     _cover_alone(world, lons, lats, res)

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from conftest import data_path
 
-from earth3d.classes import WATER
+from earth3d.classes import CROPLAND, WATER
 from earth3d.errors import InputError
 from earth3d.metrics.texture import (
     ORIENTATION_BINS,
@@ -91,9 +91,10 @@ def test_wasserstein_and_ranges():
 @pytest.mark.parametrize("case", ["forest 0.5 m", "farmland 5 m"])
 def test_generated_texture_inside_real_range(world, case):
     """Near-uniform fraction and gradients of generated tiles fall in the widened range of real crops.
-    Six 1.3 km farmland tiles, twelve 48 m forest tiles (the forest places hold fields too: over six,
-    whether one 48 m tile was all fields moved the mean gradient by a tenth); tiles that are mostly
-    lake or river (a flat water colour, not land cover) are passed over."""
+    Six 1.3 km farmland tiles, twelve 48 m forest tiles; tiles that are mostly lake or river (a flat
+    water colour, not land cover) are passed over, and so are forest tiles that are mostly fields (the
+    clearings of the forest's villages and farmsteads: the farmland case measures fields; over six
+    tiles, one 48 m tile of fields moved the mean gradient by a tenth)."""
     if case == "forest 0.5 m":
         crops, res, biome, n = _real_crops("pairs/duluth_drone/orthophoto.tif", 96, 12), 0.5, "temperate forest", 96
         tiles = 12
@@ -108,7 +109,8 @@ def test_generated_texture_inside_real_range(world, case):
         lon, lat = _biome_place(world, biome, k)
         tile = world.generate(bbox=box(lon, lat, n, res), resolution_m=res)
         k += 1
-        if np.mean(tile.classes[:n, :n] == WATER) < 0.25:
+        fields = np.mean(tile.classes[:n, :n] == CROPLAND) if case == "forest 0.5 m" else 0.0
+        if np.mean(tile.classes[:n, :n] == WATER) < 0.25 and fields < 0.5:
             stats.append(texture_stats(tile.rgb[:n, :n]))
     mean = {key: float(np.mean([s[key] for s in stats])) for key in stats[0]}
     # farmland: gradient p95 is still under the real range (0.11 against 0.12-0.29: too few sharp

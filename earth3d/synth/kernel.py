@@ -304,7 +304,7 @@ def city_colour(cout, nat, urban, tex):
 
 # One fused per-pixel pass (numba): its branches are the stages of the docstring, in order.
 @njit(parallel=True, cache=True)
-def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C901
+def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # noqa: C901
            out_h, out_shape, out_rgb, out_water, out_biome, out_class, out_inst):
     """Evaluate the world at every cell centre (lats[j], lons[i]).
 
@@ -312,6 +312,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
     (glon0, glat0) when it has rows; otherwise macro fields are evaluated per cell.
     `hyd` holds the hydrology fields (H_* indices) at the same cells: the land surface is the
     drained relief of earth3d.synth.hydrology, blended into the noise relief offshore.
+    `clear` (H, W) is the share of the land cleared for fields around towns, villages and
+    farmsteads (earth3d.synth.clearings), or has no rows where the world draws no settlements.
     Writes heights (surface: water at 0 m), the surface used for sun shading
     (the same without building walls: terrain, roof pitch, crowns), colours before
     shading, water fraction, biome ids, class ids (earth3d.classes) and instance ids
@@ -389,6 +391,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
                 dens, peri = PU.city_zone(u - uc, v - vc, x, y, z, c_rad, c_bound, c_seed, S[S_EDGE], c_axes)
             urban = smoothstep(BUILT_DENS, 0.2, dens)
             peri *= 1.0 - urban  # no fields in the built-up city
+            cleared = clear[j, i] * (1.0 - urban) if clear.shape[0] > 0 else 0.0
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
             # the drained relief below replaces its height and slopes there)
             if hyd.shape[0] > 0 and d >= -0.005:
@@ -433,9 +436,11 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
                      + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
             # farmland where grassland or temperate, not steep and not mountainous
-            # (and around cities, whatever the biome: peri)
-            farm = min(max(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]),
-                           peri) * (1.0 - smoothstep(0.08, 0.2, slope_cover)) * (1.0 - mtn) * (1.0 - ice), 1.0)
+            # (and around cities, whatever the biome: peri); settlements clear hillsides too, for
+            # pasture and shifting fields, up to slopes a plough or a herd still works (`cleared`)
+            farm = min(max(max(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]),
+                               peri) * (1.0 - smoothstep(0.08, 0.2, slope_cover)),
+                           cleared * (1.0 - smoothstep(0.3, 0.55, slope_cover))) * (1.0 - mtn) * (1.0 - ice), 1.0)
             # deserts: reddish rock and pale sand in patches
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
@@ -447,7 +452,10 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd,  # noqa: C
             topo_lc = topo if topo > 0.0 else topo * (1.0 - smoothstep(0.5, 0.8, w))
             ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t + TOPO_TREE_C * topo, w,
                             patch - TOPO_PATCH * topo_lc, f_theta, f_scale, nat, fcol, tex_w)
-            rock = smoothstep(0.5, 0.9, slope_cover) * land
+            # bare rock on steep slopes; where it is warm and wet enough for forest, roots and
+            # growth hold soil on far steeper ground (tropical and temperate forests on 35-45 degrees)
+            veg = smoothstep(0.45, 0.8, w) * smoothstep(4.0, 14.0, t)
+            rock = smoothstep(0.5 + 0.4 * veg, 0.9 + 0.5 * veg, slope_cover) * land
             # snow blows off steep divides: their rock shows through
             scour = smoothstep(0.2, 0.5, slope_cover) * smoothstep(0.0, 0.8, -topo)
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * max(rock, scour))

@@ -166,7 +166,7 @@ def _ov(a0, a1, b0, b1):
 
 
 @njit(cache=True)
-def _bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1):
+def pixel_bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1):
     """CSR lists of the items whose lon/lat boxes [X0, X1] x [Y0, Y1] touch each BIN_PX block of pixels."""
     nbx = (lons.shape[0] + BIN_PX - 1) // BIN_PX
     nby = (lats.shape[0] + BIN_PX - 1) // BIN_PX
@@ -218,21 +218,21 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
         X0[e] = min(V[e, 0], V[e + 1, 0]) - r / coslo
         X1[e] = max(V[e, 0], V[e + 1, 0]) + r / coslo
         Y0[e], Y1[e] = min(V[e, 1], V[e + 1, 1]) - r, max(V[e, 1], V[e + 1, 1]) + r
-    rcnt, ridx, nbx = _bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
+    rcnt, ridx, nbx = pixel_bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
     nst = SITES.shape[0]
     X0, X1, Y0, Y1 = np.empty(nst), np.empty(nst), np.empty(nst), np.empty(nst)
     for e in range(nst):
         r = (2.0 * SITES[e, F_RADIUS] + PLOT_M[int(SITES[e, F_KIND])] + pad_m) / M_PER_DEG
         X0[e], X1[e] = SITES[e, F_LON] - r / coslo, SITES[e, F_LON] + r / coslo
         Y0[e], Y1[e] = SITES[e, F_LAT] - r, SITES[e, F_LAT] + r
-    scnt, sidx, _ = _bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
+    scnt, sidx, _ = pixel_bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
     nc = CITIES.shape[0]
     X0, X1, Y0, Y1 = np.empty(nc), np.empty(nc), np.empty(nc), np.empty(nc)
     for e in range(nc):
         r = (CITIES[e, 2] + pad_m) / M_PER_DEG  # a city fades roads out to 0.92 radii (density 0.15)
         X0[e], X1[e] = CITIES[e, 0] - r / coslo, CITIES[e, 0] + r / coslo
         Y0[e], Y1[e] = CITIES[e, 1] - r, CITIES[e, 1] + r
-    ccnt, cidx, _ = _bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
+    ccnt, cidx, _ = pixel_bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1)
     for j in prange(nrow):
         lat = lats[j]
         c = math.cos(math.radians(lat))

@@ -20,6 +20,7 @@ from ..raster.georaster import GeoRaster
 from . import kernel as K
 from . import periurban as PU
 from .base import resolve_region
+from .clearings import clearing_tile
 from .grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from .hydrology import hydrology_fields
 from .overlay import draw_tile
@@ -35,6 +36,7 @@ from .shading import hillshade
 LEVELS = {"continental": 1000.0, "regional": 30.0, "city": 1.0, "street": 0.25}
 # Names of the ids in biome_map(): the nine Whittaker-like classes, then built-up city.
 BIOMES = K.BIOMES + ("city",)
+CLEAR_SALT = np.uint64(0xC1EA2)  # seed of the clearings' fraying noise, from the land-cover patch seed
 
 
 class ProceduralWorld:
@@ -77,6 +79,14 @@ class ProceduralWorld:
             return i0 * q, j0 * q, q, K.macro_grid(glons, glats, self._seeds)
         return 0.0, 0.0, q, np.empty((0, 0, K.N_MACRO))
 
+    def _clearings(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float) -> np.ndarray:
+        """The share of each cell that towns, villages and farmsteads clear for fields (kernel.render's
+        `clear`), or no rows when the world draws no settlements.
+        """
+        if not self.roads:
+            return np.empty((0, 0))
+        return clearing_tile(self._seeds, lons, lats, dlon, dlat, self._seeds[K.S_PATCH] ^ CLEAR_SALT)
+
     def _evaluate(self, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float):
         """Raw fields at the cell centres lats x lons: DSM, shading surface, unshaded rgb, water fraction, biome,
         class and instance ids.
@@ -91,7 +101,8 @@ class ProceduralWorld:
         out_c = np.empty((h, w), dtype=np.uint8)
         out_i = np.empty((h, w), dtype=np.int64)
         hyd = hydrology_fields(self._seeds, lons, lats, dlat)
-        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd,
+        clear = self._clearings(lons, lats, dlon, dlat)
+        K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd, clear,
                  out_h, out_s, out_rgb, out_w, out_b, out_c, out_i)
         if self.roads:
             # roads, towns, villages and farmsteads over the rendered cells; the class of a cell
