@@ -30,6 +30,7 @@ from . import city as C
 from . import classify
 from . import landcover as LC
 from . import periurban as PU
+from . import surface as SF
 from .cell_frames import CELL_DEG, texture_frames
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
@@ -435,12 +436,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             fp = EARTH_RADIUS_M / 3000.0
             patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
                      + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
-            # farmland where grassland or temperate, not steep and not mountainous
-            # (and around cities, whatever the biome: peri); settlements clear hillsides too, for
-            # pasture and shifting fields, up to slopes a plough or a herd still works (`cleared`)
-            farm = min(max(max(1.4 * (bw[5] + 0.6 * bw[4] + 0.4 * bw[7]) * smoothstep(-0.25, 0.05, m[6] + 0.5 * m[5]),
-                               peri) * (1.0 - smoothstep(0.08, 0.2, slope_cover)),
-                           cleared * (1.0 - smoothstep(0.3, 0.55, slope_cover))) * (1.0 - mtn) * (1.0 - ice), 1.0)
+            # farmland by climate, around cities and in the settlements' clearings (surface.farm_share)
+            farm = SF.farm_share(bw, m[6] + 0.5 * m[5], peri, cleared, slope_cover, mtn, ice)
             # deserts: reddish rock and pale sand in patches
             for c in range(3):
                 nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
@@ -452,10 +449,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             topo_lc = topo if topo > 0.0 else topo * (1.0 - smoothstep(0.5, 0.8, w))
             ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t + TOPO_TREE_C * topo, w,
                             patch - TOPO_PATCH * topo_lc, f_theta, f_scale, nat, fcol, tex_w)
-            # bare rock on steep slopes; where it is warm and wet enough for forest, roots and
-            # growth hold soil on far steeper ground (tropical and temperate forests on 35-45 degrees)
-            veg = smoothstep(0.45, 0.8, w) * smoothstep(4.0, 14.0, t)
-            rock = smoothstep(0.5 + 0.4 * veg, 0.9 + 0.5 * veg, slope_cover) * land
+            rock = SF.bare_rock(slope_cover, w, t, land)  # steeper where forest holds the soil
             # snow blows off steep divides: their rock shows through
             scour = smoothstep(0.2, 0.5, slope_cover) * smoothstep(0.0, 0.8, -topo)
             snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * max(rock, scour))
