@@ -62,10 +62,12 @@ def test_clearings_are_seamless_and_agree_across_levels(world):
     v = _village(world)
     box = level_bbox(v.lon, v.lat, 2400.0)
     fine, lat = _clear(world, box, 10.0)
-    # a sub-lattice gives the same values as the whole (a pure function of position and cell size)
-    sub = clearing_tile(world._seeds, lat.lons()[37:91], lat.lats()[120:200], lat.dlon, lat.dlat,
-                        world._seeds[K.S_PATCH] ^ CLEAR_SALT)
-    assert np.array_equal(sub, fine[120:200, 37:91])
+    # any part of the lattice, however small, gives the values of the whole (a pure function of position
+    # and cell size: each part looks as far for the sites that reach it)
+    for r0, c0, n in ((120, 37, 80), (0, 0, 3), (200, 300, 1), (470, 5, 9)):
+        sub = clearing_tile(world._seeds, lat.lons()[c0:c0 + n], lat.lats()[r0:r0 + n], lat.dlon, lat.dlat,
+                            world._seeds[K.S_PATCH] ^ CLEAR_SALT)
+        assert np.array_equal(sub, fine[r0:r0 + n, c0:c0 + n])
     # 10 m cells averaged 8 x 8 against 80 m cells of the same box: the clearing is where it was
     h, w = fine.shape[0] // 8, fine.shape[1] // 8
     coarse = clearing_tile(world._seeds, lat.lons()[: 8 * w].reshape(-1, 8).mean(1),

@@ -32,7 +32,7 @@ def find_street(raster: GeoRaster, lon: float, lat: float, length_m: float, sear
     `HEADING_STEP_DEG`) that stays at least 1.5 m from every other cell (kerbs, parked cars, trees)
     for `length_m` ahead of the start and `behind_m` behind it. The widest such street wins (by
     `CLEARANCE_LEVELS_M`), then the one nearest (lon, lat), and the start is moved across the street to
-    its middle. Without classes, or with no road near, the street is a corridor along a cardinal
+    its middle. Without classes, or with no clear run of road near, the street is a corridor along a cardinal
     heading that lies at ground level (the lowest few percent of the heights around) and whose
     heights, less their linear trend, vary by under 0.75 m (no building or tree in it); the widest
     wins, then the nearest.

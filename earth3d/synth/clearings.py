@@ -6,16 +6,19 @@ patches with roads to them of a rainforest frontier, the field islands of a bore
 forest). Each town, village and farmstead (settlements.sites) clears the land out to about
 CLEAR_RADII x its drawn radius, times a regional factor (REGION_GAIN, a noise over
 REGION_M: frontiers where clearings merge into open farmland, and quiet regions where they are
-islands in the forest): a rounded rectangle per site (a super-Gaussian in the site's own
-frame, turned and stretched up to ASPECT_MAX by the site's seed, as lots are cleared), summed over
-the sites (neighbouring clearings merge), its edge frayed by noise at 1.6 km, 400 m and 120 m (so that a farmstead's
-clearing of a few hundred metres is ragged, not a disc). The kernel takes the result as
-a share of farmland (kernel.render's `clear`): fields of the land-cover palette where the land
-can be farmed (not steep, not mountains or ice; cities draw their own, periurban.city_zone).
+islands in the forest): a rounded rectangle per site (a super-Gaussian in the site's own frame,
+turned and stretched up to ASPECT_MAX by the site's seed, as lots are cleared), summed over the
+sites (neighbouring clearings merge), its edge frayed by noise at 1.6 km, 400 m and 120 m (so that
+a farmstead's clearing of a few hundred metres is ragged, not a disc). The kernel takes the result
+as a share of farmland (kernel.render's `clear`, surface.farm_share): fields of the land-cover
+palette where the land can be farmed (not too steep, not mountains or ice; cities draw their own,
+periurban.city_zone).
 
-The field is a pure function of position and of the cell size: a site takes part where its
-clearing spans a few cells (its clearing radius over twice the cell size), so coarse levels
-neither miss large clearings nor alias small ones into speckle.
+The field is a pure function of position and of the cell size. Cells draw a clearing with its edge
+once it spans 4 cells and not under 2 (`_weight`); the rest of it is spread over the cells around
+the site as its area share, so a coarse cell holds about what the finer cells average to. A kind of
+settlement whose largest clearing is under one cell is left out (farmsteads at cells over about
+650 m, villages over 2.9 km, towns over 6.1 km).
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ REACH = 2.2  # a site's term is negligible (under 0.008) past this many clearing
 REGION_M = 300_000.0  # wavelength of the regional factor
 REGION_GAIN = (0.3, 1.25)  # its range
 ASPECT_MAX = 2.5  # a clearing is up to this much longer than wide (its area stays that of the radius)
-# The sum of the sites' Gaussians, frayed by noise of this amplitude, is cleared from EDGE[0]
-# (none) to EDGE[1] (all): the edge lies near 0.9 clearing radii from a lone site.
+# The sum of the sites' terms, frayed by noise of this amplitude, is cleared from EDGE[0] (none)
+# to EDGE[1] (all): the edge lies near 0.95 clearing radii from a lone site.
 FRAY = 0.35
 EDGE = (0.3, 0.6)
 AREA_R2 = 3.3  # a lone clearing's area over its radius squared (the super-Gaussian's edge at 0.95 radii)
@@ -155,7 +158,9 @@ def clearing_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: f
     kinds = [k for k in (ST.TOWN, ST.VILLAGE, ST.FARM) if _largest_clearing_m(k) > res]
     if not kinds or lons.size == 0 or lats.size == 0:
         return out
-    reach = REACH * max(_largest_clearing_m(k) for k in kinds) / M_PER_DEG + dlat
+    # the farthest a site reaches: its long axis, or its share spread over cells of res (narrower, as res
+    # is under its radius)
+    reach = (REACH * math.sqrt(ASPECT_MAX) * max(_largest_clearing_m(k) for k in kinds) + 2.0 * res) / M_PER_DEG
     coslat = max(math.cos(math.radians(min(max(abs(lats.min()), abs(lats.max())) + reach, 89.0))), 0.02)
     rows = ST.sites(seeds, float(lons.min()) - reach / coslat, max(float(lats.min()) - reach, -90.0),
                     float(lons.max()) + reach / coslat, min(float(lats.max()) + reach, 90.0), max(kinds))
