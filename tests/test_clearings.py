@@ -82,15 +82,20 @@ def test_clearings_are_seamless_and_agree_across_levels(world):
     assert abs(avg.mean() - coarse.mean()) < 0.03
 
 
-def test_small_clearings_leave_coarse_cells_alone(world):
+def test_coarse_cells_hold_the_share_the_fine_ones_clear(world):
+    """Over 40 km, 250 m cells clear what 30 m cells clear; 1 km cells leave out only the farmsteads
+    (their clearings, under one cell, are not looked up there)."""
     v = _village(world)
     box = level_bbox(v.lon, v.lat, 20_000.0)
-    # at 1 km a village's clearing (a few hundred metres) is under two cells: not drawn as speckle
-    c, _ = _clear(world, box, 1000.0)
-    towns = [s for s in world.settlements(box) if s.kind == "town"]
-    largest = max((CLEAR_RADII[ST.TOWN] * s.radius_m for s in towns), default=0.0)
-    if largest < 1000.0:
-        assert c.max() == 0.0
+    share = {res: float(_clear(world, box, res)[0].mean()) for res in (30.0, 250.0, 1000.0)}
+    lat = lattice_for(box, 30.0)
+    farms = clearing_tile(world._seeds, lat.lons(), lat.lats(), lat.dlon, lat.dlat,
+                          world._seeds[K.S_PATCH] ^ CLEAR_SALT, kinds=(ST.FARM,))
+    print(f"cleared share at 30 m {share[30.0]:.3f}, 250 m {share[250.0]:.3f}, 1 km {share[1000.0]:.3f}; "
+          f"farmsteads alone at 30 m {farms.mean():.3f}")
+    assert 0.02 < share[30.0] < 0.6
+    assert abs(share[250.0] - share[30.0]) < 0.01
+    assert abs(share[1000.0] - (share[30.0] - farms.mean())) < 0.015
     # and a 30 m tile holds the farmsteads' clearings, each a few hundred metres across
     c30, lat = _clear(world, level_bbox(v.lon, v.lat, 3000.0), 30.0)
     farms = [s for s in world.settlements(level_bbox(v.lon, v.lat, 2500.0)) if s.kind == "farm"]

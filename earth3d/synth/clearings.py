@@ -139,7 +139,7 @@ def clearing(lons, lats, dlon, dlat, SITES, seed, out):
 
 
 def clearing_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: float, dlat: float,
-                  noise_seed: np.uint64) -> np.ndarray:
+                  noise_seed: np.uint64, kinds: tuple[int, ...] = (ST.TOWN, ST.VILLAGE, ST.FARM)) -> np.ndarray:
     """Cleared share (H, W) of the cells centred at lats x lons (degrees, cells dlon x dlat degrees).
 
     Args:
@@ -149,22 +149,29 @@ def clearing_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: f
         dlon: cell width, degrees.
         dlat: cell height, degrees.
         noise_seed: seed of the fraying noise.
+        kinds: the settlement kinds that clear (settlements.TOWN, VILLAGE, FARM); those whose largest
+            clearing is under one cell are left out.
 
     Returns:
         float64 (H, W) in [0, 1]: 1 where the land is cleared for fields.
     """
     out = np.zeros((lats.size, lons.size))
     res = dlat * M_PER_DEG
-    kinds = [k for k in (ST.TOWN, ST.VILLAGE, ST.FARM) if _largest_clearing_m(k) > res]
-    if not kinds or lons.size == 0 or lats.size == 0:
+    if lons.size == 0 or lats.size == 0:
         return out
-    # the farthest a site reaches: its long axis, or its share spread over cells of res (narrower, as res
-    # is under its radius)
-    reach = (REACH * math.sqrt(ASPECT_MAX) * max(_largest_clearing_m(k) for k in kinds) + 2.0 * res) / M_PER_DEG
-    coslat = max(math.cos(math.radians(min(max(abs(lats.min()), abs(lats.max())) + reach, 89.0))), 0.02)
-    rows = ST.sites(seeds, float(lons.min()) - reach / coslat, max(float(lats.min()) - reach, -90.0),
-                    float(lons.max()) + reach / coslat, min(float(lats.max()) + reach, 90.0), max(kinds))
-    rows = np.ascontiguousarray(rows[rows[:, ST.F_KIND] != ST.CITY])
-    if len(rows):
-        clearing(lons, lats, float(dlon), float(dlat), rows, np.uint64(noise_seed), out)
+    parts = []
+    for kind in kinds:
+        largest = _largest_clearing_m(kind)
+        if largest <= res:
+            continue
+        # the farthest a site of this kind reaches: its long axis, or its share spread over cells of
+        # res (narrower, as res is under its radius)
+        reach = (REACH * math.sqrt(ASPECT_MAX) * largest + 2.0 * res) / M_PER_DEG
+        coslat = max(math.cos(math.radians(min(max(abs(lats.min()), abs(lats.max())) + reach, 89.0))), 0.02)
+        rows = ST.sites(seeds, float(lons.min()) - reach / coslat, max(float(lats.min()) - reach, -90.0),
+                        float(lons.max()) + reach / coslat, min(float(lats.max()) + reach, 90.0), kind)
+        parts.append(rows[rows[:, ST.F_KIND] == kind])
+    if parts and sum(len(p) for p in parts):
+        clearing(lons, lats, float(dlon), float(dlat), np.ascontiguousarray(np.concatenate(parts)),
+                 np.uint64(noise_seed), out)
     return out

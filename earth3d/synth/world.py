@@ -45,10 +45,9 @@ class ProceduralWorld:
     With `roads=True` (the default) the rasters carry the settlements and roads of
     settlements() and streets(): towns, villages and farmsteads as clusters of buildings in the
     fields they cleared (earth3d.synth.clearings) and roads as exact area shares of each cell
-    (earth3d.synth.overlay); `roads=False` leaves
-    the land and the cities alone (a baseline for benchmarks). With `cities=False` no city is
-    drawn or listed: their land-use cells stay land (EarthWorld takes its detail from such a
-    world, so that only real places are built up).
+    (earth3d.synth.overlay); `roads=False` leaves the land and the cities alone (a baseline for
+    benchmarks). With `cities=False` no city is drawn or listed: their land-use cells stay land
+    (EarthWorld takes its detail from such a world, so that only real places are built up).
     """
 
     def __init__(self, seed: int = 0, max_pixels: int = MAX_PIXELS, roads: bool = True, cities: bool = True):
