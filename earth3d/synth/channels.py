@@ -107,7 +107,7 @@ def _t_range(lon_lo, lon_hi, lat_lo, lat_hi, ax, ay, bx, by, cmin, cmax):
 
 @njit(cache=True)
 def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, RUNOFF,  # noqa: C901
-                 LAKE, REC, AM):
+                 AM):
     """The channel segments that can shape a block of cells [r0_, r1) x [c0, c1), per level and coarse cell.
 
     For every level k and every level-k cell (ci, cj) the block touches, the segments of the 5 x 5
@@ -115,10 +115,10 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     change any output at any cell of the block: a segment whose lowest possible value over the
     block exceeds the highest possible surface there (bounded by segments every cell of the block
     sees), plus 1.25 crest widths at level 0 (a crest lowers the surface by at most a quarter width
-    and needs a second valley within one width), that cannot be the nearest river bank either, and
-    whose lake (LAKE, tapering to the receiver's REC) cannot reach the block (surface() takes the
-    most lake of any channel it visits). A river's course lies up to AM[p] metres off its chord
-    (its meanders at this cell size), which widens its bounds by as much. Segments of levels 0 to
+    and needs a second valley within one width), and that cannot be the nearest river bank either
+    (lakes do not depend on the segments: surface() finds them by their nodes). A river's course
+    lies up to AM[p] metres off its chord (its meanders at this cell size), which widens its bounds
+    by as much. Segments of levels 0 to
     TOPO_LEVEL go by the highest surface of those levels alone (surface()'s topographic position).
     Returns (GEO (kmax + 1, 6): ci0, cj0, nci, ncj, first cell, first candidate; START; P; S): cell c's segments are
     P[START[c]:START[c + 1]] (node) and S[...] (sub-segment).
@@ -165,9 +165,6 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                 half = 0.5 * width_m(AREA[p]) if ok and k == 0 else 0.0
                 riv = ok and k == 0 and _is_river(p, RUNOFF)
                 whalf = 0.5 * water_width_m(AREA[p], RUNOFF[p]) if riv else 0.0  # the water's (surface())
-                depth = 0.0  # the most lake depth along the node's channel
-                if ok and k == 0:
-                    depth = max(LAKE[p], LAKE[REC[p]] if REC[p] >= 0 else 0.0)
                 for s in range(_nseg(k)):
                     PID[n] = p if ok else -1
                     if not ok:
@@ -175,7 +172,7 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                         n += 1
                         continue
                     ax, ay, bx, by = VX[p, s], VY[p, s], VX[p, s + 1], VY[p, s + 1]
-                    if not riv and depth <= 0.0:
+                    if not riv:
                         # a first, looser bound from the segment's box: most segments stop here
                         dx = max(min(ax, bx) - lon_hi, 0.0, lon_lo - max(ax, bx)) * cmin
                         dy = max(min(ay, by) - lat_hi, 0.0, lat_lo - max(ay, by))
@@ -195,8 +192,6 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
                     dy = max(min(ya, yb) - lat_hi, 0.0, lat_lo - max(ya, yb))
                     dmin = max(math.sqrt(dx * dx + dy * dy) * M_PER_DEG - (AM[p] if riv else 0.0), 0.0)
                     LB[n] = min(ea, eb) + _valley(dmin, half, sklo, rr, lk)
-                    if depth > 0.0 and LB[n] - min(ea, eb) < depth + 0.5 * res * (skhi + 0.02):
-                        LB[n] = -math.inf  # its lake may reach the block (surface()'s lake test)
                     RB[n] = dmin - 5.0 * whalf if riv else math.inf
                     if every and (LB[n] < (ubt if k <= TOPO_LEVEL else ub) or riv):
                         # the farthest cell of the block lies at a corner (distance is convex)

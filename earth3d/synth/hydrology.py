@@ -13,9 +13,10 @@ in the spirit of Génevaux et al. 2013 and of Dendry (Gaillard et al. 2019):
   carries water where the runoff area above it (the wet share of that area) is
   large enough, so rivers fed upstream cross dry land. Blocks
   are pure functions of their index, cached (lru_cache), so a node's receiver
-  never depends on which tile asked. Filled nodes are lakes (flat water up to the
-  spill level, draining through their outlet); nodes under the sea are the
-  outlets, so rivers reach the sea.
+  never depends on which tile asked. Filled nodes are lakes: level water around
+  the node that floods the relief below it (its shore follows the valleys and spurs
+  there) and ends at the outlet, where the valley's channel drops below the node's;
+  nodes under the sea are the outlets, so rivers reach the sea.
 - levels 1..6 (1.7 km down to 54 m): a jittered node per cell connects to the nearest
   point of the coarser channels (tributaries); its elevation is the junction's plus
   a share of the hillslope rise, so it cuts a side valley into the coarser hillslope.
@@ -57,7 +58,7 @@ from .channels import (
     water_width_m,
     width_m,
 )
-from .grid import M_PER_DEG
+from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .meanders import M_AMP, M_SKEW, M_WAVE, MEANDER_FADE, N_MEANDER, bank_factor, meander_offset, meander_params
 from .noise import hash2, noise, rehash, smoothstep, unit
 
@@ -66,9 +67,15 @@ BETA = 0.35  # a tributary's channel rises at this share of the hillslope gradie
 FADE_CELLS = (2.0, 6.0)  # tributary levels fade in between these spacings in cells
 LOWER = 0.07  # mean share of the valley-side height that one level of tributaries cuts away
 LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
-LAKE_MAX_M = 8.0  # ... whose shore lies where its valley sides rise this high above the water
+LAKE_MAX_M = 8.0  # ... whose water stands at most this high above its channel
 CITY_LAKE_M = 4000.0  # no lake at a level-0 node this close to a city's built-up edge (a node spacing or so)
 LAKE_SLOPE = (0.3, 0.5)  # hillslope gradients (basins.hillslope_gradient) from which lakes thin out, and end
+LAKE_REACH = (0.4, 0.85)  # a lake's water stands at its full level up to this many node spacings from its node,
+# and sinks to the node's channel at this many
+LAKE_WOBBLE = (0.35, 1500.0)  # ... distances stretched and shrunk by up to this share by noise of this wavelength (m)
+LAKE_SPILL = (0.5, 3.0)  # where a valley's channel lies more than this (m) below a lake node's, the lake's level
+# there sinks this many times faster: a lake ends at its outlet and does not spill into a lower valley
+LAKE_SALT = np.uint64(0x1A4E)
 BLOCK_PX = (8, 4)  # cells per side of the blocks sharing candidate channel lists: fine cells, from SUPER_RES_M
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
 N_FIELDS = K.N_HYDRO
@@ -248,12 +255,74 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
             _ = ba
 
 
+@njit(cache=True)
+def _lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAKE):
+    """The level-0 nodes holding a lake (LAKE > 0) whose water can reach the block of cells [ra, rb) x [ca, cb).
+
+    A lake reaches LAKE_REACH[1] node spacings, stretched by at most 1 / (1 - LAKE_WOBBLE[0]): under two
+    spacings, so its node lies in the 5 x 5 level-0 cells around every cell of the block (GEO row 0).
+    """
+    lon_lo, lon_hi = min(lons[ca], lons[cb - 1]), max(lons[ca], lons[cb - 1])
+    lat_lo, lat_hi = min(lats[ra], lats[rb - 1]), max(lats[ra], lats[rb - 1])
+    cmin = min(math.cos(math.radians(lat_lo)), math.cos(math.radians(lat_hi)))
+    reach = LAKE_REACH[1] * Q0_DEG / (1.0 - LAKE_WOBBLE[0])  # degrees of latitude
+    ci0, cj0, nci, ncj = GEO[0, 0], GEO[0, 1], GEO[0, 2], GEO[0, 3]
+    out = np.empty((nci + 4) * (ncj + 4), dtype=np.int64)
+    n = 0
+    for jj in range(cj0 - 2, cj0 + ncj + 2):
+        for ii in range(ci0 - 2, ci0 + nci + 2):
+            p = _lookup(0, ii, jj, I0, J0, NI, NJ, OFF)
+            if p < 0 or LAKE[p] <= 0.0 or math.isnan(VX[p, 0]):
+                continue
+            dx = max(lon_lo - VX[p, 0], 0.0, VX[p, 0] - lon_hi) * cmin
+            dy = max(lat_lo - VY[p, 0], 0.0, VY[p, 0] - lat_hi)
+            if math.sqrt(dx * dx + dy * dy) < reach:
+                out[n] = p
+                n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def _lake_share(lon, lat, coslat, channel, height, slope, res, seed, LN, VX, VY, VE, LAKE):
+    """(lake share, water level m) of the cell at (lon, lat) whose valley channel lies at `channel` m and
+    surface at `height` m.
+
+    A lake node's water stands LAKE m above its channel up to LAKE_REACH[0] node spacings from it and sinks
+    to the channel at LAKE_REACH[1] (distances wobbled by noise: lobed, not round); it floods the land
+    below that level, so its shore follows the valleys and spurs of the relief around it. Where the cell's
+    valley channel lies below the node's (down the outlet, or a lower valley over a divide) the level
+    sinks fast (LAKE_SPILL). The share is the cell's part below the water, linear across the cell.
+    """
+    la, lo = math.radians(lat), math.radians(lon)
+    x, y, z = coslat * math.cos(lo), coslat * math.sin(lo), math.sin(la)
+    f = EARTH_RADIUS_M / LAKE_WOBBLE[1]
+    g = 3.1 * f
+    wob = 1.0 + LAKE_WOBBLE[0] * (0.67 * noise(x * f, y * f, z * f, seed ^ LAKE_SALT)
+                                  + 0.33 * noise(x * g, y * g, z * g, seed ^ (LAKE_SALT + np.uint64(1))))
+    spacing = Q0_DEG * M_PER_DEG
+    level = -math.inf
+    for m in range(LN.shape[0]):
+        p = LN[m]
+        dx, dy = (lon - VX[p, 0]) * coslat, lat - VY[p, 0]
+        dn = math.sqrt(dx * dx + dy * dy) * M_PER_DEG * wob
+        if dn >= LAKE_REACH[1] * spacing:
+            continue
+        floor = VE[p, 0]
+        lv = (floor + LAKE[p] * smoothstep(LAKE_REACH[1] * spacing, LAKE_REACH[0] * spacing, dn)
+              - LAKE_SPILL[1] * max(floor - LAKE_SPILL[0] - channel, 0.0))
+        level = max(level, lv)
+    if level == -math.inf:
+        return 0.0, level
+    return min(max(0.5 + (level - height) / (res * (slope + 0.02)), 0.0), 1.0), level
+
+
 @njit(parallel=True, cache=True)
 def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, RUNOFF, REC, MEA,  # noqa: C901
             out):
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
-    F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it;
+    F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it (the
+    lake's share of a cell raised to the lake's level: a lake's surface lies flat);
     F_WATER: river or lake water fraction of the cell; F_RIVER_DIST: distance (m) to the nearest
     river bank (negative inside); F_AREA: that river's drainage area (m^2); F_LAKE: lake fraction;
     F_SLOPE: hillslope gradient at the cell; F_TOPO: topographic position, +1 on the floor of the
@@ -287,15 +356,12 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     HALF = np.empty(n0)
     WHALF = np.empty(n0)
     RIV = np.empty(n0, dtype=np.bool_)
-    LREC = np.zeros(n0)  # lake depth at the receiver (0: none)
     MFADE = np.zeros(n0)  # meanders (and bank undulations) shown at this cell size, 0..1
     AM = np.zeros(n0)  # the most a river's course lies off its chord here (m)
     for p in range(n0):
         HALF[p] = 0.5 * width_m(AREA[p])
         WHALF[p] = 0.5 * water_width_m(AREA[p], RUNOFF[p])
         RIV[p] = _is_river(p, RUNOFF)
-        if REC[p] >= 0:
-            LREC[p] = LAKE[REC[p]]
         if RIV[p] and MEA[p, M_WAVE] > 0.0:
             MFADE[p] = smoothstep(MEANDER_FADE[0], MEANDER_FADE[1], MEA[p, M_WAVE] / res)
             AM[p] = MFADE[p] * MEA[p, M_AMP] * (1.0 + abs(MEA[p, M_SKEW]))
@@ -305,14 +371,15 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
         for bi in range(nbi):
             ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
             GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
-                                            VX, VY, VE, AREA, RUNOFF, LAKE, REC, AM)
+                                            VX, VY, VE, AREA, RUNOFF, AM)
+            LN = _lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAKE)
             for r in range(ra, rb):
                 lat = lats[r]
                 coslat = math.cos(math.radians(lat))
                 for col in range(ca, cb):
                     lon = lons[col]
                     sp = SP[r, col]
-                    best, fmin, bch, bslope, lake_f = math.inf, math.inf, 0.0, 0.0, 0.0
+                    best, fmin, bch, bslope = math.inf, math.inf, 0.0, 0.0
                     ks = sp * res * smoothstep(0.5 * SMOOTH_RES_M, SMOOTH_RES_M, res) + 1e-9
                     f1, f2, n1, n2 = math.inf, math.inf, -1, -1
                     redge, rarea, rhalf = math.inf, 0.0, 0.0
@@ -357,19 +424,6 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                                 ftop, htop = f, hill  # above its floor
                             if f < fmin:
                                 fmin, bch, bslope = f, e_, dh
-                            if k == 0 and (LAKE[p] > 0.0 or LREC[p] > 0.0):
-                                # lake depth over the channel, tapering between node and receiver; the
-                                # cell is water where some lake channel's water stands above this
-                                # channel's valley side there (the most of them: where the nearest
-                                # channel changes inside a lake, no seam)
-                                tt = (s + t) / NS
-                                depth = LAKE[p] * (1.0 - tt) + LREC[p] * tt
-                                if depth > 0.0:
-                                    # the shore's share of the cell, at most the share the water's
-                                    # width spans (a lake in a valley narrower than the cell)
-                                    xs = (depth + math.sqrt(depth * (depth + 4.0 * sk * lk))) / (2.0 * sk + 1e-12)
-                                    lake_f = max(lake_f, min(0.5 + (depth - hill) / (res * (dh + 0.02)),
-                                                             span_share(d, half + xs, res)))
                             best = min(best, f)
                             if k == 0:
                                 if f < f1:
@@ -391,6 +445,14 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                     # (unresolved tributaries cut deeper where the valley sides are high)
                     hv = best - bch
                     o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
+                    lake_f = 0.0
+                    if LN.shape[0] > 0:
+                        height = bch + o[F_HILL]
+                        lake_f, level = _lake_share(lon, lat, coslat, bch, height, bslope, res, seed, LN, VX, VY,
+                                                    VE, LAKE)
+                        if lake_f > 0.0:  # the water's share of the cell lies flat at its level
+                            o[F_HILL] += lake_f * max(level - height, 0.0)
+                            bslope *= 1.0 - lake_f
                     # the share of the cell the river's width spans (a stream narrower than the
                     # cell covers no more of it than its width does)
                     river_f = span_share(redge + rhalf, rhalf, res) if redge < math.inf else 0.0
