@@ -447,11 +447,13 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                     o[F_HILL] = hv * lower ** (0.5 + hv / (sp * Q0_DEG * M_PER_DEG * 0.25 + 1e-9))
                     lake_f = 0.0
                     if LN.shape[0] > 0:
-                        height = bch + o[F_HILL]
-                        lake_f, level = _lake_share(lon, lat, coslat, bch, height, bslope, res, seed, LN, VX, VY,
+                        # the shore against the valley sides before the unresolved tributaries' mean cut:
+                        # a lake floods the land around it, not the mean depth of valleys too narrow to
+                        # show (that way the lake share of coarse cells is the mean of finer cells')
+                        lake_f, level = _lake_share(lon, lat, coslat, bch, bch + hv, bslope, res, seed, LN, VX, VY,
                                                     VE, LAKE)
                         if lake_f > 0.0:  # the water's share of the cell lies flat at its level
-                            o[F_HILL] += lake_f * max(level - height, 0.0)
+                            o[F_HILL] += lake_f * max(level - bch - o[F_HILL], 0.0)
                             bslope *= 1.0 - lake_f
                     # the share of the cell the river's width spans (a stream narrower than the
                     # cell covers no more of it than its width does)
