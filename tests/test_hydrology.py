@@ -292,11 +292,12 @@ def test_no_city_stands_in_a_lake():
 
 
 def test_a_lake_lies_level_and_floods_the_relief_around_its_node():
-    """A lake is water standing at one level over the relief around its node (hydrology._lake_share), not a
+    """A lake is water standing at one level over the relief around its node (lakes.lake_share), not a
     depth drawn along its channels: the water surface near the node is flat (the earlier lakes, a depth that
     tapered along each channel to the next node, drew spindles and stars whose surface followed the
     terrain: 7 m of relief here), it reaches into the valleys around it, and tiles split across it agree."""
-    from earth3d.synth.hydrology import LAKE_REACH, LAKE_WOBBLE, Network, hydrology_fields
+    from earth3d.synth.hydrology import Network, hydrology_fields
+    from earth3d.synth.lakes import LAKE_REACH, LAKE_WOBBLE
 
     world = ProceduralWorld(1)
     lon0, lat0 = -76.6, 1.3  # rainforest lowland with closed basins of the macro relief

@@ -118,8 +118,8 @@ def _block_lists(lons, lats, r0_, r1, c0, c1, SP, res, kmax, I0, J0, NI, NJ, OFF
     and needs a second valley within one width), and that cannot be the nearest river bank either
     (lakes do not depend on the segments: surface() finds them by their nodes). A river's course
     lies up to AM[p] metres off its chord (its meanders at this cell size), which widens its bounds
-    by as much. Segments of levels 0 to
-    TOPO_LEVEL go by the highest surface of those levels alone (surface()'s topographic position).
+    by as much. Segments of levels 0 to TOPO_LEVEL go by the highest surface of those levels alone
+    (surface()'s topographic position).
     Returns (GEO (kmax + 1, 6): ci0, cj0, nci, ncj, first cell, first candidate; START; P; S): cell c's segments are
     P[START[c]:START[c + 1]] (node) and S[...] (sub-segment).
     """

@@ -58,7 +58,8 @@ from .channels import (
     water_width_m,
     width_m,
 )
-from .grid import EARTH_RADIUS_M, M_PER_DEG
+from .grid import M_PER_DEG
+from .lakes import lake_nodes, lake_share
 from .meanders import M_AMP, M_SKEW, M_WAVE, MEANDER_FADE, N_MEANDER, bank_factor, meander_offset, meander_params
 from .noise import hash2, noise, rehash, smoothstep, unit
 
@@ -70,12 +71,6 @@ LAKE_MIN_M = 15.0  # a node flooded deeper than this is a lake ...
 LAKE_MAX_M = 8.0  # ... whose water stands at most this high above its channel
 CITY_LAKE_M = 4000.0  # no lake at a level-0 node this close to a city's built-up edge (a node spacing or so)
 LAKE_SLOPE = (0.3, 0.5)  # hillslope gradients (basins.hillslope_gradient) from which lakes thin out, and end
-LAKE_REACH = (0.4, 0.85)  # a lake's water stands at its full level up to this many node spacings from its node,
-# and sinks to the node's channel at this many
-LAKE_WOBBLE = (0.35, 1500.0)  # ... distances stretched and shrunk by up to this share by noise of this wavelength (m)
-LAKE_SPILL = (0.5, 3.0)  # where a valley's channel lies more than this (m) below a lake node's, the lake's level
-# there sinks this many times faster: a lake ends at its outlet and does not spill into a lower valley
-LAKE_SALT = np.uint64(0x1A4E)
 BLOCK_PX = (8, 4)  # cells per side of the blocks sharing candidate channel lists: fine cells, from SUPER_RES_M
 MAX_RES_M = 4000.0  # coarser cells use the noise relief alone (the level-0 channels are not resolved)
 N_FIELDS = K.N_HYDRO
@@ -255,67 +250,6 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
             _ = ba
 
 
-@njit(cache=True)
-def _lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAKE):
-    """The level-0 nodes holding a lake (LAKE > 0) whose water can reach the block of cells [ra, rb) x [ca, cb).
-
-    A lake reaches LAKE_REACH[1] node spacings, stretched by at most 1 / (1 - LAKE_WOBBLE[0]): under two
-    spacings, so its node lies in the 5 x 5 level-0 cells around every cell of the block (GEO row 0).
-    """
-    lon_lo, lon_hi = min(lons[ca], lons[cb - 1]), max(lons[ca], lons[cb - 1])
-    lat_lo, lat_hi = min(lats[ra], lats[rb - 1]), max(lats[ra], lats[rb - 1])
-    cmin = min(math.cos(math.radians(lat_lo)), math.cos(math.radians(lat_hi)))
-    reach = LAKE_REACH[1] * Q0_DEG / (1.0 - LAKE_WOBBLE[0])  # degrees of latitude
-    ci0, cj0, nci, ncj = GEO[0, 0], GEO[0, 1], GEO[0, 2], GEO[0, 3]
-    out = np.empty((nci + 4) * (ncj + 4), dtype=np.int64)
-    n = 0
-    for jj in range(cj0 - 2, cj0 + ncj + 2):
-        for ii in range(ci0 - 2, ci0 + nci + 2):
-            p = _lookup(0, ii, jj, I0, J0, NI, NJ, OFF)
-            if p < 0 or LAKE[p] <= 0.0 or math.isnan(VX[p, 0]):
-                continue
-            dx = max(lon_lo - VX[p, 0], 0.0, VX[p, 0] - lon_hi) * cmin
-            dy = max(lat_lo - VY[p, 0], 0.0, VY[p, 0] - lat_hi)
-            if math.sqrt(dx * dx + dy * dy) < reach:
-                out[n] = p
-                n += 1
-    return out[:n]
-
-
-@njit(cache=True)
-def _lake_share(lon, lat, coslat, channel, height, slope, res, seed, LN, VX, VY, VE, LAKE):
-    """(lake share, water level m) of the cell at (lon, lat) whose valley channel lies at `channel` m and
-    surface at `height` m.
-
-    A lake node's water stands LAKE m above its channel up to LAKE_REACH[0] node spacings from it and sinks
-    to the channel at LAKE_REACH[1] (distances wobbled by noise: lobed, not round); it floods the land
-    below that level, so its shore follows the valleys and spurs of the relief around it. Where the cell's
-    valley channel lies below the node's (down the outlet, or a lower valley over a divide) the level
-    sinks fast (LAKE_SPILL). The share is the cell's part below the water, linear across the cell.
-    """
-    la, lo = math.radians(lat), math.radians(lon)
-    x, y, z = coslat * math.cos(lo), coslat * math.sin(lo), math.sin(la)
-    f = EARTH_RADIUS_M / LAKE_WOBBLE[1]
-    g = 3.1 * f
-    wob = 1.0 + LAKE_WOBBLE[0] * (0.67 * noise(x * f, y * f, z * f, seed ^ LAKE_SALT)
-                                  + 0.33 * noise(x * g, y * g, z * g, seed ^ (LAKE_SALT + np.uint64(1))))
-    spacing = Q0_DEG * M_PER_DEG
-    level = -math.inf
-    for m in range(LN.shape[0]):
-        p = LN[m]
-        dx, dy = (lon - VX[p, 0]) * coslat, lat - VY[p, 0]
-        dn = math.sqrt(dx * dx + dy * dy) * M_PER_DEG * wob
-        if dn >= LAKE_REACH[1] * spacing:
-            continue
-        floor = VE[p, 0]
-        lv = (floor + LAKE[p] * smoothstep(LAKE_REACH[1] * spacing, LAKE_REACH[0] * spacing, dn)
-              - LAKE_SPILL[1] * max(floor - LAKE_SPILL[0] - channel, 0.0))
-        level = max(level, lv)
-    if level == -math.inf:
-        return 0.0, level
-    return min(max(0.5 + (level - height) / (res * (slope + 0.02)), 0.0), 1.0), level
-
-
 @njit(parallel=True, cache=True)
 def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, RUNOFF, REC, MEA,  # noqa: C901
             out):
@@ -372,7 +306,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
             ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
             GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
                                             VX, VY, VE, AREA, RUNOFF, AM)
-            LN = _lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAKE)
+            LN = lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAKE)
             for r in range(ra, rb):
                 lat = lats[r]
                 coslat = math.cos(math.radians(lat))
@@ -450,8 +384,8 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                         # the shore against the valley sides before the unresolved tributaries' mean cut:
                         # a lake floods the land around it, not the mean depth of valleys too narrow to
                         # show (that way the lake share of coarse cells is the mean of finer cells')
-                        lake_f, level = _lake_share(lon, lat, coslat, bch, bch + hv, bslope, res, seed, LN, VX, VY,
-                                                    VE, LAKE)
+                        lake_f, level = lake_share(lon, lat, coslat, bch, bch + hv, bslope, res, seed, LN, VX, VY,
+                                                   VE, LAKE)
                         if lake_f > 0.0:  # the water's share of the cell lies flat at its level
                             o[F_HILL] += lake_f * max(level - bch - o[F_HILL], 0.0)
                             bslope *= 1.0 - lake_f
