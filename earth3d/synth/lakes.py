@@ -69,13 +69,24 @@ def lake_share(lon, lat, coslat, channel, height, slope, res, seed, LN, VX, VY, 
     the shore, noise as fine as the cells resolve (LAKE_FRAY_M) moves it, so it is not a straight contour
     of the valley side at fine cells.
     """
+    spacing = Q0_DEG * M_PER_DEG
+    grad = res * (slope + 0.02)  # the rise across the cell
+    band = 0.5 * grad + LAKE_FRAY * sum(LAKE_FRAY_M) * (slope + 0.02)  # the most the fraying moves a shore
+    # no lake within reach, or the cell above the highest of them: no water, and no noise to evaluate
+    top = -math.inf
+    for m in range(LN.shape[0]):
+        p = LN[m]
+        dx, dy = (lon - VX[p, 0]) * coslat, lat - VY[p, 0]
+        if math.sqrt(dx * dx + dy * dy) * M_PER_DEG * (1.0 - LAKE_WOBBLE[0]) < LAKE_REACH[1] * spacing:
+            top = max(top, VE[p, 0] + LAKE[p])
+    if height - top >= band:
+        return 0.0, -math.inf
     la, lo = math.radians(lat), math.radians(lon)
     x, y, z = coslat * math.cos(lo), coslat * math.sin(lo), math.sin(la)
     f = EARTH_RADIUS_M / LAKE_WOBBLE[1]
     g = 3.1 * f
     wob = 1.0 + LAKE_WOBBLE[0] * (0.67 * noise(x * f, y * f, z * f, seed ^ LAKE_SALT)
                                   + 0.33 * noise(x * g, y * g, z * g, seed ^ (LAKE_SALT + np.uint64(1))))
-    spacing = Q0_DEG * M_PER_DEG
     level = -math.inf
     for m in range(LN.shape[0]):
         p = LN[m]
@@ -89,9 +100,8 @@ def lake_share(lon, lat, coslat, channel, height, slope, res, seed, LN, VX, VY, 
         level = max(level, lv)
     if level == -math.inf:
         return 0.0, level
-    grad = res * (slope + 0.02)  # the rise across the cell
     gap = level - height
-    if abs(gap) < 0.5 * grad + LAKE_FRAY * sum(LAKE_FRAY_M) * (slope + 0.02):
+    if abs(gap) < band:
         for k in range(len(LAKE_FRAY_M)):
             w = smoothstep(0.5 * LAKE_FRAY_M[k], 0.25 * LAKE_FRAY_M[k], res)
             if w > 0.0:
