@@ -50,6 +50,7 @@ DRIVE_REACH_M = 1500.0
 # Coarsest cell (m) at which each class (and the settlements it serves) is computed and drawn:
 # a feature under about 1/40 of a cell changes it by under 2.5 %.
 MAX_RES_M = (1000.0, 400.0, 160.0, 160.0)
+LAKE_SUB = 2  # lake samples per routing lattice cell side
 
 
 # ----------------------------------------------------------------------------- cost lattice
@@ -77,21 +78,11 @@ def _cost_lattice(i0, j0, nx, ny, step, S):
 
 
 @njit(cache=True)
-def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE, MEA):
-    """Flag lattice nodes crossed by level-0 rivers (1, along their meandering course) or near lake nodes (2)."""
+def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, MEA):
+    """Flag lattice nodes crossed by level-0 rivers (1, along their meandering course)."""
     ny, nx = W.shape
     for p in range(VX.shape[0]):
-        if math.isnan(VX[p, 0]):
-            continue
-        if LAKE[p] > 0.0:
-            a = int(math.floor((VX[p, 0] + 180.0) / step)) - i0
-            b = int(math.floor((VY[p, 0] + 90.0) / step)) - j0
-            r = max(1, int(1200.0 / (step * M_PER_DEG)))
-            for bb in range(b - r, b + r + 1):
-                for aa in range(a - r, a + r + 1):
-                    if 0 <= aa < nx and 0 <= bb < ny and W[bb, aa] == 0:
-                        W[bb, aa] = 2
-        if not _is_river(p, RUNOFF):
+        if math.isnan(VX[p, 0]) or not _is_river(p, RUNOFF):
             continue
         lons, lats = course(VX[p], VY[p], MEA[p], 8)
         for q in range(-1, lons.shape[0]):
@@ -100,6 +91,25 @@ def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, LAKE, MEA):
             b = int(math.floor((lat + 90.0) / step)) - j0
             if 0 <= a < nx and 0 <= b < ny and W[b, a] == 0:
                 W[b, a] = 1
+
+
+def _mark_lakes(W: np.ndarray, i0: int, j0: int, step: float, S: np.ndarray, riv: ST.RiverWindow) -> None:
+    """Flag lattice nodes (2) whose cell is in a lake: where any of LAKE_SUB x LAKE_SUB samples of it is more
+    than half lake, as the hydrology draws lakes at cells of that sample spacing.
+    """
+    if not (riv.lake > 0.0).any():
+        return
+    from .hydrology import Network, levels_for
+
+    ny, nx = W.shape
+    d = step / LAKE_SUB
+    lons = -180.0 + i0 * step + (np.arange(nx * LAKE_SUB) + 0.5) * d
+    lats = -90.0 + j0 * step + (np.arange(ny * LAKE_SUB) + 0.5) * d
+    res = d * M_PER_DEG
+    net = Network(S, float(lons[0]), float(lats[0]), float(lons[-1]), float(lats[-1]), res, levels_for(res))
+    lake = net.fields(lons, lats[::-1], res)[::-1, :, K.H_LAKE]
+    wet = lake.reshape(ny, LAKE_SUB, nx, LAKE_SUB).max(axis=(1, 3)) > 0.5
+    W[wet & (W < 2)] = 2
 
 
 _MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1],
@@ -247,7 +257,8 @@ def road_block(key: int, level: int, bi: int, bj: int):
     j1 = min(math.floor((north + pad + 90.0) / g) + 1, int(round(180.0 / g)))
     H, W = _cost_lattice(i0, j0, i1 - i0, j1 - j0, g, S)
     riv = ST._rivers_window(S, -180.0 + i0 * g, -90.0 + j0 * g, -180.0 + i1 * g, -90.0 + j1 * g)
-    _mark_water(W, i0, j0, g, riv.vx, riv.vy, riv.runoff, riv.lake, riv.mea)
+    _mark_water(W, i0, j0, g, riv.vx, riv.vy, riv.runoff, riv.mea)
+    _mark_lakes(W, i0, j0, g, S, riv)
     coslat = math.cos(math.radians(0.5 * (south + north)))
     mx, my = g * M_PER_DEG * coslat, g * M_PER_DEG
     for a, b in edges:

@@ -46,6 +46,11 @@ OCCUPANCY = np.array([K.CITY_OCCUPANCY, 0.6, 0.75, 0.7])
 N_CAND = 3  # candidate sites per lattice cell
 RADIUS_M = 150.0  # drawn radius of a settlement of 100 people; grows as population^0.45
 RIVER_NEAR_M = 3000.0  # sites this close to a river are favoured
+# Lakes: a town, village or farmstead site is tested against the lake share of cells this size (m) for its
+# kind (cities: the hydrology keeps lakes off their sites; houses are drawn on land only, so a settlement
+# may stand on a shore, not with its centre in the lake) ...
+LAKE_TEST_RES_M = np.array([1000.0, 1000.0, 500.0, 250.0])
+LAKE_REFUSE = 0.2  # ... and refused where that share, interpolated to the site, passes this
 # Site arrays: one row per settlement.
 F_LON, F_LAT, F_POP, F_KIND, F_RADIUS, F_SEED = range(6)
 N_F = 6
@@ -75,22 +80,16 @@ def pareto(u, a, b):
 
 
 @njit(cache=True)
-def _river_near(lon, lat, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ):
-    """(distance m to the nearest level-0 river bank, whether a lake node lies within 2 km) around (lon, lat)."""
+def _river_near(lon, lat, VX, VY, AREA, RUNOFF, I0, J0, NI, NJ):
+    """Distance (m) from (lon, lat) to the nearest level-0 river bank."""
     ci = int(math.floor((lon + 180.0) / Q0_DEG)) - I0
     cj = int(math.floor((lat + 90.0) / Q0_DEG)) - J0
     coslat = math.cos(math.radians(lat))
-    best, lake = math.inf, False
+    best = math.inf
     for a in range(max(cj - 2, 0), min(cj + 3, NJ)):
         for b in range(max(ci - 2, 0), min(ci + 3, NI)):
             p = a * NI + b
-            if math.isnan(VX[p, 0]):
-                continue
-            if LAKE[p] > 0.0:
-                d0 = math.hypot((VX[p, 0] - lon) * coslat, VY[p, 0] - lat) * M_PER_DEG
-                if d0 < 2000.0:
-                    lake = True
-            if not _is_river(p, RUNOFF):
+            if math.isnan(VX[p, 0]) or not _is_river(p, RUNOFF):
                 continue
             for s in range(NS):
                 ux, uy = (VX[p, s + 1] - VX[p, s]) * coslat, VY[p, s + 1] - VY[p, s]
@@ -99,14 +98,34 @@ def _river_near(lon, lat, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ):
                 t = 0.0 if ll <= 0.0 else min(max((vx * ux + vy * uy) / ll, 0.0), 1.0)
                 d = math.hypot(vx - t * ux, vy - t * uy) * M_PER_DEG - 0.5 * water_width_m(AREA[p], RUNOFF[p])
                 best = min(best, d)
-    return best, lake
+    return best
 
 
 @njit(cache=True)
-def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ, BIG):
+def _in_lake(lon, lat, LM, west, north, step):
+    """Whether the lake share of the mask LM (cells of `step` degrees from (west, north); no lake outside
+    it), interpolated to (lon, lat), passes LAKE_REFUSE.
+    """
+    nj, ni = LM.shape
+    fx = (lon - west) / step - 0.5
+    fy = (north - lat) / step - 0.5
+    if nj == 0 or fx < -0.5 or fy < -0.5 or fx > ni - 0.5 or fy > nj - 0.5:
+        return False
+    fx, fy = min(max(fx, 0.0), ni - 1.0), min(max(fy, 0.0), nj - 1.0)
+    i, j = min(int(fx), max(ni - 2, 0)), min(int(fy), max(nj - 2, 0))
+    ax, ay = fx - i, fy - j
+    i1, j1 = min(i + 1, ni - 1), min(j + 1, nj - 1)
+    share = ((LM[j, i] * (1.0 - ax) + LM[j, i1] * ax) * (1.0 - ay)
+             + (LM[j1, i] * (1.0 - ax) + LM[j1, i1] * ax) * ay)
+    return share > LAKE_REFUSE
+
+
+@njit(cache=True)
+def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, RUNOFF, I0, J0, NI, NJ, LM, west, north, step, BIG):
     """Settlements of one kind on its lattice cells [i0, i1) x [j0, j1) (rows N_F, see F_*).
 
-    BIG holds the larger settlements nearby (rows N_F): a site within their reach is refused.
+    LM: the lake share of the cells of `step` degrees from (west, north) (`lake_mask`; no rows: no lake
+    near). BIG holds the larger settlements nearby (rows N_F): a site within their reach is refused.
     """
     q = STEP_DEG[kind]
     lo_p, hi_p = POP_RANGE[kind, 0], POP_RANGE[kind, 1]
@@ -126,8 +145,8 @@ def _lattice_sites(kind, i0, i1, j0, j1, S, VX, VY, AREA, RUNOFF, LAKE, I0, J0, 
                 sc, wet, _, _ = K.site_score(lon, lat, S, mbuf)
                 if wet <= 0.0:
                     continue
-                d, lake = _river_near(lon, lat, VX, VY, AREA, RUNOFF, LAKE, I0, J0, NI, NJ)
-                if lake or d < 60.0:
+                d = _river_near(lon, lat, VX, VY, AREA, RUNOFF, I0, J0, NI, NJ)
+                if d < 60.0 or _in_lake(lon, lat, LM, west, north, step):
                     continue
                 if d < RIVER_NEAR_M:  # rivers: water (in dry lands too), trade, flat valley floors
                     sc = min(1.0, wet * (1.0 + 0.6 * (1.0 - d / RIVER_NEAR_M)) + 0.25)
@@ -254,10 +273,44 @@ def _sub_cell(key: int, ci: int, cj: int, kind: int, big: np.ndarray) -> np.ndar
     riv = _rivers_window(S, west, south, west + K.CELL_DEG, south + K.CELL_DEG)
     m = int(round(K.CELL_DEG / STEP_DEG[kind]))
     big = big[np.abs(big[:, F_LAT] - (south + 0.5 * K.CELL_DEG)) < K.CELL_DEG] if big.size else np.empty((0, N_F))
+    lm, lm_west, lm_north, lm_step = lake_mask(S, riv, west, south, kind)
     out = _lattice_sites(kind, ci * m, ci * m + m, cj * m, cj * m + m, S, riv.vx, riv.vy, riv.area, riv.runoff,
-                         riv.lake, riv.i0, riv.j0, riv.ni, riv.nj, big)
+                         riv.i0, riv.j0, riv.ni, riv.nj, lm, lm_west, lm_north, lm_step, big)
     out.setflags(write=False)
     return out
+
+
+def lake_mask(S: np.ndarray, riv: RiverWindow, west: float, south: float,
+              kind: int) -> tuple[np.ndarray, float, float, float]:
+    """Lake share of the cells of about LAKE_TEST_RES_M[kind] in the land-use cell from (west, south) that a
+    lake can reach, as the hydrology draws lakes at that cell size: (share (nj, ni) north first, its west
+    and north edges, its cell size in degrees); no rows where no lake reaches the cell.
+    """
+    from .hydrology import Network, levels_for
+    from .lakes import LAKE_REACH, LAKE_WOBBLE
+
+    c = K.CELL_DEG
+    n = max(int(round(c * M_PER_DEG / LAKE_TEST_RES_M[kind])), 1)
+    step = c / n
+    reach = LAKE_REACH[1] * Q0_DEG / (1.0 - LAKE_WOBBLE[0])  # degrees of latitude
+    coslat = math.cos(math.radians(min(max(abs(south), abs(south + c)), 89.0)))
+    x, y = riv.vx[:, 0], riv.vy[:, 0]
+    lake = riv.lake > 0.0
+    none = np.empty((0, 0)), west, south + c, step
+    if not lake.any():
+        return none
+    i0 = max(math.floor((x[lake].min() - reach / coslat - west) / step), 0)
+    i1 = min(math.ceil((x[lake].max() + reach / coslat - west) / step), n)
+    j0 = max(math.floor((south + c - y[lake].max() - reach) / step), 0)
+    j1 = min(math.ceil((south + c - y[lake].min() + reach) / step), n)
+    if i1 <= i0 or j1 <= j0:
+        return none
+    lons = west + (np.arange(i0, i1) + 0.5) * step
+    lats = south + c - (np.arange(j0, j1) + 0.5) * step
+    res = step * M_PER_DEG
+    net = Network(S, float(lons[0]), float(lats[-1]), float(lons[-1]), float(lats[0]), res, levels_for(res))
+    return (np.ascontiguousarray(net.fields(lons, lats, res)[..., K.H_LAKE]), west + i0 * step,
+            south + c - j0 * step, step)
 
 
 _CELL_FN = (cities_cell, towns_cell, villages_cell, farms_cell)
