@@ -59,7 +59,7 @@ from .channels import (
     width_m,
 )
 from .grid import M_PER_DEG
-from .lakes import lake_nodes, lake_share
+from .lakes import lake_climate, lake_nodes, lake_share
 from .meanders import M_AMP, M_SKEW, M_WAVE, MEANDER_FADE, N_MEANDER, bank_factor, meander_offset, meander_params
 from .noise import hash2, noise, rehash, smoothstep, unit
 
@@ -108,13 +108,13 @@ def _level0_polylines(w0, seed, S, VX, VY, VE, AREA, LAKE, RUNOFF, MEA):
                 continue
             AREA[c] = o[4]
             RUNOFF[c] = o[10]
-            # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, in humid
-            # climates and on gentle land: steep rivers cut through a basin's rim (the basin's
-            # depth counts less the steeper the hillslopes, none from LAKE_SLOPE[1] up)
+            # lakes where the macro relief holds a closed basin deeper than LAKE_MIN_M, on gentle land (steep
+            # rivers cut through a basin's rim: its depth counts less the steeper the hillslopes, none from
+            # LAKE_SLOPE[1] up), in humid climates where ice scoured the land or in lake districts (lake_climate)
             flat = smoothstep(LAKE_SLOPE[1], LAKE_SLOPE[0], o[7])
-            flood = ((o[2] - o[3]) * flat - LAKE_MIN_M) * smoothstep(0.2, 0.5, o[8])
-            LAKE[c] = min(flood, LAKE_MAX_M) if flood > 0.0 else 0.0
+            flood = (o[2] - o[3]) * flat - LAKE_MIN_M
             ax, ay = o[0], o[1]
+            LAKE[c] = min(flood, LAKE_MAX_M) * lake_climate(ax, ay, o[3], S, mbuf) if flood > 0.0 else 0.0
             if LAKE[c] > 0.0:
                 # no lake where a city stands (kernel.city_site: it knows nothing of lakes); cities lie beside them
                 ci = int(math.floor((ax + 180.0) / K.CELL_DEG)) % int(360.0 / K.CELL_DEG)

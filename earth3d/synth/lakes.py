@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from . import kernel as K
 from .basins import Q0_DEG
 from .channels import _lookup
 from .grid import EARTH_RADIUS_M, M_PER_DEG
@@ -27,6 +28,29 @@ LAKE_SPILL = (0.5, 3.0)  # where a valley's channel lies more than this (m) belo
 LAKE_FRAY_M = (120.0, 40.0, 12.0)  # wavelengths (m) of the noise that roughens a shore, each where the cells
 LAKE_FRAY = 0.15  # resolve it (4 cells a wavelength), moving it by up to this share of the wavelength
 LAKE_SALT = np.uint64(0x1A4E)
+# Where closed basins hold lakes. Ice sheets scoured the land where it is cold now (mean annual temperature
+# under GLACIAL_C[0] C, none above GLACIAL_C[1]): lakes fill its basins. Elsewhere rivers and sediment have
+# breached and filled most basins long since; lakes keep to districts (a noise of LAKE_DISTRICT[0] m:
+# floodplains, rifts, karst) where it passes LAKE_DISTRICT[1] (none) to LAKE_DISTRICT[2] (all).
+GLACIAL_C = (4.0, 10.0)
+LAKE_DISTRICT = (250_000.0, 0.05, 0.3)
+
+
+@njit(cache=True)
+def lake_climate(lon, lat, height, S, m):
+    """How much of its depth a level-0 node's closed basin at (lon, lat), `height` m, holds as a lake.
+
+    1 in humid land (frozen or not: permafrost keeps its lakes) that ice sheets scoured (GLACIAL_C) or in a
+    lake district (LAKE_DISTRICT); none in dry land or under an ice cap. S: the world's seeds
+    (kernel.make_seeds); m: scratch (kernel.N_MACRO,).
+    """
+    x, y, z = K.unit_vector(lon, lat)
+    K.macro_at(x, y, z, S, m)
+    t, w = K.climate(m, lat, height, m[0] - K.SEA)
+    f = EARTH_RADIUS_M / LAKE_DISTRICT[0]
+    district = smoothstep(LAKE_DISTRICT[1], LAKE_DISTRICT[2], noise(x * f, y * f, z * f, S[K.S_LAKE]))
+    return (smoothstep(0.2, 0.5, w) * (1.0 - smoothstep(-8.0, -14.0, t))
+            * max(smoothstep(GLACIAL_C[1], GLACIAL_C[0], t), district))
 
 
 @njit(cache=True)
