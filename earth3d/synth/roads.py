@@ -51,6 +51,7 @@ DRIVE_REACH_M = 1500.0
 # a feature under about 1/40 of a cell changes it by under 2.5 %.
 MAX_RES_M = (1000.0, 400.0, 160.0, 160.0)
 LAKE_SUB = 2  # lake samples per routing lattice cell side
+LAKE_TILE = 32  # routing lattice cells per side of a cached tile of lake flags
 
 
 # ----------------------------------------------------------------------------- cost lattice
@@ -93,23 +94,47 @@ def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, MEA):
                 W[b, a] = 1
 
 
-def _mark_lakes(W: np.ndarray, i0: int, j0: int, step: float, S: np.ndarray, riv: ST.RiverWindow) -> None:
-    """Flag lattice nodes (2) whose cell is in a lake: where any of LAKE_SUB x LAKE_SUB samples of it is more
-    than half lake, as the hydrology draws lakes at cells of that sample spacing.
+@lru_cache(maxsize=1024)
+def _lake_cells(key: int, level: int, ti: int, tj: int) -> np.ndarray:
+    """Whether each cell of routing lattice tile (ti, tj) lies in a lake: (LAKE_TILE, LAKE_TILE) bool, south row
+    first, from cell (ti, tj) x LAKE_TILE of GRID_DEG[level] (ti unwrapped). A cell is in a lake where any of
+    LAKE_SUB x LAKE_SUB samples of it is more than half lake, as the hydrology draws lakes at cells of that
+    sample spacing. Tiles are cached: the routing windows of neighbouring road blocks overlap.
     """
-    if not (riv.lake > 0.0).any():
-        return
     from .hydrology import Network, levels_for
 
-    ny, nx = W.shape
-    d = step / LAKE_SUB
-    lons = -180.0 + i0 * step + (np.arange(nx * LAKE_SUB) + 0.5) * d
-    lats = -90.0 + j0 * step + (np.arange(ny * LAKE_SUB) + 0.5) * d
+    S = ST._SEEDS[key]
+    g = GRID_DEG[level]
+    n, d = LAKE_TILE * LAKE_SUB, g / LAKE_SUB
+    west, south = -180.0 + ti * LAKE_TILE * g, -90.0 + tj * LAKE_TILE * g
+    lons = west + (np.arange(n) + 0.5) * d
+    lats = (south + (np.arange(n) + 0.5) * d)[::-1]
+    lats = lats[(lats > -90.0) & (lats < 90.0)]
     res = d * M_PER_DEG
-    net = Network(S, float(lons[0]), float(lats[0]), float(lons[-1]), float(lats[-1]), res, levels_for(res))
-    lake = net.fields(lons, lats[::-1], res)[::-1, :, K.H_LAKE]
-    wet = lake.reshape(ny, LAKE_SUB, nx, LAKE_SUB).max(axis=(1, 3)) > 0.5
-    W[wet & (W < 2)] = 2
+    out = np.zeros((LAKE_TILE, LAKE_TILE), dtype=bool)
+    if lats.size == 0:
+        return out
+    net = Network(S, float(lons[0]), float(lats[-1]), float(lons[-1]), float(lats[0]), res, levels_for(res))
+    if not (net.LAKE > 0.0).any():
+        return out
+    lake = np.zeros((n, n))
+    lake[:lats.size] = net.fields(lons, lats, res)[::-1, :, K.H_LAKE]  # south first (rows past a pole stay dry)
+    out[:] = lake.reshape(LAKE_TILE, LAKE_SUB, LAKE_TILE, LAKE_SUB).max(axis=(1, 3)) > 0.5
+    out.setflags(write=False)
+    return out
+
+
+def _mark_lakes(W: np.ndarray, i0: int, j0: int, level: int, key: int) -> None:
+    """Flag the routing lattice cells [i0, i0 + nx) x [j0, j0 + ny) of W (2) that lie in a lake (_lake_cells)."""
+    ny, nx = W.shape
+    t = LAKE_TILE
+    for tj in range(j0 // t, (j0 + ny - 1) // t + 1):
+        for ti in range(i0 // t, (i0 + nx - 1) // t + 1):
+            cells = _lake_cells(key, level, ti, tj)
+            a0, a1 = max(ti * t, i0), min(ti * t + t, i0 + nx)
+            b0, b1 = max(tj * t, j0), min(tj * t + t, j0 + ny)
+            part = W[b0 - j0:b1 - j0, a0 - i0:a1 - i0]
+            part[cells[b0 - tj * t:b1 - tj * t, a0 - ti * t:a1 - ti * t] & (part < 2)] = 2
 
 
 _MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1],
@@ -258,7 +283,7 @@ def road_block(key: int, level: int, bi: int, bj: int):
     H, W = _cost_lattice(i0, j0, i1 - i0, j1 - j0, g, S)
     riv = ST._rivers_window(S, -180.0 + i0 * g, -90.0 + j0 * g, -180.0 + i1 * g, -90.0 + j1 * g)
     _mark_water(W, i0, j0, g, riv.vx, riv.vy, riv.runoff, riv.mea)
-    _mark_lakes(W, i0, j0, g, S, riv)
+    _mark_lakes(W, i0, j0, level, key)
     coslat = math.cos(math.radians(0.5 * (south + north)))
     mx, my = g * M_PER_DEG * coslat, g * M_PER_DEG
     for a, b in edges:
