@@ -200,3 +200,23 @@ def test_settlements_stand_beside_lakes_not_in_them(world):
     print(f"lake share {lake.mean():.3f}; {ok.sum()} settlements, {in_lake.sum()} mostly in a lake, mean {wet:.3f}")
     assert lake.mean() > 0.05 and ok.sum() > 100  # lakes to keep out of, settlements to place
     assert in_lake.mean() < 0.02 and wet < 0.02  # before sites were tested against the lakes: 0.043, 0.042
+
+
+def test_farm_drives_do_not_cross_lakes(world):
+    box = _box(34.1, -44.1, 0.05)  # the lake district above
+    fields, transform = world.hydrology(bbox=box, resolution_m=30.0)
+    lake = fields[..., H_LAKE] > 0.5
+    V, OFF, CLS = R.network(world._seeds, *box)
+    pts = []
+    for p in np.nonzero(CLS == R.DRIVE)[0]:
+        (x0, y0), (x1, y1) = V[OFF[p]], V[OFF[p + 1] - 1]
+        t = np.linspace(0.0, 1.0, 50)[:, None]
+        pts.append(np.hstack([x0 + t * (x1 - x0), y0 + t * (y1 - y0)]))
+    pts = np.concatenate(pts)
+    cols = np.floor((pts[:, 0] - transform.c) / transform.a).astype(int)
+    rows = np.floor((pts[:, 1] - transform.f) / transform.e).astype(int)
+    ok = (rows >= 0) & (rows < lake.shape[0]) & (cols >= 0) & (cols < lake.shape[1])
+    wet = lake[rows[ok], cols[ok]].mean()
+    print(f"{(CLS == R.DRIVE).sum()} drives, share of their length over a lake {wet:.4f} (lakes {lake.mean():.3f})")
+    assert lake.mean() > 0.03 and ok.sum() > 1000
+    assert wet < 0.005  # straight to the nearest road whatever lay between: 0.048 here

@@ -47,6 +47,7 @@ BRIDGE_COST_M = (4000.0, 2000.0, 800.0)
 HALF_WIDTH_M = np.array([12.0, 4.0, 2.0, 1.5])  # per class (motorways: two carriageways around a median)
 MEDIAN_HALF_M = 1.5
 DRIVE_REACH_M = 1500.0
+DRIVE_LAKE_M = 100.0  # a farm drive that crosses a lake at cells this size (m) is not built
 # Coarsest cell (m) at which each class (and the settlements it serves) is computed and drawn:
 # a feature under about 1/40 of a cell changes it by under 2.5 %.
 MAX_RES_M = (1000.0, 400.0, 160.0, 160.0)
@@ -359,10 +360,36 @@ def drive_block(key: int, bi: int, bj: int):
     d = _drives(np.ascontiguousarray(farms[:, :2]), V, OFF, CLS, np.ascontiguousarray(towns[:, :2]).reshape(-1, 2),
                 DRIVE_REACH_M)
     ok = np.isfinite(d[:, 0])
+    ok[ok] = ~_over_lake(S, d[ok], west - 2 * r, south - 2 * r, west + b + 2 * r, south + b + 2 * r)
     lines = [row.reshape(2, 2) for row in d[ok]]
     out = _pack(lines, [DRIVE] * len(lines))
     for arr in out:
         arr.setflags(write=False)
+    return out
+
+
+def _over_lake(S: np.ndarray, segs: np.ndarray, west: float, south: float, east: float, north: float) -> np.ndarray:
+    """Whether each straight segment (n, 4: lon0, lat0, lon1, lat1, inside the box) crosses a lake: a point
+    every DRIVE_LAKE_M / 2 along it in a cell of DRIVE_LAKE_M that is more than half lake.
+    """
+    from .hydrology import Network, levels_for
+
+    out = np.zeros(len(segs), dtype=bool)
+    if len(segs) == 0:
+        return out
+    net = Network(S, west, south, east, north, DRIVE_LAKE_M, levels_for(DRIVE_LAKE_M))
+    if not (net.LAKE > 0.0).any():
+        return out
+    d = DRIVE_LAKE_M / M_PER_DEG
+    lons = np.arange(west + 0.5 * d, east, d)
+    lats = np.arange(north - 0.5 * d, south, -d)
+    lake = net.fields(lons, lats, DRIVE_LAKE_M)[..., K.H_LAKE] > 0.5
+    for k, (x0, y0, x1, y1) in enumerate(segs):
+        n = max(int(2.0 * math.hypot((x1 - x0) * math.cos(math.radians(y0)), y1 - y0) / d) + 1, 2)
+        t = np.linspace(0.0, 1.0, n)
+        i = np.clip(((x0 + t * (x1 - x0) - west) / d).astype(np.int64), 0, lons.size - 1)
+        j = np.clip(((north - y0 - t * (y1 - y0)) / d).astype(np.int64), 0, lats.size - 1)
+        out[k] = bool(lake[j, i].any())
     return out
 
 
