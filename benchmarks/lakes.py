@@ -8,8 +8,8 @@ followed the climate).
 
 Earth: lakes cover 3.7 % of the non-glaciated land (Verpoorter et al. 2014, lakes from 0.002 km^2) or
 1.8 % counting lakes from 10 ha (HydroLAKES, Messager et al. 2016), most of it in the formerly
-glaciated high latitudes: Finland and the Canadian Shield hold 10-20 %, warm land under 2 % outside
-a few lake districts (rifts, floodplains, karst).
+glaciated high latitudes (Finland about 10 %, parts of the Canadian Shield more); warm land holds
+far less, much of it in a few lake districts (rifts, floodplains, karst).
 
     python benchmarks/lakes.py [--seeds 1 2 3 4] [--blocks 12] [--baseline REV_OR_FOLDER]
 """

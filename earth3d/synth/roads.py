@@ -6,11 +6,12 @@ Per road class a graph over the settlements (settlements.py) and least-cost rout
   their neighbours (each a relative-neighbourhood graph over the sites of that class and larger,
   edges longer than MAX_EDGE_DEG dropped); farm drives run straight from a farmstead to the
   nearest point of a track or regional road (motorways have no field access), failing one within
-  reach to the nearest village;
+  reach to the nearest village, unless that line crosses a lake;
 - each edge is routed by A* on a cost lattice aligned to a global grid of GRID_DEG (height from
   the macro fields and the noise relief, cost per metre growing with the squared grade over the
-  class's design grade, crossings of level-0 rivers at a fixed bridge cost, lakes and the sea
-  much dearer), then smoothed (Chaikin corner cutting); its ends stay on the sites.
+  class's design grade, crossings of level-0 rivers at a fixed bridge cost, the lakes the
+  hydrology draws and the sea much dearer), then smoothed (Chaikin corner cutting); its ends stay
+  on the sites.
 
 The edges whose midpoint falls in a block of BLOCK_DEG are computed together, from the sites
 within MAX_EDGE_DEG of the block (the relative-neighbourhood test of such an edge sees every
