@@ -199,7 +199,9 @@ def test_settlements_stand_beside_lakes_not_in_them(world):
     in_lake = np.array([lake[r - 1:r + 2, c - 1:c + 2].mean() > 0.5 for r, c in zip(rows, cols, strict=True)])
     print(f"lake share {lake.mean():.3f}; {ok.sum()} settlements, {in_lake.sum()} mostly in a lake, mean {wet:.3f}")
     assert lake.mean() > 0.05 and ok.sum() > 100  # lakes to keep out of, settlements to place
-    assert in_lake.mean() < 0.02 and wet < 0.02  # before sites were tested against the lakes: 0.043, 0.042
+    # with no lake test 0.11 and 0.10 here; the earlier one (no lake node within 2 km) left 0.043 and
+    # 0.042 in a rainforest basin
+    assert in_lake.mean() < 0.02 and wet < 0.02
 
 
 def test_farm_drives_do_not_cross_lakes(world):
