@@ -36,6 +36,7 @@ from .grid import M_PER_DEG
 from .heap import heapq_pop, heapq_push
 from .meanders import course
 from .relief import dissection, octave_table, relief
+from .road_lakes import mark_lakes, over_lake
 
 CLASSES = ("motorway", "regional", "track", "drive")
 MOTORWAY, REGIONAL, TRACK, DRIVE = range(4)
@@ -48,12 +49,9 @@ BRIDGE_COST_M = (4000.0, 2000.0, 800.0)
 HALF_WIDTH_M = np.array([12.0, 4.0, 2.0, 1.5])  # per class (motorways: two carriageways around a median)
 MEDIAN_HALF_M = 1.5
 DRIVE_REACH_M = 1500.0
-DRIVE_LAKE_M = 100.0  # a farm drive that crosses a lake at cells this size (m) is not built
 # Coarsest cell (m) at which each class (and the settlements it serves) is computed and drawn:
 # a feature under about 1/40 of a cell changes it by under 2.5 %.
 MAX_RES_M = (1000.0, 400.0, 160.0, 160.0)
-LAKE_SUB = 2  # lake samples per routing lattice cell side
-LAKE_TILE = 32  # routing lattice cells per side of a cached tile of lake flags
 
 
 # ----------------------------------------------------------------------------- cost lattice
@@ -94,49 +92,6 @@ def _mark_water(W, i0, j0, step, VX, VY, RUNOFF, MEA):
             b = int(math.floor((lat + 90.0) / step)) - j0
             if 0 <= a < nx and 0 <= b < ny and W[b, a] == 0:
                 W[b, a] = 1
-
-
-@lru_cache(maxsize=1024)
-def _lake_cells(key: int, level: int, ti: int, tj: int) -> np.ndarray:
-    """Whether each cell of routing lattice tile (ti, tj) lies in a lake: (LAKE_TILE, LAKE_TILE) bool, south row
-    first, from cell (ti, tj) x LAKE_TILE of GRID_DEG[level] (ti unwrapped). A cell is in a lake where any of
-    LAKE_SUB x LAKE_SUB samples of it is more than half lake, as the hydrology draws lakes at cells of that
-    sample spacing. Tiles are cached: the routing windows of neighbouring road blocks overlap.
-    """
-    from .hydrology import Network, levels_for
-
-    S = ST._SEEDS[key]
-    g = GRID_DEG[level]
-    n, d = LAKE_TILE * LAKE_SUB, g / LAKE_SUB
-    west, south = -180.0 + ti * LAKE_TILE * g, -90.0 + tj * LAKE_TILE * g
-    lons = west + (np.arange(n) + 0.5) * d
-    lats = (south + (np.arange(n) + 0.5) * d)[::-1]
-    lats = lats[(lats > -90.0) & (lats < 90.0)]
-    res = d * M_PER_DEG
-    out = np.zeros((LAKE_TILE, LAKE_TILE), dtype=bool)
-    if lats.size == 0:
-        return out
-    net = Network(S, float(lons[0]), float(lats[-1]), float(lons[-1]), float(lats[0]), res, levels_for(res))
-    if not (net.LAKE > 0.0).any():
-        return out
-    lake = np.zeros((n, n))
-    lake[:lats.size] = net.fields(lons, lats, res)[::-1, :, K.H_LAKE]  # south first (rows past a pole stay dry)
-    out[:] = lake.reshape(LAKE_TILE, LAKE_SUB, LAKE_TILE, LAKE_SUB).max(axis=(1, 3)) > 0.5
-    out.setflags(write=False)
-    return out
-
-
-def _mark_lakes(W: np.ndarray, i0: int, j0: int, level: int, key: int) -> None:
-    """Flag the routing lattice cells [i0, i0 + nx) x [j0, j0 + ny) of W (2) that lie in a lake (_lake_cells)."""
-    ny, nx = W.shape
-    t = LAKE_TILE
-    for tj in range(j0 // t, (j0 + ny - 1) // t + 1):
-        for ti in range(i0 // t, (i0 + nx - 1) // t + 1):
-            cells = _lake_cells(key, level, ti, tj)
-            a0, a1 = max(ti * t, i0), min(ti * t + t, i0 + nx)
-            b0, b1 = max(tj * t, j0), min(tj * t + t, j0 + ny)
-            part = W[b0 - j0:b1 - j0, a0 - i0:a1 - i0]
-            part[cells[b0 - tj * t:b1 - tj * t, a0 - ti * t:a1 - ti * t] & (part < 2)] = 2
 
 
 _MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1],
@@ -285,7 +240,7 @@ def road_block(key: int, level: int, bi: int, bj: int):
     H, W = _cost_lattice(i0, j0, i1 - i0, j1 - j0, g, S)
     riv = ST._rivers_window(S, -180.0 + i0 * g, -90.0 + j0 * g, -180.0 + i1 * g, -90.0 + j1 * g)
     _mark_water(W, i0, j0, g, riv.vx, riv.vy, riv.runoff, riv.mea)
-    _mark_lakes(W, i0, j0, level, key)
+    mark_lakes(W, i0, j0, g, key)
     coslat = math.cos(math.radians(0.5 * (south + north)))
     mx, my = g * M_PER_DEG * coslat, g * M_PER_DEG
     for a, b in edges:
@@ -361,36 +316,11 @@ def drive_block(key: int, bi: int, bj: int):
     d = _drives(np.ascontiguousarray(farms[:, :2]), V, OFF, CLS, np.ascontiguousarray(towns[:, :2]).reshape(-1, 2),
                 DRIVE_REACH_M)
     ok = np.isfinite(d[:, 0])
-    ok[ok] = ~_over_lake(S, d[ok], west - 2 * r, south - 2 * r, west + b + 2 * r, south + b + 2 * r)
+    ok[ok] = ~over_lake(S, d[ok], west - 2 * r, south - 2 * r, west + b + 2 * r, south + b + 2 * r)
     lines = [row.reshape(2, 2) for row in d[ok]]
     out = _pack(lines, [DRIVE] * len(lines))
     for arr in out:
         arr.setflags(write=False)
-    return out
-
-
-def _over_lake(S: np.ndarray, segs: np.ndarray, west: float, south: float, east: float, north: float) -> np.ndarray:
-    """Whether each straight segment (n, 4: lon0, lat0, lon1, lat1, inside the box) crosses a lake: a point
-    every DRIVE_LAKE_M / 2 along it in a cell of DRIVE_LAKE_M that is more than half lake.
-    """
-    from .hydrology import Network, levels_for
-
-    out = np.zeros(len(segs), dtype=bool)
-    if len(segs) == 0:
-        return out
-    net = Network(S, west, south, east, north, DRIVE_LAKE_M, levels_for(DRIVE_LAKE_M))
-    if not (net.LAKE > 0.0).any():
-        return out
-    d = DRIVE_LAKE_M / M_PER_DEG
-    lons = np.arange(west + 0.5 * d, east, d)
-    lats = np.arange(north - 0.5 * d, south, -d)
-    lake = net.fields(lons, lats, DRIVE_LAKE_M)[..., K.H_LAKE] > 0.5
-    for k, (x0, y0, x1, y1) in enumerate(segs):
-        n = max(int(2.0 * math.hypot((x1 - x0) * math.cos(math.radians(y0)), y1 - y0) / d) + 1, 2)
-        t = np.linspace(0.0, 1.0, n)
-        i = np.clip(((x0 + t * (x1 - x0) - west) / d).astype(np.int64), 0, lons.size - 1)
-        j = np.clip(((north - y0 - t * (y1 - y0)) / d).astype(np.int64), 0, lats.size - 1)
-        out[k] = bool(lake[j, i].any())
     return out
 
 
