@@ -23,6 +23,7 @@ from .noise import noise, smoothstep
 LAKE_REACH = (0.4, 0.85)  # a lake's water stands at its full level up to this many node spacings from its node,
 # and sinks to the node's channel at this many
 LAKE_WOBBLE = (0.35, 1500.0)  # ... distances stretched and shrunk by up to this share by noise of this wavelength (m)
+LAKE_REACH_DEG = LAKE_REACH[1] * Q0_DEG / (1.0 - LAKE_WOBBLE[0])  # the farthest a lake reaches from its node
 LAKE_SPILL = (0.5, 3.0)  # where a valley's channel lies more than this (m) below a lake node's, the lake's level
 # there sinks this many times faster: a lake ends at its outlet and does not spill into a lower valley
 LAKE_FRAY_M = (120.0, 40.0, 12.0)  # wavelengths (m) of the noise that roughens a shore, each where the cells
@@ -63,7 +64,7 @@ def lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAK
     lon_lo, lon_hi = min(lons[ca], lons[cb - 1]), max(lons[ca], lons[cb - 1])
     lat_lo, lat_hi = min(lats[ra], lats[rb - 1]), max(lats[ra], lats[rb - 1])
     cmin = min(math.cos(math.radians(lat_lo)), math.cos(math.radians(lat_hi)))
-    reach = LAKE_REACH[1] * Q0_DEG / (1.0 - LAKE_WOBBLE[0])  # degrees of latitude
+    reach = LAKE_REACH_DEG  # degrees of latitude
     ci0, cj0, nci, ncj = GEO[0, 0], GEO[0, 1], GEO[0, 2], GEO[0, 3]
     out = np.empty((nci + 4) * (ncj + 4), dtype=np.int64)
     n = 0

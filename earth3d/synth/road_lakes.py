@@ -2,7 +2,7 @@
 
 Used by roads.py: its A* lattice takes a cell in a lake at 20 times the cost per metre, and a farm drive
 (a straight line) that would cross a lake is not built. Lakes come from hydrology.Network at a cell size
-fine enough to see them, as the rasters draw them (lakes.lake_share), not from the distance to a lake node.
+fine enough to see them, as the rasters draw them (settlements.lake_grid), not from the distance to a lake node.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import kernel as K
 from . import settlements as ST
 from .grid import M_PER_DEG
-from .hydrology import Network, levels_for
 
 LAKE_SUB = 2  # lake samples per routing lattice cell side
 LAKE_TILE = 32  # routing lattice cells per side of a cached tile of lake flags
@@ -39,11 +37,11 @@ def _lake_cells(key: int, g: float, ti: int, tj: int) -> np.ndarray:
     out = np.zeros((LAKE_TILE, LAKE_TILE), dtype=bool)
     if lats.size == 0:
         return out
-    net = Network(S, float(lons[0]), float(lats[-1]), float(lons[-1]), float(lats[0]), res, levels_for(res))
-    if not (net.LAKE > 0.0).any():
+    grid = ST.lake_grid(S, lons, lats, res)
+    if grid is None:
         return out
     lake = np.zeros((n, n))
-    lake[:lats.size] = net.fields(lons, lats, res)[::-1, :, K.H_LAKE]  # south first (rows past a pole stay dry)
+    lake[:lats.size] = grid[::-1]  # south first (rows past a pole stay dry)
     out[:] = lake.reshape(LAKE_TILE, LAKE_SUB, LAKE_TILE, LAKE_SUB).max(axis=(1, 3)) > 0.5
     out.setflags(write=False)
     return out
@@ -71,13 +69,13 @@ def over_lake(S: np.ndarray, segs: np.ndarray, west: float, south: float, east: 
     out = np.zeros(len(segs), dtype=bool)
     if len(segs) == 0:
         return out
-    net = Network(S, west, south, east, north, DRIVE_LAKE_M, levels_for(DRIVE_LAKE_M))
-    if not (net.LAKE > 0.0).any():
-        return out
     d = DRIVE_LAKE_M / M_PER_DEG
     lons = np.arange(west + 0.5 * d, east, d)
     lats = np.arange(north - 0.5 * d, south, -d)
-    lake = net.fields(lons, lats, DRIVE_LAKE_M)[..., K.H_LAKE] > 0.5
+    grid = ST.lake_grid(S, lons, lats, DRIVE_LAKE_M)
+    if grid is None:
+        return out
+    lake = grid > 0.5
     for k, (x0, y0, x1, y1) in enumerate(segs):
         n = max(int(2.0 * math.hypot((x1 - x0) * math.cos(math.radians(y0)), y1 - y0) / d) + 1, 2)
         t = np.linspace(0.0, 1.0, n)

@@ -280,37 +280,45 @@ def _sub_cell(key: int, ci: int, cj: int, kind: int, big: np.ndarray) -> np.ndar
     return out
 
 
+def lake_grid(S: np.ndarray, lons: np.ndarray, lats: np.ndarray, res: float) -> np.ndarray | None:
+    """Lake share (H, W) of the cells of `res` m centred at lats x lons (degrees, lats north first), as the
+    hydrology draws lakes at that cell size; None where no lake node lies in reach.
+    """
+    from .hydrology import Network, levels_for
+
+    net = Network(S, float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()), res, levels_for(res))
+    if not (net.LAKE > 0.0).any():
+        return None
+    return np.ascontiguousarray(net.fields(lons, lats, res)[..., K.H_LAKE])
+
+
 def lake_mask(S: np.ndarray, riv: RiverWindow, west: float, south: float,
               kind: int) -> tuple[np.ndarray, float, float, float]:
     """Lake share of the cells of about LAKE_TEST_RES_M[kind] in the land-use cell from (west, south) that a
-    lake can reach, as the hydrology draws lakes at that cell size: (share (nj, ni) north first, its west
-    and north edges, its cell size in degrees); no rows where no lake reaches the cell.
+    lake can reach (`lake_grid`): (share (nj, ni) north first, its west and north edges, its cell size in
+    degrees); no rows where no lake reaches the cell.
     """
-    from .hydrology import Network, levels_for
-    from .lakes import LAKE_REACH, LAKE_WOBBLE
+    from .lakes import LAKE_REACH_DEG
 
     c = K.CELL_DEG
     n = max(int(round(c * M_PER_DEG / LAKE_TEST_RES_M[kind])), 1)
     step = c / n
-    reach = LAKE_REACH[1] * Q0_DEG / (1.0 - LAKE_WOBBLE[0])  # degrees of latitude
     coslat = math.cos(math.radians(min(max(abs(south), abs(south + c)), 89.0)))
     x, y = riv.vx[:, 0], riv.vy[:, 0]
     lake = riv.lake > 0.0
     none = np.empty((0, 0)), west, south + c, step
     if not lake.any():
         return none
-    i0 = max(math.floor((x[lake].min() - reach / coslat - west) / step), 0)
-    i1 = min(math.ceil((x[lake].max() + reach / coslat - west) / step), n)
-    j0 = max(math.floor((south + c - y[lake].max() - reach) / step), 0)
-    j1 = min(math.ceil((south + c - y[lake].min() + reach) / step), n)
+    i0 = max(math.floor((x[lake].min() - LAKE_REACH_DEG / coslat - west) / step), 0)
+    i1 = min(math.ceil((x[lake].max() + LAKE_REACH_DEG / coslat - west) / step), n)
+    j0 = max(math.floor((south + c - y[lake].max() - LAKE_REACH_DEG) / step), 0)
+    j1 = min(math.ceil((south + c - y[lake].min() + LAKE_REACH_DEG) / step), n)
     if i1 <= i0 or j1 <= j0:
         return none
     lons = west + (np.arange(i0, i1) + 0.5) * step
     lats = south + c - (np.arange(j0, j1) + 0.5) * step
-    res = step * M_PER_DEG
-    net = Network(S, float(lons[0]), float(lats[-1]), float(lons[-1]), float(lats[0]), res, levels_for(res))
-    return (np.ascontiguousarray(net.fields(lons, lats, res)[..., K.H_LAKE]), west + i0 * step,
-            south + c - j0 * step, step)
+    grid = lake_grid(S, lons, lats, step * M_PER_DEG)
+    return (none[0] if grid is None else grid), west + i0 * step, south + c - j0 * step, step
 
 
 _CELL_FN = (cities_cell, towns_cell, villages_cell, farms_cell)
