@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from earth3d.classes import FOREST, GRASS
 from earth3d.synth import ProceduralWorld
 from earth3d.synth import roads as R
 from earth3d.synth import settlements as ST
@@ -112,7 +113,7 @@ def test_roads_cross_rivers_on_bridges(world):
         lons, lats = lat_.lons(), lat_.lats()
         h, s, rgb, water = bare._evaluate(lons, lats, lat_.dlon, lat_.dlat)[:4]
         before = water.copy()
-        road, _ = draw_tile(bare._seeds, lons, lats, lat_.dlon, lat_.dlat, h, s, rgb, water)
+        road, *_ = draw_tile(bare._seeds, lons, lats, lat_.dlon, lat_.dlat, h, s, rgb, water)
         decks += int(((road > 0.5) & (before > 0.5)).sum())
         assert (water[road > 0.5] < 0.5).all()
     assert decks > 0  # (bridges inside towns and cities give way to their streets)
@@ -153,17 +154,53 @@ def test_road_drawing_agrees_across_levels(world):
         lat_ = lattice_for((lon - dl, lat - d, lon + dl, lat + d), res)
         lons, lats = lat_.lons(), lat_.lats()
         z = np.zeros((lats.size, lons.size))
-        road, _ = draw_tile(world._seeds, lons, lats, lat_.dlon, lat_.dlat, z.copy(), z.copy(),
-                            np.zeros(z.shape + (3,)), z.copy())
-        shares[res] = road
-    fine, mid, coarse = shares[2.0], shares[8.0], shares[32.0]
-    assert fine.mean() > 0.005
-    down = fine.reshape(64, 4, 64, 4).mean(axis=(1, 3))
-    err = np.abs(down - mid).mean() / mid.mean()
-    down2 = mid.reshape(16, 4, 16, 4).mean(axis=(1, 3))
-    err2 = np.abs(down2 - coarse).mean() / coarse.mean()
-    print(f"road share: fine->mid rel. error {err:.3f}, mid->coarse {err2:.3f}")
-    assert err < 0.1 and err2 < 0.1
+        # over black ground the whole verge opens: its share is the corridor's less the road's
+        shares[res] = draw_tile(world._seeds, lons, lats, lat_.dlon, lat_.dlat, z.copy(), z.copy(),
+                                np.zeros(z.shape + (3,)), z.copy())
+    for k, name in ((0, "road"), (2, "verge")):
+        fine, mid, coarse = shares[2.0][k], shares[8.0][k], shares[32.0][k]
+        assert fine.mean() > 0.005
+        down = fine.reshape(64, 4, 64, 4).mean(axis=(1, 3))
+        err = np.abs(down - mid).mean() / mid.mean()
+        down2 = mid.reshape(16, 4, 16, 4).mean(axis=(1, 3))
+        err2 = np.abs(down2 - coarse).mean() / coarse.mean()
+        print(f"{name} share: fine->mid rel. error {err:.3f}, mid->coarse {err2:.3f}")
+        assert err < 0.1 and err2 < 0.1
+    # a regional road's verges (5 m a side) are wider than its carriageway (8 m)
+    ratio = shares[2.0][2].sum() / shares[2.0][0].sum()
+    print(f"verge / road area {ratio:.2f}")
+    assert 1.0 < ratio < 1.5
+
+
+def test_verges_clear_a_bright_corridor_through_forest(world, monkeypatch):
+    # a regional road through unbroken forest: at 30 m cells its carriageway (8 m) alone would hardly
+    # show; with its verges the corridor is a line brighter than the forest
+    import earth3d.synth.world as W
+
+    lon, lat = 11.30457, -10.88283
+    bare = ProceduralWorld(1, roads=False)
+    lum = np.array([0.3, 0.59, 0.11])
+    for res in (8.0, 30.0):
+        d = 512.0 / M_PER_DEG
+        dl = d / math.cos(math.radians(lat))
+        lat_ = lattice_for((lon - dl, lat - d, lon + dl, lat + d), res)
+        lons, lats = lat_.lons(), lat_.lats()
+        h, s, rgb, water, _, cls, _ = bare._evaluate(lons, lats, lat_.dlon, lat_.dlat)
+        assert (cls == FOREST).mean() > 0.9
+        before = rgb.copy()
+        road, _, verge = draw_tile(world._seeds, lons, lats, lat_.dlon, lat_.dlat, h, s, rgb, water)
+        line = (road + verge > 0.4) & (cls == FOREST)
+        gain = ((rgb - before) @ lum)[line].mean()
+        print(f"{res:g} m: {line.sum()} corridor cells, luminance {(before @ lum)[line].mean():.3f} + {gain:.3f}")
+        assert line.sum() > 512.0 / res and gain > 0.05
+    # the world's labels at 8 m: grass where its own verges (over its forest and clearings) cover most of a cell
+    drawn = []
+    monkeypatch.setattr(W, "draw_tile", lambda *a: drawn.append(draw_tile(*a)) or drawn[-1])
+    lat_ = lattice_for((lon - dl, lat - d, lon + dl, lat + d), 8.0)
+    labels = world._evaluate(lat_.lons(), lat_.lats(), lat_.dlon, lat_.dlat)[5]
+    road, _, verge = drawn[0]
+    open_ = (verge >= 0.5) & (road < 0.5)
+    assert open_.sum() > 10 and (labels[open_] == GRASS).all()
 
 
 def test_synth_command_writes_roads_and_settlements(tmp_path):

@@ -9,6 +9,11 @@ road across an axis-aligned pixel or along an axis, close for oblique ones; a co
 the mean of the finer pixels inside it. The shares of the segments of one road add up, those of
 different roads combine as independent covers. A road over a river pixel is a bridge deck:
 its share of the pixel is road, not water, and stands a few metres above the water.
+Beside the carriageway each class keeps a cleared verge (VERGE_M a side: shoulders, ditches, mown
+grass), drawn the same way as a wider stripe: through forest and dark crops it is the bright line
+that shows a road from far above, wider than the road itself (a motorway's 54 m corridor is
+visible at 30 m cells, its carriageways alone hardly); over land as bright as the verge it changes
+nothing.
 
 Settlements: a lattice of plots around the centre (PLOT_M per kind), each built with a
 probability falling with the distance (Gaussian in radius / settlement radius), holding one
@@ -24,8 +29,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .grid import M_PER_DEG
-from .noise import hash2, rehash, smoothstep, unit
+from .grid import EARTH_RADIUS_M, M_PER_DEG
+from .kernel import S_PATCH
+from .landcover import band_weight
+from .noise import hash2, noise, rehash, smoothstep, unit
 from .roads import HALF_WIDTH_M, MEDIAN_HALF_M, MOTORWAY
 from .settlements import F_KIND, F_LAT, F_LON, F_RADIUS, F_SEED
 
@@ -38,6 +45,15 @@ PLOT_M = np.array([0.0, 24.0, 30.0, 16.0])  # per settlement kind (cities are ke
 PEAK = np.array([0.0, 0.95, 0.85, 1.0])  # share of built plots at the centre
 LANE_EVERY = 5
 DECK_M = 6.0  # a bridge deck stands this high above the water
+# Cleared verge beyond each edge of the carriageway, per road class (m): a motorway's corridor
+# through forest is about 54 m wide, a regional road's 18 m, a dirt track's 7 m.
+VERGE_M = np.array([15.0, 5.0, 1.5, 0.5])
+VERGE_RGB = np.array([0.42, 0.43, 0.31])  # mown grass, gravel and dry ditches
+_LUM = np.array([0.3, 0.59, 0.11])
+VERGE_LUM = float(VERGE_RGB @ _LUM)
+VERGE_TEX = ((9.0, 0.18), (2.5, 0.12))  # wavelength m and amplitude of the verge's texture octaves
+VERGE_SALT = np.uint64(0x7E26E)
+NOISE_STD = 0.27  # about the standard deviation of noise.noise
 BIN_PX = 16
 
 
@@ -62,27 +78,48 @@ def _cdf(x, w1, w2):
 
 
 @njit(cache=True)
-def segment_share(ax, ay, bx, by, hw, med, hx, hy):
-    """Share of the footprint [-hx, hx] x [-hy, hy] covered by segment a-b (m, pixel-centred) with half width hw,
-    less a median of half width med.
+def segment_shares(ax, ay, bx, by, hw, med, cw, hx, hy):
+    """Shares of the footprint [-hx, hx] x [-hy, hy] covered by segment a-b (m, pixel-centred): (the stripe of
+    half width hw less a median of half width med, the stripe of half width cw >= hw).
     """
     tx, ty = bx - ax, by - ay
     ln = math.hypot(tx, ty)
     if ln <= 0.0:
-        return 0.0
+        return 0.0, 0.0
     tx, ty = tx / ln, ty / ln
     nx, ny = -ty, tx
     dn = nx * ax + ny * ay
     w1, w2 = hx * abs(nx), hy * abs(ny)
+    if abs(dn) > cw + w1 + w2:
+        return 0.0, 0.0
+    u1, u2 = hx * abs(tx), hy * abs(ty)
+    ta = tx * ax + ty * ay
+    along = max(_cdf(ta + ln, u1, u2) - _cdf(ta, u1, u2), 0.0)
+    wide = max(_cdf(dn + cw, w1, w2) - _cdf(dn - cw, w1, w2), 0.0) * along
     if abs(dn) > hw + w1 + w2:
-        return 0.0
+        return 0.0, wide
     across = _cdf(dn + hw, w1, w2) - _cdf(dn - hw, w1, w2)
     if med > 0.0:
         across -= _cdf(dn + med, w1, w2) - _cdf(dn - med, w1, w2)
-    u1, u2 = hx * abs(tx), hy * abs(ty)
-    ta = tx * ax + ty * ay
-    along = _cdf(ta + ln, u1, u2) - _cdf(ta, u1, u2)
-    return max(across, 0.0) * max(along, 0.0)
+    return max(across, 0.0) * along, wide
+
+
+@njit(cache=True)
+def verge_colour(lon, lat, res, seed, out):
+    """The verge's colour at (lon, lat) for cells of `res` m into out (3,): VERGE_RGB with a band-limited
+    texture (3D noise on the sphere, so it runs on across the antimeridian).
+    """
+    la, lo = math.radians(lat), math.radians(lon)
+    x, y, z = math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)
+    g = 1.0
+    for k in range(len(VERGE_TEX)):
+        lam, amp = VERGE_TEX[k]
+        wk = band_weight(lam, res)
+        if wk > 1e-4:
+            f = EARTH_RADIUS_M / lam
+            g += amp * wk * noise(x * f, y * f, z * f, seed ^ np.uint64(k + 1)) / NOISE_STD
+    for ch in range(3):
+        out[ch] = VERGE_RGB[ch] * g
 
 
 @njit(cache=True)
@@ -195,12 +232,13 @@ def pixel_bins(lons, lats, dlon, dlat, X0, X1, Y0, Y1):
 
 @njit(parallel=True, cache=True)
 def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
-         out_h, out_s, out_rgb, out_w, road_frac, built_frac):
+         seed, out_h, out_s, out_rgb, out_w, road_frac, built_frac, verge_frac):
     """Draw the road segments (V[e] -> V[e + 1] for e with SEGP[e] >= 0, of polyline SEGP[e], class CLS[...])
     and the settlements SITES (rows settlements.F_*) over a rendered tile, in place.
 
     CITIES (n, 3): lon, lat, radius of the cities whose streets kernel.render draws (roads and
-    settlements fade out inside them). road_frac and built_frac receive the shares drawn.
+    settlements fade out inside them). road_frac, built_frac and verge_frac receive the shares drawn
+    (verge_frac: the share the verges turn to open ground; `seed` seeds their texture).
     """
     nrow, ncol = lats.shape[0], lons.shape[0]
     coslo = 1.0
@@ -214,7 +252,7 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
         if SEGP[e] < 0:
             X0[e], X1[e], Y0[e], Y1[e] = 1e9, -1e9, 1e9, -1e9
             continue
-        r = (HALF_WIDTH_M[CLS[SEGP[e]]] + pad_m) / M_PER_DEG
+        r = (HALF_WIDTH_M[CLS[SEGP[e]]] + VERGE_M[CLS[SEGP[e]]] + pad_m) / M_PER_DEG
         X0[e] = min(V[e, 0], V[e + 1, 0]) - r / coslo
         X1[e] = max(V[e, 0], V[e + 1, 0]) + r / coslo
         Y0[e], Y1[e] = min(V[e, 1], V[e + 1, 1]) - r, max(V[e, 1], V[e + 1, 1]) + r
@@ -238,6 +276,7 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
         c = math.cos(math.radians(lat))
         du, dv = dlon * M_PER_DEG * c, dlat * M_PER_DEG
         so = np.empty(7)
+        vc = np.empty(3)
         for i in range(ncol):
             lon = lons[i]
             fade = 1.0
@@ -252,6 +291,7 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
             if fade <= 0.0:
                 road_frac[j, i] = 0.0
                 built_frac[j, i] = 0.0
+                verge_frac[j, i] = 0.0
                 continue
             water = out_w[j, i]
             # settlements
@@ -285,14 +325,15 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
                 out_s[j, i] += hr
             built_frac[j, i] = fr
             # roads
-            keep = 1.0
+            keep = keep_v = 1.0
             acc = 0.0
             cr = cg = cb = 0.0
-            cur, s_cur = -1, 0.0
+            cur, s_cur, v_cur = -1, 0.0, 0.0
             for q in range(rcnt[b], rcnt[b + 1] + 1):
                 e = ridx[q] if q < rcnt[b + 1] else -1
                 p = SEGP[e] if e >= 0 else -2
                 if p != cur:
+                    keep_v *= 1.0 - min(v_cur, 1.0)
                     if cur >= 0 and s_cur > 0.0:
                         sh = min(s_cur, 1.0)
                         keep *= 1.0 - sh
@@ -301,17 +342,30 @@ def draw(lons, lats, dlon, dlat, V, SEGP, CLS, SITES, CITIES,  # noqa: C901
                         cg += sh * ROAD_RGB[cls, 1]
                         cb += sh * ROAD_RGB[cls, 2]
                         acc += sh
-                    cur, s_cur = p, 0.0
+                    cur, s_cur, v_cur = p, 0.0, 0.0
                 if e < 0:
                     break
                 cls = CLS[p]
                 ax = ((V[e, 0] - lon + 180.0) % 360.0 - 180.0) * M_PER_DEG * c
                 bx = ((V[e + 1, 0] - lon + 180.0) % 360.0 - 180.0) * M_PER_DEG * c
                 ay, by = (V[e, 1] - lat) * M_PER_DEG, (V[e + 1, 1] - lat) * M_PER_DEG
-                s_cur += segment_share(ax, ay, bx, by, HALF_WIDTH_M[cls], MEDIAN_HALF_M if cls == MOTORWAY else 0.0,
-                                       0.5 * du, 0.5 * dv)
+                sr, sv = segment_shares(ax, ay, bx, by, HALF_WIDTH_M[cls], MEDIAN_HALF_M if cls == MOTORWAY else 0.0,
+                                        HALF_WIDTH_M[cls] + VERGE_M[cls], 0.5 * du, 0.5 * dv)
+                s_cur += sr
+                v_cur += sv
             cov = (1.0 - keep) * fade * rfade
             road_frac[j, i] = cov
+            # the verge: the corridor less the carriageway, open ground where the land is darker than it
+            ve = 0.0
+            if keep_v < 1.0:
+                lum = _LUM[0] * out_rgb[j, i, 0] + _LUM[1] * out_rgb[j, i, 1] + _LUM[2] * out_rgb[j, i, 2]
+                ve = (max((1.0 - keep_v) * fade * rfade - cov, 0.0) * (1.0 - water)
+                      * smoothstep(0.02, 0.12, VERGE_LUM - lum))
+            verge_frac[j, i] = ve
+            if ve > 0.0:
+                verge_colour(lon, lat, dv, seed, vc)
+                for ch in range(3):
+                    out_rgb[j, i, ch] += (vc[ch] - out_rgb[j, i, ch]) * ve / max(1.0 - cov, 1e-9)
             if cov > 0.0:
                 for ch in range(3):
                     col = (cr if ch == 0 else (cg if ch == 1 else cb)) / acc
@@ -326,7 +380,7 @@ def draw_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: float
     """Draw the roads and settlements that reach cells lats x lons (centres, degrees) over rendered fields, in place.
 
     Road classes and settlement kinds narrower than about 1/40 of the cell are left out
-    (roads.MAX_RES_M). Returns (road share, roof share) per cell.
+    (roads.MAX_RES_M). Returns (road share, roof share, verge share: overlay.draw) per cell.
     """
     from . import roads as R
     from . import settlements as ST
@@ -334,9 +388,10 @@ def draw_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: float
     res = dlat * M_PER_DEG
     road_frac = np.zeros(out_h.shape)
     built_frac = np.zeros(out_h.shape)
+    verge_frac = np.zeros(out_h.shape)
     finest = max([k for k in range(4) if res <= R.MAX_RES_M[k]], default=-1)
     if finest < 0 or lons.size == 0 or lats.size == 0:
-        return road_frac, built_frac
+        return road_frac, built_frac, verge_frac
     west, east = float(lons.min() - dlon), float(lons.max() + dlon)
     south, north = float(lats.min() - dlat), float(lats.max() + dlat)
     V, OFF, CLS = R.network(seeds, west, max(south, -90.0), east, min(north, 90.0), finest)
@@ -354,6 +409,6 @@ def draw_tile(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlon: float
                       ST.CITY)
     cities = np.ascontiguousarray(cities[:, [ST.F_LON, ST.F_LAT, ST.F_RADIUS]])
     V = np.ascontiguousarray(V) if len(V) else np.zeros((1, 2))
-    draw(lons, lats, float(dlon), float(dlat), V, segp, CLS, sites, cities, out_h, out_s, out_rgb, out_w,
-         road_frac, built_frac)
-    return road_frac, built_frac
+    draw(lons, lats, float(dlon), float(dlat), V, segp, CLS, sites, cities,
+         np.uint64(seeds[S_PATCH]) ^ VERGE_SALT, out_h, out_s, out_rgb, out_w, road_frac, built_frac, verge_frac)
+    return road_frac, built_frac, verge_frac

@@ -14,6 +14,7 @@ from affine import Affine
 from numba import njit, prange
 from pyproj import CRS
 
+from ..classes import GRASS as CLASS_GRASS
 from ..classes import ROAD as CLASS_ROAD
 from ..classes import ROOF as CLASS_ROOF
 from ..raster.georaster import GeoRaster
@@ -106,9 +107,14 @@ class ProceduralWorld:
                  out_h, out_s, out_rgb, out_w, out_b, out_c, out_i)
         if self.roads:
             # roads, towns, villages and farmsteads over the rendered cells; the class of a cell
-            # they cover the most of follows them (a road or a roof), without an instance for roads
-            road, built = draw_tile(self._seeds, lons, lats, float(dlon), float(dlat), out_h, out_s, out_rgb, out_w)
+            # they cover the most of follows them (a road, a roof, or grass on a road's verge),
+            # without an instance for roads and verges
+            road, built, verge = draw_tile(self._seeds, lons, lats, float(dlon), float(dlat), out_h, out_s, out_rgb,
+                                           out_w)
             road_cell = road >= 0.5
+            verge_cell = (verge >= 0.5) & ~road_cell
+            out_c[verge_cell] = CLASS_GRASS
+            out_i[verge_cell] = 0
             out_c[road_cell] = CLASS_ROAD
             out_i[road_cell] = 0
             out_c[(built >= 0.5) & ~road_cell] = CLASS_ROOF
