@@ -94,6 +94,26 @@ def test_fractions_partition_the_pixel():
     assert np.allclose(total, 1.0, atol=1e-9)
 
 
+def test_built_up_colour_ignores_the_land_without_gardens():
+    # kernel.render skips the land cover where the city is fully built up and a pixel holds no
+    # residential garden: city_colour must not read the land colour there (and must elsewhere)
+    from earth3d.synth.city_colour import city_colour
+
+    f = _grid(-300.0, 150.0, 64, 2.0, 0.3, SEEDS[0], False, False).reshape(-1, C.INST_BUILDING)
+    hidden = f[:, C.YARD_RES] <= 0.0
+    assert 0.2 < hidden.mean() < 1.0
+    cout = np.zeros(C.N_OUT)
+    for k in np.flatnonzero(hidden)[::7].tolist() + np.flatnonzero(~hidden)[::7].tolist():
+        cout[:C.INST_BUILDING] = f[k]
+        cols = []
+        for land in ([0.1, 0.3, 0.1], [0.8, 0.7, 0.5]):
+            nat = np.array(land)
+            city_colour(cout, nat, 1.0, 0.3)
+            cols.append(nat)
+        gap = np.abs(cols[0] - cols[1]).max()
+        assert gap < 1e-12 if hidden[k] else gap > 1e-4
+
+
 @pytest.mark.parametrize("cs", SEEDS[:3])
 def test_fine_pixels_average_to_coarse(cs):
     """A 1 m grid box-averaged to 8 m matches the 8 m grid (PSNR >= 38 dB on a colour composite)."""

@@ -32,6 +32,7 @@ from . import landcover as LC
 from . import periurban as PU
 from . import surface as SF
 from .cell_frames import CELL_DEG, texture_frames
+from .city_colour import city_colour
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
 from .relief import dissection, octave_table, relief, relief_texture
@@ -76,12 +77,6 @@ _SNOW = np.array([0.94, 0.95, 0.97])
 _SAND = np.array([0.84, 0.77, 0.60])
 _SHELF = np.array([0.07, 0.24, 0.32])
 _SHALLOW = np.array([0.22, 0.46, 0.48])
-_ROAD = np.array([0.27, 0.27, 0.28])
-_WALK = np.array([0.50, 0.49, 0.47])
-_PAVED = np.array([0.42, 0.415, 0.40])
-_LAWN = np.array([0.32, 0.40, 0.21])
-_TREE = np.array([0.12, 0.21, 0.09])
-_YELLOW = np.array([0.85, 0.75, 0.35])
 _RIVER = np.array([0.17, 0.29, 0.31])
 _DESERT_ROCK = np.array([0.66, 0.47, 0.33])
 _LAKE = np.array([0.04, 0.12, 0.16])
@@ -278,31 +273,6 @@ def field_frame(ci, cj, S, mbuf):
     return LC.cell_frame(ci, cj, hill, mtn, S[S_FIELD])
 
 
-@njit(cache=True)
-def city_colour(cout, nat, urban, tex):
-    """Lay city_pixel's output `cout` over the land colour `nat` (3,), in place; return the crowns' height (m).
-
-    On the fringe (`urban`, the built-up share, under 0.5) streets fade out and yards turn to the
-    land cover; buildings stand opaque where they stand (city_pixel builds fewer of them there).
-    `tex` is a small colour texture in [-1, 1].
-    """
-    shadow = min(cout[C.SHADOW], 1.0)
-    canopy = min(cout[C.CANOPY], 1.0)
-    asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
-    wr = min(2.0 * urban, 1.0)
-    paved = cout[C.ROAD] + cout[C.SIDEWALK_A]
-    for c in range(3):
-        street = (asphalt * _ROAD[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * _YELLOW[c]
-                  + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * _WALK[c])
-        col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c]
-               + cout[C.YARD_RES] * lerp(nat[c], _LAWN[c], 0.6 * urban)
-               + cout[C.YARD_COM] * lerp(nat[c], _PAVED[c], urban)
-               + cout[C.PARK] * lerp(nat[c], _LAWN[c], urban))
-        col = lerp(col, _TREE[c] * (1.0 + 0.2 * tex), canopy)
-        nat[c] = col * (1.0 - 0.5 * shadow)
-    return cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])
-
-
 # One fused per-pixel pass (numba): its branches are the stages of the docstring, in order.
 @njit(parallel=True, cache=True)
 def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # noqa: C901
@@ -432,41 +402,48 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
                 nat[c] = lerp(acc, _BIOME_RGB[1, c], ice)
             if ice > 0.5:
                 bid = 1
-            # land-cover patches (about 3 km): openings in forests, woods in open land (landcover.cover)
-            fp = EARTH_RADIUS_M / 3000.0
-            patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
-                     + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
-            # farmland by climate, around cities and in the settlements' clearings (surface.farm_share)
-            farm = SF.farm_share(bw, m[6] + 0.5 * m[5], peri, cleared, slope_cover, mtn, ice)
-            # deserts: reddish rock and pale sand in patches
-            for c in range(3):
-                nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
-            # terraced hillsides: farmed climates of warm, moist regions (the moisture noise says which)
-            terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
-                       * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
-            nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
-            # (dry divides open up where water limits trees, not in wet forests)
-            topo_lc = topo if topo > 0.0 else topo * (1.0 - smoothstep(0.5, 0.8, w))
-            ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t + TOPO_TREE_C * topo, w,
-                            patch - TOPO_PATCH * topo_lc, f_theta, f_scale, nat, fcol, tex_w)
-            rock = SF.bare_rock(slope_cover, w, t, land)  # steeper where forest holds the soil
-            # snow blows off steep divides: their rock shows through
-            scour = smoothstep(0.2, 0.5, slope_cover) * smoothstep(0.0, 0.8, -topo)
-            snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * max(rock, scour))
-            beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))
-                     * smoothstep(4.0, 10.0, t))
-            for c in range(3):
-                nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.25 * ltex), rock)
-                nat[c] = lerp(nat[c], _SNOW[c], snow)
-                nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
-            # ---- city overlay
-            surface = max(h, 0.0)
-            shape = surface
+            # ---- city first: where it hides the land (built up, no gardens, no sea) the land cover is not evaluated
+            in_city = urban > 0.0 and h > 0.5
             city_w = 0.0
-            if urban > 0.0 and h > 0.5:
+            if in_city:
                 urban *= smoothstep(0.5, 2.0, h) * (1.0 - river_f)
                 city_w = urban
                 C.city_pixel(u - uc, v - vc, du, dv, dens, urban, c_seed, cout)
+            wf = min(max(0.5 - h / (res * (slope_coarse + 0.02)), 0.0), 1.0)
+            ltex, rock, snow, beach = 0.0, 0.0, 0.0, 0.0
+            if city_w >= 1.0 and cout[C.YARD_RES] <= 0.0 and wf <= 0.0:
+                fcol[:] = 0.0
+            else:
+                # land-cover patches (about 3 km): openings in forests, woods in open land (landcover.cover)
+                fp = EARTH_RADIUS_M / 3000.0
+                patch = (noise(x * fp, y * fp, z * fp, S[S_PATCH])
+                         + 0.5 * noise(x * 2.1 * fp, y * 2.1 * fp, z * 2.1 * fp, S[S_PATCH] ^ np.uint64(1)))
+                # farmland by climate, around cities and in the settlements' clearings (surface.farm_share)
+                farm = SF.farm_share(bw, m[6] + 0.5 * m[5], peri, cleared, slope_cover, mtn, ice)
+                # deserts: reddish rock and pale sand in patches
+                for c in range(3):
+                    nat[c] = lerp(nat[c], _DESERT_ROCK[c], bw[6] * smoothstep(-0.3, 0.5, patch) * 0.7)
+                # terraced hillsides: farmed climates of warm, moist regions (the moisture noise says which)
+                terrace = (min(0.5 * bw[5] + bw[7] + 0.7 * bw[8], 1.0) * smoothstep(0.1, 0.3, m[5])
+                           * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
+                nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
+                # (dry divides open up where water limits trees, not in wet forests)
+                topo_lc = topo if topo > 0.0 else topo * (1.0 - smoothstep(0.5, 0.8, w))
+                ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t + TOPO_TREE_C * topo,
+                                w, patch - TOPO_PATCH * topo_lc, f_theta, f_scale, nat, fcol, tex_w)
+                rock = SF.bare_rock(slope_cover, w, t, land)  # steeper where forest holds the soil
+                # snow blows off steep divides: their rock shows through
+                scour = smoothstep(0.2, 0.5, slope_cover) * smoothstep(0.0, 0.8, -topo)
+                snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * max(rock, scour))
+                beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))
+                         * smoothstep(4.0, 10.0, t))
+                for c in range(3):
+                    nat[c] = lerp(nat[c], _ROCK[c] * (1.0 + 0.25 * ltex), rock)
+                    nat[c] = lerp(nat[c], _SNOW[c], snow)
+                    nat[c] = lerp(nat[c], _SAND[c], 0.7 * beach)
+            surface = max(h, 0.0)
+            shape = surface
+            if in_city:
                 if tex_due and (cout[C.ROAD] > 1e-6 or cout[C.CANOPY] > 1e-6):
                     tex, tex_due = relief_texture(x, y, z, table, S[S_REL]), False
                 crowns = city_colour(cout, nat, urban, tex)
@@ -475,7 +452,6 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
                 if urban > 0.5:
                     bid = 9
             # ---- water
-            wf = min(max(0.5 - h / (res * (slope_coarse + 0.02)), 0.0), 1.0)
             sea_ice = smoothstep(-9.0, -13.0, t)
             if tex_due and (river_f > 0.0 or sea_ice > 0.0):
                 tex = relief_texture(x, y, z, table, S[S_REL])

@@ -23,9 +23,9 @@ from numba import njit
 from .. import city as C
 from .. import classify
 from ..city_blocks import C_KEY0
+from ..city_colour import city_colour
 from ..city_layout import city_style
 from ..grid import M_PER_DEG
-from ..kernel import city_colour
 from ..noise import hash2, rehash
 
 #: Countries whose cities are drawn on regular grids (planned street grids of North America and Australia).
