@@ -273,7 +273,8 @@ def field_frame(ci, cj, S, mbuf):
     return LC.cell_frame(ci, cj, hill, mtn, S[S_FIELD])
 
 
-# One fused per-pixel pass (numba): its branches are the stages of the docstring, in order.
+# One fused per-pixel pass (numba): its branches are the stages of the docstring, in order, but for the
+# city's shares, which come before the land cover (a built-up pixel without gardens needs none).
 @njit(parallel=True, cache=True)
 def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # noqa: C901
            out_h, out_shape, out_rgb, out_water, out_biome, out_class, out_inst):
