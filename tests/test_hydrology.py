@@ -146,6 +146,27 @@ def test_fields_do_not_depend_on_the_tile_origin(river, res):
     np.testing.assert_allclose(part, whole[5:, 3:], rtol=0, atol=1e-9)
 
 
+def test_skipping_the_open_sea_changes_nothing(monkeypatch):
+    """The world skips the hydrology of open-sea cells (world._land_cells): a coastal tile at 1 km
+    comes out the same to the bit with the skip and without it, and some cells are skipped."""
+    import earth3d.synth.world as W
+    from earth3d.synth.grid import lattice_for
+
+    world = ProceduralWorld(1)
+    lon, lat = -150.0, -30.0  # an island's coast
+    d = 96 * 1000.0 / M_PER_DEG
+    lat_ = lattice_for((lon - d, lat - d, lon + d, lat + d), 1000.0)
+    lons, lats = lat_.lons(), lat_.lats()
+    glon0, glat0, q, grid = world._macro(lons, lats, lat_.dlat)
+    need = W._land_cells(lons, lats, glon0, glat0, q, grid)
+    assert 0.1 < 1.0 - need.mean() < 0.5
+    skipped = world._evaluate(lons, lats, lat_.dlon, lat_.dlat)
+    monkeypatch.setattr(W, "_land_cells", lambda *a: None)
+    full = world._evaluate(lons, lats, lat_.dlon, lat_.dlat)
+    for a, b in zip(skipped, full, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_drainage_areas_carry_across_blocks_and_exceed_a_window():
     """Level-0 drainage areas flow on across block borders (a node's receiver drains at least 0.8 of
     its area, bar a few nodes where neighbouring blocks disagree) and big basins exceed what one

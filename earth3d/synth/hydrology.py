@@ -171,14 +171,8 @@ def _s_at(lon, lat, w0, i0, j0):
 
 
 @njit(cache=True)
-def _s_noise(lon, lat, seed):
-    x, y, z = K.unit_vector(lon, lat)
-    return _s_noise_at(x, y, z, seed)
-
-
-@njit(cache=True)
 def _s_noise_at(x, y, z, seed):
-    """_s_noise at the unit vector (x, y, z)."""
+    """The hillslope gradient's noise factor at the unit vector (x, y, z)."""
     f = 6371008.8 / 6000.0
     return math.exp(0.45 * noise(x * f, y * f, z * f, seed ^ np.uint64(0x51))
                     + 0.25 * noise(2.3 * x * f, 2.3 * y * f, 2.3 * z * f, seed ^ np.uint64(0x52)))
@@ -241,7 +235,8 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
                                 ba = AREA[p]
                                 blv = lv
             # the tributary's head lies at a share beta of the parent valley's side at that distance
-            sg = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise(lon, lat, seed) * GAMMA ** blv
+            ux, uy, uz = K.unit_vector(lon, lat)
+            sg = _s_at(lon, lat, w0, I0[0], J0[0]) * _s_noise_at(ux, uy, uz, seed) * GAMMA ** blv
             lp = CONCAVE * Q0_DEG / (1 << blv) * M_PER_DEG
             VX[c, 0], VY[c, 0], VX[c, 1], VY[c, 1] = lon, lat, bx, by
             VE[c, 0] = be + beta * sg * best * best / (best + lp)
@@ -252,7 +247,7 @@ def _fine_level(k, res, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA):
 
 @njit(parallel=True, cache=True)
 def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AREA, LAKE, RUNOFF, REC, MEA,  # noqa: C901
-            out):
+            need, out):
     """Hydrology fields at every cell centre (lats[j], lons[i]) into out[j, i, 0:N_FIELDS].
 
     F_CHANNEL: elevation of the channel whose valley the cell lies in (m); F_HILL: height above it (the
@@ -265,7 +260,8 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
 
     Cells go in blocks of BLOCK_PX x BLOCK_PX that share one list of candidate channel segments
     per coarse cell (_block_lists): the result is that of visiting every segment of the 5 x 5
-    nodes around the cell at every level, but most never need a look.
+    nodes around the cell at every level, but most never need a look. Cells where `need` (H, W)
+    is False get zeros.
     """
     h, w = lats.shape[0], lons.shape[0]
     SP = np.empty((h, w))
@@ -278,7 +274,7 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
         la = math.radians(lats[r])
         cos_lat, sin_lat = math.cos(la), math.sin(la)
         for col in range(w):
-            SP[r, col] = _s_at(lons[col], lats[r], w0, I0[0], J0[0]) * _s_noise_at(
+            SP[r, col] = 0.0 if not need[r, col] else _s_at(lons[col], lats[r], w0, I0[0], J0[0]) * _s_noise_at(
                 cos_lat * cos_lon[col], cos_lat * sin_lon[col], sin_lat, seed)
     # tributaries finer than the cells are not drawn: lower the valley sides by their mean cut
     lower = 1.0
@@ -304,6 +300,9 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
     for bj in prange((h + bs - 1) // bs):
         for bi in range(nbi):
             ra, rb, ca, cb = bj * bs, min(bj * bs + bs, h), bi * bs, min(bi * bs + bs, w)
+            out[ra:rb, ca:cb] = 0.0
+            if not need[ra:rb, ca:cb].any():
+                continue
             GEO, START, P, S = _block_lists(lons, lats, ra, rb, ca, cb, SP, res, kmax, I0, J0, NI, NJ, OFF,
                                             VX, VY, VE, AREA, RUNOFF, AM)
             LN = lake_nodes(lons, lats, ra, rb, ca, cb, GEO, I0, J0, NI, NJ, OFF, VX, VY, LAKE)
@@ -311,6 +310,8 @@ def surface(lons, lats, res, kmax, seed, w0, I0, J0, NI, NJ, OFF, VX, VY, VE, AR
                 lat = lats[r]
                 coslat = math.cos(math.radians(lat))
                 for col in range(ca, cb):
+                    if not need[r, col]:
+                        continue
                     lon = lons[col]
                     sp = SP[r, col]
                     best, fmin, bch, bslope = math.inf, math.inf, 0.0, 0.0
@@ -444,11 +445,12 @@ class Network:
         for k in range(1, kmax + 1):
             _fine_level(k, res, self.seed, self.w0, I0, J0, NI, NJ, OFF, self.VX, self.VY, self.VE, self.AREA)
 
-    def fields(self, lons: np.ndarray, lats: np.ndarray, res: float) -> np.ndarray:
-        """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (see surface)."""
+    def fields(self, lons: np.ndarray, lats: np.ndarray, res: float, need: np.ndarray | None = None) -> np.ndarray:
+        """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons (surface; zeros where not `need`)."""
         out = np.empty((lats.size, lons.size, N_FIELDS))
+        need = np.ones((lats.size, lons.size), dtype=np.bool_) if need is None else need
         surface(lons, lats, float(res), self.kmax, self.seed, self.w0, self.I0, self.J0, self.NI, self.NJ,
-                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.RUNOFF, self.REC, self.MEA, out)
+                self.OFF, self.VX, self.VY, self.VE, self.AREA, self.LAKE, self.RUNOFF, self.REC, self.MEA, need, out)
         return out
 
 
@@ -461,9 +463,10 @@ def levels_for(res: float) -> int:
 
 
 def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat: float,
-                     timings: dict | None = None) -> np.ndarray:
+                     timings: dict | None = None, need: np.ndarray | None = None) -> np.ndarray:
     """Hydrology fields (H, W, N_FIELDS) at the cell centres lats x lons of cell size dlat degrees.
 
+    `need` (H, W), when given, says which cells' fields are used (zeros elsewhere: open sea).
     `timings`, when given, gets the CPU seconds of the network ("hydrology network") and of the
     per-cell surface ("hydrology surface") added.
     """
@@ -478,12 +481,13 @@ def hydrology_fields(seeds: np.ndarray, lons: np.ndarray, lats: np.ndarray, dlat
         dlon = float(lons[1] - lons[0]) if lons.size > 1 else dlat
         lons = (lons[:, None] + off[None, :] * dlon).ravel()
         lats = (lats[:, None] - off[None, :] * dlat).ravel()
+        need = None if need is None else np.repeat(np.repeat(need, sub, axis=0), sub, axis=1)
     r = res / sub
     c0 = time.process_time()
     net = Network(seeds, float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()),
                   r, levels_for(r))
     c1 = time.process_time()
-    f = net.fields(lons, lats, r)
+    f = net.fields(lons, lats, r, need)
     if timings is not None:
         timings["hydrology network"] = timings.get("hydrology network", 0.0) + c1 - c0
         timings["hydrology surface"] = timings.get("hydrology surface", 0.0) + time.process_time() - c1

@@ -38,6 +38,7 @@ from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
 from .relief import dissection, octave_table, relief, relief_texture
 
 SEA = 0.075  # continent-field threshold of the coast
+LAND_BLEND = (-0.03, -0.005)  # offshore, the drained relief blends into the noise relief over d = m[0] - SEA
 N_MACRO = 7
 MACRO_STEP_DEG = 1.0 / 128.0  # finest global lattice of the macro fields (about 870 m)
 N_SEEDS = 16
@@ -366,7 +367,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             cleared = clear[j, i] * (1.0 - urban) if clear.shape[0] > 0 else 0.0
             # ---- relief: eroded multifractal (on land with hydrology fields only its texture signal:
             # the drained relief below replaces its height and slopes there)
-            if hyd.shape[0] > 0 and d >= -0.005:
+            if hyd.shape[0] > 0 and d >= LAND_BLEND[1]:
                 # the texture signal only where a colour uses it (streets, crowns, rivers, sea ice; a street
                 # or crown share under 1e-6 of the pixel counts as none: its term is under 1e-7)
                 rel, slope_coarse, slope_cover, tex, tex_due = 0.0, 0.0, 0.0, 0.0, True
@@ -385,7 +386,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             topo = 0.0
             if hyd.shape[0] > 0:
                 hy = hyd[j, i]
-                landw = smoothstep(-0.03, -0.005, d)
+                landw = smoothstep(LAND_BLEND[0], LAND_BLEND[1], d)
                 h = lerp(h, hy[H_CHANNEL] + hy[H_HILL], landw)
                 slope_coarse = lerp(slope_coarse, hy[H_SLOPE], landw)
                 slope_cover = lerp(slope_cover, hy[H_SLOPE], landw)

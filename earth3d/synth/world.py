@@ -40,6 +40,27 @@ BIOMES = K.BIOMES + ("city",)
 CLEAR_SALT = np.uint64(0xC1EA2)  # seed of the clearings' fraying noise, from the land-cover patch seed
 
 
+SEA_MARGIN = 0.01  # continent field: the hydrology is skipped this far below where kernel.render first uses it
+
+
+def _land_cells(lons: np.ndarray, lats: np.ndarray, glon0: float, glat0: float, q: float,
+                grid: np.ndarray) -> np.ndarray | None:
+    """Cells lats x lons whose hydrology fields kernel.render uses (all but the open sea: the continent field,
+    bilinear over the macro grid as the kernel reads it, above K.LAND_BLEND[0] less SEA_MARGIN); None
+    without a macro grid.
+    """
+    if grid.shape[0] == 0:
+        return None
+    fi, fj = (lons - glon0) / q, (lats - glat0) / q
+    i0 = np.clip(np.floor(fi).astype(np.int64), 0, grid.shape[1] - 2)
+    j0 = np.clip(np.floor(fj).astype(np.int64), 0, grid.shape[0] - 2)
+    tx, ty = (fi - i0)[None, :], (fj - j0)[:, None]
+    g = grid[..., 0]
+    a = g[j0[:, None], i0[None, :]] * (1.0 - tx) + g[j0[:, None], i0[None, :] + 1] * tx
+    b = g[j0[:, None] + 1, i0[None, :]] * (1.0 - tx) + g[j0[:, None] + 1, i0[None, :] + 1] * tx
+    return a * (1.0 - ty) + b * ty - K.SEA >= K.LAND_BLEND[0] - SEA_MARGIN
+
+
 class ProceduralWorld:
     """The default procedural planet. `ProceduralWorld(seed).generate(bbox=..., resolution_m=...)`.
 
@@ -101,7 +122,7 @@ class ProceduralWorld:
         out_b = np.empty((h, w), dtype=np.uint8)
         out_c = np.empty((h, w), dtype=np.uint8)
         out_i = np.empty((h, w), dtype=np.int64)
-        hyd = hydrology_fields(self._seeds, lons, lats, dlat)
+        hyd = hydrology_fields(self._seeds, lons, lats, dlat, need=_land_cells(lons, lats, glon0, glat0, q, grid))
         clear = self._clearings(lons, lats, dlon, dlat)
         K.render(lons, lats, float(dlon), float(dlat), self._seeds, glon0, glat0, q, grid, hyd, clear,
                  out_h, out_s, out_rgb, out_w, out_b, out_c, out_i)
