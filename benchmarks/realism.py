@@ -100,7 +100,11 @@ def places(world, kind: str, count: int, rng: np.random.Generator) -> list[tuple
             out.append(world.find_landform("mountains", near_lonlat=near))
         return out
     w, h = 720, 360
-    ids = ProceduralWorld(world.seed, cities=False).biome_map(w, h)
+    try:
+        land_only = ProceduralWorld(world.seed, cities=False)
+    except TypeError:  # a generator from before cities could be turned off draws none in its biome map
+        land_only = ProceduralWorld(world.seed)
+    ids = land_only.biome_map(w, h)
     b = {name: k for k, name in enumerate(BIOMES)}
     pad = np.pad(ids, 1, mode="edge")
     same = np.ones_like(ids, bool)

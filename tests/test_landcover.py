@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from conftest import data_path
 
-from earth3d.classes import CROPLAND, WATER
+from earth3d.classes import CROPLAND, FOREST, WATER
 from earth3d.errors import InputError
 from earth3d.metrics.texture import (
     ORIENTATION_BINS,
@@ -232,3 +232,24 @@ def test_terraces_follow_contours_and_fade_with_pixel_size():
     assert terraces(0.0, 0.0, 3.0, 60.0, 0.2, seed, out) == 0.0  # 5 steps per pixel: their mean
     a = terraces(0.0, 0.0, 0.3 * TERRACE_RISE_M, 1.0, 0.2, seed, out.copy())
     assert a > 0.9
+
+
+@pytest.mark.parametrize("seed, lon, lat", [(2, 130.25, 23.75), (3, -113.25, -29.75)])
+def test_dry_mountains_keep_their_forest_on_the_slopes_facing_the_pole(seed, lon, lat):
+    """Dry mountains at about 25 degrees north and 30 south (found by find_landform): the slopes that
+    face the pole, shaded from the noon sun, hold several times the forest share of those that face
+    the equator, on either side of it.
+    """
+    n, res = 128, 150.0
+    dlat = n * res / M_PER_DEG / 2
+    dlon = dlat / math.cos(math.radians(lat))
+    tile = ProceduralWorld(seed, roads=False, cities=False).generate(
+        bbox=(lon - dlon, lat - dlat, lon + dlon, lat + dlat), resolution_m=res)
+    h = tile.height.astype(np.float64)
+    forest = (tile.classes == FOREST)[1:-1, 1:-1]
+    rise_north = (h[:-2, 1:-1] - h[2:, 1:-1]) / (2 * res)  # rows run north to south
+    rise_to_pole = rise_north if lat > 0 else -rise_north
+    facing_pole, facing_equator = forest[rise_to_pole < -0.1].mean(), forest[rise_to_pole > 0.1].mean()
+    print(f"forest share: slopes facing the pole {facing_pole:.3f}, the equator {facing_equator:.3f}")
+    assert facing_pole > 0.1
+    assert facing_pole > 3.0 * facing_equator

@@ -9,7 +9,8 @@ Fields, coarse to fine:
   size, plus fluvial dissection (valley-ridge relief, V-shaped valleys) sized per landform;
 - climate: temperature from latitude, noise and a 6.5 K/km lapse rate; moisture from
   noise, distance to the sea and latitude belts; biomes from a Whittaker-like table,
-  land-cover patches (clearings, woods), rock on steep slopes, snow, beaches, sea ice;
+  land-cover patches (clearings, woods), rock on steep slopes, snow, beaches, sea ice,
+  shifted by topographic position (valley or divide) and aspect (facing the equator or the pole);
 - land relief, rivers and lakes from the drained relief of hydrology.py (valleys around
   a hierarchical channel network; rivers widen with drainage area and reach the sea;
   lakes fill flooded depressions of the macro relief and drain through their outlets);
@@ -384,6 +385,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             lake_f = 0.0
             river_f = 0.0
             topo = 0.0
+            sun_tilt = 0.0
             if hyd.shape[0] > 0:
                 hy = hyd[j, i]
                 landw = smoothstep(LAND_BLEND[0], LAND_BLEND[1], d)
@@ -393,6 +395,9 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
                 lake_f = hy[H_LAKE] * landw
                 river_f = max(hy[H_WATER] * landw - lake_f, 0.0)
                 topo = hy[H_TOPO] * landw
+                jn, js = max(j - 1, 0), min(j + 1, nrow - 1)  # aspect: the drained surface's rise to the north
+                sun_tilt = landw * SF.sun_tilt(hyd[jn, i, H_CHANNEL] + hyd[jn, i, H_HILL],
+                                               hyd[js, i, H_CHANNEL] + hyd[js, i, H_HILL], (js - jn) * res_y, lat)
             # ---- climate and natural colour
             t, w = climate_at(m, belts, h, d)
             bid = biome_weights(t, w, bw)
@@ -430,13 +435,17 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
                            * smoothstep(10.0, 16.0, t) * (1.0 - mtn) * (1.0 - ice))
                 nfr = texture_frames(lon, lat, u, v, ci, cj, S[S_FIELD], frames, fseeds)
                 # (dry divides open up where water limits trees, not in wet forests)
-                topo_lc = topo if topo > 0.0 else topo * (1.0 - smoothstep(0.5, 0.8, w))
-                ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover, t + TOPO_TREE_C * topo,
-                                w, patch - TOPO_PATCH * topo_lc, f_theta, f_scale, nat, fcol, tex_w)
+                dry = 1.0 - smoothstep(0.5, 0.8, w)
+                topo_lc = topo if topo > 0.0 else topo * dry
+                t_sun = SF.ASPECT_TREE_C * sun_tilt  # the sunny slope's warmth
+                ltex = LC.cover(frames, fseeds, nfr, res_y, bw, farm, terrace, h, slope_cover,
+                                t + TOPO_TREE_C * topo + t_sun, w,
+                                patch - TOPO_PATCH * topo_lc + SF.ASPECT_PATCH * sun_tilt * dry, f_theta, f_scale, nat,
+                                fcol, tex_w)
                 rock = SF.bare_rock(slope_cover, w, t, land)  # steeper where forest holds the soil
                 # snow blows off steep divides: their rock shows through
                 scour = smoothstep(0.2, 0.5, slope_cover) * smoothstep(0.0, 0.8, -topo)
-                snow = smoothstep(-7.0, -11.0, t) * (1.0 - 0.7 * max(rock, scour))
+                snow = smoothstep(-7.0, -11.0, t + t_sun) * (1.0 - 0.7 * max(rock, scour))
                 beach = ((1.0 - smoothstep(1.0, 4.0, h)) * (1.0 - smoothstep(0.02, 0.08, slope_cover))
                          * smoothstep(4.0, 10.0, t))
                 for c in range(3):

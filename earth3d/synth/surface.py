@@ -6,6 +6,11 @@ biome; and around towns, villages and farmsteads (clearings.clearing) on hillsid
 and shifting fields, up to slopes a plough or a herd still works. Bare rock shows on steep slopes;
 where it is warm and wet enough for forest, roots and growth hold soil on far steeper ground
 (tropical and temperate forests stand on 35-45 degree slopes).
+
+Aspect: a slope facing the equator takes more of the noon sun than one facing the pole, so it is
+warmer and, where water is short, drier: the tree line and the snow line lie higher on it, and in
+dry climates it opens to grass while the slope facing the pole keeps its forest (the north-facing
+woods of the Rockies, the Tian Shan, the Mediterranean).
 """
 
 from __future__ import annotations
@@ -13,6 +18,23 @@ from __future__ import annotations
 from numba import njit
 
 from .noise import smoothstep
+
+# The aspect's effect grows with the gradient toward the pole (in full at ASPECT_SLOPE) and fades
+# toward the equator, where the noon sun stands high (in full poleward of ASPECT_LAT_DEG); in full it
+# shifts the temperature that the tree and snow lines see, and kernel.render's land-cover patch noise
+# in dry climates, by these much.
+ASPECT_SLOPE, ASPECT_LAT_DEG, ASPECT_TREE_C, ASPECT_PATCH = 0.3, 15.0, 1.5, 0.5
+
+
+@njit(cache=True)
+def sun_tilt(h_north, h_south, span_m, lat):
+    """How much a cell's surface faces the equator, -1 (the pole) to 1, from its heights `span_m` north
+    and south of it (m): its rise toward the pole over ASPECT_SLOPE, clamped, faded out toward the equator.
+    """
+    if span_m <= 0.0:
+        return 0.0
+    hemi = min(max(lat / ASPECT_LAT_DEG, -1.0), 1.0)  # +1 poleward of ASPECT_LAT_DEG north, -1 south
+    return min(max((h_north - h_south) / span_m * hemi / ASPECT_SLOPE, -1.0), 1.0)
 
 
 @njit(cache=True)
