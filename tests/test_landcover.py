@@ -195,12 +195,31 @@ def test_crowns_average_across_pixel_sizes():
     rng = np.random.default_rng(4)
     err, spread = [], []
     for u0, v0 in rng.uniform(-5000, 5000, (40, 2)):
-        coarse = canopy(u0, v0, 8.0, 7.0, 0.85, seed)
-        fine = _fine_average(lambda u, v, r: canopy(u, v, r, 7.0, 0.85, seed), u0, v0, 8.0, 16)
+        coarse = canopy(u0, v0, 8.0, 7.0, 0.85, seed)[0]
+        fine = _fine_average(lambda u, v, r: canopy(u, v, r, 7.0, 0.85, seed)[0], u0, v0, 8.0, 16)
         err.append(coarse - fine)
-        spread.append(canopy(u0, v0, 0.5, 7.0, 0.85, seed))
+        spread.append(canopy(u0, v0, 0.5, 7.0, 0.85, seed)[0])
     assert np.std(spread) > 0.2  # crowns, gaps and shadows at 0.5 m
     assert np.sqrt(np.mean(np.square(err))) < 0.1 * np.std(spread)
+
+
+def test_crowns_differ_in_shade_and_average_out():
+    """Each tree has its own shade (species, age, health): the tint of sunlit crown tops spreads
+    widely at 0.5 m, has zero mean, and an 8 m pixel's tint is the mean of the finer pixels inside it.
+    """
+    from earth3d.synth.landcover import canopy
+
+    seed = np.uint64(11)
+    u = np.arange(0.0, 100.0, 0.5) + 0.25
+    fine = np.array([[canopy(a, b, 0.5, 7.0, 0.85, seed) for a in u] for b in u])
+    bright, tint = fine[..., 0], fine[..., 1]
+    assert np.std(tint[bright > 0.3]) > 0.3
+    assert abs(np.mean(tint)) < 0.05
+    rng = np.random.default_rng(4)
+    err = [canopy(u0, v0, 8.0, 7.0, 0.85, seed)[1]
+           - _fine_average(lambda a, b, r: canopy(a, b, r, 7.0, 0.85, seed)[1], u0, v0, 8.0, 16)
+           for u0, v0 in rng.uniform(-5000, 5000, (20, 2))]
+    assert np.sqrt(np.mean(np.square(err))) < 0.05 * np.std(tint)
 
 
 def test_fields_average_across_pixel_sizes():

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .noise import hash2, rehash, smoothstep, unit
+from .noise import NOISE2_STD, hash2, noise2, rehash, smoothstep, unit
 
 # Median colours of homogeneous 60 m blocks of land in the NAIP North Dakota orthophoto
 # (2020-08-31), clustered with k-means: `python examples/field_palette.py -k 16` prints them.
@@ -48,49 +48,14 @@ CROWN_EXACT = 12.0  # pixels up to this size (m) sum individual crowns; coarser 
 CROWN_SIGMA = 0.26  # crown std as a fraction of the lattice spacing (mean, before the 0.7-1.3 jitter)
 SHADOW = 0.8  # depth of a crown's cast shadow relative to its sunlit dome
 CROWN_GAIN = 2.0  # brightness of a crown canopy signal in the forest colour (1 + CROWN_GAIN * canopy)
+# a crown's own shade: at tint +1 yellower and lighter (a broadleaf in full leaf), at -1 bluer and darker
+# (a conifer); the forest colour's channels are multiplied by 1 + CROWN_TINT * tint
+CROWN_TINT = np.array([0.25, 0.12, 0.0])
 SUN_U, SUN_V = -0.7071, 0.7071  # direction to the sun (north-west), as in shading.SUN_AZIMUTH_DEG
 _E_SIG2 = 1.03  # E[(0.7 + 0.6 U)^2]
 _E_SIG4 = 1.1  # about E[(0.7 + 0.6 U)^4]
 _E_B2 = 1.0 + 0.16 / 3.0  # E[b^2] for b = 0.6 + 0.8 U
-_GRAD2 = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
-                   [0.7071, 0.7071], [-0.7071, 0.7071], [0.7071, -0.7071], [-0.7071, -0.7071]])
-NOISE2_STD = 0.22  # standard deviation of noise2 (measured)
 FINE_M = 6.0  # texture octaves below this wavelength are leaves, tufts and clods
-
-
-_K1 = np.uint64(0x9E3779B97F4A7C15)
-_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_K3 = np.uint64(0xFF51AFD7ED558CCD)
-
-
-@njit(cache=True)
-def _h8(ix, iy, seed):
-    """A cheap hash of a 2D lattice point to 0..7 (one multiply-xorshift round; enough for gradient choice)."""
-    h = (np.uint64(ix) * _K1) ^ (np.uint64(iy) * _K2) ^ seed
-    h = (h ^ (h >> np.uint64(31))) * _K3
-    return (h >> np.uint64(61)) & np.uint64(7)
-
-
-@njit(cache=True)
-def noise2(x, y, seed):
-    """2D gradient noise (quintic fade, 8 gradient directions), value in about [-0.7, 0.7]."""
-    fx, fy = math.floor(x), math.floor(y)
-    ix, iy = np.int64(fx), np.int64(fy)
-    wx, wy = x - fx, y - fy
-    ux = wx * wx * wx * (wx * (wx * 6.0 - 15.0) + 10.0)
-    uy = wy * wy * wy * (wy * (wy * 6.0 - 15.0) + 10.0)
-    a = _h8(ix, iy, seed)
-    b = _h8(ix + 1, iy, seed)
-    c = _h8(ix, iy + 1, seed)
-    d = _h8(ix + 1, iy + 1, seed)
-    G = _GRAD2
-    va = G[a, 0] * wx + G[a, 1] * wy
-    vb = G[b, 0] * (wx - 1.0) + G[b, 1] * wy
-    vc = G[c, 0] * wx + G[c, 1] * (wy - 1.0)
-    vd = G[d, 0] * (wx - 1.0) + G[d, 1] * (wy - 1.0)
-    x0 = va + ux * (vb - va)
-    x1 = vc + ux * (vd - vc)
-    return x0 + uy * (x1 - x0)
 
 
 @njit(cache=True)
@@ -156,12 +121,14 @@ def _canopy_mean(cover):
 
 @njit(cache=True)
 def canopy(u, v, res, spacing, cover, seed):
-    """Relative brightness (zero mean) of a canopy of crowns averaged over the res x res pixel at (u, v).
+    """(brightness, tint) of a canopy of crowns averaged over the res x res pixel at (u, v).
 
     Crowns sit on a jittered lattice of `spacing` metres; a site holds a tree with
-    probability `cover` (the rest are gaps). Returns about -0.5 (gap, shadow) to
-    +0.8 (sunlit crown top) at fine pixels, tending to noise of decreasing
-    amplitude (about 1/res) at coarse ones.
+    probability `cover` (the rest are gaps). The brightness (zero mean) is about -0.5
+    (gap, shadow) to +0.8 (sunlit crown top) at fine pixels, tending to noise of decreasing
+    amplitude (about 1/res) at coarse ones. The tint is each tree's own shade (-1..1, zero
+    mean) weighted by its sunlit dome, about -1..1 on a crown top: neighbouring trees differ
+    in colour as species, age and health do; pixels coarser than CROWN_EXACT get none.
     """
     s = spacing
     if res > CROWN_EXACT:
@@ -170,14 +137,14 @@ def canopy(u, v, res, spacing, cover, seed):
         s2 = sig * sig + res * res / 12.0
         var = cover / (s * s) * _E_B2 * math.pi * sig ** 4 * _E_SIG4 / s2 * (1.0 + SHADOW * SHADOW)
         n = noise2(u / (0.77 * res), v / (0.77 * res), seed ^ np.uint64(0x5A5A)) / NOISE2_STD
-        return math.sqrt(var) * n
+        return math.sqrt(var) * n, 0.0
     sig_max = CROWN_SIGMA * s * 1.3
     reach = 2.8 * math.sqrt(sig_max * sig_max + res * res / 12.0) + 1.1 * sig_max
     i0 = int(math.floor((u - reach) / s))
     i1 = int(math.floor((u + reach) / s))
     j0 = int(math.floor((v - reach) / s))
     j1 = int(math.floor((v + reach) / s))
-    acc = 0.0
+    acc, tint = 0.0, 0.0
     r12 = res * res / 12.0
     half = 0.5 * res
     inv_a = 1.0 / (res * res)
@@ -192,6 +159,7 @@ def canopy(u, v, res, spacing, cover, seed):
             cv = (j + 0.1 + 0.8 * float((h >> np.uint64(32)) & m16) * (1.0 / 65536.0)) * s
             sig = CROWN_SIGMA * s * (0.7 + 0.6 * float(h >> np.uint64(56)) * (1.0 / 256.0))
             b = 0.6 + 0.8 * float((h >> np.uint64(48)) & np.uint64(0xFF)) * (1.0 / 256.0)
+            hue = 2.0 * unit(rehash(h, 1)) - 1.0  # the tree's own shade: its species, age and health
             lu, lv = cu + 0.25 * sig * SUN_U, cv + 0.25 * sig * SUN_V
             su, sv = cu - 1.1 * sig * SUN_U, cv - 1.1 * sig * SUN_V
             if res > 1.5 * sig:
@@ -199,6 +167,7 @@ def canopy(u, v, res, spacing, cover, seed):
                 lit = _gauss_int(u - half, u + half, lu, sig) * _gauss_int(v - half, v + half, lv, sig)
                 dark = _gauss_int(u - half, u + half, su, sig) * _gauss_int(v - half, v + half, sv, sig)
                 acc += (b * lit - SHADOW * dark) * inv_a
+                tint += hue * b * lit * inv_a
             else:
                 # pixels much smaller than the crown: a Gaussian of variance sig^2 + res^2 / 12 is the box average
                 sg2 = sig * sig
@@ -208,12 +177,14 @@ def canopy(u, v, res, spacing, cover, seed):
                 du, dv = u - lu, v - lv
                 d2 = du * du + dv * dv
                 if d2 < cut:
-                    acc += b * k * math.exp(-d2 / (2.0 * s2))
+                    lit = b * k * math.exp(-d2 / (2.0 * s2))
+                    acc += lit
+                    tint += hue * lit
                 du, dv = u - su, v - sv
                 d2 = du * du + dv * dv
                 if d2 < cut:
                     acc -= SHADOW * k * math.exp(-d2 / (2.0 * s2))
-    return acc - _canopy_mean(cover)
+    return acc - _canopy_mean(cover), tint
 
 
 @njit(cache=True)
@@ -395,7 +366,7 @@ def terraces(u, v, h, res, slope, seed, out):
 
 @njit(cache=True)
 def frame_textures(frames, seeds, nfr, res, spacing, forest, tex_w):
-    """Ground texture octaves (coarse, fine) and crown brightness over the pixel's texture frames.
+    """Ground texture octaves (coarse, fine), crown brightness and tint over the pixel's texture frames.
 
     Textures live in the tangent frame of a land-use cell and its seed, so a cell's texture
     does not continue into the next one; near a cell's edge the kernel passes the neighbours'
@@ -405,7 +376,7 @@ def frame_textures(frames, seeds, nfr, res, spacing, forest, tex_w):
     lattice holds trees with a probability scaled by its weight: the density of whole crowns,
     not their brightness, changes across the band.
     """
-    coarse, fine, crowns, norm = 0.0, 0.0, 0.0, 0.0
+    coarse, fine, crowns, tint, norm = 0.0, 0.0, 0.0, 0.0, 0.0
     for k in range(nfr):
         wk = frames[k, 2]
         if wk <= 0.0:
@@ -414,10 +385,12 @@ def frame_textures(frames, seeds, nfr, res, spacing, forest, tex_w):
         coarse += wk * c
         fine += wk * f
         if forest:
-            crowns += canopy(frames[k, 0], frames[k, 1], res, spacing, 0.85 * wk, seeds[k] ^ np.uint64(0xC40))
+            b, t = canopy(frames[k, 0], frames[k, 1], res, spacing, 0.85 * wk, seeds[k] ^ np.uint64(0xC40))
+            crowns += b
+            tint += t
         norm += wk * wk
     norm = 1.0 / math.sqrt(norm)
-    return coarse * norm, fine * norm, crowns
+    return coarse * norm, fine * norm, crowns, tint
 
 
 @njit(cache=True)
@@ -442,7 +415,7 @@ def cover(frames, seeds, nfr, res, bw, farm, terrace, h, slope, t, w, patch, the
         tot + 1e-9)
     spacing = max(CROWN_STEP_M * round(spacing / CROWN_STEP_M), CROWN_SPACING[0])
     any_forest = tot > 0.0
-    coarse, fine, crowns = frame_textures(frames, seeds, nfr, res, spacing, any_forest, tex_w)
+    coarse, fine, crowns, tint = frame_textures(frames, seeds, nfr, res, spacing, any_forest, tex_w)
     u, v, seed = frames[0, 0], frames[0, 1], seeds[0]
     coarse /= 2.8
     fine /= 2.0
@@ -460,7 +433,7 @@ def cover(frames, seeds, nfr, res, bw, farm, terrace, h, slope, t, w, patch, the
     # wet flats: bogs and marshes in openings and in moist lowland
     wet = smoothstep(0.75, 0.9, w) * (1.0 - smoothstep(0.01, 0.04, slope)) * smoothstep(0.1, 0.3, patch)
     if fcov <= 0.0:
-        crowns = 0.0
+        crowns, tint = 0.0, 0.0
     g_crown = 1.0 + CROWN_GAIN * crowns
     # deep shadows stop short of black (rarely reached: the floor keeps coarse pixels the mean of fine ones)
     g_crown = max(g_crown, 0.25)
@@ -473,7 +446,7 @@ def cover(frames, seeds, nfr, res, bw, farm, terrace, h, slope, t, w, patch, the
         # openings in forest take a meadow colour; woods in open land take a forest colour
         base_open = nat[c] + (_OPEN[c] - nat[c]) * (0.6 * forest * (1.0 - woods))
         base_forest = nat[c] + (_WOODS[c] - nat[c]) * (1.0 - min(forest / 0.5, 1.0))
-        col = fcov * base_forest * g_forest + (1.0 - fcov) * base_open * g_open
+        col = fcov * base_forest * g_forest * (1.0 + CROWN_TINT[c] * tint) + (1.0 - fcov) * base_open * g_open
         alp = _TUNDRA[c] + (_SCREE[c] - _TUNDRA[c]) * scree
         col += alpine * (1.0 - fcov) * (alp * g_alpine - col)
         col += wet * (_WETLAND[c] * (1.0 + 0.4 * tex) - col)

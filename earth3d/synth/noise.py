@@ -4,9 +4,12 @@ Noise is evaluated at 3D points (positions on the unit sphere scaled by a
 frequency), so fields have no seam at ±180° and no pinch at the poles. All
 randomness comes from an integer hash of lattice coordinates and a seed: values
 are pure functions of position, identical whatever tile or order asks for them.
+`noise2` is the 2D twin for textures in the metric frame of a land-use cell (landcover.py).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -167,3 +170,42 @@ def smoothstep(e0, e1, x):
 @njit(cache=True)
 def lerp(a, b, t):
     return a + (b - a) * t
+
+
+# ----------------------------------------------------------------------------- 2D noise (local frames)
+_GRAD2 = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
+                   [0.7071, 0.7071], [-0.7071, 0.7071], [0.7071, -0.7071], [-0.7071, -0.7071]])
+NOISE2_STD = 0.22  # standard deviation of noise2 (measured)
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_K3 = np.uint64(0xFF51AFD7ED558CCD)
+
+
+@njit(cache=True)
+def _h8(ix, iy, seed):
+    """A cheap hash of a 2D lattice point to 0..7 (one multiply-xorshift round; enough for gradient choice)."""
+    h = (np.uint64(ix) * _K1) ^ (np.uint64(iy) * _K2) ^ seed
+    h = (h ^ (h >> np.uint64(31))) * _K3
+    return (h >> np.uint64(61)) & np.uint64(7)
+
+
+@njit(cache=True)
+def noise2(x, y, seed):
+    """2D gradient noise (quintic fade, 8 gradient directions), value in about [-0.7, 0.7]."""
+    fx, fy = math.floor(x), math.floor(y)
+    ix, iy = np.int64(fx), np.int64(fy)
+    wx, wy = x - fx, y - fy
+    ux = wx * wx * wx * (wx * (wx * 6.0 - 15.0) + 10.0)
+    uy = wy * wy * wy * (wy * (wy * 6.0 - 15.0) + 10.0)
+    a = _h8(ix, iy, seed)
+    b = _h8(ix + 1, iy, seed)
+    c = _h8(ix, iy + 1, seed)
+    d = _h8(ix + 1, iy + 1, seed)
+    G = _GRAD2
+    va = G[a, 0] * wx + G[a, 1] * wy
+    vb = G[b, 0] * (wx - 1.0) + G[b, 1] * wy
+    vc = G[c, 0] * wx + G[c, 1] * (wy - 1.0)
+    vd = G[d, 0] * (wx - 1.0) + G[d, 1] * (wy - 1.0)
+    x0 = va + ux * (vb - va)
+    x1 = vc + ux * (vd - vc)
+    return x0 + uy * (x1 - x0)
