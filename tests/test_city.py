@@ -13,7 +13,7 @@ from earth3d.errors import InputError
 from earth3d.metrics.urban_form import BOEING_RANGES, urban_form
 from earth3d.synth import ProceduralWorld
 from earth3d.synth import city as C
-from earth3d.synth.city_layout import city_style
+from earth3d.synth.city_layout import city_style, district_at
 from earth3d.synth.grid import M_PER_DEG
 
 # City seeds with gridness (city_style) from near 0 to near 1.
@@ -177,3 +177,29 @@ def test_parks_gather_into_green_space():
     print(f"park share {share:.3f}; share of park area in 250 m windows of >= 40 % park {in_green:.2f}")
     assert 0.05 < share < 0.3
     assert in_green > 0.4
+
+
+@njit
+def _borders(u0, v0, n, res, cs):
+    """(distance to the nearest district border, to the second nearest) at the centres of an n x n grid."""
+    g, polar, theta0, spacing = city_style(cs)
+    out = np.empty((n, n, 2))
+    for j in range(n):
+        for i in range(n):
+            r = district_at(u0 + (i + 0.5) * res, v0 + (j + 0.5) * res, cs, g, polar, theta0, spacing)
+            out[j, i, 0], out[j, i, 1] = r[4], r[9]
+    return out
+
+
+def test_arterials_are_lined_with_trees_but_not_their_junctions():
+    """Most arterials are avenues: rows of crowns along them, none standing in a crossing road."""
+    canopy_on, canopy_cross = [], []
+    for cs in SEEDS[:3]:
+        f = _grid(-600.0, -600.0, 600, 2.0, 0.5, cs, False, False)
+        b = _borders(-600.0, -600.0, 600, 2.0, cs)
+        canopy = f[..., C.CANOPY]
+        canopy_on.append(canopy[(b[..., 0] > 5.0) & (b[..., 0] < 11.0) & (b[..., 1] > 40.0)].mean())
+        canopy_cross.append(canopy[b[..., 1] < 6.0].mean())
+    print("canopy in the arterials' outer lanes", np.round(canopy_on, 3), "crossings", np.round(canopy_cross, 3))
+    assert np.mean(canopy_on) > 0.15
+    assert max(canopy_cross) < 0.03

@@ -96,6 +96,11 @@ MAX_FOOTPRINT = 48.0  # metres: wider pixels average up to 3 x 3 footprints this
 SPLIT = 3.0  # metres: wider pixels average 2 x 2 footprints (the district frame's square stands for a turned one)
 SHADOW_REACH = B.SHADOW_MAX
 SUN = (0.70710678, -0.70710678)  # world direction of cast shadows (sun in the north-west)
+AVENUE_SHARE = 0.7  # share of the arterials lined with trees
+AVENUE_SPACING = 9.0  # metres between the trees of a row
+AVENUE_GAP = 0.12  # share of the places in a row left without a tree
+AVENUE_ROW = BORDER_HALF_WIDTH - 2.0  # metres from the arterial's centre line to its rows of trees
+AVENUE_REACH = 2.0 + B.TREE_MARGIN + 14.0  # metres beyond the arterial that its crowns and their shadows reach
 
 
 @njit(cache=True)
@@ -209,6 +214,54 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
 
 
 @njit(cache=True)
+def _avenue(u, v, side, cs, g, polar, theta0, spacing, bi, bj, bx, by, ni, nj, nx, ny, check, out):
+    """Add the rows of trees along the arterial between districts (bi, bj) and (ni, nj), centres (bx, by), (nx, ny).
+
+    The trees stand in the sidewalks, AVENUE_ROW either side of the border, every AVENUE_SPACING
+    metres with a little jitter and a few gaps, placed along the border from its midpoint in the
+    order of the two districts' indices, so the pixels on both sides draw the same trees. Near a
+    junction, a tree is left out unless this border is still the nearest to it and the next one
+    lies beyond the arterial's half width (so no tree stands in a crossing road): `check` says
+    a junction may lie within reach of the footprint. Crowns
+    and shadows are Gaussians box-filtered over the footprint as square of side `side` in the
+    border's frame (city_blocks.tree), as fractions of the footprint.
+    """
+    if ni < bi or (ni == bi and nj < bj):
+        bi, bj, bx, by, ni, nj, nx, ny = ni, nj, nx, ny, bi, bj, bx, by
+    key = hash3(bi, bj, 71, hash3(ni, nj, 72, cs))
+    if unit(key) >= AVENUE_SHARE:
+        return
+    el = math.hypot(nx - bx, ny - by)
+    ex, ey = (nx - bx) / el, (ny - by) / el  # across, from the first district to the second
+    tx, ty = -ey, ex  # along
+    mx, my = 0.5 * (bx + nx), 0.5 * (by + ny)
+    along = (u - mx) * tx + (v - my) * ty
+    across = (u - mx) * ex + (v - my) * ey
+    sx, sy = (SUN[0] * tx + SUN[1] * ty) / side, (SUN[0] * ex + SUN[1] * ey) / side
+    px0, px1 = (along - 0.5 * side) / side, (along + 0.5 * side) / side
+    py0, py1 = (across - 0.5 * side) / side, (across + 0.5 * side) / side
+    reach = 0.5 * side + AVENUE_REACH
+    for k in range(int(math.floor((along - reach) / AVENUE_SPACING)),
+                   int(math.floor((along + reach) / AVENUE_SPACING)) + 1):
+        for row in (-1, 1):
+            h = hash3(k, row, 73, key)
+            if unit(h) < AVENUE_GAP:
+                continue
+            tu = (k + 0.5 + 0.3 * (unit(rehash(h, 1)) - 0.5)) * AVENUE_SPACING
+            tv = row * AVENUE_ROW
+            if check:
+                wx, wy = mx + tu * tx + tv * ex, my + tu * ty + tv * ey
+                ti, tj, _, _, _, ui, uj, _, _, tb2, _, _, _, _ = district_at(wx, wy, cs, g, polar, theta0, spacing)
+                if tb2 < BORDER_HALF_WIDTH + 1.0 or not (
+                        (ti == bi and tj == bj and ui == ni and uj == nj)
+                        or (ti == ni and tj == nj and ui == bi and uj == bj)):
+                    continue
+            sig = 1.6 + 0.9 * unit(rehash(h, 2))
+            th = 7.0 + 7.0 * unit(rehash(h, 3))
+            B.tree(px0, px1, py0, py1, tu / side, tv / side, sig / side, th, sx, sy, h, out)
+
+
+@njit(cache=True)
 def _footprint(u, v, du, dv, dens, built, cs, out):
     """Area fractions over the footprint (u, v, du, dv) into out (overwritten; colour slots as sums)."""
     for k in range(N_PUBLIC):
@@ -220,8 +273,10 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
     # the district of the last call on this buffer holds while the pixel stays farther from its
     # anchor's borders than the strip reaches (then the border strip covers nothing either)
     if (out[C_KEY0] == k0 and out[C_KEY1] == k1
-            and math.hypot(u - out[C_U], v - out[C_V]) < out[C_BD] - hb - side):
+            and math.hypot(u - out[C_U], v - out[C_V]) < out[C_BD] - hb - AVENUE_REACH - side):
         bd = 1e300
+        g = polar = theta0 = spacing = 0.0
+        near = (0, 0, 0.0, 0.0, 0, 0, 0.0, 0.0, 1e300, 0, 0, 0.0, 0.0)
         dp = (np.uint64(out[C_DH0]) << np.uint64(32) | np.uint64(out[C_DH1]), out[C_DP], out[C_DP + 1],
               out[C_DP + 2], out[C_DP + 3], out[C_DP + 4], out[C_DP + 5], out[C_DP + 6], out[C_DP + 7],
               out[C_DP + 8], out[C_DP + 9], out[C_DP + 10], out[C_DP + 11], out[C_DP + 12], out[C_DP + 13],
@@ -230,7 +285,8 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
         c, s = out[C_COS], out[C_SIN]
     else:
         g, polar, theta0, spacing = city_style(cs)
-        i, j, cx, cy, bd = district_at(u, v, cs, g, polar, theta0, spacing)
+        i, j, cx, cy, bd, ni, nj, nx, ny, bd2, mi, mj, mx, my = district_at(u, v, cs, g, polar, theta0, spacing)
+        near = (i, j, cx, cy, ni, nj, nx, ny, bd2, mi, mj, mx, my)
         dp = district_params(i, j, cx, cy, cs, g, polar, theta0, spacing)
         out[C_KEY0], out[C_KEY1], out[C_U], out[C_V], out[C_BD] = k0, k1, u, v, bd
         out[C_CX], out[C_CY] = cx, cy
@@ -263,6 +319,13 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
         out[MARK_Y] += (ov(t0, t1, -0.3, -0.15) + ov(t0, t1, 0.15, 0.3)) / side
         e = hb - 3.5
         out[MARK] += (ov(t0, t1, -e - 0.15, -e) + ov(t0, t1, e, e + 0.15)) / side
+    # the trees of the nearest border's arterial and, near a junction, of the second's
+    reach = hb + AVENUE_REACH + side
+    if bd < reach:
+        ai, aj, ax, ay, ni, nj, nx, ny, bd2, mi, mj, mx, my = near
+        _avenue(u, v, side, cs, g, polar, theta0, spacing, ai, aj, ax, ay, ni, nj, nx, ny, bd2 < reach + side, out)
+        if bd2 < reach:
+            _avenue(u, v, side, cs, g, polar, theta0, spacing, ai, aj, ax, ay, mi, mj, mx, my, True, out)
 
 
 @njit(cache=True)

@@ -34,7 +34,7 @@ def _nearest(xs, ys, cs, g, polar, theta0, spacing):
     oi = np.empty(n, np.int64)
     oj = np.empty(n, np.int64)
     for k in range(n):
-        i, j, _, _, _ = district_at(xs[k], ys[k], cs, g, polar, theta0, spacing)
+        i, j = district_at(xs[k], ys[k], cs, g, polar, theta0, spacing)[0:2]
         oi[k], oj[k] = i, j
     return oi, oj
 

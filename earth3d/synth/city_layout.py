@@ -101,7 +101,12 @@ def _candidate(t, x, y, cs, g, polar, c, s, spacing, r_x, ang_x):
 
 @njit(cache=True)
 def district_at(x, y, cs, g, polar, theta0, spacing):
-    """Nearest district to (x, y): (i, j, centre x, centre y, distance to the nearest cell border)."""
+    """Nearest district to (x, y) and its borders there.
+
+    Returns (i, j, centre x, centre y, distance to the nearest cell border, the district (ni, nj)
+    across that border, its centre x and y, distance to the second nearest border, the district
+    (mi, mj) across that one, its centre x and y).
+    """
     c, s = math.cos(theta0), math.sin(theta0)
     r_x, ang_x = (math.hypot(x, y), math.atan2(y, x)) if polar > 0.5 else (0.0, 0.0)
     bi, bj, bx, by, d_best = 0, 0, 0.0, 0.0, 1e300
@@ -111,15 +116,21 @@ def district_at(x, y, cs, g, polar, theta0, spacing):
             d2 = (x - px) ** 2 + (y - py) ** 2
             if d2 < d_best:
                 bi, bj, bx, by, d_best = i, j, px, py, d2
-    bd = 1e300
+    bd, ni, nj, nx, ny = 1e300, bi, bj, bx, by
+    bd2, mi, mj, mx, my = 1e300, bi, bj, bx, by
     for t in range(9):
         ok, i, j, px, py = _candidate(t, x, y, cs, g, polar, c, s, spacing, r_x, ang_x)
         if not ok or (i == bi and j == bj):
             continue
         el = math.hypot(px - bx, py - by)
         if el > 1e-9:
-            bd = min(bd, ((x - px) ** 2 + (y - py) ** 2 - d_best) / (2.0 * el))
-    return bi, bj, bx, by, bd
+            d = ((x - px) ** 2 + (y - py) ** 2 - d_best) / (2.0 * el)
+            if d < bd:
+                bd2, mi, mj, mx, my = bd, ni, nj, nx, ny
+                bd, ni, nj, nx, ny = d, i, j, px, py
+            elif d < bd2:
+                bd2, mi, mj, mx, my = d, i, j, px, py
+    return bi, bj, bx, by, bd, ni, nj, nx, ny, bd2, mi, mj, mx, my
 
 
 @njit(cache=True)

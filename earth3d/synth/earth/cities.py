@@ -38,9 +38,9 @@ GRID_TURN = math.radians(8.0)
 #: land colours): it keeps CITY_KEEP of the land colour and adds CITY_RGB, and buildings and trees
 #: stand CITY_HEIGHT_M tall. Pixels too coarse for the plans take these means, so the levels agree;
 #: `mean_look(plans=6)` measures them (tests/test_earth.py holds the two together).
-CITY_KEEP = 0.06
-CITY_RGB = np.array([0.314, 0.312, 0.283], dtype=np.float32)
-CITY_HEIGHT_M = 4.9
+CITY_KEEP = 0.057
+CITY_RGB = np.array([0.310, 0.313, 0.276], dtype=np.float32)
+CITY_HEIGHT_M = 4.7
 
 
 @njit(cache=True)
