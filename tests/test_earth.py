@@ -239,3 +239,37 @@ def test_no_sea_or_shore_from_the_detail_copies():
 
     hoggar = EarthWorld(0).generate(bbox=(4.9, 22.9, 5.5, 23.7), resolution_m=1000.0)
     assert (hoggar.classes == WATER).mean() < 0.01
+
+
+def _town_share(pop, res):
+    """Built-up share of one town of `pop` at 45 N on a square of 4 radii at `res` m, and its radius (m)."""
+    from earth3d.synth.earth.builtup import FRAY_WAVE_M, builtup, radius_m
+    from earth3d.synth.earth.noise import fbm
+
+    r = float(radius_m(np.array([pop]))[0])
+    n = int(round(4.0 * r / 160.0)) * int(round(160.0 / res))  # whole 160 m cells
+    dlat = res / M_PER_DEG
+    dlon = dlat / math.cos(math.radians(45.0))
+    lats = 45.0 + (n / 2 - np.arange(n) - 0.5) * dlat
+    lons = 5.0 + (np.arange(n) - n / 2 + 0.5) * dlon
+    u = builtup(lats, lons, dlat, dlon, np.array([5.0]), np.array([45.0]), np.array([r]), np.array([7]),
+                np.uint64(3), fbm(lats, lons, 505, FRAY_WAVE_M, res))
+    return u, r
+
+
+@pytest.mark.parametrize("pop", [150_000, 600_000])
+def test_town_edges_fray_and_keep_their_area(pop):
+    """A town's edge is not a circle: at 40 m its outline is well over a circle's of the same area (a
+    lobed disc: 1.10), its built-up area stays that of its population, and coarse cells keep the fine share."""
+    u, r = _town_share(pop, 40.0)
+    m = u > 0.5
+    edge = ((m[1:] != m[:-1]).sum() + (m[:, 1:] != m[:, :-1]).sum()) * 40.0 * math.pi / 4.0  # staircase length
+    ratio = edge / (2.0 * math.pi * math.sqrt(m.sum() * 1600.0 / math.pi))
+    area = u.sum() * 1600.0 / (math.pi * r * r)
+    fine = _town_share(pop, 10.0)[0]
+    h = u.shape[0]
+    drift = np.abs(fine.reshape(h, 4, h, 4).mean(axis=(1, 3)) - u).mean()
+    print(f"population {pop}: outline / circle {ratio:.2f}, area / population's {area:.2f}, coarse-fine {drift:.4f}")
+    assert ratio > 1.3
+    assert 0.8 < area < 1.25
+    assert drift < 0.005

@@ -3,9 +3,13 @@
 A place of population P covers P / DENSITY square km (DENSITY inhabitants per km^2 of built-up
 land), as a disc of that area centred on its GeoNames position, its edge modulated by three
 angular harmonics with phases from the place's id and the world seed. A pixel's value is the
-share of it that is built up: an anti-aliased edge for discs wider than the pixel, the disc's
-area split bilinearly among the four nearest pixels for smaller ones, so averaging fine pixels
-gives the coarse value.
+share of it that is built up. Discs wider than the pixel do not end at a line: the share falls
+from 1 to 0 across a fringe FRINGE of the radius wide either side of the edge (at least the
+pixel), and a fractal noise (`fray`, the same field for all places) moves each point's
+distance in or out by up to FRAY of it, so the fringe frays into the land around it as real
+towns do, in patches and tongues; since the share is a smooth function of position, fine
+pixels average to the coarse value. Smaller discs split their area bilinearly among the four
+nearest pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from numba import njit
 from ..grid import M_PER_DEG
 
 DENSITY = 2500.0  # inhabitants per km^2 of built-up area
+FRINGE = 0.1  # half width of the fringe, in radii
+FRAY = 0.4  # the noise moves distances in or out by up to this share
+FRAY_WAVE_M = 3000.0  # longest wavelength of that noise (m); it runs down to the pixel size
+REACH = (1.0 + FRINGE) / (1.0 - FRAY)  # the farthest a disc's fringe reaches, in lobed radii
 
 
 def radius_m(population: np.ndarray) -> np.ndarray:
@@ -35,8 +43,12 @@ def _phase(i, k, seed):
 
 
 @njit(cache=True)
-def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed):
-    """Built-up share (H, W) of the lattice lats x lons (north row first) from discs (clon, clat, crad)."""
+def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed, fray):
+    """Built-up share (H, W) of the lattice lats x lons (north row first) from discs (clon, clat, crad).
+
+    `fray` (H, W) is the fringe noise in about [-1, 1] at the pixels (earth.noise.fbm, FRAY_WAVE_M
+    down to the pixel size).
+    """
     h, w = lats.shape[0], lons.shape[0]
     out = np.zeros((h, w))
     lat0, lon0 = lats[0] + 0.5 * dlat, lons[0] - 0.5 * dlon  # north-west corner
@@ -67,7 +79,7 @@ def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed):
             continue
         tau = 2.0 * math.pi
         p1, p2, p3 = _phase(cid[c], 0, seed) * tau, _phase(cid[c], 1, seed) * tau, _phase(cid[c], 2, seed) * tau
-        reach = 1.45 * r + pix
+        reach = 1.45 * r * REACH + 1.5 * pix
         ilo = max(0, int(math.floor((lc - reach / (M_PER_DEG * coslat) - lon0) / dlon)))
         ihi = min(w - 1, int(math.ceil((lc + reach / (M_PER_DEG * coslat) - lon0) / dlon)))
         jlo = max(0, int(math.floor((lat0 - clat[c] - reach / M_PER_DEG) / dlat)))
@@ -80,7 +92,10 @@ def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed):
                 th = math.atan2(y, x)
                 re = r * (1.0 + 0.18 * math.cos(2.0 * th + p1) + 0.12 * math.cos(3.0 * th + p2)
                           + 0.08 * math.cos(5.0 * th + p3))
-                cov = min(1.0, max(0.0, 0.5 - (d - re) / pix))
+                half = max(FRINGE, 0.5 * pix / re)
+                q = d / re * (1.0 + FRAY * min(1.0, max(-1.0, fray[j, i])))
+                t = min(1.0, max(0.0, (1.0 + half - q) / (2.0 * half)))
+                cov = t * t * (3.0 - 2.0 * t)
                 if cov > out[j, i]:
                     out[j, i] = cov
     return out

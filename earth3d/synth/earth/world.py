@@ -42,7 +42,7 @@ from ..grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from ..roads import Street
 from ..world import ProceduralWorld
 from . import data as D
-from .builtup import builtup, radius_m
+from .builtup import FRAY_WAVE_M, REACH, builtup, radius_m
 from .cities import CITY_HEIGHT_M, CITY_KEEP, CITY_RGB, GRIDDED_COUNTRIES, centre_density, city_layer, city_seed
 from .coarse import CoarseProcedural
 from .noise import fbm
@@ -380,23 +380,25 @@ class EarthWorld:
         """Built-up share per pixel, and the GeoNames indices of the places that may reach the lattice (`_near`)."""
         p = D.places()
         ids = self._near(lats, lons, dlat, dlon)
+        pix = math.sqrt(dlat * dlon * math.cos(math.radians(float(np.mean(lats))))) * M_PER_DEG
+        fray = fbm(lats, lons, self.seed + 505, FRAY_WAVE_M, pix) if ids.size else np.zeros((lats.size, lons.size))
         share = builtup(lats, lons, dlat, dlon, p["lon"][ids], p["lat"][ids], radius_m(p["pop"][ids]),
-                        ids.astype(np.int64), np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)).astype(np.float32)
+                        ids.astype(np.int64), np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF), fray).astype(np.float32)
         return share, ids
 
     def _near(self, lats, lons, dlat, dlon) -> np.ndarray:
         """GeoNames indices of the inhabited places whose built-up area may reach the lattice lats x lons."""
         p = D.places()
         r = radius_m(p["pop"])
-        margin = 1.5 * r.max() / M_PER_DEG
+        margin = 1.45 * REACH * r.max() / M_PER_DEG + dlat
         s, n = lats.min() - dlat - margin, lats.max() + dlat + margin
         west, east = lons.min() - dlon, lons.max() + dlon
         coslat = max(math.cos(math.radians(min(abs(s), abs(n), 89.0) if s * n > 0 else 0.0)), 0.05)
         m_lon = margin / coslat
         dl = (p["lon"] - 0.5 * (west + east) + 180.0) % 360.0 - 180.0
         sel = (p["lat"] >= s) & (p["lat"] <= n) & (np.abs(dl) <= 0.5 * (east - west) + m_lon)
-        # each place within its own reach: its lobed disc reaches 1.45 radii (builtup.builtup)
-        m = 1.5 * r / M_PER_DEG + dlat
+        # each place within its own reach: its frayed, lobed disc reaches 1.45 radii * REACH (builtup.builtup)
+        m = 1.45 * REACH * r / M_PER_DEG + 2 * dlat
         sel &= (p["lat"] >= lats.min() - m) & (p["lat"] <= lats.max() + m)
         sel &= (np.abs(dl) <= 0.5 * (east - west) + m / coslat) & (p["pop"] > 0)
         return np.nonzero(sel)[0]
