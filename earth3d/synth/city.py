@@ -9,7 +9,8 @@ by density and chance. Everything inside a district is a rectangle or a
 Gaussian crown in the district frame, so the area average over a pixel
 footprint is exact up to the local linearisation of the warp (the footprint
 becomes a square of the same area in that frame); border arterials are strips
-box-filtered across their width. A pixel value is that average: averaging a
+box-filtered across their width, most of them lined with rows of Gaussian crowns
+placed along the border (avenues, `_avenue`). A pixel value is that average: averaging a
 fine tile down gives the coarse tile, and neighbouring tiles agree on their border.
 Pixels wider than SPLIT average 2 x 2 footprints (3 x 3 above 2 MAX_FOOTPRINT; none wider than
 MAX_FOOTPRINT).
@@ -222,9 +223,9 @@ def _avenue(u, v, side, cs, g, polar, theta0, spacing, bi, bj, bx, by, ni, nj, n
     order of the two districts' indices, so the pixels on both sides draw the same trees. Near a
     junction, a tree is left out unless this border is still the nearest to it and the next one
     lies beyond the arterial's half width (so no tree stands in a crossing road): `check` says
-    a junction may lie within reach of the footprint. Crowns
-    and shadows are Gaussians box-filtered over the footprint as square of side `side` in the
-    border's frame (city_blocks.tree), as fractions of the footprint.
+    a junction may lie within reach of the footprint. Crowns and shadows are Gaussians
+    box-filtered over the footprint, taken as a square of side `side` in the border's frame
+    (city_blocks.tree), as fractions of the footprint.
     """
     if ni < bi or (ni == bi and nj < bj):
         bi, bj, bx, by, ni, nj, nx, ny = ni, nj, nx, ny, bi, bj, bx, by
@@ -271,7 +272,7 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
     m32 = np.uint64(0xFFFFFFFF)
     k0, k1 = float(cs >> np.uint64(32)), float(cs & m32)
     # the district of the last call on this buffer holds while the pixel stays farther from its
-    # anchor's borders than the strip reaches (then the border strip covers nothing either)
+    # anchor's borders than the strip and its trees reach (then they cover nothing either)
     if (out[C_KEY0] == k0 and out[C_KEY1] == k1
             and math.hypot(u - out[C_U], v - out[C_V]) < out[C_BD] - hb - AVENUE_REACH - side):
         bd = 1e300
