@@ -203,3 +203,28 @@ def test_arterials_are_lined_with_trees_but_not_their_junctions():
     print("canopy in the arterials' outer lanes", np.round(canopy_on, 3), "crossings", np.round(canopy_cross, 3))
     assert np.mean(canopy_on) > 0.15
     assert max(canopy_cross) < 0.03
+
+
+@njit  # not cached, as _grid
+def _grid_built(u0, v0, n, res, built, cs):
+    out = np.zeros((n, n, C.N_OUT))
+    buf = np.zeros(C.N_OUT)
+    for j in range(n):
+        for i in range(n):
+            C.city_pixel(u0 + (i + 0.5) * res, v0 + (j + 0.5) * res, res, res, 0.3, built, cs, buf)
+            out[j, i] = buf
+    return out[:, :, :C.INST_BUILDING]
+
+
+def test_the_fringe_leaves_whole_blocks_undeveloped_streets_and_all():
+    """Where the city thins out, blocks stay land with the streets they own, rather than streets running on
+    (faded) through open land: at a built-up share of 0.1 the street share is well under the full city's."""
+    for cs in SEEDS[:2]:
+        full = _grid_built(-400.0, -400.0, 200, 4.0, 1.0, cs)
+        fringe = _grid_built(-400.0, -400.0, 200, 4.0, 0.1, cs)
+        parts = (C.ROAD, C.SIDEWALK_A, C.ROOF_A, C.YARD_RES, C.YARD_COM, C.PARK)
+        assert np.allclose(fringe[..., parts].sum(-1), 1.0, atol=1e-9)
+        road_full, road_fringe = full[..., C.ROAD].mean(), fringe[..., C.ROAD].mean()
+        print(f"street share: full city {road_full:.3f}, fringe {road_fringe:.3f}")
+        assert road_fringe < 0.5 * road_full
+        assert fringe[..., C.YARD_RES].mean() > 0.6

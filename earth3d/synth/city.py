@@ -136,6 +136,10 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
     wy0 = py0 - max(sy, 0.0) * SHADOW_REACH - TREE_MARGIN
     wy1 = py1 + max(-sy, 0.0) * SHADOW_REACH + TREE_MARGIN
     outer_sum = 0.0
+    # on the fringe (built < 1/2) whole blocks stay undeveloped, and the others hold buildings on
+    # the share of their parcels that keeps the mean at `built`
+    developed = min(2.0 * built, 1.0)
+    parcel_share = built / developed if developed > 0.0 else 0.0
     kv, jv = street_block(wy0, 1, dh, coll, lo_b, hi_b)
     while True:
         y0, y1, hy0, hy1, nv = block_edges(kv, jv, 1, dh, coll, lo_b, hi_b)
@@ -155,6 +159,14 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
             a_inner = ov(px0, px1, ia, ib) * ov(py0, py1, ic, idd)
             outer_sum += a_outer
             bh = hash3(ku * 4096 + ju, kv * 4096 + jv, 0, dh)
+            if unit(rehash(bh, 79)) >= developed:
+                # an undeveloped block of the fringe: land, with its sidewalks and its west and south
+                # streets and their corner (the streets it owns), so no street runs through open land
+                owned = ov(px0, px1, x0 - hx0, ob) * ov(py0, py1, y0 - hy0, od)
+                out[YARD_RES] += owned
+                outer_sum += owned - a_outer  # (a_outer is in already)
+                ku, ju = next_block(ku, ju, nu)
+                continue
             green, west, south = _green_space(out, bh, 0.5 * (oa + ob), 0.5 * (oc + od), x1 - x0, y1 - y0, origin,
                                               gseed)
             # deep in the green space a park takes in its sidewalks and, where the park goes on across
@@ -204,7 +216,7 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
                                                   out)
                     else:
                         roofs = B.parcels(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, dh, dens,
-                                          built, region, sx, sy, out)
+                                          parcel_share, region, sx, sy, out)
                     if com:
                         out[YARD_COM] += a_inner - roofs
                     else:
@@ -334,10 +346,12 @@ def city_pixel(u, v, du, dv, dens, built, cs, out):
     """Area fractions (and area-weighted colours/heights) of city features over one pixel footprint.
 
     (u, v): pixel centre in the city frame (m); (du, dv): footprint size (m);
-    dens: density in [0, 1] (taller, tighter buildings towards 1); built: share
-    of parcels that hold a building; cs: city seed. `out` (N_OUT,) is overwritten with
-    fractions of the footprint area (colour slots are averages over their feature's area,
-    INST_* the ids of the building, car and crown covering most of the pixel, 0 if none).
+    dens: density in [0, 1] (taller, tighter buildings towards 1); built: the built-up
+    share, that of parcels holding a building (under 1/2, whole blocks stay land with the
+    streets they own, and the others build on twice the share of their parcels); cs: city
+    seed. `out` (N_OUT,) is overwritten with fractions of the footprint area (colour slots
+    are averages over their feature's area, INST_* the ids of the building, car and crown
+    covering most of the pixel, 0 if none).
     Slots from N_PUBLIC on cache the last district: reusing one buffer along a row of pixels
     saves the district search; any buffer (fresh or reused) gives the same values.
     """

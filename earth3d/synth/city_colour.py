@@ -24,8 +24,9 @@ YELLOW_RGB = np.array([0.85, 0.75, 0.35])
 def city_colour(cout, nat, urban, tex):
     """Lay city_pixel's output `cout` over the land colour `nat` (3,), in place; return the crowns' height (m).
 
-    On the fringe (`urban`, the built-up share, under 0.5) streets fade out and yards turn to the
-    land cover; buildings stand opaque where they stand (city_pixel builds fewer of them there).
+    On the fringe (`urban`, the built-up share, under 0.5) city_pixel leaves whole blocks as land,
+    the streets they own included, and yards turn to the land cover; the streets left are opaque
+    down to a share of 0.1, under which they fade out at the city's very edge.
     Where `urban` is 1 only the residential yards (C.YARD_RES) show the land colour: elsewhere the
     result does not depend on `nat` (kernel.render skips the land cover there).
     `tex` is a small colour texture in [-1, 1].
@@ -33,7 +34,7 @@ def city_colour(cout, nat, urban, tex):
     shadow = min(cout[C.SHADOW], 1.0)
     canopy = min(cout[C.CANOPY], 1.0)
     asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
-    wr = min(2.0 * urban, 1.0)
+    wr = min(10.0 * urban, 1.0)
     paved = cout[C.ROAD] + cout[C.SIDEWALK_A]
     for c in range(3):
         street = (asphalt * ROAD_RGB[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * YELLOW_RGB[c]

@@ -4,7 +4,7 @@ Each GeoNames place becomes a city of the procedural city generator (city.city_p
 on its GeoNames position: a pixel inside a built-up area (builtup.py) belongs to the place whose
 centre is nearest in units of its radius, and is drawn in that city's own metric frame, with the
 built-up share as the share of parcels that hold a building (so the fringe thins out as the disc
-ends) and a density that grows with the population and falls towards the edge.
+ends, in whole blocks left as land) and a density that grows with the population and falls towards the edge.
 
 The street pattern follows the country: cities of GRIDDED_COUNTRIES are laid out on regular
 grids, as North American and Australian cities are; the others get organic, warped or radial
