@@ -230,7 +230,8 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
 def _avenue(u, v, side, cs, g, polar, theta0, spacing, bi, bj, bx, by, ni, nj, nx, ny, check, out):
     """Add the rows of trees along the arterial between districts (bi, bj) and (ni, nj), centres (bx, by), (nx, ny).
 
-    The trees stand in the sidewalks, AVENUE_ROW either side of the border, every AVENUE_SPACING
+    The trees stand at the kerbs, in the carriageway's outer lanes AVENUE_ROW either side of the
+    border (as in tree pits between parking bays), every AVENUE_SPACING
     metres with a little jitter and a few gaps, placed along the border from its midpoint in the
     order of the two districts' indices, so the pixels on both sides draw the same trees. Near a
     junction, a tree is left out unless this border is still the nearest to it and the next one
