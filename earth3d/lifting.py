@@ -15,7 +15,9 @@ Semantics: when the raster has `classes` (and `instances`), each surface splat t
 cell's class and instance; a wall takes the instance of the upper cell it hangs from and
 its class, except that a roof's wall is class `wall` (earth3d.classes.WALL): a building's
 walls belong to its instance but are not roof. Walls below other classes (a cliff under
-forest, the side of a crown) keep the upper cell's class.
+forest, the side of a crown) keep the upper cell's class. A roof's walls are painted as a facade
+(`facades`, on by default): a material chosen from the building's instance and rows of windows
+(`earth3d.facades`); other walls take the upper cell's colour times `wall_shade`.
 
 Colours are solved (`solve_colours`, on by default; see `colour_solve`): a render
 is linear in the splat colours, so the colours are those whose render straight
@@ -32,10 +34,12 @@ from scipy import ndimage
 
 from .classes import ROOF, WALL
 from .colour_solve import solve_nadir_colours
+from .facades import facade_colours
 from .gaussians import Gaussians
 from .geometry import crs_to_ecef, rotmat_to_quat
 from .raster import GeoRaster
 
+M_PER_DEG = 111_195.0  # metres per degree of latitude (mean Earth radius)
 SHARP_SIGMA = 0.45  # in-plane sigma (cell spacings) of the sharp surface splats of `backing`
 BACKING_DEPTH = 0.5  # how far (cell spacings) the backing splats sit below the surface
 
@@ -50,6 +54,7 @@ def lift(
     wall_threshold: float = 1.0,
     wall_shade: float = 0.8,
     max_wall_layers: int = 64,
+    facades: bool = True,
     backing: bool = False,
     solve_colours: bool = True,
 ) -> Gaussians:
@@ -73,6 +78,8 @@ def lift(
         wall_threshold: The height jump, in cell spacings, that gets a wall.
         wall_shade: Factor on the upper cell's colour for its wall.
         max_wall_layers: Most splat layers stacked in one wall.
+        facades: Paint the walls under roofs (cells of class `roof`, with their instances) as
+            facades with rows of windows (`earth3d.facades`) instead of the roof's colour.
         backing: Two splats per cell instead of one, to have both: a sharp splat
             (sigma SHARP_SIGMA) on the surface carries the orthophoto pixel for pixel, and
             the `sigma` splat, sunk BACKING_DEPTH cell spacings below it along the normal,
@@ -138,7 +145,7 @@ def lift(
         return Gaussians.concat(parts)
     for axis in (0, 1):
         wall = _walls(raster, points, heights, valid, axis, origin, opacity, sigma, thickness,
-                      wall_threshold, wall_shade, max_wall_layers)
+                      wall_threshold, wall_shade, max_wall_layers, facades)
         if wall is not None:
             parts.append(wall)
     return Gaussians.concat(parts)
@@ -236,8 +243,10 @@ def _up(points: np.ndarray) -> np.ndarray:
 
 
 def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity, sigma, thickness,
-           threshold, shade, max_layers) -> Gaussians | None:
-    """Vertical splats between 4-neighbours along `axis` whose heights jump by more than `threshold` cells."""
+           threshold, shade, max_layers, facades) -> Gaussians | None:
+    """Vertical splats between 4-neighbours along `axis` whose heights jump by more than `threshold`
+    cells; under roofs (with `facades`), painted as facades (`earth3d.facades`).
+    """
     _, dh, flat = _neighbour_steps(points, heights, axis)
     head = tuple(slice(None, -1) if a == axis else slice(None) for a in range(2))
     tail = tuple(slice(1, None) if a == axis else slice(None) for a in range(2))
@@ -278,10 +287,29 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
     frame = np.stack([along, vertical, toward_low], axis=-1)[pair]
     scales = np.stack([sigma * width, sigma * rise / layers, thickness * flat], axis=-1)[pair]
     quats = rotmat_to_quat(torch.from_numpy(frame))
+    colour = colour[pair]
     labels, instances = _cell_semantics(raster)
     sem: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
     if labels is not None and instances is not None:
         upper = labels[hi_rows, hi_cols]
-        sem = (np.where(upper == ROOF, WALL, upper)[pair], instances[hi_rows, hi_cols][pair])
+        building = instances[hi_rows, hi_cols]
+        sem = (np.where(upper == ROOF, WALL, upper)[pair], building[pair])
+        if facades:
+            roof = (upper == ROOF)[pair]
+            run = _along_m(raster.crs, np.asarray(mx), np.asarray(my), axis)
+            z0 = (k / layers[pair]) * rise[pair]
+            painted = facade_colours(building[pair][roof], run[pair][roof], width[pair][roof], z0[roof],
+                                     z0[roof] + (rise / layers)[pair][roof], rise[pair][roof])
+            colour[roof] = painted * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
-                              np.full(len(pair), opacity), colour[pair], *sem)
+                              np.full(len(pair), opacity), colour, *sem)
+
+
+def _along_m(crs, x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+    """Metres along walls standing at CRS points (x, y) between neighbours along grid `axis`: a
+    coordinate fixed to the ground (walls between rows run along x, walls between columns along y),
+    the same in every raster of the place whatever its resolution or extent.
+    """
+    if crs.is_geographic:
+        return y * M_PER_DEG if axis == 1 else x * M_PER_DEG * np.cos(np.radians(y))
+    return (y if axis == 1 else x) * crs.axis_info[0].unit_conversion_factor

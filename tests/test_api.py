@@ -28,6 +28,10 @@ PUBLIC = {
         "quat_to_rotmat", "read_waypoints", "rotmat_to_quat", "transformer", "waypoint_path",
     ],
     "earth3d.raster": ["GeoRaster", "read_raster"],
+    "earth3d.facades": [
+        "FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS",
+        "WINDOWLESS", "facade_colours", "glass_share",
+    ],
     "earth3d.renderers": ["CpuRenderer", "GsplatRenderer", "RenderOutput", "Renderer", "default_renderer"],
     "earth3d.store": [
         "CUBE_SIDE_M", "FORMAT_VERSION", "Key", "Splats", "Store", "build_store", "cell_center", "cell_size",

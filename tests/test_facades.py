@@ -1,0 +1,95 @@
+"""Facades: walls under roofs take a building's material and rows of windows, exact box averages."""
+
+from __future__ import annotations
+
+import numpy as np
+from affine import Affine
+
+import earth3d
+from earth3d import classes as K
+from earth3d.facades import FLOOR_M, GLASS, LINTEL_M, PARAPET_M, SILL_M, facade_colours, glass_share
+from earth3d.geometry import ecef_to_geodetic
+from earth3d.raster import GeoRaster
+
+SHADE = 0.8  # lift's default wall_shade
+
+
+def _block(cell_m: float, rise: float = 16.0, roof_class: int = K.ROOF) -> GeoRaster:
+    """A flat street (0 m) with one building 12 m square and `rise` tall, UTM cells of `cell_m`."""
+    n = int(round(40.0 / cell_m))
+    x = (np.arange(n) + 0.5) * cell_m
+    inside = (x > 14.0) & (x < 26.0)
+    roof = inside[:, None] & inside[None, :]
+    height = np.where(roof, rise, 0.0).astype(np.float32)
+    rgb = np.where(roof[..., None], [0.6, 0.3, 0.2], [0.3, 0.3, 0.3]).astype(np.float32)
+    classes = np.where(roof, roof_class, K.ROAD).astype(np.uint8)
+    instances = np.where(roof, 77, 0).astype(np.int64)
+    transform = Affine(cell_m, 0.0, 500_000.0, 0.0, -cell_m, 5_000_000.0)
+    return GeoRaster(rgb, height, np.ones((n, n), bool), transform, "EPSG:32631", "ellipsoid",
+                     classes=classes, instances=instances)
+
+
+def _walls(raster: GeoRaster, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colours, labels and heights (m) of the wall splats of a lift."""
+    flat = earth3d.lift(raster, walls=False, solve_colours=False)
+    g = earth3d.lift(raster, solve_colours=False, **kw)
+    walls = g[len(flat):]
+    h = ecef_to_geodetic(walls.means_ecef())[:, 2]
+    return walls.rgb.numpy().astype(np.float64), walls.labels, h - float(np.median(_ground(raster)))
+
+
+def _ground(raster: GeoRaster) -> np.ndarray:
+    flat = earth3d.lift(raster, walls=False, solve_colours=False)
+    h = ecef_to_geodetic(flat.means_ecef())[:, 2]
+    return h[flat.labels == K.ROAD]
+
+
+def test_building_walls_have_storeys_of_windows_and_a_parapet():
+    rgb, labels, h = _walls(_block(0.25))
+    assert (labels == K.WALL).all() and len(rgb) > 1000
+    lum = rgb.mean(1)
+    storey = np.mod(h, FLOOR_M)
+    band = (storey > SILL_M + 0.3) & (storey < LINTEL_M - 0.3) & (h < 16.0 - PARAPET_M - 0.3)
+    slab = (storey < SILL_M - 0.3) | (storey > LINTEL_M + 0.3)
+    # windows darken the storeys' window bands, not their floor slabs
+    assert lum[band].mean() < lum[slab].mean() - 0.1
+    # along a window band the wall alternates between glass and wall: some splats are mostly glass
+    glass = np.linalg.norm(rgb - GLASS * SHADE, axis=1) < 0.08
+    assert 0.15 < glass[band].mean() < 0.85 and not glass[slab].any()
+    # the parapet (the top PARAPET_M of the wall) has no window; one material per building
+    top = rgb[h > 16.0 - PARAPET_M + 0.2]
+    assert len(top) > 0 and np.ptp(top, axis=0).max() < 1e-6
+    assert not np.allclose(top[0], np.array([0.6, 0.3, 0.2]) * SHADE)  # not the roof's colour
+
+
+def test_facades_average_across_resolutions_and_switch_off():
+    """A coarse lift's facade is the box average of a fine one's (the pattern is fixed in metres)."""
+    fine, _, hf = _walls(_block(0.25))
+    coarse, _, hc = _walls(_block(1.0))
+    for lo, hi in ((0.0, 8.0), (8.0, 16.0)):
+        np.testing.assert_allclose(fine[(hf > lo) & (hf < hi)].mean(0), coarse[(hc > lo) & (hc < hi)].mean(0),
+                                   atol=1e-3)
+    plain, _, _ = _walls(_block(1.0), facades=False)
+    assert np.abs(plain - np.array([0.6, 0.3, 0.2]) * SHADE).max() < 1e-6
+    # walls that are not under a roof (a cliff under forest) keep the upper cell's colour
+    cliff, labels, _ = _walls(_block(1.0, roof_class=K.FOREST))
+    assert (labels == K.FOREST).all()
+    assert np.abs(cliff - np.array([0.6, 0.3, 0.2]) * SHADE).max() < 1e-6
+
+
+def test_glass_share_is_exact():
+    period, start, stop = FLOOR_M, SILL_M, LINTEL_M
+    whole = glass_share(np.array([0.0, 1.0]), np.array([3 * period, 1.0 + 5 * period]), period, start, stop)
+    np.testing.assert_allclose(whole, (stop - start) / period)
+    x = np.linspace(0.0, 10.0, 100_001)
+    inside = (np.mod(x, period) >= start) & (np.mod(x, period) <= stop)
+    for lo, hi in ((0.3, 1.1), (2.0, 7.7), (0.95, 1.05)):
+        pick = (x >= lo) & (x <= hi)
+        assert abs(glass_share(np.array([lo]), np.array([hi]), period, start, stop)[0] - inside[pick].mean()) < 1e-3
+    # the colour of four quarter-metre splats averages to that of the metre splat they cover
+    ids = np.full(40, 5)
+    fine = facade_colours(ids, np.arange(40) * 0.25 + 0.125, np.full(40, 0.25), np.full(40, 2.0),
+                          np.full(40, 5.0), np.full(40, 20.0))
+    coarse = facade_colours(ids[:10], np.arange(10) + 0.5, np.ones(10), np.full(10, 2.0), np.full(10, 5.0),
+                            np.full(10, 20.0))
+    np.testing.assert_allclose(fine.reshape(10, 4, 3).mean(1), coarse, atol=1e-12)
