@@ -13,6 +13,7 @@ from earth3d.errors import InputError
 from earth3d.metrics.urban_form import BOEING_RANGES, urban_form
 from earth3d.synth import ProceduralWorld
 from earth3d.synth import city as C
+from earth3d.synth.city_colour import city_colour
 from earth3d.synth.city_layout import city_style, district_at
 from earth3d.synth.grid import M_PER_DEG
 
@@ -228,3 +229,36 @@ def test_the_fringe_leaves_whole_blocks_undeveloped_streets_and_all():
         print(f"street share: full city {road_full:.3f}, fringe {road_fringe:.3f}")
         assert road_fringe < 0.5 * road_full
         assert fringe[..., C.YARD_RES].mean() > 0.6
+
+
+@njit
+def _luminance(f):
+    """Luminance of city_pixel outputs `f` (n, n, INST_BUILDING) laid over a forest-green land colour."""
+    n = f.shape[0]
+    out = np.zeros((n, n))
+    buf = np.zeros(C.N_OUT)
+    for j in range(n):
+        for i in range(n):
+            buf[:f.shape[2]] = f[j, i]
+            nat = np.array([0.12, 0.2, 0.09])
+            city_colour(buf, nat, 1.0, 0.0)
+            out[j, i] = nat.mean()
+    return out
+
+
+def test_arterials_show_as_dark_lines_from_10_and_30_m():
+    """As in Landsat and Sentinel-2 images of cities, the arterials' asphalt draws dark lines through the city's
+    texture at 10-30 m: pixels on them are darker than the rest by more than the rest's pixel spread.
+    (Real asphalt is several times darker than its surroundings: 0.05-0.07 against 0.32-0.38 in the
+    WorldView-3 tile of Las Vegas, urban/las_vegas_commercial_0p3m_rgb.tif, along its road centrelines.)"""
+    for res in (30.0, 10.0):
+        n = int(2400.0 / res)
+        for cs in SEEDS[:2]:
+            lum = _luminance(_grid(-1200.0, -1200.0, n, res, 0.5, cs, False, False))
+            b = _borders(-1200.0, -1200.0, n, res, cs)
+            on = lum[(b[..., 0] < 0.34 * res) & (b[..., 1] > 40.0)]
+            rest = lum[b[..., 0] > 10.0 + res]
+            contrast = (rest.mean() - on.mean()) / rest.std()
+            print(f"{res:g} m: arterial pixels {on.mean():.3f}, the rest {rest.mean():.3f} +- {rest.std():.3f}: "
+                  f"contrast {contrast:.2f} spreads")
+            assert contrast > 1.0

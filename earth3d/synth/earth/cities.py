@@ -39,7 +39,7 @@ GRID_TURN = math.radians(8.0)
 #: stand CITY_HEIGHT_M tall. Pixels too coarse for the plans take these means, so the levels agree;
 #: `mean_look(plans=6)` measures them (tests/test_earth.py holds the two together).
 CITY_KEEP = 0.057
-CITY_RGB = np.array([0.310, 0.313, 0.276], dtype=np.float32)
+CITY_RGB = np.array([0.292, 0.294, 0.257], dtype=np.float32)
 CITY_HEIGHT_M = 4.7
 
 
