@@ -8,9 +8,10 @@ material chosen from its instance id (plaster, render, brick, concrete; glass an
 for towers, whose walls are tall) and windows in rows, one row per storey: each storey
 `FLOOR_M` high holds a window from SILL_M above its floor to LINTEL_M, and along the wall a
 window of a building's width every bay (2.6-3.6 m); no window in the parapet (the top
-PARAPET_M of the wall). The pattern is fixed to the wall in metres (along the wall's direction
-and up from its foot), so the windows of neighbouring splats line up and stay in place
-whatever the raster's resolution.
+PARAPET_M of the wall). The pattern is fixed to the ground in metres (along the grid axis the
+wall runs on, and up from its foot), so the windows of neighbouring splats line up and stay in
+place whatever the raster's resolution or extent. A building turned against the raster's grid
+has stair-stepped walls, whose steps along the two axes each keep their own rows of windows.
 
 Each splat takes the mean colour of the facade over its footprint (its width along the wall and
 its layer's height): the share of that rectangle that is glass is the product of two exact
@@ -84,7 +85,7 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
 
     Args:
         instance: (N,) int64 building instance ids (the material, bay and window sizes follow them).
-        along: (N,) metres along the wall's direction at the splat's centre (any fixed origin).
+        along: (N,) metres along the wall (its grid axis) at the splat's centre, from any fixed origin.
         width: (N,) the splat's width along the wall, metres.
         z0: (N,) the bottom of the splat's layer, metres above the wall's foot.
         z1: (N,) the top of the layer.
@@ -100,7 +101,7 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
         (2, 3)
     """
     tall = rise >= TOWER_M
-    pick, bay, size, offset, lit = _units(instance, 5)
+    pick, bay, size, offset, shed = _units(instance, 5)
     low = np.minimum((pick * len(MATERIALS)).astype(np.int64), len(MATERIALS) - 1)
     high = len(MATERIALS) + np.minimum((pick * len(TOWER_MATERIALS)).astype(np.int64), len(TOWER_MATERIALS) - 1)
     wall = _ALL_MATERIALS[np.where(tall, high, low)]
@@ -113,5 +114,5 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
     top = np.maximum(rise - PARAPET_M, 0.0)  # windows only below the parapet
     lo, hi = np.minimum(z0, top), np.minimum(z1, top)
     up = glass_share(lo, hi, FLOOR_M, SILL_M, LINTEL_M) * ((hi - lo) / np.maximum(z1 - z0, 1e-9))
-    glass = across * up * (lit >= WINDOWLESS)
+    glass = across * up * (shed >= WINDOWLESS)  # the others are sheds and warehouses
     return wall + glass[:, None] * (GLASS - wall)
