@@ -8,10 +8,15 @@ material chosen from its instance id (plaster, render, brick, concrete; glass an
 for towers, whose walls are tall) and windows in rows, one row per storey: each storey
 `FLOOR_M` high holds a window from SILL_M above its floor to LINTEL_M, and along the wall a
 window of a building's width every bay (2.6-3.6 m); no window in the parapet (the top
-PARAPET_M of the wall). The pattern is fixed to the ground in metres (along the grid axis the
-wall runs on, and up from its foot), so the windows of neighbouring splats line up and stay in
-place whatever the raster's resolution or extent. A building turned against the raster's grid
-has stair-stepped walls, whose steps along the two axes each keep their own rows of windows.
+PARAPET_M of the wall), measured up from the wall's foot.
+
+Along the wall the pattern is measured in metres on the ground: for a building aligned with the
+raster's grid, along the grid axis the wall runs on, in CRS coordinates, so the windows stay in
+place whatever the raster's resolution or extent (seamless across tiles). A building turned
+against the grid has stair-stepped walls, pieces along the grid's rows and columns in turn; their
+windows are measured along the wall's true direction from the building's centroid
+(`building_axes`, `wall_positions`), so both kinds of piece draw the same columns of windows. The
+centroid is the raster's: a turned building cut by a tile border changes phase there.
 
 Each splat takes the mean colour of the facade over its footprint (its width along the wall and
 its layer's height): the share of that rectangle that is glass is the product of two exact
@@ -21,10 +26,14 @@ lift's wall is the average of a fine one's, as the renders of coarser levels of 
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
+from scipy import ndimage
 
 __all__ = ["FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS",
-           "WINDOWLESS", "facade_colours", "glass_share"]
+           "WINDOWLESS", "BuildingAxes", "building_axes", "facade_colours", "glass_share", "wall_positions"]
 
 FLOOR_M = 3.2  # storey height, metres
 SILL_M = 0.9  # window sill above the storey's floor
@@ -32,6 +41,8 @@ LINTEL_M = 2.4  # window top above the storey's floor
 PARAPET_M = 0.8  # the top of the wall without windows
 TOWER_M = 24.0  # walls at least this tall take the tower materials
 WINDOWLESS = 0.08  # share of buildings (sheds, warehouses) without windows
+OUTLINE_M = 2.0  # smoothing of the roof outline whose gradient gives a wall's direction, metres
+ALIGNED_RAD = math.radians(0.5)  # buildings turned less than this against the grid count as aligned
 
 #: Facade materials of low buildings (RGB, the generator's colour space before the wall shade).
 MATERIALS = np.array([
@@ -116,3 +127,91 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
     up = glass_share(lo, hi, FLOOR_M, SILL_M, LINTEL_M) * ((hi - lo) / np.maximum(z1 - z0, 1e-9))
     glass = across * up * (shed >= WINDOWLESS)  # the others are sheds and warehouses
     return wall + glass[:, None] * (GLASS - wall)
+
+
+class BuildingAxes(NamedTuple):
+    """The axes of the buildings of a raster that stand turned against its grid (`building_axes`)."""
+
+    ids: np.ndarray  # (B,) sorted instance ids
+    theta: np.ndarray  # (B,) the bearing of one of the building's wall directions, radians from east
+    east: np.ndarray  # (B,) its roof's centroid, metres east in the raster's local frame
+    north: np.ndarray  # (B,) metres north
+    g_east: np.ndarray  # (H, W) gradient of the smoothed roof outline, per metre east
+    g_north: np.ndarray  # (H, W) per metre north
+
+
+def building_axes(roof: np.ndarray, instances: np.ndarray, east: np.ndarray, north: np.ndarray, cell_e: float,
+                  cell_n: float) -> BuildingAxes:
+    """The wall directions and roof centroids of a raster's buildings.
+
+    Measured along each stair step's own grid axis, the windows of the two kinds of step of a
+    turned building would interleave out of step; `wall_positions` measures them along the wall's
+    true direction instead. That direction comes from the roof outline smoothed over OUTLINE_M:
+    the mean of its gradient's angle taken four times (so that the four sides of a rectangle
+    agree), weighted by the gradient's size, over the building's cells.
+
+    Args:
+        roof: (H, W) bool, roof cells.
+        instances: (H, W) int64 building ids.
+        east: (H, W) cell centres, metres east in a local frame of the raster.
+        north: (H, W) metres north.
+        cell_e: metres east from one column to the next.
+        cell_n: metres north from one row to the next (negative for north-up rasters).
+
+    Returns:
+        The BuildingAxes of every building in the raster (aligned ones included; `wall_positions`
+        tells them apart).
+    """
+    sigma = (OUTLINE_M / abs(cell_n), OUTLINE_M / abs(cell_e))
+    smooth = ndimage.gaussian_filter(roof.astype(np.float32), sigma, mode="nearest")
+    g_row, g_col = np.gradient(smooth)
+    g_east, g_north = g_col / cell_e, g_row / cell_n
+    ids, idx = np.unique(instances[roof], return_inverse=True)
+    count = np.maximum(np.bincount(idx, minlength=len(ids)), 1)
+    ge, gn = g_east[roof], g_north[roof]
+    quad = 4.0 * np.arctan2(gn, ge)
+    weight = np.hypot(ge, gn)
+    theta = 0.25 * np.arctan2(np.bincount(idx, weight * np.sin(quad), len(ids)),
+                              np.bincount(idx, weight * np.cos(quad), len(ids)))
+    return BuildingAxes(ids, theta, np.bincount(idx, east[roof], len(ids)) / count,
+                        np.bincount(idx, north[roof], len(ids)) / count, g_east, g_north)
+
+
+def _turn(a: np.ndarray) -> np.ndarray:
+    """Angles to [-pi/2, pi/2) modulo pi (directions without a sign)."""
+    return np.mod(a + 0.5 * math.pi, math.pi) - 0.5 * math.pi
+
+
+def wall_positions(axes: BuildingAxes, instance: np.ndarray, rows: np.ndarray, cols: np.ndarray, east: np.ndarray,
+                   north: np.ndarray, axis: int, width: np.ndarray, along: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where wall splats stand along their building's wall, and their width along it.
+
+    For buildings aligned with the grid (within ALIGNED_RAD), `along` (metres along the piece's grid
+    axis, fixed to the ground: seamless across tiles) and `width`. For turned buildings, the position
+    along the true wall direction (the building's axis or its perpendicular, whichever lies nearer
+    the piece's outline), from the building's centroid, and the piece's width projected on it.
+
+    Args:
+        axes: `building_axes` of the raster.
+        instance: (N,) each splat's building.
+        rows: (N,) the roof cell each splat hangs from.
+        cols: (N,) its column.
+        east: (N,) the wall's position at the splat, metres east in the local frame of `axes`.
+        north: (N,) metres north.
+        axis: 0 for walls between rows (pieces running east-west), 1 between columns.
+        width: (N,) each splat's width along its piece, metres.
+        along: (N,) metres along the piece's grid axis, fixed to the ground.
+
+    Returns:
+        (position, run): (N,) metres along the wall and the splats' widths along it.
+    """
+    if len(axes.ids) == 0:  # no roof in the raster
+        return along, width
+    j = np.clip(np.searchsorted(axes.ids, instance), 0, len(axes.ids) - 1)
+    theta = axes.theta[j]
+    aligned = np.abs(np.mod(theta + 0.25 * math.pi, 0.5 * math.pi) - 0.25 * math.pi) < ALIGNED_RAD
+    outline = np.arctan2(axes.g_north[rows, cols], axes.g_east[rows, cols]) + 0.5 * math.pi  # along the outline
+    d = np.where(np.abs(_turn(outline - theta)) <= 0.25 * math.pi, theta, theta + 0.5 * math.pi)
+    position = (east - axes.east[j]) * np.cos(d) + (north - axes.north[j]) * np.sin(d)
+    run = width * np.abs(np.cos(d - (0.5 * math.pi if axis == 1 else 0.0)))
+    return np.where(aligned, along, position), np.where(aligned, width, run)

@@ -28,13 +28,15 @@ pixel (which that render blurs).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy import ndimage
 
 from .classes import ROOF, WALL
 from .colour_solve import solve_nadir_colours
-from .facades import facade_colours
+from .facades import building_axes, facade_colours, wall_positions
 from .gaussians import Gaussians
 from .geometry import crs_to_ecef, rotmat_to_quat
 from .raster import GeoRaster
@@ -143,9 +145,15 @@ def lift(
     parts.append(Gaussians.from_rgb(origin, means, quats, scales, opacities, colours, *sem))
     if not walls:
         return Gaussians.concat(parts)
+    painter = None
+    if facades and labels is not None and instances is not None:
+        frame_m = _metric_frame(raster)
+        painter = (frame_m, building_axes(labels == ROOF, instances, (x - frame_m[0]) * frame_m[2],
+                                          (y - frame_m[1]) * frame_m[3], raster.transform.a * frame_m[2],
+                                          raster.transform.e * frame_m[3]))
     for axis in (0, 1):
         wall = _walls(raster, points, heights, valid, axis, origin, opacity, sigma, thickness,
-                      wall_threshold, wall_shade, max_wall_layers, facades)
+                      wall_threshold, wall_shade, max_wall_layers, painter)
         if wall is not None:
             parts.append(wall)
     return Gaussians.concat(parts)
@@ -243,9 +251,10 @@ def _up(points: np.ndarray) -> np.ndarray:
 
 
 def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity, sigma, thickness,
-           threshold, shade, max_layers, facades) -> Gaussians | None:
+           threshold, shade, max_layers, painter) -> Gaussians | None:
     """Vertical splats between 4-neighbours along `axis` whose heights jump by more than `threshold`
-    cells; under roofs (with `facades`), painted as facades (`earth3d.facades`).
+    cells; under roofs, painted as facades (`earth3d.facades`) when a `painter` (the raster's metric
+    frame and `building_axes`) is given.
     """
     _, dh, flat = _neighbour_steps(points, heights, axis)
     head = tuple(slice(None, -1) if a == axis else slice(None) for a in range(2))
@@ -294,15 +303,30 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
         upper = labels[hi_rows, hi_cols]
         building = instances[hi_rows, hi_cols]
         sem = (np.where(upper == ROOF, WALL, upper)[pair], building[pair])
-        if facades:
+        if painter is not None:
+            (x_ref, y_ref, kx, ky), axes = painter
+            wx, wy = np.asarray(mx), np.asarray(my)
+            place, run = wall_positions(axes, building, hi_rows, hi_cols, (wx - x_ref) * kx, (wy - y_ref) * ky, axis,
+                                        width, _along_m(raster.crs, wx, wy, axis))
             roof = (upper == ROOF)[pair]
-            run = _along_m(raster.crs, np.asarray(mx), np.asarray(my), axis)
             z0 = (k / layers[pair]) * rise[pair]
-            painted = facade_colours(building[pair][roof], run[pair][roof], width[pair][roof], z0[roof],
+            painted = facade_colours(building[pair][roof], place[pair][roof], run[pair][roof], z0[roof],
                                      z0[roof] + (rise / layers)[pair][roof], rise[pair][roof])
             colour[roof] = painted * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
                               np.full(len(pair), opacity), colour, *sem)
+
+
+def _metric_frame(raster: GeoRaster) -> tuple[float, float, float, float]:
+    """A local metric frame of the raster: (x0, y0, kx, ky), metres east = (x - x0) kx and north = (y - y0) ky
+    for CRS coordinates (x, y), about its centre.
+    """
+    h, w = raster.shape
+    x0, y0 = raster.transform @ (w / 2, h / 2)
+    if raster.crs.is_geographic:
+        return x0, y0, M_PER_DEG * math.cos(math.radians(y0)), M_PER_DEG
+    unit = raster.crs.axis_info[0].unit_conversion_factor
+    return x0, y0, unit, unit
 
 
 def _along_m(crs, x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:

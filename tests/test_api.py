@@ -30,7 +30,7 @@ PUBLIC = {
     "earth3d.raster": ["GeoRaster", "read_raster"],
     "earth3d.facades": [
         "FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS",
-        "WINDOWLESS", "facade_colours", "glass_share",
+        "WINDOWLESS", "BuildingAxes", "building_axes", "facade_colours", "glass_share", "wall_positions",
     ],
     "earth3d.renderers": ["CpuRenderer", "GsplatRenderer", "RenderOutput", "Renderer", "default_renderer"],
     "earth3d.store": [
