@@ -130,7 +130,7 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
 
 
 class BuildingAxes(NamedTuple):
-    """The axes of the buildings of a raster that stand turned against its grid (`building_axes`)."""
+    """The wall directions and roof centroids of a raster's buildings (`building_axes`)."""
 
     ids: np.ndarray  # (B,) sorted instance ids
     theta: np.ndarray  # (B,) the bearing of one of the building's wall directions, radians from east
