@@ -249,7 +249,7 @@ def _luminance(f):
 def test_arterials_show_as_dark_lines_from_10_and_30_m():
     """As in Landsat and Sentinel-2 images of cities, the arterials' asphalt draws dark lines through the city's
     texture at 10-30 m: pixels on them are darker than the rest by more than the rest's pixel spread.
-    (Real asphalt is several times darker than its surroundings: 0.05-0.07 against 0.32-0.38 in the
+    (Real asphalt is several times darker than its surroundings: 0.04-0.07 against 0.32-0.38 in the
     WorldView-3 tile of Las Vegas, urban/las_vegas_commercial_0p3m_rgb.tif, along its road centrelines.)"""
     for res in (30.0, 10.0):
         n = int(2400.0 / res)

@@ -12,7 +12,7 @@ from numba import njit
 from . import city as C
 from .noise import lerp
 
-# Asphalt: aged, and about a third of the roofs' brightness (fresh asphalt is darker still: 0.05-0.07
+# Asphalt: aged, and about a third of the roofs' brightness (fresh asphalt is darker still: 0.04-0.07
 # along the road centrelines of the WorldView-3 tile of Las Vegas, against 0.32-0.38 around them), so
 # that from 10-30 m the arterials show as the dark lines real images of cities show.
 ROAD_RGB = np.array([0.16, 0.16, 0.17])
