@@ -8,7 +8,9 @@ material chosen from its instance id (plaster, render, brick, concrete; glass an
 for towers, whose walls are tall) and windows in rows, one row per storey: each storey
 `FLOOR_M` high holds a window from SILL_M above its floor to LINTEL_M, and along the wall a
 window of a building's width every bay (2.6-3.6 m); no window in the parapet (the top
-PARAPET_M of the wall), measured up from the wall's foot.
+PARAPET_M of the wall), measured up from the wall's foot. Buildings of three storeys and more
+(walls of SHOP_M) have shops on their ground floor: a shop window over SHOP_SHARE of each bay,
+from SHOP_SILL_M to SHOP_TOP_M.
 
 Along the wall the pattern is measured in metres on the ground: for a building aligned with the
 raster's grid, along the grid axis the wall runs on, in CRS coordinates, so the windows stay in
@@ -32,14 +34,18 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS",
-           "WINDOWLESS", "BuildingAxes", "building_axes", "facade_colours", "glass_share", "wall_positions"]
+__all__ = ["FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SHOP_M", "SHOP_SHARE", "SHOP_SILL_M",
+           "SHOP_TOP_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS", "WINDOWLESS", "BuildingAxes", "building_axes",
+           "facade_colours", "glass_share", "wall_positions"]
 
 FLOOR_M = 3.2  # storey height, metres
 SILL_M = 0.9  # window sill above the storey's floor
 LINTEL_M = 2.4  # window top above the storey's floor
 PARAPET_M = 0.8  # the top of the wall without windows
 TOWER_M = 24.0  # walls at least this tall take the tower materials
+SHOP_M = 9.0  # walls at least this tall (three storeys) have shop windows on their ground floor
+SHOP_SILL_M, SHOP_TOP_M = 0.4, 2.9  # a shop window's bottom and top above the wall's foot
+SHOP_SHARE = 0.8  # the share of a bay that is shop window
 WINDOWLESS = 0.08  # share of buildings (sheds, warehouses) without windows
 OUTLINE_M = 2.0  # smoothing of the roof outline whose gradient gives a wall's direction, metres
 ALIGNED_RAD = math.radians(0.5)  # buildings turned less than this against the grid count as aligned
@@ -122,10 +128,16 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
     half = 0.5 * width
     across = glass_share(along - half + offset, along + half + offset, bay, 0.5 * (bay - window),
                          0.5 * (bay + window))
+    layer = np.maximum(z1 - z0, 1e-9)
     top = np.maximum(rise - PARAPET_M, 0.0)  # windows only below the parapet
-    lo, hi = np.minimum(z0, top), np.minimum(z1, top)
-    up = glass_share(lo, hi, FLOOR_M, SILL_M, LINTEL_M) * ((hi - lo) / np.maximum(z1 - z0, 1e-9))
-    glass = across * up * (shed >= WINDOWLESS)  # the others are sheds and warehouses
+    shop = rise >= SHOP_M
+    first = np.where(shop, FLOOR_M, 0.0)  # the storeys with rows of windows begin here
+    lo, hi = np.clip(z0, first, top), np.clip(z1, first, top)
+    up = glass_share(lo, hi, FLOOR_M, SILL_M, LINTEL_M) * ((hi - lo) / layer)
+    shop_across = glass_share(along - half + offset, along + half + offset, bay, 0.5 * (1.0 - SHOP_SHARE) * bay,
+                              0.5 * (1.0 + SHOP_SHARE) * bay)
+    shop_up = np.where(shop, np.maximum(np.minimum(z1, SHOP_TOP_M) - np.maximum(z0, SHOP_SILL_M), 0.0) / layer, 0.0)
+    glass = (across * up + shop_across * shop_up) * (shed >= WINDOWLESS)  # the others are sheds and warehouses
     return wall + glass[:, None] * (GLASS - wall)
 
 

@@ -29,8 +29,9 @@ PUBLIC = {
     ],
     "earth3d.raster": ["GeoRaster", "read_raster"],
     "earth3d.facades": [
-        "FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS",
-        "WINDOWLESS", "BuildingAxes", "building_axes", "facade_colours", "glass_share", "wall_positions",
+        "FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SHOP_M", "SHOP_SHARE", "SHOP_SILL_M",
+        "SHOP_TOP_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS", "WINDOWLESS", "BuildingAxes", "building_axes",
+        "facade_colours", "glass_share", "wall_positions",
     ],
     "earth3d.renderers": ["CpuRenderer", "GsplatRenderer", "RenderOutput", "Renderer", "default_renderer"],
     "earth3d.store": [

@@ -7,7 +7,18 @@ from affine import Affine
 
 import earth3d
 from earth3d import classes as K
-from earth3d.facades import FLOOR_M, GLASS, LINTEL_M, PARAPET_M, SILL_M, facade_colours, glass_share
+from earth3d.facades import (
+    FLOOR_M,
+    GLASS,
+    LINTEL_M,
+    PARAPET_M,
+    SHOP_M,
+    SHOP_SILL_M,
+    SHOP_TOP_M,
+    SILL_M,
+    facade_colours,
+    glass_share,
+)
 from earth3d.geometry import ecef_to_geodetic
 from earth3d.raster import GeoRaster
 
@@ -49,8 +60,9 @@ def test_building_walls_have_storeys_of_windows_and_a_parapet():
     assert (labels == K.WALL).all() and len(rgb) > 1000
     lum = rgb.mean(1)
     storey = np.mod(h, FLOOR_M)
-    band = (storey > SILL_M + 0.3) & (storey < LINTEL_M - 0.3) & (h < 16.0 - PARAPET_M - 0.3)
-    slab = (storey < SILL_M - 0.3) | (storey > LINTEL_M + 0.3)
+    upper = (h > FLOOR_M) & (h < 16.0 - PARAPET_M - 0.3)  # above the shops of the ground floor
+    band = upper & (storey > SILL_M + 0.3) & (storey < LINTEL_M - 0.3)
+    slab = upper & ((storey < SILL_M - 0.3) | (storey > LINTEL_M + 0.3))
     # windows darken the storeys' window bands, not their floor slabs
     assert lum[band].mean() < lum[slab].mean() - 0.1
     # along a window band the wall alternates between glass and wall: some splats are mostly glass
@@ -137,3 +149,23 @@ def _utm(ecef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     e, n, h = transformer("EPSG:4978", "EPSG:32631").transform(*ecef.T)
     return np.asarray(e), np.asarray(n), ecef_to_geodetic(ecef)[:, 2]
+
+
+def test_buildings_of_three_storeys_have_shop_windows_on_the_ground_floor():
+    ids = np.full(200, 12)  # a building with windows (8 % have none)
+    along = np.linspace(0.0, 40.0, 200)
+    for rise, shops in ((16.0, True), (SHOP_M - 1.0, False)):
+        ground = facade_colours(ids, along, np.full(200, 0.2), np.full(200, SHOP_SILL_M + 0.2),
+                                np.full(200, SHOP_TOP_M - 0.2), np.full(200, rise))
+        sill = facade_colours(ids, along, np.full(200, 0.2), np.full(200, 0.0), np.full(200, 0.3),
+                              np.full(200, rise))
+        storey = facade_colours(ids, along, np.full(200, 0.2), np.full(200, FLOOR_M + SILL_M),
+                                np.full(200, FLOOR_M + LINTEL_M), np.full(200, rise))
+        glass = np.linalg.norm(ground - GLASS, axis=1) < 1e-9
+        if shops:  # shop windows over most of each bay, wider than the windows of the storeys above
+            assert glass.mean() > 0.7 and glass.mean() > (np.linalg.norm(storey - GLASS, axis=1) < 1e-9).mean()
+        else:  # the ground floor is a storey like the others
+            np.testing.assert_allclose(ground.mean(0), facade_colours(
+                ids, along, np.full(200, 0.2), np.full(200, FLOOR_M + SHOP_SILL_M + 0.2),
+                np.full(200, FLOOR_M + SHOP_TOP_M - 0.2), np.full(200, rise)).mean(0), atol=1e-12)
+        assert np.ptp(sill, axis=0).max() < 1e-12  # below the shop windows: the wall
