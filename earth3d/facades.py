@@ -9,8 +9,8 @@ for towers, whose walls are tall) and windows in rows, one row per storey: each 
 `FLOOR_M` high holds a window from SILL_M above its floor to LINTEL_M, and along the wall a
 window of a building's width every bay (2.6-3.6 m); no window in the parapet (the top
 PARAPET_M of the wall), measured up from the wall's foot. Buildings of three storeys and more
-(walls of SHOP_M) have shops on their ground floor: a shop window over SHOP_SHARE of each bay,
-from SHOP_SILL_M to SHOP_TOP_M.
+(walls of SHOP_M standing on the ground) have shops on their ground floor: a shop window over
+SHOP_SHARE of each bay, from SHOP_SILL_M to SHOP_TOP_M.
 
 Along the wall the pattern is measured in metres on the ground: for a building aligned with the
 raster's grid, along the grid axis the wall runs on, in CRS coordinates, so the windows stay in
@@ -97,7 +97,7 @@ def glass_share(lo: np.ndarray, hi: np.ndarray, period: np.ndarray | float, star
 
 
 def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z0: np.ndarray, z1: np.ndarray,
-                   rise: np.ndarray) -> np.ndarray:
+                   rise: np.ndarray, grounded: np.ndarray | bool = True) -> np.ndarray:
     """The mean facade colour over wall splats' footprints.
 
     Args:
@@ -107,6 +107,8 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
         z0: (N,) the bottom of the splat's layer, metres above the wall's foot.
         z1: (N,) the top of the layer.
         rise: (N,) the wall's height, metres (no window in its top PARAPET_M).
+        grounded: (N,) the wall stands on the ground (not on a lower roof or a crown): only
+            those have shop windows.
 
     Returns:
         (N, 3) float64 colours (before the wall shade).
@@ -130,7 +132,7 @@ def facade_colours(instance: np.ndarray, along: np.ndarray, width: np.ndarray, z
                          0.5 * (bay + window))
     layer = np.maximum(z1 - z0, 1e-9)
     top = np.maximum(rise - PARAPET_M, 0.0)  # windows only below the parapet
-    shop = rise >= SHOP_M
+    shop = (rise >= SHOP_M) & grounded
     first = np.where(shop, FLOOR_M, 0.0)  # the storeys with rows of windows begin here
     lo, hi = np.clip(z0, first, top), np.clip(z1, first, top)
     up = glass_share(lo, hi, FLOOR_M, SILL_M, LINTEL_M) * ((hi - lo) / layer)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .classes import ROOF, WALL
+from .classes import ROOF, TREE, WALL
 from .colour_solve import solve_nadir_colours
 from .facades import building_axes, facade_colours, wall_positions
 from .gaussians import Gaussians
@@ -310,8 +310,9 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
                                         width, _along_m(raster.crs, wx, wy, axis))
             roof = (upper == ROOF)[pair]
             z0 = (k / layers[pair]) * rise[pair]
+            grounded = ~np.isin(labels[lo_rows, lo_cols], (ROOF, TREE))  # not on a lower roof or a crown
             painted = facade_colours(building[pair][roof], place[pair][roof], run[pair][roof], z0[roof],
-                                     z0[roof] + (rise / layers)[pair][roof], rise[pair][roof])
+                                     z0[roof] + (rise / layers)[pair][roof], rise[pair][roof], grounded[pair][roof])
             colour[roof] = painted * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
                               np.full(len(pair), opacity), colour, *sem)

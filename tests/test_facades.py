@@ -154,18 +154,19 @@ def _utm(ecef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_buildings_of_three_storeys_have_shop_windows_on_the_ground_floor():
     ids = np.full(200, 12)  # a building with windows (8 % have none)
     along = np.linspace(0.0, 40.0, 200)
-    for rise, shops in ((16.0, True), (SHOP_M - 1.0, False)):
+    # a tower on the street, a low building, a tower standing on a lower roof (its wall's foot is that roof)
+    for rise, grounded, shops in ((16.0, True, True), (SHOP_M - 1.0, True, False), (16.0, False, False)):
         ground = facade_colours(ids, along, np.full(200, 0.2), np.full(200, SHOP_SILL_M + 0.2),
-                                np.full(200, SHOP_TOP_M - 0.2), np.full(200, rise))
+                                np.full(200, SHOP_TOP_M - 0.2), np.full(200, rise), grounded)
         sill = facade_colours(ids, along, np.full(200, 0.2), np.full(200, 0.0), np.full(200, 0.3),
-                              np.full(200, rise))
+                              np.full(200, rise), grounded)
         storey = facade_colours(ids, along, np.full(200, 0.2), np.full(200, FLOOR_M + SILL_M),
-                                np.full(200, FLOOR_M + LINTEL_M), np.full(200, rise))
+                                np.full(200, FLOOR_M + LINTEL_M), np.full(200, rise), grounded)
         glass = np.linalg.norm(ground - GLASS, axis=1) < 1e-9
         if shops:  # shop windows over most of each bay, wider than the windows of the storeys above
             assert glass.mean() > 0.7 and glass.mean() > (np.linalg.norm(storey - GLASS, axis=1) < 1e-9).mean()
         else:  # the ground floor is a storey like the others
             np.testing.assert_allclose(ground.mean(0), facade_colours(
                 ids, along, np.full(200, 0.2), np.full(200, FLOOR_M + SHOP_SILL_M + 0.2),
-                np.full(200, FLOOR_M + SHOP_TOP_M - 0.2), np.full(200, rise)).mean(0), atol=1e-12)
+                np.full(200, FLOOR_M + SHOP_TOP_M - 0.2), np.full(200, rise), grounded).mean(0), atol=1e-12)
         assert np.ptp(sill, axis=0).max() < 1e-12  # below the shop windows: the wall
