@@ -146,7 +146,7 @@ def lift(
     if not walls:
         return Gaussians.concat(parts)
     painter = None
-    if facades and labels is not None and instances is not None:
+    if facades and labels is not None and instances is not None and (labels == ROOF).any():
         frame_m = _metric_frame(raster)
         painter = (frame_m, building_axes(labels == ROOF, instances, (x - frame_m[0]) * frame_m[2],
                                           (y - frame_m[1]) * frame_m[3], raster.transform.a * frame_m[2],
