@@ -25,7 +25,8 @@ DENSITY = 2500.0  # inhabitants per km^2 of built-up area
 FRINGE = 0.1  # half width of the fringe, in radii
 FRAY = 0.4  # the noise moves distances in or out by up to this share
 FRAY_WAVE_M = 3000.0  # longest wavelength of that noise (m); it runs down to the pixel size
-REACH = (1.0 + FRINGE) / (1.0 - FRAY)  # the farthest a disc's fringe reaches, in lobed radii
+LOBE = 1.45  # the lobed edge lies within 1 + 0.18 + 0.12 + 0.08 radii; with a margin
+REACH = LOBE * (1.0 + FRINGE) / (1.0 - FRAY)  # the farthest a place's frayed fringe reaches, in radii
 
 
 def radius_m(population: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ def builtup(lats, lons, dlat, dlon, clon, clat, crad, cid, seed, fray):
             continue
         tau = 2.0 * math.pi
         p1, p2, p3 = _phase(cid[c], 0, seed) * tau, _phase(cid[c], 1, seed) * tau, _phase(cid[c], 2, seed) * tau
-        reach = 1.45 * r * REACH + 1.5 * pix
+        reach = r * REACH + 1.5 * pix
         ilo = max(0, int(math.floor((lc - reach / (M_PER_DEG * coslat) - lon0) / dlon)))
         ihi = min(w - 1, int(math.ceil((lc + reach / (M_PER_DEG * coslat) - lon0) / dlon)))
         jlo = max(0, int(math.floor((lat0 - clat[c] - reach / M_PER_DEG) / dlat)))

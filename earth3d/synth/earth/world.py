@@ -390,15 +390,15 @@ class EarthWorld:
         """GeoNames indices of the inhabited places whose built-up area may reach the lattice lats x lons."""
         p = D.places()
         r = radius_m(p["pop"])
-        margin = 1.45 * REACH * r.max() / M_PER_DEG + dlat
+        margin = REACH * r.max() / M_PER_DEG + dlat
         s, n = lats.min() - dlat - margin, lats.max() + dlat + margin
         west, east = lons.min() - dlon, lons.max() + dlon
         coslat = max(math.cos(math.radians(min(abs(s), abs(n), 89.0) if s * n > 0 else 0.0)), 0.05)
         m_lon = margin / coslat
         dl = (p["lon"] - 0.5 * (west + east) + 180.0) % 360.0 - 180.0
         sel = (p["lat"] >= s) & (p["lat"] <= n) & (np.abs(dl) <= 0.5 * (east - west) + m_lon)
-        # each place within its own reach: its frayed, lobed disc reaches 1.45 radii * REACH (builtup.builtup)
-        m = 1.45 * REACH * r / M_PER_DEG + 2 * dlat
+        # each place within its own reach: its frayed, lobed disc reaches REACH radii (builtup.builtup)
+        m = REACH * r / M_PER_DEG + 2 * dlat
         sel &= (p["lat"] >= lats.min() - m) & (p["lat"] <= lats.max() + m)
         sel &= (np.abs(dl) <= 0.5 * (east - west) + m / coslat) & (p["pop"] > 0)
         return np.nonzero(sel)[0]
