@@ -6,10 +6,10 @@ node whose screen-space error `error * viewport_height / (2 * distance *
 tan(fovy / 2))` is at most `sse_threshold_px` (or a leaf) is drawn, any other
 node is replaced by its children (3D Tiles REPLACE refinement). Refinement goes
 in order of decreasing SSE under an optional splat budget (splats per pixel, as
-Potree's point budget): grazing views of huge worlds stay bounded. Distances and
-frustum tests use each node's oriented bounding box (thin for terrain, so the
-distance is not underestimated as an ECEF-aligned box would), in float64
-relative to the camera.
+Potree's point budget, over at least `BUDGET_MIN_PIXELS`): grazing views of huge
+worlds stay bounded. Distances and frustum tests use each node's oriented
+bounding box (thin for terrain, so the distance is not underestimated as an
+ECEF-aligned box would), in float64 relative to the camera.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .store import Store
 from .store.keys import Key, parent
 
 __all__ = [
+    "BUDGET_MIN_PIXELS",
     "CUT_MEMO",
     "OCCLUDER_RADIUS_M",
     "CutStats",
@@ -49,6 +50,12 @@ Mode = Literal["complete", "interactive"]
 # The polar radius less the deepest ocean trench: every surface point lies outside this sphere.
 OCCLUDER_RADIUS_M = 6_356_752.0 - 11_000.0
 CUT_MEMO = 16  # cuts remembered per stream: the prefetched views ahead and the current one
+#: The splat budget counts at least this many pixels (a 1280x720 frame's). A cut near the ground
+#: holds coarse nodes all around the camera whatever the frame's size (the visible siblings of the
+#: node holding the camera, at each level of the octree: 145k of the 227k splats of a 640x360
+#: street view of the demo world at one per pixel), so a smaller frame's own pixel count left the
+#: buildings across the street coarse, smudged grey walls without windows.
+BUDGET_MIN_PIXELS = 1280 * 720
 
 
 def _view_key(camera: Camera) -> tuple:
@@ -163,7 +170,8 @@ class Stream:
         mode: "complete" waits for every chunk of a cut; "interactive" draws what is loaded.
         threads: Threads loading chunks in the background.
         splat_budget_per_pixel: Most splats per image pixel a cut holds (refinements of the
-            largest error first); None for no budget.
+            largest error first), the pixels counted as at least `BUDGET_MIN_PIXELS`; None for
+            no budget.
 
     Raises:
         InputError: An option is out of range.
@@ -221,7 +229,7 @@ class Stream:
         together, a whole frontier per numpy call.
         """
         budget = (math.inf if self.splat_budget_per_pixel is None
-                  else self.splat_budget_per_pixel * camera.width * camera.height)
+                  else self.splat_budget_per_pixel * max(camera.width * camera.height, BUDGET_MIN_PIXELS))
         t, tau = self._nodes, self.sse_threshold_px
         heap: list[tuple[float, int]] = []  # (-priority, row) of nodes that may be refined
         chosen: list[int] = []

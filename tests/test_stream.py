@@ -15,7 +15,7 @@ from earth3d.renderers import CpuRenderer
 from earth3d.renderers.projection import project_gaussians
 from earth3d.store import build_store
 from earth3d.store.keys import parent
-from earth3d.stream import Stream, distance_to_box, screen_coverage, screen_space_error, visible
+from earth3d.stream import BUDGET_MIN_PIXELS, Stream, distance_to_box, screen_coverage, screen_space_error, visible
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +83,16 @@ def test_splat_budget_bounds_the_cut(world):
     free = Stream(store, sse_threshold_px=0.25, splat_budget_per_pixel=None)
     n_free = len(free.select(cam))
     assert free.last.budget_limited == 0
-    per_pixel = 0.5 * n_free / (cam.width * cam.height)
+    # The budget counts at least a 1280x720 frame's pixels: half the free cut's splats per pixel of
+    # this 320x180 frame is eight times the free cut over 720p, so nothing is limited.
+    assert cam.width * cam.height < BUDGET_MIN_PIXELS
+    small = Stream(store, sse_threshold_px=0.25, splat_budget_per_pixel=0.5 * n_free / (cam.width * cam.height))
+    assert len(small.select(cam)) == n_free and small.last.budget_limited == 0
+    per_pixel = 0.5 * n_free / BUDGET_MIN_PIXELS
     capped = Stream(store, sse_threshold_px=0.25, splat_budget_per_pixel=per_pixel)
     cut = capped.cut(cam)
     n = sum(int(store.entry(k)["count"]) for k in cut)
-    assert n <= per_pixel * cam.width * cam.height < n_free
+    assert n <= per_pixel * BUDGET_MIN_PIXELS < n_free
     assert capped.last.budget_limited > 0
     # The budget keeps nodes coarse but still covers the view: nothing drawn twice, nothing dropped.
     free_cut = set(free.cut(cam))
