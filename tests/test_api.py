@@ -43,7 +43,8 @@ PUBLIC = {
         "build_parent", "finalize", "ingest", "leaf_tasks", "parent_tasks", "plan", "read_splats",
     ],
     "earth3d.stream": [
-        "CUT_MEMO", "CutStats", "OCCLUDER_RADIUS_M", "Stream", "below_horizon", "box_corners", "distance_to_box",
+        "BUDGET_MIN_PIXELS", "CUT_MEMO", "CutStats", "OCCLUDER_RADIUS_M", "Stream", "below_horizon", "box_corners",
+        "distance_to_box",
         "frustum_planes", "screen_coverage", "screen_space_error", "visible",
     ],
     "earth3d.scenarios": [

@@ -115,7 +115,8 @@ class SceneOptions(SkyOptions):
     sse: float = 1.0
     """Screen-space error threshold in pixels for --store: a node is drawn once its error is under this."""
     splat_budget: float | None = 1.0
-    """Most splats per pixel drawn from --store (None: the screen-space error alone decides)."""
+    """Most splats per pixel drawn from --store, over at least a 1280x720 frame's pixels (None: the screen-space
+    error alone decides)."""
     renderer: RendererName = "auto"
     """Rasterizer: gsplat on a CUDA device, else the CPU one."""
 

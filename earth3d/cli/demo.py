@@ -45,7 +45,8 @@ class Demo(SkyOptions):
     sse: float = 1.0
     """Screen-space error threshold in pixels: a node is drawn once its error is under this."""
     splat_budget: float | None = 1.0
-    """Most splats per pixel drawn (None: the screen-space error alone decides)."""
+    """Most splats per pixel drawn, over at least a 1280x720 frame's pixels (None: the screen-space error
+    alone decides)."""
     workers: int = 1
     """Processes of a local Dask cluster building the store (1: in this process)."""
     renderer: RendererName = "auto"

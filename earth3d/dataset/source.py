@@ -141,7 +141,8 @@ def open_source(source, bbox, renderer: Renderer, work: Path, *, resolution_m: f
         resolution_m: cell size a world is synthesized at, metres.
         cache_mb: chunk cache, MiB.
         sse: screen-space error threshold, pixels.
-        splat_budget: most splats per pixel drawn (None: the screen-space error alone decides).
+        splat_budget: most splats per pixel drawn (`Stream`'s `splat_budget_per_pixel`; None: the
+            screen-space error alone decides).
 
     Returns:
         The source, checked to overlap the region; close it when done.

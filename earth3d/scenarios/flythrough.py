@@ -34,7 +34,8 @@ def render_flythrough(store: Store, cameras: Sequence[Camera], video: str | os.P
         frames_dir: also write every frame as `frame_00000.png`, ... into this folder.
         fps: frames per second of the video.
         sse: screen-space error threshold in pixels (a node is drawn once its error is under this).
-        splat_budget: most splats per pixel drawn (None: the screen-space error alone decides).
+        splat_budget: most splats per pixel drawn (`Stream`'s `splat_budget_per_pixel`; None: the
+            screen-space error alone decides).
         cache_mb: chunk cache budget, MiB.
         renderer: the rasterizer (default: gsplat on CUDA, else the CPU one).
         atmosphere: the sky and aerial perspective drawn over each frame (see `earth3d.render`).

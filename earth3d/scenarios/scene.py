@@ -166,7 +166,8 @@ def open_store_scene(store: str | os.PathLike, renderer: Renderer, *, cache_mb: 
         renderer: the rasterizer.
         cache_mb: chunk cache budget, MiB.
         sse: screen-space error threshold in pixels.
-        splat_budget: most splats per pixel drawn (None: the screen-space error alone decides).
+        splat_budget: most splats per pixel drawn (`Stream`'s `splat_budget_per_pixel`; None: the
+            screen-space error alone decides).
         report: progress ("open store" stage); silent by default.
 
     Returns:
