@@ -44,8 +44,7 @@ PUBLIC = {
     ],
     "earth3d.stream": [
         "BUDGET_MIN_PIXELS", "CUT_MEMO", "CutStats", "OCCLUDER_RADIUS_M", "Stream", "below_horizon", "box_corners",
-        "distance_to_box",
-        "frustum_planes", "screen_coverage", "screen_space_error", "visible",
+        "distance_to_box", "frustum_planes", "screen_coverage", "screen_space_error", "visible",
     ],
     "earth3d.scenarios": [
         "DEMO_LEVELS", "GroundFn", "Level", "POSTER_ALTITUDE_M", "PREFETCH_FRAMES", "PREFETCH_SPLATS_PER_PIXEL",
