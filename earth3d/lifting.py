@@ -309,10 +309,11 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
             place, run = wall_positions(axes, building, hi_rows, hi_cols, (wx - x_ref) * kx, (wy - y_ref) * ky, axis,
                                         width, _along_m(raster.crs, wx, wy, axis))
             roof = (upper == ROOF)[pair]
-            z0 = (k / layers[pair]) * rise[pair]
-            grounded = ~np.isin(labels[lo_rows, lo_cols], (ROOF, TREE))  # not on a lower roof or a crown
-            painted = facade_colours(building[pair][roof], place[pair][roof], run[pair][roof], z0[roof],
-                                     z0[roof] + (rise / layers)[pair][roof], rise[pair][roof], grounded[pair][roof])
+            at = pair[roof]  # the wall piece of each splat under a roof
+            z0 = (k[roof] / layers[at]) * rise[at]
+            grounded = ~np.isin(labels[lo_rows[at], lo_cols[at]], (ROOF, TREE))  # not on a lower roof or a crown
+            painted = facade_colours(building[at], place[at], run[at], z0, z0 + rise[at] / layers[at], rise[at],
+                                     grounded)
             colour[roof] = painted * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
                               np.full(len(pair), opacity), colour, *sem)
