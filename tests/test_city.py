@@ -88,11 +88,39 @@ def test_pixels_do_not_depend_on_order_or_buffer():
         assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
-def test_fractions_partition_the_pixel():
-    f = _grid(200.0, -500.0, 40, 3.0, 0.5, SEEDS[1], False, False)
+@pytest.mark.parametrize("dens", [0.5, 0.95])
+def test_fractions_partition_the_pixel(dens):
+    f = _grid(200.0, -500.0, 40, 3.0, dens, SEEDS[1], False, False)
     total = f[..., C.ROAD] + f[..., C.SIDEWALK_A] + f[..., C.ROOF_A] + f[..., C.YARD_RES] + f[..., C.YARD_COM] \
-        + f[..., C.PARK]
+        + f[..., C.PARK] + f[..., C.LOT]
     assert np.allclose(total, 1.0, atol=1e-9)
+    if dens > 0.9:  # towers, and car parks beside them
+        assert f[..., C.LOT].mean() > 0.01
+
+
+def test_car_park_rows_stalls_and_cars():
+    """A 40 x 16 m car park: two rows of 15 stalls back to back on one aisle, a white line between
+    stalls, cars 1.8 x 4.5 m in a share of them; its pixels add up to the whole car park's figures.
+    """
+    from earth3d.synth.city_lots import parking
+
+    whole = np.zeros(C.N_OUT)
+    assert parking(0.0, 40.0, 0.0, 16.0, 0.0, 40.0, 0.0, 16.0, np.uint64(12345), whole) == pytest.approx(640.0)
+    assert whole[C.LOT] == pytest.approx(640.0)
+    assert whole[C.MARK] == pytest.approx(2 * 16 * 0.12 * 5.0)  # 16 lines per row
+    cars = whole[C.CAR_A] / (1.8 * 4.5)
+    assert cars == pytest.approx(round(cars)) and 0.35 * 30 - 6 <= cars <= 0.9 * 30 + 6
+    assert whole[C.HEIGHT] == pytest.approx(1.5 * whole[C.CAR_A])
+    # the aisle (y 5..11) is bare asphalt
+    aisle = np.zeros(C.N_OUT)
+    parking(0.0, 40.0, 5.0, 11.0, 0.0, 40.0, 0.0, 16.0, np.uint64(12345), aisle)
+    assert aisle[C.MARK] == 0.0 and aisle[C.CAR_A] == 0.0
+    parts = np.zeros(C.N_OUT)
+    for x0 in np.arange(-0.5, 40.0, 3.5):
+        for y0 in np.arange(-0.25, 16.0, 1.75):
+            parking(x0, x0 + 3.5, y0, y0 + 1.75, 0.0, 40.0, 0.0, 16.0, np.uint64(12345), parts)
+    for k in (C.LOT, C.MARK, C.CAR_A, C.CAR_R, C.HEIGHT):
+        assert parts[k] == pytest.approx(whole[k])
 
 
 def test_built_up_colour_ignores_the_land_without_gardens():
@@ -262,3 +290,15 @@ def test_arterials_show_as_dark_lines_from_10_and_30_m():
             print(f"{res:g} m: arterial pixels {on.mean():.3f}, the rest {rest.mean():.3f} +- {rest.std():.3f}: "
                   f"contrast {contrast:.2f} spreads")
             assert contrast > 1.0
+
+
+def test_car_parks_are_paved_ground_and_their_cars_cars():
+    from earth3d import classes as K
+    from earth3d.synth.classify import N_CLASSES, paint_city
+
+    cout = np.zeros(C.N_OUT)
+    cout[C.ROAD], cout[C.LOT], cout[C.CAR_A], cout[C.YARD_COM] = 0.2, 0.5, 0.14, 0.3
+    share = np.zeros(N_CLASSES)
+    paint_city(share, 1.0, cout)
+    assert share[K.ROAD] == pytest.approx(0.16) and share[K.CAR] == pytest.approx(0.14)
+    assert share[K.PAVED] == pytest.approx(0.7) and share.sum() == pytest.approx(1.0)

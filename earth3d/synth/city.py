@@ -3,8 +3,8 @@
 A city lives in a local metric frame (u east, v north, metres). Its streets
 (city_layout.py) run along district borders (arterials) and, inside each
 district, along a two-level grid in the district's turned and warped frame;
-blocks (city_blocks.py) hold parks, squares, industrial sheds, towers,
-perimeter blocks with courtyards or parcels of houses (boxes and L-shapes),
+blocks (city_blocks.py, city_lots.py) hold parks, squares, industrial sheds and towers with
+their car parks, perimeter blocks with courtyards or parcels of houses (boxes and L-shapes),
 by density and chance. Everything inside a district is a rectangle or a
 Gaussian crown in the district frame, so the area average over a pixel
 footprint is exact up to the local linearisation of the warp (the footprint
@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from . import city_blocks as B
+from . import city_lots
 from .city_blocks import (
     BEST_B,
     C_BD,
@@ -52,6 +53,7 @@ from .city_blocks import (
     INST_BUILDING,
     INST_CAR,
     INST_TREE,
+    LOT,
     MARK,
     MARK_Y,
     N_AREA,
@@ -91,7 +93,7 @@ from .noise import hash3, rehash, unit
 
 __all__ = ["city_pixel", "city_street_graph", "N_OUT", "ROAD", "SIDEWALK_A", "ROOF_A", "ROOF_R", "ROOF_G", "ROOF_B",
            "HEIGHT", "YARD_RES", "YARD_COM", "PARK", "CANOPY", "CANOPY_H", "SHADOW", "RISE", "MARK", "MARK_Y",
-           "CAR_A", "CAR_R", "CAR_G", "CAR_B", "INST_BUILDING", "INST_CAR", "INST_TREE", "CAR_COLOURS"]
+           "CAR_A", "CAR_R", "CAR_G", "CAR_B", "LOT", "INST_BUILDING", "INST_CAR", "INST_TREE", "CAR_COLOURS"]
 
 MAX_FOOTPRINT = 48.0  # metres: wider pixels average up to 3 x 3 footprints this wide
 SPLIT = 3.0  # metres: wider pixels average 2 x 2 footprints (the district frame's square stands for a turned one)
@@ -206,10 +208,10 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
                 else:
                     com = kind < 0.2 + 0.7 * dens * dens
                     if ind > 0.5 and built > 0.9:
-                        roofs = B.industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out)
+                        roofs = city_lots.industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out)
                         com = True
                     elif dens > 0.7 and t2 < 2.0 * (dens - 0.65):
-                        roofs = B.towers(px0, px1, py0, py1, ia, ib, ic, idd, bh, dh, dens, region, sx, sy, out)
+                        roofs = city_lots.towers(px0, px1, py0, py1, ia, ib, ic, idd, bh, dh, dens, region, sx, sy, out)
                         com = True
                     elif dens > 0.3 and t2 < dens - 0.1:
                         roofs = B.perimeter_block(px0, px1, py0, py1, ia, ib, ic, idd, bh, dh, dens, region, sx, sy,

@@ -19,13 +19,15 @@ SHADOW_MAX = 42.0  # metres, cap of the cast-shadow length
 TREE_MARGIN = 8.0  # metres, reach of a crown (3 sigma) beyond its centre
 SLOT = 6.5  # metres of street per parking or traffic slot
 DASH_PERIOD, DASH_LEN = 9.0, 3.0
+CAR_H = 1.5  # metres, a car's height
 
 # Output slots of city_pixel. INST_* hold the id (an integer < 2**52) of the building / car / crown that
 # covers most of the pixel; BEST_* are their areas (scratch).
+# LOT is the asphalt of car parks (city_lots.parking): paved ground as land cover, asphalt to the eye.
 (ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE,
- MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, INST_BUILDING, INST_CAR, INST_TREE, BEST_B, BEST_C, BEST_T) = range(26)
-N_PUBLIC = 26  # slots from here on are a cache of the last district (kept between calls on one buffer)
-C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(26, 38)
+ MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, LOT, INST_BUILDING, INST_CAR, INST_TREE, BEST_B, BEST_C, BEST_T) = range(27)
+N_PUBLIC = 27  # slots from here on are a cache of the last district (kept between calls on one buffer)
+C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(27, 39)
 C_COS, C_SIN = C_DP + 15, C_DP + 16  # cosine and sine of the district's bearing
 # then the green space (city_layout.green_space) of the district's last G_N blocks: (key, green share,
 # west, south) each, and where the next one goes; emptied with the district cache
@@ -289,85 +291,6 @@ def perimeter_block(px0, px1, py0, py1, ia, ib, ic, idd, bh, dh, dens, region, s
 
 
 @njit(cache=True)
-def towers(px0, px1, py0, py1, ia, ib, ic, idd, bh, dh, dens, region, sx, sy, out):
-    """Up to four high-rise towers or slabs on a plaza."""
-    roof = 0.0
-    nu = 1 + int((ib - ia) > 70.0)
-    nv = 1 + int((idd - ic) > 70.0)
-    su, sv = (ib - ia) / nu, (idd - ic) / nv
-    for i in range(nu):
-        for j in range(nv):
-            ph = rehash(bh, 200 + i * 8 + j)
-            if unit(rehash(ph, 1)) < 0.2:
-                continue
-            w = su * (0.45 + 0.4 * unit(rehash(ph, 2)))
-            h = sv * (0.45 + 0.4 * unit(rehash(ph, 3)))
-            x0 = ia + i * su + (su - w) * unit(rehash(ph, 4))
-            y0 = ic + j * sv + (sv - h) * unit(rehash(ph, 6))
-            height = 3.4 * min(floors_of(ph, dens, 6.0, 14.0), 60.0) + 1.0
-            roof += building(px0, px1, py0, py1, x0, x0 + w, y0, y0 + h, height, False, ph, dh, region, sx, sy,
-                             out)
-    return roof
-
-
-@njit(cache=True)
-def shed_colour(ph):
-    """Roof colour of industrial shed ph: pale membrane or concrete, grey, blue-grey or rusty metal."""
-    k = unit(rehash(ph, 5))
-    t = unit(rehash(ph, 7))
-    if k < 0.45:
-        g = 0.46 + 0.14 * t
-        return g, g, g + 0.02
-    if k < 0.80:
-        g = 0.30 + 0.12 * t
-        return g, g + 0.005, g + 0.015
-    if k < 0.92:
-        return 0.27 + 0.06 * t, 0.34 + 0.06 * t, 0.43 + 0.06 * t
-    return 0.42 + 0.08 * t, 0.29 + 0.05 * t, 0.24 + 0.04 * t
-
-
-@njit(cache=True)
-def industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out):
-    """Low sheds on a paved lot: one to three along the block, each covering a varying share of its
-    plot, with roofs of the usual industrial kinds (shed_colour); some lots are open yards.
-    """
-    roof = 0.0
-    if unit(rehash(bh, 51)) < 0.15:
-        return roof  # an open yard: storage, trucks, containers (the block's paved colour)
-    n = 1
-    if ib - ia > 70.0 and unit(rehash(bh, 50)) < 0.6:
-        n = 3 if ib - ia > 140.0 and unit(rehash(bh, 52)) < 0.5 else 2
-    step = (ib - ia) / n
-    for i in range(n):
-        ph = rehash(bh, 300 + i)
-        # insets up to a quarter of the plot on each side: loading yards and car parks around the shed
-        x0 = ia + i * step + 3.0 + 0.25 * step * unit(rehash(ph, 1)) ** 2
-        x1 = ia + (i + 1) * step - 3.0 - 0.25 * step * unit(rehash(ph, 2)) ** 2
-        y0 = ic + 4.0 + 0.25 * (idd - ic) * unit(rehash(ph, 3)) ** 2
-        y1 = idd - 4.0 - 0.25 * (idd - ic) * unit(rehash(ph, 4)) ** 2
-        if x1 - x0 < 8.0 or y1 - y0 < 8.0:
-            continue
-        r, g, b = shed_colour(ph)
-        ou, ovv = ov(px0, px1, x0, x1), ov(py0, py1, y0, y1)
-        area = ou * ovv
-        height = 7.0 + 6.0 * unit(rehash(ph, 6))
-        if area > 0.0:
-            out[ROOF_A] += area
-            out[ROOF_R] += area * r
-            out[ROOF_G] += area * g
-            out[ROOF_B] += area * b
-            out[HEIGHT] += area * height
-            if area > out[BEST_B]:
-                out[BEST_B], out[INST_BUILDING] = area, float(ph >> np.uint64(12))
-        o = height
-        ox, oy = sx * o, sy * o
-        sh = ov(px0, px1, x0 + min(ox, 0.0), x1 + max(ox, 0.0)) * ov(py0, py1, y0 + min(oy, 0.0), y1 + max(oy, 0.0))
-        out[SHADOW] += max(sh - area, 0.0)
-        roof += area
-    return roof
-
-
-@njit(cache=True)
 def park_trees(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, sx, sy, density, out):
     """Trees on a 9 m jittered lattice inside a park block, `density` of the lattice sites planted."""
     spacing = 9.0
@@ -391,7 +314,7 @@ def park_trees(px0, px1, py0, py1, wx0, wx1, wy0, wy1, ia, ib, ic, idd, bh, sx, 
 
 
 @njit(cache=True)
-def _periodic(la, lb, s0, period, length):
+def periodic(la, lb, s0, period, length):
     """Length of [la, lb] covered by stripes `length` long every `period` starting at s0."""
     ta, tb = la - s0, lb - s0
     fa = math.floor(ta / period) * length + min(ta % period, length)
@@ -412,11 +335,11 @@ def street(px0, px1, py0, py1, c, hw, s0, s1, runs_v, sh, dens, out):  # noqa: C
         e = hw - 3.4
         out[MARK] += (ov(a0, a1, c - e - 0.15, c - e) + ov(a0, a1, c + e, c + e + 0.15)) * (lb - la)
     else:
-        out[MARK] += ov(a0, a1, c - 0.08, c + 0.08) * _periodic(la, lb, s0, DASH_PERIOD, DASH_LEN)
+        out[MARK] += ov(a0, a1, c - 0.08, c + 0.08) * periodic(la, lb, s0, DASH_PERIOD, DASH_LEN)
     zebra = ov(la, lb, s0 + 0.8, s0 + 3.8) + ov(la, lb, s1 - 3.8, s1 - 0.8)
     z0, z1 = max(a0, c - hw + 0.5), min(a1, c + hw - 0.5)
     if zebra > 0.0 and z1 > z0:
-        out[MARK] += zebra * _periodic(z0, z1, c - hw, 1.0, 0.5)
+        out[MARK] += zebra * periodic(z0, z1, c - hw, 1.0, 0.5)
     n_slots = int((s1 - s0) / SLOT)
     k0 = max(1, int(math.floor((la - s0) / SLOT)))
     k1 = min(n_slots - 2, int(math.floor((lb - s0) / SLOT)))
@@ -436,14 +359,20 @@ def street(px0, px1, py0, py1, c, hw, s0, s1, runs_v, sh, dens, out):  # noqa: C
             if unit(h) > p_car:
                 continue
             start = s0 + k * SLOT + 0.5 + 1.2 * unit(rehash(h, 1))
-            area = oa * ov(la, lb, start, start + 4.5)
-            if area > 0.0:
-                ci = int(rehash(h, 2) % np.uint64(CAR_COLOURS.shape[0]))
-                out[CAR_A] += area
-                out[CAR_R] += area * CAR_COLOURS[ci, 0]
-                out[CAR_G] += area * CAR_COLOURS[ci, 1]
-                out[CAR_B] += area * CAR_COLOURS[ci, 2]
-                out[HEIGHT] += area * 1.5
-                out[RISE] += area * 1.5
-                if area > out[BEST_C]:
-                    out[BEST_C], out[INST_CAR] = area, float(h >> np.uint64(12))
+            car(oa * ov(la, lb, start, start + 4.5), h, out)
+
+
+@njit(cache=True)
+def car(area, h, out):
+    """Add `area` (of the pixel) of the car of hash h: a CAR_COLOURS body CAR_H high."""
+    if area <= 0.0:
+        return
+    ci = int(rehash(h, 2) % np.uint64(CAR_COLOURS.shape[0]))
+    out[CAR_A] += area
+    out[CAR_R] += area * CAR_COLOURS[ci, 0]
+    out[CAR_G] += area * CAR_COLOURS[ci, 1]
+    out[CAR_B] += area * CAR_COLOURS[ci, 2]
+    out[HEIGHT] += area * CAR_H
+    out[RISE] += area * CAR_H
+    if area > out[BEST_C]:
+        out[BEST_C], out[INST_CAR] = area, float(h >> np.uint64(12))

@@ -36,9 +36,9 @@ def city_colour(cout, nat, urban, tex):
     """
     shadow = min(cout[C.SHADOW], 1.0)
     canopy = min(cout[C.CANOPY], 1.0)
-    asphalt = max(cout[C.ROAD] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
+    asphalt = max(cout[C.ROAD] + cout[C.LOT] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
     wr = min(10.0 * urban, 1.0)
-    paved = cout[C.ROAD] + cout[C.SIDEWALK_A]
+    paved = cout[C.ROAD] + cout[C.LOT] + cout[C.SIDEWALK_A]
     for c in range(3):
         street = (asphalt * ROAD_RGB[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * YELLOW_RGB[c]
                   + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * WALK_RGB[c])

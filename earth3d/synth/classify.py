@@ -88,9 +88,12 @@ def paint_city(share, city_w, cout):
     keep = city_w * (1.0 - canopy)
     for k in range(N_CLASSES):
         share[k] *= 1.0 - city_w
-    share[K.ROAD] += keep * max(cout[C.ROAD] - cout[C.CAR_A], 0.0)
+    # cars stand on roads and car parks (C.LOT, paved ground): off each in proportion
+    asphalt = cout[C.ROAD] + cout[C.LOT]
+    free = 1.0 - min(cout[C.CAR_A] / asphalt, 1.0) if asphalt > 0.0 else 1.0
+    share[K.ROAD] += keep * cout[C.ROAD] * free
     share[K.CAR] += keep * cout[C.CAR_A]
-    share[K.PAVED] += keep * (cout[C.SIDEWALK_A] + cout[C.YARD_COM])
+    share[K.PAVED] += keep * (cout[C.SIDEWALK_A] + cout[C.YARD_COM] + cout[C.LOT] * free)
     share[K.GRASS] += keep * (cout[C.YARD_RES] + cout[C.PARK])
     share[K.ROOF] += keep * cout[C.ROOF_A]
     share[K.TREE] += city_w * canopy

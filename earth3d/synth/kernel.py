@@ -455,7 +455,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             surface = max(h, 0.0)
             shape = surface
             if in_city:
-                if tex_due and (cout[C.ROAD] > 1e-6 or cout[C.CANOPY] > 1e-6):
+                if tex_due and (cout[C.ROAD] + cout[C.LOT] > 1e-6 or cout[C.CANOPY] > 1e-6):
                     tex, tex_due = relief_texture(x, y, z, table, S[S_REL]), False
                 crowns = city_colour(cout, nat, urban, tex)
                 shape += cout[C.RISE] + crowns
