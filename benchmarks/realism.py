@@ -6,6 +6,9 @@ Cases (real image of the shared data set vs generated tiles of the same cell siz
   mountains 150 m   Landsat RMNP (0.0015 deg, about 130 x 167 m)
   farmland 5 m      NAIP North Dakota (R G B)
   park 0.5 m        Duluth drone orthophoto (alpha masked)
+  city 0.5 m        the same (paths, cars, trees), against tiles near generated city centres
+  suburb 0.5 m      the same, against tiles on the outer third of generated cities
+  village 5 m       NAIP North Dakota, against tiles centred on generated villages in farmland
 
 Real range: the statistics (earth3d.metrics.texture) of random all-valid crops of
 the real image, widened by 15% of their span on each side. Generated: tiles of
@@ -44,6 +47,9 @@ CASES = {
     "mountains 150 m": ("pairs/rmnp/rgb.tif", (1, 2, 3), 150.0, 96, "mountains"),
     "farmland 5 m": ("ortho/north_dakota_naip_2020.tif", (1, 2, 3), 5.0, 256, "farmland"),
     "park 0.5 m": ("pairs/duluth_drone/orthophoto.tif", (1, 2, 3), 0.5, 96, "forest"),
+    "city 0.5 m": ("pairs/duluth_drone/orthophoto.tif", (1, 2, 3), 0.5, 96, "city"),
+    "suburb 0.5 m": ("pairs/duluth_drone/orthophoto.tif", (1, 2, 3), 0.5, 96, "suburb"),
+    "village 5 m": ("ortho/north_dakota_naip_2020.tif", (1, 2, 3), 5.0, 256, "village"),
 }
 
 
@@ -99,6 +105,8 @@ def places(world, kind: str, count: int, rng: np.random.Generator) -> list[tuple
             near = (float(rng.uniform(-180, 180)), float(rng.uniform(-60, 60)))
             out.append(world.find_landform("mountains", near_lonlat=near))
         return out
+    if kind in ("city", "suburb", "village"):
+        return settled_places(world, kind, count, rng)
     w, h = 720, 360
     try:
         land_only = ProceduralWorld(world.seed, cities=False)
@@ -139,6 +147,32 @@ def places(world, kind: str, count: int, rng: np.random.Generator) -> list[tuple
         lon = -180.0 + (is_[k] + rng.uniform(0.2, 0.8)) * 360.0 / w
         lat = 90.0 - (js[k] + rng.uniform(0.2, 0.8)) * 180.0 / h
         out.append((float(lon), float(lat)))
+    return out
+
+
+def _offset(lon: float, lat: float, r_m: float, rng: np.random.Generator) -> tuple[float, float]:
+    a = rng.uniform(0.0, 2.0 * math.pi)
+    return (lon + r_m * math.sin(a) / (M_PER_DEG * math.cos(math.radians(lat))), lat + r_m * math.cos(a) / M_PER_DEG)
+
+
+def settled_places(world, kind: str, count: int, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """Places in cities (within 0.3 of the radius of a city's centre), suburbs (0.6-0.85 of the
+    radius) and villages (a village's centre, on farmland), cities and villages nearest random points.
+    """
+    out = []
+    while len(out) < count:
+        if kind == "village":
+            lon, lat = places(world, "farmland", 1, rng)[0]
+            near = [s for s in world.settlements((lon - 0.5, lat - 0.5, lon + 0.5, lat + 0.5)) if s.kind == "village"]
+            if near:
+                v = near[int(rng.integers(len(near)))]
+                out.append((v.lon, v.lat))
+            continue
+        lon, lat = world.find_city(near_lonlat=(float(rng.uniform(-180, 180)), float(rng.uniform(-50, 50))))
+        cities = [s for s in world.settlements((lon - 0.2, lat - 0.2, lon + 0.2, lat + 0.2)) if s.kind == "city"]
+        radius = min(cities, key=lambda s: abs(s.lon - lon) + abs(s.lat - lat)).radius_m if cities else 3000.0
+        share = rng.uniform(0.0, 0.3) if kind == "city" else rng.uniform(0.6, 0.85)
+        out.append(_offset(lon, lat, share * radius, rng))
     return out
 
 

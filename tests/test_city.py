@@ -13,9 +13,10 @@ from earth3d.errors import InputError
 from earth3d.metrics.urban_form import BOEING_RANGES, urban_form
 from earth3d.synth import ProceduralWorld
 from earth3d.synth import city as C
-from earth3d.synth.city_colour import city_colour
+from earth3d.synth.city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
 from earth3d.synth.city_layout import city_style, district_at
 from earth3d.synth.grid import M_PER_DEG
+from earth3d.synth.landcover import band_weights
 
 # City seeds with gridness (city_style) from near 0 to near 1.
 SEEDS = [np.uint64(7919 * k) for k in (1, 5, 4, 2, 3)]
@@ -137,7 +138,7 @@ def test_built_up_colour_ignores_the_land_without_gardens():
         cols = []
         for land in ([0.1, 0.3, 0.1], [0.8, 0.7, 0.5]):
             nat = np.array(land)
-            city_colour(cout, nat, 1.0, 0.3)
+            city_colour(cout, nat, 1.0, np.full(5, 1.1))
             cols.append(nat)
         gap = np.abs(cols[0] - cols[1]).max()
         assert gap < 1e-12 if hidden[k] else gap > 1e-4
@@ -269,7 +270,7 @@ def _luminance(f):
         for i in range(n):
             buf[:f.shape[2]] = f[j, i]
             nat = np.array([0.12, 0.2, 0.09])
-            city_colour(buf, nat, 1.0, 0.0)
+            city_colour(buf, nat, 1.0, np.ones(5))
             out[j, i] = nat.mean()
     return out
 
@@ -302,3 +303,26 @@ def test_car_parks_are_paved_ground_and_their_cars_cars():
     paint_city(share, 1.0, cout)
     assert share[K.ROAD] == pytest.approx(0.16) and share[K.CAR] == pytest.approx(0.14)
     assert share[K.PAVED] == pytest.approx(0.7) and share.sum() == pytest.approx(1.0)
+
+
+@njit
+def _texture(u0, v0, n, res, seed):
+    w = band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+    out = np.zeros((n, n, 5))
+    for j in range(n):
+        for i in range(n):
+            city_texture(u0 + (i + 0.5) * res, v0 + (j + 0.5) * res, w, seed, out[j, i])
+    return out
+
+
+def test_surface_texture_is_band_limited_and_averages_across_levels():
+    """The grain of roofs, asphalt, paving and lawns: present at 0.5 m (no pixel uniform), gone at
+    30 m, and a 0.5 m tile averaged over 4 x 4 cells is the 2 m tile's texture."""
+    seed = np.uint64(7919)
+    fine = _texture(100.0, -40.0, 256, 0.5, seed)
+    assert 0.08 < fine[..., 0].std() < 0.2 and 0.25 < fine[..., 3].std() < 0.5  # roofs, lawns
+    assert np.all(_texture(100.0, -40.0, 8, 30.0, seed) == 1.0)
+    coarse = _texture(100.0, -40.0, 64, 2.0, seed)[..., 1]
+    mean = fine[..., 1].reshape(64, 4, 64, 4).mean(axis=(1, 3))
+    assert np.corrcoef(mean.ravel(), coarse.ravel())[0, 1] > 0.9
+    assert 0.7 < coarse.std() / mean.std() < 1.4

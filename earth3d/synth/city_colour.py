@@ -6,10 +6,13 @@ lives here; roofs and cars carry their own colours in city_pixel's output.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 from . import city as C
+from .landcover import band_texture
 from .noise import lerp
 
 # Asphalt: aged, and about a third of the roofs' brightness (fresh asphalt is darker still: 0.04-0.07
@@ -23,6 +26,32 @@ TREE_RGB = np.array([0.12, 0.21, 0.09])
 YELLOW_RGB = np.array([0.85, 0.75, 0.35])
 
 
+# Texture of the city's surfaces: blotches (octaves of noise of 16 and 8 m: stains, patches, wear) and
+# grain (4 m down to the pixel: gravel, membranes, cracks, tufts), each about unit standard deviation
+# at 0.5 m cells and band-limited to the cell size, so that coarser cells average the finer ones'
+# (none at 30 m). Real imagery of a city at 0.5 m has both everywhere: without them roofs and streets
+# are flat colours, half a tile's pixels uniform, against a few per cent in real tiles.
+CITY_TEX_TOP_M = 16.0
+CITY_TEX_MIN_M = 0.5
+_BLOTCH_NORM, _GRAIN_NORM = 1.0 / math.sqrt(2.0), 1.0 / math.sqrt(4.0)  # octaves of 16-8 m, of 4-0.5 m
+# relative contrast of the blotches and of the grain, per surface
+BLOTCH = np.array([0.06, 0.08, 0.08, 0.15, 0.15])  # roof, asphalt, paving, lawn, crowns
+GRAIN = np.array([0.12, 0.20, 0.15, 0.35, 0.30])
+
+
+@njit(cache=True)
+def city_texture(u, v, weights, seed, out):
+    """The texture factors of the five surfaces (BLOTCH, GRAIN) at (u, v) metres of the city frame into
+    out (5,); `weights` = band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M).
+    """
+    coarse, fine = band_texture(u, v, CITY_TEX_TOP_M, weights, seed)
+    coarse *= _BLOTCH_NORM
+    fine *= _GRAIN_NORM
+    for k in range(5):
+        out[k] = max(1.0 + BLOTCH[k] * coarse + GRAIN[k] * fine, 0.2)
+    return out
+
+
 @njit(cache=True)
 def city_colour(cout, nat, urban, tex):
     """Lay city_pixel's output `cout` over the land colour `nat` (3,), in place; return the crowns' height (m).
@@ -32,20 +61,21 @@ def city_colour(cout, nat, urban, tex):
     down to a share of 0.1, under which they fade out at the city's very edge.
     Where `urban` is 1 only the residential yards (C.YARD_RES) show the land colour: elsewhere the
     result does not depend on `nat` (kernel.render skips the land cover there).
-    `tex` is a small colour texture in [-1, 1].
+    `tex` (5,): the texture factors (city_texture) of roofs, asphalt, paving, lawns and crowns at the pixel.
     """
     shadow = min(cout[C.SHADOW], 1.0)
     canopy = min(cout[C.CANOPY], 1.0)
     asphalt = max(cout[C.ROAD] + cout[C.LOT] - cout[C.MARK] - cout[C.MARK_Y] - cout[C.CAR_A], 0.0)
     wr = min(10.0 * urban, 1.0)
     paved = cout[C.ROAD] + cout[C.LOT] + cout[C.SIDEWALK_A]
+    g_roof, g_asphalt, g_paved, g_lawn, g_tree = tex[0], tex[1], tex[2], tex[3], tex[4]
     for c in range(3):
-        street = (asphalt * ROAD_RGB[c] * (1.0 + 0.1 * tex) + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * YELLOW_RGB[c]
-                  + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * WALK_RGB[c])
-        col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c]
-               + cout[C.YARD_RES] * lerp(nat[c], LAWN_RGB[c], 0.6 * urban)
-               + cout[C.YARD_COM] * lerp(nat[c], PAVED_RGB[c], urban)
-               + cout[C.PARK] * lerp(nat[c], LAWN_RGB[c], urban))
-        col = lerp(col, TREE_RGB[c] * (1.0 + 0.2 * tex), canopy)
+        street = (asphalt * ROAD_RGB[c] * g_asphalt + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * YELLOW_RGB[c]
+                  + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * WALK_RGB[c] * g_paved)
+        col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c] * g_roof
+               + cout[C.YARD_RES] * lerp(nat[c], LAWN_RGB[c] * g_lawn, 0.6 * urban)
+               + cout[C.YARD_COM] * lerp(nat[c], PAVED_RGB[c] * g_paved, urban)
+               + cout[C.PARK] * lerp(nat[c], LAWN_RGB[c] * g_lawn, urban))
+        col = lerp(col, TREE_RGB[c] * g_tree, canopy)
         nat[c] = col * (1.0 - 0.5 * shadow)
     return cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])

@@ -33,7 +33,7 @@ from . import landcover as LC
 from . import periurban as PU
 from . import surface as SF
 from .cell_frames import CELL_DEG, texture_frames
-from .city_colour import city_colour
+from .city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
 from .relief import dissection, octave_table, relief, relief_texture
@@ -309,6 +309,8 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
         res = res_y  # band limit from the latitude cell size: the same for every row of a tile
         table = octave_table(res)
         tex_w = LC.band_weights(res_y, LC.TEX_TOP_M, LC.TEX_MIN_M)
+        ctex_w = LC.band_weights(res_y, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+        ctex = np.empty(5)
         m = np.empty(N_MACRO)
         mbuf = np.empty(N_MACRO)
         bw = np.empty(9)
@@ -455,9 +457,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             surface = max(h, 0.0)
             shape = surface
             if in_city:
-                if tex_due and (cout[C.ROAD] + cout[C.LOT] > 1e-6 or cout[C.CANOPY] > 1e-6):
-                    tex, tex_due = relief_texture(x, y, z, table, S[S_REL]), False
-                crowns = city_colour(cout, nat, urban, tex)
+                crowns = city_colour(cout, nat, urban, city_texture(u - uc, v - vc, ctex_w, c_seed, ctex))
                 shape += cout[C.RISE] + crowns
                 surface += cout[C.HEIGHT] + crowns
                 if urban > 0.5:
