@@ -94,3 +94,42 @@ def test_a_generated_city_street_is_all_road():
     found = find_street(r, lon, lat, 30.0, search_m=50.0)
     assert found is not None
     assert (_line_classes(r, found, 15.0, 30.0) == ROAD).all()
+
+
+def test_street_detail_covers_the_flight_and_averages_to_the_finest_level():
+    """The finer raster around a street flight: centred on the flight's middle, cut out of the finest
+    level, its colours averaging to that level's and meeting them at its border."""
+    from pyproj import Geod
+
+    from earth3d.scenarios import Level, raster_center
+    from earth3d.scenarios.levels import street_detail
+
+    world = ProceduralWorld(0)
+    lon, lat = world.find_city((0.0, 0.0))
+    finest = world.generate(bbox=level_bbox(lon, lat, 60.0), resolution_m=0.5)
+    street = find_street(finest, lon, lat, 20.0, search_m=30.0)
+    assert street is not None
+    before = finest.valid.copy()
+    detail = street_detail(world, finest, street, 20.0, Level("detail", 12.0, 0.125, 2.0))
+    assert all(190 <= n <= 194 for n in detail.shape)  # 24 m at 0.125 m
+    m_lon, m_lat, _ = Geod(ellps="WGS84").fwd(street[0], street[1], street[2], 10.0)
+    c_lon, c_lat = raster_center(detail)
+    assert abs(c_lon - m_lon) * 111_320.0 < 0.5 and abs(c_lat - m_lat) * 110_574.0 < 0.5
+    cut = before & ~finest.valid  # 24 m of the finest level's 0.5 m cells, less partly covered ones
+    assert 44 ** 2 <= cut.sum() <= 48 ** 2 and finest.valid[~cut].all() == before[~cut].all()
+    # over 2 m squares (16 x 16 of its cells), the detail's colours are the finest level's there
+    rows, cols = np.nonzero(cut)
+    x, y = finest.cell_centers()
+    col, row = ~detail.transform @ (x[rows, cols], y[rows, cols])
+    block = (np.asarray(row) // 16).astype(int) * 12 + (np.asarray(col) // 16).astype(int)
+    ok = (np.asarray(row) < 188) & (np.asarray(col) < 188)
+    count = np.bincount(block[ok], minlength=144)
+    coarse = np.stack([np.bincount(block[ok], finest.rgb[rows[ok], cols[ok], c], 144) for c in range(3)], -1)
+    fine = detail.rgb[:192, :192].reshape(12, 16, 12, 16, 3).mean(axis=(1, 3)).reshape(144, 3)
+    ring = np.ones((12, 12), bool)
+    ring[1:-1, 1:-1] = False  # the fade-in band
+    full = (count >= 14) & ~ring.ravel()
+    mean = coarse[full] / count[full, None]
+    rms = float(np.sqrt(np.mean((mean - fine[full]) ** 2)))  # (the grids are offset by up to a quarter cell)
+    shifted = float(np.sqrt(np.mean((mean - np.roll(fine, 1, axis=0)[full]) ** 2)))  # one square off
+    assert full.sum() > 60 and rms < 0.03 and shifted > 2.0 * rms

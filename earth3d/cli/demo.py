@@ -62,15 +62,20 @@ class Demo(SkyOptions):
 
     def run(self) -> None:
         """Find a city, build its nested store, fly the descent and write the outputs."""
+        from ..lifting import lift
         from ..scenarios import (
             DEMO_LEVELS,
             POSTER_ALTITUDE_M,
             QUICK_LEVELS,
-            build_nested_store,
+            build_store,
             check_store_output,
+            find_street,
             frame_near_altitude,
+            nested_rasters,
             render_flythrough,
             street_descent,
+            street_detail,
+            street_detail_level,
         )
         from ..scenarios.descent import MAX_CELLS, QUICK_MAX_CELLS, descent_levels
         from ..scenarios.prewarm import compiling_aside
@@ -121,9 +126,19 @@ class Demo(SkyOptions):
             levels = descent_levels(QUICK_LEVELS if self.quick else DEMO_LEVELS, lon, lat, width=self.width,
                                     height=self.height, street_m=self.street,
                                     max_cells=QUICK_MAX_CELLS if self.quick else MAX_CELLS)
-            st, rasters = build_nested_store(world, lon, lat, store_path, levels, leaf_cap=self.leaf_cap,
-                                             workers=self.workers, overwrite=self.overwrite, report=report)
-            cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street,
+            rasters = nested_rasters(world, lon, lat, levels, report)
+            # the street first, then (full demo) a finer level around its flight: from 2 m up the
+            # finest level's cells are tens of pixels wide
+            street = find_street(rasters[-1], lon, lat, self.street)
+            if street is not None and not self.quick:
+                detail = street_detail_level(levels[-1], self.street, width=self.width, height=self.height)
+                with report.stage(f"synthesize street detail ({detail.resolution_m:g} m)"):
+                    rasters.append(street_detail(world, rasters[-1], street, self.street, detail))
+            with report.stage("lift"):
+                parts = [lift(r) for r in rasters]
+            st = build_store(parts, store_path, overwrite=self.overwrite, leaf_cap=self.leaf_cap, workers=self.workers,
+                             report=report)
+            cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street, street=street,
                                                      width=self.width, height=self.height)
             poster_frame = frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)
             slon, slat, heading = street

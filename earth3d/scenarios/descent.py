@@ -4,6 +4,7 @@ street found in the finest level, then along it (`street_descent`).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Sequence
 
@@ -14,7 +15,7 @@ from ..errors import InputError
 from ..geometry import Camera, paths
 from ..geometry.frames import ecef_to_geodetic, geodetic_to_ecef
 from ..raster import GeoRaster
-from .levels import FEATHER_CELLS, GroundFn, Level, raster_ground
+from .levels import FEATHER_CELLS, STREET_DETAIL_M, GroundFn, Level, raster_ground
 from .street import find_street
 
 #: The demo's poster is the frame nearest this height over the ground.
@@ -22,11 +23,12 @@ POSTER_ALTITUDE_M = 300.0
 
 
 def street_descent(rasters: Sequence[GeoRaster], lon: float, lat: float, frames: int, street_m: float = 40.0,
+                   street: tuple[float, float, float] | None = None,
                    **camera) -> tuple[list[Camera], tuple[float, float, float], GroundFn]:
     """Cameras from 2,000 km down to 2 m over the clear street nearest (lon, lat), then along it.
 
-    The street is looked for in the finest raster (`find_street`); when there is none, the
-    descent ends at (lon, lat) heading north, with a warning.
+    Unless `street` is given, the street is looked for in the finest raster (`find_street`); when
+    there is none, the descent ends at (lon, lat) heading north, with a warning.
 
     Args:
         rasters: the nested rasters, coarse to fine (as `nested_rasters` returns them).
@@ -34,6 +36,8 @@ def street_descent(rasters: Sequence[GeoRaster], lon: float, lat: float, frames:
         lat: target latitude, degrees.
         frames: number of cameras.
         street_m: metres flown along the street at the end.
+        street: (lon, lat, heading degrees) of the street's start, when already found (the demo
+            finds it before it adds the `street_detail` raster around it).
         **camera: passed on to `earth3d.geometry.paths.descent` (width, height, fov_y_deg,
             start_altitude_m, ...).
 
@@ -46,7 +50,8 @@ def street_descent(rasters: Sequence[GeoRaster], lon: float, lat: float, frames:
     Example:
         >>> cameras, street, ground = street_descent(rasters, lon, lat, 120)   # doctest: +SKIP
     """
-    street = find_street(rasters[-1], lon, lat, street_m)
+    if street is None:
+        street = find_street(rasters[-1], lon, lat, street_m)
     if street is None:
         warnings.warn(f"no clear street found near lon={lon:.6f}, lat={lat:.6f}; flying north from there",
                       stacklevel=2)
@@ -75,6 +80,26 @@ QUICK_MAX_CELLS = 200
 COVER_MARGIN = 1.15
 #: Share of a level's half size its fade-in band takes, at least (see `descent_levels`).
 BAND_FRACTION = 0.5
+
+
+def street_detail_level(finest: Level, street_m: float = 40.0, *, width: int = 640, height: int = 360,
+                        fov_y_deg: float = 60.0, blur_px: float = BLUR_PX, max_cells: int = MAX_CELLS,
+                        resolution_m: float = STREET_DETAIL_M) -> Level:
+    """The extent of the street detail (`levels.street_detail`) a street flight needs.
+
+    By the rule of `descent_levels`, the finest level's cells are too wide within
+    `finest.resolution_m * fy / blur_px` of the camera: the detail covers that much ground around
+    every camera of the flight (half the flight and that distance around its middle), at most
+    `max_cells` across, and fades in over `FEATHER_CELLS` cells of the finest level.
+
+    Example:
+        >>> round(street_detail_level(Level("street", 160.0, 0.5)).half_size_m, 1)
+        39.5
+    """
+    fy = 0.5 * height / math.tan(math.radians(0.5 * fov_y_deg))
+    near = finest.resolution_m * fy / blur_px
+    half = min(0.5 * street_m + near, 0.5 * max_cells * resolution_m)
+    return Level("street detail", half, resolution_m, min(FEATHER_CELLS * finest.resolution_m, half / 3.0))
 
 
 def descent_levels(levels: Sequence[Level], lon: float, lat: float, *, width: int = 640, height: int = 360,

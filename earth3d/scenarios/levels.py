@@ -131,16 +131,64 @@ def nested_rasters(generator, lon: float, lat: float, levels: Sequence[Level] = 
             band = min(feather * levels[i - 1].resolution_m, levels[i].half_size_m / 3.0)
         _fade_in(rasters[i], rasters[i - 1], band, levels[i].resolution_m)
     for outer, level in zip(rasters[:-1], levels[1:], strict=True):
-        w, s, e, n = level_bbox(lon, lat, level.half_size_m)
-        x, y = outer.cell_centers()
-        clon, clat = transformer(outer.crs, GEODETIC_CRS.to_2d()).transform(x, y)
-        clon = np.where(clon < w, clon + 360.0, clon)  # boxes across the antimeridian have east > 180
-        deg_lat = 0.5 * max(outer.resolution) if outer.crs.is_geographic else 0.5 * max(outer.resolution) / 111_000
-        deg_lon = deg_lat / max(math.cos(math.radians(lat)), 1e-6) if not outer.crs.is_geographic else \
-            0.5 * outer.resolution[0]
-        covered = (clon - deg_lon >= w) & (clon + deg_lon <= e) & (clat - deg_lat >= s) & (clat + deg_lat <= n)
-        outer.valid = outer.valid & ~covered
+        _cut_out(outer, level_bbox(lon, lat, level.half_size_m), lat)
     return rasters
+
+
+#: Cell size of the demo's street detail (`street_detail`): a quarter of the street level's.
+STREET_DETAIL_M = 0.125
+
+
+def street_detail(generator, finest: GeoRaster, street: tuple[float, float, float], street_m: float,
+                  level: Level) -> GeoRaster:
+    """A finer raster around the street flight, cut out of the finest nested level.
+
+    The nested levels are squares around the target; the street the descent ends on lies up to
+    80 m from it, and from a camera 2 m over the street the finest level's cells (0.5 m in
+    `DEMO_LEVELS`) are tens of pixels wide: lane markings, kerbs and windows are blurs. This
+    level is a square of `level.half_size_m` around the middle of the flight (`street_m` from
+    (lon, lat) along the heading), at `level.resolution_m`; as a nested level it averages to the
+    finest level's colours, fades in over its border (`level.feather_m`, else a third of its half
+    size) and is cut out of it (`finest.valid` is changed in place).
+
+    Args:
+        generator: the world (`generate(bbox=, resolution_m=) -> GeoRaster`).
+        finest: the finest nested raster (the last of `nested_rasters`).
+        street: (lon, lat, heading degrees) where the flight starts (`find_street`).
+        street_m: metres flown along the street.
+        level: the detail level's half size, cell size and fade-in band (`descent.street_detail_level`).
+
+    Returns:
+        The detail raster.
+
+    Example:
+        >>> street = find_street(rasters[-1], lon, lat, 40.0)  # doctest: +SKIP
+        >>> rasters.append(street_detail(world, rasters[-1], street, 40.0, level))  # doctest: +SKIP
+    """
+    from pyproj import Geod
+
+    s_lon, s_lat, heading = street
+    m_lon, m_lat, _ = Geod(ellps="WGS84").fwd(s_lon, s_lat, heading, 0.5 * street_m)
+    box = level_bbox(float(m_lon), float(m_lat), level.half_size_m)
+    raster = generator.generate(bbox=box, resolution_m=level.resolution_m)
+    _match_average(raster, finest)
+    band = level.feather_m if level.feather_m is not None else level.half_size_m / 3.0
+    _fade_in(raster, finest, band, level.resolution_m)
+    _cut_out(finest, box, float(m_lat))
+    return raster
+
+
+def _cut_out(outer: GeoRaster, box: tuple[float, float, float, float], lat: float) -> None:
+    """Mark invalid the cells of `outer` that lie wholly inside the (west, south, east, north) box."""
+    w, s, e, n = box
+    x, y = outer.cell_centers()
+    clon, clat = transformer(outer.crs, GEODETIC_CRS.to_2d()).transform(x, y)
+    clon = np.where(clon < w, clon + 360.0, clon)  # boxes across the antimeridian have east > 180
+    deg_lat = 0.5 * max(outer.resolution) if outer.crs.is_geographic else 0.5 * max(outer.resolution) / 111_000
+    deg_lon = deg_lat / max(math.cos(math.radians(lat)), 1e-6) if not outer.crs.is_geographic else \
+        0.5 * outer.resolution[0]
+    covered = (clon - deg_lon >= w) & (clon + deg_lon <= e) & (clat - deg_lat >= s) & (clat + deg_lat <= n)
+    outer.valid = outer.valid & ~covered
 
 
 def _fade_in(inner: GeoRaster, outer: GeoRaster, band_m: float, cell_m: float) -> None:
