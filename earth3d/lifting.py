@@ -150,7 +150,7 @@ def lift(
         frame_m = _metric_frame(raster)
         painter = (frame_m, building_axes(labels == ROOF, instances, (x - frame_m[0]) * frame_m[2],
                                           (y - frame_m[1]) * frame_m[3], raster.transform.a * frame_m[2],
-                                          raster.transform.e * frame_m[3]))
+                                          raster.transform.e * frame_m[3]), _building_bases(labels, instances, heights))
     for axis in (0, 1):
         wall = _walls(raster, points, heights, valid, axis, origin, opacity, sigma, thickness,
                       wall_threshold, wall_shade, max_wall_layers, painter)
@@ -304,19 +304,50 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
         building = instances[hi_rows, hi_cols]
         sem = (np.where(upper == ROOF, WALL, upper)[pair], building[pair])
         if painter is not None:
-            (x_ref, y_ref, kx, ky), axes = painter
+            (x_ref, y_ref, kx, ky), axes, (base_ids, bases) = painter
             wx, wy = np.asarray(mx), np.asarray(my)
             place, run = wall_positions(axes, building, hi_rows, hi_cols, (wx - x_ref) * kx, (wy - y_ref) * ky, axis,
                                         width, _along_m(raster.crs, wx, wy, axis))
             roof = (upper == ROOF)[pair]
             at = pair[roof]  # the wall piece of each splat under a roof
-            z0 = (k[roof] / layers[at]) * rise[at]
-            grounded = ~np.isin(labels[lo_rows[at], lo_cols[at]], (ROOF, TREE))  # not on a lower roof or a crown
-            painted = facade_colours(building[at], place[at], run[at], z0, z0 + rise[at] / layers[at], rise[at],
-                                     grounded)
+            # storeys count from the building's foot, not the piece's: a piece may stand on the
+            # building's own edge cell (a roof cell partly covered, so lower than the roof)
+            j = np.clip(np.searchsorted(base_ids, building[at]), 0, max(len(base_ids) - 1, 0))
+            foot = h_lo[at]
+            if len(base_ids):
+                foot = np.where(base_ids[j] == building[at], np.minimum(bases[j], foot), foot)
+            z0 = h_lo[at] - foot + (k[roof] / layers[at]) * rise[at]
+            lower = (lo_rows[at], lo_cols[at])
+            grounded = ~np.isin(labels[lower], (ROOF, TREE)) | (instances[lower] == building[at])  # not on another
+            painted = facade_colours(building[at], place[at], run[at], z0, z0 + rise[at] / layers[at],
+                                     h_lo[at] + rise[at] - foot, grounded)
             colour[roof] = painted * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
                               np.full(len(pair), opacity), colour, *sem)
+
+
+def _building_bases(labels: np.ndarray, instances: np.ndarray, heights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, heights): per building (roof instance), the lowest height of the ground (neither roof nor
+    crown) next to its roof cells; buildings with no ground beside them are left out.
+    """
+    roof = labels == ROOF
+    ground = ~np.isin(labels, (ROOF, TREE))
+    ids, found = [], []
+    for axis in (0, 1):
+        for step in (1, -1):
+            nb = np.roll(heights, step, axis=axis), np.roll(ground, step, axis=axis)
+            edge = np.ones_like(roof)  # no neighbour across the raster's border
+            edge[(slice(None),) * axis + ((0 if step == 1 else -1),)] = False
+            keep = roof & nb[1] & edge
+            ids.append(instances[keep])
+            found.append(nb[0][keep])
+    all_ids, all_h = np.concatenate(ids), np.concatenate(found)
+    if not len(all_ids):
+        return np.zeros(0, np.int64), np.zeros(0)
+    uniq, idx = np.unique(all_ids, return_inverse=True)
+    base = np.full(len(uniq), np.inf)
+    np.minimum.at(base, idx, all_h)
+    return uniq, base
 
 
 def _metric_frame(raster: GeoRaster) -> tuple[float, float, float, float]:

@@ -74,6 +74,24 @@ def test_building_walls_have_storeys_of_windows_and_a_parapet():
     assert not np.allclose(top[0], np.array([0.6, 0.3, 0.2]) * SHADE)  # not the roof's colour
 
 
+def test_storeys_count_from_the_building_foot_on_a_stepped_edge():
+    """A roof cell only partly over the building (here a ring of 7.6 m cells round the 16 m roof, as
+    box-filtered roof edges are) raises a wall on it: its storeys go on those of the wall below."""
+    r = _block(0.25)
+    n = r.shape[0]
+    x = (np.arange(n) + 0.5) * 0.25
+    inner = ((x > 14.5) & (x < 25.5))[:, None] & ((x > 14.5) & (x < 25.5))[None, :]
+    r.height[(r.classes == K.ROOF) & ~inner] = 7.6
+    rgb, _, h = _walls(r)
+    lum = rgb.mean(1)
+    storey = np.mod(h, FLOOR_M)
+    upper = (h > 7.9) & (h < 16.0 - PARAPET_M - 0.3)  # the walls standing on the 7.6 m ring
+    band = upper & (storey > SILL_M + 0.3) & (storey < LINTEL_M - 0.3)
+    slab = upper & ((storey < SILL_M - 0.3) | (storey > LINTEL_M + 0.3))
+    assert band.sum() > 50 and slab.sum() > 50
+    assert lum[band].mean() < lum[slab].mean() - 0.1
+
+
 def test_facades_average_across_resolutions_and_switch_off():
     """A coarse lift's facade is the box average of a fine one's (the pattern is fixed in metres)."""
     fine, _, hf = _walls(_block(0.25))

@@ -23,9 +23,10 @@ from numba import njit
 from .. import city as C
 from .. import classify
 from ..city_blocks import C_KEY0
-from ..city_colour import city_colour
+from ..city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
 from ..city_layout import city_style
 from ..grid import M_PER_DEG
+from ..landcover import band_weights
 from ..noise import hash2, rehash
 
 #: Countries whose cities are drawn on regular grids (planned street grids of North America and Australia).
@@ -98,6 +99,8 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
     shares = np.empty(classify.N_CLASSES)
     n = clon.shape[0]
     dv = dlat * M_PER_DEG
+    tex_w = band_weights(dv, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+    tex = np.empty(5)
     for j in range(h):
         for i in range(w):
             s = share[j, i]
@@ -116,7 +119,7 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
             C.city_pixel(bx, by, du, dv, dens, s, cseed[best], cout)
             for c in range(3):
                 nat[c] = rgb[j, i, c]
-            crowns = city_colour(cout, nat, s, 0.0)
+            crowns = city_colour(cout, nat, s, city_texture(bx, by, tex_w, cseed[best], tex))
             for c in range(3):
                 rgb[j, i, c] = nat[c]
             # the classes the procedural world's classifier gives a city over land of this pixel's class
