@@ -326,3 +326,21 @@ def test_surface_texture_is_band_limited_and_averages_across_levels():
     mean = fine[..., 1].reshape(64, 4, 64, 4).mean(axis=(1, 3))
     assert np.corrcoef(mean.ravel(), coarse.ravel())[0, 1] > 0.9
     assert 0.7 < coarse.std() / mean.std() < 1.4
+
+
+def test_fine_cells_are_roof_or_ground_at_a_building_edge():
+    """Under SHARP_EDGES_M a cell a building's edge cuts takes the roof's height or none (as its
+    class), not their mean: no step of random height stands at the foot of the walls."""
+    cout = np.zeros(C.N_OUT)
+    cout[C.ROOF_A], cout[C.ROOF_H], cout[C.HEIGHT] = 0.3, 0.3 * 20.0, 0.3 * 20.0 + 0.45  # and a car's 0.3 m^2
+    assert C.surface_height(cout, 0.5) == pytest.approx(0.45)
+    assert C.surface_height(cout, 2.0) == pytest.approx(6.45)  # coarser cells: the mean
+    cout[C.ROOF_A], cout[C.ROOF_H], cout[C.HEIGHT] = 0.6, 0.6 * 20.0, 0.6 * 20.0 + 0.45
+    assert C.surface_height(cout, 0.5) == pytest.approx(20.45)
+    f = _grid(-300.0, 150.0, 200, 0.25, 0.8, SEEDS[0], False, False)
+    h = np.array([[C.surface_height(f[j, i], 0.25) for i in range(200)] for j in range(200)])
+    edge = (f[..., C.ROOF_A] > 0.0) & (f[..., C.ROOF_A] < 1.0)
+    assert edge.sum() > 500
+    low = edge & (f[..., C.ROOF_A] < 0.5)
+    assert low.any() and h[low].max() <= 1.5 + 1e-9  # at most a car
+    assert h[edge & ~low].min() >= 3.0  # a storey at least

@@ -65,6 +65,7 @@ from .city_blocks import (
     ROOF_A,
     ROOF_B,
     ROOF_G,
+    ROOF_H,
     ROOF_R,
     SHADOW,
     SIDEWALK,
@@ -91,9 +92,10 @@ from .city_layout import (
 )
 from .noise import hash3, rehash, unit
 
-__all__ = ["city_pixel", "city_street_graph", "N_OUT", "ROAD", "SIDEWALK_A", "ROOF_A", "ROOF_R", "ROOF_G", "ROOF_B",
+__all__ = ["city_pixel", "city_street_graph", "surface_height", "SHARP_EDGES_M", "N_OUT", "ROAD",
+           "SIDEWALK_A", "ROOF_A", "ROOF_R", "ROOF_G", "ROOF_B",
            "HEIGHT", "YARD_RES", "YARD_COM", "PARK", "CANOPY", "CANOPY_H", "SHADOW", "RISE", "MARK", "MARK_Y",
-           "CAR_A", "CAR_R", "CAR_G", "CAR_B", "LOT", "INST_BUILDING", "INST_CAR", "INST_TREE", "CAR_COLOURS"]
+           "CAR_A", "CAR_R", "CAR_G", "CAR_B", "LOT", "ROOF_H", "INST_BUILDING", "INST_CAR", "INST_TREE", "CAR_COLOURS"]
 
 MAX_FOOTPRINT = 48.0  # metres: wider pixels average up to 3 x 3 footprints this wide
 SPLIT = 3.0  # metres: wider pixels average 2 x 2 footprints (the district frame's square stands for a turned one)
@@ -342,6 +344,28 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
         _avenue(u, v, side, cs, g, polar, theta0, spacing, ai, aj, ax, ay, ni, nj, nx, ny, bd2 < reach + side, out)
         if bd2 < reach:
             _avenue(u, v, side, cs, g, polar, theta0, spacing, ai, aj, ax, ay, mi, mj, mx, my, True, out)
+
+
+#: Cells at most this wide are roof or ground where a building's edge cuts them, not a mix of both heights.
+SHARP_EDGES_M = 1.0
+
+
+@njit(cache=True)
+def surface_height(out, res):
+    """Height (m) that city_pixel's output `out` adds to the ground of a cell `res` metres wide.
+
+    The area-weighted mean height of what stands in the cell (roofs, rooftop units, cars), except
+    in cells at most SHARP_EDGES_M wide that a building's edge cuts: those take the roofs' mean
+    height where roofs cover at least half of them, none where they cover less (as the class
+    map makes them roof or not). A cell partly over a roof at a mean height would stand as a
+    step of random height at the foot of every wall, which the lifted walls show from the street.
+    """
+    h = out[HEIGHT]
+    if res <= SHARP_EDGES_M and out[ROOF_A] > 0.0:
+        h -= out[ROOF_H]
+        if out[ROOF_A] >= 0.5:
+            h += out[ROOF_H] / out[ROOF_A]
+    return h
 
 
 @njit(cache=True)

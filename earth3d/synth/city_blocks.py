@@ -24,10 +24,12 @@ CAR_H = 1.5  # metres, a car's height
 # Output slots of city_pixel. INST_* hold the id (an integer < 2**52) of the building / car / crown that
 # covers most of the pixel; BEST_* are their areas (scratch).
 # LOT is the asphalt of car parks (city_lots.parking): paved ground as land cover, asphalt to the eye.
+# ROOF_H is the part of HEIGHT that roofs (and what stands on them) hold.
 (ROAD, SIDEWALK_A, ROOF_A, ROOF_R, ROOF_G, ROOF_B, HEIGHT, YARD_RES, YARD_COM, PARK, CANOPY, CANOPY_H, SHADOW, RISE,
- MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, LOT, INST_BUILDING, INST_CAR, INST_TREE, BEST_B, BEST_C, BEST_T) = range(27)
-N_PUBLIC = 27  # slots from here on are a cache of the last district (kept between calls on one buffer)
-C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(27, 39)
+ MARK, MARK_Y, CAR_A, CAR_R, CAR_G, CAR_B, LOT, ROOF_H, INST_BUILDING, INST_CAR, INST_TREE, BEST_B, BEST_C,
+ BEST_T) = range(28)
+N_PUBLIC = 28  # slots from here on are a cache of the last district (kept between calls on one buffer)
+C_KEY0, C_KEY1, C_U, C_V, C_BD, C_I, C_J, C_CX, C_CY, C_DH0, C_DH1, C_DP = range(28, 40)
 C_COS, C_SIN = C_DP + 15, C_DP + 16  # cosine and sine of the district's bearing
 # then the green space (city_layout.green_space) of the district's last G_N blocks: (key, green share,
 # west, south) each, and where the next one goes; emptied with the district cache
@@ -129,6 +131,7 @@ def building(px0, px1, py0, py1, x0, x1, y0, y1, height, gable, ph, dh, region, 
                 bv = y0 + 3.0 + (y1 - y0 - 9.0) * unit(rehash(ph, 11))
                 unit_a = ov(px0, px1, bu, bu + 3.0) * ov(py0, py1, bv, bv + 2.2)
                 out[HEIGHT] += 2.0 * unit_a
+                out[ROOF_H] += 2.0 * unit_a
                 out[RISE] += 2.0 * unit_a
         plain = area - rim - unit_a
         out[ROOF_A] += area
@@ -136,12 +139,14 @@ def building(px0, px1, py0, py1, x0, x1, y0, y1, height, gable, ph, dh, region, 
         out[ROOF_G] += plain * g + rim * min(1.0, g * 1.1) + unit_a * 0.6
         out[ROOF_B] += plain * b + rim * min(1.0, b * 1.1) + unit_a * 0.6
         out[HEIGHT] += area * height
+        out[ROOF_H] += area * height
         if gable:  # ridge along the long side: tent across the short side
             if (x1 - x0) >= (y1 - y0):
                 pitch = rise * ou * _tent_int(py0, py1, y0, y1)
             else:
                 pitch = rise * ovv * _tent_int(px0, px1, x0, x1)
             out[HEIGHT] += pitch
+            out[ROOF_H] += pitch
             out[RISE] += pitch
         if area > out[BEST_B]:
             out[BEST_B], out[INST_BUILDING] = area, float(ph >> np.uint64(12))

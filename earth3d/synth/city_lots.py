@@ -24,6 +24,7 @@ from .city_blocks import (
     ROOF_A,
     ROOF_B,
     ROOF_G,
+    ROOF_H,
     ROOF_R,
     SHADOW,
     building,
@@ -186,6 +187,7 @@ def industrial(px0, px1, py0, py1, ia, ib, ic, idd, bh, sx, sy, out):
             out[ROOF_G] += area * g
             out[ROOF_B] += area * b
             out[HEIGHT] += area * height
+            out[ROOF_H] += area * height
             if area > out[BEST_B]:
                 out[BEST_B], out[INST_BUILDING] = area, float(ph >> np.uint64(12))
         o = height

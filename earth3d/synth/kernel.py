@@ -459,7 +459,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
             if in_city:
                 crowns = city_colour(cout, nat, urban, city_texture(u - uc, v - vc, ctex_w, c_seed, ctex))
                 shape += cout[C.RISE] + crowns
-                surface += cout[C.HEIGHT] + crowns
+                surface += C.surface_height(cout, res) + crowns
                 if urban > 0.5:
                     bid = 9
             # ---- water

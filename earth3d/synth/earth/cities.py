@@ -130,7 +130,7 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
             cls, inst = classify.largest_share(shares, cout, instances[j, i])
             if cls != natural:
                 classes[j, i], instances[j, i] = cls, inst
-            add[j, i] = cout[C.HEIGHT] + crowns
+            add[j, i] = C.surface_height(cout, min(du, dv)) + crowns
     return add
 
 
