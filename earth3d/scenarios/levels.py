@@ -146,8 +146,8 @@ def street_detail(generator, finest: GeoRaster, street: tuple[float, float, floa
     The nested levels are squares around the target; the street the descent ends on lies up to
     80 m from it, and from a camera 2 m over the street the finest level's cells (0.5 m in
     `DEMO_LEVELS`) are tens of pixels wide: lane markings, kerbs and windows are blurs. This
-    level is a square of `level.half_size_m` around the middle of the flight (`street_m` from
-    (lon, lat) along the heading), at `level.resolution_m`; as a nested level it averages to the
+    level is a square of `level.half_size_m` around the middle of the flight (half of `street_m`
+    from the street's start along its heading), at `level.resolution_m`; as a nested level it averages to the
     finest level's colours, fades in over its border (`level.feather_m`, else a third of its half
     size) and is cut out of it (`finest.valid` is changed in place).
 

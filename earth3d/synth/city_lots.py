@@ -73,9 +73,9 @@ def parking(px0, px1, py0, py1, x0, x1, y0, y1, lh, out):
         if oa <= 0.0 or lb <= la:
             continue
         out[MARK] += oa * periodic(la, lb, start, STALL_W, LINE_W)
-        # cars nose in towards the stall's back (away from the aisle)
-        back = r0 if row % 2 == 0 else r0 + STALL_D - CAR_L - 0.3
-        car_a = ov(a0, a1, back + 0.3, back + 0.3 + CAR_L)
+        # cars nose in, 0.3 m short of the stall's back (the side away from the aisle)
+        lo = r0 + 0.3 if row % 2 == 0 else r0 + STALL_D - 0.3 - CAR_L  # the car's lower edge across the rows
+        car_a = ov(a0, a1, lo, lo + CAR_L)
         for k in range(max(int((la - start) // STALL_W), 0), min(int((lb - start) // STALL_W), n_stalls - 1) + 1):
             h = rehash(lh, 100 + row * 4099 + k)
             if unit(h) < occupied:
