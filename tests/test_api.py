@@ -49,7 +49,7 @@ PUBLIC = {
     "earth3d.scenarios": [
         "DEMO_LEVELS", "GroundFn", "Level", "POSTER_ALTITUDE_M", "PREFETCH_FRAMES", "PREFETCH_SPLATS_PER_PIXEL",
         "PathFrame", "QUICK_LEVELS", "RasterScene", "Report", "STREET_DETAIL_M", "Scene", "StoreScene",
-        "build_nested_store",
+        "build_lifted_store", "build_nested_store",
         "build_store", "check_store_output", "find_street", "frame_near_altitude", "level_bbox", "lifted_raster",
         "make_world", "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground",
         "render", "render_flythrough", "render_path", "street_descent", "street_detail", "street_detail_level",

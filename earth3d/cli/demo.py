@@ -62,12 +62,11 @@ class Demo(SkyOptions):
 
     def run(self) -> None:
         """Find a city, build its nested store, fly the descent and write the outputs."""
-        from ..lifting import lift
         from ..scenarios import (
             DEMO_LEVELS,
             POSTER_ALTITUDE_M,
             QUICK_LEVELS,
-            build_store,
+            build_lifted_store,
             check_store_output,
             find_street,
             frame_near_altitude,
@@ -134,10 +133,8 @@ class Demo(SkyOptions):
                 detail = street_detail_level(levels[-1], self.street, width=self.width, height=self.height)
                 with report.stage(f"synthesize street detail ({detail.resolution_m:g} m)"):
                     rasters.append(street_detail(world, rasters[-1], street, self.street, detail))
-            with report.stage("lift"):
-                parts = [lift(r) for r in rasters]
-            st = build_store(parts, store_path, overwrite=self.overwrite, leaf_cap=self.leaf_cap, workers=self.workers,
-                             report=report)
+            st = build_lifted_store(rasters, store_path, leaf_cap=self.leaf_cap, workers=self.workers,
+                                    overwrite=self.overwrite, report=report)
             cameras, street, ground = street_descent(rasters, lon, lat, self.frames, self.street, street=street,
                                                      width=self.width, height=self.height)
             poster_frame = frame_near_altitude(cameras, ground, POSTER_ALTITUDE_M)

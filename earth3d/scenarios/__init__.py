@@ -11,7 +11,7 @@ Each module has one job:
 - `street`: a clear street to fly along in a raster (`find_street`);
 - `descent`: the orbit-to-street camera path (`street_descent`);
 - `store_build`: a store built as one output, checked first and put in place when complete
-  (`build_store`, `build_nested_store`, `check_store_output`);
+  (`build_store`, `build_nested_store`, `build_lifted_store`, `check_store_output`);
 - `sources`: the built-in worlds by name and splats from a GeoTIFF pair or a region of a world
   (`make_world`, `lifted_raster`, `synthesized`); a store's leaves are `Store.read_leaves()`;
 - `report`: stage timings and progress bars (`Report`).
@@ -46,13 +46,13 @@ from .path import PREFETCH_FRAMES, PREFETCH_SPLATS_PER_PIXEL, PathFrame, render_
 from .report import Report
 from .scene import RasterScene, Scene, StoreScene, open_raster_scene, open_store_scene
 from .sources import lifted_raster, make_world, synthesized
-from .store_build import build_nested_store, build_store, check_store_output
+from .store_build import build_lifted_store, build_nested_store, build_store, check_store_output
 from .street import find_street
 
 __all__ = [
     "DEMO_LEVELS", "GroundFn", "Level", "POSTER_ALTITUDE_M", "PREFETCH_FRAMES", "PREFETCH_SPLATS_PER_PIXEL",
     "PathFrame", "QUICK_LEVELS", "RasterScene", "Report", "STREET_DETAIL_M", "Scene", "StoreScene",
-    "build_nested_store",
+    "build_lifted_store", "build_nested_store",
     "build_store", "check_store_output", "find_street", "frame_near_altitude", "level_bbox", "lifted_raster",
     "make_world", "nested_rasters", "open_raster_scene", "open_store_scene", "raster_center", "raster_ground",
     "render", "render_flythrough", "render_path", "street_descent", "street_detail", "street_detail_level",

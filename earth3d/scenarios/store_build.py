@@ -161,7 +161,33 @@ def build_nested_store(generator, lon: float, lat: float, store_path: str | os.P
     report = report or Report(quiet=True)
     check_store_output(store_path, overwrite)
     rasters = nested_rasters(generator, lon, lat, levels, report, feather=feather)
+    store = build_lifted_store(rasters, store_path, leaf_cap=leaf_cap, workers=workers, overwrite=overwrite,
+                               report=report)
+    return store, rasters
+
+
+def build_lifted_store(rasters: Sequence[GeoRaster], store_path: str | os.PathLike, *, leaf_cap: int = 8192,
+                       workers: int = 1, overwrite: bool = False, report: Report | None = None) -> Store:
+    """Lift rasters (`earth3d.lift`, one stage of `report`) and build one store of their splats.
+
+    The second half of `build_nested_store`, for rasters prepared another way (the demo adds its
+    `street_detail` raster to the nested ones first).
+
+    Args:
+        rasters: the rasters, such as `nested_rasters` returns them.
+        store_path: the store folder or fsspec URL.
+        leaf_cap: most splats in a leaf chunk.
+        workers: processes of a local Dask cluster building the store (1: in this process).
+        overwrite: replace an existing store at `store_path`.
+        report: progress; silent by default.
+
+    Returns:
+        The store.
+
+    Example:
+        >>> store = build_lifted_store(rasters, "world.e3d", overwrite=True)  # doctest: +SKIP
+    """
+    report = report or Report(quiet=True)
     with report.stage("lift"):
         parts = [lift(r) for r in rasters]
-    store = build_store(parts, store_path, overwrite=overwrite, leaf_cap=leaf_cap, workers=workers, report=report)
-    return store, rasters
+    return build_store(parts, store_path, overwrite=overwrite, leaf_cap=leaf_cap, workers=workers, report=report)
