@@ -17,7 +17,8 @@ its class, except that a roof's wall is class `wall` (earth3d.classes.WALL): a b
 walls belong to its instance but are not roof. Walls below other classes (a cliff under
 forest, the side of a crown) keep the upper cell's class. A roof's walls are painted as a facade
 (`facades`, on by default): a material chosen from the building's instance and rows of windows
-(`earth3d.facades`); other walls take the upper cell's colour times `wall_shade`.
+(`earth3d.facades`); a car's walls as its sides, tyres, body and windows (`earth3d.car_sides`);
+other walls take the upper cell's colour times `wall_shade`.
 
 Colours are solved (`solve_colours`, on by default; see `colour_solve`): a render
 is linear in the splat colours, so the colours are those whose render straight
@@ -34,7 +35,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .classes import ROOF, TREE, WALL
+from .car_sides import car_bodies, car_side_colours
+from .classes import CAR, ROOF, TREE, WALL
 from .colour_solve import solve_nadir_colours
 from .facades import building_axes, facade_colours, wall_positions
 from .gaussians import Gaussians
@@ -81,7 +83,8 @@ def lift(
         wall_shade: Factor on the upper cell's colour for its wall.
         max_wall_layers: Most splat layers stacked in one wall.
         facades: Paint the walls under roofs (cells of class `roof`, with their instances) as
-            facades with rows of windows (`earth3d.facades`) instead of the roof's colour.
+            facades with rows of windows (`earth3d.facades`), and those of cars (class `car`) as
+            their sides (`earth3d.car_sides`), instead of the upper cell's colour.
         backing: Two splats per cell instead of one, to have both: a sharp splat
             (sigma SHARP_SIGMA) on the surface carries the orthophoto pixel for pixel, and
             the `sigma` splat, sunk BACKING_DEPTH cell spacings below it along the normal,
@@ -145,15 +148,19 @@ def lift(
     parts.append(Gaussians.from_rgb(origin, means, quats, scales, opacities, colours, *sem))
     if not walls:
         return Gaussians.concat(parts)
-    painter = None
+    painter, cars = None, None
     if facades and labels is not None and instances is not None and (labels == ROOF).any():
         frame_m = _metric_frame(raster)
         painter = (frame_m, building_axes(labels == ROOF, instances, (x - frame_m[0]) * frame_m[2],
                                           (y - frame_m[1]) * frame_m[3], raster.transform.a * frame_m[2],
-                                          raster.transform.e * frame_m[3]), _building_bases(labels, instances, heights))
+                                          raster.transform.e * frame_m[3]),
+                   _ground_bases(labels == ROOF, labels, instances, heights))
+    if facades and labels is not None and instances is not None and (labels == CAR).any():
+        cars = (_ground_bases(labels == CAR, labels, instances, heights),
+                car_bodies(labels == CAR, instances, heights, raster.rgb))
     for axis in (0, 1):
         wall = _walls(raster, points, heights, valid, axis, origin, opacity, sigma, thickness,
-                      wall_threshold, wall_shade, max_wall_layers, painter)
+                      wall_threshold, wall_shade, max_wall_layers, painter, cars)
         if wall is not None:
             parts.append(wall)
     return Gaussians.concat(parts)
@@ -251,10 +258,11 @@ def _up(points: np.ndarray) -> np.ndarray:
 
 
 def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity, sigma, thickness,
-           threshold, shade, max_layers, painter) -> Gaussians | None:
+           threshold, shade, max_layers, painter, cars) -> Gaussians | None:
     """Vertical splats between 4-neighbours along `axis` whose heights jump by more than `threshold`
     cells; under roofs, painted as facades (`earth3d.facades`) when a `painter` (the raster's metric
-    frame and `building_axes`) is given.
+    frame, `building_axes` and the buildings' feet) is given; under cars as their sides when `cars`
+    (their feet and body colours) is.
     """
     _, dh, flat = _neighbour_steps(points, heights, axis)
     head = tuple(slice(None, -1) if a == axis else slice(None) for a in range(2))
@@ -312,33 +320,47 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
             at = pair[roof]  # the wall piece of each splat under a roof
             # storeys count from the building's foot, not the piece's: a piece may stand on the
             # building's own edge cell (a roof cell partly covered, so lower than the roof)
-            j = np.clip(np.searchsorted(base_ids, building[at]), 0, max(len(base_ids) - 1, 0))
-            foot = h_lo[at]
-            if len(base_ids):
-                foot = np.where(base_ids[j] == building[at], np.minimum(bases[j], foot), foot)
+            foot = _foot(base_ids, bases, building[at], h_lo[at])
             z0 = h_lo[at] - foot + (k[roof] / layers[at]) * rise[at]
             lower = (lo_rows[at], lo_cols[at])
             grounded = ~np.isin(labels[lower], (ROOF, TREE)) | (instances[lower] == building[at])  # not on another
             painted = facade_colours(building[at], place[at], run[at], z0, z0 + rise[at] / layers[at],
                                      h_lo[at] + rise[at] - foot, grounded)
             colour[roof] = painted * shade
+        if cars is not None:
+            (base_ids, bases), (body_ids, bodies) = cars
+            on_car = (upper == CAR)[pair]
+            at = pair[on_car]  # as for roofs: the bands count from the car's foot
+            z0 = h_lo[at] - _foot(base_ids, bases, building[at], h_lo[at]) + (k[on_car] / layers[at]) * rise[at]
+            body = bodies[np.clip(np.searchsorted(body_ids, building[at]), 0, len(body_ids) - 1)]
+            colour[on_car] = car_side_colours(z0, z0 + rise[at] / layers[at], body) * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
                               np.full(len(pair), opacity), colour, *sem)
 
 
-def _building_bases(labels: np.ndarray, instances: np.ndarray, heights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, heights): per building (roof instance), the lowest height of the ground (neither roof nor
-    crown) next to its roof cells; buildings with no ground beside them are left out.
+def _foot(ids: np.ndarray, bases: np.ndarray, instance: np.ndarray, h_lo: np.ndarray) -> np.ndarray:
+    """Height of the ground each wall piece's building or car stands on: its base (`_ground_bases`)
+    where lower than the piece's own lower cell, else that cell's height.
     """
-    roof = labels == ROOF
-    ground = ~np.isin(labels, (ROOF, TREE))
+    if not len(ids):
+        return h_lo
+    j = np.clip(np.searchsorted(ids, instance), 0, len(ids) - 1)
+    return np.where(ids[j] == instance, np.minimum(bases[j], h_lo), h_lo)
+
+
+def _ground_bases(own: np.ndarray, labels: np.ndarray, instances: np.ndarray,
+                  heights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, heights): per instance of the cells `own` (roofs, cars), the lowest height of the ground
+    (neither roof, crown nor car) next to its cells; instances with no ground beside them are left out.
+    """
+    ground = ~np.isin(labels, (ROOF, TREE, CAR))
     ids, found = [], []
     for axis in (0, 1):
         for step in (1, -1):
             nb = np.roll(heights, step, axis=axis), np.roll(ground, step, axis=axis)
-            edge = np.ones_like(roof)  # no neighbour across the raster's border
+            edge = np.ones_like(own)  # no neighbour across the raster's border
             edge[(slice(None),) * axis + ((0 if step == 1 else -1),)] = False
-            keep = roof & nb[1] & edge
+            keep = own & nb[1] & edge
             ids.append(instances[keep])
             found.append(nb[0][keep])
     all_ids, all_h = np.concatenate(ids), np.concatenate(found)

@@ -28,6 +28,7 @@ PUBLIC = {
         "quat_to_rotmat", "read_waypoints", "rotmat_to_quat", "transformer", "waypoint_path",
     ],
     "earth3d.raster": ["GeoRaster", "read_raster"],
+    "earth3d.car_sides": ["CAR_GLASS", "ROOF_M", "SILL_M", "TYRE", "TYRE_M", "car_bodies", "car_side_colours"],
     "earth3d.facades": [
         "FLOOR_M", "GLASS", "LINTEL_M", "MATERIALS", "PARAPET_M", "SHOP_M", "SHOP_SHARE", "SHOP_SILL_M",
         "SHOP_TOP_M", "SILL_M", "TOWER_M", "TOWER_MATERIALS", "WINDOWLESS", "BuildingAxes", "building_axes",

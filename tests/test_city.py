@@ -13,10 +13,12 @@ from earth3d.errors import InputError
 from earth3d.metrics.urban_form import BOEING_RANGES, urban_form
 from earth3d.synth import ProceduralWorld
 from earth3d.synth import city as C
+from earth3d.synth import city_blocks as CB
 from earth3d.synth.city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
 from earth3d.synth.city_layout import city_style, district_at
 from earth3d.synth.grid import M_PER_DEG
 from earth3d.synth.landcover import band_weights
+from earth3d.synth.noise import rehash
 
 # City seeds with gridness (city_style) from near 0 to near 1.
 SEEDS = [np.uint64(7919 * k) for k in (1, 5, 4, 2, 3)]
@@ -111,7 +113,9 @@ def test_car_park_rows_stalls_and_cars():
     assert whole[C.MARK] == pytest.approx(2 * 16 * 0.12 * 5.0)  # 16 lines per row
     cars = whole[C.CAR_A] / (1.8 * 4.5)
     assert cars == pytest.approx(round(cars)) and 0.35 * 30 - 6 <= cars <= 0.9 * 30 + 6
-    assert whole[C.HEIGHT] == pytest.approx(1.5 * whole[C.CAR_A])
+    parts = CB.CAR_PARTS
+    volume = ((parts[:, 1] - parts[:, 0]) * (parts[:, 3] - parts[:, 2]) * 0.5 * (parts[:, 4] + parts[:, 5])).sum()
+    assert whole[C.HEIGHT] == pytest.approx(volume / (1.8 * 4.5) * whole[C.CAR_A])
     # the aisle (y 5..11) is bare asphalt
     aisle = np.zeros(C.N_OUT)
     parking(0.0, 40.0, 5.0, 11.0, 0.0, 40.0, 0.0, 16.0, np.uint64(12345), aisle)
@@ -122,6 +126,39 @@ def test_car_park_rows_stalls_and_cars():
             parking(x0, x0 + 3.5, y0, y0 + 1.75, 0.0, 40.0, 0.0, 16.0, np.uint64(12345), parts)
     for k in (C.LOT, C.MARK, C.CAR_A, C.CAR_R, C.HEIGHT):
         assert parts[k] == pytest.approx(whole[k])
+
+
+def test_a_car_has_a_bonnet_windows_and_a_roof():
+    """A car seen from above at 0.125 m: body-coloured bonnet, roof and boot, dark windscreen and rear
+    window, its roof the highest part; turned round it is the mirror image; its 0.125 m cells add up
+    to the whole car and to its 0.5 m cells."""
+    n, h = 0.125, np.uint64(99)
+    body = CB.CAR_COLOURS[int(rehash(h, 2) % np.uint64(len(CB.CAR_COLOURS)))]
+
+    def cells(res, nose_first):
+        f = np.zeros((math.ceil(1.8 / res), math.ceil(4.5 / res), CB.N_OUT))
+        for j in range(f.shape[0]):
+            for i in range(f.shape[1]):
+                CB.car(j * res, (j + 1) * res, 0.0, i * res, (i + 1) * res, 0.0, nose_first, h, f[j, i])
+        return f
+
+    f = cells(n, True)
+    assert f[..., CB.CAR_A].sum() == pytest.approx(1.8 * 4.5)
+    colour = f[..., CB.CAR_R] / f[..., CB.CAR_A]
+    height = f[..., CB.HEIGHT] / f[..., CB.CAR_A]
+    mid = f.shape[0] // 2
+    bonnet, windscreen, roof, rear, boot = (int(m / n) for m in (0.5, 1.5, 2.7, 3.75, 4.3))
+    for i in (bonnet, roof, boot):
+        assert colour[mid, i] == pytest.approx(body[0])
+    for i in (windscreen, rear):
+        assert colour[mid, i] == pytest.approx(CB.CAR_GLASS[0])
+    assert colour[0, roof] == pytest.approx(CB.CAR_GLASS[0])  # the side windows beside the roof
+    assert height.max() == pytest.approx(CB.CAR_H) and height[mid, roof] == pytest.approx(CB.CAR_H)
+    assert height[mid, bonnet] < 1.0 and height[mid, boot] < 1.0
+    np.testing.assert_allclose(cells(n, False)[:, ::-1], f, atol=1e-12)
+    coarse = cells(0.5, True)[..., :CB.INST_BUILDING]
+    fine = f[:12, :32, :CB.INST_BUILDING].reshape(3, 4, 8, 4, -1).sum(axis=(1, 3))
+    np.testing.assert_allclose(coarse[:3, :8], fine, atol=1e-9)
 
 
 def test_built_up_colour_ignores_the_land_without_gardens():

@@ -1,4 +1,5 @@
-"""Facades: walls under roofs take a building's material and rows of windows, exact box averages."""
+"""Facades: walls under roofs take a building's material and rows of windows, exact box averages;
+cars' walls are their sides."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from affine import Affine
 
 import earth3d
 from earth3d import classes as K
+from earth3d.car_sides import CAR_GLASS, ROOF_M, TYRE, TYRE_M, car_side_colours
+from earth3d.car_sides import SILL_M as CAR_SILL_M
 from earth3d.facades import (
     FLOOR_M,
     GLASS,
@@ -188,3 +191,44 @@ def test_buildings_of_three_storeys_have_shop_windows_on_the_ground_floor():
                 ids, along, np.full(200, 0.2), np.full(200, FLOOR_M + SHOP_SILL_M + 0.2),
                 np.full(200, FLOOR_M + SHOP_TOP_M - 0.2), np.full(200, rise), grounded).mean(0), atol=1e-12)
         assert np.ptp(sill, axis=0).max() < 1e-12  # below the shop windows: the wall
+
+
+def _car(cell_m: float) -> GeoRaster:
+    """A flat street (0 m) with a red car 1.75 x 4.5 m: its bonnet and boot 1.0 m high, its roof 1.45 m."""
+    n = int(round(10.0 / cell_m))
+    x = (np.arange(n) + 0.5) * cell_m
+    across, along = (x > 4.0) & (x < 5.75), (x > 3.0) & (x < 7.5)
+    car = across[:, None] & along[None, :]
+    roof = car & ((x > 4.9) & (x < 6.4))[None, :]
+    height = np.where(roof, 1.45, np.where(car, 1.0, 0.0)).astype(np.float32)
+    rgb = np.where(car[..., None], [0.6, 0.08, 0.07], [0.3, 0.3, 0.3]).astype(np.float32)
+    rgb[car & ~roof & ((x > 4.1) & (x < 4.9))[None, :]] = [0.09, 0.1, 0.12]  # the windscreen
+    transform = Affine(cell_m, 0.0, 500_000.0, 0.0, -cell_m, 5_000_000.0)
+    return GeoRaster(rgb, height, np.ones((n, n), bool), transform, "EPSG:32631", "ellipsoid",
+                     classes=np.where(car, K.CAR, K.ROAD).astype(np.uint8),
+                     instances=np.where(car, 55, 0).astype(np.int64))
+
+
+def test_car_walls_are_tyres_body_and_windows():
+    """From the street a car shows dark tyres at its foot, its body colour (that of its roof, not of
+    the windscreen's edge cells) up to the sills, and windows above; also on the step from bonnet to
+    roof, which stands on the car itself, not on the ground."""
+    rgb, labels, h = _walls(_car(0.125))
+    assert (labels == K.CAR).all() and len(rgb) > 100
+    body = np.array([0.6, 0.08, 0.07]) * SHADE
+    tyres = h < TYRE_M - 0.07
+    sides = (h > TYRE_M + 0.07) & (h < CAR_SILL_M - 0.07)
+    windows = (h > CAR_SILL_M + 0.07) & (h < ROOF_M - 0.07)
+    assert tyres.sum() > 20 and sides.sum() > 20 and windows.sum() > 20
+    np.testing.assert_allclose(rgb[tyres], np.broadcast_to(TYRE * SHADE, rgb[tyres].shape), atol=1e-6)
+    np.testing.assert_allclose(rgb[sides], np.broadcast_to(body, rgb[sides].shape), atol=1e-6)
+    np.testing.assert_allclose(rgb[windows], np.broadcast_to(CAR_GLASS * SHADE, rgb[windows].shape), atol=1e-6)
+    plain, _, _ = _walls(_car(0.125), facades=False)
+    # facades=False: the upper cell's colour, body or (along the windscreen's edge cells) glass
+    is_body = np.abs(plain[sides] - body).max(1) < 1e-6
+    assert 0.5 < is_body.mean() < 1.0
+    # a layer's colour is the mean of the bands it spans: a metre-high splat is the mean of eight
+    lo = np.arange(8) * 0.125
+    fine = car_side_colours(lo, lo + 0.125, np.tile([0.6, 0.08, 0.07], (8, 1))).mean(0)
+    coarse = car_side_colours(np.array([0.0]), np.array([1.0]), np.array([[0.6, 0.08, 0.07]]))[0]
+    np.testing.assert_allclose(fine, coarse, atol=1e-12)

@@ -19,7 +19,23 @@ SHADOW_MAX = 42.0  # metres, cap of the cast-shadow length
 TREE_MARGIN = 8.0  # metres, reach of a crown (3 sigma) beyond its centre
 SLOT = 6.5  # metres of street per parking or traffic slot
 DASH_PERIOD, DASH_LEN = 9.0, 3.0
-CAR_H = 1.5  # metres, a car's height
+CAR_W, CAR_L = 1.8, 4.5  # metres, a car's footprint
+CAR_GLASS = np.array([0.09, 0.10, 0.12])  # windows seen from above: dark glass with a little sky in it
+# A car as rectangles (along from its nose, metres; across from its side; height in metres at their
+# two ends along; glass or body): bonnet, windscreen, roof, rear window and boot across the middle,
+# and along the cabin the side windows, lower and sloping inward (tumblehome), on both sides.
+CAR_SIDE = 0.15  # metres of side window seen from above on each side of the cabin
+CAR_PARTS = np.array([
+    # along0, along1, across0, across1, height0, height1, glass
+    [0.0, 1.1, 0.0, CAR_W, 0.80, 0.98, 0.0],
+    [1.1, 1.9, 0.0, CAR_SIDE, 0.98, 1.10, 1.0], [1.1, 1.9, CAR_SIDE, CAR_W - CAR_SIDE, 1.00, 1.42, 1.0],
+    [1.1, 1.9, CAR_W - CAR_SIDE, CAR_W, 0.98, 1.10, 1.0],
+    [1.9, 3.5, 0.0, CAR_SIDE, 1.10, 1.10, 1.0], [1.9, 3.5, CAR_SIDE, CAR_W - CAR_SIDE, 1.45, 1.45, 0.0],
+    [1.9, 3.5, CAR_W - CAR_SIDE, CAR_W, 1.10, 1.10, 1.0],
+    [3.5, 4.0, 0.0, CAR_SIDE, 1.10, 1.00, 1.0], [3.5, 4.0, CAR_SIDE, CAR_W - CAR_SIDE, 1.42, 1.05, 1.0],
+    [3.5, 4.0, CAR_W - CAR_SIDE, CAR_W, 1.10, 1.00, 1.0],
+    [4.0, CAR_L, 0.0, CAR_W, 1.00, 0.92, 0.0]])
+CAR_H = 1.45  # metres, a car's highest point (its roof)
 
 # Output slots of city_pixel. INST_* hold the id (an integer < 2**52) of the building / car / crown that
 # covers most of the pixel; BEST_* are their areas (scratch).
@@ -356,28 +372,49 @@ def street(px0, px1, py0, py1, c, hw, s0, s1, runs_v, sh, dens, out):  # noqa: C
             off = (-(hw - 1.4), hw - 1.4)[lane]
         else:
             break
-        oa = ov(a0, a1, c + off - 0.9, c + off + 0.9)
-        if oa <= 0.0:
+        if ov(a0, a1, c + off - 0.5 * CAR_W, c + off + 0.5 * CAR_W) <= 0.0:
             continue
         for k in range(k0, k1 + 1):
             h = rehash(sh, 1000 + lane * 100003 + k)
             if unit(h) > p_car:
                 continue
             start = s0 + k * SLOT + 0.5 + 1.2 * unit(rehash(h, 1))
-            car(oa * ov(la, lb, start, start + 4.5), h, out)
+            car(a0, a1, c + off - 0.5 * CAR_W, la, lb, start, off > 0.0, h, out)  # each side faces its way
 
 
 @njit(cache=True)
-def car(area, h, out):
-    """Add `area` (of the pixel) of the car of hash h: a CAR_COLOURS body CAR_H high."""
+def car(a0, a1, w0, l0, l1, s0, nose_first, h, out):
+    """Add the part of the pixel [a0, a1] across x [l0, l1] along that the car of hash h covers: its
+    footprint [w0, w0 + CAR_W] x [s0, s0 + CAR_L], nose at s0 when `nose_first` (else at the other
+    end), a CAR_COLOURS body with dark windows (CAR_PARTS), heights box-averaged over the pixel.
+    """
+    if a1 <= w0 or a0 >= w0 + CAR_W or l1 <= s0 or l0 >= s0 + CAR_L:
+        return
+    # the pixel in the car's own frame: along from the nose, across from its side
+    u0, u1 = (l0 - s0, l1 - s0) if nose_first else (s0 + CAR_L - l1, s0 + CAR_L - l0)
+    v0, v1 = a0 - w0, a1 - w0
+    ci = int(rehash(h, 2) % np.uint64(CAR_COLOURS.shape[0]))
+    area, glass, height = 0.0, 0.0, 0.0
+    for k in range(CAR_PARTS.shape[0]):
+        pa0, pa1, pc0, pc1, z0, z1, is_glass = CAR_PARTS[k]
+        across = ov(v0, v1, pc0, pc1)
+        if across <= 0.0:
+            continue
+        b0, b1 = max(u0, pa0), min(u1, pa1)
+        if b1 <= b0:
+            continue
+        part = across * (b1 - b0)
+        area += part
+        glass += part * is_glass
+        height += part * (z0 + (z1 - z0) * (0.5 * (b0 + b1) - pa0) / (pa1 - pa0))  # linear: its mean at the middle
     if area <= 0.0:
         return
-    ci = int(rehash(h, 2) % np.uint64(CAR_COLOURS.shape[0]))
+    body = area - glass
     out[CAR_A] += area
-    out[CAR_R] += area * CAR_COLOURS[ci, 0]
-    out[CAR_G] += area * CAR_COLOURS[ci, 1]
-    out[CAR_B] += area * CAR_COLOURS[ci, 2]
-    out[HEIGHT] += area * CAR_H
-    out[RISE] += area * CAR_H
+    out[CAR_R] += body * CAR_COLOURS[ci, 0] + glass * CAR_GLASS[0]
+    out[CAR_G] += body * CAR_COLOURS[ci, 1] + glass * CAR_GLASS[1]
+    out[CAR_B] += body * CAR_COLOURS[ci, 2] + glass * CAR_GLASS[2]
+    out[HEIGHT] += height
+    out[RISE] += height
     if area > out[BEST_C]:
         out[BEST_C], out[INST_CAR] = area, float(h >> np.uint64(12))

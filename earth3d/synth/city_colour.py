@@ -35,8 +35,8 @@ CITY_TEX_TOP_M = 16.0
 CITY_TEX_MIN_M = 0.5
 _BLOTCH_NORM, _GRAIN_NORM = 1.0 / math.sqrt(2.0), 1.0 / math.sqrt(4.0)  # octaves of 16-8 m, of 4-0.5 m
 # relative contrast of the blotches and of the grain, per surface
-BLOTCH = np.array([0.06, 0.08, 0.08, 0.15, 0.15])  # roof, asphalt, paving, lawn, crowns
-GRAIN = np.array([0.12, 0.20, 0.15, 0.35, 0.30])
+BLOTCH = np.array([0.06, 0.04, 0.08, 0.15, 0.15])  # roof, asphalt (stains, not camouflage), paving, lawn, crowns
+GRAIN = np.array([0.12, 0.12, 0.15, 0.35, 0.30])
 
 
 @njit(cache=True)

@@ -17,6 +17,8 @@ from numba import njit
 
 from .city_blocks import (
     BEST_B,
+    CAR_L,
+    CAR_W,
     HEIGHT,
     INST_BUILDING,
     LOT,
@@ -37,7 +39,6 @@ from .noise import rehash, unit
 
 STALL_W, STALL_D, AISLE = 2.5, 5.0, 6.0  # metres: a stall's width and depth, an aisle's width
 LINE_W = 0.12  # metres, the white line between stalls
-CAR_W, CAR_L = 1.8, 4.5  # metres
 LOT_MIN = STALL_D + AISLE  # the shallowest car park: one row of stalls on its aisle
 EDGE = 1.5  # metres kept between a car park and its plot's edge (kerb, planting)
 GAP = 2.0  # metres kept between a car park and its building (walkway, loading)
@@ -75,12 +76,11 @@ def parking(px0, px1, py0, py1, x0, x1, y0, y1, lh, out):
         out[MARK] += oa * periodic(la, lb, start, STALL_W, LINE_W)
         # cars nose in, 0.3 m short of the stall's back (the side away from the aisle)
         lo = r0 + 0.3 if row % 2 == 0 else r0 + STALL_D - 0.3 - CAR_L  # the car's lower edge across the rows
-        car_a = ov(a0, a1, lo, lo + CAR_L)
         for k in range(max(int((la - start) // STALL_W), 0), min(int((lb - start) // STALL_W), n_stalls - 1) + 1):
             h = rehash(lh, 100 + row * 4099 + k)
             if unit(h) < occupied:
                 c = start + k * STALL_W + 0.5 * (STALL_W - CAR_W)
-                car(car_a * ov(l0, l1, c, c + CAR_W), h, out)
+                car(l0, l1, c, a0, a1, lo, row % 2 == 0, h, out)  # nose to the stall's back
     return area
 
 
