@@ -12,8 +12,7 @@ import numpy as np
 from numba import njit
 
 from . import city as C
-from .landcover import band_texture
-from .noise import lerp
+from .noise import NOISE2_STD, lerp, noise2, unit
 
 # Asphalt: aged, and about a third of the roofs' brightness (fresh asphalt is darker still: 0.04-0.07
 # along the road centrelines of the WorldView-3 tile of Las Vegas, against 0.32-0.38 around them), so
@@ -26,29 +25,47 @@ TREE_RGB = np.array([0.12, 0.21, 0.09])
 YELLOW_RGB = np.array([0.85, 0.75, 0.35])
 
 
-# Texture of the city's surfaces: blotches (octaves of noise of 16 and 8 m: stains, patches, wear) and
-# grain (4 m down to the pixel: gravel, membranes, cracks, tufts), each about unit standard deviation
-# at 0.5 m cells and band-limited to the cell size, so that coarser cells average the finer ones'
-# (none at 30 m). Real imagery of a city at 0.5 m has both everywhere: without them roofs and streets
-# are flat colours, half a tile's pixels uniform, against a few per cent in real tiles.
+# Texture of the city's surfaces: blotches (octaves of noise of 16 and 8 m: stains, patches, wear),
+# mottle (4 and 2 m: patches of wear and dirt) and grain (1 and 0.5 m: gravel, membranes, cracks,
+# tufts), each about unit standard deviation at 0.5 m cells and band-limited to the cell size, so
+# that coarser cells average the finer ones' (none at 30 m). Real imagery of a city at 0.5 m has
+# texture everywhere: without it roofs and streets are flat colours, half a tile's pixels uniform,
+# against a few per cent in real tiles. Hard surfaces weathered evenly (membranes, gravel, asphalt,
+# slabs) carry most of theirs in the grain; as strong a mottle read as clouds or marble on roofs
+# and as camouflage on asphalt. Lawns and crowns have both alike.
 CITY_TEX_TOP_M = 16.0
 CITY_TEX_MIN_M = 0.5
-_BLOTCH_NORM, _GRAIN_NORM = 1.0 / math.sqrt(2.0), 1.0 / math.sqrt(4.0)  # octaves of 16-8 m, of 4-0.5 m
-# relative contrast of the blotches and of the grain, per surface
-BLOTCH = np.array([0.06, 0.04, 0.08, 0.15, 0.15])  # roof, asphalt (stains, not camouflage), paving, lawn, crowns
-GRAIN = np.array([0.12, 0.12, 0.15, 0.35, 0.30])
+_BANDS = (6.0, 1.5)  # octaves from the first of these wavelengths down are mottle, from the second grain
+_BAND_NORM = 1.0 / math.sqrt(2.0)  # two octaves in each band
+# relative contrast of the blotches, the mottle and the grain, per surface
+BLOTCH = np.array([0.06, 0.04, 0.08, 0.15, 0.15])  # roof, asphalt, paving, lawn, crowns
+MOTTLE = np.array([0.03, 0.04, 0.06, 0.25, 0.21])
+GRAIN = np.array([0.12, 0.10, 0.14, 0.25, 0.21])
 
 
 @njit(cache=True)
 def city_texture(u, v, weights, seed, out):
-    """The texture factors of the five surfaces (BLOTCH, GRAIN) at (u, v) metres of the city frame into
-    out (5,); `weights` = band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M).
+    """The texture factors of the five surfaces (BLOTCH, MOTTLE, GRAIN) at (u, v) metres of the city
+    frame into out (5,); `weights` = band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M).
+
+    The octaves of landcover.band_texture (the same noise, seeds and band weights), summed in three bands.
     """
-    coarse, fine = band_texture(u, v, CITY_TEX_TOP_M, weights, seed)
-    coarse *= _BLOTCH_NORM
-    fine *= _GRAIN_NORM
+    blotch, mottle, grain = 0.0, 0.0, 0.0
+    lam = CITY_TEX_TOP_M
+    for o in range(weights.shape[0]):
+        s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
+        off = unit(s) * 1000.0
+        val = weights[o] * noise2(u / lam + off, v / lam - off, s)
+        if lam >= _BANDS[0]:
+            blotch += val
+        elif lam >= _BANDS[1]:
+            mottle += val
+        else:
+            grain += val
+        lam *= 0.5
+    k_norm = _BAND_NORM / NOISE2_STD
     for k in range(5):
-        out[k] = max(1.0 + BLOTCH[k] * coarse + GRAIN[k] * fine, 0.2)
+        out[k] = max(1.0 + (BLOTCH[k] * blotch + MOTTLE[k] * mottle + GRAIN[k] * grain) * k_norm, 0.2)
     return out
 
 
