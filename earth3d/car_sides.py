@@ -5,7 +5,8 @@ dark windows). Lifting fills the height jump at its edge with vertical splats, w
 colour of the edge cell, so from the street a car read as a painted box. Here a car's walls take,
 up from the ground the car stands on, dark tyres and shadow (to TYRE_M), the car's body colour (to
 SILL_M: doors, bumpers), its windows (to ROOF_M) and the body again above (the roof's edge). The body
-colour of a car is that of its highest cell (the middle of its roof, which no window covers).
+colour of a car is that of its highest cell (the middle of its roof, which no window covers); a car
+without an instance id (a class raster without instances) takes each wall's upper cell's colour.
 
 Each splat takes the mean over its layer's height of the bands it spans, so a coarse lift's wall is
 the average of a fine one's.

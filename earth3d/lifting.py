@@ -156,8 +156,8 @@ def lift(
                                           raster.transform.e * frame_m[3]),
                    _ground_bases(labels == ROOF, labels, instances, heights))
     if facades and labels is not None and instances is not None and (labels == CAR).any():
-        cars = (_ground_bases(labels == CAR, labels, instances, heights),
-                car_bodies(labels == CAR, instances, heights, raster.rgb))
+        known = (labels == CAR) & (instances != 0)  # a car without an instance is painted from its own cells
+        cars = (_ground_bases(known, labels, instances, heights), car_bodies(known, instances, heights, raster.rgb))
     for axis in (0, 1):
         wall = _walls(raster, points, heights, valid, axis, origin, opacity, sigma, thickness,
                       wall_threshold, wall_shade, max_wall_layers, painter, cars)
@@ -332,7 +332,9 @@ def _walls(raster: GeoRaster, points, heights, valid, axis: int, origin, opacity
             on_car = (upper == CAR)[pair]
             at = pair[on_car]  # as for roofs: the bands count from the car's foot
             z0 = h_lo[at] - _foot(base_ids, bases, building[at], h_lo[at]) + (k[on_car] / layers[at]) * rise[at]
-            body = bodies[np.clip(np.searchsorted(body_ids, building[at]), 0, len(body_ids) - 1)]
+            j = np.clip(np.searchsorted(body_ids, building[at]), 0, max(len(body_ids) - 1, 0))
+            own = raster.rgb[hi_rows[at], hi_cols[at]]
+            body = np.where((body_ids[j] == building[at])[:, None], bodies[j], own) if len(body_ids) else own
             colour[on_car] = car_side_colours(z0, z0 + rise[at] / layers[at], body) * shade
     return Gaussians.from_rgb(origin, means - origin, quats.numpy(), scales,
                               np.full(len(pair), opacity), colour, *sem)

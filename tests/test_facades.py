@@ -227,6 +227,13 @@ def test_car_walls_are_tyres_body_and_windows():
     # facades=False: the upper cell's colour, body or (along the windscreen's edge cells) glass
     is_body = np.abs(plain[sides] - body).max(1) < 1e-6
     assert 0.5 < is_body.mean() < 1.0
+    # a car without an instance (a class raster alone) takes each wall's upper cell's colour as its body
+    anonymous = _car(0.125)
+    anonymous.instances[:] = 0
+    rgb0, _, h0 = _walls(anonymous)
+    np.testing.assert_allclose(rgb0[h0 < TYRE_M - 0.07], np.broadcast_to(TYRE * SHADE, rgb0[h0 < TYRE_M - 0.07].shape),
+                               atol=1e-6)
+    np.testing.assert_allclose(np.sort(rgb0[sides], 0), np.sort(plain[sides], 0), atol=1e-6)
     # a layer's colour is the mean of the bands it spans: a metre-high splat is the mean of eight
     lo = np.arange(8) * 0.125
     fine = car_side_colours(lo, lo + 0.125, np.tile([0.6, 0.08, 0.07], (8, 1))).mean(0)
