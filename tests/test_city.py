@@ -161,6 +161,30 @@ def test_a_car_has_a_bonnet_windows_and_a_roof():
     np.testing.assert_allclose(coarse[:3, :8], fine, atol=1e-9)
 
 
+def test_blocks_stand_a_kerb_above_their_streets():
+    """Sidewalks, plots and parks stand KERB_M above the carriageway, so the 0.125 m street detail
+    lifts a kerb along every block; a 2 m cell a kerb crosses holds the mean of its 0.5 m cells."""
+    fine = _grid(-200.0, -120.0, 160, 0.5, 0.5, SEEDS[1], False, False)
+    clear = (fine[..., C.CAR_A] == 0.0) & (fine[..., C.CANOPY] == 0.0)
+    walk = (fine[..., C.SIDEWALK_A] > 0.999) & clear
+    street = (fine[..., C.ROAD] > 0.999) & clear
+    assert walk.sum() > 100 and street.sum() > 100
+    np.testing.assert_allclose(fine[..., C.HEIGHT][walk], C.KERB_M, atol=1e-9)
+    np.testing.assert_allclose(fine[..., C.HEIGHT][street], 0.0, atol=1e-9)
+    coarse = _grid(-200.0, -120.0, 40, 2.0, 0.5, SEEDS[1], False, False)
+    mean = fine[..., C.HEIGHT].reshape(40, 4, 40, 4).mean(axis=(1, 3))
+    bare = np.zeros(fine.shape[:2], bool)  # nothing stands on the fine cells of these coarse cells
+    for k in (C.ROOF_A, C.CANOPY, C.CAR_A):
+        bare |= fine[..., k] > 0.0
+    bare = ~bare.reshape(40, 4, 40, 4).any(axis=(1, 3))
+    kerbs = bare & (coarse[..., C.ROAD] > 0.05) & (coarse[..., C.SIDEWALK_A] > 0.05)  # cells a kerb crosses
+    assert kerbs.sum() > 20
+    # within the share of the carriageway the coarse cell sees (the district's warp makes its
+    # footprint a little other than the fine cells' union)
+    np.testing.assert_allclose(coarse[..., C.HEIGHT][kerbs], mean[kerbs], atol=0.1 * C.KERB_M)
+    np.testing.assert_allclose(coarse[..., C.HEIGHT][kerbs], C.KERB_M * (1.0 - coarse[..., C.ROAD][kerbs]), atol=1e-9)
+
+
 def test_built_up_colour_ignores_the_land_without_gardens():
     # kernel.render skips the land cover where the city is fully built up and a pixel holds no
     # residential garden: city_colour must not read the land colour there (and must elsewhere)

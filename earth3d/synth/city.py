@@ -92,7 +92,7 @@ from .city_layout import (
 )
 from .noise import hash3, rehash, unit
 
-__all__ = ["city_pixel", "city_street_graph", "surface_height", "SHARP_EDGES_M", "N_OUT", "ROAD",
+__all__ = ["city_pixel", "city_street_graph", "surface_height", "KERB_M", "SHARP_EDGES_M", "N_OUT", "ROAD",
            "SIDEWALK_A", "ROOF_A", "ROOF_R", "ROOF_G", "ROOF_B",
            "HEIGHT", "YARD_RES", "YARD_COM", "PARK", "CANOPY", "CANOPY_H", "SHADOW", "RISE", "MARK", "MARK_Y",
            "CAR_A", "CAR_R", "CAR_G", "CAR_B", "LOT", "ROOF_H", "INST_BUILDING", "INST_CAR", "INST_TREE", "CAR_COLOURS"]
@@ -176,6 +176,7 @@ def _blocks(qa, qb, side, dp, dens, built, region, sx, sy, origin, gseed, out): 
             # deep in the green space a park takes in its sidewalks and, where the park goes on across
             # them, its west and south streets and their corner: a large park is not cut into blocks
             out[PARK if green >= 1.0 else SIDEWALK_A] += a_outer - a_inner
+            out[HEIGHT] += KERB_M * a_outer  # the block stands a kerb above its streets
             lawn = 0.0
             if west:  # with the south street, the corner between them too
                 lawn = ov(px0, px1, x0 - hx0, x0 + hx0) * ov(py0, py1, y0 - hy0 if south else oc, od)
@@ -346,6 +347,8 @@ def _footprint(u, v, du, dv, dens, built, cs, out):
             _avenue(u, v, side, cs, g, polar, theta0, spacing, ai, aj, ax, ay, mi, mj, mx, my, True, out)
 
 
+#: A block (its sidewalks, plots and parks) stands this much (m) above its streets: the kerb.
+KERB_M = 0.15
 #: Cells at most this wide are roof or ground where a building's edge cuts them, not a mix of both heights.
 SHARP_EDGES_M = 1.0
 
