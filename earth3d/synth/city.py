@@ -357,11 +357,12 @@ SHARP_EDGES_M = 1.0
 def surface_height(out, res):
     """Height (m) that city_pixel's output `out` adds to the ground of a cell `res` metres wide.
 
-    The area-weighted mean height of what stands in the cell (roofs, rooftop units, cars), except
-    in cells at most SHARP_EDGES_M wide that a building's edge cuts: those take the roofs' mean
-    height where roofs cover at least half of them, none where they cover less (as the class
-    map makes them roof or not). A cell partly over a roof at a mean height would stand as a
-    step of random height at the foot of every wall, which the lifted walls show from the street.
+    The area-weighted mean height of what stands in the cell (roofs, rooftop units, cars, the
+    blocks' kerb), except in cells at most SHARP_EDGES_M wide that a building's edge cuts: those
+    take the roofs' mean height where roofs cover at least half of them, none where they cover
+    less (as the class map makes them roof or not). A cell partly over a roof at a mean height
+    would stand as a step of random height at the foot of every wall, which the lifted walls show
+    from the street.
     """
     h = out[HEIGHT]
     if res <= SHARP_EDGES_M and out[ROOF_A] > 0.0:
