@@ -173,10 +173,10 @@ def test_blocks_stand_a_kerb_above_their_streets():
     np.testing.assert_allclose(fine[..., C.HEIGHT][street], 0.0, atol=1e-9)
     coarse = _grid(-200.0, -120.0, 40, 2.0, 0.5, SEEDS[1], False, False)
     mean = fine[..., C.HEIGHT].reshape(40, 4, 40, 4).mean(axis=(1, 3))
-    bare = np.zeros(fine.shape[:2], bool)  # nothing stands on the fine cells of these coarse cells
+    stands = np.zeros(fine.shape[:2], bool)  # a roof, a crown or a car on a fine cell
     for k in (C.ROOF_A, C.CANOPY, C.CAR_A):
-        bare |= fine[..., k] > 0.0
-    bare = ~bare.reshape(40, 4, 40, 4).any(axis=(1, 3))
+        stands |= fine[..., k] > 0.0
+    bare = ~stands.reshape(40, 4, 40, 4).any(axis=(1, 3))  # coarse cells with none on any of their fine cells
     kerbs = bare & (coarse[..., C.ROAD] > 0.05) & (coarse[..., C.SIDEWALK_A] > 0.05)  # cells a kerb crosses
     assert kerbs.sum() > 20
     # within the share of the carriageway the coarse cell sees (the district's warp makes its
