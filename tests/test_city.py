@@ -14,10 +14,9 @@ from earth3d.metrics.urban_form import BOEING_RANGES, urban_form
 from earth3d.synth import ProceduralWorld
 from earth3d.synth import city as C
 from earth3d.synth import city_blocks as CB
-from earth3d.synth.city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
+from earth3d.synth.city_colour import city_colour, city_texture, city_texture_weights
 from earth3d.synth.city_layout import city_style, district_at
 from earth3d.synth.grid import M_PER_DEG
-from earth3d.synth.landcover import band_weights
 from earth3d.synth.noise import rehash
 
 # City seeds with gridness (city_style) from near 0 to near 1.
@@ -368,7 +367,7 @@ def test_car_parks_are_paved_ground_and_their_cars_cars():
 
 @njit
 def _texture(u0, v0, n, res, seed):
-    w = band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+    w = city_texture_weights(res)
     out = np.zeros((n, n, 5))
     for j in range(n):
         for i in range(n):

@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit
 
 from . import city as C
-from .noise import NOISE2_STD, lerp, noise2, unit
+from .landcover import band_weights, octave_noise
+from .noise import NOISE2_STD, lerp
 
 # Asphalt: aged, and about a third of the roofs' brightness (fresh asphalt is darker still: 0.04-0.07
 # along the road centrelines of the WorldView-3 tile of Las Vegas, against 0.32-0.38 around them), so
@@ -44,18 +45,22 @@ GRAIN = np.array([0.12, 0.10, 0.14, 0.25, 0.21])
 
 
 @njit(cache=True)
+def city_texture_weights(res):
+    """The band weights of city_texture's octaves at cell size `res` (the same for every pixel of a tile)."""
+    return band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+
+
+@njit(cache=True)
 def city_texture(u, v, weights, seed, out):
     """The texture factors of the five surfaces (BLOTCH, MOTTLE, GRAIN) at (u, v) metres of the city
-    frame into out (5,); `weights` = band_weights(res, CITY_TEX_TOP_M, CITY_TEX_MIN_M).
+    frame into out (5,); `weights` = city_texture_weights(res).
 
     The octaves of landcover.band_texture (the same noise, seeds and band weights), summed in three bands.
     """
     blotch, mottle, grain = 0.0, 0.0, 0.0
     lam = CITY_TEX_TOP_M
     for o in range(weights.shape[0]):
-        s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
-        off = unit(s) * 1000.0
-        val = weights[o] * noise2(u / lam + off, v / lam - off, s)
+        val = weights[o] * octave_noise(u, v, lam, o, seed)
         if lam >= _BANDS[0]:
             blotch += val
         elif lam >= _BANDS[1]:

@@ -33,7 +33,7 @@ from . import landcover as LC
 from . import periurban as PU
 from . import surface as SF
 from .cell_frames import CELL_DEG, texture_frames
-from .city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
+from .city_colour import city_colour, city_texture, city_texture_weights
 from .grid import EARTH_RADIUS_M, M_PER_DEG
 from .noise import fbm, hash2, lerp, noise, rehash, smoothstep, unit
 from .relief import dissection, octave_table, relief, relief_texture
@@ -309,7 +309,7 @@ def render(lons, lats, dlon, dlat, S, glon0, glat0, gstep, grid, hyd, clear,  # 
         res = res_y  # band limit from the latitude cell size: the same for every row of a tile
         table = octave_table(res)
         tex_w = LC.band_weights(res_y, LC.TEX_TOP_M, LC.TEX_MIN_M)
-        ctex_w = LC.band_weights(res_y, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+        ctex_w = city_texture_weights(res_y)
         ctex = np.empty(5)
         m = np.empty(N_MACRO)
         mbuf = np.empty(N_MACRO)

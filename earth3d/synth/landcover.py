@@ -83,6 +83,14 @@ def band_weights(res, lam_top, lam_min):
     return out
 
 
+@njit(inline="always")
+def octave_noise(u, v, lam, o, seed):
+    """Octave `o` (wavelength `lam` metres) of the noise band_texture sums at (u, v): its own seed and offset."""
+    s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
+    off = unit(s) * 1000.0
+    return noise2(u / lam + off, v / lam - off, s)
+
+
 @njit(cache=True)
 def band_texture(u, v, lam_top, weights, seed):
     """Octaves of 2D noise from lam_top down (halving), band-limited to the pixel size.
@@ -96,9 +104,7 @@ def band_texture(u, v, lam_top, weights, seed):
     coarse = 0.0
     fine = 0.0
     for o in range(weights.shape[0]):
-        s = seed + np.uint64(o) * np.uint64(0x9E3779B97F4A7C15)
-        off = unit(s) * 1000.0
-        val = weights[o] * noise2(u / lam + off, v / lam - off, s)
+        val = weights[o] * octave_noise(u, v, lam, o, seed)
         if lam >= FINE_M:
             coarse += val
         else:

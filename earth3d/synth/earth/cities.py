@@ -23,10 +23,9 @@ from numba import njit
 from .. import city as C
 from .. import classify
 from ..city_blocks import C_KEY0
-from ..city_colour import CITY_TEX_MIN_M, CITY_TEX_TOP_M, city_colour, city_texture
+from ..city_colour import city_colour, city_texture, city_texture_weights
 from ..city_layout import city_style
 from ..grid import M_PER_DEG
-from ..landcover import band_weights
 from ..noise import hash2, rehash
 
 #: Countries whose cities are drawn on regular grids (planned street grids of North America and Australia).
@@ -99,7 +98,7 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
     shares = np.empty(classify.N_CLASSES)
     n = clon.shape[0]
     dv = dlat * M_PER_DEG
-    tex_w = band_weights(dv, CITY_TEX_TOP_M, CITY_TEX_MIN_M)
+    tex_w = city_texture_weights(dv)
     tex = np.empty(5)
     for j in range(h):
         for i in range(w):
