@@ -18,6 +18,7 @@ from earth3d.synth.city_colour import city_colour, city_texture, city_texture_we
 from earth3d.synth.city_layout import city_style, district_at
 from earth3d.synth.grid import M_PER_DEG
 from earth3d.synth.noise import rehash
+from earth3d.synth.srgb import linear_to_srgb, srgb_to_linear, to_linear, to_srgb
 
 # City seeds with gridness (city_style) from near 0 to near 1.
 SEEDS = [np.uint64(7919 * k) for k in (1, 5, 4, 2, 3)]
@@ -215,6 +216,49 @@ def test_fine_pixels_average_to_coarse(cs):
     assert 10.0 * math.log10(1.0 / mse) >= 38.0
 
 
+def _city_colours(f, land):
+    """city_colour of city_pixel outputs `f` (n, n, INST_BUILDING) over one land colour, untextured."""
+    n = f.shape[0]
+    out = np.zeros((n, n, 3))
+    buf = np.zeros(C.N_OUT)
+    for j in range(n):
+        for i in range(n):
+            buf[:f.shape[2]] = f[j, i]
+            out[j, i] = land
+            city_colour(buf, out[j, i], 1.0, np.ones(5))
+    return out
+
+
+@pytest.mark.parametrize("cs", SEEDS[:2])
+def test_coarse_city_pixels_hold_the_light_of_the_fine_ones(cs):
+    """A coarse pixel sums the light of what it covers, as a sensor's does: 8 m pixels have the mean linear
+    light of the 1 m pixels under them (roofs, asphalt, cast shadows, trees). Mixed in sRGB, or with the
+    shadows dimming the roofs too, a city's 8 m pixels were 10-12 % darker than its 1 m ones."""
+    land = np.array([0.25, 0.35, 0.15])
+    fine = to_linear(_city_colours(_grid(-700.0, 300.0, 256, 1.0, 0.6, cs, False, False), land))
+    coarse = to_linear(_city_colours(_grid(-700.0, 300.0, 32, 8.0, 0.6, cs, False, False), land))
+    fine_c = fine.reshape(32, 8, 32, 8, 3).mean(axis=(1, 3))
+    assert np.abs(coarse.mean(axis=(0, 1)) / fine.mean(axis=(0, 1)) - 1.0).max() < 0.02
+    mse = float(((to_srgb(fine_c) - to_srgb(coarse)) ** 2).mean())
+    assert 10.0 * math.log10(1.0 / mse) >= 30.0
+
+
+@njit
+def _transfer(x):
+    dec, enc = np.empty_like(x), np.empty_like(x)
+    for i in range(x.size):
+        dec[i], enc[i] = srgb_to_linear(x[i]), linear_to_srgb(x[i])
+    return dec, enc
+
+
+def test_kernel_transfer_functions_match_the_standard():
+    x = np.concatenate([np.linspace(-0.1, 1.1, 20001), np.linspace(0.0, 0.01, 2001)])
+    dec, enc = _transfer(x)
+    assert np.abs(dec - to_linear(x)).max() < 1e-6 and np.abs(enc - to_srgb(x)).max() < 1e-5
+    assert to_linear(np.array([0.04045, 0.5, 1.0])) == pytest.approx([0.04045 / 12.92, 0.21404, 1.0], abs=1e-5)
+    assert np.abs(to_srgb(to_linear(x)) - np.clip(x, 0.0, 1.0)).max() < 1e-9
+
+
 def test_graph_matches_raster(graphs):
     for cs, (nodes, edges, _) in list(graphs.items())[:3]:
         a, b = nodes[edges[:, 0]], nodes[edges[:, 1]]
@@ -337,9 +381,12 @@ def _luminance(f):
 
 def test_arterials_show_as_dark_lines_from_10_and_30_m():
     """As in Landsat and Sentinel-2 images of cities, the arterials' asphalt draws dark lines through the city's
-    texture at 10-30 m: pixels on them are darker than the rest by more than the rest's pixel spread.
+    texture at 10-30 m: pixels on them are darker than the rest by most of the rest's pixel spread.
     (Real asphalt is several times darker than its surroundings: 0.04-0.07 against 0.32-0.38 in the
-    WorldView-3 tile of Las Vegas, urban/las_vegas_commercial_0p3m_rgb.tif, along its road centrelines.)"""
+    WorldView-3 tile of Las Vegas, urban/las_vegas_commercial_0p3m_rgb.tif, along its road centrelines.
+    That tile averaged in linear light to 10 and 30 m cells, as a sensor's coarser pixels sum the
+    light, puts the cells on its arterial (two carriageways of three lanes) 0.98 of the other cells' spread
+    below their mean.)"""
     for res in (30.0, 10.0):
         n = int(2400.0 / res)
         for cs in SEEDS[:2]:
@@ -350,7 +397,7 @@ def test_arterials_show_as_dark_lines_from_10_and_30_m():
             contrast = (rest.mean() - on.mean()) / rest.std()
             print(f"{res:g} m: arterial pixels {on.mean():.3f}, the rest {rest.mean():.3f} +- {rest.std():.3f}: "
                   f"contrast {contrast:.2f} spreads")
-            assert contrast > 1.0
+            assert contrast > 0.8
 
 
 def test_car_parks_are_paved_ground_and_their_cars_cars():

@@ -14,6 +14,7 @@ from numba import njit
 from . import city as C
 from .landcover import band_weights, octave_noise
 from .noise import NOISE2_STD, lerp
+from .srgb import linear_to_srgb, srgb_to_linear, to_linear
 
 # Asphalt: aged, and about a third of the roofs' brightness (fresh asphalt is darker still: 0.04-0.07
 # along the road centrelines of the WorldView-3 tile of Las Vegas, against 0.32-0.38 around them), so
@@ -74,10 +75,22 @@ def city_texture(u, v, weights, seed, out):
     return out
 
 
+# The palette's constant colours in linear light, and the shadow's: sunlit ground reads 0.5 of its
+# sRGB value in a building's shadow (lit by the sky alone, about a fifth of the light).
+_MARK_LIN = float(to_linear(np.array(0.85)))
+_YELLOW_LIN = to_linear(YELLOW_RGB)
+SHADOW_LIGHT = float(to_linear(np.array(0.5 * 0.45)) / to_linear(np.array(0.45)))
+
+
 @njit(cache=True)
 def city_colour(cout, nat, urban, tex):
     """Lay city_pixel's output `cout` over the land colour `nat` (3,), in place; return the crowns' height (m).
 
+    The surfaces are mixed by their areas in linear light, as a sensor's pixel sums the light of
+    what it sees, and the mix is encoded to sRGB: mixed in sRGB, a pixel of bright roofs and dark
+    asphalt and trees is darker than the light it stands for, more so the coarser it is (a 60 m
+    pixel of a city centre a third darker than its 0.5 m pixels, which made cities dark discs
+    from 10 km up).
     On the fringe (`urban`, the built-up share, under 0.5) city_pixel leaves whole blocks as land,
     the streets they own included, and yards turn to the land cover; the streets left are opaque
     down to a share of 0.1, under which they fade out at the city's very edge.
@@ -91,13 +104,33 @@ def city_colour(cout, nat, urban, tex):
     wr = min(10.0 * urban, 1.0)
     paved = cout[C.ROAD] + cout[C.LOT] + cout[C.SIDEWALK_A]
     g_roof, g_asphalt, g_paved, g_lawn, g_tree = tex[0], tex[1], tex[2], tex[3], tex[4]
+    # Cast shadows fall on the ground first (the shadow share lies outside the buildings that cast it),
+    # then on other roofs: dimming the whole pixel would dim its roofs with the ground's shadow.
+    roof_a = min(cout[C.ROOF_A], 1.0)
+    ground_a = 1.0 - roof_a
+    on_ground = min(shadow, ground_a)
+    light_ground = 1.0 - (1.0 - SHADOW_LIGHT) * on_ground / ground_a if ground_a > 0.0 else 1.0
+    light_roof = 1.0 - (1.0 - SHADOW_LIGHT) * min(shadow - on_ground, roof_a) / roof_a if roof_a > 0.0 else 1.0
     for c in range(3):
-        street = (asphalt * ROAD_RGB[c] * g_asphalt + cout[C.MARK] * 0.85 + cout[C.MARK_Y] * YELLOW_RGB[c]
-                  + cout[C.CAR_A] * cout[C.CAR_R + c] + cout[C.SIDEWALK_A] * WALK_RGB[c] * g_paved)
-        col = (wr * street + (1.0 - wr) * paved * nat[c] + cout[C.ROOF_A] * cout[C.ROOF_R + c] * g_roof
-               + cout[C.YARD_RES] * lerp(nat[c], LAWN_RGB[c] * g_lawn, 0.6 * urban)
-               + cout[C.YARD_COM] * lerp(nat[c], PAVED_RGB[c] * g_paved, urban)
-               + cout[C.PARK] * lerp(nat[c], LAWN_RGB[c] * g_lawn, urban))
-        col = lerp(col, TREE_RGB[c] * g_tree, canopy)
-        nat[c] = col * (1.0 - 0.5 * shadow)
+        land = srgb_to_linear(nat[c])
+        street = cout[C.MARK] * _MARK_LIN + cout[C.MARK_Y] * _YELLOW_LIN[c]
+        if asphalt > 0.0:
+            street += asphalt * srgb_to_linear(ROAD_RGB[c] * g_asphalt)
+        if cout[C.CAR_A] > 0.0:
+            street += cout[C.CAR_A] * srgb_to_linear(cout[C.CAR_R + c])
+        if cout[C.SIDEWALK_A] > 0.0:
+            street += cout[C.SIDEWALK_A] * srgb_to_linear(WALK_RGB[c] * g_paved)
+        col = wr * street + (1.0 - wr) * paved * land
+        green = cout[C.YARD_RES] + cout[C.PARK]
+        if green > 0.0:
+            lawn = srgb_to_linear(LAWN_RGB[c] * g_lawn)
+            col += cout[C.YARD_RES] * lerp(land, lawn, 0.6 * urban) + cout[C.PARK] * lerp(land, lawn, urban)
+        if cout[C.YARD_COM] > 0.0:
+            col += cout[C.YARD_COM] * lerp(land, srgb_to_linear(PAVED_RGB[c] * g_paved), urban)
+        col *= light_ground
+        if roof_a > 0.0:
+            col += roof_a * light_roof * srgb_to_linear(cout[C.ROOF_R + c] * g_roof)
+        if canopy > 0.0:
+            col = lerp(col, light_ground * srgb_to_linear(TREE_RGB[c] * g_tree), canopy)
+        nat[c] = linear_to_srgb(col)
     return cout[C.CANOPY_H] * (1.0 - cout[C.ROOF_A])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..srgb import to_linear
+
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65, 2 deg observer) of sRGB colours in [0, 1], shape (..., 3)."""
-    c = np.asarray(rgb, dtype=np.float64)
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = to_linear(rgb)
     m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
                   [0.0193339, 0.1191920, 0.9503041]])
     xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])

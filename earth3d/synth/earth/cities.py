@@ -27,6 +27,7 @@ from ..city_colour import city_colour, city_texture, city_texture_weights
 from ..city_layout import city_style
 from ..grid import M_PER_DEG
 from ..noise import hash2, rehash
+from ..srgb import to_linear
 
 #: Countries whose cities are drawn on regular grids (planned street grids of North America and Australia).
 GRIDDED_COUNTRIES = frozenset({"US", "CA", "MX", "AU", "NZ"})
@@ -35,11 +36,11 @@ GRID_MIN, ORGANIC_MAX = 0.8, 0.55
 #: Most turn (radians) of a planned grid from north.
 GRID_TURN = math.radians(8.0)
 #: What city_layer makes of a fully built-up pixel on average (over plans, densities 0.3 and 0.6 and
-#: land colours): it keeps CITY_KEEP of the land colour and adds CITY_RGB, and buildings and trees
-#: stand CITY_HEIGHT_M tall. Pixels too coarse for the plans take these means, so the levels agree;
-#: `mean_look(plans=6)` measures them (tests/test_earth.py holds the two together).
-CITY_KEEP = 0.057
-CITY_RGB = np.array([0.292, 0.294, 0.257], dtype=np.float32)
+#: land colours), in linear light: it keeps CITY_KEEP of the land's light and adds CITY_LINEAR_RGB,
+#: and buildings and trees stand CITY_HEIGHT_M tall. Pixels too coarse for the plans take these means,
+#: so the levels agree; `mean_look(plans=6)` measures them (tests/test_earth.py holds the two together).
+CITY_KEEP = 0.041
+CITY_LINEAR_RGB = np.array([0.1074, 0.1027, 0.0864], dtype=np.float32)
 CITY_HEIGHT_M = 4.7
 
 
@@ -134,11 +135,11 @@ def city_layer(lats, lons, dlat, dlon, share, rgb, clon, clat, crad, cdens, csee
 
 
 def mean_look(size: int = 128, res_m: float = 20.0, plans: int = 3) -> tuple[float, np.ndarray, float]:
-    """Measure (CITY_KEEP, CITY_RGB, CITY_HEIGHT_M): city_layer over fully built-up squares.
+    """Measure (CITY_KEEP, CITY_LINEAR_RGB, CITY_HEIGHT_M): city_layer over fully built-up squares.
 
     `plans` gridded and as many organic plans, each at densities 0.3 and 0.6 over two land
     colours, `size` pixels of `res_m` on a side near the equator; the kept share and the added
-    colour are a least-squares line through (land colour, mean drawn colour) per channel.
+    light are a least-squares line through (land's light, mean drawn light) per channel, in linear light.
     """
     d = res_m / M_PER_DEG
     lats, lons = (0.5 - np.arange(size)) * d, (np.arange(size) + 0.5) * d
@@ -154,8 +155,8 @@ def mean_look(size: int = 128, res_m: float = 20.0, plans: int = 3) -> tuple[flo
                 add = city_layer(lats, lons, d, d, share, rgb, lons[centre], lats[centre], np.array([1e6]),
                                  np.array([dens]), np.array([cs], dtype=np.uint64),
                                  np.zeros((size, size), np.uint8), np.zeros((size, size), np.int64))
-                land_in.append(land)
-                drawn.append(rgb.reshape(-1, 3).mean(0))
+                land_in.append(to_linear(land))
+                drawn.append(to_linear(rgb.reshape(-1, 3)).mean(0))
                 heights.append(add.mean())
     x, y = np.array(land_in), np.array(drawn)
     keep, rgb_add = np.empty(3), np.empty(3)

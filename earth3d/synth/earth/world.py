@@ -40,10 +40,11 @@ from ...raster.georaster import GeoRaster
 from ..base import resolve_region
 from ..grid import M_PER_DEG, MAX_PIXELS, lattice_for
 from ..roads import Street
+from ..srgb import to_linear, to_srgb
 from ..world import ProceduralWorld
 from . import data as D
 from .builtup import FRAY_WAVE_M, REACH, builtup, radius_m
-from .cities import CITY_HEIGHT_M, CITY_KEEP, CITY_RGB, GRIDDED_COUNTRIES, centre_density, city_layer, city_seed
+from .cities import CITY_HEIGHT_M, CITY_KEEP, CITY_LINEAR_RGB, GRIDDED_COUNTRIES, centre_density, city_layer, city_seed
 from .coarse import CoarseProcedural
 from .noise import fbm
 
@@ -201,8 +202,9 @@ class EarthWorld:
             col_land = col_land.astype(np.float64)
             roofs = city_layer(lats, lons, lat.dlat, lat.dlon, u.astype(np.float64), col_land,
                                *self._cities(ids), classes, instances).astype(np.float32)  # type: ignore[call-arg]
-        else:  # their mean colour and height
-            col_land = col_land * (1.0 - (1.0 - CITY_KEEP) * u[..., None]) + u[..., None] * CITY_RGB
+        else:  # their mean colour (in linear light, as the plans mix it) and height
+            u3 = u[..., None]
+            col_land = to_srgb(to_linear(col_land) * (1.0 - (1.0 - CITY_KEEP) * u3) + u3 * CITY_LINEAR_RGB)
             roofs = CITY_HEIGHT_M * u
             classes[u > 0.5], instances[u > 0.5] = BUILT, 0
         if res >= 1000.0:
