@@ -385,7 +385,7 @@ def test_arterials_show_as_dark_lines_from_10_and_30_m():
     (Real asphalt is several times darker than its surroundings: 0.04-0.07 against 0.32-0.38 in the
     WorldView-3 tile of Las Vegas, urban/las_vegas_commercial_0p3m_rgb.tif, along its road centrelines.
     That tile averaged in linear light to 10 and 30 m cells, as a sensor's coarser pixels sum the
-    light, puts the cells on its arterial (two carriageways of three lanes) 0.98 of the other cells' spread
+    light, puts the cells on its arterial (two carriageways of three lanes) 0.98-0.99 of the other cells' spread
     below their mean.)"""
     for res in (30.0, 10.0):
         n = int(2400.0 / res)
