@@ -75,8 +75,8 @@ def city_texture(u, v, weights, seed, out):
     return out
 
 
-# The palette's constant colours in linear light, and the shadow's: sunlit ground reads 0.5 of its
-# sRGB value in a building's shadow (lit by the sky alone, about a fifth of the light).
+# The palette's constant colours in linear light, and the shadow's: sunlit ground of sRGB 0.45 reads
+# half that in a building's shadow (lit by the sky alone: a quarter of the light).
 _MARK_LIN = float(to_linear(np.array(0.85)))
 _YELLOW_LIN = to_linear(YELLOW_RGB)
 SHADOW_LIGHT = float(to_linear(np.array(0.5 * 0.45)) / to_linear(np.array(0.45)))
@@ -87,10 +87,11 @@ def city_colour(cout, nat, urban, tex):
     """Lay city_pixel's output `cout` over the land colour `nat` (3,), in place; return the crowns' height (m).
 
     The surfaces are mixed by their areas in linear light, as a sensor's pixel sums the light of
-    what it sees, and the mix is encoded to sRGB: mixed in sRGB, a pixel of bright roofs and dark
-    asphalt and trees is darker than the light it stands for, more so the coarser it is (a 60 m
-    pixel of a city centre a third darker than its 0.5 m pixels, which made cities dark discs
-    from 10 km up).
+    what it sees, and the mix is encoded to sRGB: mixed as sRGB values, a pixel of bright roofs and
+    dark asphalt and trees is darker than the light it stands for, more so the coarser it is. Cast
+    shadows dim the ground, not the roofs beside it. (Mixed as sRGB values and with the shadows
+    dimming whole pixels, a 60 m cell of a city centre held two thirds of the light of its 0.5 m
+    cells, and cities were dark discs from 10 km up.)
     On the fringe (`urban`, the built-up share, under 0.5) city_pixel leaves whole blocks as land,
     the streets they own included, and yards turn to the land cover; the streets left are opaque
     down to a share of 0.1, under which they fade out at the city's very edge.
