@@ -141,6 +141,20 @@ def test_tiles_are_seamless_and_deterministic(world):
     assert (union.height - bare.height > 1.0).mean() > 0.01
 
 
+def test_a_world_without_cities_does_not_share_caches_with_one_with_them():
+    """The settlement and road caches are per world: a world without cities generated first in a process
+    does not take the city out of the world with cities (nor the reverse), whatever the order of calls."""
+    seed = 424_242  # a seed no other test uses, so that its caches start empty here
+    with_cities = ProceduralWorld(seed)
+    lon, lat = with_cities.find_city()
+    box = _box(lon, lat, 0.05)
+    without = [(x.kind, x.lon, x.lat) for x in ProceduralWorld(seed, cities=False).settlements(box)]
+    kinds = [x.kind for x in with_cities.settlements(box)]
+    assert "city" in kinds and all(k != "city" for k, _, _ in without)
+    assert [(x.kind, x.lon, x.lat) for x in ProceduralWorld(seed, cities=False).settlements(box)] == without
+    assert [x.kind for x in ProceduralWorld(seed).settlements(box)] == kinds
+
+
 def test_road_drawing_agrees_across_levels(world):
     # a point of a regional road away from settlements (roads give way to their streets)
     pts = np.concatenate([s.lonlat for s in world.streets(_box(*PLACE, 0.1)) if s.kind == "regional"])

@@ -201,7 +201,11 @@ _SEEDS: dict[int, np.ndarray] = {}
 
 
 def _key(seeds: np.ndarray) -> int:
-    key = register_seeds(seeds)
+    """Key of a world's sub-seeds for the caches of places and roads: its drainage's key (basins.register_seeds)
+    and whether it draws cities, as the places and roads of a world without cities differ from those of the
+    same seed with them (under one key, whichever world came first in a process set both).
+    """
+    key = hash((register_seeds(seeds), int(seeds[K.S_NO_CITIES])))
     _SEEDS[key] = seeds
     return key
 
