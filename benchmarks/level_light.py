@@ -88,5 +88,6 @@ def main() -> None:
         this, base = found.values()
         print("\nthis / baseline at 60 m: " + ", ".join(f"{k} {this[k][-1] / base[k][-1]:.3f}" for k in this))
 
+
 if __name__ == "__main__":
     main()
