@@ -216,16 +216,18 @@ def test_fine_pixels_average_to_coarse(cs):
     assert 10.0 * math.log10(1.0 / mse) >= 38.0
 
 
+@njit
 def _city_colours(f, land):
     """city_colour of city_pixel outputs `f` (n, n, INST_BUILDING) over one land colour, untextured."""
     n = f.shape[0]
     out = np.zeros((n, n, 3))
     buf = np.zeros(C.N_OUT)
+    tex = np.ones(5)
     for j in range(n):
         for i in range(n):
             buf[:f.shape[2]] = f[j, i]
             out[j, i] = land
-            city_colour(buf, out[j, i], 1.0, np.ones(5))
+            city_colour(buf, out[j, i], 1.0, tex)
     return out
 
 
@@ -364,19 +366,9 @@ def test_the_fringe_leaves_whole_blocks_undeveloped_streets_and_all():
         assert fringe[..., C.YARD_RES].mean() > 0.6
 
 
-@njit
 def _luminance(f):
     """Luminance of city_pixel outputs `f` (n, n, INST_BUILDING) laid over a forest-green land colour."""
-    n = f.shape[0]
-    out = np.zeros((n, n))
-    buf = np.zeros(C.N_OUT)
-    for j in range(n):
-        for i in range(n):
-            buf[:f.shape[2]] = f[j, i]
-            nat = np.array([0.12, 0.2, 0.09])
-            city_colour(buf, nat, 1.0, np.ones(5))
-            out[j, i] = nat.mean()
-    return out
+    return _city_colours(f, np.array([0.12, 0.2, 0.09])).mean(axis=-1)
 
 
 def test_arterials_show_as_dark_lines_from_10_and_30_m():
